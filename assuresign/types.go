@@ -1,0 +1,146 @@
+// Package assuresign speaks AssureSign's DocumentNOW CheckStatus SOAP wire:
+// a batched client, the response parser and the DocumentTRAK notification parser.
+package assuresign
+
+import (
+	"strings"
+	"time"
+)
+
+// Wire constants, from the vendor's CheckStatus page. The SOAPAction keeps the
+// www namespace whichever regional host is called.
+const (
+	SOAPEnvelopeNS    = "http://schemas.xmlsoap.org/soap/envelope/"
+	CheckStatusNS     = "https://www.assuresign.net/Services/DocumentNOW/CheckStatus"
+	CheckStatusAction = "https://www.assuresign.net/Services/DocumentNOW/CheckStatus/ICheckStatusService/CheckStatus"
+	XSINS             = "http://www.w3.org/2001/XMLSchema-instance"
+
+	// DefaultEndpoint is inferred from the documented endpoint pattern, not confirmed
+	// by the vendor, so operators can override it.
+	DefaultEndpoint = "https://www.assuresign.net/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text"
+)
+
+// Status is a document's StatusType.
+type Status int
+
+// The eight documented statuses, plus Unknown for anything else (or nothing).
+const (
+	StatusUnknown Status = iota
+	StatusCreated
+	StatusSigningStepInProgress
+	StatusCompleted
+	StatusExpired
+	StatusDeclined
+	StatusCancelled
+	StatusStaled
+	StatusSignerAuthenticationFailed
+)
+
+// Statuses lists every Status in exposition order (the state set's members).
+var Statuses = []Status{
+	StatusCreated, StatusSigningStepInProgress, StatusCompleted, StatusExpired, StatusDeclined,
+	StatusCancelled, StatusStaled, StatusSignerAuthenticationFailed, StatusUnknown,
+}
+
+var statusNames = [...]string{
+	StatusUnknown:                    "Unknown",
+	StatusCreated:                    "Created",
+	StatusSigningStepInProgress:      "SigningStepInProgress",
+	StatusCompleted:                  "Completed",
+	StatusExpired:                    "Expired",
+	StatusDeclined:                   "Declined",
+	StatusCancelled:                  "Cancelled",
+	StatusStaled:                     "Staled",
+	StatusSignerAuthenticationFailed: "SignerAuthenticationFailed",
+}
+
+func (s Status) String() string {
+	if s < 0 || int(s) >= len(statusNames) {
+		return statusNames[StatusUnknown]
+	}
+	return statusNames[s]
+}
+
+// ParseStatus maps a StatusType value to a Status; anything outside the
+// documented eight is StatusUnknown.
+func ParseStatus(v string) Status {
+	for s, name := range statusNames {
+		if Status(s) != StatusUnknown && strings.EqualFold(name, v) {
+			return Status(s)
+		}
+	}
+	return StatusUnknown
+}
+
+// Terminal reports whether a document in this status can no longer change.
+func (s Status) Terminal() bool {
+	switch s {
+	case StatusCompleted, StatusExpired, StatusCancelled, StatusDeclined, StatusStaled:
+		return true
+	}
+	return false
+}
+
+// Severity is a StatusCheckException's Severity.
+type Severity int
+
+// Documented severities; SeverityUnknown keeps an undocumented value countable.
+const (
+	SeverityUnknown Severity = iota
+	SeverityWarning
+	SeverityError
+	SeverityFatal
+)
+
+// Severities lists every Severity in exposition order.
+var Severities = []Severity{SeverityWarning, SeverityError, SeverityFatal, SeverityUnknown}
+
+var severityNames = [...]string{SeverityUnknown: "Unknown", SeverityWarning: "Warning", SeverityError: "Error", SeverityFatal: "Fatal"}
+
+func (s Severity) String() string {
+	if s < 0 || int(s) >= len(severityNames) {
+		return severityNames[SeverityUnknown]
+	}
+	return severityNames[s]
+}
+
+// ParseSeverity maps a Severity attribute to a Severity.
+func ParseSeverity(v string) Severity {
+	for s, name := range severityNames {
+		if Severity(s) != SeverityUnknown && strings.EqualFold(name, v) {
+			return Severity(s)
+		}
+	}
+	return SeverityUnknown
+}
+
+// Check asks for one document's status. AuthToken and ContextIdentifier are
+// secrets: they are sent on the wire and nowhere else.
+type Check struct {
+	ID                string
+	AuthToken         string
+	ContextIdentifier string
+}
+
+// Exception is one StatusCheckException.
+type Exception struct {
+	Severity Severity
+	Message  string
+}
+
+// Result is AssureSign's answer for one document.
+type Result struct {
+	ID            string    // upper case
+	RawStatus     string    // StatusType as sent; empty when absent
+	Status        Status    // StatusUnknown when absent or undocumented
+	StatusDate    time.Time // zero when absent or unreadable
+	StatusDetails string
+	Step          int // from StatusDetails "Step N"; 0 when none
+	Exceptions    []Exception
+	// Err is set when the batch succeeded but this document got no usable result.
+	Err error
+}
+
+// HasStatus reports whether the result carried a StatusType at all. A result
+// with only exceptions (a wrong AuthToken, say) says nothing of the status.
+func (r *Result) HasStatus() bool { return r.RawStatus != "" }
