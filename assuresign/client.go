@@ -1,0 +1,395 @@
+package assuresign
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultMaxBodyBytes bounds a response body: 100 documents answer in about
+// 30 KiB, so a few MiB leaves room for large batches and no room for abuse.
+const DefaultMaxBodyBytes = 4 << 20
+
+// Config configures a Client. Zero values take the defaults.
+type Config struct {
+	Endpoint     string       // full CheckStatus URL; DefaultEndpoint when empty
+	HTTPClient   *http.Client // NewHTTPClient() when nil
+	MaxBodyBytes int64        // DefaultMaxBodyBytes when 0
+	MaxRetries   int          // retries after the first attempt; 3 when 0, none when negative
+	BaseBackoff  time.Duration
+	MaxBackoff   time.Duration
+	Logger       *slog.Logger
+	// Observe, when set, is called once per HTTP attempt with its Outcome and duration.
+	Observe func(outcome string, d time.Duration)
+}
+
+// Client calls CheckStatus. It is safe for concurrent use.
+type Client struct {
+	endpoint string
+	http     *http.Client
+	maxBody  int64
+	retries  int
+	base     time.Duration
+	max      time.Duration
+	logger   *slog.Logger
+	observe  func(string, time.Duration)
+}
+
+// NewHTTPClient returns the shared client: bounded dial and handshake times,
+// kept-alive connections, and proxies from the standard environment variables.
+// Whole-request deadlines come from the caller's context.
+func NewHTTPClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConnsPerHost:   16,
+		ForceAttemptHTTP2:     true,
+	}}
+}
+
+// NewClient validates cfg and returns a Client.
+func NewClient(cfg Config) (*Client, error) {
+	c := &Client{
+		endpoint: cfg.Endpoint, http: cfg.HTTPClient, maxBody: cfg.MaxBodyBytes, retries: cfg.MaxRetries,
+		base: cfg.BaseBackoff, max: cfg.MaxBackoff, logger: cfg.Logger, observe: cfg.Observe,
+	}
+	if c.endpoint == "" {
+		c.endpoint = DefaultEndpoint
+	}
+	u, err := url.Parse(c.endpoint)
+	if err != nil {
+		// The parse error quotes the URL, which might hold a password.
+		return nil, errors.New("assuresign endpoint is not a valid URL")
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("assuresign endpoint %q is not an http(s) URL", u.Redacted())
+	}
+	if u.User != nil {
+		return nil, errors.New("assuresign endpoint must not carry credentials")
+	}
+	if c.http == nil {
+		c.http = NewHTTPClient()
+	}
+	if c.maxBody <= 0 {
+		c.maxBody = DefaultMaxBodyBytes
+	}
+	c.maxBody = min(c.maxBody, math.MaxInt64-1) // the reader asks for one byte more
+	switch {
+	case c.retries == 0:
+		c.retries = 3
+	case c.retries < 0:
+		c.retries = 0
+	}
+	if c.base <= 0 {
+		c.base = 500 * time.Millisecond
+	}
+	if c.max <= 0 {
+		c.max = 10 * time.Second
+	}
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
+	if c.observe == nil {
+		c.observe = func(string, time.Duration) {}
+	}
+	return c, nil
+}
+
+// Endpoint returns the URL the client calls.
+func (c *Client) Endpoint() string { return c.endpoint }
+
+// CheckStatus asks for every check's status in one request, retrying transient
+// failures within ctx. On success it returns one Result per check, in order; a
+// check that got no result has Result.Err set. A batch failure is an *Error.
+func (c *Client) CheckStatus(ctx context.Context, checks []Check) ([]Result, error) {
+	if len(checks) == 0 {
+		return nil, nil // nothing to ask; spare the vendor an empty call
+	}
+	body := EncodeCheckStatusRequest(checks)
+	red := newRedactor(checks)
+	for attempt := 0; ; attempt++ {
+		resp, err := c.attempt(ctx, body)
+		if err == nil {
+			return c.match(checks, resp, red), nil
+		}
+		err = cleanError(err, red.redact)
+		var e *Error
+		if !errors.As(err, &e) || !e.Retryable() || attempt >= c.retries || ctx.Err() != nil {
+			return nil, err
+		}
+		wait := c.backoff(attempt, e.RetryAfter)
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return nil, err // the retry could not finish in time
+		}
+		c.logger.Debug("retrying CheckStatus", "err", err, "attempt", attempt+1, "wait", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+	}
+}
+
+// backoff is exponential with equal jitter (half fixed, half random, so
+// clients spread out yet never retry at once). A server's Retry-After is a
+// minimum and is honoured in full; the caller's deadline bounds it.
+func (c *Client) backoff(attempt int, retryAfter time.Duration) time.Duration {
+	d := c.max
+	// Compare before shifting: base<<attempt overflows for large attempts.
+	if attempt < 62 && c.base <= c.max>>attempt {
+		d = c.base << attempt
+	}
+	return max(d/2+rand.N(d/2+1), retryAfter)
+}
+
+func (c *Client) attempt(ctx context.Context, body []byte) (*Response, error) {
+	start := time.Now()
+	resp, err := c.roundTrip(ctx, body)
+	c.observe(Outcome(err), time.Since(start))
+	return resp, err
+}
+
+func (c *Client) roundTrip(ctx context.Context, body []byte) (*Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, &Error{Kind: KindTransport, Err: err}
+	}
+	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+	req.Header.Set("SOAPAction", `"`+CheckStatusAction+`"`)
+	req.Header.Set("Accept", "text/xml")
+	res, err := c.http.Do(req)
+	if err != nil {
+		return nil, transportError(ctx, err)
+	}
+	defer res.Body.Close()
+	statusErr := func() error {
+		return &Error{Kind: KindHTTPStatus, StatusCode: res.StatusCode, RetryAfter: retryAfter(res.Header.Get("Retry-After"))}
+	}
+	tooLarge := res.ContentLength > c.maxBody
+	var data []byte
+	if !tooLarge {
+		data, err = io.ReadAll(io.LimitReader(res.Body, c.maxBody+1))
+		if err != nil {
+			return nil, transportError(ctx, err)
+		}
+		tooLarge = int64(len(data)) > c.maxBody
+	}
+	if tooLarge {
+		if res.StatusCode != http.StatusOK {
+			return nil, statusErr() // a huge error page must not hide a retryable 5xx
+		}
+		return nil, &Error{Kind: KindTooLarge, StatusCode: res.StatusCode, Detail: fmt.Sprintf("body over %d bytes", c.maxBody)}
+	}
+	isXML := isXMLContentType(res.Header.Get("Content-Type"))
+	if res.StatusCode != http.StatusOK {
+		// WCF answers a fault with HTTP 500 and a SOAP envelope.
+		if isXML {
+			if _, perr := parseCheckStatusResponse(data); perr != nil {
+				var e *Error
+				if errors.As(perr, &e) && e.Kind == KindSOAPFault {
+					e.StatusCode = res.StatusCode
+					return nil, e
+				}
+			}
+		}
+		return nil, statusErr()
+	}
+	if !isXML {
+		ct, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type"))
+		return nil, &Error{Kind: KindContentType, StatusCode: res.StatusCode, Detail: fmt.Sprintf("got %q, want text/xml", ct)}
+	}
+	resp, err := parseCheckStatusResponse(data)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			e.StatusCode = res.StatusCode // a fault may come with 200
+		}
+		return nil, err
+	}
+	return resp, nil
+}
+
+func isXMLContentType(v string) bool {
+	ct, _, err := mime.ParseMediaType(v)
+	if err != nil {
+		return false
+	}
+	return ct == "text/xml" || ct == "application/xml" || ct == "application/soap+xml"
+}
+
+func retryAfter(v string) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
+		return time.Duration(min(s, 86400)) * time.Second // capped: a huge value would overflow
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return min(max(time.Until(t), 0), 86400*time.Second)
+	}
+	return 0
+}
+
+func transportError(ctx context.Context, err error) *Error {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil || (errors.As(err, &ne) && ne.Timeout()) {
+		return &Error{Kind: KindTimeout, Err: err}
+	}
+	return &Error{Kind: KindTransport, Err: err}
+}
+
+// match pairs results with checks by Id, case-insensitively. A document asked
+// about twice gets the same result twice.
+func (c *Client) match(checks []Check, resp *Response, red *redactor) []Result {
+	byID := make(map[string]Result, len(resp.Results))
+	for _, r := range resp.Results {
+		// Server text that reaches callers is redacted: a server might echo secrets.
+		r.RawStatus = red.redact(r.RawStatus)
+		r.StatusDetails = red.redact(r.StatusDetails)
+		if len(r.Exceptions) > 0 {
+			ex := make([]Exception, len(r.Exceptions))
+			for j, e := range r.Exceptions {
+				ex[j] = Exception{Severity: e.Severity, Message: red.redact(e.Message)}
+			}
+			r.Exceptions = ex
+		}
+		byID[r.ID] = r
+	}
+	asked := make(map[string]bool, len(checks))
+	out := make([]Result, len(checks))
+	for i, ch := range checks {
+		id := strings.ToUpper(strings.TrimSpace(ch.ID))
+		asked[id] = true
+		r, ok := byID[id]
+		if !ok {
+			out[i] = Result{ID: id, Err: &Error{Kind: KindMissingResult, Detail: "document " + truncate(id, 64)}}
+			continue
+		}
+		out[i] = r
+	}
+	for id := range byID {
+		if !asked[id] {
+			c.logger.Warn("ignoring CheckStatus result for a document not asked about", "document_id", truncate(red.redact(id), 64))
+		}
+	}
+	if resp.Skipped > 0 {
+		c.logger.Debug("CheckStatus response held unusable results", "count", resp.Skipped)
+	}
+	return out
+}
+
+// EncodeCheckStatusRequest builds the SOAP 1.1 envelope for checks.
+func EncodeCheckStatusRequest(checks []Check) []byte {
+	var b bytes.Buffer
+	b.Grow(256 + 160*len(checks))
+	b.WriteString(`<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="` + SOAPEnvelopeNS + `"><s:Body>`)
+	b.WriteString(`<CheckStatus xmlns="` + CheckStatusNS + `"><DocumentStatusChecks>`)
+	for _, ch := range checks {
+		b.WriteString(`<DocumentStatusCheck ContextIdentifier="`)
+		xml.EscapeText(&b, []byte(ch.ContextIdentifier))
+		b.WriteString(`" Id="`)
+		xml.EscapeText(&b, []byte(ch.ID))
+		b.WriteString(`" AuthToken="`)
+		xml.EscapeText(&b, []byte(ch.AuthToken))
+		b.WriteString(`"/>`)
+	}
+	b.WriteString(`</DocumentStatusChecks></CheckStatus></s:Body></s:Envelope>`)
+	return b.Bytes()
+}
+
+// redactor replaces a batch's secrets in server or library text, should either
+// ever echo them. Secrets are GUIDs, so case is folded for ASCII only: that keeps
+// byte offsets in the text and its folded copy identical.
+type redactor struct {
+	secrets []string // ASCII-lowered, deduplicated, non-empty
+}
+
+func newRedactor(checks []Check) *redactor {
+	seen := make(map[string]bool)
+	r := &redactor{}
+	add := func(s string) {
+		if s = asciiLower(s); s != "" && !seen[s] {
+			seen[s] = true
+			r.secrets = append(r.secrets, s)
+		}
+	}
+	for _, ch := range checks {
+		for _, secret := range [...]string{ch.AuthToken, ch.ContextIdentifier} {
+			add(secret)
+			// A GUID may come back without its hyphens.
+			if len(secret) == 36 && strings.Count(secret, "-") == 4 {
+				add(strings.ReplaceAll(secret, "-", ""))
+			}
+		}
+	}
+	return r
+}
+
+func (r *redactor) redact(s string) string {
+	if s == "" || len(r.secrets) == 0 {
+		return s
+	}
+	folded := asciiLower(s)
+	// Mark every occurrence of every secret before replacing any, so secrets
+	// that overlap in s are both removed whole.
+	var spans [][2]int
+	for _, fs := range r.secrets {
+		for off := 0; ; {
+			i := strings.Index(folded[off:], fs)
+			if i < 0 {
+				break
+			}
+			spans = append(spans, [2]int{off + i, off + i + len(fs)})
+			off += i + 1
+		}
+	}
+	if len(spans) == 0 {
+		return s
+	}
+	slices.SortFunc(spans, func(a, b [2]int) int { return a[0] - b[0] })
+	var b strings.Builder
+	last := 0
+	for k := 0; k < len(spans); {
+		start, end := spans[k][0], spans[k][1]
+		for k++; k < len(spans) && spans[k][0] <= end; k++ {
+			end = max(end, spans[k][1])
+		}
+		b.WriteString(s[last:start])
+		b.WriteString("<secret>")
+		last = end
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+func asciiLower(s string) string {
+	if strings.IndexFunc(s, func(c rune) bool { return c >= 'A' && c <= 'Z' }) < 0 {
+		return s
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,75 @@
+package collector
+
+import (
+	"html/template"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// landingLimit bounds the documents table so the page stays light at 100,000 documents.
+const landingLimit = 500
+
+// LandingPage is the page a person opens first: links, the refresher's state,
+// and the watched documents with their last known status and last error.
+// It shows no secret: DocumentView carries none.
+type LandingPage struct {
+	Version string
+	Links   []Link
+	store   *Store
+	ready   func() bool
+	logger  *slog.Logger
+}
+
+// Link is one entry of the landing page's link list.
+type Link struct{ Address, Text string }
+
+// NewLandingPage returns the handler for /.
+func NewLandingPage(version string, links []Link, store *Store, ready func() bool, logger *slog.Logger) *LandingPage {
+	return &LandingPage{Version: version, Links: links, store: store, ready: ready, logger: logger}
+}
+
+var landingTemplate = template.Must(template.New("landing").Funcs(template.FuncMap{
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return t.UTC().Format(time.RFC3339)
+	},
+}).Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>AssureSign Exporter</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse}
+td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left;font-size:90%}
+.err{color:#a00}
+</style></head>
+<body>
+<h1>AssureSign Exporter</h1>
+<p>Version {{.Version}}. {{if .Ready}}First refresh round finished.{{else}}Waiting for the first refresh round.{{end}}</p>
+<ul>{{range .Links}}<li><a href="{{.Address}}">{{.Text}}</a></li>{{end}}</ul>
+<h2>Watched documents</h2>
+<p>{{.Total}} watched{{if lt (len .Documents) .Total}}; the first {{len .Documents}} by id are shown{{end}}. Statuses come from the background refresh, never from this page.</p>
+<table><tr><th>Document ID</th><th>Labels</th><th>Status</th><th>Step</th><th>Status date</th><th>Last check</th><th>Last error</th></tr>
+{{range .Documents}}<tr><td>{{.ID}}</td><td>{{range $k, $v := .Labels}}{{$k}}={{$v}} {{end}}</td><td>{{.Status}}</td><td>{{if .Step}}{{.Step}}{{end}}</td><td>{{when .StatusDate}}</td><td>{{when .LastCheck}}</td><td class="err">{{.LastError}}</td></tr>
+{{end}}</table>
+</body></html>
+`))
+
+func (p *LandingPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/" {
+		http.NotFound(w, r)
+		return
+	}
+	docs, total := p.store.Snapshot(landingLimit)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	err := landingTemplate.Execute(w, struct {
+		Version   string
+		Links     []Link
+		Ready     bool
+		Documents []DocumentView
+		Total     int
+	}{p.Version, p.Links, p.ready(), docs, total})
+	if err != nil {
+		p.logger.Debug("writing the landing page failed", "err", err)
+	}
+}

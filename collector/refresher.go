@@ -1,0 +1,227 @@
+package collector
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+)
+
+// Checker asks AssureSign for a batch of statuses; *assuresign.Client is one.
+type Checker interface {
+	CheckStatus(ctx context.Context, checks []assuresign.Check) ([]assuresign.Result, error)
+}
+
+// RefreshConfig sets the refresh schedule and its limits.
+type RefreshConfig struct {
+	Interval         time.Duration // between scheduled rounds
+	TerminalInterval time.Duration // between checks of a document that can no longer change
+	BatchSize        int           // documents per request
+	Concurrency      int           // requests at once
+	Timeout          time.Duration // per request, retries included
+	// ContextIdentifier is the account's, for documents that do not set their own. A secret.
+	ContextIdentifier string
+	// Coalesce is how long an urgent check waits for others to share its request;
+	// it is also the least time between two urgent rounds.
+	Coalesce time.Duration
+}
+
+// Refresher runs the background refresh: scheduled rounds every Interval, and
+// urgent rounds for documents added by a reload or named by a notification.
+// One goroutine runs every round, so rounds never overlap.
+type Refresher struct {
+	cfg     RefreshConfig
+	store   *Store
+	checker Checker
+	metrics *Metrics
+	logger  *slog.Logger
+	now     func() time.Time
+
+	wake  chan struct{}
+	ready atomic.Bool
+}
+
+// NewRefresher returns a Refresher; call Run to start it.
+func NewRefresher(cfg RefreshConfig, store *Store, checker Checker, metrics *Metrics, logger *slog.Logger) *Refresher {
+	if cfg.Coalesce <= 0 {
+		cfg.Coalesce = 200 * time.Millisecond
+	}
+	return &Refresher{
+		cfg: cfg, store: store, checker: checker, metrics: metrics, logger: logger,
+		now: time.Now, wake: make(chan struct{}, 1),
+	}
+}
+
+// SetClock replaces time.Now, so a day of rounds can run on a simulated clock.
+func (r *Refresher) SetClock(now func() time.Time) { r.now = now }
+
+// Ready reports whether the first scheduled round has finished.
+func (r *Refresher) Ready() bool { return r.ready.Load() }
+
+// Wake asks for an urgent round soon; calls close together share one round.
+func (r *Refresher) Wake() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// CheckNow schedules an immediate check of one watched document; it is the
+// DocumentTRAK webhook's Trigger. It reports false when id is not watched.
+func (r *Refresher) CheckNow(id string, received time.Time) bool {
+	if !r.store.MarkUrgent(id, received) {
+		return false
+	}
+	r.Wake()
+	return true
+}
+
+// Run refreshes until ctx ends. The first round starts at once.
+func (r *Refresher) Run(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+			r.Round(ctx, false)
+			r.ready.Store(true)
+			timer.Reset(jitter(r.cfg.Interval))
+		case <-r.wake:
+			// Let notifications that arrive together share a request; the wait
+			// also bounds how often urgent rounds can reach AssureSign.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(r.cfg.Coalesce):
+			}
+			r.Round(ctx, true)
+		}
+	}
+}
+
+// jitter spreads rounds by ±5% so replicas do not poll in lockstep.
+func jitter(d time.Duration) time.Duration {
+	spread := int64(d) / 20
+	if spread <= 0 {
+		return d
+	}
+	return d - time.Duration(spread) + time.Duration(rand.Int64N(2*spread+1))
+}
+
+// RoundStats describes one round.
+type RoundStats struct {
+	Documents int // checks asked
+	Requests  int // batches sent (retries not counted)
+	Failed    int // batches that failed, or left a document without a result
+}
+
+// Round checks the documents due now (only the urgent ones when urgentOnly), in
+// batches of BatchSize with at most Concurrency requests at once.
+func (r *Refresher) Round(ctx context.Context, urgentOnly bool) RoundStats {
+	start := r.now()
+	// Slack keeps a round that jitter made a little early from skipping
+	// documents that fall due moments later.
+	checks := r.store.Due(start, r.cfg.Interval/2, urgentOnly, r.cfg.ContextIdentifier)
+	stats := RoundStats{Documents: len(checks)}
+	if len(checks) == 0 {
+		if !urgentOnly {
+			// Nothing needed asking: the cache is as fresh as it can be.
+			r.metrics.lastSuccess.Set(unixSeconds(r.now()))
+			r.metrics.refreshDuration.Set(0)
+		}
+		return stats
+	}
+	var (
+		wg     sync.WaitGroup
+		failed atomic.Int32
+		sem    = make(chan struct{}, max(r.cfg.Concurrency, 1))
+	)
+	size := max(r.cfg.BatchSize, 1)
+	for i := 0; i < len(checks); i += size {
+		batch := checks[i:min(i+size, len(checks))]
+		stats.Requests++
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if !r.checkBatch(ctx, batch) {
+				failed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	stats.Failed = int(failed.Load())
+	elapsed := r.now().Sub(start)
+	r.metrics.refreshDuration.Set(elapsed.Seconds())
+	if ctx.Err() != nil {
+		return stats // shutting down: an interrupted round says nothing of AssureSign
+	}
+	if stats.Failed == 0 {
+		r.metrics.up.Set(1)
+		if !urgentOnly {
+			r.metrics.lastSuccess.Set(unixSeconds(r.now()))
+		}
+	} else {
+		r.metrics.up.Set(0)
+	}
+	r.logger.Debug("refresh round finished", "urgent_only", urgentOnly, "documents", stats.Documents,
+		"requests", stats.Requests, "failed_requests", stats.Failed, "duration", elapsed)
+	return stats
+}
+
+// checkBatch sends one request and records its results; it reports whether
+// every document got a result.
+func (r *Refresher) checkBatch(ctx context.Context, batch []assuresign.Check) bool {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	defer cancel()
+	results, err := r.checker.CheckStatus(ctx, batch)
+	now := r.now()
+	if err != nil {
+		ids := make([]string, len(batch))
+		for i, c := range batch {
+			ids[i] = c.ID
+		}
+		r.store.Fail(ids, err)
+		if ctx.Err() == nil || ctx.Err() == context.DeadlineExceeded {
+			r.logger.Warn("CheckStatus request failed; keeping the last known statuses", "documents", len(batch), "first_document_id", batch[0].ID, "err", err)
+		}
+		return false
+	}
+	ok := true
+	for _, res := range results {
+		switch {
+		case res.Err != nil:
+			ok = false
+			r.metrics.results.WithLabelValues("missing").Inc()
+			r.logger.Warn("CheckStatus answer had no result for a document; keeping its last known status", "document_id", res.ID)
+		case res.HasStatus() && res.Status == assuresign.StatusUnknown:
+			r.metrics.results.WithLabelValues("unknown_status").Inc()
+			r.logger.Warn("undocumented StatusType; reported as Unknown", "document_id", res.ID, "status_type", truncate(res.RawStatus, 64))
+		default:
+			r.metrics.results.WithLabelValues("ok").Inc()
+		}
+		for _, ex := range res.Exceptions {
+			level := slog.LevelWarn
+			if ex.Severity == assuresign.SeverityWarning {
+				level = slog.LevelDebug
+			}
+			r.logger.Log(ctx, level, "CheckStatus exception", "document_id", res.ID, "severity", ex.Severity.String(), "message", truncate(ex.Message, 200))
+		}
+		if waited := r.store.Apply(res, now, r.cfg.Interval, r.cfg.TerminalInterval); waited > 0 {
+			r.metrics.notificationLatency.Observe(waited.Seconds())
+		}
+	}
+	return ok
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

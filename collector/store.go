@@ -1,0 +1,207 @@
+package collector
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+)
+
+// Store is the cache behind every scrape: the watched documents, their last
+// known status and each one's pre-rendered exposition. Scrapes read it; only the
+// refresher and reloads write it, so a scrape never waits on AssureSign.
+type Store struct {
+	mu         sync.RWMutex
+	docs       map[string]*document
+	order []string // sorted ids, rebuilt when the list changes
+}
+
+type document struct {
+	watched WatchedDocument // holds the secrets; never leaves the package except as a Check
+
+	status     assuresign.Status
+	rawStatus  string
+	statusDate time.Time
+	step       int
+	exceptions [len(severityIndex)]uint64
+	lastCheck  time.Time // when a result last arrived
+	lastError  string    // secret-free
+	nextCheck  time.Time // zero: as soon as possible
+	urgent     bool      // added by a reload or named by a notification
+	notifiedAt time.Time // first pending notification, for its latency
+
+	// rendered is replaced, never modified, so a scrape may write it unlocked.
+	rendered *rendering
+}
+
+// severityIndex fixes the exception counters' order.
+var severityIndex = [...]assuresign.Severity{assuresign.SeverityWarning, assuresign.SeverityError, assuresign.SeverityFatal, assuresign.SeverityUnknown}
+
+// NewStore returns an empty Store.
+func NewStore() *Store {
+	return &Store{docs: map[string]*document{}}
+}
+
+// SetWatchList makes wl the watched set. Documents already known keep their
+// state; new ones are due at once; the rest are dropped. It returns how many
+// documents were added.
+func (s *Store) SetWatchList(wl *WatchList) (added int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next := make(map[string]*document, len(wl.Documents))
+	for _, wd := range wl.Documents {
+		d, ok := s.docs[wd.ID]
+		if !ok {
+			d = &document{urgent: true}
+			added++
+		}
+		d.watched = wd
+		next[wd.ID] = d
+	}
+	s.docs = next
+	s.order = make([]string, 0, len(next))
+	for id, d := range next {
+		s.order = append(s.order, id)
+		d.render()
+	}
+	slices.Sort(s.order)
+	return added
+}
+
+// Len returns how many documents are watched.
+func (s *Store) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.docs)
+}
+
+// Due returns the checks to make at now: urgent documents, and, unless
+// urgentOnly, those whose next check falls within slack of now.
+func (s *Store) Due(now time.Time, slack time.Duration, urgentOnly bool, contextIdentifier string) []assuresign.Check {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var due []assuresign.Check
+	for _, id := range s.order {
+		d := s.docs[id]
+		if d.urgent || (!urgentOnly && !d.nextCheck.After(now.Add(slack))) {
+			ctx := d.watched.ContextIdentifier
+			if ctx == "" {
+				ctx = contextIdentifier
+			}
+			due = append(due, assuresign.Check{ID: id, AuthToken: d.watched.AuthToken, ContextIdentifier: ctx})
+		}
+	}
+	return due
+}
+
+// MarkUrgent asks for an immediate check of id and remembers when it was
+// asked. It reports false when id is not watched.
+func (s *Store) MarkUrgent(id string, at time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.docs[strings.ToUpper(id)]
+	if !ok {
+		return false
+	}
+	d.urgent = true
+	if d.notifiedAt.IsZero() {
+		d.notifiedAt = at
+	}
+	return true
+}
+
+// Apply records a result that arrived at now and schedules the document's next
+// check. It returns how long ago a pending notification asked for it (0 if none).
+func (s *Store) Apply(r assuresign.Result, now time.Time, interval, terminalInterval time.Duration) (notified time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.docs[r.ID]
+	if !ok {
+		return 0 // left the watch list during the round
+	}
+	if r.Err != nil {
+		d.failed(r.Err.Error())
+		return 0
+	}
+	// A result without StatusType (a wrong AuthToken, say) says nothing of the status.
+	if r.HasStatus() {
+		d.status, d.rawStatus, d.statusDate, d.step = r.Status, r.RawStatus, r.StatusDate, r.Step
+	}
+	d.lastError = ""
+	for _, ex := range r.Exceptions {
+		d.exceptions[slices.Index(severityIndex[:], ex.Severity)]++
+		if ex.Severity != assuresign.SeverityWarning {
+			d.lastError = ex.Severity.String() + ": " + ex.Message
+		}
+	}
+	d.lastCheck = now
+	d.urgent = false
+	if d.status.Terminal() {
+		d.nextCheck = now.Add(terminalInterval)
+	} else {
+		d.nextCheck = now.Add(interval)
+	}
+	if !d.notifiedAt.IsZero() {
+		notified = now.Sub(d.notifiedAt)
+		d.notifiedAt = time.Time{}
+	}
+	d.render()
+	return notified
+}
+
+// Fail records a failed check of ids: their last known status stays.
+func (s *Store) Fail(ids []string, err error) {
+	msg := err.Error()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		if d, ok := s.docs[id]; ok {
+			d.failed(msg)
+		}
+	}
+}
+
+// failed keeps the document's status and makes it due at the next regular
+// round, not at once, so a failing upstream is not hammered.
+func (d *document) failed(msg string) {
+	d.lastError = msg
+	d.urgent = false
+	d.nextCheck = time.Time{}
+}
+
+// DocumentView is what a person may see of a document: never a secret.
+type DocumentView struct {
+	ID         string
+	Labels     map[string]string
+	Status     string
+	Step       int
+	StatusDate time.Time
+	LastCheck  time.Time
+	LastError  string
+}
+
+// Snapshot returns up to limit documents (all when limit <= 0), sorted by id,
+// and how many are watched.
+func (s *Store) Snapshot(limit int) ([]DocumentView, int) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := len(s.order)
+	if limit <= 0 || limit > n {
+		limit = n
+	}
+	out := make([]DocumentView, 0, limit)
+	for _, id := range s.order[:limit] {
+		d := s.docs[id]
+		status := d.status.String()
+		if d.status == assuresign.StatusUnknown && d.rawStatus != "" {
+			status = "Unknown (" + d.rawStatus + ")"
+		}
+		out = append(out, DocumentView{
+			ID: id, Labels: d.watched.Labels, Status: status, Step: d.step,
+			StatusDate: d.statusDate, LastCheck: d.lastCheck, LastError: d.lastError,
+		})
+	}
+	return out, n
+}

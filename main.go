@@ -1,0 +1,310 @@
+// Command assuresign_exporter exports the status of watched AssureSign
+// documents to Prometheus. It asks DocumentNOW CheckStatus in batches on a slow
+// background refresh and serves every scrape from its cache.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/collector"
+)
+
+const (
+	exporterName  = "assuresign_exporter"
+	defaultListen = ":9865"
+	contextEnv    = "ASSURESIGN_CONTEXT_IDENTIFIER"
+)
+
+var (
+	watchFile         = kingpin.Flag("watch.file", "YAML file listing the documents to watch (it holds AuthTokens: keep it mode 0600).").String()
+	watchMaxDocuments = kingpin.Flag("watch.max-documents", "Most documents the watch file may list.").Default("10000").Int()
+	watchPoll         = kingpin.Flag("watch.poll-interval", "How often to look for a changed watch file (follows Kubernetes' symlink swaps).").Default("10s").Duration()
+
+	endpoint         = kingpin.Flag("assuresign.endpoint", "Full URL of the CheckStatus endpoint: pick the host of the account's region.").Default(assuresign.DefaultEndpoint).String()
+	contextFile      = kingpin.Flag("assuresign.context-identifier-file", "File holding the account's ContextIdentifier; else $"+contextEnv+" is used.").String()
+	batchSize        = kingpin.Flag("assuresign.batch-size", "Documents per CheckStatus request.").Default("50").Int()
+	concurrency      = kingpin.Flag("assuresign.concurrency", "CheckStatus requests in flight at once.").Default("2").Int()
+	requestTimeout   = kingpin.Flag("assuresign.timeout", "Time allowed for one CheckStatus request, retries included.").Default("30s").Duration()
+	maxRetries       = kingpin.Flag("assuresign.max-retries", "Retries of a CheckStatus request after a transient failure (0 for none).").Default("3").Int()
+	maxResponseBytes = kingpin.Flag("assuresign.max-response-bytes", "Largest CheckStatus response body read.").Default(fmt.Sprint(assuresign.DefaultMaxBodyBytes)).Int64()
+
+	refreshIntervalSet, terminalIntervalSet bool
+	refreshInterval                         = kingpin.Flag("refresh.interval", "Time between scheduled refresh rounds (with a little jitter). --demo makes it 10s unless set.").Default("5m").IsSetByUser(&refreshIntervalSet).Duration()
+	terminalInterval                        = kingpin.Flag("refresh.terminal-interval", "Time between checks of a document in a status that cannot change (Completed, Expired, Cancelled, Declined, Staled). --demo makes it 2m unless set.").Default("24h").IsSetByUser(&terminalIntervalSet).Duration()
+
+	webhookTokenFile = kingpin.Flag("webhook.bearer-token-file", "Enables POST /webhooks/documenttrak, guarded by the bearer token in this file.").String()
+	webhookListen    = kingpin.Flag("webhook.listen-address", "Serve the webhook on its own address instead of the main one (to keep it outside the main listener's basic auth).").String()
+	webhookWebConfig = kingpin.Flag("webhook.web.config.file", "exporter-toolkit web config (TLS) for --webhook.listen-address.").String()
+
+	metricsPath = kingpin.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+	demo        = kingpin.Flag("demo", "Run against a built-in AssureSign simulator with generated documents; no account needed.").Bool()
+
+	toolkitFlags = kingpinflag.AddFlags(kingpin.CommandLine, defaultListen)
+)
+
+func main() {
+	promslogConfig := &promslog.Config{}
+	promslogflag.AddFlags(kingpin.CommandLine, promslogConfig)
+	kingpin.Version(version.Print(exporterName))
+	kingpin.HelpFlag.Short('h')
+	kingpin.Parse()
+	logger := promslog.New(promslogConfig)
+
+	if err := run(logger); err != nil {
+		logger.Error("exiting", "err", err)
+		os.Exit(1)
+	}
+}
+
+// validateFlags rejects flag values that cannot work, before anything starts.
+func validateFlags() error {
+	switch {
+	case *watchFile == "" && !*demo:
+		return errors.New("--watch.file is required (or try --demo)")
+	case *batchSize < 1:
+		return fmt.Errorf("--assuresign.batch-size must be at least 1, not %d", *batchSize)
+	case *concurrency < 1:
+		return fmt.Errorf("--assuresign.concurrency must be at least 1, not %d", *concurrency)
+	case *watchMaxDocuments < 1:
+		return fmt.Errorf("--watch.max-documents must be at least 1, not %d", *watchMaxDocuments)
+	case *refreshInterval < time.Second:
+		return fmt.Errorf("--refresh.interval must be at least 1s, not %s", *refreshInterval)
+	case *terminalInterval < *refreshInterval:
+		return fmt.Errorf("--refresh.terminal-interval (%s) must not be shorter than --refresh.interval (%s)", *terminalInterval, *refreshInterval)
+	case *maxRetries < 0:
+		return fmt.Errorf("--assuresign.max-retries must not be negative, not %d", *maxRetries)
+	case *requestTimeout <= 0:
+		return errors.New("--assuresign.timeout must be positive")
+	case *webhookListen != "" && *webhookTokenFile == "":
+		return errors.New("--webhook.listen-address needs --webhook.bearer-token-file")
+	}
+	return nil
+}
+
+// readContextIdentifier takes the account's ContextIdentifier from a file or the
+// environment, never from a flag value (it would show in ps).
+func readContextIdentifier() (string, error) {
+	v, source := os.Getenv(contextEnv), "$"+contextEnv
+	if *contextFile != "" {
+		data, err := os.ReadFile(*contextFile)
+		if err != nil {
+			return "", fmt.Errorf("reading --assuresign.context-identifier-file: %w", err)
+		}
+		v, source = string(data), *contextFile
+	}
+	v = strings.TrimSpace(v)
+	if v != "" && !collector.IsGUID(v) {
+		return "", fmt.Errorf("the ContextIdentifier from %s is not a GUID", source)
+	}
+	return v, nil
+}
+
+func run(logger *slog.Logger) error {
+	if err := validateFlags(); err != nil {
+		return err
+	}
+	logger.Info("starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	contextIdentifier, err := readContextIdentifier()
+	if err != nil {
+		return err
+	}
+	if *demo {
+		if contextIdentifier, *watchFile, err = startDemo(ctx, logger); err != nil {
+			return err
+		}
+	}
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector(exporterName),
+	)
+	store := collector.NewStore()
+	metrics := collector.NewMetrics(registry, store.Len, *refreshInterval)
+	client, err := assuresign.NewClient(assuresign.Config{
+		Endpoint:     *endpoint,
+		MaxBodyBytes: *maxResponseBytes,
+		MaxRetries:   retries(*maxRetries),
+		Logger:       logger,
+		Observe:      metrics.ObserveRequest,
+	})
+	if err != nil {
+		return err
+	}
+	refresher := collector.NewRefresher(collector.RefreshConfig{
+		Interval:          *refreshInterval,
+		TerminalInterval:  *terminalInterval,
+		BatchSize:         *batchSize,
+		Concurrency:       *concurrency,
+		Timeout:           *requestTimeout,
+		ContextIdentifier: contextIdentifier,
+	}, store, client, metrics, logger)
+	watch := collector.NewWatchFile(*watchFile, *watchMaxDocuments, contextIdentifier != "", store, refresher, metrics, logger)
+	if err := watch.Load(); err != nil {
+		return err
+	}
+
+	var webhook *collector.WebhookHandler
+	if *webhookTokenFile != "" {
+		if webhook, err = collector.NewWebhookHandler(*webhookTokenFile, refresher, registry, logger); err != nil {
+			return err
+		}
+	}
+
+	reloads := make(chan chan error)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case done := <-reloads:
+				err := watch.Load()
+				if webhook != nil {
+					err = errors.Join(err, webhook.Reload())
+				}
+				if err != nil {
+					logger.Error("reload failed; keeping the previous configuration", "err", err)
+				}
+				if done != nil {
+					done <- err
+				}
+			}
+		}
+	}()
+	requestReload := func(done chan error) {
+		select {
+		case reloads <- done:
+		case <-ctx.Done():
+		}
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			requestReload(nil)
+		}
+	}()
+	go watch.Watch(ctx, *watchPoll, func() { requestReload(nil) })
+	go refresher.Run(ctx)
+
+	mux := http.NewServeMux()
+	mux.Handle(*metricsPath, collector.NewMetricsHandler(store, registry, logger))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !refresher.Ready() {
+			http.Error(w, "waiting for the first refresh round", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Ready")
+	})
+	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "use POST to reload", http.StatusMethodNotAllowed)
+			return
+		}
+		done := make(chan error, 1)
+		requestReload(done)
+		select {
+		case err := <-done:
+			if err != nil {
+				http.Error(w, "reload failed: "+err.Error(), http.StatusInternalServerError)
+				return
+			}
+			fmt.Fprintln(w, "Reloaded")
+		case <-ctx.Done():
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		}
+	})
+	links := []collector.Link{{Address: *metricsPath, Text: "Metrics"}, {Address: "/-/healthy", Text: "Health"}, {Address: "/-/ready", Text: "Readiness"}}
+	servers := []*serverSpec{{srv: newServer(mux), flags: toolkitFlags}}
+	if webhook != nil {
+		const path = "/webhooks/documenttrak"
+		if *webhookListen == "" {
+			mux.Handle(path, webhook)
+			links = append(links, collector.Link{Address: path, Text: "DocumentTRAK webhook (POST)"})
+		} else {
+			wmux := http.NewServeMux()
+			wmux.Handle(path, webhook)
+			servers = append(servers, &serverSpec{srv: newServer(wmux), flags: &web.FlagConfig{
+				WebListenAddresses: &[]string{*webhookListen}, WebSystemdSocket: new(bool), WebConfigFile: webhookWebConfig,
+			}})
+		}
+	}
+	mux.Handle("/", collector.NewLandingPage(version.Version, links, store, refresher.Ready, logger))
+	return serve(ctx, servers, logger)
+}
+
+type serverSpec struct {
+	srv   *http.Server
+	flags *web.FlagConfig
+}
+
+// newServer bounds every phase of a request so slow clients cannot pin
+// connections; the write timeout leaves room for a large scrape.
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+// serve runs the servers until ctx ends or one fails, then shuts all down.
+func serve(ctx context.Context, servers []*serverSpec, logger *slog.Logger) error {
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() { errc <- web.ListenAndServe(s.srv, s.flags, logger) }()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err = <-errc:
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, s := range servers {
+		_ = s.srv.Shutdown(shutdownCtx)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// retries maps the flag (0 for none) onto the client's setting (negative for none).
+func retries(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
