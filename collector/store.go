@@ -13,8 +13,8 @@ import (
 // known status and each one's pre-rendered exposition. Scrapes read it; only the
 // refresher and reloads write it, so a scrape never waits on AssureSign.
 type Store struct {
-	mu         sync.RWMutex
-	docs       map[string]*document
+	mu    sync.RWMutex
+	docs  map[string]*document
 	order []string // sorted ids, rebuilt when the list changes
 }
 
