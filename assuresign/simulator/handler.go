@@ -1,0 +1,66 @@
+package simulator
+
+import (
+	"net/http"
+	"time"
+)
+
+// ServeHTTP answers one CheckStatus request.
+//
+// Order: the request is counted and the fault (if any) taken; a POST's
+// headers and body are validated (a valid request is counted in
+// DocumentsPerRequest even when a fault then spoils the answer); the latency
+// passes; then the fault, or else the answer: 405 for another method, a SOAP
+// Client fault for an invalid request, the results otherwise.
+func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.stats.Requests++
+	fault := s.takeFault()
+	latency := s.latency
+	s.mu.Unlock()
+
+	var (
+		checks []check
+		rerr   *requestError
+	)
+	post := r.Method == http.MethodPost
+	if post {
+		checks, rerr = readRequest(w, r)
+		if rerr == nil {
+			s.mu.Lock()
+			s.stats.DocumentsPerRequest = append(s.stats.DocumentsPerRequest, len(checks))
+			s.stats.Documents += len(checks)
+			s.mu.Unlock()
+		}
+	}
+
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		select {
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+
+	s.mu.Lock()
+	o := s.opts
+	s.mu.Unlock()
+
+	var a answer
+	switch {
+	case !post:
+		w.Header().Set("Allow", http.MethodPost)
+		a = answer{status: http.StatusMethodNotAllowed, contentType: "text/plain; charset=utf-8", body: []byte("Method not allowed: CheckStatus takes POST.\n")}
+	case rerr != nil:
+		a = faultAnswer(o, "Client", rerr.msg)
+	default:
+		a = s.resultsAnswer(o, checks, fault.Kind == FaultMissingResults)
+	}
+	if fault.Kind == FaultNone {
+		writeAnswer(w, o, a)
+		return
+	}
+	serveFault(w, r, o, fault, a)
+}
