@@ -305,15 +305,27 @@ func EncodeCheckStatusRequest(checks []Check) []byte {
 	b.WriteString(`<CheckStatus xmlns="` + CheckStatusNS + `"><DocumentStatusChecks>`)
 	for _, ch := range checks {
 		b.WriteString(`<DocumentStatusCheck ContextIdentifier="`)
-		xml.EscapeText(&b, []byte(ch.ContextIdentifier))
+		writeAttr(&b, ch.ContextIdentifier)
 		b.WriteString(`" Id="`)
-		xml.EscapeText(&b, []byte(ch.ID))
+		writeAttr(&b, ch.ID)
 		b.WriteString(`" AuthToken="`)
-		xml.EscapeText(&b, []byte(ch.AuthToken))
+		writeAttr(&b, ch.AuthToken)
 		b.WriteString(`"/>`)
 	}
 	b.WriteString(`</DocumentStatusChecks></CheckStatus></s:Body></s:Envelope>`)
 	return b.Bytes()
+}
+
+// writeAttr writes an attribute value; GUIDs need no escaping, so they skip
+// EscapeText's copy.
+func writeAttr(b *bytes.Buffer, v string) {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c >= 0x7f || c == '&' || c == '<' || c == '>' || c == '"' || c == '\'' {
+			_ = xml.EscapeText(b, []byte(v))
+			return
+		}
+	}
+	b.WriteString(v)
 }
 
 // redactor replaces a batch's secrets in server or library text, should either
