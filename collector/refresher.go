@@ -82,7 +82,12 @@ func (r *Refresher) CheckNow(id string, received time.Time) bool {
 
 // Run refreshes until ctx ends. The first round starts at once.
 func (r *Refresher) Run(ctx context.Context) {
-	timer := time.NewTimer(0)
+	// The first round runs before anything else: a Wake already pending (from
+	// the initial load) must not delay it by the coalescing wait, and it covers
+	// urgent documents anyway.
+	r.Round(ctx, false)
+	r.ready.Store(true)
+	timer := time.NewTimer(jitter(r.cfg.Interval))
 	defer timer.Stop()
 	for {
 		select {
@@ -127,11 +132,14 @@ func (r *Refresher) Round(ctx context.Context, urgentOnly bool) RoundStats {
 	start := r.now()
 	// Slack keeps a round that jitter made a little early from skipping
 	// documents that fall due moments later.
-	checks := r.store.Due(start, r.cfg.Interval/2, urgentOnly, r.cfg.ContextIdentifier)
+	checks, asked := r.store.due(start, r.cfg.Interval/2, urgentOnly, r.cfg.ContextIdentifier)
 	stats := RoundStats{Documents: len(checks)}
 	if len(checks) == 0 {
 		if !urgentOnly {
-			// Nothing needed asking: the cache is as fresh as it can be.
+			// Nothing needed asking: the cache is as fresh as it can be. A
+			// failed check is always due again, so none is pending either:
+			// up must not stay 0 for ever on an empty watch list.
+			r.metrics.up.Set(1)
 			r.metrics.lastSuccess.Set(unixSeconds(r.now()))
 			r.metrics.refreshDuration.Set(0)
 		}
@@ -149,7 +157,7 @@ func (r *Refresher) Round(ctx context.Context, urgentOnly bool) RoundStats {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if !r.checkBatch(ctx, batch) {
+			if !r.checkBatch(ctx, batch, asked) {
 				failed.Add(1)
 			}
 		})
@@ -175,8 +183,9 @@ func (r *Refresher) Round(ctx context.Context, urgentOnly bool) RoundStats {
 }
 
 // checkBatch sends one request and records its results; it reports whether
-// every document got a result.
-func (r *Refresher) checkBatch(ctx context.Context, batch []assuresign.Check) bool {
+// every document got a result. asked is the store's mark count when the batch
+// was chosen.
+func (r *Refresher) checkBatch(ctx context.Context, batch []assuresign.Check, asked uint64) bool {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
 	results, err := r.checker.CheckStatus(ctx, batch)
@@ -212,7 +221,7 @@ func (r *Refresher) checkBatch(ctx context.Context, batch []assuresign.Check) bo
 			}
 			r.logger.Log(ctx, level, "CheckStatus exception", "document_id", res.ID, "severity", ex.Severity.String(), "message", truncate(ex.Message, 200))
 		}
-		if waited := r.store.Apply(res, now, r.cfg.Interval, r.cfg.TerminalInterval); waited > 0 {
+		if waited := r.store.apply(res, now, r.cfg.Interval, r.cfg.TerminalInterval, asked); waited > 0 {
 			r.metrics.notificationLatency.Observe(waited.Seconds())
 		}
 	}

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +17,9 @@ type Store struct {
 	mu    sync.RWMutex
 	docs  map[string]*document
 	order []string // sorted ids, rebuilt when the list changes
+	// marks counts MarkUrgent calls, to tell a notification that came after a
+	// check was chosen from one that check answers.
+	marks uint64
 }
 
 type document struct {
@@ -31,6 +35,7 @@ type document struct {
 	nextCheck  time.Time // zero: as soon as possible
 	urgent     bool      // added by a reload or named by a notification
 	notifiedAt time.Time // first pending notification, for its latency
+	marked     uint64    // Store.marks at the latest MarkUrgent
 
 	// rendered is replaced, never modified, so a scrape may write it unlocked.
 	rendered *rendering
@@ -80,6 +85,13 @@ func (s *Store) Len() int {
 // Due returns the checks to make at now: urgent documents, and, unless
 // urgentOnly, those whose next check falls within slack of now.
 func (s *Store) Due(now time.Time, slack time.Duration, urgentOnly bool, contextIdentifier string) []assuresign.Check {
+	due, _ := s.due(now, slack, urgentOnly, contextIdentifier)
+	return due
+}
+
+// due is Due that also returns the mark count when the checks were chosen,
+// for apply.
+func (s *Store) due(now time.Time, slack time.Duration, urgentOnly bool, contextIdentifier string) ([]assuresign.Check, uint64) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var due []assuresign.Check
@@ -93,7 +105,7 @@ func (s *Store) Due(now time.Time, slack time.Duration, urgentOnly bool, context
 			due = append(due, assuresign.Check{ID: id, AuthToken: d.watched.AuthToken, ContextIdentifier: ctx})
 		}
 	}
-	return due
+	return due, s.marks
 }
 
 // MarkUrgent asks for an immediate check of id and remembers when it was
@@ -106,6 +118,8 @@ func (s *Store) MarkUrgent(id string, at time.Time) bool {
 		return false
 	}
 	d.urgent = true
+	s.marks++
+	d.marked = s.marks
 	if d.notifiedAt.IsZero() {
 		d.notifiedAt = at
 	}
@@ -115,6 +129,11 @@ func (s *Store) MarkUrgent(id string, at time.Time) bool {
 // Apply records a result that arrived at now and schedules the document's next
 // check. It returns how long ago a pending notification asked for it (0 if none).
 func (s *Store) Apply(r assuresign.Result, now time.Time, interval, terminalInterval time.Duration) (notified time.Duration) {
+	return s.apply(r, now, interval, terminalInterval, math.MaxUint64)
+}
+
+// apply is Apply for a check chosen by due when the mark count was asked.
+func (s *Store) apply(r assuresign.Result, now time.Time, interval, terminalInterval time.Duration, asked uint64) (notified time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d, ok := s.docs[r.ID]
@@ -137,12 +156,19 @@ func (s *Store) Apply(r assuresign.Result, now time.Time, interval, terminalInte
 		}
 	}
 	d.lastCheck = now
-	d.urgent = false
 	if d.status.Terminal() {
 		d.nextCheck = now.Add(terminalInterval)
 	} else {
 		d.nextCheck = now.Add(interval)
 	}
+	if d.marked > asked {
+		// A notification came while this check was in flight: the answer may
+		// predate the change it announces, so the document stays urgent and
+		// its latency is measured when the next check answers.
+		d.render()
+		return 0
+	}
+	d.urgent = false
 	if !d.notifiedAt.IsZero() {
 		notified = now.Sub(d.notifiedAt)
 		d.notifiedAt = time.Time{}
