@@ -2,9 +2,11 @@ package collector
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"regexp"
 	"slices"
@@ -65,6 +67,19 @@ func (d WatchedDocument) String() string {
 // GoString keeps %#v, which bypasses String, from printing the secrets.
 func (d WatchedDocument) GoString() string {
 	return fmt.Sprintf("collector.WatchedDocument{ID:%q, Labels:%#v}", d.ID, d.Labels)
+}
+
+// LogValue keeps slog's handlers, the JSON one included, from printing the secrets.
+func (d WatchedDocument) LogValue() slog.Value {
+	return slog.StringValue(d.String())
+}
+
+// MarshalJSON keeps encoding/json from printing the secrets.
+func (d WatchedDocument) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		ID     string            `json:"id"`
+		Labels map[string]string `json:"labels,omitempty"`
+	}{d.ID, d.Labels})
 }
 
 // WatchList is a parsed watch file.

@@ -1,9 +1,12 @@
 package collector
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -464,4 +467,23 @@ func TestWatchListLabelValueUTF8(t *testing.T) {
 	_, err := p.labels(n, "documents[0].labels")
 	require.Error(t, err)
 	assert.Equal(t, "w.yml:5: documents[0].labels.a: value is not valid UTF-8", err.Error())
+}
+
+func TestWatchedDocumentLogAndJSONHideSecrets(t *testing.T) {
+	d := WatchedDocument{
+		ID:                "2CE11EF1-8938-DD11-8735-00065B8CE99B",
+		AuthToken:         "8CC9A84B-693C-46CC-4342-40A8215AD76A",
+		ContextIdentifier: "06C4A84A-693C-46CB-8DF2-40A8215AA056",
+		Labels:            map[string]string{"customer": "acme"},
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("doc", "document", d)
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("doc", "document", d)
+	js, err := json.Marshal(d)
+	require.NoError(t, err)
+	out := buf.String() + string(js)
+	require.Contains(t, out, d.ID)
+	require.Contains(t, out, "acme")
+	require.NotContains(t, out, d.AuthToken)
+	require.NotContains(t, out, d.ContextIdentifier)
 }
