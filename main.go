@@ -95,6 +95,9 @@ func validateFlags() error {
 		return fmt.Errorf("--assuresign.max-retries must not be negative, not %d", *maxRetries)
 	case *requestTimeout <= 0:
 		return errors.New("--assuresign.timeout must be positive")
+	case *watchPoll <= 0:
+		// time.NewTicker panics on it.
+		return fmt.Errorf("--watch.poll-interval must be positive, not %s", *watchPoll)
 	case *webhookListen != "" && *webhookTokenFile == "":
 		return errors.New("--webhook.listen-address needs --webhook.bearer-token-file")
 	}

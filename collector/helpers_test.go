@@ -1,0 +1,655 @@
+package collector
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// Known secret values. Tests that look for leaks search every output for
+// each of them, in either case and without hyphens.
+const (
+	secretContext    = "5EC2E7C0-C0DE-4C0D-8C0D-5EC2E7C0C0DE" // exporter-wide ContextIdentifier
+	secretDocContext = "5EC2E7D0-D0C0-4D0C-9D0C-5EC2E7D0D0C0" // one document's own (another account)
+	secretTokenA     = "5EC2E7A1-A1A1-4A1A-8A1A-5EC2E7A1A1A1"
+	secretTokenB     = "5EC2E7B2-B2B2-4B2B-9B2B-5EC2E7B2B2B2"
+	secretTokenC     = "5EC2E7C3-C3C3-4C3C-AC3C-5EC2E7C3C3C3"
+	secretTokenWrong = "5EC2E7F4-F4F4-4F4F-BF4F-5EC2E7F4F4F4" // in the watch file, not the account
+
+	docA = "AAAAAAAA-0000-4000-8000-00000000000A"
+	docB = "BBBBBBBB-0000-4000-8000-00000000000B"
+	docC = "CCCCCCCC-0000-4000-8000-00000000000C"
+	docD = "DDDDDDDD-0000-4000-8000-00000000000D"
+)
+
+var allSecrets = []string{secretContext, secretDocContext, secretTokenA, secretTokenB, secretTokenC, secretTokenWrong}
+
+// assertNoSecret fails if text holds any of allSecrets in any case, with or
+// without hyphens.
+func assertNoSecret(t *testing.T, what, text string) {
+	t.Helper()
+	folded := strings.ToLower(text)
+	for _, s := range allSecrets {
+		for _, form := range []string{strings.ToLower(s), strings.ToLower(strings.ReplaceAll(s, "-", ""))} {
+			if i := strings.Index(folded, form); i >= 0 {
+				lo, hi := max(i-80, 0), min(i+len(form)+80, len(text))
+				t.Errorf("%s holds the secret %s: …%s…", what, s, text[lo:hi])
+			}
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// debugLogger logs everything, down to debug, as text into the returned buffer.
+func debugLogger() (*slog.Logger, *syncBuffer) {
+	buf := &syncBuffer{}
+	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// fakeClock is a settable clock for Refresher.SetClock.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock(t time.Time) *fakeClock { return &fakeClock{now: t} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// t0 is the fake clock's start: a fixed, round instant.
+var t0 = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// watchList builds a WatchList of documents without labels or contexts, each
+// with a distinct token.
+func watchList(ids ...string) *WatchList {
+	wl := &WatchList{}
+	for i, id := range ids {
+		wl.Documents = append(wl.Documents, WatchedDocument{ID: id, AuthToken: fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1)})
+	}
+	return wl
+}
+
+// testGUID returns a distinct upper-case GUID for n.
+func testGUID(prefix uint32, n int) string {
+	return fmt.Sprintf("%08X-%04X-4%03X-8%03X-%012X", prefix, n>>16&0xffff, n>>4&0xfff, n&0xfff, n)
+}
+
+// checkerFunc adapts a function to Checker.
+type checkerFunc func(ctx context.Context, checks []assuresign.Check) ([]assuresign.Result, error)
+
+func (f checkerFunc) CheckStatus(ctx context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+	return f(ctx, checks)
+}
+
+// answerAll answers every check with status st.
+func answerAll(st assuresign.Status, date time.Time) checkerFunc {
+	return func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+		out := make([]assuresign.Result, len(checks))
+		for i, c := range checks {
+			out[i] = assuresign.Result{ID: c.ID, RawStatus: st.String(), Status: st, StatusDate: date}
+		}
+		return out, nil
+	}
+}
+
+// recordingChecker answers from a table and records every call's ids.
+type recordingChecker struct {
+	mu     sync.Mutex
+	status map[string]assuresign.Status // missing: Created
+	calls  [][]string
+}
+
+func (c *recordingChecker) CheckStatus(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ids := make([]string, len(checks))
+	out := make([]assuresign.Result, len(checks))
+	for i, ch := range checks {
+		ids[i] = ch.ID
+		st, ok := c.status[ch.ID]
+		if !ok {
+			st = assuresign.StatusCreated
+		}
+		out[i] = assuresign.Result{ID: ch.ID, RawStatus: st.String(), Status: st, StatusDate: t0}
+	}
+	c.calls = append(c.calls, ids)
+	return out, nil
+}
+
+// take returns every id asked about so far, in call order, and clears the record.
+func (c *recordingChecker) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var all []string
+	for _, ids := range c.calls {
+		all = append(all, ids...)
+	}
+	c.calls = nil
+	return all
+}
+
+// count returns how many times id was asked about so far.
+func (c *recordingChecker) count(id string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, ids := range c.calls {
+		for _, x := range ids {
+			if x == id {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// rig is a refresher wired to a simulator over loopback HTTP, with the
+// exporter's metrics in their own registry.
+type rig struct {
+	t         *testing.T
+	sim       *simulator.Simulator
+	srv       *httptest.Server
+	store     *Store
+	reg       *prometheus.Registry
+	metrics   *Metrics
+	refresher *Refresher
+	clock     *fakeClock
+	logs      *syncBuffer
+	logger    *slog.Logger
+}
+
+type rigOptions struct {
+	cfg     RefreshConfig
+	retries int                             // client MaxRetries: 0 (or negative) for none
+	wrap    func(http.Handler) http.Handler // wraps the simulator, if set
+}
+
+// newRig starts a simulator for secretContext and a refresher on a fake clock
+// at t0. The client does not retry unless asked.
+func newRig(t *testing.T, o rigOptions) *rig {
+	t.Helper()
+	sim := simulator.New(secretContext)
+	var h http.Handler = sim
+	if o.wrap != nil {
+		h = o.wrap(sim)
+	}
+	srv := httptest.NewServer(h)
+	tr := &http.Transport{}
+	t.Cleanup(func() {
+		srv.Close()
+		tr.CloseIdleConnections()
+	})
+	logger, logs := debugLogger()
+	reg := prometheus.NewRegistry()
+	store := NewStore()
+	if o.cfg.Interval == 0 {
+		o.cfg.Interval = 5 * time.Minute
+	}
+	if o.cfg.TerminalInterval == 0 {
+		o.cfg.TerminalInterval = 24 * time.Hour
+	}
+	if o.cfg.BatchSize == 0 {
+		o.cfg.BatchSize = 50
+	}
+	if o.cfg.Concurrency == 0 {
+		o.cfg.Concurrency = 2
+	}
+	if o.cfg.Timeout == 0 {
+		o.cfg.Timeout = 10 * time.Second
+	}
+	if o.cfg.ContextIdentifier == "" {
+		o.cfg.ContextIdentifier = secretContext
+	}
+	if o.retries <= 0 {
+		o.retries = -1
+	}
+	metrics := NewMetrics(reg, store.Len, o.cfg.Interval)
+	client, err := assuresign.NewClient(assuresign.Config{
+		Endpoint:    srv.URL + "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text",
+		HTTPClient:  &http.Client{Transport: tr},
+		MaxRetries:  o.retries,
+		BaseBackoff: time.Millisecond,
+		MaxBackoff:  5 * time.Millisecond,
+		Logger:      logger,
+		Observe:     metrics.ObserveRequest,
+	})
+	require.NoError(t, err)
+	clock := newFakeClock(t0)
+	refresher := NewRefresher(o.cfg, store, client, metrics, logger)
+	refresher.SetClock(clock.Now)
+	return &rig{t: t, sim: sim, srv: srv, store: store, reg: reg, metrics: metrics, refresher: refresher, clock: clock, logs: logs, logger: logger}
+}
+
+// put adds documents to the simulated account, with status date t0.
+func (r *rig) put(st assuresign.Status, step int, ids ...string) {
+	for _, id := range ids {
+		r.sim.Put(simulator.Document{ID: id, AuthToken: tokenFor(id), Status: st, Step: step, StatusDate: t0})
+	}
+}
+
+// tokenFor is the AuthToken rig documents use: derived from the id.
+func tokenFor(id string) string { return "70CE0000" + id[8:] }
+
+// watch makes ids the watch list, each with tokenFor(id).
+func (r *rig) watch(ids ...string) {
+	wl := &WatchList{}
+	for _, id := range ids {
+		wl.Documents = append(wl.Documents, WatchedDocument{ID: id, AuthToken: tokenFor(id)})
+	}
+	r.store.SetWatchList(wl)
+}
+
+// round runs a scheduled round at the given offset from t0.
+func (r *rig) round(at time.Duration) RoundStats {
+	r.clock.Set(t0.Add(at))
+	return r.refresher.Round(context.Background(), false)
+}
+
+// statusOf returns the document as the landing page sees it, times in UTC.
+func statusOf(t *testing.T, s *Store, id string) DocumentView {
+	t.Helper()
+	docs, _ := s.Snapshot(0)
+	for _, d := range docs {
+		if d.ID == id {
+			// Parsed dates carry a fixed zone: compare instants.
+			d.StatusDate, d.LastCheck = d.StatusDate.UTC(), d.LastCheck.UTC()
+			return d
+		}
+	}
+	t.Fatalf("document %s is not in the store", id)
+	return DocumentView{}
+}
+
+// scrape serves one request to h and returns the recorder.
+func scrape(h http.Handler, header http.Header) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	maps.Copy(req.Header, header)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// landing serves one GET of path from the landing page.
+func landing(t *testing.T, h http.Handler, path string) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	return rec
+}
+
+// body returns a response body, gunzipped when it says gzip.
+func body(t testing.TB, rec *httptest.ResponseRecorder) string {
+	t.Helper()
+	if rec.Header().Get("Content-Encoding") != "gzip" {
+		return rec.Body.String()
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(rec.Body.Bytes()))
+	require.NoError(t, err)
+	b, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// parseText parses the Prometheus text format as Prometheus would.
+func parseText(text string) ([]*dto.MetricFamily, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	byName, err := p.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*dto.MetricFamily, 0, len(byName))
+	for _, mf := range byName {
+		out = append(out, mf)
+	}
+	return out, nil
+}
+
+// exposition turns MetricsHandler output into a Gatherer: every Gather
+// scrapes h in the text format (gzipped, as Prometheus asks) and parses the
+// body. prometheus.Gatherers sorts the result and checks its consistency
+// (types, duplicate series, label names, UTF-8), as a registry would.
+func exposition(t testing.TB, h http.Handler) prometheus.Gatherer {
+	return prometheus.Gatherers{prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		rec := scrape(h, http.Header{"Accept-Encoding": {"gzip"}})
+		if rec.Code != http.StatusOK {
+			return nil, fmt.Errorf("scrape: HTTP %d: %s", rec.Code, rec.Body)
+		}
+		if ct := rec.Header().Get("Content-Type"); ct != contentTypeText {
+			return nil, fmt.Errorf("scrape: Content-Type %q, want %q", ct, contentTypeText)
+		}
+		return parseText(body(t, rec))
+	})}
+}
+
+// writeFile writes data to dir/name with mode perm and returns its path.
+func writeFile(t *testing.T, dir, name, data string, perm os.FileMode) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	require.NoError(t, os.WriteFile(p, []byte(data), perm))
+	require.NoError(t, os.Chmod(p, perm)) // whatever the umask
+	return p
+}
+
+// checkOpenMetrics checks text strictly against OpenMetrics 1.0.0's text
+// format: every line a descriptor, a sample or the final "# EOF"; families
+// contiguous and not repeated; descriptors before samples; sample names
+// allowed for the family's type; counters named without _total in their
+// descriptors; labels well formed, unique and escaped; values and timestamps
+// numbers; no series twice.
+func checkOpenMetrics(text string) error {
+	if !strings.HasSuffix(text, "# EOF\n") {
+		return fmt.Errorf("does not end with %q", "# EOF\n")
+	}
+	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
+	if slices.Index(lines, "# EOF") != len(lines)-1 {
+		return fmt.Errorf("# EOF is not only the last line")
+	}
+	lines = lines[:len(lines)-1]
+	suffixes := map[string][]string{
+		"counter":        {"_total", "_created"},
+		"gauge":          {""},
+		"histogram":      {"_bucket", "_count", "_sum", "_created"},
+		"gaugehistogram": {"_gcount", "_gsum", "_bucket"},
+		"summary":        {"", "_count", "_sum", "_created"},
+		"info":           {"_info"},
+		"stateset":       {""},
+		"unknown":        {""},
+	}
+	type family struct {
+		typ          string
+		help, unit   bool
+		samples      bool
+		seenSeries   map[string]bool
+		descriptorAt int
+	}
+	families := map[string]*family{}
+	var cur string
+	startFamily := func(name string, n int) (*family, error) {
+		f := families[name]
+		if f == nil {
+			if !metricNameRE.MatchString(name) {
+				return nil, fmt.Errorf("line %d: bad metric family name %q", n, name)
+			}
+			f = &family{typ: "unknown", seenSeries: map[string]bool{}, descriptorAt: n}
+			families[name] = f
+			cur = name
+			return f, nil
+		}
+		if name != cur {
+			return nil, fmt.Errorf("line %d: family %s is interleaved with another", n, name)
+		}
+		return f, nil
+	}
+	for i, line := range lines {
+		n := i + 1
+		if line == "" {
+			return fmt.Errorf("line %d: empty line", n)
+		}
+		if strings.HasPrefix(line, "#") {
+			parts := strings.SplitN(line, " ", 4)
+			if len(parts) < 3 || parts[0] != "#" {
+				return fmt.Errorf("line %d: bad descriptor %q", n, line)
+			}
+			f, err := startFamily(parts[2], n)
+			if err != nil {
+				return err
+			}
+			if f.samples {
+				return fmt.Errorf("line %d: descriptor after samples of %s", n, parts[2])
+			}
+			arg := ""
+			if len(parts) == 4 {
+				arg = parts[3]
+			}
+			switch parts[1] {
+			case "HELP":
+				if f.help {
+					return fmt.Errorf("line %d: second HELP for %s", n, parts[2])
+				}
+				f.help = true
+				if err := checkEscapes(arg, true); err != nil {
+					return fmt.Errorf("line %d: HELP: %w", n, err)
+				}
+			case "TYPE":
+				if f.typ != "unknown" || suffixes[arg] == nil {
+					return fmt.Errorf("line %d: bad or second TYPE %q", n, arg)
+				}
+				f.typ = arg
+				if arg == "counter" && strings.HasSuffix(parts[2], "_total") {
+					return fmt.Errorf("line %d: counter family %s must be named without _total", n, parts[2])
+				}
+			case "UNIT":
+				if f.unit || !strings.HasSuffix(parts[2], "_"+arg) {
+					return fmt.Errorf("line %d: bad UNIT %q", n, arg)
+				}
+				f.unit = true
+			default:
+				return fmt.Errorf("line %d: unknown descriptor %q", n, parts[1])
+			}
+			continue
+		}
+		name, labels, rest, err := splitSample(line)
+		if err != nil {
+			return fmt.Errorf("line %d: %w", n, err)
+		}
+		fam := ""
+		if cur != "" {
+			for _, suf := range suffixes[families[cur].typ] {
+				if name == cur+suf {
+					fam = cur
+				}
+			}
+		}
+		if fam == "" {
+			// A sample of an earlier family, or a misnamed one of this family?
+			for other, f := range families {
+				for _, suf := range suffixes[f.typ] {
+					if name == other+suf || name == other {
+						return fmt.Errorf("line %d: sample %s does not belong here (family %s, type %s; current family %s)", n, name, other, f.typ, cur)
+					}
+				}
+			}
+			// A sample starting a family of type unknown, named as itself.
+			if _, err := startFamily(name, n); err != nil {
+				return err
+			}
+			fam = name
+		}
+		f := families[fam]
+		f.samples = true
+		series := name + "{" + labels + "}"
+		if f.seenSeries[series] {
+			return fmt.Errorf("line %d: series %s twice", n, series)
+		}
+		f.seenSeries[series] = true
+		fields := strings.Split(rest, " ")
+		if len(fields) > 2 {
+			return fmt.Errorf("line %d: exemplars or extra fields are not expected: %q", n, rest)
+		}
+		v, err := parseOMNumber(fields[0])
+		if err != nil {
+			return fmt.Errorf("line %d: value: %w", n, err)
+		}
+		if f.typ == "counter" && (v < 0 || v != v) {
+			return fmt.Errorf("line %d: counter value %v", n, v)
+		}
+		if len(fields) == 2 {
+			if _, err := parseOMNumber(fields[1]); err != nil {
+				return fmt.Errorf("line %d: timestamp: %w", n, err)
+			}
+		}
+	}
+	return nil
+}
+
+var (
+	metricNameRE = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
+	labelNameRE  = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+	omNumberRE   = regexp.MustCompile(`^(?:[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?Inf|NaN)$`)
+)
+
+func parseOMNumber(s string) (float64, error) {
+	if !omNumberRE.MatchString(s) {
+		return 0, fmt.Errorf("%q is not a number", s)
+	}
+	return strconv.ParseFloat(s, 64)
+}
+
+// splitSample splits `name{labels} rest`; labels is the text between the braces.
+func splitSample(line string) (name, labels, rest string, err error) {
+	i := strings.IndexAny(line, "{ ")
+	if i <= 0 {
+		return "", "", "", fmt.Errorf("bad sample %q", line)
+	}
+	name = line[:i]
+	if !metricNameRE.MatchString(name) {
+		return "", "", "", fmt.Errorf("bad metric name %q", name)
+	}
+	line = line[i:]
+	if line[0] == '{' {
+		// Walk the label set, honouring escapes inside values.
+		seen := map[string]bool{}
+		j := 1
+		for line[j] != '}' {
+			eq := strings.IndexByte(line[j:], '=')
+			if eq < 0 {
+				return "", "", "", fmt.Errorf("bad labels in %q", line)
+			}
+			ln := line[j : j+eq]
+			if !labelNameRE.MatchString(ln) || seen[ln] {
+				return "", "", "", fmt.Errorf("bad or repeated label name %q", ln)
+			}
+			seen[ln] = true
+			j += eq + 1
+			if j >= len(line) || line[j] != '"' {
+				return "", "", "", fmt.Errorf("label %s: value not quoted", ln)
+			}
+			j++
+			start := j
+			for ; j < len(line) && line[j] != '"'; j++ {
+				if line[j] == '\\' {
+					j++
+				}
+			}
+			if j >= len(line) {
+				return "", "", "", fmt.Errorf("label %s: unterminated value", ln)
+			}
+			if err := checkEscapes(line[start:j], true); err != nil {
+				return "", "", "", fmt.Errorf("label %s: %w", ln, err)
+			}
+			j++ // closing quote
+			if j >= len(line) {
+				return "", "", "", fmt.Errorf("unterminated label set")
+			}
+			switch line[j] {
+			case ',':
+				j++
+			case '}':
+			default:
+				return "", "", "", fmt.Errorf("unexpected %q after label %s", line[j], ln)
+			}
+		}
+		labels = line[1:j]
+		line = line[j+1:]
+	}
+	if !strings.HasPrefix(line, " ") || strings.HasPrefix(line, "  ") {
+		return "", "", "", fmt.Errorf("want one space before the value in %q", line)
+	}
+	return name, labels, line[1:], nil
+}
+
+// checkEscapes allows only the \\, \n and \" escapes, and no raw newline
+// or (when quoted) unescaped double quote.
+func checkEscapes(s string, quoted bool) error {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			if i+1 >= len(s) {
+				return fmt.Errorf("trailing backslash")
+			}
+			i++
+			if s[i] != '\\' && s[i] != 'n' && s[i] != '"' {
+				return fmt.Errorf("bad escape \\%c", s[i])
+			}
+		case '\n':
+			return fmt.Errorf("raw newline")
+		case '"':
+			if quoted {
+				return fmt.Errorf("unescaped double quote")
+			}
+		}
+	}
+	return nil
+}
+
+// sampleLines returns the non-comment lines of an exposition.
+func sampleLines(text string) []string {
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(text))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if l := sc.Text(); l != "" && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return out
+}

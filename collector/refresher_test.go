@@ -1,0 +1,567 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"html"
+	"io"
+	"maps"
+	"net/http"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
+)
+
+// newFakeRefresher wires a refresher to a fake checker.
+func newFakeRefresher(t *testing.T, cfg RefreshConfig, c Checker) (*Refresher, *Store, *prometheus.Registry) {
+	t.Helper()
+	if cfg.Interval == 0 {
+		cfg.Interval = time.Hour
+	}
+	if cfg.TerminalInterval == 0 {
+		cfg.TerminalInterval = 24 * time.Hour
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = 50
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = 1
+	}
+	reg := prometheus.NewRegistry()
+	store := NewStore()
+	return NewRefresher(cfg, store, c, NewMetrics(reg, store.Len, cfg.Interval), discardLogger()), store, reg
+}
+
+// run starts r.Run and stops it when the test ends.
+func run(t *testing.T, r *Refresher) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
+
+// gateChecker holds every call until a token arrives on release (or its
+// context ends), and tracks how many calls are in flight.
+type gateChecker struct {
+	release chan struct{}
+	during  func() // called while a call is held, if set
+
+	mu              sync.Mutex
+	inflight, peak  int
+	calls, finished int
+}
+
+func newGateChecker() *gateChecker { return &gateChecker{release: make(chan struct{})} }
+
+func (g *gateChecker) CheckStatus(ctx context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+	g.mu.Lock()
+	g.inflight++
+	g.calls++
+	g.peak = max(g.peak, g.inflight)
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.inflight--
+		g.finished++
+		g.mu.Unlock()
+	}()
+	if g.during != nil {
+		g.during()
+	}
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return answerAll(assuresign.StatusCreated, t0)(ctx, checks)
+}
+
+func (g *gateChecker) state() (inflight, peak, calls, finished int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.inflight, g.peak, g.calls, g.finished
+}
+
+const (
+	waitFor = 5 * time.Second
+	tick    = time.Millisecond
+)
+
+func TestRoundSendsOneRequestPerBatch(t *testing.T) {
+	for _, tc := range []struct {
+		due, batch int
+		want       []int // documents per request, sorted
+	}{
+		{due: 0, batch: 5, want: nil},
+		{due: 1, batch: 50, want: []int{1}},
+		{due: 50, batch: 50, want: []int{50}},
+		{due: 51, batch: 50, want: []int{1, 50}},
+		{due: 23, batch: 5, want: []int{3, 5, 5, 5, 5}},
+		{due: 7, batch: 1, want: []int{1, 1, 1, 1, 1, 1, 1}},
+	} {
+		t.Run(fmt.Sprintf("%d due in batches of %d", tc.due, tc.batch), func(t *testing.T) {
+			r := newRig(t, rigOptions{cfg: RefreshConfig{BatchSize: tc.batch, Concurrency: 3}})
+			ids := make([]string, tc.due)
+			for i := range ids {
+				ids[i] = testGUID(0xD0C, i)
+			}
+			r.put(assuresign.StatusCreated, 0, ids...)
+			r.watch(ids...)
+
+			stats := r.round(0)
+			wantRequests := (tc.due + tc.batch - 1) / tc.batch
+			assert.Equal(t, RoundStats{Documents: tc.due, Requests: wantRequests}, stats)
+			got := r.sim.Stats()
+			assert.Equal(t, wantRequests, got.Requests, "HTTP requests")
+			slices.Sort(got.DocumentsPerRequest)
+			assert.Equal(t, tc.want, got.DocumentsPerRequest)
+			assert.Equal(t, tc.due, got.Documents)
+			for _, id := range ids {
+				assert.Equal(t, "Created", statusOf(t, r.store, id).Status)
+			}
+		})
+	}
+}
+
+func TestRoundKeepsConcurrencyLimit(t *testing.T) {
+	const batches, limit = 10, 3
+	g := newGateChecker()
+	r, store, _ := newFakeRefresher(t, RefreshConfig{BatchSize: 2, Concurrency: limit}, g)
+	ids := make([]string, 2*batches)
+	for i := range ids {
+		ids[i] = testGUID(0xC0C, i)
+	}
+	store.SetWatchList(watchList(ids...))
+
+	done := make(chan RoundStats, 1)
+	go func() { done <- r.Round(context.Background(), false) }()
+	for released := range batches {
+		want := min(limit, batches-released)
+		require.Eventually(t, func() bool {
+			inflight, _, calls, finished := g.state()
+			return inflight == want && calls == released+want && finished == released
+		}, waitFor, tick, "after %d released: want %d in flight", released, want)
+		g.release <- struct{}{}
+	}
+	stats := <-done
+	_, peak, calls, _ := g.state()
+	assert.Equal(t, limit, peak, "at most, and at best, Concurrency requests in flight")
+	assert.Equal(t, batches, calls)
+	assert.Equal(t, RoundStats{Documents: 2 * batches, Requests: batches}, stats)
+}
+
+func TestTerminalDocumentsWaitForTheTerminalInterval(t *testing.T) {
+	const interval, terminal = 5 * time.Minute, 24 * time.Hour
+	r := newRig(t, rigOptions{cfg: RefreshConfig{Interval: interval, TerminalInterval: terminal}})
+	open := map[string]assuresign.Status{}
+	closed := map[string]assuresign.Status{}
+	var all []string
+	for i, st := range assuresign.Statuses {
+		id := testGUID(0x57A7, i)
+		all = append(all, id)
+		if st == assuresign.StatusUnknown {
+			r.sim.Put(simulator.Document{ID: id, AuthToken: tokenFor(id), RawStatus: "Archived", StatusDate: t0})
+		} else {
+			r.put(st, 1, id)
+		}
+		if st.Terminal() {
+			closed[id] = st
+		} else {
+			open[id] = st
+		}
+	}
+	require.Len(t, closed, 5, "Completed, Expired, Cancelled, Declined, Staled")
+	r.watch(all...)
+
+	checkedAt := func(at time.Duration) (checked []string) {
+		t.Helper()
+		r.sim.ResetStats()
+		stats := r.round(at)
+		assert.Equal(t, r.sim.Stats().Documents, stats.Documents)
+		for _, id := range all {
+			if statusOf(t, r.store, id).LastCheck.Equal(t0.Add(at)) {
+				checked = append(checked, id)
+			}
+		}
+		return checked
+	}
+	keys := func(m map[string]assuresign.Status) []string { return slices.Sorted(maps.Keys(m)) }
+
+	assert.Equal(t, all, checkedAt(0), "the first round checks every document")
+	for id, st := range closed {
+		assert.Equal(t, st.String(), statusOf(t, r.store, id).Status)
+	}
+	assert.Equal(t, keys(open), checkedAt(interval), "open documents come back after the interval")
+	assert.Equal(t, keys(open), checkedAt(terminal-interval), "terminal ones are not due before the terminal interval")
+	assert.Equal(t, all, checkedAt(terminal), "terminal documents are due after it")
+}
+
+func TestReloadedDocumentsAreCheckedWithinSeconds(t *testing.T) {
+	r := newRig(t, rigOptions{cfg: RefreshConfig{Interval: time.Hour, Coalesce: 10 * time.Millisecond}})
+	r.put(assuresign.StatusCreated, 0, docA, docB, docC)
+	dir := t.TempDir()
+	entry := func(id string) string {
+		return fmt.Sprintf("  - id: %s\n    auth_token: %s\n", id, tokenFor(id))
+	}
+	path := writeFile(t, dir, "watch.yml", "documents:\n"+entry(docA), 0o600)
+	wf := NewWatchFile(path, 100, true, r.store, r.refresher, r.metrics, r.logger)
+	require.NoError(t, wf.Load())
+	run(t, r.refresher)
+	require.Eventually(t, func() bool { return r.refresher.Ready() }, waitFor, tick)
+	assert.Equal(t, 1, r.sim.Stats().Documents, "the first round checked A")
+
+	// A reload adding B: checked at once, not in an hour.
+	writeFile(t, dir, "watch.yml", "documents:\n"+entry(docA)+entry(docB), 0o600)
+	require.NoError(t, wf.Load())
+	require.Eventually(t, func() bool { return statusOf(t, r.store, docB).Status == "Created" }, waitFor, tick)
+	assert.Equal(t, []int{1, 1}, r.sim.Stats().DocumentsPerRequest, "only B was asked about")
+
+	// Store.SetWatchList followed by Wake does the same.
+	r.watch(docA, docB, docC)
+	r.refresher.Wake()
+	require.Eventually(t, func() bool { return statusOf(t, r.store, docC).Status == "Created" }, waitFor, tick)
+	assert.Equal(t, []int{1, 1, 1}, r.sim.Stats().DocumentsPerRequest, "only C was asked about")
+}
+
+func TestFirstRoundStartsAtOnce(t *testing.T) {
+	g := newGateChecker()
+	// A coalescing wait of an hour: were the first round to wait for the
+	// Wake the initial load leaves pending, it would not start in time.
+	r, store, reg := newFakeRefresher(t, RefreshConfig{Interval: time.Hour, Coalesce: time.Hour}, g)
+	store.SetWatchList(watchList(docA, docB))
+	r.Wake()
+	assert.False(t, r.Ready())
+	run(t, r)
+	require.Eventually(t, func() bool { _, _, calls, _ := g.state(); return calls == 1 }, waitFor, tick)
+	assert.False(t, r.Ready(), "not ready while the first round runs")
+	g.release <- struct{}{}
+	require.Eventually(t, r.Ready, waitFor, tick)
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP assuresign_up 1 when the last refresh round reached AssureSign and got valid answers for every document it asked about.
+# TYPE assuresign_up gauge
+assuresign_up 1
+`), "assuresign_up"))
+}
+
+func TestEmptyWatchListIsUp(t *testing.T) {
+	r, _, reg := newFakeRefresher(t, RefreshConfig{}, checkerFunc(func(context.Context, []assuresign.Check) ([]assuresign.Result, error) {
+		panic("nothing to ask")
+	}))
+	clock := newFakeClock(t0)
+	r.SetClock(clock.Now)
+	assert.Equal(t, RoundStats{}, r.Round(context.Background(), false))
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP assuresign_last_refresh_success_timestamp_seconds When a scheduled refresh round last completed without any failure, in Unix seconds.
+# TYPE assuresign_last_refresh_success_timestamp_seconds gauge
+assuresign_last_refresh_success_timestamp_seconds 1.7092944e+09
+# HELP assuresign_up 1 when the last refresh round reached AssureSign and got valid answers for every document it asked about.
+# TYPE assuresign_up gauge
+assuresign_up 1
+# HELP assuresign_watched_documents Documents on the watch list.
+# TYPE assuresign_watched_documents gauge
+assuresign_watched_documents 0
+`), "assuresign_up", "assuresign_last_refresh_success_timestamp_seconds", "assuresign_watched_documents"))
+}
+
+func TestRoundsNeverOverlap(t *testing.T) {
+	g := newGateChecker()
+	r, store, _ := newFakeRefresher(t, RefreshConfig{Interval: time.Hour, Coalesce: time.Millisecond, Concurrency: 1}, g)
+	store.SetWatchList(watchList(docA))
+	// Wakes and notifications while a round is held, from inside and out.
+	g.during = func() {
+		for range 100 {
+			r.CheckNow(docA, time.Now())
+			r.Wake()
+		}
+	}
+	stop := make(chan struct{})
+	spammed := make(chan struct{})
+	go func() {
+		defer close(spammed)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				r.CheckNow(docA, time.Now())
+				r.Wake()
+				runtime.Gosched()
+			}
+		}
+	}()
+	run(t, r)
+	const rounds = 6
+	for i := range rounds {
+		require.Eventually(t, func() bool { _, _, calls, _ := g.state(); return calls == i+1 }, waitFor, tick)
+		inflight, _, _, _ := g.state()
+		require.Equal(t, 1, inflight)
+		g.release <- struct{}{}
+	}
+	close(stop)
+	<-spammed
+	_, peak, calls, _ := g.state()
+	assert.Equal(t, 1, peak, "one round (of one request) at a time")
+	assert.GreaterOrEqual(t, calls, rounds)
+}
+
+// selfMetrics is the expected text of the metrics the refresh rounds set.
+func selfMetrics(up int, lastSuccess time.Time, requests map[string]int) string {
+	var b strings.Builder
+	b.WriteString("# HELP assuresign_api_requests_total CheckStatus HTTP requests sent to AssureSign, retries included, by outcome.\n# TYPE assuresign_api_requests_total counter\n")
+	for _, o := range slices.Sorted(slices.Values(assuresign.Outcomes)) {
+		fmt.Fprintf(&b, "assuresign_api_requests_total{result=%q} %d\n", o, requests[o])
+	}
+	b.WriteString("# HELP assuresign_last_refresh_success_timestamp_seconds When a scheduled refresh round last completed without any failure, in Unix seconds.\n# TYPE assuresign_last_refresh_success_timestamp_seconds gauge\n")
+	ts := "0"
+	if !lastSuccess.IsZero() {
+		ts = fmt.Sprint(lastSuccess.Unix())
+	}
+	fmt.Fprintf(&b, "assuresign_last_refresh_success_timestamp_seconds %s\n", ts)
+	fmt.Fprintf(&b, "# HELP assuresign_up 1 when the last refresh round reached AssureSign and got valid answers for every document it asked about.\n# TYPE assuresign_up gauge\nassuresign_up %d\n", up)
+	return b.String()
+}
+
+var roundMetricNames = []string{"assuresign_up", "assuresign_last_refresh_success_timestamp_seconds", "assuresign_api_requests_total"}
+
+func TestFailedBatchKeepsTheLastKnownStatus(t *testing.T) {
+	for _, tc := range []struct {
+		fault   simulator.Fault
+		outcome string
+		timeout time.Duration
+	}{
+		{simulator.Fault{Kind: simulator.FaultHTTP500}, "http_5xx", 0},
+		{simulator.Fault{Kind: simulator.FaultTooManyRequests}, "http_429", 0},
+		{simulator.Fault{Kind: simulator.FaultSOAPFault}, "soap_fault", 0},
+		{simulator.Fault{Kind: simulator.FaultMalformedXML}, "malformed", 0},
+		{simulator.Fault{Kind: simulator.FaultHTMLMaintenance}, "content_type", 0},
+		{simulator.Fault{Kind: simulator.FaultTruncatedBody}, "transport", 0},
+		{simulator.Fault{Kind: simulator.FaultCloseConnection}, "transport", 0},
+		{simulator.Fault{Kind: simulator.FaultSlowDrip}, "timeout", 300 * time.Millisecond},
+	} {
+		t.Run(tc.fault.Kind.String(), func(t *testing.T) {
+			r := newRig(t, rigOptions{cfg: RefreshConfig{Interval: 5 * time.Minute, Timeout: tc.timeout}})
+			r.put(assuresign.StatusCreated, 0, docA, docB)
+			r.watch(docA, docB)
+			docsOnly := NewMetricsHandler(r.store, prometheus.NewRegistry(), r.logger)
+
+			r.round(0)
+			require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, t0, map[string]int{"ok": 1})), roundMetricNames...))
+			before := body(t, scrape(docsOnly, nil))
+
+			r.sim.Update(docA, func(d *simulator.Document) {
+				d.Status, d.Step, d.StatusDate = assuresign.StatusSigningStepInProgress, 1, t0.Add(time.Minute)
+			})
+			r.sim.SetFault(tc.fault)
+			stats := r.round(5 * time.Minute)
+			assert.Equal(t, 1, stats.Failed)
+			assert.Equal(t, before, body(t, scrape(docsOnly, nil)), "the exposition keeps the last known statuses")
+			require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(0, t0, map[string]int{"ok": 1, tc.outcome: 1})), roundMetricNames...),
+				"down, last success unchanged")
+			a := statusOf(t, r.store, docA)
+			assert.Equal(t, "Created", a.Status)
+			assert.Equal(t, t0, a.LastCheck)
+			assert.Contains(t, a.LastError, "assuresign: ")
+			assert.Contains(t, r.logs.String(), "CheckStatus request failed; keeping the last known statuses")
+
+			r.sim.ClearFault()
+			r.round(10 * time.Minute)
+			require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, t0.Add(10*time.Minute), map[string]int{"ok": 2, tc.outcome: 1})), roundMetricNames...),
+				"a later success is up")
+			a = statusOf(t, r.store, docA)
+			assert.Equal(t, DocumentView{ID: docA, Status: "SigningStepInProgress", Step: 1, StatusDate: t0.Add(time.Minute), LastCheck: t0.Add(10 * time.Minute)}, a)
+		})
+	}
+}
+
+func TestMissingResultKeepsOnlyThatDocumentsStatus(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	r.put(assuresign.StatusCreated, 0, docA, docB, docC)
+	r.watch(docA, docB, docC)
+	r.round(0)
+	for _, id := range []string{docA, docB, docC} {
+		r.sim.Update(id, func(d *simulator.Document) { d.Status = assuresign.StatusCompleted })
+	}
+	// The simulator leaves out every second document of the request: B.
+	r.sim.SetFault(simulator.Fault{Kind: simulator.FaultMissingResults, Times: 1})
+	stats := r.round(5 * time.Minute)
+	assert.Equal(t, RoundStats{Documents: 3, Requests: 1, Failed: 1}, stats)
+	assert.Equal(t, "Completed", statusOf(t, r.store, docA).Status)
+	b := statusOf(t, r.store, docB)
+	assert.Equal(t, "Created", b.Status, "B keeps its status")
+	assert.Equal(t, t0, b.LastCheck)
+	assert.Contains(t, b.LastError, "no result for document")
+	assert.Equal(t, "Completed", statusOf(t, r.store, docC).Status)
+	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(0, t0, map[string]int{"ok": 2})+`
+# HELP assuresign_document_results_total Per-document outcomes of successful CheckStatus requests: ok, missing (no result for a document asked about) or unknown_status (a StatusType outside the documented eight).
+# TYPE assuresign_document_results_total counter
+assuresign_document_results_total{result="missing"} 1
+assuresign_document_results_total{result="ok"} 5
+assuresign_document_results_total{result="unknown_status"} 0
+`), append(roundMetricNames, "assuresign_document_results_total")...))
+
+	// B failed, so the next round asks about it again (A and C are closed).
+	stats = r.round(10 * time.Minute)
+	assert.Equal(t, RoundStats{Documents: 1, Requests: 1}, stats)
+	assert.Equal(t, "Completed", statusOf(t, r.store, docB).Status)
+	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, t0.Add(10*time.Minute), map[string]int{"ok": 3})), roundMetricNames...))
+}
+
+func TestExceptionsOnlyResultKeepsTheStatus(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	r.put(assuresign.StatusSigningStepInProgress, 2, docA)
+	r.sim.Put(simulator.Document{ID: docB, AuthToken: tokenFor(docB), RawStatus: "Archived", StatusDate: t0})
+	r.watch(docA, docB)
+	r.round(0)
+	assert.Equal(t, "SigningStepInProgress", statusOf(t, r.store, docA).Status)
+	assert.Equal(t, "Unknown (Archived)", statusOf(t, r.store, docB).Status)
+	assert.Contains(t, r.logs.String(), "undocumented StatusType")
+
+	// The watch file now has a wrong AuthToken for A: AssureSign answers
+	// with an exception and no StatusType.
+	r.sim.Update(docA, func(d *simulator.Document) { d.Status = assuresign.StatusCompleted })
+	r.store.SetWatchList(&WatchList{Documents: []WatchedDocument{{ID: docA, AuthToken: secretTokenWrong}, {ID: docB, AuthToken: tokenFor(docB)}}})
+	stats := r.round(5 * time.Minute)
+	assert.Zero(t, stats.Failed)
+	a := statusOf(t, r.store, docA)
+	assert.Equal(t, "SigningStepInProgress", a.Status, "an answer without StatusType keeps the status")
+	assert.Equal(t, 2, a.Step)
+	assert.Equal(t, t0.Add(5*time.Minute), a.LastCheck)
+	assert.Equal(t, "Error: The AuthToken is not valid for this document.", a.LastError)
+
+	docs := exposition(t, NewMetricsHandler(r.store, r.reg, r.logger))
+	require.NoError(t, testutil.GatherAndCompare(docs, strings.NewReader(fmt.Sprintf(`
+# HELP assuresign_document_exceptions_total StatusCheckException items received for the document, by severity.%[1]s
+# TYPE assuresign_document_exceptions_total counter
+assuresign_document_exceptions_total{document_id=%[2]q,severity="Error"} 1
+assuresign_document_exceptions_total{document_id=%[2]q,severity="Fatal"} 0
+assuresign_document_exceptions_total{document_id=%[2]q,severity="Warning"} 0
+assuresign_document_exceptions_total{document_id=%[3]q,severity="Error"} 0
+assuresign_document_exceptions_total{document_id=%[3]q,severity="Fatal"} 0
+assuresign_document_exceptions_total{document_id=%[3]q,severity="Warning"} 0
+# HELP assuresign_document_signing_step Signing step number while the document is SigningStepInProgress.%[1]s
+# TYPE assuresign_document_signing_step gauge
+assuresign_document_signing_step{document_id=%[2]q} 2
+# HELP assuresign_document_results_total Per-document outcomes of successful CheckStatus requests: ok, missing (no result for a document asked about) or unknown_status (a StatusType outside the documented eight).
+# TYPE assuresign_document_results_total counter
+assuresign_document_results_total{result="missing"} 0
+assuresign_document_results_total{result="ok"} 2
+assuresign_document_results_total{result="unknown_status"} 2
+# HELP assuresign_up 1 when the last refresh round reached AssureSign and got valid answers for every document it asked about.
+# TYPE assuresign_up gauge
+assuresign_up 1
+`, cached, docA, docB)), "assuresign_document_exceptions_total", "assuresign_document_signing_step", "assuresign_document_results_total", "assuresign_up"))
+	assert.Contains(t, r.logs.String(), `msg="CheckStatus exception" document_id=`+docA+` severity=Error`)
+}
+
+// TestSecretsNeverLeak runs rounds that succeed, fail, and get exceptions
+// (some echoing the request's secrets back) and searches the debug logs,
+// /metrics in both formats and the landing page for the secrets.
+func TestSecretsNeverLeak(t *testing.T) {
+	var echo sync.Mutex // held: answer normally; echoing: see below
+	echoing := false
+	r := newRig(t, rigOptions{retries: 1, cfg: RefreshConfig{Concurrency: 1}, wrap: func(sim http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			echo.Lock()
+			on := echoing
+			echo.Unlock()
+			if !on {
+				sim.ServeHTTP(w, req)
+				return
+			}
+			// A hostile or broken server quoting the request back in a fault.
+			b, _ := io.ReadAll(req.Body)
+			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+			w.WriteHeader(http.StatusInternalServerError)
+			fmt.Fprintf(w, `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>bad request: %s %s</faultstring></s:Fault></s:Body></s:Envelope>`,
+				html.EscapeString(string(b)), strings.ToLower(strings.ReplaceAll(secretTokenA, "-", "")))
+		})
+	}})
+	// A: fine, with exceptions that echo secrets. B: its own ContextIdentifier,
+	// of another account. C: a wrong AuthToken in the watch file.
+	r.sim.Put(simulator.Document{ID: docA, AuthToken: secretTokenA, Status: assuresign.StatusCreated, StatusDate: t0, Exceptions: []assuresign.Exception{
+		{Severity: assuresign.SeverityWarning, Message: "token " + secretTokenA + " for context " + strings.ToLower(secretContext)},
+		{Severity: assuresign.SeverityError, Message: "raw " + strings.ReplaceAll(secretTokenA, "-", "")},
+	}})
+	r.sim.Put(simulator.Document{ID: docB, AuthToken: secretTokenB, Status: assuresign.StatusCreated, StatusDate: t0})
+	r.sim.Put(simulator.Document{ID: docC, AuthToken: secretTokenC, Status: assuresign.StatusCreated, StatusDate: t0})
+	dir := t.TempDir()
+	path := writeFile(t, dir, "watch.yml", fmt.Sprintf(`documents:
+  - id: %s
+    auth_token: %s
+    labels: {customer: acme}
+  - id: %s
+    auth_token: %s
+    context_identifier: %s
+  - id: %s
+    auth_token: %s
+`, docA, secretTokenA, docB, secretTokenB, secretDocContext, docC, secretTokenWrong), 0o644) // world-readable: a warning
+	wf := NewWatchFile(path, 100, true, r.store, r.refresher, r.metrics, r.logger)
+	require.NoError(t, wf.Load())
+
+	r.round(0)
+	assert.Equal(t, "Created", statusOf(t, r.store, docA).Status)
+	assert.Equal(t, "Error: The ContextIdentifier is not valid for this account.", statusOf(t, r.store, docB).LastError)
+	assert.Equal(t, "Error: The AuthToken is not valid for this document.", statusOf(t, r.store, docC).LastError)
+	for i, f := range []simulator.Fault{
+		{Kind: simulator.FaultHTTP500}, // retried, then failed
+		{Kind: simulator.FaultSOAPFault},
+		{Kind: simulator.FaultMalformedXML},
+		{Kind: simulator.FaultMissingResults, Times: 1},
+	} {
+		r.sim.SetFault(f)
+		r.round(time.Duration(i+1) * time.Hour)
+	}
+	r.sim.ClearFault()
+	echo.Lock()
+	echoing = true
+	echo.Unlock()
+	r.round(10 * time.Hour)
+	assert.Contains(t, statusOf(t, r.store, docA).LastError, "<secret>", "the echoed secrets were redacted")
+	echo.Lock()
+	echoing = false
+	echo.Unlock()
+	r.round(11 * time.Hour)
+
+	// A mistyped secret in a watch file must not show in the load error.
+	bad := writeFile(t, dir, "bad.yml", fmt.Sprintf("documents:\n  - id: %s\n    auth_token: %s\n", docA, secretTokenA[:35]), 0o600)
+	err := NewWatchFile(bad, 100, true, r.store, r.refresher, r.metrics, r.logger).Load()
+	require.Error(t, err)
+	assertNoSecret(t, "the load error", err.Error())
+
+	logs := r.logs.String()
+	for _, want := range []string{"retrying CheckStatus", "CheckStatus request failed", "CheckStatus exception", "readable by group or others", "refresh round finished"} {
+		assert.Contains(t, logs, want, "the logs cover this path")
+	}
+	assertNoSecret(t, "the debug log", logs)
+
+	h := NewMetricsHandler(r.store, r.reg, r.logger)
+	text := body(t, scrape(h, nil))
+	assert.Contains(t, text, `customer="acme"`)
+	assertNoSecret(t, "/metrics", text)
+	assertNoSecret(t, "/metrics as OpenMetrics", body(t, scrape(h, http.Header{"Accept": {"application/openmetrics-text;version=1.0.0"}})))
+
+	page := landing(t, NewLandingPage("test", nil, r.store, r.refresher.Ready, r.logger), "/")
+	assert.Contains(t, page.Body.String(), docC)
+	assertNoSecret(t, "the landing page", page.Body.String())
+}

@@ -1,0 +1,162 @@
+package collector
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+)
+
+func dueIDs(checks []assuresign.Check) []string {
+	ids := make([]string, len(checks))
+	for i, c := range checks {
+		ids[i] = c.ID
+	}
+	return ids
+}
+
+func TestStoreSetWatchListKeepsKnownDocuments(t *testing.T) {
+	s := NewStore()
+	assert.Equal(t, 2, s.SetWatchList(watchList(docB, docA)))
+	assert.Equal(t, 2, s.Len())
+	// New documents are urgent: an urgent-only round takes them, sorted by id.
+	assert.Equal(t, []string{docA, docB}, dueIDs(s.Due(t0, 0, true, secretContext)))
+
+	s.Apply(assuresign.Result{ID: docA, RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: t0}, t0, time.Minute, time.Hour)
+	s.Apply(assuresign.Result{ID: docB, RawStatus: "Created", Status: assuresign.StatusCreated, StatusDate: t0}, t0, time.Minute, time.Hour)
+	assert.Empty(t, s.Due(t0, 0, true, secretContext), "checked documents are no longer urgent")
+
+	// A reload keeping A, dropping B and adding C: A keeps its state and is
+	// not urgent again; C is urgent; B is gone.
+	wl := watchList(docC, docA)
+	wl.Documents[1].Labels = map[string]string{"team": "legal"}
+	assert.Equal(t, 1, s.SetWatchList(wl))
+	assert.Equal(t, 2, s.Len())
+	assert.Equal(t, []string{docC}, dueIDs(s.Due(t0, 0, true, secretContext)))
+	docs, total := s.Snapshot(0)
+	require.Equal(t, 2, total)
+	assert.Equal(t, docA, docs[0].ID)
+	assert.Equal(t, "Completed", docs[0].Status)
+	assert.Equal(t, map[string]string{"team": "legal"}, docs[0].Labels, "labels follow the new file")
+	assert.Equal(t, t0, docs[0].LastCheck)
+	assert.Equal(t, docC, docs[1].ID)
+	assert.Equal(t, "Unknown", docs[1].Status)
+	assert.Contains(t, string(s.docs[docA].rendered.family(famInfo)), `team="legal"`, "a kept document is rendered again")
+
+	// The same list again adds nothing.
+	assert.Equal(t, 0, s.SetWatchList(wl))
+}
+
+func TestStoreDueUsesTheDocumentsOwnContextIdentifier(t *testing.T) {
+	s := NewStore()
+	s.SetWatchList(&WatchList{Documents: []WatchedDocument{
+		{ID: docA, AuthToken: secretTokenA},
+		{ID: docB, AuthToken: secretTokenB, ContextIdentifier: secretDocContext},
+	}})
+	assert.Equal(t, []assuresign.Check{
+		{ID: docA, AuthToken: secretTokenA, ContextIdentifier: secretContext},
+		{ID: docB, AuthToken: secretTokenB, ContextIdentifier: secretDocContext},
+	}, s.Due(t0, 0, false, secretContext))
+}
+
+func TestStoreDueFollowsNextCheck(t *testing.T) {
+	s := NewStore()
+	s.SetWatchList(watchList(docA, docB))
+	s.Apply(assuresign.Result{ID: docA, RawStatus: "Created", Status: assuresign.StatusCreated}, t0, time.Hour, 24*time.Hour)
+	s.Apply(assuresign.Result{ID: docB, RawStatus: "Expired", Status: assuresign.StatusExpired}, t0, time.Hour, 24*time.Hour)
+
+	assert.Empty(t, s.Due(t0.Add(59*time.Minute), 0, false, ""))
+	assert.Equal(t, []string{docA}, dueIDs(s.Due(t0.Add(time.Hour), 0, false, "")), "an open document is due after the interval")
+	assert.Equal(t, []string{docA}, dueIDs(s.Due(t0.Add(50*time.Minute), 10*time.Minute, false, "")), "slack brings it forward")
+	assert.Empty(t, s.Due(t0.Add(time.Hour), 0, true, ""), "urgent-only rounds take no scheduled document")
+	assert.Equal(t, []string{docA, docB}, dueIDs(s.Due(t0.Add(24*time.Hour), 0, false, "")), "a terminal one after the terminal interval")
+}
+
+func TestStoreMarkUrgent(t *testing.T) {
+	s := NewStore()
+	s.SetWatchList(watchList(docA))
+	s.Apply(assuresign.Result{ID: docA, RawStatus: "Created", Status: assuresign.StatusCreated}, t0, time.Hour, time.Hour)
+
+	assert.False(t, s.MarkUrgent(docB, t0), "not watched")
+	assert.True(t, s.MarkUrgent("aaaaaaaa-0000-4000-8000-00000000000a", t0), "ids compare case-insensitively")
+	assert.True(t, s.MarkUrgent(docA, t0.Add(time.Second)), "a second notification keeps the first time")
+	assert.Equal(t, []string{docA}, dueIDs(s.Due(t0, 0, true, "")))
+
+	waited := s.Apply(assuresign.Result{ID: docA, RawStatus: "Completed", Status: assuresign.StatusCompleted}, t0.Add(3*time.Second), time.Hour, time.Hour)
+	assert.Equal(t, 3*time.Second, waited, "latency from the first notification")
+	assert.Empty(t, s.Due(t0, 0, true, ""))
+	waited = s.Apply(assuresign.Result{ID: docA, RawStatus: "Completed", Status: assuresign.StatusCompleted}, t0.Add(4*time.Second), time.Hour, time.Hour)
+	assert.Zero(t, waited, "no notification pending")
+}
+
+func TestStoreApply(t *testing.T) {
+	s := NewStore()
+	s.SetWatchList(watchList(docA))
+	date := t0.Add(-time.Hour)
+	s.Apply(assuresign.Result{ID: docA, RawStatus: "SigningStepInProgress", Status: assuresign.StatusSigningStepInProgress, StatusDate: date, Step: 2,
+		Exceptions: []assuresign.Exception{{Severity: assuresign.SeverityWarning, Message: "reminder not delivered"}}}, t0, time.Hour, 24*time.Hour)
+	v := statusOf(t, s, docA)
+	assert.Equal(t, DocumentView{ID: docA, Status: "SigningStepInProgress", Step: 2, StatusDate: date, LastCheck: t0}, v, "a warning is not an error")
+
+	t.Run("exceptions only keep the status", func(t *testing.T) {
+		s.Apply(assuresign.Result{ID: docA, Exceptions: []assuresign.Exception{
+			{Severity: assuresign.SeverityError, Message: "The AuthToken is not valid for this document."},
+			{Severity: assuresign.SeverityUnknown, Message: "odd"},
+		}}, t0.Add(time.Minute), time.Hour, 24*time.Hour)
+		v := statusOf(t, s, docA)
+		assert.Equal(t, "SigningStepInProgress", v.Status)
+		assert.Equal(t, 2, v.Step)
+		assert.Equal(t, date, v.StatusDate)
+		assert.Equal(t, t0.Add(time.Minute), v.LastCheck, "an answer arrived")
+		assert.Equal(t, "Unknown: odd", v.LastError, "the last non-warning exception")
+		assert.Equal(t, [4]uint64{1, 1, 0, 1}, s.docs[docA].exceptions)
+	})
+	t.Run("a missing result keeps the status", func(t *testing.T) {
+		s.Apply(assuresign.Result{ID: docA, Err: errors.New("assuresign: no result for document")}, t0.Add(2*time.Minute), time.Hour, 24*time.Hour)
+		v := statusOf(t, s, docA)
+		assert.Equal(t, "SigningStepInProgress", v.Status)
+		assert.Equal(t, t0.Add(time.Minute), v.LastCheck, "no answer arrived")
+		assert.Equal(t, "assuresign: no result for document", v.LastError)
+		assert.Equal(t, []string{docA}, dueIDs(s.Due(t0.Add(2*time.Minute), 0, false, "")), "due again at the next round")
+		assert.Empty(t, s.Due(t0.Add(2*time.Minute), 0, true, ""), "but not urgently")
+	})
+	t.Run("a new status clears the error", func(t *testing.T) {
+		s.Apply(assuresign.Result{ID: docA, RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: t0}, t0.Add(3*time.Minute), time.Hour, 24*time.Hour)
+		v := statusOf(t, s, docA)
+		assert.Equal(t, DocumentView{ID: docA, Status: "Completed", StatusDate: t0, LastCheck: t0.Add(3 * time.Minute)}, v)
+	})
+	t.Run("an undocumented status", func(t *testing.T) {
+		s.Apply(assuresign.Result{ID: docA, RawStatus: "Archived", Status: assuresign.StatusUnknown}, t0.Add(4*time.Minute), time.Hour, 24*time.Hour)
+		assert.Equal(t, "Unknown (Archived)", statusOf(t, s, docA).Status)
+	})
+	t.Run("a document no longer watched", func(t *testing.T) {
+		assert.Zero(t, s.Apply(assuresign.Result{ID: docB, RawStatus: "Created", Status: assuresign.StatusCreated}, t0, time.Hour, time.Hour))
+		assert.Equal(t, 1, s.Len())
+	})
+}
+
+func TestStoreFailKeepsTheStatus(t *testing.T) {
+	s := NewStore()
+	s.SetWatchList(watchList(docA, docB))
+	s.Apply(assuresign.Result{ID: docA, RawStatus: "Declined", Status: assuresign.StatusDeclined, StatusDate: t0}, t0, time.Hour, 24*time.Hour)
+	s.Fail([]string{docA, docB, docC}, errors.New("assuresign: HTTP status 500"))
+	a, b := statusOf(t, s, docA), statusOf(t, s, docB)
+	assert.Equal(t, DocumentView{ID: docA, Status: "Declined", StatusDate: t0, LastCheck: t0, LastError: "assuresign: HTTP status 500"}, a)
+	assert.Equal(t, DocumentView{ID: docB, Status: "Unknown", LastError: "assuresign: HTTP status 500"}, b)
+	assert.Empty(t, s.Due(t0, 0, true, ""), "a failure is not retried at once")
+	assert.Equal(t, []string{docA, docB}, dueIDs(s.Due(t0, 0, false, "")), "but at the next round, even a terminal document")
+}
+
+func TestStoreSnapshotLimit(t *testing.T) {
+	s := NewStore()
+	s.SetWatchList(watchList(docD, docC, docB, docA))
+	docs, total := s.Snapshot(2)
+	assert.Equal(t, 4, total)
+	assert.Equal(t, []string{docA, docB}, []string{docs[0].ID, docs[1].ID})
+	docs, _ = s.Snapshot(10)
+	assert.Len(t, docs, 4)
+}
