@@ -1,0 +1,478 @@
+//go:build unix
+
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// requireTools returns the paths of the external tools, or skips the test
+// (fails it when CI=true) if one is missing.
+func requireTools(t *testing.T, names ...string) map[string]string {
+	t.Helper()
+	paths := map[string]string{}
+	var missing []string
+	for _, n := range names {
+		p, err := exec.LookPath(n)
+		if err != nil {
+			missing = append(missing, n)
+			continue
+		}
+		paths[n] = p
+	}
+	if len(missing) > 0 {
+		msg := fmt.Sprintf("%s not found on PATH: install the Debian packages prometheus prometheus-alertmanager (apt-get install prometheus prometheus-alertmanager)",
+			strings.Join(missing, ", "))
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return paths
+}
+
+// moduleRoot is the directory holding go.mod (tests run in e2e/).
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("module root not found: %v", err)
+	}
+	return root
+}
+
+// buildBinaries builds the exporter and the simulator command into dir.
+func buildBinaries(t *testing.T, root, dir string) (exporter, sim string) {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	exporter = filepath.Join(dir, "assuresign_exporter")
+	sim = filepath.Join(dir, "assuresign-simulator")
+	for _, b := range []struct{ out, pkg string }{
+		{exporter, "."},
+		{sim, "./assuresign/simulator/cmd/assuresign-simulator"},
+	} {
+		start := time.Now()
+		cmd := exec.Command(goBin, "build", "-o", b.out, b.pkg)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", b.pkg, err, out)
+		}
+		t.Logf("built %s in %.1fs", filepath.Base(b.out), time.Since(start).Seconds())
+	}
+	return exporter, sim
+}
+
+// freeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ---------------------------------------------------------------- processes
+
+// syncBuffer collects a child's output; the test reads it while it runs.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// proc is a child process. Its output is printed when the test fails.
+type proc struct {
+	name    string
+	cmd     *exec.Cmd
+	out     *syncBuffer
+	exited  chan struct{}
+	mu      sync.Mutex
+	stopped bool // stopped on purpose: exiting is not an error
+}
+
+// startProc starts bin and stops it (SIGTERM, then SIGKILL) at cleanup.
+func startProc(t *testing.T, name string, env []string, bin string, args ...string) *proc {
+	t.Helper()
+	p := &proc{name: name, out: &syncBuffer{}, exited: make(chan struct{})}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	p.cmd.Env = append(os.Environ(), env...)
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			out := p.out.String()
+			const keep = 24 << 10
+			if len(out) > keep {
+				out = "[...]\n" + out[len(out)-keep:]
+			}
+			t.Logf("---- output of %s (%s) ----\n%s---- end of %s ----", name, strings.Join(p.cmd.Args, " "), out, name)
+		}
+	})
+	return p
+}
+
+// stop ends the process and waits for it.
+func (p *proc) stop() {
+	p.mu.Lock()
+	p.stopped = true
+	p.mu.Unlock()
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+// died reports an exit that nobody asked for.
+func (p *proc) died() error {
+	select {
+	case <-p.exited:
+	default:
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return nil
+	}
+	return fmt.Errorf("%s exited unexpectedly: %v", p.name, p.cmd.ProcessState)
+}
+
+// waitOutput waits for re to match the process's output and returns the match.
+func (p *proc) waitOutput(t *testing.T, re *regexp.Regexp, timeout time.Duration) []string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if m := re.FindStringSubmatch(p.out.String()); m != nil {
+			return m
+		}
+		if err := p.died(); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not print %q within %s", p.name, re, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ---------------------------------------------------------------- polling
+
+// poller polls conditions while watching the processes of the stack.
+type poller struct {
+	t     *testing.T
+	procs []*proc
+}
+
+// eventually polls cond every interval until it reports done, and returns how
+// long that took. It fails the test at the deadline with cond's last message,
+// or at once if a process died.
+func (p *poller) eventually(timeout, interval time.Duration, what string, cond func() (bool, string)) time.Duration {
+	p.t.Helper()
+	start := time.Now()
+	deadline := start.Add(timeout)
+	for {
+		done, msg := cond()
+		if done {
+			return time.Since(start)
+		}
+		for _, pr := range p.procs {
+			if err := pr.died(); err != nil {
+				p.t.Fatalf("%s: %v (last: %s)", what, err, msg)
+			}
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s: not within %s; last: %s", what, timeout, msg)
+		}
+		time.Sleep(interval)
+	}
+}
+
+// ---------------------------------------------------------------- HTTP
+
+// client talks to 127.0.0.1 only: no proxy.
+var client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
+
+func httpDo(method, rawURL, contentType string, body []byte, header http.Header) (int, []byte, error) {
+	req, err := http.NewRequest(method, rawURL, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return res.StatusCode, b, err
+}
+
+func httpGet(rawURL string) (int, []byte, error) {
+	return httpDo(http.MethodGet, rawURL, "", nil, nil)
+}
+
+// getJSON GETs rawURL and decodes a 200 answer into v.
+func getJSON(rawURL string, v any) error {
+	code, body, err := httpGet(rawURL)
+	if err != nil {
+		return err
+	}
+	if code != http.StatusOK {
+		return fmt.Errorf("GET %s: HTTP %d: %s", rawURL, code, bytes.TrimSpace(body))
+	}
+	return json.Unmarshal(body, v)
+}
+
+// ---------------------------------------------------------------- Prometheus API
+
+// sample is one series of a vector or matrix result.
+type sample struct {
+	Metric map[string]string `json:"metric"`
+	Value  []any             `json:"value"`  // [ts, "v"] (vector)
+	Values [][]any           `json:"values"` // matrix
+}
+
+// value is the sample's value (the last one of a matrix series).
+func (s sample) value() float64 {
+	v := s.Value
+	if len(s.Values) > 0 {
+		v = s.Values[len(s.Values)-1]
+	}
+	if len(v) != 2 {
+		return math.NaN()
+	}
+	str, _ := v[1].(string)
+	f, err := strconv.ParseFloat(str, 64) // also reads NaN, +Inf, -Inf
+	if err != nil {
+		return math.NaN()
+	}
+	return f
+}
+
+// promAPIError is an answer of Prometheus with status "error": the query was rejected.
+type promAPIError struct {
+	code      int
+	errorType string
+	msg       string
+}
+
+func (e *promAPIError) Error() string {
+	return fmt.Sprintf("HTTP %d %s: %s", e.code, e.errorType, e.msg)
+}
+
+type prometheusAPI struct{ base string }
+
+// call GETs a /api/v1 endpoint and decodes its data.
+func (p prometheusAPI) call(path string, params url.Values, data any) error {
+	u := p.base + path
+	if len(params) > 0 {
+		u += "?" + params.Encode()
+	}
+	code, body, err := httpGet(u)
+	if err != nil {
+		return err
+	}
+	var env struct {
+		Status    string          `json:"status"`
+		ErrorType string          `json:"errorType"`
+		Error     string          `json:"error"`
+		Data      json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return fmt.Errorf("GET %s: HTTP %d, not JSON: %.200s", u, code, body)
+	}
+	if env.Status != "success" {
+		return &promAPIError{code: code, errorType: env.ErrorType, msg: env.Error}
+	}
+	return json.Unmarshal(env.Data, data)
+}
+
+// query runs an instant query (vector or scalar result).
+func (p prometheusAPI) query(expr string) ([]sample, error) {
+	return p.result("/api/v1/query", url.Values{"query": {expr}})
+}
+
+// queryRange runs a range query.
+func (p prometheusAPI) queryRange(expr string, start, end time.Time, step time.Duration) ([]sample, error) {
+	return p.result("/api/v1/query_range", url.Values{
+		"query": {expr},
+		"start": {fmt.Sprintf("%.3f", float64(start.UnixMilli())/1000)},
+		"end":   {fmt.Sprintf("%.3f", float64(end.UnixMilli())/1000)},
+		"step":  {fmt.Sprint(step.Seconds())},
+	})
+}
+
+func (p prometheusAPI) result(path string, params url.Values) ([]sample, error) {
+	var data struct {
+		ResultType string          `json:"resultType"`
+		Result     json.RawMessage `json:"result"`
+	}
+	if err := p.call(path, params, &data); err != nil {
+		return nil, err
+	}
+	switch data.ResultType {
+	case "vector", "matrix":
+		var out []sample
+		err := json.Unmarshal(data.Result, &out)
+		return out, err
+	case "scalar":
+		var v []any
+		if err := json.Unmarshal(data.Result, &v); err != nil {
+			return nil, err
+		}
+		return []sample{{Metric: map[string]string{}, Value: v}}, nil
+	default:
+		return nil, fmt.Errorf("result type %q", data.ResultType)
+	}
+}
+
+// promAlert is an alert of GET /api/v1/alerts.
+type promAlert struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	State       string            `json:"state"` // pending, firing
+	ActiveAt    time.Time         `json:"activeAt"`
+}
+
+func (p prometheusAPI) alerts() ([]promAlert, error) {
+	var data struct {
+		Alerts []promAlert `json:"alerts"`
+	}
+	err := p.call("/api/v1/alerts", nil, &data)
+	return data.Alerts, err
+}
+
+// amAlert is an alert of Alertmanager's GET /api/v2/alerts.
+type amAlert struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	StartsAt    time.Time         `json:"startsAt"`
+	Status      struct {
+		State string `json:"state"`
+	} `json:"status"`
+}
+
+func amAlerts(base string) ([]amAlert, error) {
+	var out []amAlert
+	err := getJSON(base+"/api/v2/alerts", &out)
+	return out, err
+}
+
+// webhookSink receives Alertmanager's webhook notifications.
+type webhookSink struct {
+	mu  sync.Mutex
+	got []receivedAlert
+}
+
+type receivedAlert struct {
+	at     time.Time
+	status string
+	labels map[string]string
+}
+
+func (s *webhookSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var msg struct {
+		Alerts []struct {
+			Status string            `json:"status"`
+			Labels map[string]string `json:"labels"`
+		} `json:"alerts"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&msg); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	now := time.Now()
+	s.mu.Lock()
+	for _, a := range msg.Alerts {
+		s.got = append(s.got, receivedAlert{at: now, status: a.Status, labels: a.Labels})
+	}
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+}
+
+// find returns the first notified alert with all of labels.
+func (s *webhookSink) find(labels map[string]string) (receivedAlert, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.got {
+		if hasLabels(a.labels, labels) {
+			return a, true
+		}
+	}
+	return receivedAlert{}, false
+}
+
+// hasLabels reports whether have holds every label of want with its value.
+func hasLabels(have, want map[string]string) bool {
+	for k, v := range want {
+		if have[k] != v {
+			return false
+		}
+	}
+	return true
+}
