@@ -47,8 +47,19 @@ fuzz:
 		$(GO) test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME); \
 	done
 
+## bench: the Go benchmarks, then the load driver (tools/perf; see docs/performance.md).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./tools/perf
+
+## reliability: the reliability suite (faults, bad input, HTTP abuse, load, secrets) against the
+## real binaries, verbose, then its figures table again. See docs/reliability.md.
+reliability:
+	@log=$$(mktemp); \
+	{ $(GO) test -count=1 -v -timeout 10m -run . ./reliability/ 2>&1; echo $$? > $$log.rc; } | tee $$log; \
+	rc=$$(cat $$log.rc); echo; \
+	sed -n '/^== reliability figures/,/^== end of reliability figures/p' $$log; \
+	rm -f $$log $$log.rc; exit $$rc
 
 clean:
 	rm -f $(BIN)

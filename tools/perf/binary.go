@@ -1,0 +1,544 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
+)
+
+// binResult is what one run of the real binary measured.
+type binResult struct {
+	n, scrapes   int
+	startToReady time.Duration
+	refreshGauge float64       // assuresign_refresh_duration_seconds after the first round
+	simWall      time.Duration // first request in to last answer out, at the simulator
+	simRequests  int
+	simDocuments int
+	maxInFlight  int
+	cpuReady     time.Duration // the exporter's CPU time at ready: load and first round
+	rssReady     int64         // bytes
+	rssAfter     int64
+	hwm          int64
+	bodyBytes    int // uncompressed /metrics
+	gzipBytes    int
+	// scrape durations to the last and to the first byte, by
+	// "exporter"/"memory" and "gzip"/"identity"
+	times, firstByte map[string][]time.Duration
+	// the exporter's user and system CPU time over its timed scrapes, by
+	// "gzip"/"identity"
+	scrapeUser, scrapeSys map[string]time.Duration
+}
+
+// timedHandler records when the first request arrived, when the last answer
+// left and how many requests were in flight at most.
+type timedHandler struct {
+	h                     http.Handler
+	mu                    sync.Mutex
+	first, last           time.Time
+	inFlight, maxInFlight int
+}
+
+func (t *timedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t.mu.Lock()
+	if t.first.IsZero() {
+		t.first = time.Now()
+	}
+	t.inFlight++
+	t.maxInFlight = max(t.maxInFlight, t.inFlight)
+	t.mu.Unlock()
+	t.h.ServeHTTP(w, r)
+	t.mu.Lock()
+	t.inFlight--
+	t.last = time.Now()
+	t.mu.Unlock()
+}
+
+// serve serves h on a free loopback port until ctx ends.
+func serve(ctx context.Context, h http.Handler) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	go func() { <-ctx.Done(); srv.Close() }()
+	return ln.Addr().String(), nil
+}
+
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// runBinary starts the exporter on n documents held by a simulator with
+// latency, waits for its first round, then scrapes it side by side with a
+// server holding the same bytes in memory.
+func runBinary(ctx context.Context, o options, bin, dir string, n, scrapes int) (*binResult, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	res := &binResult{n: n, scrapes: scrapes, times: map[string][]time.Duration{}, firstByte: map[string][]time.Duration{}, scrapeUser: map[string]time.Duration{}, scrapeSys: map[string]time.Duration{}}
+
+	log.Printf("%d documents: generating documents and the watch file", n)
+	contextID := "C0FFEE00-1234-4ABC-9DEF-0123456789AB"
+	sim := simulator.New(contextID)
+	docs := simulator.DemoDocuments(n, int64(n))
+	watchPath := filepath.Join(dir, fmt.Sprintf("watch-%d.yml", n))
+	f, err := os.OpenFile(watchPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	w.WriteString("documents:\n")
+	customers := []string{"acme", "globex", "initech", "umbrella"}
+	teams := []string{"sales", "legal"}
+	for i, d := range docs {
+		sim.Put(d)
+		fmt.Fprintf(w, "  - id: %s\n    auth_token: %s\n    labels:\n      customer: %s\n      team: %s\n",
+			d.ID, d.AuthToken, customers[i%len(customers)], teams[i%len(teams)])
+	}
+	docs = nil
+	if err := errors.Join(w.Flush(), f.Close()); err != nil {
+		return nil, err
+	}
+	sim.SetLatency(o.latency)
+	timed := &timedHandler{h: sim}
+	simAddr, err := serve(ctx, timed)
+	if err != nil {
+		return nil, err
+	}
+
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(dir, fmt.Sprintf("exporter-%d.log", n))
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	cmd := exec.Command(bin,
+		"--watch.file="+watchPath,
+		"--assuresign.endpoint=http://"+simAddr+endpointPath,
+		"--assuresign.batch-size="+strconv.Itoa(o.batch),
+		"--assuresign.concurrency="+strconv.Itoa(o.concurrency),
+		"--watch.max-documents=200000",
+		"--refresh.interval=1h",
+		"--web.listen-address="+addr,
+		"--log.level=warn",
+	)
+	cmd.Env = append(os.Environ(), "ASSURESIGN_CONTEXT_IDENTIFIER="+contextID)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	log.Printf("%d documents: starting the exporter", n)
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer stop(cmd, exited)
+	fail := func(err error) (*binResult, error) {
+		out, _ := os.ReadFile(logPath)
+		return nil, fmt.Errorf("%w\nexporter log:\n%s", err, tail(out, 2000))
+	}
+
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 4}, Timeout: time.Minute}
+	base := "http://" + addr
+	for {
+		if err := ctx.Err(); err != nil {
+			return fail(fmt.Errorf("waiting for /-/ready: %w", err))
+		}
+		select {
+		case err := <-exited:
+			return fail(fmt.Errorf("the exporter exited: %v", err))
+		case <-time.After(20 * time.Millisecond):
+		}
+		resp, err := client.Get(base + "/-/ready")
+		if err != nil {
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			break
+		}
+	}
+	res.startToReady = time.Since(start)
+	pid := cmd.Process.Pid
+	if res.rssReady, _, err = memory(pid); err != nil {
+		return fail(err)
+	}
+	user, sys, err := cpuTimes(pid)
+	if err != nil {
+		return fail(err)
+	}
+	res.cpuReady = user + sys
+	timed.mu.Lock()
+	res.simWall = timed.last.Sub(timed.first)
+	res.maxInFlight = timed.maxInFlight
+	timed.mu.Unlock()
+	st := sim.Stats()
+	res.simRequests, res.simDocuments = st.Requests, st.Documents
+	log.Printf("%d documents: ready after %s; first round %s at the simulator (%d requests)", n, res.startToReady.Round(time.Millisecond), res.simWall.Round(time.Millisecond), st.Requests)
+
+	// The body once, uncompressed: what the in-memory server will serve.
+	metricsURL := base + "/metrics"
+	body, contentType, err := fetch(ctx, client, metricsURL, false)
+	if err != nil {
+		return fail(err)
+	}
+	res.bodyBytes = len(body)
+	if res.refreshGauge, err = sampleValue(body, "assuresign_refresh_duration_seconds"); err != nil {
+		return fail(err)
+	}
+	if up, err := sampleValue(body, "assuresign_up"); err != nil || up != 1 {
+		return fail(fmt.Errorf("assuresign_up is %v (%v) after the first round", up, err))
+	}
+	zipped, _, err := fetch(ctx, client, metricsURL, true)
+	if err != nil {
+		return fail(err)
+	}
+	res.gzipBytes = len(zipped)
+	unzipped, err := gunzip(zipped)
+	if err != nil {
+		return fail(fmt.Errorf("the gzipped scrape: %w", err))
+	}
+	if !bytes.Equal(docSection(unzipped), docSection(body)) || len(docSection(body)) == 0 {
+		return fail(errors.New("the gzipped scrape's documents differ from the plain one's"))
+	}
+
+	memAddr, err := serve(ctx, memoryServer(body, contentType))
+	if err != nil {
+		return fail(err)
+	}
+	targets := []struct{ name, url string }{{"exporter", metricsURL}, {"memory", "http://" + memAddr + "/metrics"}}
+	log.Printf("%d documents: %d scrapes of each of 4 variants (%.1f MB, %.1f MB gzipped)", n, scrapes, float64(len(body))/1e6, float64(len(zipped))/1e6)
+	type variant struct {
+		target int
+		gzip   bool
+	}
+	variants := []variant{{0, true}, {1, true}, {0, false}, {1, false}}
+	for i := -1; i < scrapes; i++ { // i == -1 warms up
+		for j := range variants {
+			v := variants[(j+max(i, 0))%len(variants)]
+			user0, sys0, _ := cpuTimes(pid)
+			d, first, err := timeScrape(ctx, client, targets[v.target].url, v.gzip)
+			if err != nil {
+				return fail(fmt.Errorf("scraping %s: %w", targets[v.target].name, err))
+			}
+			if user1, sys1, _ := cpuTimes(pid); i >= 0 && v.target == 0 {
+				res.scrapeUser[encoding(v.gzip)] += user1 - user0
+				res.scrapeSys[encoding(v.gzip)] += sys1 - sys0
+			}
+			if i >= 0 {
+				key := targets[v.target].name + "/" + encoding(v.gzip)
+				res.times[key] = append(res.times[key], d)
+				res.firstByte[key] = append(res.firstByte[key], first)
+			}
+		}
+	}
+	if res.rssAfter, res.hwm, err = memory(pid); err != nil {
+		return fail(err)
+	}
+	return res, nil
+}
+
+func encoding(gz bool) string {
+	if gz {
+		return "gzip"
+	}
+	return "identity"
+}
+
+// memoryServer serves body as the exporter would, from memory: gzipped per
+// request at the exporter's level (BestSpeed, pooled writers) when asked.
+func memoryServer(body []byte, contentType string) http.Handler {
+	pool := sync.Pool{New: func() any { w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed); return w }}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", contentType)
+		h.Add("Vary", "Accept-Encoding")
+		if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			_, _ = w.Write(body)
+			return
+		}
+		h.Set("Content-Encoding", "gzip")
+		gz := pool.Get().(*gzip.Writer)
+		gz.Reset(w)
+		_, _ = gz.Write(body)
+		_ = gz.Close()
+		pool.Put(gz)
+	})
+}
+
+// prometheusAccept is the Accept header Prometheus 3 sends by default.
+const prometheusAccept = "application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=underscores;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
+
+func newScrape(ctx context.Context, url string, gz bool) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	// What Prometheus asks for: OpenMetrics, so the in-memory server's copy
+	// (fetched the same way) matches every scrape's format.
+	req.Header.Set("Accept", prometheusAccept)
+	if gz {
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
+	return req, nil
+}
+
+// timeScrape times one scrape to its first and its last byte; the body is
+// not decompressed (both servers would pay the scraper's decompression alike).
+func timeScrape(ctx context.Context, client *http.Client, url string, gz bool) (last, first time.Duration, err error) {
+	req, err := newScrape(ctx, url, gz)
+	if err != nil {
+		return 0, 0, err
+	}
+	var start time.Time
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		GotFirstResponseByte: func() { first = time.Since(start) },
+	}))
+	start = time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return 0, 0, err
+	}
+	last = time.Since(start)
+	if resp.StatusCode != http.StatusOK {
+		return 0, 0, fmt.Errorf("status %s", resp.Status)
+	}
+	if got := resp.Header.Get("Content-Encoding") == "gzip"; got != gz {
+		return 0, 0, fmt.Errorf("Content-Encoding %q", resp.Header.Get("Content-Encoding"))
+	}
+	return last, first, nil
+}
+
+func fetch(ctx context.Context, client *http.Client, url string, gz bool) ([]byte, string, error) {
+	req, err := newScrape(ctx, url, gz)
+	if err != nil {
+		return nil, "", err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, "", fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return body, resp.Header.Get("Content-Type"), nil
+}
+
+func gunzip(b []byte) ([]byte, error) {
+	r, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(r)
+}
+
+// docSection is the documents' part of a scrape: up to the first family
+// after assuresign_document_info (the exporter's own metrics vary).
+func docSection(b []byte) []byte {
+	i := bytes.Index(b, []byte("# HELP assuresign_document_info "))
+	if i < 0 {
+		return nil
+	}
+	j := bytes.Index(b[i+1:], []byte("\n# HELP "))
+	if j < 0 {
+		return nil
+	}
+	return b[:i+1+j+1]
+}
+
+// sampleValue returns the value of an unlabelled sample.
+func sampleValue(body []byte, name string) (float64, error) {
+	for line := range bytes.Lines(body) {
+		if v, ok := bytes.CutPrefix(line, []byte(name+" ")); ok {
+			return strconv.ParseFloat(string(bytes.TrimSpace(v)), 64)
+		}
+	}
+	return 0, fmt.Errorf("no %s sample", name)
+}
+
+// memory returns the process's VmRSS and VmHWM in bytes.
+func memory(pid int) (rss, hwm int64, err error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for line := range strings.Lines(string(data)) {
+		k, v, _ := strings.Cut(line, ":")
+		kb, perr := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		switch {
+		case k == "VmRSS" && perr == nil:
+			rss = kb << 10
+		case k == "VmHWM" && perr == nil:
+			hwm = kb << 10
+		}
+	}
+	if rss == 0 {
+		return 0, 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	}
+	return rss, hwm, nil
+}
+
+// cpuTimes returns the process's user and system CPU time, in 10 ms ticks:
+// only sums over many scrapes mean anything.
+func cpuTimes(pid int) (user, sys time.Duration, err error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	i := bytes.LastIndexByte(data, ')')
+	f := strings.Fields(string(data[i+1:]))
+	if i < 0 || len(f) < 13 {
+		return 0, 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	}
+	// Fields 14 and 15 (utime, stime) in clock ticks; Linux's USER_HZ is 100.
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, 0, err
+	}
+	return time.Duration(utime) * 10 * time.Millisecond, time.Duration(stime) * 10 * time.Millisecond, nil
+}
+
+// stop ends the exporter: SIGTERM, then SIGKILL after 10 s.
+func stop(cmd *exec.Cmd, exited chan error) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+type dist struct{ median, p99, max time.Duration }
+
+func distOf(ds []time.Duration) dist {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return dist{}
+	}
+	rank := func(p float64) time.Duration {
+		i := int(p*float64(len(s))+0.999999) - 1 // nearest rank
+		return s[min(max(i, 0), len(s)-1)]
+	}
+	med := s[len(s)/2]
+	if len(s)%2 == 0 {
+		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return dist{med, rank(0.99), s[len(s)-1]}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/1e6) }
+
+func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+// binaryRows turns the binary runs into rows.
+func binaryRows(o options, runs []*binResult) []row {
+	var rows []row
+	for _, r := range runs {
+		requests := ceilDiv(r.n, o.batch)
+		ideal := time.Duration(ceilDiv(requests, o.concurrency)) * o.latency
+		wall := time.Duration(r.refreshGauge * float64(time.Second))
+		target, ok := fmt.Sprintf("≤ 1.3 × %s = %s (ceil(%s/%d/%d) × %s)", ideal.Round(time.Millisecond), (ideal*13/10).Round(time.Millisecond),
+			thousands(r.n), o.batch, o.concurrency, o.latency), okIf(wall <= ideal*13/10 && r.simRequests == requests)
+		if r.n != 10000 {
+			ok = "reported"
+		}
+		rows = append(rows, row{
+			what: fmt.Sprintf("round wall time, %s documents, real binary (latency %s, batch %d, concurrency %d)", thousands(r.n), o.latency, o.batch, o.concurrency),
+			measured: fmt.Sprintf("%.3f s (assuresign_refresh_duration_seconds); %.3f s at the simulator = %.2fx ideal; %d requests for %d documents (%.0fx fewer than one per document), ≤ %d in flight; ready %.1f s after start, exporter CPU %.1f s by then",
+				r.refreshGauge, r.simWall.Seconds(), float64(wall)/float64(ideal), r.simRequests, r.simDocuments,
+				float64(r.simDocuments)/float64(max(r.simRequests, 1)), r.maxInFlight, r.startToReady.Seconds(), r.cpuReady.Seconds()),
+			target: target,
+			ok:     ok,
+		})
+	}
+	for _, r := range runs {
+		for _, enc := range []string{"gzip", "identity"} {
+			e, m := distOf(r.times["exporter/"+enc]), distOf(r.times["memory/"+enc])
+			ef, mf := distOf(r.firstByte["exporter/"+enc]), distOf(r.firstByte["memory/"+enc])
+			ratio := float64(e.median) / float64(m.median)
+			size := fmt.Sprintf("%.1f MB", float64(r.bodyBytes)/1e6)
+			if enc == "gzip" {
+				size = fmt.Sprintf("%.1f MB gzipped from %.1f MB", float64(r.gzipBytes)/1e6, float64(r.bodyBytes)/1e6)
+			}
+			row := row{
+				what: fmt.Sprintf("scrape, %s documents, %s, real binary (%d scrapes, interleaved with the same bytes from memory)", thousands(r.n), enc, r.scrapes),
+				measured: fmt.Sprintf("median %s, p99 %s, max %s; from memory median %s, max %s: %.2fx (%s; first byte after %s, from memory %s; exporter CPU a scrape: user %s, system %s)",
+					ms(e.median), ms(e.p99), ms(e.max), ms(m.median), ms(m.max), ratio, size, ms(ef.median), ms(mf.median),
+					ms(r.scrapeUser[enc]/time.Duration(max(r.scrapes, 1))), ms(r.scrapeSys[enc]/time.Duration(max(r.scrapes, 1)))),
+			}
+			switch r.n {
+			case 10000:
+				row.target, row.ok = "median ≤ 2x from memory", okIf(ratio <= 2)
+			case 100000:
+				row.target, row.ok = "no scrape over 1 s", okIf(e.max <= time.Second)
+			default:
+				row.target, row.ok = "reported", "reported"
+			}
+			rows = append(rows, row)
+		}
+	}
+	for _, r := range runs {
+		row := row{
+			what: fmt.Sprintf("resident memory, %s documents, real binary", thousands(r.n)),
+			measured: fmt.Sprintf("VmRSS %s after ready, %s after %d scrapes (VmHWM %s)",
+				mib(r.rssReady), mib(r.rssAfter), 2*r.scrapes+4, mib(r.hwm)),
+		}
+		worst := max(r.rssReady, r.rssAfter)
+		switch r.n {
+		case 10000:
+			row.target, row.ok = "≤ 100 MiB", okIf(worst <= 100<<20)
+		case 100000:
+			row.target, row.ok = "≤ 600 MiB", okIf(worst <= 600<<20)
+		default:
+			row.target, row.ok = "reported", "reported"
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
