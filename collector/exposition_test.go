@@ -1,10 +1,14 @@
 package collector
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
@@ -415,5 +419,74 @@ func TestAcceptsGzip(t *testing.T) {
 		"br, gzip": true, "*": false, "": false, "gzip;q=0.0": false,
 	} {
 		assert.Equal(t, want, acceptsGzip(v), fmt.Sprintf("%q", v))
+	}
+}
+
+// A body of many gzip blocks, compressed in parallel, must be one valid gzip
+// member that decompresses to exactly the plain body.
+func TestGzipManyBlocks(t *testing.T) {
+	ids := make([]string, 3000) // about 4.8 MB: nineteen 256 KiB blocks
+	for i := range ids {
+		ids[i] = testGUID(0xB10C, i)
+	}
+	store := NewStore()
+	store.SetWatchList(watchList(ids...))
+	h := NewMetricsHandler(store, prometheus.NewRegistry(), discardLogger())
+	plain := scrape(h, nil).Body.String()
+	require.Greater(t, len(plain), 8*gzipBlockSize)
+
+	zipped := scrape(h, http.Header{"Accept-Encoding": {"gzip"}})
+	require.Equal(t, "gzip", zipped.Header().Get("Content-Encoding"))
+	raw := bytes.NewReader(zipped.Body.Bytes())
+	zr, err := gzip.NewReader(raw)
+	require.NoError(t, err)
+	zr.Multistream(false) // one member, not several glued together
+	got, err := io.ReadAll(zr)
+	require.NoError(t, err) // also checks the trailer's CRC-32 and length
+	require.Equal(t, plain, string(got))
+	require.Zero(t, raw.Len(), "bytes after the gzip member")
+}
+
+// failingWriter is a client that goes away after limit bytes.
+type failingWriter struct {
+	header http.Header
+	limit  int
+	wrote  int
+}
+
+func (w *failingWriter) Header() http.Header { return w.header }
+func (w *failingWriter) WriteHeader(int)     {}
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if w.wrote+len(p) > w.limit {
+		return 0, errors.New("connection reset by peer")
+	}
+	w.wrote += len(p)
+	return len(p), nil
+}
+
+// A scraper that disconnects mid-answer ends the handler promptly, with no
+// write after it returns (the race detector and goleak watch that).
+func TestScrapeClientGoesAway(t *testing.T) {
+	ids := make([]string, 3000)
+	for i := range ids {
+		ids[i] = testGUID(0xD15C, i)
+	}
+	store := NewStore()
+	store.SetWatchList(watchList(ids...))
+	h := NewMetricsHandler(store, prometheus.NewRegistry(), discardLogger())
+	for _, enc := range []string{"", "gzip"} {
+		for _, limit := range []int{0, 100, gzipBlockSize / 2, 3 * gzipBlockSize} {
+			w := &failingWriter{header: http.Header{}, limit: limit}
+			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+			req.Header.Set("Accept-Encoding", enc)
+			done := make(chan struct{})
+			go func() { h.ServeHTTP(w, req); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("handler still running 10s after the client went away (encoding %q, limit %d)", enc, limit)
+			}
+			assert.LessOrEqual(t, w.wrote, limit)
+		}
 	}
 }
