@@ -1,0 +1,212 @@
+package reliability
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"testing"
+	"time"
+)
+
+// The fault pairs' settings: 4 documents in batches of 2, so a round sends 2
+// requests, each retried at most twice.
+const (
+	faultDocs       = 4
+	faultBatch      = 2
+	faultRetries    = 2
+	faultInterval   = time.Second
+	faultBatches    = (faultDocs + faultBatch - 1) / faultBatch
+	recoveryTimeout = 20 * time.Second
+)
+
+// pair is a simulator and an exporter watching its documents.
+type pair struct {
+	sim  *simulatorProc
+	exp  *exporter
+	docs []doc
+	dir  string
+}
+
+func startPair(t *testing.T, n int, flags map[string]string) *pair {
+	t.Helper()
+	p := &pair{dir: t.TempDir(), docs: newDocs(n, t.Name())}
+	ctxPath, _ := contextFile(t, p.dir)
+	p.sim = startSimulator(t, ctxPath, p.docs)
+	watch := p.dir + "/watch.yml"
+	writeFile(t, watch, watchYAML(p.docs))
+	f := map[string]string{ // the bound in runFault is computed from these
+		"assuresign.batch-size":     fmt.Sprint(faultBatch),
+		"assuresign.concurrency":    "2",
+		"assuresign.max-retries":    fmt.Sprint(faultRetries),
+		"assuresign.timeout":        "2s",
+		"refresh.interval":          faultInterval.String(),
+		"refresh.terminal-interval": faultInterval.String(),
+	}
+	for k, v := range flags {
+		f[k] = v
+	}
+	p.exp = startExporter(t, exporterOpts{watchFile: watch, endpoint: p.sim.endpoint(), contextFile: ctxPath, flags: f})
+	eventually(t, 20*time.Second, "the first round to succeed", func() (bool, string) {
+		s := p.exp.scrape()
+		if s.up() != 1 {
+			return false, fmt.Sprintf("up=%v", s.up())
+		}
+		return statusesMatch(s, p.docs)
+	})
+	return p
+}
+
+type faultCase struct {
+	name    string
+	outcome string // the exporter's result label for the failed requests
+	inject  func(p *pair)
+	// clear ends the fault, with changed as the upstream's documents; the
+	// default clears the simulator's fault.
+	clear func(p *pair, changed []doc)
+	// retries allowed per batch and round (the bound's 1+max-retries); 0 means faultRetries.
+	attempts int
+	note     string
+}
+
+func TestFaults(t *testing.T) {
+	simFault := func(kind string, retryAfter int) func(p *pair) {
+		return func(p *pair) { p.sim.fault(kind, retryAfter) }
+	}
+	cases := []faultCase{
+		{name: "timeout (latency 3s > timeout 2s)", outcome: "timeout", inject: func(p *pair) { p.sim.latency(3000) },
+			clear: func(p *pair, _ []doc) { p.sim.latency(0) }},
+		{name: "connection refused", outcome: "transport", inject: func(p *pair) { p.sim.stop() },
+			clear: func(p *pair, changed []doc) { p.sim.restart(changed) }, note: "counted by the exporter: the simulator is down"},
+		{name: "http500", outcome: "http_5xx", inject: simFault("http500", 0)},
+		{name: "429 Retry-After 1s", outcome: "http_429", inject: simFault("429", 1), note: "Retry-After honoured: at most 2 attempts fit the 2s timeout"},
+		{name: "429 Retry-After 30s", outcome: "http_429", inject: simFault("429", 30), attempts: 1, note: "Retry-After beyond the deadline: no retry"},
+		{name: "soap_fault", outcome: "soap_fault", inject: simFault("soap_fault", 0), attempts: 1, note: "not retried"},
+		{name: "malformed XML", outcome: "malformed", inject: simFault("malformed", 0), attempts: 1, note: "not retried"},
+		{name: "truncated body", outcome: "transport", inject: simFault("truncated", 0)},
+		{name: "HTML maintenance page", outcome: "content_type", inject: simFault("html", 0), attempts: 1, note: "not retried"},
+		{name: "over-size body (8 MiB > 4 MiB)", outcome: "too_large", inject: simFault("oversize", 0), attempts: 1, note: "not retried"},
+		{name: "slow-drip body", outcome: "timeout", inject: simFault("slow_drip", 0)},
+		{name: "missing results", outcome: "missing", inject: simFault("missing_results", 0), attempts: 1, note: "answers are valid: no retry"},
+		{name: "connection closed", outcome: "transport", inject: simFault("close", 0)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			runFault(t, tc)
+		})
+	}
+}
+
+func runFault(t *testing.T, tc faultCase) {
+	fig := FaultFigure{Name: tc.name, Outcome: tc.outcome, Note: tc.note}
+	defer func() {
+		fig.Survived = !t.Failed()
+		Figures.AddFault(fig)
+	}()
+	attempts := tc.attempts
+	if attempts == 0 {
+		attempts = 1 + faultRetries
+	}
+	p := startPair(t, faultDocs, nil)
+	refused := tc.name == "connection refused"
+	// indicator counts failed requests (or, for missing results, missing documents).
+	indicator := func(s *scrape) float64 {
+		if tc.outcome == "missing" {
+			return s.value(`assuresign_document_results_total{result="missing"}`)
+		}
+		return s.requests(tc.outcome)
+	}
+	upstreamCount := func(s *scrape) int {
+		if refused {
+			return int(s.requests("transport"))
+		}
+		return p.sim.requests()
+	}
+
+	before := p.exp.scrape()
+	count0 := upstreamCount(before)
+	t0 := time.Now()
+	tc.inject(p)
+
+	var down *scrape
+	eventually(t, 15*time.Second, "assuresign_up to drop to 0", func() (bool, string) {
+		down = p.exp.scrape()
+		return down.up() == 0, fmt.Sprintf("up=%v", down.up())
+	})
+	stale := down.lastSuccess()
+
+	// Change a document upstream while the fault lasts.
+	changed := slices.Clone(p.docs)
+	changed[0].Status, changed[0].Step = "Completed", 0
+	if !refused {
+		p.sim.put(changed[0])
+	}
+
+	// Two more failed rounds' worth of requests: meanwhile every scrape must
+	// show the last known statuses, up=0 and the stale success timestamp.
+	ind0 := indicator(down)
+	scrapes := 0
+	eventually(t, 30*time.Second, "more failed rounds", func() (bool, string) {
+		if !p.exp.alive() {
+			t.Fatalf("the exporter exited:\n%s", p.exp.log)
+		}
+		s := p.exp.scrape()
+		scrapes++
+		if s.up() != 0 {
+			t.Fatalf("assuresign_up=%v during the fault", s.up())
+		}
+		if got := s.lastSuccess(); got != stale {
+			t.Fatalf("last success timestamp moved during the fault: %v → %v", stale, got)
+		}
+		for i, d := range p.docs {
+			got := s.statuses[d.ID]
+			if got != d.Status && (i != 0 || got != changed[0].Status) {
+				// Only missing results may deliver the change early (its answered half is valid).
+				t.Fatalf("document %s shows %q during the fault, want the last known %q", d.ID, got, d.Status)
+			}
+		}
+		if code, _, err := p.exp.get("/-/healthy"); err != nil || code != 200 {
+			t.Fatalf("/-/healthy: %d %v", code, err)
+		}
+		return indicator(s) >= ind0+2*faultBatches, fmt.Sprintf("%s: %v → %v", tc.outcome, ind0, indicator(s))
+	})
+	atEnd := p.exp.scrape()
+	age := float64(time.Now().UnixNano())/1e9 - atEnd.lastSuccess()
+	fig.Requests = upstreamCount(atEnd) - count0
+	t1 := time.Now()
+
+	// Clear the fault.
+	if tc.clear != nil {
+		tc.clear(p, changed)
+	} else {
+		p.sim.clearFault()
+	}
+	fig.Window = t1.Sub(t0)
+	rounds := 2 + int(math.Floor(fig.Window.Seconds()/(0.95*faultInterval.Seconds())))
+	fig.Bound = rounds * faultBatches * attempts
+	if fig.Requests > fig.Bound {
+		t.Errorf("%d upstream requests in %s, more than the bound %d (%d rounds × %d batches × %d attempts)",
+			fig.Requests, fig.Window, fig.Bound, rounds, faultBatches, attempts)
+	}
+	if fig.Requests < 2*faultBatches {
+		t.Errorf("only %d upstream requests in the window", fig.Requests)
+	}
+
+	fig.Recovery = eventually(t, recoveryTimeout, "recovery with the upstream change", func() (bool, string) {
+		s := p.exp.scrape()
+		if s.up() != 1 {
+			return false, fmt.Sprintf("up=%v", s.up())
+		}
+		if s.lastSuccess() <= stale {
+			return false, "last success timestamp not advanced"
+		}
+		return statusesMatch(s, changed)
+	})
+	fig.Note = fmt.Sprintf("%s; data age %.1fs at clear; %d scrapes ok during fault", fig.Note, age, scrapes)
+	if fig.Note[0] == ';' {
+		fig.Note = fig.Note[2:]
+	}
+	if !p.exp.alive() {
+		t.Fatalf("the exporter exited")
+	}
+}
