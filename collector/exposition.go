@@ -239,11 +239,17 @@ type MetricsHandler struct {
 	store    *Store
 	gatherer prometheus.Gatherer
 	logger   *slog.Logger
+	inFlight chan struct{}
 }
+
+// maxScrapesInFlight bounds the scrapes rendered at once; the rest queue. A
+// scrape of many documents is CPU-bound, and without a bound a crowd of
+// scrapers starves the refresh rounds that keep the data fresh.
+const maxScrapesInFlight = 4
 
 // NewMetricsHandler returns the /metrics handler.
 func NewMetricsHandler(store *Store, gatherer prometheus.Gatherer, logger *slog.Logger) *MetricsHandler {
-	return &MetricsHandler{store: store, gatherer: gatherer, logger: logger}
+	return &MetricsHandler{store: store, gatherer: gatherer, logger: logger, inFlight: make(chan struct{}, maxScrapesInFlight)}
 }
 
 // bufioPool's writers send a plain answer 256 KiB at a time: fewer, larger
@@ -258,6 +264,12 @@ type bodyWriter interface {
 }
 
 func (h *MetricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	select {
+	case h.inFlight <- struct{}{}:
+		defer func() { <-h.inFlight }()
+	case <-r.Context().Done():
+		return // the scraper gave up while queued
+	}
 	// Gather first: an error must become a 500 before any byte is sent.
 	selfFamilies, err := h.gatherer.Gather()
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -489,4 +490,44 @@ func TestScrapeClientGoesAway(t *testing.T) {
 			assert.LessOrEqual(t, w.wrote, limit)
 		}
 	}
+}
+
+// Scrapes beyond maxScrapesInFlight wait for a slot instead of rendering at
+// once, and a queued scraper that gives up leaves without an answer.
+func TestScrapesInFlightAreBounded(t *testing.T) {
+	var mu sync.Mutex
+	inside, most := 0, 0
+	release := make(chan struct{})
+	gatherer := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		mu.Lock()
+		inside++
+		most = max(most, inside)
+		mu.Unlock()
+		<-release
+		mu.Lock()
+		inside--
+		mu.Unlock()
+		return nil, nil
+	})
+	h := NewMetricsHandler(fixedStore(), gatherer, discardLogger())
+	var wg sync.WaitGroup
+	for range 3 * maxScrapesInFlight {
+		wg.Go(func() { scrape(h, nil) })
+	}
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return inside == maxScrapesInFlight }, 5*time.Second, time.Millisecond)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	queued := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() {
+		h.ServeHTTP(queued, httptest.NewRequest(http.MethodGet, "/metrics", nil).WithContext(ctx))
+		close(done)
+	}()
+	cancel()
+	<-done
+	assert.Empty(t, queued.Body.String())
+
+	close(release)
+	wg.Wait()
+	assert.Equal(t, maxScrapesInFlight, most)
 }
