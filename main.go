@@ -116,7 +116,7 @@ func readContextIdentifier() (string, error) {
 		v, source = string(data), *contextFile
 	}
 	v = strings.TrimSpace(v)
-	if v != "" && !collector.IsGUID(v) {
+	if v != "" && !assuresign.IsGUID(v) {
 		return "", fmt.Errorf("the ContextIdentifier from %s is not a GUID", source)
 	}
 	return v, nil

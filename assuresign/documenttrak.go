@@ -83,31 +83,10 @@ func notifGUID(field, v string) (string, error) {
 	if len(v) == 38 && v[0] == '{' && v[37] == '}' {
 		v = v[1:37]
 	}
-	if !notifIsGUID(v) {
+	if !IsGUID(v) {
 		return "", fmt.Errorf("%w: %s is not a GUID", ErrNoDocumentID, field)
 	}
 	return strings.ToUpper(v), nil
-}
-
-// notifIsGUID reports whether v is 8-4-4-4-12 hex digits.
-func notifIsGUID(v string) bool {
-	if len(v) != 36 {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // notifJSON walks the token stream rather than decoding into a map, so that

@@ -144,3 +144,25 @@ type Result struct {
 // HasStatus reports whether the result carried a StatusType at all. A result
 // with only exceptions (a wrong AuthToken, say) says nothing of the status.
 func (r *Result) HasStatus() bool { return r.RawStatus != "" }
+
+// IsGUID reports whether s is a GUID as the service writes them: 8-4-4-4-12
+// hex digits, either case, without braces or white space.
+func IsGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}

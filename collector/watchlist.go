@@ -17,6 +17,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 )
 
 // maxWatchFileSize bounds what we hand to the YAML parser, whose node tree
@@ -129,28 +131,6 @@ func ParseWatchList(name string, data []byte, maxDocuments int) (*WatchList, err
 	}
 	p := watchListParser{name: name}
 	return p.parse(root, maxDocuments)
-}
-
-// IsGUID reports whether s is a GUID: 8-4-4-4-12 hex digits, either case,
-// without surrounding braces or white space.
-func IsGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !isHexDigit(c) {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 func isHexDigit(c byte) bool {
@@ -414,7 +394,7 @@ func (p *watchListParser) guid(n *yaml.Node, field string, secret bool) (string,
 		return "", p.errorf(n, field, "is empty, want a GUID")
 	}
 	s := strings.TrimSpace(n.Value)
-	if IsGUID(s) {
+	if assuresign.IsGUID(s) {
 		return s, nil
 	}
 	if secret {

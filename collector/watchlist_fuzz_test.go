@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 )
 
 // fuzzMaxDocuments is small so that the count check is reached too.
@@ -86,17 +88,17 @@ func FuzzParseWatchList(f *testing.F) {
 		ids := map[string]bool{}
 		names := map[string]bool{}
 		for _, d := range wl.Documents {
-			if !IsGUID(d.ID) || d.ID != strings.ToUpper(d.ID) {
+			if !assuresign.IsGUID(d.ID) || d.ID != strings.ToUpper(d.ID) {
 				t.Fatalf("id %q is not an upper-case GUID", d.ID)
 			}
 			if ids[d.ID] {
 				t.Fatalf("duplicate id %s", d.ID)
 			}
 			ids[d.ID] = true
-			if !IsGUID(d.AuthToken) {
+			if !assuresign.IsGUID(d.AuthToken) {
 				t.Fatalf("auth token of %s is not a GUID", d.ID)
 			}
-			if d.ContextIdentifier != "" && !IsGUID(d.ContextIdentifier) {
+			if d.ContextIdentifier != "" && !assuresign.IsGUID(d.ContextIdentifier) {
 				t.Fatalf("context identifier of %s is not a GUID", d.ID)
 			}
 			if d.Labels != nil && len(d.Labels) == 0 {

@@ -291,7 +291,7 @@ func (p *reqParser) checkItem(el xml.StartElement, n int) (check, *requestError)
 		if !seen[name] {
 			return c, reject("DocumentStatusCheck %d has no %s attribute.", n, name)
 		}
-		if !isGUID(*found[name]) {
+		if !assuresign.IsGUID(*found[name]) {
 			return c, reject("The %s attribute of DocumentStatusCheck %d is not a GUID.", name, n)
 		}
 	}
@@ -303,26 +303,4 @@ func (p *reqParser) checkItem(el xml.StartElement, n int) (check, *requestError)
 		return c, reject("Unexpected element %s in DocumentStatusCheck %d.", nameForFault(child.Name), n)
 	}
 	return c, nil
-}
-
-// isGUID reports whether v is a GUID in its canonical 8-4-4-4-12 form, in
-// either case.
-func isGUID(v string) bool {
-	if len(v) != 36 {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }
