@@ -95,7 +95,6 @@ func (r *Refresher) Run(ctx context.Context) {
 			return
 		case <-timer.C:
 			r.Round(ctx, false)
-			r.ready.Store(true)
 			timer.Reset(jitter(r.cfg.Interval))
 		case <-r.wake:
 			// Let notifications that arrive together share a request; the wait
