@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -43,6 +44,9 @@ type Refresher struct {
 
 	wake  chan struct{}
 	ready atomic.Bool
+	// quietUntil (Unix nanoseconds) holds every request back after AssureSign
+	// answered 429 or 503 with a Retry-After longer than the request could wait.
+	quietUntil atomic.Int64
 }
 
 // NewRefresher returns a Refresher; call Run to start it.
@@ -118,6 +122,18 @@ func jitter(d time.Duration) time.Duration {
 	return d - time.Duration(spread) + time.Duration(rand.Int64N(2*spread+1))
 }
 
+func (r *Refresher) quiet(now time.Time) bool { return now.UnixNano() < r.quietUntil.Load() }
+
+// holdUntil extends the quiet period to t; concurrent batches may both ask.
+func (r *Refresher) holdUntil(t time.Time) {
+	for {
+		cur := r.quietUntil.Load()
+		if t.UnixNano() <= cur || r.quietUntil.CompareAndSwap(cur, t.UnixNano()) {
+			return
+		}
+	}
+}
+
 // RoundStats describes one round.
 type RoundStats struct {
 	Documents int // checks asked
@@ -132,6 +148,12 @@ func (r *Refresher) Round(ctx context.Context, urgentOnly bool) RoundStats {
 	// Slack keeps a round that jitter made a little early from skipping
 	// documents that fall due moments later.
 	checks, asked := r.store.due(start, r.cfg.Interval/2, urgentOnly, r.cfg.ContextIdentifier)
+	if len(checks) > 0 && r.quiet(start) {
+		// Documents stay due; up stays as the answer that asked for quiet left it.
+		r.logger.Debug("holding requests back as AssureSign's Retry-After asked", "documents", len(checks),
+			"until", time.Unix(0, r.quietUntil.Load()))
+		return RoundStats{Documents: len(checks)}
+	}
 	stats := RoundStats{Documents: len(checks)}
 	if len(checks) == 0 {
 		if !urgentOnly {
@@ -152,8 +174,13 @@ func (r *Refresher) Round(ctx context.Context, urgentOnly bool) RoundStats {
 	size := max(r.cfg.BatchSize, 1)
 	for i := 0; i < len(checks); i += size {
 		batch := checks[i:min(i+size, len(checks))]
-		stats.Requests++
 		sem <- struct{}{}
+		if r.quiet(r.now()) {
+			<-sem
+			failed.Add(1) // not sent: the batches left wait for the next round
+			continue
+		}
+		stats.Requests++
 		wg.Go(func() {
 			defer func() { <-sem }()
 			if !r.checkBatch(ctx, batch, asked) {
@@ -195,6 +222,10 @@ func (r *Refresher) checkBatch(ctx context.Context, batch []assuresign.Check, as
 			ids[i] = c.ID
 		}
 		r.store.Fail(ids, err)
+		var e *assuresign.Error
+		if errors.As(err, &e) && e.RetryAfter > 0 {
+			r.holdUntil(now.Add(e.RetryAfter))
+		}
 		if ctx.Err() == nil || ctx.Err() == context.DeadlineExceeded {
 			r.logger.Warn("CheckStatus request failed; keeping the last known statuses", "documents", len(batch), "first_document_id", batch[0].ID, "err", err)
 		}

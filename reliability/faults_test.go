@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // The fault pairs' settings: 4 documents in batches of 2, so a round sends 2
@@ -79,7 +81,6 @@ func TestFaults(t *testing.T) {
 			clear: func(p *pair, changed []doc) { p.sim.restart(changed) }, note: "counted by the exporter: the simulator is down"},
 		{name: "http500", outcome: "http_5xx", inject: simFault("http500", 0)},
 		{name: "429 Retry-After 1s", outcome: "http_429", inject: simFault("429", 1), note: "Retry-After honoured: at most 2 attempts fit the 2s timeout"},
-		{name: "429 Retry-After 30s", outcome: "http_429", inject: simFault("429", 30), attempts: 1, note: "Retry-After beyond the deadline: no retry"},
 		{name: "soap_fault", outcome: "soap_fault", inject: simFault("soap_fault", 0), attempts: 1, note: "not retried"},
 		{name: "malformed XML", outcome: "malformed", inject: simFault("malformed", 0), attempts: 1, note: "not retried"},
 		{name: "truncated body", outcome: "transport", inject: simFault("truncated", 0)},
@@ -209,4 +210,56 @@ func runFault(t *testing.T, tc faultCase) {
 	if !p.exp.alive() {
 		t.Fatalf("the exporter exited")
 	}
+}
+
+// A Retry-After longer than a request may wait is not retried within the
+// request, and the exporter sends nothing at all until it has passed, however
+// often its rounds come; then the next round recovers.
+func TestRetryAfterBeyondTheDeadline(t *testing.T) {
+	const retryAfter = 6 * time.Second
+	fig := FaultFigure{Name: "429 Retry-After 6s", Outcome: "http_429"}
+	defer func() {
+		fig.Survived = !t.Failed()
+		Figures.AddFault(fig)
+	}()
+	p := startPair(t, faultDocs, nil)
+	count0 := p.sim.requests()
+	t0 := time.Now()
+	p.sim.fault("429", int(retryAfter/time.Second))
+
+	var down *scrape
+	eventually(t, 15*time.Second, "assuresign_up to drop to 0", func() (bool, string) {
+		down = p.exp.scrape()
+		return down.up() == 0, fmt.Sprintf("up=%v", down.up())
+	})
+	afterFirst := p.sim.requests()
+	changed := slices.Clone(p.docs)
+	changed[0].Status, changed[0].Step = "Completed", 0
+	p.sim.put(changed[0])
+	p.sim.clearFault() // the upstream is fine again, but asked for quiet
+
+	// Rounds come every second; none may reach the upstream while Retry-After lasts.
+	quietEnd := t0.Add(retryAfter - time.Second)
+	for time.Now().Before(quietEnd) {
+		s := p.exp.scrape()
+		require.Equal(t, 0.0, s.up(), "up during the quiet period")
+		require.Equal(t, afterFirst, p.sim.requests(), "an upstream request during Retry-After")
+		time.Sleep(200 * time.Millisecond)
+	}
+	fig.Requests = afterFirst - count0
+	fig.Bound = faultBatches // one round's batches at most: the first answer stops the rest
+	fig.Window = time.Since(t0)
+	if fig.Requests > fig.Bound {
+		t.Errorf("%d upstream requests during Retry-After, want at most %d", fig.Requests, fig.Bound)
+	}
+	t1 := time.Now()
+	eventually(t, recoveryTimeout, "recovery with the upstream change", func() (bool, string) {
+		s := p.exp.scrape()
+		if s.up() != 1 {
+			return false, fmt.Sprintf("up=%v", s.up())
+		}
+		return statusesMatch(s, changed)
+	})
+	fig.Recovery = time.Since(t1)
+	fig.Note = fmt.Sprintf("no request for the %s asked; rounds every %s", retryAfter, faultInterval)
 }

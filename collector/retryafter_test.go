@@ -1,0 +1,73 @@
+package collector
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+)
+
+// A Retry-After longer than a request could wait holds every request back,
+// scheduled and urgent, until it has passed; the documents stay due.
+func TestRetryAfterHoldsRequestsBack(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		now   = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+		calls int
+		limit = true
+	)
+	checker := checkerFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if limit {
+			return nil, &assuresign.Error{Kind: assuresign.KindHTTPStatus, StatusCode: 429, RetryAfter: 10 * time.Minute}
+		}
+		out := make([]assuresign.Result, len(checks))
+		for i, c := range checks {
+			out[i] = assuresign.Result{ID: c.ID, RawStatus: "Created", Status: assuresign.StatusCreated}
+		}
+		return out, nil
+	})
+	store := NewStore()
+	store.SetWatchList(watchList(testGUID(0x429, 1), testGUID(0x429, 2), testGUID(0x429, 3)))
+	reg := prometheus.NewRegistry()
+	metrics := NewMetrics(reg, store.Len, 5*time.Minute)
+	r := NewRefresher(RefreshConfig{Interval: 5 * time.Minute, TerminalInterval: 24 * time.Hour, BatchSize: 1, Concurrency: 1, Timeout: time.Second},
+		store, checker, metrics, slog.New(slog.DiscardHandler))
+	r.SetClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	callCount := func() int { mu.Lock(); defer mu.Unlock(); return calls }
+
+	stats := r.Round(context.Background(), false)
+	assert.Equal(t, 1, callCount(), "the batches after the 429 are not sent")
+	assert.Equal(t, 1, stats.Requests)
+	assert.Equal(t, 3, stats.Failed)
+	assert.Equal(t, 0.0, testutil.ToFloat64(metrics.up))
+
+	advance(5 * time.Minute)
+	require.True(t, r.CheckNow(testGUID(0x429, 1), now))
+	r.Round(context.Background(), true)
+	r.Round(context.Background(), false)
+	assert.Equal(t, 1, callCount(), "no request while Retry-After lasts")
+	assert.Len(t, store.Due(now, 0, false, ""), 3, "the documents stay due")
+
+	mu.Lock()
+	limit = false
+	mu.Unlock()
+	advance(5*time.Minute + time.Second)
+	stats = r.Round(context.Background(), false)
+	assert.Equal(t, 4, callCount())
+	assert.Equal(t, 3, stats.Requests)
+	assert.Zero(t, stats.Failed)
+	assert.Equal(t, 1.0, testutil.ToFloat64(metrics.up))
+	assert.Equal(t, "Created", statusOf(t, store, testGUID(0x429, 2)).Status)
+}
