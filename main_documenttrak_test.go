@@ -5,11 +5,9 @@ package main
 // simulator, and driven over HTTP as DocumentTRAK would drive it.
 
 import (
-	"bytes"
 	"encoding/base64"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,6 +25,7 @@ import (
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
 const (
@@ -42,35 +40,6 @@ func dtAuthToken(i int) string { return fmt.Sprintf("B1E0%04X-5555-4666-8777-%01
 
 func dtStatusLine(id string, st assuresign.Status, value int) string {
 	return fmt.Sprintf("assuresign_document_status{document_id=%q,status=%q} %d\n", id, st.String(), value)
-}
-
-// dtLockedBuffer collects a child process's output.
-type dtLockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *dtLockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *dtLockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// dtBuildExporter builds this package's binary into a temporary directory.
-func dtBuildExporter(t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	require.NoError(t, err, "the go command is needed to build the exporter")
-	bin := filepath.Join(t.TempDir(), "assuresign_exporter")
-	out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-	return bin
 }
 
 // dtSimulator serves an account holding dtDocs documents, all in progress.
@@ -104,29 +73,14 @@ func dtFiles(t *testing.T) (watch, token string) {
 	return watch, token
 }
 
-// dtFreeAddress returns a loopback address that was free a moment ago.
-func dtFreeAddress(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	return addr
-}
-
 type dtExporter struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	output *dtLockedBuffer // stdout and stderr
-	exited chan struct{}
-	err    error // set once exited is closed
-	base   string
+	*testenv.Process
+	t    *testing.T
+	base string
 
 	mu      sync.Mutex
 	answers []string // every body the exporter sent us, searched for the token
 }
-
-var dtListeningRE = regexp.MustCompile(`msg="Listening on" address=(\S+)`)
 
 // dtRunExporter starts the binary and waits until it is ready. When
 // listenAddress is empty it listens on a free port and finds it in the log.
@@ -136,57 +90,26 @@ func dtRunExporter(t *testing.T, bin, listenAddress string, args ...string) *dtE
 		listenAddress = "127.0.0.1:0"
 	}
 	args = append([]string{"--web.listen-address=" + listenAddress, "--log.level=debug"}, args...)
-	e := &dtExporter{t: t, cmd: exec.Command(bin, args...), output: &dtLockedBuffer{}, exited: make(chan struct{})}
-	e.cmd.Env = append(os.Environ(), "ASSURESIGN_CONTEXT_IDENTIFIER="+dtContext)
-	e.cmd.Stdout, e.cmd.Stderr = e.output, e.output
-	require.NoError(t, e.cmd.Start())
-	go func() { e.err = e.cmd.Wait(); close(e.exited) }()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "ASSURESIGN_CONTEXT_IDENTIFIER="+dtContext)
+	e := &dtExporter{t: t, Process: testenv.Start(t, cmd)}
 	t.Cleanup(func() { e.stop() })
 
-	deadline := time.Now().Add(20 * time.Second)
-	for e.base == "" {
-		if m := dtListeningRE.FindStringSubmatch(e.output.String()); m != nil {
-			addr := m[1]
-			if !strings.HasSuffix(listenAddress, ":0") {
-				addr = listenAddress
-			}
-			e.base = "http://" + addr
-			break
-		}
-		select {
-		case <-e.exited:
-			t.Fatalf("the exporter exited early (%v):\n%s", e.err, e.output.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-		require.True(t, time.Now().Before(deadline), "the exporter never said where it listens:\n%s", e.output.String())
+	addr := e.WaitOutput(t, testenv.ExporterListening, 20*time.Second)[1]
+	if !strings.HasSuffix(listenAddress, ":0") {
+		addr = listenAddress
 	}
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(e.base + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 20*time.Second, 10*time.Millisecond, "the exporter never became ready:\n%s", e.output.String())
+	e.base = "http://" + addr
+	testenv.WaitHTTP(t, e.base+"/-/ready", http.StatusOK, 20*time.Second)
 	return e
 }
 
 // stop ends the exporter with SIGTERM (a kill if it lingers) and returns its output.
 func (e *dtExporter) stop() string {
-	select {
-	case <-e.exited:
-		return e.output.String()
-	default:
-	}
-	_ = e.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-e.exited:
-	case <-time.After(10 * time.Second):
-		_ = e.cmd.Process.Kill()
-		<-e.exited
+	if !e.Stop(10 * time.Second) {
 		e.t.Errorf("the exporter ignored SIGTERM for 10s")
 	}
-	return e.output.String()
+	return e.Output.String()
 }
 
 func (e *dtExporter) keep(body string) {
@@ -267,7 +190,7 @@ func TestDocumentTRAKBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the exporter binary")
 	}
-	bin := dtBuildExporter(t)
+	bin := testenv.BuildBinary(t, testenv.ExporterPkg)
 
 	t.Run("notifications", func(t *testing.T) {
 		sim, endpoint := dtSimulator(t)
@@ -369,8 +292,8 @@ func TestDocumentTRAKBinary(t *testing.T) {
 	t.Run("own_listener", func(t *testing.T) {
 		sim, endpoint := dtSimulator(t)
 		watch, token := dtFiles(t)
-		webhookAddress := dtFreeAddress(t)
-		e := dtRunExporter(t, bin, dtFreeAddress(t),
+		webhookAddress := testenv.FreeAddr(t)
+		e := dtRunExporter(t, bin, testenv.FreeAddr(t),
 			"--watch.file="+watch, "--assuresign.endpoint="+endpoint, "--refresh.interval=1h",
 			"--webhook.bearer-token-file="+token, "--webhook.listen-address="+webhookAddress)
 		resp, _ := e.do(http.MethodPost, e.base+dtPath, "Bearer "+dtToken, "application/json", `{"documentId":"`+dtDocID(0)+`"}`)

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
 // Secrets the test searches every output for.
@@ -55,10 +55,7 @@ func TestBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "assuresign_exporter")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
+	bin := testenv.BuildBinary(t, testenv.ExporterPkg)
 
 	t.Run("serves, reloads and stops", func(t *testing.T) { t.Parallel(); testServe(t, bin) })
 	t.Run("broken watch file at start-up", func(t *testing.T) { t.Parallel(); testBrokenWatchFile(t, bin) })
@@ -66,30 +63,9 @@ func TestBinary(t *testing.T) {
 	t.Run("demo", func(t *testing.T) { t.Parallel(); testDemo(t, bin) })
 }
 
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type process struct {
-	cmd    *exec.Cmd
-	output *syncBuffer // stdout and stderr
-	exited chan struct{}
-	err    error // valid once exited is closed
-	base   string
+	*testenv.Process
+	base string
 }
 
 // start runs bin with args and env (added to this process's, less any
@@ -104,59 +80,28 @@ func start(t *testing.T, bin string, env []string, args ...string) *process {
 	}
 	cmd.Env = append(cmd.Env, "TMPDIR="+t.TempDir()) // --demo writes its watch file there
 	cmd.Env = append(cmd.Env, env...)
-	p := &process{cmd: cmd, output: &syncBuffer{}, exited: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.output, p.output
-	require.NoError(t, cmd.Start())
-	go func() {
-		p.err = cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-p.exited
-		}
-		if t.Failed() {
-			t.Logf("exporter output:\n%s", p.output.String())
-		}
-	})
-	return p
+	return &process{Process: testenv.Start(t, cmd)}
 }
-
-var listeningRE = regexp.MustCompile(`msg="Listening on" address=(\S+)`)
 
 // listening waits for the exporter to log its address.
 func (p *process) listening(t *testing.T) {
 	t.Helper()
-	require.Eventually(t, func() bool {
-		if m := listeningRE.FindStringSubmatch(p.output.String()); m != nil {
-			p.base = "http://" + m[1]
-			return true
-		}
-		select {
-		case <-p.exited:
-			t.Fatalf("the exporter exited: %v", p.err)
-		default:
-		}
-		return false
-	}, waitFor, 10*time.Millisecond)
+	p.base = "http://" + p.WaitOutput(t, testenv.ExporterListening, waitFor)[1]
 }
 
 // wait waits up to d for the process to exit and returns its exit code.
 func (p *process) wait(t *testing.T, d time.Duration) int {
 	t.Helper()
 	select {
-	case <-p.exited:
+	case <-p.Exited():
 	case <-time.After(d):
 		t.Fatalf("the exporter did not exit within %s", d)
 	}
 	var exit *exec.ExitError
-	if errors.As(p.err, &exit) {
+	if errors.As(p.Err(), &exit) {
 		return exit.ExitCode()
 	}
-	require.NoError(t, p.err)
+	require.NoError(t, p.Err())
 	return 0
 }
 
@@ -301,7 +246,7 @@ func testServe(t *testing.T, bin string) {
 	assert.Contains(t, body, "Waiting for the first refresh round.")
 
 	open()
-	require.Eventually(t, func() bool { code, _ := p.get(t, "/-/ready"); return code == http.StatusOK }, waitFor, 10*time.Millisecond)
+	testenv.WaitHTTP(t, p.base+"/-/ready", http.StatusOK, waitFor)
 
 	text, mfs := p.metrics(t)
 	assert.Equal(t, "SigningStepInProgress", status(mfs, e2eDocA))
@@ -374,7 +319,7 @@ func testServe(t *testing.T, bin string) {
 
 	t.Run("reload on SIGHUP", func(t *testing.T) {
 		require.NoError(t, os.WriteFile(watchPath, []byte(first+entry(e2eDocE, e2eTokenE, "    labels: {customer: initech}\n")), 0o600))
-		require.NoError(t, p.cmd.Process.Signal(syscall.SIGHUP))
+		require.NoError(t, p.Cmd.Process.Signal(syscall.SIGHUP))
 		require.Eventually(t, func() bool { _, mfs := p.metrics(t); return status(mfs, e2eDocE) == "Expired" }, waitFor, 20*time.Millisecond)
 		_, mfs := p.metrics(t)
 		v, _ := value(mfs, "assuresign_watchlist_last_reload_successful", nil)
@@ -394,12 +339,12 @@ func testServe(t *testing.T, bin string) {
 	})
 
 	t.Run("SIGTERM", func(t *testing.T) {
-		require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+		require.NoError(t, p.Cmd.Process.Signal(syscall.SIGTERM))
 		start := time.Now()
 		assert.Equal(t, 0, p.wait(t, 5*time.Second))
 		t.Logf("exited %s after SIGTERM", time.Since(start).Round(time.Millisecond))
-		assert.Contains(t, p.output.String(), "shutting down")
-		assertNoSecret(t, "the debug log", p.output.String())
+		assert.Contains(t, p.Output.String(), "shutting down")
+		assertNoSecret(t, "the debug log", p.Output.String())
 	})
 }
 
@@ -436,7 +381,7 @@ func testBrokenWatchFile(t *testing.T, bin string) {
 			require.NoError(t, os.WriteFile(path, []byte(tc.file), 0o600))
 			p := start(t, bin, tc.env, "--watch.file="+path, "--web.listen-address=127.0.0.1:0", "--assuresign.endpoint=http://127.0.0.1:1/")
 			assert.NotZero(t, p.wait(t, waitFor))
-			out := p.output.String()
+			out := p.Output.String()
 			if !tc.noLine {
 				assert.Regexp(t, regexp.QuoteMeta(path)+`:\d+: `, out, "the error names the file and line")
 			}
@@ -464,8 +409,8 @@ func testBadFlags(t *testing.T, bin string) {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			p := start(t, bin, []string{"ASSURESIGN_CONTEXT_IDENTIFIER=" + e2eContext}, append(tc.args, "--web.listen-address=127.0.0.1:0")...)
 			assert.Equal(t, 1, p.wait(t, waitFor))
-			assert.Contains(t, p.output.String(), tc.want)
-			assert.NotContains(t, p.output.String(), "panic")
+			assert.Contains(t, p.Output.String(), tc.want)
+			assert.NotContains(t, p.Output.String(), "panic")
 		})
 	}
 }
@@ -473,7 +418,7 @@ func testBadFlags(t *testing.T, bin string) {
 func testDemo(t *testing.T, bin string) {
 	p := start(t, bin, nil, "--demo", "--web.listen-address=127.0.0.1:0")
 	p.listening(t)
-	require.Eventually(t, func() bool { code, _ := p.get(t, "/-/ready"); return code == http.StatusOK }, waitFor, 10*time.Millisecond)
+	testenv.WaitHTTP(t, p.base+"/-/ready", http.StatusOK, waitFor)
 	_, mfs := p.metrics(t)
 	watched, _ := value(mfs, "assuresign_watched_documents", nil)
 	assert.Equal(t, 40.0, watched)
@@ -496,6 +441,6 @@ func testDemo(t *testing.T, bin string) {
 		}
 	}
 	assert.Equal(t, 40, known, "every demo document has a documented status")
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, p.Cmd.Process.Signal(syscall.SIGTERM))
 	assert.Equal(t, 0, p.wait(t, 5*time.Second))
 }

@@ -19,25 +19,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
-
-// syncBuffer collects log output; the client may log from any goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // observer records the Observe hook's calls.
 type observer struct {
@@ -62,14 +46,14 @@ func (o *observer) got() []string {
 type harness struct {
 	c    *Client
 	obs  *observer
-	logs *syncBuffer
+	logs *testenv.SyncBuffer // the client may log from any goroutine
 }
 
 // newHarness builds a client with fast back-off, a debug-level text logger and
 // an observer; mod may adjust the config.
 func newHarness(t testing.TB, endpoint string, mod func(*Config)) *harness {
 	t.Helper()
-	h := &harness{obs: &observer{}, logs: &syncBuffer{}}
+	h := &harness{obs: &observer{}, logs: &testenv.SyncBuffer{}}
 	cfg := Config{
 		Endpoint:    endpoint,
 		MaxRetries:  2,

@@ -7,7 +7,6 @@ package collector
 // every change seen here came from a notification.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -31,6 +30,7 @@ import (
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
 const (
@@ -113,24 +113,6 @@ func (u *dtUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(rec.Body.Bytes())
 }
 
-// dtLogBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type dtLogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *dtLogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *dtLogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type dtOptions struct {
 	docs        int
 	batchSize   int // default 50
@@ -146,7 +128,7 @@ type dtEnv struct {
 	refresher *Refresher
 	webhook   *WebhookHandler
 	srv       *httptest.Server // serves /metrics and the webhook, as the main listener does
-	logs      *dtLogBuffer
+	logs      *testenv.SyncBuffer
 	client    *http.Client
 
 	mu      sync.Mutex
@@ -175,7 +157,7 @@ func dtStart(t *testing.T, o dtOptions) *dtEnv {
 	upSrv := httptest.NewServer(up)
 	t.Cleanup(upSrv.Close)
 
-	e := &dtEnv{t: t, sim: sim, up: up, store: NewStore(), logs: &dtLogBuffer{}, client: &http.Client{Timeout: 10 * time.Second}}
+	e := &dtEnv{t: t, sim: sim, up: up, store: NewStore(), logs: &testenv.SyncBuffer{}, client: &http.Client{Timeout: 10 * time.Second}}
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.store.SetWatchList(wl)
 

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
 // fixedStore holds three documents in known states:
@@ -224,7 +225,7 @@ func fullHandler(t *testing.T) (*MetricsHandler, *prometheus.Registry) {
 	m.ObserveRequest("http_5xx", 3*time.Second)
 	r := NewRefresher(RefreshConfig{Interval: 5 * time.Minute, TerminalInterval: time.Hour, BatchSize: 2, Concurrency: 1, Timeout: time.Second},
 		store, answerAll(assuresign.StatusCreated, t0), m, discardLogger())
-	r.SetClock(newFakeClock(t0.Add(time.Hour)).Now)
+	r.SetClock(testenv.NewClock(t0.Add(time.Hour)).Now)
 	r.Round(context.Background(), false)
 	return NewMetricsHandler(store, reg, discardLogger()), reg
 }

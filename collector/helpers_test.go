@@ -30,6 +30,7 @@ import (
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -69,51 +70,13 @@ func assertNoSecret(t *testing.T, what, text string) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // debugLogger logs everything, down to debug, as text into the returned buffer.
-func debugLogger() (*slog.Logger, *syncBuffer) {
-	buf := &syncBuffer{}
+func debugLogger() (*slog.Logger, *testenv.SyncBuffer) {
+	buf := &testenv.SyncBuffer{}
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-// fakeClock is a settable clock for Refresher.SetClock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock(t time.Time) *fakeClock { return &fakeClock{now: t} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
 
 // t0 is the fake clock's start: a fixed, round instant.
 var t0 = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -212,8 +175,8 @@ type rig struct {
 	reg       *prometheus.Registry
 	metrics   *Metrics
 	refresher *Refresher
-	clock     *fakeClock
-	logs      *syncBuffer
+	clock     *testenv.Clock
+	logs      *testenv.SyncBuffer
 	logger    *slog.Logger
 }
 
@@ -273,7 +236,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		Observe:     metrics.ObserveRequest,
 	})
 	require.NoError(t, err)
-	clock := newFakeClock(t0)
+	clock := testenv.NewClock(t0)
 	refresher := NewRefresher(o.cfg, store, client, metrics, logger)
 	refresher.SetClock(clock.Now)
 	return &rig{t: t, sim: sim, srv: srv, store: store, reg: reg, metrics: metrics, refresher: refresher, clock: clock, logs: logs, logger: logger}

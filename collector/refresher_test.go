@@ -21,6 +21,7 @@ import (
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
 // newFakeRefresher wires a refresher to a fake checker.
@@ -268,7 +269,7 @@ func TestEmptyWatchListIsUp(t *testing.T) {
 	r, _, reg := newFakeRefresher(t, RefreshConfig{}, checkerFunc(func(context.Context, []assuresign.Check) ([]assuresign.Result, error) {
 		panic("nothing to ask")
 	}))
-	clock := newFakeClock(t0)
+	clock := testenv.NewClock(t0)
 	r.SetClock(clock.Now)
 	assert.Equal(t, RoundStats{}, r.Round(context.Background(), false))
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
 // reloadRig is a WatchFile on a temporary file, with a refresher on a fake
@@ -25,7 +26,7 @@ type reloadRig struct {
 	reg       *prometheus.Registry
 	metrics   *Metrics
 	refresher *Refresher
-	logs      *syncBuffer
+	logs      *testenv.SyncBuffer
 	wf        *WatchFile
 }
 
@@ -38,7 +39,7 @@ func newReloadRig(t *testing.T, hasContext bool, maxDocuments int) *reloadRig {
 	checker := &recordingChecker{status: map[string]assuresign.Status{docA: assuresign.StatusSigningStepInProgress, docB: assuresign.StatusCompleted}}
 	refresher := NewRefresher(RefreshConfig{Interval: time.Hour, TerminalInterval: 24 * time.Hour, BatchSize: 10, Concurrency: 1, Timeout: time.Second, ContextIdentifier: secretContext},
 		store, checker, metrics, logger)
-	refresher.SetClock(newFakeClock(t0).Now)
+	refresher.SetClock(testenv.NewClock(t0).Now)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "watch.yml")
 	return &reloadRig{dir: dir, path: path, store: store, reg: reg, metrics: metrics, refresher: refresher, logs: logs,

@@ -18,6 +18,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
 // The scenario's account and documents. Ids are upper-case GUIDs, as the
@@ -104,7 +106,8 @@ func TestAlertingEndToEnd(t *testing.T) {
 func startStack(t *testing.T, tools map[string]string) *stack {
 	root := moduleRoot(t)
 	dir := t.TempDir()
-	exporterBin, simBin := buildBinaries(t, root, dir)
+	exporterBin := testenv.BuildBinary(t, testenv.ExporterPkg)
+	simBin := testenv.BuildBinary(t, testenv.SimulatorPkg)
 	s := &stack{t: t, examples: filepath.Join(root, "examples")}
 	s.poll = &poller{t: t}
 
@@ -123,12 +126,12 @@ func startStack(t *testing.T, tools map[string]string) *stack {
 	s.sim = startProc(t, "assuresign-simulator", nil, simBin,
 		"--listen", "127.0.0.1:0", "--context-file", filepath.Join(dir, "context"), "--documents", filepath.Join(dir, "documents.json"))
 	s.poll.procs = append(s.poll.procs, s.sim)
-	s.simURL = "http://" + s.sim.waitOutput(t, regexp.MustCompile(`listening on http://(\S+)`), 15*time.Second)[1]
+	s.simURL = "http://" + s.sim.WaitOutput(t, testenv.SimulatorListening, 15*time.Second)[1]
 
 	// --- the exporter
 	writeFile(t, filepath.Join(dir, "watch.yml"), watch.String())
 	writeFile(t, filepath.Join(dir, "webhook-token"), webhookToken+"\n")
-	s.exporterAddr = freeAddr(t)
+	s.exporterAddr = testenv.FreeAddr(t)
 	s.exporterURL = "http://" + s.exporterAddr
 	exporter := startProc(t, "assuresign_exporter", []string{"ASSURESIGN_CONTEXT_IDENTIFIER=" + contextID}, exporterBin,
 		"--watch.file="+filepath.Join(dir, "watch.yml"),
@@ -156,7 +159,7 @@ func startStack(t *testing.T, tools map[string]string) *stack {
 	s.sink = &webhookSink{}
 	sinkSrv := httptest.NewServer(s.sink)
 	t.Cleanup(sinkSrv.Close)
-	amAddr := freeAddr(t)
+	amAddr := testenv.FreeAddr(t)
 	s.amURL = "http://" + amAddr
 	amConfig := filepath.Join(dir, "alertmanager.yml")
 	writeFile(t, amConfig, fmt.Sprintf(`route:
@@ -191,7 +194,7 @@ receivers:
 	alertsCopy, err := rewriteAlerts(string(src))
 	require.NoError(t, err)
 	writeFile(t, filepath.Join(dir, "alerts.yml"), alertsCopy)
-	promAddr := freeAddr(t)
+	promAddr := testenv.FreeAddr(t)
 	promConfig := filepath.Join(dir, "prometheus.yml")
 	writeFile(t, promConfig, fmt.Sprintf(`global:
   scrape_interval: 1s

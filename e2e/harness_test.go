@@ -8,21 +8,26 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
+
+// TestMain removes the binaries the tests built (see testenv.BuildBinary).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.RemoveBinaries()
+	os.Exit(code)
+}
 
 // requireTools returns the paths of the external tools, or skips the test
 // (fails it when CI=true) if one is missing.
@@ -62,45 +67,6 @@ func moduleRoot(t *testing.T) string {
 	return root
 }
 
-// buildBinaries builds the exporter and the simulator command into dir.
-func buildBinaries(t *testing.T, root, dir string) (exporter, sim string) {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	exporter = filepath.Join(dir, "assuresign_exporter")
-	sim = filepath.Join(dir, "assuresign-simulator")
-	for _, b := range []struct{ out, pkg string }{
-		{exporter, "."},
-		{sim, "./assuresign/simulator/cmd/assuresign-simulator"},
-	} {
-		start := time.Now()
-		cmd := exec.Command(goBin, "build", "-o", b.out, b.pkg)
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", b.pkg, err, out)
-		}
-		t.Logf("built %s in %.1fs", filepath.Base(b.out), time.Since(start).Seconds())
-	}
-	return exporter, sim
-}
-
-// freeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
@@ -110,30 +76,10 @@ func writeFile(t *testing.T, path, content string) {
 
 // ---------------------------------------------------------------- processes
 
-// syncBuffer collects a child's output; the test reads it while it runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // proc is a child process. Its output is printed when the test fails.
 type proc struct {
+	*testenv.Process
 	name    string
-	cmd     *exec.Cmd
-	out     *syncBuffer
-	exited  chan struct{}
 	mu      sync.Mutex
 	stopped bool // stopped on purpose: exiting is not an error
 }
@@ -141,25 +87,10 @@ type proc struct {
 // startProc starts bin and stops it (SIGTERM, then SIGKILL) at cleanup.
 func startProc(t *testing.T, name string, env []string, bin string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, out: &syncBuffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.cmd.Env = append(os.Environ(), env...)
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			out := p.out.String()
-			const keep = 24 << 10
-			if len(out) > keep {
-				out = "[...]\n" + out[len(out)-keep:]
-			}
-			t.Logf("---- output of %s (%s) ----\n%s---- end of %s ----", name, strings.Join(p.cmd.Args, " "), out, name)
-		}
-	})
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	p := &proc{Process: testenv.Start(t, cmd), name: name}
+	t.Cleanup(p.stop)
 	return p
 }
 
@@ -168,24 +99,13 @@ func (p *proc) stop() {
 	p.mu.Lock()
 	p.stopped = true
 	p.mu.Unlock()
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	}
+	p.Stop(10 * time.Second)
 }
 
 // died reports an exit that nobody asked for.
 func (p *proc) died() error {
 	select {
-	case <-p.exited:
+	case <-p.Exited():
 	default:
 		return nil
 	}
@@ -194,25 +114,7 @@ func (p *proc) died() error {
 	if p.stopped {
 		return nil
 	}
-	return fmt.Errorf("%s exited unexpectedly: %v", p.name, p.cmd.ProcessState)
-}
-
-// waitOutput waits for re to match the process's output and returns the match.
-func (p *proc) waitOutput(t *testing.T, re *regexp.Regexp, timeout time.Duration) []string {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		if m := re.FindStringSubmatch(p.out.String()); m != nil {
-			return m
-		}
-		if err := p.died(); err != nil {
-			t.Fatal(err)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not print %q within %s", p.name, re, timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return fmt.Errorf("%s exited unexpectedly: %v", p.name, p.Cmd.ProcessState)
 }
 
 // ---------------------------------------------------------------- polling

@@ -11,29 +11,23 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
-// TestMain builds the binaries lazily (see binary), runs the tests, checks
-// for leaked goroutines in this process and prints the figures table, always.
+// TestMain runs the tests (which build the binaries lazily, see binary),
+// checks for leaked goroutines in this process and prints the figures table,
+// always.
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "assuresign-reliability-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binDir = dir
 	code := m.Run()
 	closeClients()
 	if err := goleak.Find(); err != nil {
@@ -48,56 +42,34 @@ func TestMain(m *testing.M) {
 		code = max(code, 1)
 	}
 	Figures.Write(os.Stdout)
-	_ = os.RemoveAll(dir)
+	testenv.RemoveBinaries()
 	os.Exit(code)
 }
 
 // ---------------------------------------------------------------- binaries
 
-var binDir string
-
-type builtBinary struct {
-	once sync.Once
-	path string
-	err  error
+// binaries are the binaries binary builds, by name.
+var binaries = map[string]*struct {
+	pkg   string
+	flags []string
+	timed sync.Once // times the build, for the figures
+}{
+	"exporter":      {pkg: testenv.ExporterPkg},
+	"exporter-race": {pkg: testenv.ExporterPkg, flags: []string{"-race"}},
+	"simulator":     {pkg: testenv.SimulatorPkg},
 }
-
-var binaries = map[string]*builtBinary{"exporter": {}, "exporter-race": {}, "simulator": {}}
 
 // binary builds (once) and returns the path of "exporter", "exporter-race"
 // (built with -race) or "simulator".
 func binary(t testing.TB, name string) string {
 	t.Helper()
 	b := binaries[name]
-	b.once.Do(func() {
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
-		b.path = filepath.Join(binDir, name)
-		args := []string{"build", "-o", b.path}
-		env := append(os.Environ(), "CGO_ENABLED=0")
-		pkg := "."
-		switch name {
-		case "exporter-race":
-			args = append(args, "-race")
-			env = append(os.Environ(), "CGO_ENABLED=1")
-		case "simulator":
-			pkg = "./assuresign/simulator/cmd/assuresign-simulator"
-		}
-		cmd := exec.Command(goBin, append(args, pkg)...)
-		cmd.Dir = ".." // the module root
-		cmd.Env = env
+	b.timed.Do(func() {
 		start := time.Now()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("go build %s: %v\n%s", name, err, out)
-		}
-		Figures.Fact("build time: "+name, "%.1fs", time.Since(start).Seconds())
+		defer func() { Figures.Fact("build time: "+name, "%.1fs", time.Since(start).Seconds()) }() // also if the build fails
+		testenv.BuildBinary(t, b.pkg, b.flags...)
 	})
-	if b.err != nil {
-		t.Fatal(b.err)
-	}
-	return b.path
+	return testenv.BuildBinary(t, b.pkg, b.flags...)
 }
 
 // ---------------------------------------------------------------- secrets
@@ -218,26 +190,6 @@ func captureOutput(t testing.TB, source string, data []byte) {
 }
 
 // ---------------------------------------------------------------- helpers
-
-// syncBuffer is a bytes.Buffer safe for a process's output and a test to share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
-}
-
-func (b *syncBuffer) String() string { return string(b.Bytes()) }
 
 // eventually polls cond every 20ms until it holds or timeout passes; the
 // detail of the last try goes in the failure.
@@ -370,10 +322,7 @@ type simulatorProc struct {
 	base     string
 	admin    *http.Client
 	extra    []string
-
-	cmd    *exec.Cmd
-	out    *syncBuffer
-	exited chan struct{}
+	proc     *testenv.Process // the running simulator: restart starts another
 }
 
 // startSimulator runs the simulator binary for the account whose
@@ -390,48 +339,16 @@ func startSimulator(t testing.TB, ctxFile string, docs []doc, extra ...string) *
 
 func (s *simulatorProc) start(listen string) {
 	s.t.Helper()
-	s.out = &syncBuffer{}
 	args := append([]string{"--listen", listen, "--context-file", s.ctxFile, "--documents", s.docsFile}, s.extra...)
-	s.cmd = exec.Command(binary(s.t, "simulator"), args...)
-	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	s.exited = make(chan struct{})
-	go func(cmd *exec.Cmd, exited chan struct{}) { _ = cmd.Wait(); close(exited) }(s.cmd, s.exited)
-	re := regexp.MustCompile(`listening on http://(\S+)`)
-	eventually(s.t, 30*time.Second, "the simulator to listen", func() (bool, string) {
-		select {
-		case <-s.exited:
-			s.t.Fatalf("simulator exited: %s", s.out)
-		default:
-		}
-		m := re.FindStringSubmatch(s.out.String())
-		if m == nil {
-			return false, s.out.String()
-		}
-		s.addr = m[1]
-		return true, ""
-	})
+	s.proc = testenv.Start(s.t, exec.Command(binary(s.t, "simulator"), args...))
+	s.addr = s.proc.WaitOutput(s.t, testenv.SimulatorListening, 30*time.Second)[1]
 	s.base = "http://" + s.addr
 }
 
 // stop ends the simulator (SIGTERM, then SIGKILL); it may be started again.
 func (s *simulatorProc) stop() {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-s.exited:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(5 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.exited
+	if s.proc != nil {
+		s.proc.Stop(5 * time.Second)
 	}
 }
 
@@ -506,19 +423,17 @@ type exporterOpts struct {
 
 type exporter struct {
 	t      testing.TB
-	cmd    *exec.Cmd
-	log    *syncBuffer
+	proc   *testenv.Process
+	cmd    *exec.Cmd           // proc.Cmd
+	log    *testenv.SyncBuffer // proc.Output: stdout and stderr
 	addr   string
 	base   string
 	client *http.Client
 	opts   exporterOpts
-	exited chan struct{}
 
 	mu      sync.Mutex
 	stopped bool
 }
-
-var listeningRE = regexp.MustCompile(`msg="Listening on" address=(\S+)`)
 
 func startExporter(t testing.TB, o exporterOpts) *exporter {
 	t.Helper()
@@ -551,29 +466,23 @@ func startExporter(t testing.TB, o exporterOpts) *exporter {
 	if o.race {
 		name = "exporter-race"
 	}
-	e := &exporter{t: t, log: &syncBuffer{}, opts: o, exited: make(chan struct{})}
-	e.cmd = exec.Command(binary(t, name), args...)
-	e.cmd.Stdout, e.cmd.Stderr = e.log, e.log
+	cmd := exec.Command(binary(t, name), args...)
 	env := []string{}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "ASSURESIGN_") && !strings.HasPrefix(kv, "GORACE=") {
 			env = append(env, kv)
 		}
 	}
-	e.cmd.Env = append(env, "GORACE=halt_on_error=0")
-	if err := e.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = e.cmd.Wait(); close(e.exited) }()
+	cmd.Env = append(env, "GORACE=halt_on_error=0")
+	e := &exporter{t: t, proc: testenv.Start(t, cmd), opts: o}
+	e.cmd, e.log = e.proc.Cmd, e.proc.Output
 	t.Cleanup(func() { e.stop() })
 
 	eventually(t, 60*time.Second, "the exporter to listen", func() (bool, string) {
-		select {
-		case <-e.exited:
+		if !e.alive() {
 			t.Fatalf("exporter exited early: %s\n%s", e.cmd.ProcessState, e.log)
-		default:
 		}
-		for _, m := range listeningRE.FindAllStringSubmatch(e.log.String(), -1) {
+		for _, m := range testenv.ExporterListening.FindAllStringSubmatch(e.log.String(), -1) {
 			if m[1] != o.webhookAddr {
 				e.addr = m[1]
 				return true, ""
@@ -594,7 +503,7 @@ func (e *exporter) pid() int { return e.cmd.Process.Pid }
 
 func (e *exporter) alive() bool {
 	select {
-	case <-e.exited:
+	case <-e.proc.Exited():
 		return false
 	default:
 		return true
@@ -611,18 +520,11 @@ func (e *exporter) stop() time.Duration {
 	}
 	e.stopped = true
 	start := time.Now()
-	if e.alive() {
-		_ = e.cmd.Process.Signal(syscall.SIGTERM)
-	}
-	select {
-	case <-e.exited:
-	case <-time.After(15 * time.Second):
-		e.t.Errorf("exporter did not stop within 15s of SIGTERM; killing it")
-		_ = e.cmd.Process.Kill()
-		<-e.exited
+	if !e.proc.Stop(15 * time.Second) {
+		e.t.Errorf("exporter did not stop within 15s of SIGTERM; killed it")
 	}
 	took := time.Since(start)
-	captureOutput(e.t, "exporter log ("+e.t.Name()+")", e.log.Bytes())
+	captureOutput(e.t, "exporter log ("+e.t.Name()+")", []byte(e.log.String()))
 	return took
 }
 

@@ -31,6 +31,7 @@ import (
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
 // tlsFiles is a self-signed certificate for 127.0.0.1 and the web configs using it.
@@ -93,16 +94,6 @@ func newTLSFiles(t *testing.T) *tlsFiles {
 	return f
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // webhookClient posts notifications over TLS with a bearer token only.
 type webhookClient struct {
 	t      *testing.T
@@ -144,7 +135,7 @@ type secureSetup struct {
 
 func startSecure(t *testing.T, endpoint, ctxPath string, docs []doc, flags map[string]string) *secureSetup {
 	t.Helper()
-	s := &secureSetup{files: newTLSFiles(t), docs: docs, ctxPath: ctxPath, hookAddr: freeAddr(t)}
+	s := &secureSetup{files: newTLSFiles(t), docs: docs, ctxPath: ctxPath, hookAddr: testenv.FreeAddr(t)}
 	dir := t.TempDir()
 	s.token = "whk-" + strings.ToLower(randomGUID()[:18]) + "-bearer"
 	registerSecret("webhook bearer token", s.token)
@@ -517,7 +508,7 @@ func TestSecretsEveryPath(t *testing.T) {
 	if !strings.Contains(e.log.String(), "<secret>") {
 		t.Errorf("no redacted text in the log: the hostile upstream's echoes never reached it, so the scan proves little")
 	}
-	Figures.Fact("secret paths exercised (one exporter, debug log)", "%d paths, %d log bytes scanned", paths, len(e.log.Bytes()))
+	Figures.Fact("secret paths exercised (one exporter, debug log)", "%d paths, %d log bytes scanned", paths, len(e.log.String()))
 }
 
 func basicAuth(user, pass string) string {

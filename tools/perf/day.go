@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +13,7 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
 	"github.com/assuresign-exporter/assuresign_exporter/collector"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
 // The simulated account of the day rows.
@@ -30,23 +30,6 @@ const (
 
 // naivePerDay is one request per document every 5 minutes.
 const naivePerDay = dayDocuments * int(24*time.Hour/dayPollInterval)
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
 
 // roundObs is one round as the simulator saw it.
 type roundObs struct {
@@ -115,7 +98,7 @@ func simulateDay(ctx context.Context, batch int, interval time.Duration, notific
 		Interval: interval, TerminalInterval: dayTerminal, BatchSize: batch, Concurrency: 4,
 		Timeout: 30 * time.Second, ContextIdentifier: contextID,
 	}, store, client, metrics, logger)
-	clock := &fakeClock{now: t0}
+	clock := testenv.NewClock(t0)
 	refresher.SetClock(clock.Now)
 
 	res := &dayResult{batch: batch, interval: interval, notifications: notifications}
@@ -172,7 +155,7 @@ func simulateDay(ctx context.Context, batch int, interval time.Duration, notific
 
 // notify is DocumentTRAK's path: the document changes in AssureSign, the
 // webhook calls CheckNow, and the refresher's urgent round asks for it.
-func notify(ctx context.Context, sim *simulator.Simulator, store *collector.Store, refresher *collector.Refresher, clock *fakeClock,
+func notify(ctx context.Context, sim *simulator.Simulator, store *collector.Store, refresher *collector.Refresher, clock *testenv.Clock,
 	res *dayResult, docs []simulator.Document, i int, at time.Time, round func(time.Time, bool) (roundObs, error)) error {
 	// An open document moves on a step: it stays open, so the day's
 	// polling load stays that of 200 open documents.

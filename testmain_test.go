@@ -1,0 +1,16 @@
+package main
+
+import (
+	"os"
+	"testing"
+
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+)
+
+// TestMain removes the exporter binary that TestBinary and
+// TestDocumentTRAKBinary share (see testenv.BuildBinary).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.RemoveBinaries()
+	os.Exit(code)
+}
