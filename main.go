@@ -123,6 +123,12 @@ func readContextIdentifier() (string, error) {
 }
 
 func run(logger *slog.Logger) error {
+	// Caught from the start: a SIGHUP during start-up must not end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	if *demo {
+		applyDemoDefaults()
+	}
 	if err := validateFlags(); err != nil {
 		return err
 	}
@@ -136,9 +142,11 @@ func run(logger *slog.Logger) error {
 		return err
 	}
 	if *demo {
-		if contextIdentifier, *watchFile, err = startDemo(ctx, logger); err != nil {
+		var cleanup func()
+		if contextIdentifier, *watchFile, cleanup, err = startDemo(ctx, logger); err != nil {
 			return err
 		}
+		defer cleanup()
 	}
 
 	registry := prometheus.NewRegistry()
@@ -205,8 +213,6 @@ func run(logger *slog.Logger) error {
 		case <-ctx.Done():
 		}
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
 		for range hup {
 			requestReload(nil)

@@ -887,3 +887,23 @@ func TestRedactor(t *testing.T) {
 	assert.Equal(t, "nothing here", r.redact("nothing here"))
 	assert.Equal(t, "a <secret> b <secret>", r.redact("a ABCDEF b abcdef"))
 }
+
+// A redirect is not followed: following it would send the batch's secrets
+// again to wherever Location points.
+func TestCheckStatusDoesNotFollowRedirects(t *testing.T) {
+	var elsewhere atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { elsewhere.Add(1) }))
+	defer other.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/steal", http.StatusTemporaryRedirect)
+	}))
+	defer srv.Close()
+	c, err := NewClient(Config{Endpoint: srv.URL, MaxRetries: -1})
+	require.NoError(t, err)
+	_, err = c.CheckStatus(context.Background(), []Check{{ID: "2CE11EF1-8938-DD11-8735-00065B8CE99B", AuthToken: "8CC9A84B-693C-46CC-4342-40A8215AD76A", ContextIdentifier: "06C4A84A-693C-46CB-8DF2-40A8215AA056"}})
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, KindHTTPStatus, e.Kind)
+	assert.Equal(t, http.StatusTemporaryRedirect, e.StatusCode)
+	assert.Zero(t, elsewhere.Load(), "the redirect target was called")
+}

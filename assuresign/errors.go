@@ -26,7 +26,7 @@ const (
 type Error struct {
 	Kind        ErrorKind
 	StatusCode  int           // KindHTTPStatus, and the HTTP status of a SOAP Fault
-	RetryAfter  time.Duration // from a 429 or 503 Retry-After header
+	RetryAfter  time.Duration // from a non-200 answer's Retry-After header
 	FaultCode   string        // KindSOAPFault
 	FaultString string        // KindSOAPFault
 	Detail      string        // a short, secret-free description

@@ -92,9 +92,6 @@ const (
 	SeverityFatal
 )
 
-// Severities lists every Severity in exposition order.
-var Severities = []Severity{SeverityWarning, SeverityError, SeverityFatal, SeverityUnknown}
-
 var severityNames = [...]string{SeverityUnknown: "Unknown", SeverityWarning: "Warning", SeverityError: "Error", SeverityFatal: "Fatal"}
 
 func (s Severity) String() string {

@@ -380,8 +380,7 @@ func writeStateSets(w io.Writer, docs []*rendering) error {
 // Memory stays bounded however many scrapes run: a scrape holds at most
 // GOMAXPROCS+1 blocks (about 1 MiB on two cores), and at most GOMAXPROCS
 // blocks are deflated at once over all scrapes, so at most that many
-// compressors (about 1.1 MiB each) are in use, where each gzipped scrape used
-// to hold one.
+// compressors (about 1.1 MiB each) are in use.
 const gzipBlockSize = 256 << 10
 
 // gzipSlots bounds the blocks being deflated at once, over all scrapes.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,8 +45,8 @@ type Refresher struct {
 
 	wake  chan struct{}
 	ready atomic.Bool
-	// quietUntil (Unix nanoseconds) holds every request back after AssureSign
-	// answered 429 or 503 with a Retry-After longer than the request could wait.
+	// quietUntil (Unix nanoseconds) holds every request back until a
+	// Retry-After that a failed request was answered with has passed.
 	quietUntil atomic.Int64
 }
 
@@ -125,10 +126,15 @@ func jitter(d time.Duration) time.Duration {
 func (r *Refresher) quiet(now time.Time) bool { return now.UnixNano() < r.quietUntil.Load() }
 
 // holdUntil extends the quiet period to t; concurrent batches may both ask.
+// Urgent documents held back are checked as soon as it ends.
 func (r *Refresher) holdUntil(t time.Time) {
 	for {
 		cur := r.quietUntil.Load()
-		if t.UnixNano() <= cur || r.quietUntil.CompareAndSwap(cur, t.UnixNano()) {
+		if t.UnixNano() <= cur {
+			return
+		}
+		if r.quietUntil.CompareAndSwap(cur, t.UnixNano()) {
+			time.AfterFunc(t.Sub(r.now()), r.Wake)
 			return
 		}
 	}
@@ -195,13 +201,14 @@ func (r *Refresher) Round(ctx context.Context, urgentOnly bool) RoundStats {
 	if ctx.Err() != nil {
 		return stats // shutting down: an interrupted round says nothing of AssureSign
 	}
-	if stats.Failed == 0 {
-		r.metrics.up.Set(1)
-		if !urgentOnly {
-			r.metrics.lastSuccess.Set(unixSeconds(r.now()))
-		}
-	} else {
+	switch {
+	case stats.Failed > 0:
 		r.metrics.up.Set(0)
+	case !urgentOnly:
+		// Only a scheduled round vouches for the whole list: an urgent check
+		// that succeeds says nothing of documents a failed round left stale.
+		r.metrics.up.Set(1)
+		r.metrics.lastSuccess.Set(unixSeconds(r.now()))
 	}
 	r.logger.Debug("refresh round finished", "urgent_only", urgentOnly, "documents", stats.Documents,
 		"requests", stats.Requests, "failed_requests", stats.Failed, "duration", elapsed)
@@ -221,7 +228,7 @@ func (r *Refresher) checkBatch(ctx context.Context, batch []assuresign.Check, as
 		for i, c := range batch {
 			ids[i] = c.ID
 		}
-		r.store.Fail(ids, err)
+		r.store.fail(ids, err, asked)
 		var e *assuresign.Error
 		if errors.As(err, &e) && e.RetryAfter > 0 {
 			r.holdUntil(now.Add(e.RetryAfter))
@@ -258,9 +265,10 @@ func (r *Refresher) checkBatch(ctx context.Context, batch []assuresign.Check, as
 	return ok
 }
 
+// truncate cuts s to at most n bytes without splitting a character.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n] + "…"
+	return strings.ToValidUTF8(s[:n], "") + "…"
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -565,4 +566,38 @@ func TestSecretsNeverLeak(t *testing.T) {
 	page := landing(t, NewLandingPage("test", nil, r.store, r.refresher.Ready, r.logger), "/")
 	assert.Contains(t, page.Body.String(), docC)
 	assertNoSecret(t, "the landing page", page.Body.String())
+}
+
+// Only a scheduled round can set assuresign_up back to 1: an urgent check that
+// succeeds says nothing of the documents a failed round left stale.
+func TestUrgentRoundDoesNotRaiseUp(t *testing.T) {
+	a, b := testGUID(0x0B, 1), testGUID(0x0B, 2)
+	var failing atomic.Bool
+	failing.Store(true)
+	checker := checkerFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+		if failing.Load() {
+			return nil, &assuresign.Error{Kind: assuresign.KindHTTPStatus, StatusCode: 503}
+		}
+		out := make([]assuresign.Result, len(checks))
+		for i, c := range checks {
+			out[i] = assuresign.Result{ID: c.ID, RawStatus: "Created", Status: assuresign.StatusCreated}
+		}
+		return out, nil
+	})
+	store := NewStore()
+	store.SetWatchList(watchList(a, b))
+	metrics := NewMetrics(prometheus.NewRegistry(), store.Len, time.Hour)
+	r := NewRefresher(RefreshConfig{Interval: time.Hour, TerminalInterval: 24 * time.Hour, BatchSize: 10, Concurrency: 1, Timeout: time.Second},
+		store, checker, metrics, discardLogger())
+	r.Round(context.Background(), false)
+	require.Equal(t, 0.0, testutil.ToFloat64(metrics.up))
+
+	failing.Store(false)
+	require.True(t, r.CheckNow(a, time.Now()))
+	stats := r.Round(context.Background(), true)
+	require.Equal(t, 1, stats.Documents)
+	assert.Equal(t, 0.0, testutil.ToFloat64(metrics.up), "an urgent round raised up")
+
+	r.Round(context.Background(), false)
+	assert.Equal(t, 1.0, testutil.ToFloat64(metrics.up))
 }

@@ -50,11 +50,11 @@ func (w *WatchFile) Load() error {
 	if fi, statErr := os.Stat(w.path); statErr == nil && fi.Mode().Perm()&0o077 != 0 {
 		w.logger.Warn("watch file is readable by group or others, and it holds AuthTokens; chmod 600 it", "file", w.path, "mode", fi.Mode().Perm().String())
 	}
-	added := w.store.SetWatchList(wl)
+	toCheck := w.store.SetWatchList(wl)
 	w.metrics.reloadSuccessful.Set(1)
 	w.metrics.reloadTimestamp.Set(unixSeconds(time.Now()))
-	w.logger.Info("watch file loaded", "file", w.path, "documents", len(wl.Documents), "added", added)
-	if added > 0 && w.refresher != nil {
+	w.logger.Info("watch file loaded", "file", w.path, "documents", len(wl.Documents), "to_check_now", toCheck)
+	if toCheck > 0 && w.refresher != nil {
 		w.refresher.Wake()
 	}
 	return nil

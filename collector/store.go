@@ -11,8 +11,9 @@ import (
 )
 
 // Store is the cache behind every scrape: the watched documents, their last
-// known status and each one's pre-rendered exposition. Scrapes read it; only the
-// refresher and reloads write it, so a scrape never waits on AssureSign.
+// known status and each one's pre-rendered exposition. Scrapes read it; the
+// refresher, reloads and notifications write it, none of them while waiting on
+// AssureSign, so a scrape never does either.
 type Store struct {
 	mu    sync.RWMutex
 	docs  map[string]*document
@@ -50,17 +51,21 @@ func NewStore() *Store {
 }
 
 // SetWatchList makes wl the watched set. Documents already known keep their
-// state; new ones are due at once; the rest are dropped. It returns how many
-// documents were added.
-func (s *Store) SetWatchList(wl *WatchList) (added int) {
+// state; new ones, and ones whose AuthToken or ContextIdentifier changed, are
+// due at once; the rest are dropped. It returns how many are due at once.
+func (s *Store) SetWatchList(wl *WatchList) (toCheck int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	next := make(map[string]*document, len(wl.Documents))
 	for _, wd := range wl.Documents {
 		d, ok := s.docs[wd.ID]
-		if !ok {
+		switch {
+		case !ok:
 			d = &document{urgent: true}
-			added++
+			toCheck++
+		case d.watched.AuthToken != wd.AuthToken || d.watched.ContextIdentifier != wd.ContextIdentifier:
+			d.urgent = true // a corrected credential is tried now, not next round
+			toCheck++
 		}
 		d.watched = wd
 		next[wd.ID] = d
@@ -72,7 +77,7 @@ func (s *Store) SetWatchList(wl *WatchList) (added int) {
 		d.render()
 	}
 	slices.Sort(s.order)
-	return added
+	return toCheck
 }
 
 // Len returns how many documents are watched.
@@ -141,7 +146,7 @@ func (s *Store) apply(r assuresign.Result, now time.Time, interval, terminalInte
 		return 0 // left the watch list during the round
 	}
 	if r.Err != nil {
-		d.failed(r.Err.Error())
+		d.failed(r.Err.Error(), asked)
 		return 0
 	}
 	// A result without StatusType (a wrong AuthToken, say) says nothing of the status.
@@ -152,7 +157,7 @@ func (s *Store) apply(r assuresign.Result, now time.Time, interval, terminalInte
 	for _, ex := range r.Exceptions {
 		d.exceptions[slices.Index(severityIndex[:], ex.Severity)]++
 		if ex.Severity != assuresign.SeverityWarning {
-			d.lastError = ex.Severity.String() + ": " + ex.Message
+			d.lastError = ex.Severity.String() + ": " + truncate(ex.Message, 512)
 		}
 	}
 	d.lastCheck = now
@@ -178,22 +183,26 @@ func (s *Store) apply(r assuresign.Result, now time.Time, interval, terminalInte
 }
 
 // Fail records a failed check of ids: their last known status stays.
-func (s *Store) Fail(ids []string, err error) {
+func (s *Store) Fail(ids []string, err error) { s.fail(ids, err, math.MaxUint64) }
+
+// fail is Fail for checks chosen by due when the mark count was asked.
+func (s *Store) fail(ids []string, err error, asked uint64) {
 	msg := err.Error()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, id := range ids {
 		if d, ok := s.docs[id]; ok {
-			d.failed(msg)
+			d.failed(msg, asked)
 		}
 	}
 }
 
 // failed keeps the document's status and makes it due at the next regular
-// round, not at once, so a failing upstream is not hammered.
-func (d *document) failed(msg string) {
+// round, not at once, so a failing upstream is not hammered. A notification
+// that came while the check was in flight still gets a check of its own.
+func (d *document) failed(msg string, asked uint64) {
 	d.lastError = msg
-	d.urgent = false
+	d.urgent = d.marked > asked
 	d.nextCheck = time.Time{}
 }
 

@@ -160,3 +160,39 @@ func TestStoreSnapshotLimit(t *testing.T) {
 	docs, _ = s.Snapshot(10)
 	assert.Len(t, docs, 4)
 }
+
+// A reload that corrects a document's credentials checks it at once.
+func TestSetWatchListChangedCredentialsAreUrgent(t *testing.T) {
+	id := testGUID(0xC3ED, 1)
+	s := NewStore()
+	wl := watchList(id)
+	require.Equal(t, 1, s.SetWatchList(wl))
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	s.Apply(assuresign.Result{ID: id, RawStatus: "Created", Status: assuresign.StatusCreated}, now, time.Hour, 24*time.Hour)
+	require.Empty(t, s.Due(now, 0, true, ""), "checked: not urgent")
+
+	require.Zero(t, s.SetWatchList(watchList(id)), "same credentials: nothing to check")
+	fixed := watchList(id)
+	fixed.Documents[0].AuthToken = "11111111-2222-4333-8444-555555555555"
+	require.Equal(t, 1, s.SetWatchList(fixed))
+	due := s.Due(now, 0, true, "")
+	require.Len(t, due, 1)
+	assert.Equal(t, "11111111-2222-4333-8444-555555555555", due[0].AuthToken)
+}
+
+// A notification that arrives while a check of its document is in flight
+// keeps the document urgent even when that check fails.
+func TestFailKeepsNotificationDuringFlight(t *testing.T) {
+	id := testGUID(0xF1A7, 1)
+	s := NewStore()
+	s.SetWatchList(watchList(id))
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	_, asked := s.due(now, 0, false, "")
+	require.True(t, s.MarkUrgent(id, now))
+	s.fail([]string{id}, errors.New("boom"), asked)
+	assert.Len(t, s.Due(now, 0, true, ""), 1, "the notification still gets its check")
+
+	_, asked = s.due(now, 0, false, "")
+	s.fail([]string{id}, errors.New("boom"), asked)
+	assert.Empty(t, s.Due(now, 0, true, ""), "no newer notification: wait for the next round")
+}

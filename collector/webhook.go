@@ -36,8 +36,8 @@ var webhookResults = []string{"accepted", "unwatched", "unauthorized", "bad_requ
 // check of the named document: a status claimed in the body is not trusted.
 type WebhookHandler struct {
 	tokenFile string
-	// Only the token's digest is kept, so the token itself cannot leak from
-	// memory dumps of the handler, and comparison time does not depend on length.
+	// Only the token's digest is kept: the token is not held after loading, and
+	// comparing digests takes the same time whatever the presented length.
 	digest   atomic.Pointer[[sha256.Size]byte]
 	trigger  Trigger
 	requests *prometheus.CounterVec
