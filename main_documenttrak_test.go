@@ -13,8 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -145,21 +143,6 @@ func (e *dtExporter) scrape() string {
 	return body
 }
 
-var dtSampleRE = regexp.MustCompile(`(?m)^(\S+) (\S+)$`)
-
-func dtSample(t *testing.T, exposition, name string) float64 {
-	t.Helper()
-	for _, m := range dtSampleRE.FindAllStringSubmatch(exposition, -1) {
-		if m[1] == name {
-			v, err := strconv.ParseFloat(m[2], 64)
-			require.NoError(t, err)
-			return v
-		}
-	}
-	t.Fatalf("no sample %s in /metrics", name)
-	return 0
-}
-
 const dtLatencyCount = "assuresign_webhook_notification_to_update_seconds_count"
 
 func dtResults(result string) string {
@@ -220,7 +203,7 @@ func TestDocumentTRAKBinary(t *testing.T) {
 			{"form", "application/x-www-form-urlencoded", "event=completed&document_id=" + dtDocID(2), assuresign.StatusCompleted},
 		} {
 			id := dtDocID(i)
-			count0 := dtSample(t, e.scrape(), dtLatencyCount)
+			count0 := testenv.Sample(t, e.scrape(), dtLatencyCount)
 			require.True(t, sim.Update(id, func(d *simulator.Document) {
 				d.Status, d.Step, d.StatusDate = tc.to, 0, d.StatusDate.Add(time.Hour)
 			}))
@@ -233,7 +216,7 @@ func TestDocumentTRAKBinary(t *testing.T) {
 			assert.Less(t, took, time.Second, tc.name)
 			body := e.scrape()
 			assert.Contains(t, body, dtStatusLine(id, assuresign.StatusCompleted, dtBoolInt(tc.to == assuresign.StatusCompleted)))
-			assert.Equal(t, count0+1, dtSample(t, body, dtLatencyCount), "%s: notification-to-update histogram count", tc.name)
+			assert.Equal(t, count0+1, testenv.Sample(t, body, dtLatencyCount), "%s: notification-to-update histogram count", tc.name)
 		}
 		assert.Equal(t, []int{1, 1, 1}, sim.Stats().DocumentsPerRequest, "one check per notification")
 
@@ -261,7 +244,7 @@ func TestDocumentTRAKBinary(t *testing.T) {
 		for result, want := range map[string]float64{
 			"accepted": 3, "unwatched": 1, "unauthorized": 4, "bad_request": 2, "too_large": 1, "method_not_allowed": 2,
 		} {
-			assert.Equal(t, want, dtSample(t, body, dtResults(result)), result)
+			assert.Equal(t, want, testenv.Sample(t, body, dtResults(result)), result)
 		}
 		assert.Equal(t, []int{1, 1, 1}, sim.Stats().DocumentsPerRequest, "refused and unwatched notifications ask AssureSign nothing")
 

@@ -15,9 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -285,26 +283,9 @@ func (e *dtEnv) waitFor(since time.Time, limit time.Duration, want ...string) (t
 	}
 }
 
-var dtSampleRE = regexp.MustCompile(`(?m)^(\S+) (\S+)$`)
-
-// sample returns the value of the sample named exactly name (labels included)
-// in the text exposition.
-func dtSample(t *testing.T, exposition, name string) float64 {
-	t.Helper()
-	for _, m := range dtSampleRE.FindAllStringSubmatch(exposition, -1) {
-		if m[1] == name {
-			v, err := strconv.ParseFloat(m[2], 64)
-			require.NoError(t, err)
-			return v
-		}
-	}
-	t.Fatalf("no sample %s in /metrics", name)
-	return 0
-}
-
 const dtLatencyCount = "assuresign_webhook_notification_to_update_seconds_count"
 
-func (e *dtEnv) latencyCount() float64 { return dtSample(e.t, e.scrape(), dtLatencyCount) }
+func (e *dtEnv) latencyCount() float64 { return testenv.Sample(e.t, e.scrape(), dtLatencyCount) }
 
 // settle waits until no document waits for an urgent check: every check a
 // notification asked for has been answered, and no further request can follow.
@@ -349,7 +330,7 @@ func TestDocumentTRAKNotificationUpdatesMetricsWithinASecond(t *testing.T) {
 			e := dtStart(t, dtOptions{docs: 3})
 			id := dtDocID(1)
 			before := e.scrape()
-			count0 := dtSample(t, before, dtLatencyCount)
+			count0 := testenv.Sample(t, before, dtLatencyCount)
 			e.sim.ResetStats()
 
 			e.setStatus(1, tc.to)
@@ -363,8 +344,8 @@ func TestDocumentTRAKNotificationUpdatesMetricsWithinASecond(t *testing.T) {
 
 			e.settle()
 			after := e.scrape()
-			assert.Equal(t, count0+1, dtSample(t, after, dtLatencyCount), "notification-to-update histogram count")
-			assert.Equal(t, 1.0, dtSample(t, after, `assuresign_webhook_requests_total{result="accepted"}`))
+			assert.Equal(t, count0+1, testenv.Sample(t, after, dtLatencyCount), "notification-to-update histogram count")
+			assert.Equal(t, 1.0, testenv.Sample(t, after, `assuresign_webhook_requests_total{result="accepted"}`))
 			assert.Equal(t, []int{1}, e.sim.Stats().DocumentsPerRequest, "one request, for the one document")
 			// The other documents were not touched.
 			for _, other := range []int{0, 2} {
@@ -461,7 +442,7 @@ func dtBurst(t *testing.T, notifications int, send func(e *dtEnv, body string) (
 	t.Logf("%d notifications sent in %s; Completed in /metrics after %s; upstream requests: %d (documents per request %v)",
 		notifications, sent, took, requests, after.DocumentsPerRequest[len(before.DocumentsPerRequest):])
 	assert.GreaterOrEqual(t, requests, 1)
-	assert.Equal(t, float64(notifications), dtSample(t, e.scrape(), `assuresign_webhook_requests_total{result="accepted"}`))
+	assert.Equal(t, float64(notifications), testenv.Sample(t, e.scrape(), `assuresign_webhook_requests_total{result="accepted"}`))
 	count := e.latencyCount()
 	assert.Greater(t, count, count0, "notification-to-update histogram count")
 	assert.LessOrEqual(t, count-count0, float64(requests), "one observation per answered check, not per notification")

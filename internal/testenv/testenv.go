@@ -1,6 +1,6 @@
 // Package testenv holds what the tests of several packages need alike: a
 // buffer a logger or a child process writes while the test reads it, a
-// settable clock, the exporter and simulator binaries built once per test
+// settable clock, a sample read from /metrics text, the exporter and simulator binaries built once per test
 // process, child processes stopped at cleanup, free loopback ports and a wait
 // for an HTTP endpoint.
 //
@@ -10,7 +10,10 @@ package testenv
 
 import (
 	"bytes"
+	"regexp"
+	"strconv"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -54,4 +57,23 @@ func (c *Clock) Set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = t
+}
+
+var sampleLine = regexp.MustCompile(`(?m)^(\S+) (\S+)$`)
+
+// Sample returns the value of the sample named exactly series (labels
+// included) in a text exposition, failing t when there is none.
+func Sample(t testing.TB, exposition, series string) float64 {
+	t.Helper()
+	for _, m := range sampleLine.FindAllStringSubmatch(exposition, -1) {
+		if m[1] == series {
+			v, err := strconv.ParseFloat(m[2], 64)
+			if err != nil {
+				t.Fatalf("sample %s: %v", series, err)
+			}
+			return v
+		}
+	}
+	t.Fatalf("no sample %s in /metrics", series)
+	return 0
 }
