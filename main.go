@@ -167,6 +167,8 @@ func run(logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	logger.Info("calling AssureSign CheckStatus", "endpoint", client.Endpoint(), "batch_size", *batchSize,
+		"concurrency", *concurrency, "refresh_interval", *refreshInterval)
 	refresher := collector.NewRefresher(collector.RefreshConfig{
 		Interval:          *refreshInterval,
 		TerminalInterval:  *terminalInterval,

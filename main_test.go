@@ -416,7 +416,10 @@ func testBadFlags(t *testing.T, bin string) {
 }
 
 func testDemo(t *testing.T, bin string) {
-	p := start(t, bin, nil, "--demo", "--web.listen-address=127.0.0.1:0")
+	// A terminal interval shorter than the default refresh interval is valid
+	// because --demo shortens the refresh interval before flags are checked.
+	tmp := t.TempDir()
+	p := start(t, bin, []string{"TMPDIR=" + tmp}, "--demo", "--refresh.terminal-interval=1m", "--web.listen-address=127.0.0.1:0")
 	p.listening(t)
 	testenv.WaitHTTP(t, p.base+"/-/ready", http.StatusOK, waitFor)
 	_, mfs := p.metrics(t)
@@ -434,6 +437,8 @@ func testDemo(t *testing.T, bin string) {
 	}
 	up, _ := value(mfs, "assuresign_up", nil)
 	assert.Equal(t, 1.0, up)
+	interval, _ := value(mfs, "assuresign_refresh_interval_seconds", nil)
+	assert.Equal(t, 10.0, interval)
 	known := 0
 	for _, m := range mfs["assuresign_document_status"].GetMetric() {
 		if m.GetGauge().GetValue() == 1 && !strings.Contains(m.String(), `value:"Unknown"`) {
@@ -443,4 +448,7 @@ func testDemo(t *testing.T, bin string) {
 	assert.Equal(t, 40, known, "every demo document has a documented status")
 	require.NoError(t, p.Cmd.Process.Signal(syscall.SIGTERM))
 	assert.Equal(t, 0, p.wait(t, 5*time.Second))
+	left, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	assert.Empty(t, left, "the demo's watch file outlived the process")
 }

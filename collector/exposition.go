@@ -54,7 +54,7 @@ var families = [numFamilies]struct{ name, typ, help string }{
 // appendStateSet from id and status.
 type rendering struct {
 	id     string
-	status int8 // index of the current status in assuresign.Statuses; -1 for none
+	status int8 // index of the current status in assuresign.Statuses (which lists them all)
 	buf    []byte
 	off    [numFamilies + 1]int32
 }
@@ -141,13 +141,13 @@ func (d *document) render() {
 }
 
 // A watched document's id is a GUID, so all state sets of one status are the
-// same bytes but for the id in each line: stateSetTemplates[s+1] is the state
-// set of a document whose status index is s (-1 for none) with zeros for the
-// id, which goes at stateSetIDOffsets.
+// same bytes but for the id in each line: stateSetTemplates[s] is the state
+// set of a document whose status index is s, with zeros for the id, which goes
+// at stateSetIDOffsets.
 var stateSetTemplates, stateSetIDOffsets = func() ([][]byte, []int) {
 	placeholder := strings.Repeat("0", guidLength)
 	var templates [][]byte
-	for s := -1; s < len(assuresign.Statuses); s++ {
+	for s := range assuresign.Statuses {
 		templates = append(templates, appendStateSetLines(nil, &rendering{id: placeholder, status: int8(s)}))
 	}
 	var offsets []int
@@ -167,7 +167,7 @@ func appendStateSet(b []byte, r *rendering) []byte {
 		return appendStateSetLines(b, r)
 	}
 	n := len(b)
-	b = append(b, stateSetTemplates[int(r.status)+1]...)
+	b = append(b, stateSetTemplates[r.status]...)
 	for _, off := range stateSetIDOffsets {
 		copy(b[n+off:], r.id)
 	}

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -195,4 +196,18 @@ func TestFailKeepsNotificationDuringFlight(t *testing.T) {
 	_, asked = s.due(now, 0, false, "")
 	s.fail([]string{id}, errors.New("boom"), asked)
 	assert.Empty(t, s.Due(now, 0, true, ""), "no newer notification: wait for the next round")
+}
+
+// An exception message kept for the landing page is capped, however long
+// the upstream made it.
+func TestLastErrorIsCapped(t *testing.T) {
+	id := testGUID(0xCA9, 1)
+	s := NewStore()
+	s.SetWatchList(watchList(id))
+	long := strings.Repeat("x", 1<<20)
+	s.Apply(assuresign.Result{ID: id, Exceptions: []assuresign.Exception{{Severity: assuresign.SeverityError, Message: long}}},
+		time.Now(), time.Hour, 24*time.Hour)
+	got := statusOf(t, s, id).LastError
+	assert.True(t, strings.HasPrefix(got, "Error: xxx"), got[:20])
+	assert.LessOrEqual(t, len(got), 600)
 }
