@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
@@ -31,7 +32,7 @@ func applyDemoDefaults() {
 // through their life cycle, points the exporter at it, and writes a matching
 // watch file. It returns the simulated account's ContextIdentifier, the watch
 // file's path, and a cleanup that removes the file.
-func startDemo(ctx context.Context, logger *slog.Logger) (contextIdentifier, watchPath string, cleanup func(), err error) {
+func startDemo(ctx context.Context, wg *sync.WaitGroup, logger *slog.Logger) (contextIdentifier, watchPath string, cleanup func(), err error) {
 	contextIdentifier = randomGUID()
 	sim := simulator.New(contextIdentifier)
 	docs := simulator.DemoDocuments(demoDocuments, time.Now().UnixNano())
@@ -42,9 +43,9 @@ func startDemo(ctx context.Context, logger *slog.Logger) (contextIdentifier, wat
 	if err != nil {
 		return "", "", nil, fmt.Errorf("demo: starting the simulator: %w", err)
 	}
-	go func() { _ = http.Serve(ln, sim) }()
-	go func() { <-ctx.Done(); ln.Close() }()
-	go sim.RunLifecycle(ctx, 5*time.Second, time.Now().UnixNano())
+	wg.Go(func() { _ = http.Serve(ln, sim) })
+	wg.Go(func() { <-ctx.Done(); ln.Close() })
+	wg.Go(func() { sim.RunLifecycle(ctx, 5*time.Second, time.Now().UnixNano()) })
 
 	dir, err := os.MkdirTemp("", "assuresign-demo-")
 	if err != nil {

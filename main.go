@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -27,6 +28,8 @@ import (
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/collector"
+	"github.com/assuresign-exporter/assuresign_exporter/server"
+	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
 const (
@@ -76,32 +79,52 @@ func main() {
 	}
 }
 
+// flagValues are the flags validateFlags checks.
+type flagValues struct {
+	watchFile, metricsPath                           string
+	demo                                             bool
+	batchSize, concurrency, maxDocuments, maxRetries int
+	refreshInterval, terminalInterval                time.Duration
+	requestTimeout, watchPoll                        time.Duration
+	webhookTokenFile, webhookListen                  string
+}
+
+func currentFlags() flagValues {
+	return flagValues{
+		watchFile: *watchFile, metricsPath: *metricsPath, demo: *demo,
+		batchSize: *batchSize, concurrency: *concurrency, maxDocuments: *watchMaxDocuments, maxRetries: *maxRetries,
+		refreshInterval: *refreshInterval, terminalInterval: *terminalInterval,
+		requestTimeout: *requestTimeout, watchPoll: *watchPoll,
+		webhookTokenFile: *webhookTokenFile, webhookListen: *webhookListen,
+	}
+}
+
 // validateFlags rejects flag values that cannot work, before anything starts.
-func validateFlags() error {
+func validateFlags(f flagValues) error {
 	switch {
-	case *watchFile == "" && !*demo:
+	case f.watchFile == "" && !f.demo:
 		return errors.New("--watch.file is required (or try --demo)")
-	case *batchSize < 1:
-		return fmt.Errorf("--assuresign.batch-size must be at least 1, not %d", *batchSize)
-	case *concurrency < 1:
-		return fmt.Errorf("--assuresign.concurrency must be at least 1, not %d", *concurrency)
-	case *watchMaxDocuments < 1:
-		return fmt.Errorf("--watch.max-documents must be at least 1, not %d", *watchMaxDocuments)
-	case *refreshInterval < time.Second:
-		return fmt.Errorf("--refresh.interval must be at least 1s, not %s", *refreshInterval)
-	case *terminalInterval < *refreshInterval:
-		return fmt.Errorf("--refresh.terminal-interval (%s) must not be shorter than --refresh.interval (%s)", *terminalInterval, *refreshInterval)
-	case *maxRetries < 0:
-		return fmt.Errorf("--assuresign.max-retries must not be negative, not %d", *maxRetries)
-	case *requestTimeout <= 0:
+	case f.batchSize < 1:
+		return fmt.Errorf("--assuresign.batch-size must be at least 1, not %d", f.batchSize)
+	case f.concurrency < 1:
+		return fmt.Errorf("--assuresign.concurrency must be at least 1, not %d", f.concurrency)
+	case f.maxDocuments < 1:
+		return fmt.Errorf("--watch.max-documents must be at least 1, not %d", f.maxDocuments)
+	case f.refreshInterval < time.Second:
+		return fmt.Errorf("--refresh.interval must be at least 1s, not %s", f.refreshInterval)
+	case f.terminalInterval < f.refreshInterval:
+		return fmt.Errorf("--refresh.terminal-interval (%s) must not be shorter than --refresh.interval (%s)", f.terminalInterval, f.refreshInterval)
+	case f.maxRetries < 0:
+		return fmt.Errorf("--assuresign.max-retries must not be negative, not %d", f.maxRetries)
+	case f.requestTimeout <= 0:
 		return errors.New("--assuresign.timeout must be positive")
-	case *watchPoll <= 0:
+	case f.watchPoll <= 0:
 		// time.NewTicker panics on it.
-		return fmt.Errorf("--watch.poll-interval must be positive, not %s", *watchPoll)
-	case *webhookListen != "" && *webhookTokenFile == "":
+		return fmt.Errorf("--watch.poll-interval must be positive, not %s", f.watchPoll)
+	case f.webhookListen != "" && f.webhookTokenFile == "":
 		return errors.New("--webhook.listen-address needs --webhook.bearer-token-file")
 	}
-	return nil
+	return server.CheckMetricsPath(f.metricsPath)
 }
 
 // readContextIdentifier takes the account's ContextIdentifier from a file or the
@@ -126,16 +149,22 @@ func run(logger *slog.Logger) error {
 	// Caught from the start: a SIGHUP during start-up must not end the process.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	if *demo {
 		applyDemoDefaults()
 	}
-	if err := validateFlags(); err != nil {
+	if err := validateFlags(currentFlags()); err != nil {
 		return err
 	}
 	logger.Info("starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Every goroutine started here is joined before run returns.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 
 	contextIdentifier, err := readContextIdentifier()
 	if err != nil {
@@ -143,7 +172,7 @@ func run(logger *slog.Logger) error {
 	}
 	if *demo {
 		var cleanup func()
-		if contextIdentifier, *watchFile, cleanup, err = startDemo(ctx, logger); err != nil {
+		if contextIdentifier, *watchFile, cleanup, err = startDemo(ctx, &wg, logger); err != nil {
 			return err
 		}
 		defer cleanup()
@@ -156,7 +185,7 @@ func run(logger *slog.Logger) error {
 		versioncollector.NewCollector(exporterName),
 	)
 	store := collector.NewStore()
-	metrics := collector.NewMetrics(registry, store.Len, *refreshInterval)
+	metrics := collector.NewMetrics(registry, store.Len, *refreshInterval, *webhookTokenFile != "")
 	client, err := assuresign.NewClient(assuresign.Config{
 		Endpoint:     *endpoint,
 		MaxBodyBytes: *maxResponseBytes,
@@ -177,97 +206,102 @@ func run(logger *slog.Logger) error {
 		Timeout:           *requestTimeout,
 		ContextIdentifier: contextIdentifier,
 	}, store, client, metrics, logger)
-	watch := collector.NewWatchFile(*watchFile, *watchMaxDocuments, contextIdentifier != "", store, refresher, metrics, logger)
-	if err := watch.Load(); err != nil {
+	watch := watchlist.NewFile(*watchFile, *watchMaxDocuments, contextIdentifier == "", registry, logger)
+	wl, err := watch.Load()
+	if err != nil {
 		return err
 	}
+	refresher.SetWatchList(wl)
 
-	var webhook *collector.WebhookHandler
+	var webhook *server.WebhookHandler
 	if *webhookTokenFile != "" {
-		if webhook, err = collector.NewWebhookHandler(*webhookTokenFile, refresher, registry, logger); err != nil {
+		if webhook, err = server.NewWebhookHandler(*webhookTokenFile, refresher, registry, logger); err != nil {
 			return err
 		}
 	}
 
+	// One goroutine applies every reload, whatever asked for it.
 	reloads := make(chan chan error)
-	go func() {
+	wg.Go(func() {
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case done := <-reloads:
-				err := watch.Load()
+				wl, err := watch.Load()
+				if err == nil {
+					refresher.SetWatchList(wl)
+				}
 				if webhook != nil {
 					err = errors.Join(err, webhook.Reload())
 				}
 				if err != nil {
 					logger.Error("reload failed; keeping the previous configuration", "err", err)
 				}
-				if done != nil {
-					done <- err
-				}
+				done <- err
 			}
 		}
-	}()
-	requestReload := func(done chan error) {
+	})
+	// reload asks for a reload and waits for it, or gives up when either ctx ends.
+	reload := func(reqCtx context.Context) error {
+		done := make(chan error, 1) // the loop never waits on a caller that gave up
 		select {
 		case reloads <- done:
+		case <-reqCtx.Done():
+			return reqCtx.Err()
 		case <-ctx.Done():
+			return ctx.Err()
 		}
-	}
-	go func() {
-		for range hup {
-			requestReload(nil)
-		}
-	}()
-	go watch.Watch(ctx, *watchPoll, func() { requestReload(nil) })
-	go refresher.Run(ctx)
-
-	mux := http.NewServeMux()
-	mux.Handle(*metricsPath, collector.NewMetricsHandler(store, registry, logger))
-	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
-	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !refresher.Ready() {
-			http.Error(w, "waiting for the first refresh round", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "Ready")
-	})
-	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			http.Error(w, "use POST to reload", http.StatusMethodNotAllowed)
-			return
-		}
-		done := make(chan error, 1)
-		requestReload(done)
 		select {
 		case err := <-done:
-			if err != nil {
-				http.Error(w, "reload failed: "+err.Error(), http.StatusInternalServerError)
-				return
-			}
-			fmt.Fprintln(w, "Reloaded")
+			return err
+		case <-reqCtx.Done():
+			return reqCtx.Err()
 		case <-ctx.Done():
-			http.Error(w, "shutting down", http.StatusServiceUnavailable)
-		}
-	})
-	links := []collector.Link{{Address: *metricsPath, Text: "Metrics"}, {Address: "/-/healthy", Text: "Health"}, {Address: "/-/ready", Text: "Readiness"}}
-	servers := []*serverSpec{{srv: newServer(mux), flags: toolkitFlags}}
-	if webhook != nil {
-		const path = "/webhooks/documenttrak"
-		if *webhookListen == "" {
-			mux.Handle(path, webhook)
-			links = append(links, collector.Link{Address: path, Text: "DocumentTRAK webhook (POST)"})
-		} else {
-			wmux := http.NewServeMux()
-			wmux.Handle(path, webhook)
-			servers = append(servers, &serverSpec{srv: newServer(wmux), flags: &web.FlagConfig{
-				WebListenAddresses: &[]string{*webhookListen}, WebSystemdSocket: new(bool), WebConfigFile: webhookWebConfig,
-			}})
+			return ctx.Err()
 		}
 	}
-	mux.Handle("/", collector.NewLandingPage(version.Version, links, store, refresher.Ready, logger))
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				_ = reload(ctx)
+			}
+		}
+	})
+	wg.Go(func() { watch.Watch(ctx, *watchPoll, func() { _ = reload(ctx) }) })
+	wg.Go(func() { refresher.Run(ctx) })
+
+	opts := server.Options{
+		MetricsPath: *metricsPath, Store: store, Gatherer: registry, Ready: refresher.Ready,
+		Reload: reload, Version: version.Version, Logger: logger,
+	}
+	var webhookServer *serverSpec
+	if webhook != nil {
+		if *webhookListen == "" {
+			opts.Webhook = webhook
+		} else {
+			if *webhookWebConfig == "" {
+				logger.Warn("the webhook's own listener serves plain HTTP, so its bearer token crosses the network in clear; give it TLS with --webhook.web.config.file",
+					"address", *webhookListen)
+			}
+			wmux := http.NewServeMux()
+			wmux.Handle(server.WebhookPath, webhook)
+			webhookServer = &serverSpec{srv: newServer(wmux), flags: &web.FlagConfig{
+				WebListenAddresses: &[]string{*webhookListen}, WebSystemdSocket: new(bool), WebConfigFile: webhookWebConfig,
+			}}
+		}
+	}
+	handler, err := server.New(opts)
+	if err != nil {
+		return err
+	}
+	servers := []*serverSpec{{srv: newServer(handler), flags: toolkitFlags}}
+	if webhookServer != nil {
+		servers = append(servers, webhookServer)
+	}
 	return serve(ctx, servers, logger)
 }
 

@@ -16,15 +16,14 @@ type Metrics struct {
 	apiRequests         *prometheus.CounterVec
 	apiDuration         prometheus.Histogram
 	results             *prometheus.CounterVec
-	notificationLatency prometheus.Histogram
-	reloadSuccessful    prometheus.Gauge
-	reloadTimestamp     prometheus.Gauge
+	notificationLatency prometheus.Histogram // nil when the webhook is off
 }
 
 // NewMetrics registers the exporter's metrics with reg. watched reports the
 // watch list's length at scrape time; refreshInterval is exported so alerts on
-// stale data can follow the configuration.
-func NewMetrics(reg prometheus.Registerer, watched func() int, refreshInterval time.Duration) *Metrics {
+// stale data can follow the configuration; webhook registers the notification
+// latency, which only a webhook can observe.
+func NewMetrics(reg prometheus.Registerer, watched func() int, refreshInterval time.Duration, webhook bool) *Metrics {
 	m := &Metrics{
 		up: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "assuresign_up",
@@ -51,19 +50,14 @@ func NewMetrics(reg prometheus.Registerer, watched func() int, refreshInterval t
 			Name: "assuresign_document_results_total",
 			Help: "Per-document outcomes of successful CheckStatus requests: ok, missing (no result for a document asked about) or unknown_status (a StatusType outside the documented eight).",
 		}, []string{"result"}),
-		notificationLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+	}
+	if webhook {
+		m.notificationLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "assuresign_webhook_notification_to_update_seconds",
 			Help:    "Time from a DocumentTRAK notification to the named document's status being updated.",
 			Buckets: []float64{.1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
-		}),
-		reloadSuccessful: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "assuresign_watchlist_last_reload_successful",
-			Help: "1 when the last watch-file load succeeded; on failure the previous list stays in use.",
-		}),
-		reloadTimestamp: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "assuresign_watchlist_last_reload_success_timestamp_seconds",
-			Help: "When the watch file was last loaded successfully, in Unix seconds.",
-		}),
+		})
+		reg.MustRegister(m.notificationLatency)
 	}
 	for _, o := range assuresign.Outcomes {
 		m.apiRequests.WithLabelValues(o)
@@ -72,7 +66,6 @@ func NewMetrics(reg prometheus.Registerer, watched func() int, refreshInterval t
 		m.results.WithLabelValues(r)
 	}
 	reg.MustRegister(m.up, m.lastSuccess, m.refreshDuration, m.apiRequests, m.apiDuration, m.results,
-		m.notificationLatency, m.reloadSuccessful, m.reloadTimestamp,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "assuresign_watched_documents",
 			Help: "Documents on the watch list.",

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
 // Checker asks AssureSign for a batch of statuses; *assuresign.Client is one.
@@ -30,6 +31,8 @@ type RefreshConfig struct {
 	// Coalesce is how long an urgent check waits for others to share its request;
 	// it is also the least time between two urgent rounds.
 	Coalesce time.Duration
+	// Now is the clock (time.Now when nil); a simulated day runs on a fake one.
+	Now func() time.Time
 }
 
 // Refresher runs the background refresh: scheduled rounds every Interval, and
@@ -55,14 +58,23 @@ func NewRefresher(cfg RefreshConfig, store *Store, checker Checker, metrics *Met
 	if cfg.Coalesce <= 0 {
 		cfg.Coalesce = 200 * time.Millisecond
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Refresher{
 		cfg: cfg, store: store, checker: checker, metrics: metrics, logger: logger,
-		now: time.Now, wake: make(chan struct{}, 1),
+		now: cfg.Now, wake: make(chan struct{}, 1),
 	}
 }
 
-// SetClock replaces time.Now, so a day of rounds can run on a simulated clock.
-func (r *Refresher) SetClock(now func() time.Time) { r.now = now }
+// SetWatchList makes wl the watched set; documents it adds, or whose
+// credentials it changes, are checked within moments, not at the next round.
+func (r *Refresher) SetWatchList(wl *watchlist.List) {
+	if toCheck := r.store.SetWatchList(wl); toCheck > 0 {
+		r.logger.Debug("watch list applied", "documents", len(wl.Documents), "to_check_now", toCheck)
+		r.Wake()
+	}
+}
 
 // Ready reports whether the first scheduled round has finished.
 func (r *Refresher) Ready() bool { return r.ready.Load() }
@@ -90,7 +102,7 @@ func (r *Refresher) Run(ctx context.Context) {
 	// The first round runs before anything else: a Wake already pending (from
 	// the initial load) must not delay it by the coalescing wait, and it covers
 	// urgent documents anyway.
-	r.Round(ctx, false)
+	r.round(ctx, false)
 	r.ready.Store(true)
 	timer := time.NewTimer(jitter(r.cfg.Interval))
 	defer timer.Stop()
@@ -99,7 +111,7 @@ func (r *Refresher) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
-			r.Round(ctx, false)
+			r.round(ctx, false)
 			timer.Reset(jitter(r.cfg.Interval))
 		case <-r.wake:
 			// Let notifications that arrive together share a request; the wait
@@ -109,7 +121,7 @@ func (r *Refresher) Run(ctx context.Context) {
 				return
 			case <-time.After(r.cfg.Coalesce):
 			}
-			r.Round(ctx, true)
+			r.round(ctx, true)
 		}
 	}
 }
@@ -140,16 +152,16 @@ func (r *Refresher) holdUntil(t time.Time) {
 	}
 }
 
-// RoundStats describes one round.
-type RoundStats struct {
+// roundStats describes one round.
+type roundStats struct {
 	Documents int // checks asked
 	Requests  int // batches sent (retries not counted)
 	Failed    int // batches that failed, or left a document without a result
 }
 
-// Round checks the documents due now (only the urgent ones when urgentOnly), in
+// round checks the documents due now (only the urgent ones when urgentOnly), in
 // batches of BatchSize with at most Concurrency requests at once.
-func (r *Refresher) Round(ctx context.Context, urgentOnly bool) RoundStats {
+func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 	start := r.now()
 	// Slack keeps a round that jitter made a little early from skipping
 	// documents that fall due moments later.
@@ -158,9 +170,9 @@ func (r *Refresher) Round(ctx context.Context, urgentOnly bool) RoundStats {
 		// Documents stay due; up stays as the answer that asked for quiet left it.
 		r.logger.Debug("holding requests back as AssureSign's Retry-After asked", "documents", len(checks),
 			"until", time.Unix(0, r.quietUntil.Load()))
-		return RoundStats{Documents: len(checks)}
+		return roundStats{Documents: len(checks)}
 	}
-	stats := RoundStats{Documents: len(checks)}
+	stats := roundStats{Documents: len(checks)}
 	if len(checks) == 0 {
 		if !urgentOnly {
 			// Nothing needed asking: the cache is as fresh as it can be. A
@@ -258,7 +270,7 @@ func (r *Refresher) checkBatch(ctx context.Context, batch []assuresign.Check, as
 			}
 			r.logger.Log(ctx, level, "CheckStatus exception", "document_id", res.ID, "severity", ex.Severity.String(), "message", truncate(ex.Message, 200))
 		}
-		if waited := r.store.apply(res, now, r.cfg.Interval, r.cfg.TerminalInterval, asked); waited > 0 {
+		if waited := r.store.apply(res, now, r.cfg.Interval, r.cfg.TerminalInterval, asked); waited > 0 && r.metrics.notificationLatency != nil {
 			r.metrics.notificationLatency.Observe(waited.Seconds())
 		}
 	}

@@ -133,7 +133,7 @@ func TestRoundSendsOneRequestPerBatch(t *testing.T) {
 
 			stats := r.round(0)
 			wantRequests := (tc.due + tc.batch - 1) / tc.batch
-			assert.Equal(t, RoundStats{Documents: tc.due, Requests: wantRequests}, stats)
+			assert.Equal(t, roundStats{Documents: tc.due, Requests: wantRequests}, stats)
 			got := r.sim.Stats()
 			assert.Equal(t, wantRequests, got.Requests, "HTTP requests")
 			slices.Sort(got.DocumentsPerRequest)
@@ -156,7 +156,7 @@ func TestRoundKeepsConcurrencyLimit(t *testing.T) {
 	}
 	store.SetWatchList(watchList(ids...))
 
-	done := make(chan RoundStats, 1)
+	done := make(chan roundStats, 1)
 	go func() { done <- r.Round(context.Background(), false) }()
 	for released := range batches {
 		want := min(limit, batches-released)
@@ -170,7 +170,7 @@ func TestRoundKeepsConcurrencyLimit(t *testing.T) {
 	_, peak, calls, _ := g.state()
 	assert.Equal(t, limit, peak, "at most, and at best, Concurrency requests in flight")
 	assert.Equal(t, batches, calls)
-	assert.Equal(t, RoundStats{Documents: 2 * batches, Requests: batches}, stats)
+	assert.Equal(t, roundStats{Documents: 2 * batches, Requests: batches}, stats)
 }
 
 func TestTerminalDocumentsWaitForTheTerminalInterval(t *testing.T) {
@@ -272,7 +272,7 @@ func TestEmptyWatchListIsUp(t *testing.T) {
 	}))
 	clock := testenv.NewClock(t0)
 	r.SetClock(clock.Now)
-	assert.Equal(t, RoundStats{}, r.Round(context.Background(), false))
+	assert.Equal(t, roundStats{}, r.Round(context.Background(), false))
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
 # HELP assuresign_last_refresh_success_timestamp_seconds When a scheduled refresh round last completed without any failure, in Unix seconds.
 # TYPE assuresign_last_refresh_success_timestamp_seconds gauge
@@ -407,7 +407,7 @@ func TestMissingResultKeepsOnlyThatDocumentsStatus(t *testing.T) {
 	// The simulator leaves out every second document of the request: B.
 	r.sim.SetFault(simulator.Fault{Kind: simulator.FaultMissingResults, Times: 1})
 	stats := r.round(5 * time.Minute)
-	assert.Equal(t, RoundStats{Documents: 3, Requests: 1, Failed: 1}, stats)
+	assert.Equal(t, roundStats{Documents: 3, Requests: 1, Failed: 1}, stats)
 	assert.Equal(t, "Completed", statusOf(t, r.store, docA).Status)
 	b := statusOf(t, r.store, docB)
 	assert.Equal(t, "Created", b.Status, "B keeps its status")
@@ -424,7 +424,7 @@ assuresign_document_results_total{result="unknown_status"} 0
 
 	// B failed, so the next round asks about it again (A and C are closed).
 	stats = r.round(10 * time.Minute)
-	assert.Equal(t, RoundStats{Documents: 1, Requests: 1}, stats)
+	assert.Equal(t, roundStats{Documents: 1, Requests: 1}, stats)
 	assert.Equal(t, "Completed", statusOf(t, r.store, docB).Status)
 	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, t0.Add(10*time.Minute), map[string]int{"ok": 3})), roundMetricNames...))
 }

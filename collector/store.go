@@ -1,13 +1,13 @@
 package collector
 
 import (
-	"math"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
 // Store is the cache behind every scrape: the watched documents, their last
@@ -24,7 +24,7 @@ type Store struct {
 }
 
 type document struct {
-	watched WatchedDocument // holds the secrets; never leaves the package except as a Check
+	watched watchlist.Document // holds the secrets; never leaves the package except as a Check
 
 	status     assuresign.Status
 	rawStatus  string
@@ -53,7 +53,7 @@ func NewStore() *Store {
 // SetWatchList makes wl the watched set. Documents already known keep their
 // state; new ones, and ones whose AuthToken or ContextIdentifier changed, are
 // due at once; the rest are dropped. It returns how many are due at once.
-func (s *Store) SetWatchList(wl *WatchList) (toCheck int) {
+func (s *Store) SetWatchList(wl *watchlist.List) (toCheck int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	next := make(map[string]*document, len(wl.Documents))
@@ -87,15 +87,9 @@ func (s *Store) Len() int {
 	return len(s.docs)
 }
 
-// Due returns the checks to make at now: urgent documents, and, unless
-// urgentOnly, those whose next check falls within slack of now.
-func (s *Store) Due(now time.Time, slack time.Duration, urgentOnly bool, contextIdentifier string) []assuresign.Check {
-	due, _ := s.due(now, slack, urgentOnly, contextIdentifier)
-	return due
-}
-
-// due is Due that also returns the mark count when the checks were chosen,
-// for apply.
+// due returns the checks to make at now: urgent documents, and, unless
+// urgentOnly, those whose next check falls within slack of now. It also
+// returns the mark count when the checks were chosen, for apply and fail.
 func (s *Store) due(now time.Time, slack time.Duration, urgentOnly bool, contextIdentifier string) ([]assuresign.Check, uint64) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -131,13 +125,9 @@ func (s *Store) MarkUrgent(id string, at time.Time) bool {
 	return true
 }
 
-// Apply records a result that arrived at now and schedules the document's next
-// check. It returns how long ago a pending notification asked for it (0 if none).
-func (s *Store) Apply(r assuresign.Result, now time.Time, interval, terminalInterval time.Duration) (notified time.Duration) {
-	return s.apply(r, now, interval, terminalInterval, math.MaxUint64)
-}
-
-// apply is Apply for a check chosen by due when the mark count was asked.
+// apply records a result that arrived at now, for a check chosen by due when
+// the mark count was asked, and schedules the document's next check. It
+// returns how long ago a pending notification asked for it (0 if none).
 func (s *Store) apply(r assuresign.Result, now time.Time, interval, terminalInterval time.Duration, asked uint64) (notified time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -182,10 +172,8 @@ func (s *Store) apply(r assuresign.Result, now time.Time, interval, terminalInte
 	return notified
 }
 
-// Fail records a failed check of ids: their last known status stays.
-func (s *Store) Fail(ids []string, err error) { s.fail(ids, err, math.MaxUint64) }
-
-// fail is Fail for checks chosen by due when the mark count was asked.
+// fail records a failed check of ids, chosen by due when the mark count was
+// asked: their last known status stays.
 func (s *Store) fail(ids []string, err error, asked uint64) {
 	msg := err.Error()
 	s.mu.Lock()

@@ -10,10 +10,7 @@ package testenv
 
 import (
 	"bytes"
-	"regexp"
-	"strconv"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -57,23 +54,4 @@ func (c *Clock) Set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = t
-}
-
-var sampleLine = regexp.MustCompile(`(?m)^(\S+) (\S+)$`)
-
-// Sample returns the value of the sample named exactly series (labels
-// included) in a text exposition, failing t when there is none.
-func Sample(t testing.TB, exposition, series string) float64 {
-	t.Helper()
-	for _, m := range sampleLine.FindAllStringSubmatch(exposition, -1) {
-		if m[1] == series {
-			v, err := strconv.ParseFloat(m[2], 64)
-			if err != nil {
-				t.Fatalf("sample %s: %v", series, err)
-			}
-			return v
-		}
-	}
-	t.Fatalf("no sample %s in /metrics", series)
-	return 0
 }

@@ -1,32 +1,34 @@
-package collector
+package server
 
 import (
 	"html/template"
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/assuresign-exporter/assuresign_exporter/collector"
 )
 
 // landingLimit bounds the documents table so the page stays light at 100,000 documents.
 const landingLimit = 500
 
-// LandingPage is the page a person opens first: links, the refresher's state,
+// landingPage is the page a person opens first: links, the refresher's state,
 // and the watched documents with their last known status and last error.
 // It shows no secret: DocumentView carries none.
-type LandingPage struct {
+type landingPage struct {
 	Version string
-	Links   []Link
-	store   *Store
+	Links   []link
+	store   *collector.Store
 	ready   func() bool
 	logger  *slog.Logger
 }
 
-// Link is one entry of the landing page's link list.
-type Link struct{ Address, Text string }
+// link is one entry of the landing page's link list.
+type link struct{ Address, Text string }
 
-// NewLandingPage returns the handler for /.
-func NewLandingPage(version string, links []Link, store *Store, ready func() bool, logger *slog.Logger) *LandingPage {
-	return &LandingPage{Version: version, Links: links, store: store, ready: ready, logger: logger}
+// newLandingPage returns the handler for /.
+func newLandingPage(version string, links []link, store *collector.Store, ready func() bool, logger *slog.Logger) *landingPage {
+	return &landingPage{Version: version, Links: links, store: store, ready: ready, logger: logger}
 }
 
 var landingTemplate = template.Must(template.New("landing").Funcs(template.FuncMap{
@@ -55,7 +57,7 @@ td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left;font-size:90%}
 </body></html>
 `))
 
-func (p *LandingPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (p *landingPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/" {
 		http.NotFound(w, r)
 		return
@@ -64,9 +66,9 @@ func (p *LandingPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	err := landingTemplate.Execute(w, struct {
 		Version   string
-		Links     []Link
+		Links     []link
 		Ready     bool
-		Documents []DocumentView
+		Documents []collector.DocumentView
 		Total     int
 	}{p.Version, p.Links, p.ready(), docs, total})
 	if err != nil {

@@ -1,4 +1,4 @@
-package collector
+package watchlist
 
 import (
 	"bytes"
@@ -32,8 +32,8 @@ var ReservedLabelNames = []string{
 	"job", "instance", "le", "quantile", "alertname",
 }
 
-// WatchedDocument is one entry. AuthToken and ContextIdentifier are secrets.
-type WatchedDocument struct {
+// Document is one entry. AuthToken and ContextIdentifier are secrets.
+type Document struct {
 	ID                string            // GUID, upper case
 	AuthToken         string            // GUID as written (trimmed)
 	ContextIdentifier string            // "" when not set
@@ -42,7 +42,7 @@ type WatchedDocument struct {
 
 // String prints the ID and labels only, so that logging a document with %v
 // or %s never leaks its secrets.
-func (d WatchedDocument) String() string {
+func (d Document) String() string {
 	var b strings.Builder
 	b.WriteString(d.ID)
 	if len(d.Labels) == 0 {
@@ -67,39 +67,45 @@ func (d WatchedDocument) String() string {
 }
 
 // GoString keeps %#v, which bypasses String, from printing the secrets.
-func (d WatchedDocument) GoString() string {
-	return fmt.Sprintf("collector.WatchedDocument{ID:%q, Labels:%#v}", d.ID, d.Labels)
+func (d Document) GoString() string {
+	return fmt.Sprintf("watchlist.Document{ID:%q, Labels:%#v}", d.ID, d.Labels)
 }
 
 // LogValue keeps slog's handlers, the JSON one included, from printing the secrets.
-func (d WatchedDocument) LogValue() slog.Value {
+func (d Document) LogValue() slog.Value {
 	return slog.StringValue(d.String())
 }
 
 // MarshalJSON keeps encoding/json from printing the secrets.
-func (d WatchedDocument) MarshalJSON() ([]byte, error) {
+func (d Document) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		ID     string            `json:"id"`
 		Labels map[string]string `json:"labels,omitempty"`
 	}{d.ID, d.Labels})
 }
 
-// WatchList is a parsed watch file.
-type WatchList struct {
-	Documents  []WatchedDocument // in file order
-	LabelNames []string          // sorted union of every document's label names
+// List is a parsed watch file.
+type List struct {
+	Documents  []Document // in file order
+	LabelNames []string   // sorted union of every document's label names
 }
 
-// LoadWatchList reads and parses path. Errors name the file.
+// Load reads and parses path. Errors name the file.
 // maxDocuments <= 0 means no limit.
-func LoadWatchList(path string, maxDocuments int) (*WatchList, error) {
+func Load(path string, maxDocuments int) (*List, error) {
+	// A FIFO or device would block the open, or the read, for ever.
+	if fi, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("watch list: %w", err)
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file (%s)", path, fi.Mode().Type())
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("watch list: %w", err)
 	}
 	defer f.Close()
 	// Stat first so an oversized file fails without being read; the limited
-	// read below still catches pipes and files that grow meanwhile.
+	// read below still catches files that grow meanwhile.
 	var buf bytes.Buffer
 	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
 		if fi.Size() > maxWatchFileSize {
@@ -113,15 +119,15 @@ func LoadWatchList(path string, maxDocuments int) (*WatchList, error) {
 	if buf.Len() > maxWatchFileSize {
 		return nil, fmt.Errorf("%s: file is more than the 64 MiB limit", path)
 	}
-	return ParseWatchList(path, buf.Bytes(), maxDocuments)
+	return Parse(path, buf.Bytes(), maxDocuments)
 }
 
-// ParseWatchList parses data; name is used in error messages (the file path).
+// Parse parses data; name is used in error messages (the file path).
 // maxDocuments <= 0 means no limit.
 //
 // Errors read "name:line: field: problem". They never hold an auth_token or
 // context_identifier value, nor a key that might be one.
-func ParseWatchList(name string, data []byte, maxDocuments int) (*WatchList, error) {
+func Parse(name string, data []byte, maxDocuments int) (*List, error) {
 	if len(data) > maxWatchFileSize {
 		return nil, fmt.Errorf("%s: file is %d bytes, more than the 64 MiB limit", name, len(data))
 	}
@@ -280,7 +286,7 @@ func (p *watchListParser) eachPair(m *yaml.Node, field string, fn func(key strin
 	return nil
 }
 
-func (p *watchListParser) parse(doc *yaml.Node, maxDocuments int) (*WatchList, error) {
+func (p *watchListParser) parse(doc *yaml.Node, maxDocuments int) (*List, error) {
 	if len(doc.Content) != 1 {
 		return nil, p.errorf(doc, "", "want a mapping with a \"documents\" key")
 	}
@@ -303,7 +309,7 @@ func (p *watchListParser) parse(doc *yaml.Node, maxDocuments int) (*WatchList, e
 		return nil, p.errorf(top, "", "missing required field \"documents\"")
 	}
 
-	wl := &WatchList{Documents: []WatchedDocument{}}
+	wl := &List{Documents: []Document{}}
 	if isNullNode(docs) {
 		return wl, nil // "documents:" with nothing after it
 	}
@@ -320,7 +326,7 @@ func (p *watchListParser) parse(doc *yaml.Node, maxDocuments int) (*WatchList, e
 	}
 	ids := make(map[string]firstSeen, len(docs.Content))
 	labelNames := map[string]struct{}{}
-	wl.Documents = make([]WatchedDocument, 0, len(docs.Content))
+	wl.Documents = make([]Document, 0, len(docs.Content))
 	for i, item := range docs.Content {
 		field := fmt.Sprintf("documents[%d]", i)
 		d, idNode, err := p.document(item, field)
@@ -345,8 +351,8 @@ func (p *watchListParser) parse(doc *yaml.Node, maxDocuments int) (*WatchList, e
 
 // document parses one entry and also returns its id node, for duplicate
 // reports.
-func (p *watchListParser) document(n *yaml.Node, field string) (WatchedDocument, *yaml.Node, error) {
-	var d WatchedDocument
+func (p *watchListParser) document(n *yaml.Node, field string) (Document, *yaml.Node, error) {
+	var d Document
 	if err := p.checkKind(n, field, yaml.MappingNode); err != nil {
 		return d, nil, err
 	}

@@ -1,4 +1,4 @@
-package collector
+package server
 
 import (
 	"crypto/sha256"
@@ -103,7 +103,9 @@ func readWebhookToken(path string) ([sha256.Size]byte, error) {
 	if len(b) > webhookMaxTokenFile {
 		return zero, fmt.Errorf("webhook token file %s: larger than %d bytes", path, webhookMaxTokenFile)
 	}
-	tok := strings.TrimSpace(string(b))
+	// Editors on Windows may start the file with a byte order mark, which no
+	// header can carry: without this every notification would be refused.
+	tok := strings.TrimSpace(strings.TrimPrefix(string(b), "\ufeff"))
 	if tok == "" {
 		return zero, fmt.Errorf("webhook token file %s: empty token", path)
 	}

@@ -1,4 +1,4 @@
-package collector
+package watchlist
 
 import (
 	"bytes"
@@ -56,10 +56,10 @@ func assertNoSecrets(t *testing.T, msg string, input []byte) {
 }
 
 func TestLoadWatchListGood(t *testing.T) {
-	wl, err := LoadWatchList(filepath.Join(watchFixtures, "good.yml"), 10000)
+	wl, err := Load(filepath.Join(watchFixtures, "good.yml"), 10000)
 	require.NoError(t, err)
-	assert.Equal(t, &WatchList{
-		Documents: []WatchedDocument{
+	assert.Equal(t, &List{
+		Documents: []Document{
 			{
 				ID:                "2CE11EF1-8938-DD11-8735-00065B8CE99B",
 				AuthToken:         "8CC9A84B-693C-46CC-4342-40A8215AD76A",
@@ -87,59 +87,59 @@ func TestParseWatchListValid(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want []WatchedDocument
+		want []Document
 	}{
-		{"empty list", "documents: []\n", []WatchedDocument{}},
-		{"null list", "documents:\n", []WatchedDocument{}},
-		{"tilde list", "documents: ~\n", []WatchedDocument{}},
-		{"explicit document markers", "---\ndocuments: []\n...\n", []WatchedDocument{}},
-		{"byte order mark", "\ufeffdocuments: []\n", []WatchedDocument{}},
-		{"minimal", doc, []WatchedDocument{{ID: id, AuthToken: tok}}},
+		{"empty list", "documents: []\n", []Document{}},
+		{"null list", "documents:\n", []Document{}},
+		{"tilde list", "documents: ~\n", []Document{}},
+		{"explicit document markers", "---\ndocuments: []\n...\n", []Document{}},
+		{"byte order mark", "\ufeffdocuments: []\n", []Document{}},
+		{"minimal", doc, []Document{{ID: id, AuthToken: tok}}},
 		{
 			"flow style",
 			"{documents: [{id: " + strings.ToLower(id) + ", auth_token: '" + tok + "', labels: {a: b}}]}",
-			[]WatchedDocument{{ID: id, AuthToken: tok, Labels: map[string]string{"a": "b"}}},
+			[]Document{{ID: id, AuthToken: tok, Labels: map[string]string{"a": "b"}}},
 		},
 		{
 			"keys in any order, null labels and context",
 			"documents:\n  - labels:\n    context_identifier: null\n    auth_token: " + tok + "\n    id: " + id + "\n",
-			[]WatchedDocument{{ID: id, AuthToken: tok}},
+			[]Document{{ID: id, AuthToken: tok}},
 		},
 		{
 			"context identifier kept as written",
 			doc + "    context_identifier: ' 06c4a84a-693c-46cb-8df2-40a8215aa056 '\n",
-			[]WatchedDocument{{ID: id, AuthToken: tok, ContextIdentifier: "06c4a84a-693c-46cb-8df2-40a8215aa056"}},
+			[]Document{{ID: id, AuthToken: tok, ContextIdentifier: "06c4a84a-693c-46cb-8df2-40a8215aa056"}},
 		},
 		{
 			"scalar label values taken as written",
 			doc + "    labels: {i: 0x1F, f: 1.50, b: yes, t: 2024-01-02, s: '', m: \"a\\nb\", u: \"ünï\", n: True}\n",
-			[]WatchedDocument{{ID: id, AuthToken: tok, Labels: map[string]string{
+			[]Document{{ID: id, AuthToken: tok, Labels: map[string]string{
 				"i": "0x1F", "f": "1.50", "b": "yes", "t": "2024-01-02", "s": "", "m": "a\nb", "u": "ünï", "n": "True",
 			}}},
 		},
 		{
 			"label names at the edges of the rules",
 			doc + "    labels: {_: a, _x: b, A9: c, status_code: d, Le: e, documentid: f}\n",
-			[]WatchedDocument{{ID: id, AuthToken: tok, Labels: map[string]string{
+			[]Document{{ID: id, AuthToken: tok, Labels: map[string]string{
 				"_": "a", "_x": "b", "A9": "c", "status_code": "d", "Le": "e", "documentid": "f",
 			}}},
 		},
 		{
 			"explicit tags that keep the text",
 			doc + "    labels: {a: !!str 1, b: !!int 2, c: <<, d: ! x}\n",
-			[]WatchedDocument{{ID: id, AuthToken: tok, Labels: map[string]string{"a": "1", "b": "2", "c": "<<", "d": "x"}}},
+			[]Document{{ID: id, AuthToken: tok, Labels: map[string]string{"a": "1", "b": "2", "c": "<<", "d": "x"}}},
 		},
 		{
 			"CRLF line ends",
 			"documents:\r\n  - id: " + id + "\r\n    auth_token: " + tok + "\r\n    labels:\r\n      a: b\r\n",
-			[]WatchedDocument{{ID: id, AuthToken: tok, Labels: map[string]string{"a": "b"}}},
+			[]Document{{ID: id, AuthToken: tok, Labels: map[string]string{"a": "b"}}},
 		},
-		{"anchor without alias", "documents: &d []\n", []WatchedDocument{}},
-		{"comments only around", "# head\ndocuments: [] # tail\n# foot\n", []WatchedDocument{}},
+		{"anchor without alias", "documents: &d []\n", []Document{}},
+		{"comments only around", "# head\ndocuments: [] # tail\n# foot\n", []Document{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wl, err := ParseWatchList("w.yml", []byte(tt.in), 10)
+			wl, err := Parse("w.yml", []byte(tt.in), 10)
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, wl.Documents)
 		})
@@ -192,7 +192,7 @@ func TestLoadWatchListErrors(t *testing.T) {
 		seen[tt.fixture] = true
 		t.Run(strings.TrimSuffix(tt.fixture, ".yml"), func(t *testing.T) {
 			path := filepath.Join(watchFixtures, tt.fixture)
-			wl, err := LoadWatchList(path, tt.max)
+			wl, err := Load(path, tt.max)
 			require.Error(t, err)
 			assert.Nil(t, wl)
 			assert.Equal(t, path+tt.want, err.Error())
@@ -213,7 +213,7 @@ func TestLoadWatchListErrors(t *testing.T) {
 
 func TestLoadWatchListEmptyDocuments(t *testing.T) {
 	for _, name := range []string{"empty_documents.yml", "empty_list.yml"} {
-		wl, err := LoadWatchList(filepath.Join(watchFixtures, name), 10000)
+		wl, err := Load(filepath.Join(watchFixtures, name), 10000)
 		require.NoError(t, err, name)
 		assert.Empty(t, wl.Documents, name)
 		assert.Empty(t, wl.LabelNames, name)
@@ -269,7 +269,7 @@ func TestParseWatchListErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wl, err := ParseWatchList("w.yml", []byte(tt.in), 10)
+			wl, err := Parse("w.yml", []byte(tt.in), 10)
 			require.Error(t, err)
 			assert.Nil(t, wl)
 			assert.Equal(t, tt.want, err.Error())
@@ -282,7 +282,7 @@ func TestParseWatchListReservedLabelNames(t *testing.T) {
 	assert.Equal(t, []string{"document_id", "status", "severity", "result", "job", "instance", "le", "quantile", "alertname"}, ReservedLabelNames)
 	for _, name := range ReservedLabelNames {
 		in := "documents:\n  - id: 2CE11EF1-8938-DD11-8735-00065B8CE99B\n    auth_token: 8CC9A84B-693C-46CC-4342-40A8215AD76A\n    labels: {" + name + ": x}\n"
-		_, err := ParseWatchList("w.yml", []byte(in), 10)
+		_, err := Parse("w.yml", []byte(in), 10)
 		require.Error(t, err, name)
 		assert.Equal(t, `w.yml:4: documents[0].labels: label name "`+name+`" is reserved: the exporter or Prometheus sets it`, err.Error())
 	}
@@ -305,21 +305,21 @@ func TestParseWatchListMaxDocuments(t *testing.T) {
 	// Entries that are all invalid show the count is checked first.
 	invalid := func(int) string { return "  - {}\n" }
 
-	_, err := ParseWatchList("watch.yml", watchListOf(10001, invalid), 10000)
+	_, err := Parse("watch.yml", watchListOf(10001, invalid), 10000)
 	require.Error(t, err)
 	assert.Equal(t, "watch.yml:2: documents: has 10001 documents, more than --watch.max-documents=10000", err.Error())
 
-	_, err = ParseWatchList("watch.yml", watchListOf(10000, invalid), 10000)
+	_, err = Parse("watch.yml", watchListOf(10000, invalid), 10000)
 	require.Error(t, err)
 	assert.Equal(t, `watch.yml:2: documents[0]: missing required field "id"`, err.Error())
 
-	wl, err := ParseWatchList("watch.yml", watchListOf(3, valid), 3)
+	wl, err := Parse("watch.yml", watchListOf(3, valid), 3)
 	require.NoError(t, err)
 	assert.Equal(t, "00000002-0000-0000-0000-000000000000", wl.Documents[2].ID)
 
 	// No limit when maxDocuments <= 0.
 	for _, max := range []int{0, -1} {
-		wl, err := ParseWatchList("watch.yml", watchListOf(3, valid), max)
+		wl, err := Parse("watch.yml", watchListOf(3, valid), max)
 		require.NoError(t, err)
 		assert.Len(t, wl.Documents, 3)
 	}
@@ -330,7 +330,7 @@ func TestParseWatchListLabelNames(t *testing.T) {
 		"  - {id: 2CE11EF1-8938-DD11-8735-00065B8CE99B, auth_token: 8CC9A84B-693C-46CC-4342-40A8215AD76A, labels: {zone: a, customer: b}}\n" +
 		"  - {id: 3DE22FF2-9A49-EE22-9846-11176C9DF0AC, auth_token: 8CC9A84B-693C-46CC-4342-40A8215AD76A}\n" +
 		"  - {id: 4EF33003-0B5A-FF33-0957-22287D0E01BD, auth_token: 8CC9A84B-693C-46CC-4342-40A8215AD76A, labels: {customer: c, Alpha: d}}\n"
-	wl, err := ParseWatchList("w.yml", []byte(in), 10)
+	wl, err := Parse("w.yml", []byte(in), 10)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"Alpha", "customer", "zone"}, wl.LabelNames)
 	assert.Nil(t, wl.Documents[1].Labels)
@@ -340,12 +340,12 @@ func TestLoadWatchListFileErrors(t *testing.T) {
 	dir := t.TempDir()
 
 	missing := filepath.Join(dir, "missing.yml")
-	_, err := LoadWatchList(missing, 10)
+	_, err := Load(missing, 10)
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, fs.ErrNotExist))
 	assert.Contains(t, err.Error(), missing)
 
-	_, err = LoadWatchList(dir, 10)
+	_, err = Load(dir, 10)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), dir)
 
@@ -355,7 +355,7 @@ func TestLoadWatchListFileErrors(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, f.Truncate(64<<20+1))
 	require.NoError(t, f.Close())
-	_, err = LoadWatchList(big, 10)
+	_, err = Load(big, 10)
 	require.Error(t, err)
 	assert.Equal(t, big+": file is 67108865 bytes, more than the 64 MiB limit", err.Error())
 
@@ -363,30 +363,30 @@ func TestLoadWatchListFileErrors(t *testing.T) {
 	// Slow under -race, hence not in -short.
 	if !testing.Short() {
 		require.NoError(t, os.Truncate(big, 64<<20))
-		_, err = LoadWatchList(big, 10)
+		_, err = Load(big, 10)
 		require.Error(t, err)
 		assert.Equal(t, big+":1: YAML syntax error: control characters are not allowed", err.Error())
 	}
 
-	_, err = ParseWatchList("mem.yml", make([]byte, 64<<20+1), 10)
+	_, err = Parse("mem.yml", make([]byte, 64<<20+1), 10)
 	require.Error(t, err)
 	assert.Equal(t, "mem.yml: file is 67108865 bytes, more than the 64 MiB limit", err.Error())
 }
 
 func TestWatchListDocumentString(t *testing.T) {
-	d := WatchedDocument{
+	d := Document{
 		ID:                "2CE11EF1-8938-DD11-8735-00065B8CE99B",
 		AuthToken:         "8CC9A84B-693C-46CC-4342-40A8215AD76A",
 		ContextIdentifier: "06C4A84A-693C-46CB-8DF2-40A8215AA056",
 		Labels:            map[string]string{"region": "eu", "customer": `a"b`},
 	}
 	assert.Equal(t, `2CE11EF1-8938-DD11-8735-00065B8CE99B{customer="a\"b",region="eu"}`, d.String())
-	assert.Equal(t, `collector.WatchedDocument{ID:"2CE11EF1-8938-DD11-8735-00065B8CE99B", Labels:map[string]string{"customer":"a\"b", "region":"eu"}}`, d.GoString())
+	assert.Equal(t, `collector.Document{ID:"2CE11EF1-8938-DD11-8735-00065B8CE99B", Labels:map[string]string{"customer":"a\"b", "region":"eu"}}`, d.GoString())
 
-	bare := WatchedDocument{ID: d.ID, AuthToken: d.AuthToken}
+	bare := Document{ID: d.ID, AuthToken: d.AuthToken}
 	assert.Equal(t, d.ID, bare.String())
 
-	wl := &WatchList{Documents: []WatchedDocument{d, bare}, LabelNames: []string{"customer", "region"}}
+	wl := &List{Documents: []Document{d, bare}, LabelNames: []string{"customer", "region"}}
 	// Every way a careless log line might print a document or the list.
 	for _, s := range []string{
 		fmt.Sprint(d), fmt.Sprintf("%v %+v %s %q %#v", d, d, d, d, d),
@@ -394,7 +394,7 @@ func TestWatchListDocumentString(t *testing.T) {
 		fmt.Sprintf("%v %+v %#v", wl, wl, wl),
 		fmt.Sprintf("%v %+v %#v", *wl, *wl, *wl),
 		fmt.Sprintf("%v %+v %#v", wl.Documents, wl.Documents, wl.Documents),
-		fmt.Sprintf("%v", map[string]WatchedDocument{"x": d}),
+		fmt.Sprintf("%v", map[string]Document{"x": d}),
 	} {
 		assert.Contains(t, s, d.ID)
 		assert.NotContains(t, s, d.AuthToken)
@@ -440,7 +440,7 @@ func TestWatchListLabelValueUTF8(t *testing.T) {
 }
 
 func TestWatchedDocumentLogAndJSONHideSecrets(t *testing.T) {
-	d := WatchedDocument{
+	d := Document{
 		ID:                "2CE11EF1-8938-DD11-8735-00065B8CE99B",
 		AuthToken:         "8CC9A84B-693C-46CC-4342-40A8215AD76A",
 		ContextIdentifier: "06C4A84A-693C-46CB-8DF2-40A8215AA056",

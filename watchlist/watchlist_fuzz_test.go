@@ -1,4 +1,4 @@
-package collector
+package watchlist
 
 import (
 	"maps"
@@ -60,7 +60,7 @@ func FuzzParseWatchList(f *testing.F) {
 	secrets := slices.Concat(fixtureSecrets, fuzzSeedSecrets)
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		wl, err := ParseWatchList("fuzz.yml", data, fuzzMaxDocuments)
+		wl, err := Parse("fuzz.yml", data, fuzzMaxDocuments)
 		if err != nil {
 			msg := err.Error()
 			if wl != nil {

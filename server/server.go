@@ -1,0 +1,96 @@
+// Package server is the exporter's HTTP surface: /metrics, the landing page,
+// the health, readiness and reload endpoints and the DocumentTRAK webhook.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/assuresign-exporter/assuresign_exporter/collector"
+)
+
+// WebhookPath is where DocumentTRAK notifications are received.
+const WebhookPath = "/webhooks/documenttrak"
+
+// Options configure the handler New returns.
+type Options struct {
+	MetricsPath string              // where /metrics is served
+	Store       *collector.Store    // the documents, for /metrics and the landing page
+	Gatherer    prometheus.Gatherer // the exporter's own metrics, served after the documents'
+	Ready       func() bool         // whether /-/ready answers 200
+	// Reload reloads the configuration; it gives up when ctx ends.
+	Reload func(ctx context.Context) error
+	// Webhook, when set, is served at WebhookPath and linked from the landing page.
+	Webhook http.Handler
+	Version string
+	Logger  *slog.Logger
+}
+
+// reservedPaths are served by New whatever the metrics path.
+var reservedPaths = []string{"/", "/-/healthy", "/-/ready", "/-/reload", WebhookPath}
+
+// CheckMetricsPath rejects a metrics path that cannot be served: one that is
+// not absolute, holds pattern syntax, or is taken by another endpoint.
+func CheckMetricsPath(path string) error {
+	switch {
+	case !strings.HasPrefix(path, "/"):
+		return fmt.Errorf("--web.telemetry-path %q must start with /", path)
+	case strings.ContainsAny(path, "{} \t\n"):
+		return fmt.Errorf("--web.telemetry-path %q must not hold braces or white space", path)
+	}
+	for _, p := range reservedPaths {
+		if path == p {
+			return fmt.Errorf("--web.telemetry-path %q is taken by another endpoint", path)
+		}
+	}
+	return nil
+}
+
+// New returns the exporter's HTTP handler.
+func New(o Options) (http.Handler, error) {
+	if err := CheckMetricsPath(o.MetricsPath); err != nil {
+		return nil, err
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(o.MetricsPath, newMetricsHandler(o.Store, o.Gatherer, o.Logger))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !o.Ready() {
+			http.Error(w, "waiting for the first refresh round", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Ready")
+	})
+	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "use POST to reload", http.StatusMethodNotAllowed)
+			return
+		}
+		if err := o.Reload(r.Context()); err != nil {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				http.Error(w, "reload not finished: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+			http.Error(w, "reload failed: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "Reloaded")
+	})
+	links := []link{{Address: o.MetricsPath, Text: "Metrics"}, {Address: "/-/healthy", Text: "Health"}, {Address: "/-/ready", Text: "Readiness"}}
+	if o.Webhook != nil {
+		mux.Handle(WebhookPath, o.Webhook)
+		links = append(links, link{Address: WebhookPath, Text: "DocumentTRAK webhook (POST)"})
+	}
+	mux.Handle("/", newLandingPage(o.Version, links, o.Store, o.Ready, o.Logger))
+	return mux, nil
+}
