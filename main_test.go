@@ -3,9 +3,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,9 +16,6 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -45,155 +40,37 @@ const (
 	e2eDocE = "EEEEEEEE-0000-4000-8000-00000000000E"
 )
 
-var e2eSecrets = []string{e2eContext, e2eTokenA, e2eTokenB, e2eTokenC, e2eTokenD, e2eTokenE}
+var e2eSecrets = testenv.NewSecrets(testenv.FragmentLen, e2eContext, e2eTokenA, e2eTokenB, e2eTokenC, e2eTokenD, e2eTokenE)
+
+// withContext gives the exporter the simulated account's ContextIdentifier.
+var withContext = testenv.ExporterOptions{Env: []string{"ASSURESIGN_CONTEXT_IDENTIFIER=" + e2eContext}}
 
 const waitFor = 15 * time.Second
 
 // TestBinary builds the exporter and runs it as a process, against the
-// simulator served from this test, as an operator would.
+// simulator served from this test, as an operator would: what only the
+// binary shows (start-up, exit codes, signals, the reload loop wired to the
+// store, shutdown). The HTTP surface itself is server's tests, with httptest.
 func TestBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	bin := testenv.BuildBinary(t, testenv.ExporterPkg)
+	testenv.SkipShort(t)
+	testenv.BuildBinary(t, testenv.ExporterPkg) // once, before the parallel subtests
 
-	t.Run("serves, reloads and stops", func(t *testing.T) { t.Parallel(); testServe(t, bin) })
-	t.Run("broken watch file at start-up", func(t *testing.T) { t.Parallel(); testBrokenWatchFile(t, bin) })
-	t.Run("bad flags", func(t *testing.T) { t.Parallel(); testBadFlags(t, bin) })
-	t.Run("demo", func(t *testing.T) { t.Parallel(); testDemo(t, bin) })
+	t.Run("serves, reloads and stops", func(t *testing.T) { t.Parallel(); testServe(t) })
+	t.Run("broken watch file at start-up", func(t *testing.T) { t.Parallel(); testBrokenWatchFile(t) })
+	t.Run("bad flags", func(t *testing.T) { t.Parallel(); testBadFlags(t) })
+	t.Run("demo", func(t *testing.T) { t.Parallel(); testDemo(t) })
 }
 
-type process struct {
-	*testenv.Process
-	base string
-}
-
-// start runs bin with args and env (added to this process's, less any
-// ASSURESIGN_ variable) and kills it when the test ends if it still runs.
-func start(t *testing.T, bin string, env []string, args ...string) *process {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "ASSURESIGN_") && !strings.HasPrefix(kv, "TMPDIR=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "TMPDIR="+t.TempDir()) // --demo writes its watch file there
-	cmd.Env = append(cmd.Env, env...)
-	return &process{Process: testenv.Start(t, cmd)}
-}
-
-// listening waits for the exporter to log its address.
-func (p *process) listening(t *testing.T) {
-	t.Helper()
-	p.base = "http://" + p.WaitOutput(t, testenv.ExporterListening, waitFor)[1]
-}
-
-// wait waits up to d for the process to exit and returns its exit code.
-func (p *process) wait(t *testing.T, d time.Duration) int {
-	t.Helper()
-	select {
-	case <-p.Exited():
-	case <-time.After(d):
-		t.Fatalf("the exporter did not exit within %s", d)
-	}
-	var exit *exec.ExitError
-	if errors.As(p.Err(), &exit) {
-		return exit.ExitCode()
-	}
-	require.NoError(t, p.Err())
-	return 0
-}
-
-var httpClient = &http.Client{Timeout: 10 * time.Second}
-
-func (p *process) do(t *testing.T, method, path string, header http.Header) (int, http.Header, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, p.base+path, nil)
-	require.NoError(t, err)
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	res, err := httpClient.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
-	return res.StatusCode, res.Header, string(b)
-}
-
-func (p *process) get(t *testing.T, path string) (int, string) {
-	t.Helper()
-	code, _, body := p.do(t, http.MethodGet, path, nil)
-	return code, body
-}
-
-// metrics scrapes /metrics as Prometheus would read it.
-func (p *process) metrics(t *testing.T) (string, map[string]*dto.MetricFamily) {
-	t.Helper()
-	code, body := p.get(t, "/metrics")
-	require.Equal(t, http.StatusOK, code)
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := parser.TextToMetricFamilies(strings.NewReader(body))
-	require.NoError(t, err)
-	return body, mfs
-}
-
-// value returns the value of the one series of family name whose labels
-// include want, or NaN-like false when there is none.
-func value(mfs map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
-	mf := mfs[name]
-	if mf == nil {
-		return 0, false
-	}
-next:
-	for _, m := range mf.GetMetric() {
-		labels := map[string]string{}
-		for _, lp := range m.GetLabel() {
-			labels[lp.GetName()] = lp.GetValue()
-		}
-		for k, v := range want {
-			if labels[k] != v {
-				continue next
-			}
-		}
-		switch {
-		case m.Gauge != nil:
-			return m.GetGauge().GetValue(), true
-		case m.Counter != nil:
-			return m.GetCounter().GetValue(), true
-		case m.Untyped != nil:
-			return m.GetUntyped().GetValue(), true
-		}
-	}
-	return 0, false
-}
-
-// status returns the document's current status, as its state set says.
-func status(mfs map[string]*dto.MetricFamily, id string) string {
-	for _, st := range assuresign.Statuses {
-		if v, _ := value(mfs, "assuresign_document_status", map[string]string{"document_id": id, "status": st.String()}); v == 1 {
-			return st.String()
-		}
-	}
-	return ""
-}
-
-func assertNoSecret(t *testing.T, what, text string) {
-	t.Helper()
-	folded := strings.ToLower(text)
-	for _, s := range e2eSecrets {
-		for _, form := range []string{strings.ToLower(s), strings.ToLower(strings.ReplaceAll(s, "-", ""))} {
-			assert.NotContains(t, folded, form, "%s holds a secret", what)
-		}
-	}
-}
-
-// gatedSimulator serves sim over loopback, holding every request until
-// open is called.
-func gatedSimulator(t *testing.T, sim *simulator.Simulator) (endpoint string, open func()) {
+// serveSimulator serves sim over loopback and returns its CheckStatus
+// endpoint. When gated, every request waits until open is called.
+func serveSimulator(t *testing.T, sim *simulator.Simulator, gated bool) (endpoint string, open func()) {
 	t.Helper()
 	gate := make(chan struct{})
+	var once sync.Once
+	open = func() { once.Do(func() { close(gate) }) }
+	if !gated {
+		open()
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-gate:
@@ -202,20 +79,23 @@ func gatedSimulator(t *testing.T, sim *simulator.Simulator) (endpoint string, op
 		}
 		sim.ServeHTTP(w, r)
 	}))
-	var once sync.Once
-	open = func() { once.Do(func() { close(gate) }) }
 	t.Cleanup(func() {
 		open()
 		srv.Close()
 	})
-	return srv.URL + "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text", open
+	return srv.URL + testenv.CheckStatusPath, open
 }
 
 func entry(id, token, extra string) string {
 	return fmt.Sprintf("  - id: %s\n    auth_token: %s\n%s", id, token, extra)
 }
 
-func testServe(t *testing.T, bin string) {
+// reloadFailures counts the log's failed reloads.
+func reloadFailures(e *testenv.Exporter) int {
+	return strings.Count(e.Output.String(), `msg="reload failed; keeping the previous configuration"`)
+}
+
+func testServe(t *testing.T) {
 	sim := simulator.New(e2eContext)
 	date := time.Date(2024, 3, 1, 11, 0, 0, 0, time.UTC)
 	for _, d := range []simulator.Document{
@@ -227,44 +107,42 @@ func testServe(t *testing.T, bin string) {
 	} {
 		sim.Put(d)
 	}
-	endpoint, open := gatedSimulator(t, sim)
+	endpoint, open := serveSimulator(t, sim, true)
 	dir := t.TempDir()
 	watchPath := filepath.Join(dir, "watch.yml")
 	first := "documents:\n" + entry(e2eDocA, e2eTokenA, "    labels: {customer: acme, team: sales}\n") + entry(e2eDocB, e2eTokenB, "") + entry(e2eDocC, e2eTokenC, "")
 	require.NoError(t, os.WriteFile(watchPath, []byte(first), 0o600))
 
-	p := start(t, bin, []string{"ASSURESIGN_CONTEXT_IDENTIFIER=" + e2eContext},
+	e := withContext.Start(t,
 		"--watch.file="+watchPath, "--watch.poll-interval=1h", "--assuresign.endpoint="+endpoint,
 		"--assuresign.max-retries=0", "--web.listen-address=127.0.0.1:0", "--log.level=debug")
-	p.listening(t)
 
-	code, body := p.get(t, "/-/healthy")
+	code, body := e.Get(t, "/-/healthy")
 	assert.Equal(t, http.StatusOK, code)
-	code, body = p.get(t, "/-/ready")
+	code, body = e.Get(t, "/-/ready")
 	assert.Equal(t, http.StatusServiceUnavailable, code, "not ready before the first round: %s", body)
-	_, body = p.get(t, "/")
+	_, body = e.Get(t, "/")
 	assert.Contains(t, body, "Waiting for the first refresh round.")
 
 	open()
-	testenv.WaitHTTP(t, p.base+"/-/ready", http.StatusOK, waitFor)
+	testenv.WaitHTTP(t, e.URL+"/-/ready", http.StatusOK, waitFor)
 
-	text, mfs := p.metrics(t)
-	assert.Equal(t, "SigningStepInProgress", status(mfs, e2eDocA))
-	assert.Equal(t, "Completed", status(mfs, e2eDocB))
-	assert.Equal(t, "Declined", status(mfs, e2eDocC))
-	step, _ := value(mfs, "assuresign_document_signing_step", map[string]string{"document_id": e2eDocA})
+	text, x := e.Metrics(t)
+	assert.Equal(t, "SigningStepInProgress", x.Status(e2eDocA))
+	assert.Equal(t, "Completed", x.Status(e2eDocB))
+	assert.Equal(t, "Declined", x.Status(e2eDocC))
+	step, _ := x.Find("assuresign_document_signing_step", map[string]string{"document_id": e2eDocA})
 	assert.Equal(t, 2.0, step)
-	ts, _ := value(mfs, "assuresign_document_status_timestamp_seconds", map[string]string{"document_id": e2eDocC})
+	ts, _ := x.Find("assuresign_document_status_timestamp_seconds", map[string]string{"document_id": e2eDocC})
 	assert.Equal(t, float64(date.Unix()), ts)
-	_, ok := value(mfs, "assuresign_document_info", map[string]string{"document_id": e2eDocA, "customer": "acme", "team": "sales"})
-	assert.True(t, ok, "info carries the watch file's labels")
+	assert.True(t, x.Has("assuresign_document_info", map[string]string{"document_id": e2eDocA, "customer": "acme", "team": "sales"}), "info carries the watch file's labels")
 	for name, want := range map[string]float64{"assuresign_up": 1, "assuresign_watched_documents": 3, "assuresign_watchlist_last_reload_successful": 1} {
-		v, ok := value(mfs, name, nil)
+		v, ok := x.Value(name)
 		assert.True(t, ok, name)
 		assert.Equal(t, want, v, name)
 	}
-	assert.Contains(t, mfs, "go_goroutines")
-	assert.Contains(t, mfs, "assuresign_exporter_build_info")
+	assert.Contains(t, x.Families, "go_goroutines")
+	assert.Contains(t, x.Families, "assuresign_exporter_build_info")
 
 	t.Run("promtool check metrics", func(t *testing.T) {
 		promtool, err := exec.LookPath("promtool")
@@ -282,91 +160,143 @@ func testServe(t *testing.T, bin string) {
 	})
 
 	t.Run("OpenMetrics and gzip", func(t *testing.T) {
-		code, hdr, body := p.do(t, http.MethodGet, "/metrics", http.Header{"Accept": {"application/openmetrics-text;version=1.0.0"}})
-		require.Equal(t, http.StatusOK, code)
-		assert.Equal(t, "application/openmetrics-text; version=1.0.0; charset=utf-8", hdr.Get("Content-Type"))
+		res, body := e.Do(t, http.MethodGet, "/metrics", http.Header{"Accept": {"application/openmetrics-text;version=1.0.0"}}, "")
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		assert.Equal(t, "application/openmetrics-text; version=1.0.0; charset=utf-8", res.Header.Get("Content-Type"))
 		assert.True(t, strings.HasSuffix(body, "\n# EOF\n"))
 		assert.Contains(t, body, "# TYPE assuresign_document_exceptions counter\n")
-		// The Go client asks for gzip and unpacks it itself.
-		code, hdr, body = p.do(t, http.MethodGet, "/metrics", http.Header{"Accept-Encoding": {"gzip"}})
-		require.Equal(t, http.StatusOK, code)
-		assert.Equal(t, "gzip", hdr.Get("Content-Encoding"))
+		// Asked for explicitly, gzip is not unpacked by the Go client.
+		res, body = e.Do(t, http.MethodGet, "/metrics", http.Header{"Accept-Encoding": {"gzip"}}, "")
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		assert.Equal(t, "gzip", res.Header.Get("Content-Encoding"))
 		assert.NotContains(t, body, "assuresign_up")
 	})
 
 	t.Run("reload over HTTP", func(t *testing.T) {
-		code, hdr, _ := p.do(t, http.MethodGet, "/-/reload", nil)
-		assert.Equal(t, http.StatusMethodNotAllowed, code)
-		assert.Equal(t, http.MethodPost, hdr.Get("Allow"))
+		res, _ := e.Do(t, http.MethodGet, "/-/reload", nil, "")
+		assert.Equal(t, http.StatusMethodNotAllowed, res.StatusCode)
+		assert.Equal(t, http.MethodPost, res.Header.Get("Allow"))
 
 		require.NoError(t, os.WriteFile(watchPath, []byte(first+entry(e2eDocD, e2eTokenD, "")), 0o600))
-		code, _, body := p.do(t, http.MethodPost, "/-/reload", nil)
-		assert.Equal(t, http.StatusOK, code, body)
+		res, body := e.Do(t, http.MethodPost, "/-/reload", nil, "")
+		assert.Equal(t, http.StatusOK, res.StatusCode, body)
 		// D was added: checked within seconds, not at the next 5m round.
-		require.Eventually(t, func() bool { _, mfs := p.metrics(t); return status(mfs, e2eDocD) == "Created" }, waitFor, 20*time.Millisecond)
+		testenv.Eventually(t, waitFor, "D's status", func() (bool, string) {
+			_, x := e.Metrics(t)
+			return x.Status(e2eDocD) == "Created", x.Status(e2eDocD)
+		})
+
+		// The same file again adds nothing: nothing is due at once.
+		applied := strings.Count(e.Output.String(), `msg="watch list applied"`)
+		res, body = e.Do(t, http.MethodPost, "/-/reload", nil, "")
+		assert.Equal(t, http.StatusOK, res.StatusCode, body)
+		assert.Equal(t, applied, strings.Count(e.Output.String(), `msg="watch list applied"`), "an unchanged file woke the refresher")
+		_, x := e.Metrics(t)
+		loadedAt, _ := x.Value("assuresign_watchlist_last_reload_success_timestamp_seconds")
 
 		require.NoError(t, os.WriteFile(watchPath, []byte("documents:\n  - id: "+e2eDocA+"\n    auth_token: [\n"), 0o600))
-		code, _, body = p.do(t, http.MethodPost, "/-/reload", nil)
-		assert.Equal(t, http.StatusInternalServerError, code)
+		res, body = e.Do(t, http.MethodPost, "/-/reload", nil, "")
+		assert.Equal(t, http.StatusInternalServerError, res.StatusCode)
 		assert.Contains(t, body, watchPath)
-		_, mfs := p.metrics(t)
-		v, _ := value(mfs, "assuresign_watchlist_last_reload_successful", nil)
+		_, x = e.Metrics(t)
+		v, _ := x.Value("assuresign_watchlist_last_reload_successful")
 		assert.Equal(t, 0.0, v)
-		v, _ = value(mfs, "assuresign_watched_documents", nil)
+		v, _ = x.Value("assuresign_watchlist_last_reload_success_timestamp_seconds")
+		assert.Equal(t, loadedAt, v, "the success timestamp stays")
+		v, _ = x.Value("assuresign_watched_documents")
 		assert.Equal(t, 4.0, v, "the last good list stays")
-		assert.Equal(t, "Created", status(mfs, e2eDocD))
+		assert.Equal(t, "Created", x.Status(e2eDocD))
+		assert.Equal(t, "SigningStepInProgress", x.Status(e2eDocA), "with its statuses")
+
+		// A FIFO at the path is refused at once: opening it once held the
+		// one reload goroutine for ever, and every reload after it.
+		require.NoError(t, os.Remove(watchPath))
+		require.NoError(t, syscall.Mkfifo(watchPath, 0o600))
+		res, body = e.Do(t, http.MethodPost, "/-/reload", nil, "")
+		assert.Equal(t, http.StatusInternalServerError, res.StatusCode)
+		assert.Contains(t, body, watchPath+": not a regular file")
+		require.NoError(t, os.Remove(watchPath))
 	})
 
 	t.Run("reload on SIGHUP", func(t *testing.T) {
-		require.NoError(t, os.WriteFile(watchPath, []byte(first+entry(e2eDocE, e2eTokenE, "    labels: {customer: initech}\n")), 0o600))
-		require.NoError(t, p.Cmd.Process.Signal(syscall.SIGHUP))
-		require.Eventually(t, func() bool { _, mfs := p.metrics(t); return status(mfs, e2eDocE) == "Expired" }, waitFor, 20*time.Millisecond)
-		_, mfs := p.metrics(t)
-		v, _ := value(mfs, "assuresign_watchlist_last_reload_successful", nil)
+		// D leaves, E arrives, A's labels change.
+		good := "documents:\n" + entry(e2eDocA, e2eTokenA, "    labels: {customer: globex}\n") + entry(e2eDocB, e2eTokenB, "") + entry(e2eDocC, e2eTokenC, "") +
+			entry(e2eDocE, e2eTokenE, "    labels: {customer: initech}\n")
+		require.NoError(t, os.WriteFile(watchPath, []byte(good), 0o600))
+		e.Signal(t, syscall.SIGHUP)
+		testenv.Eventually(t, waitFor, "E's status", func() (bool, string) {
+			_, x := e.Metrics(t)
+			return x.Status(e2eDocE) == "Expired", x.Status(e2eDocE)
+		})
+		_, x := e.Metrics(t)
+		v, _ := x.Value("assuresign_watchlist_last_reload_successful")
 		assert.Equal(t, 1.0, v)
-		_, ok := value(mfs, "assuresign_document_info", map[string]string{"document_id": e2eDocD})
-		assert.False(t, ok, "D left the list")
+		assert.False(t, x.Has("assuresign_document_info", map[string]string{"document_id": e2eDocD}), "D left the list")
+		assert.True(t, x.Has("assuresign_document_info", map[string]string{"document_id": e2eDocA, "customer": "globex"}), "A has its new labels")
+		assert.False(t, x.Has("assuresign_document_info", map[string]string{"document_id": e2eDocA, "team": "sales"}), "and not its old ones")
+		assert.Equal(t, "SigningStepInProgress", x.Status(e2eDocA), "A keeps its status")
+
+		// A bad file by SIGHUP: the error is logged, the last good list stays.
+		failures := reloadFailures(e)
+		require.NoError(t, os.WriteFile(watchPath, []byte("documents:\n"+entry(e2eDocA, "not-a-guid", "")), 0o600))
+		e.Signal(t, syscall.SIGHUP)
+		testenv.Eventually(t, waitFor, "the reload error in the log", func() (bool, string) {
+			return reloadFailures(e) > failures, "no new \"reload failed\" line"
+		})
+		assert.Contains(t, e.Output.String(), watchPath+":3: documents[0].auth_token: is not a GUID")
+		_, x = e.Metrics(t)
+		v, _ = x.Value("assuresign_watchlist_last_reload_successful")
+		assert.Equal(t, 0.0, v)
+		v, _ = x.Value("assuresign_watched_documents")
+		assert.Equal(t, 4.0, v, "the last good list stays")
+		for id, want := range map[string]string{e2eDocA: "SigningStepInProgress", e2eDocB: "Completed", e2eDocC: "Declined", e2eDocE: "Expired"} {
+			assert.Equal(t, want, x.Status(id), "%s keeps its status", id)
+		}
+		assert.True(t, x.Has("assuresign_document_info", map[string]string{"document_id": e2eDocE, "customer": "initech"}))
+		require.True(t, e.Alive(), "a bad file ended the exporter")
 	})
 
 	t.Run("no secret shows", func(t *testing.T) {
-		text, _ := p.metrics(t)
-		assertNoSecret(t, "/metrics", text)
-		_, page := p.get(t, "/")
+		text, _ := e.Metrics(t)
+		e2eSecrets.AssertNone(t, "/metrics", text)
+		_, page := e.Get(t, "/")
 		assert.Contains(t, page, e2eDocA)
-		assertNoSecret(t, "the landing page", page)
-		_, notFound := p.get(t, "/nothing-here")
+		e2eSecrets.AssertNone(t, "the landing page", page)
+		_, notFound := e.Get(t, "/nothing-here")
 		assert.Contains(t, notFound, "404")
 	})
 
+	// run joins every goroutine it started before it returns: a SIGTERM
+	// ends the process promptly, with exit code 0.
 	t.Run("SIGTERM", func(t *testing.T) {
-		require.NoError(t, p.Cmd.Process.Signal(syscall.SIGTERM))
+		e.Signal(t, syscall.SIGTERM)
 		start := time.Now()
-		assert.Equal(t, 0, p.wait(t, 5*time.Second))
+		assert.Equal(t, 0, e.ExitCode(t, 5*time.Second))
 		t.Logf("exited %s after SIGTERM", time.Since(start).Round(time.Millisecond))
-		assert.Contains(t, p.Output.String(), "shutting down")
-		assertNoSecret(t, "the debug log", p.Output.String())
+		assert.Contains(t, e.Output.String(), "shutting down")
+		e2eSecrets.AssertNone(t, "the debug log", e.Output.String())
 	})
 }
 
-func testBrokenWatchFile(t *testing.T, bin string) {
+func testBrokenWatchFile(t *testing.T) {
 	dir := t.TempDir()
 	const path0 = "{path}" // the file's path, in want
 	for _, tc := range []struct {
 		name, file string
-		env        []string
+		opts       testenv.ExporterOptions
 		noLine     bool // the error names the document, not a line
 		want       []string
 	}{
 		{
 			name: "bad id",
 			file: "# watched\ndocuments:\n" + entry(e2eDocA, e2eTokenA, "") + "  - id: not-a-guid\n    auth_token: " + e2eTokenB + "\n",
-			env:  []string{"ASSURESIGN_CONTEXT_IDENTIFIER=" + e2eContext},
+			opts: withContext,
 			want: []string{":5: documents[1].id: ", "not-a-guid", "is not a GUID"},
 		},
 		{
 			name: "YAML syntax",
 			file: "documents:\n" + entry(e2eDocA, e2eTokenA, "    labels: {customer: acme\n"),
-			env:  []string{"ASSURESIGN_CONTEXT_IDENTIFIER=" + e2eContext},
+			opts: withContext,
 			want: []string{"YAML syntax error"},
 		},
 		{
@@ -375,13 +305,24 @@ func testBrokenWatchFile(t *testing.T, bin string) {
 			noLine: true,
 			want:   []string{path0 + ": document " + e2eDocA + " has no context_identifier"},
 		},
+		{
+			name:   "a FIFO",
+			noLine: true,
+			opts:   withContext,
+			want:   []string{path0 + ": not a regular file"},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".yml")
-			require.NoError(t, os.WriteFile(path, []byte(tc.file), 0o600))
-			p := start(t, bin, tc.env, "--watch.file="+path, "--web.listen-address=127.0.0.1:0", "--assuresign.endpoint=http://127.0.0.1:1/")
-			assert.NotZero(t, p.wait(t, waitFor))
-			out := p.Output.String()
+			if tc.file == "" {
+				require.NoError(t, syscall.Mkfifo(path, 0o600))
+			} else {
+				require.NoError(t, os.WriteFile(path, []byte(tc.file), 0o600))
+			}
+			tc.opts.NoWait = true
+			e := tc.opts.Start(t, "--watch.file="+path, "--web.listen-address=127.0.0.1:0", "--assuresign.endpoint=http://127.0.0.1:1/")
+			assert.NotZero(t, e.ExitCode(t, waitFor))
+			out := e.Output.String()
 			if !tc.noLine {
 				assert.Regexp(t, regexp.QuoteMeta(path)+`:\d+: `, out, "the error names the file and line")
 			}
@@ -389,12 +330,14 @@ func testBrokenWatchFile(t *testing.T, bin string) {
 				assert.Contains(t, out, strings.ReplaceAll(w, path0, path))
 			}
 			assert.NotContains(t, out, "Listening on")
-			assertNoSecret(t, "the error", out)
+			e2eSecrets.AssertNone(t, "the error", out)
 		})
 	}
 }
 
-func testBadFlags(t *testing.T, bin string) {
+// testBadFlags checks what validateFlags' table test cannot: the exit code,
+// and that nothing panics on the way.
+func testBadFlags(t *testing.T) {
 	good := filepath.Join(t.TempDir(), "watch.yml")
 	require.NoError(t, os.WriteFile(good, []byte("documents:\n"+entry(e2eDocA, e2eTokenA, "")), 0o600))
 	for _, tc := range []struct {
@@ -404,28 +347,31 @@ func testBadFlags(t *testing.T, bin string) {
 		{[]string{}, "--watch.file is required"},
 		{[]string{"--watch.file=" + good, "--watch.poll-interval=0s"}, "--watch.poll-interval must be positive"},
 		{[]string{"--watch.file=" + good, "--assuresign.batch-size=0"}, "--assuresign.batch-size must be at least 1"},
+		{[]string{"--watch.file=" + good, "--web.telemetry-path=/"}, `--web.telemetry-path \"/\" is taken by another endpoint`},
+		{[]string{"--watch.file=" + good, "--web.telemetry-path=metrics"}, `--web.telemetry-path \"metrics\" must start with /`},
 		{[]string{"--watch.file=/nonexistent"}, "/nonexistent"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			p := start(t, bin, []string{"ASSURESIGN_CONTEXT_IDENTIFIER=" + e2eContext}, append(tc.args, "--web.listen-address=127.0.0.1:0")...)
-			assert.Equal(t, 1, p.wait(t, waitFor))
-			assert.Contains(t, p.Output.String(), tc.want)
-			assert.NotContains(t, p.Output.String(), "panic")
+			opts := withContext
+			opts.NoWait = true
+			e := opts.Start(t, append(tc.args, "--web.listen-address=127.0.0.1:0")...)
+			assert.Equal(t, 1, e.ExitCode(t, waitFor))
+			assert.Contains(t, e.Output.String(), tc.want)
+			assert.NotContains(t, e.Output.String(), "panic")
 		})
 	}
 }
 
-func testDemo(t *testing.T, bin string) {
+func testDemo(t *testing.T) {
 	// A terminal interval shorter than the default refresh interval is valid
 	// because --demo shortens the refresh interval before flags are checked.
 	tmp := t.TempDir()
-	p := start(t, bin, []string{"TMPDIR=" + tmp}, "--demo", "--refresh.terminal-interval=1m", "--web.listen-address=127.0.0.1:0")
-	p.listening(t)
-	testenv.WaitHTTP(t, p.base+"/-/ready", http.StatusOK, waitFor)
-	_, mfs := p.metrics(t)
-	watched, _ := value(mfs, "assuresign_watched_documents", nil)
+	e := testenv.ExporterOptions{Env: []string{"TMPDIR=" + tmp}}.Start(t, "--demo", "--refresh.terminal-interval=1m", "--web.listen-address=127.0.0.1:0")
+	testenv.WaitHTTP(t, e.URL+"/-/ready", http.StatusOK, waitFor)
+	_, x := e.Metrics(t)
+	watched, _ := x.Value("assuresign_watched_documents")
 	assert.Equal(t, 40.0, watched)
-	info := mfs["assuresign_document_info"]
+	info := x.Families["assuresign_document_info"]
 	require.NotNil(t, info)
 	assert.Len(t, info.GetMetric(), 40)
 	for _, m := range info.GetMetric() {
@@ -435,19 +381,17 @@ func testDemo(t *testing.T, bin string) {
 		}
 		assert.Equal(t, map[string]bool{"document_id": true, "customer": true, "team": true}, names)
 	}
-	up, _ := value(mfs, "assuresign_up", nil)
+	up, _ := x.Value("assuresign_up")
 	assert.Equal(t, 1.0, up)
-	interval, _ := value(mfs, "assuresign_refresh_interval_seconds", nil)
+	interval, _ := x.Value("assuresign_refresh_interval_seconds")
 	assert.Equal(t, 10.0, interval)
-	known := 0
-	for _, m := range mfs["assuresign_document_status"].GetMetric() {
-		if m.GetGauge().GetValue() == 1 && !strings.Contains(m.String(), `value:"Unknown"`) {
-			known++
-		}
+	statuses := x.Statuses()
+	assert.Len(t, statuses, 40)
+	for id, st := range statuses {
+		assert.NotEqual(t, "Unknown", st, "%s has no documented status", id)
 	}
-	assert.Equal(t, 40, known, "every demo document has a documented status")
-	require.NoError(t, p.Cmd.Process.Signal(syscall.SIGTERM))
-	assert.Equal(t, 0, p.wait(t, 5*time.Second))
+	e.Signal(t, syscall.SIGTERM)
+	assert.Equal(t, 0, e.ExitCode(t, 5*time.Second))
 	left, err := os.ReadDir(tmp)
 	require.NoError(t, err)
 	assert.Empty(t, left, "the demo's watch file outlived the process")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"testing"
 
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
@@ -9,8 +8,4 @@ import (
 
 // TestMain removes the exporter binary that TestBinary and
 // TestDocumentTRAKBinary share (see testenv.BuildBinary).
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testenv.RemoveBinaries()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m) }

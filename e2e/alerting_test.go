@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -58,9 +57,9 @@ var documentAlerts = []string{
 // stack is the running system: simulator -> exporter -> Prometheus -> Alertmanager -> webhook sink.
 type stack struct {
 	t            *testing.T
-	poll         *poller
+	procs        []*testenv.Process // every process of the stack, watched while polling
 	examples     string
-	sim          *proc
+	sim          *testenv.Simulator
 	simURL       string
 	exporterAddr string
 	exporterURL  string
@@ -82,9 +81,7 @@ type stack struct {
 //   - stopping AssureSign makes AssureSignUpstreamUnreachable go pending,
 //     then firing.
 func TestAlertingEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: the end-to-end test starts Prometheus and Alertmanager")
-	}
+	testenv.SkipShort(t) // builds binaries, starts Prometheus and Alertmanager
 	tools := requireTools(t, "prometheus", "promtool", "prometheus-alertmanager", "amtool")
 	testStart := time.Now()
 	s := startStack(t, tools)
@@ -106,10 +103,7 @@ func TestAlertingEndToEnd(t *testing.T) {
 func startStack(t *testing.T, tools map[string]string) *stack {
 	root := moduleRoot(t)
 	dir := t.TempDir()
-	exporterBin := testenv.BuildBinary(t, testenv.ExporterPkg)
-	simBin := testenv.BuildBinary(t, testenv.SimulatorPkg)
 	s := &stack{t: t, examples: filepath.Join(root, "examples")}
-	s.poll = &poller{t: t}
 
 	// --- the AssureSign simulator
 	var simDocs []map[string]any
@@ -123,26 +117,25 @@ func startStack(t *testing.T, tools map[string]string) *stack {
 	require.NoError(t, err)
 	writeFile(t, filepath.Join(dir, "documents.json"), string(docsJSON))
 	writeFile(t, filepath.Join(dir, "context"), contextID+"\n")
-	s.sim = startProc(t, "assuresign-simulator", nil, simBin,
+	s.sim = testenv.StartSimulator(t,
 		"--listen", "127.0.0.1:0", "--context-file", filepath.Join(dir, "context"), "--documents", filepath.Join(dir, "documents.json"))
-	s.poll.procs = append(s.poll.procs, s.sim)
-	s.simURL = "http://" + s.sim.WaitOutput(t, testenv.SimulatorListening, 15*time.Second)[1]
+	s.procs = append(s.procs, s.sim.Process)
+	s.simURL = s.sim.URL
 
 	// --- the exporter
 	writeFile(t, filepath.Join(dir, "watch.yml"), watch.String())
 	writeFile(t, filepath.Join(dir, "webhook-token"), webhookToken+"\n")
-	s.exporterAddr = testenv.FreeAddr(t)
-	s.exporterURL = "http://" + s.exporterAddr
-	exporter := startProc(t, "assuresign_exporter", []string{"ASSURESIGN_CONTEXT_IDENTIFIER=" + contextID}, exporterBin,
+	exporter := testenv.ExporterOptions{Env: []string{"ASSURESIGN_CONTEXT_IDENTIFIER=" + contextID}}.Start(t,
 		"--watch.file="+filepath.Join(dir, "watch.yml"),
-		"--assuresign.endpoint="+s.simURL+"/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text",
+		"--assuresign.endpoint="+s.sim.Endpoint(),
 		"--refresh.interval=2s",
-		"--web.listen-address="+s.exporterAddr,
+		"--web.listen-address=127.0.0.1:0",
 		// On, so that the dashboard's webhook panel has data.
 		"--webhook.bearer-token-file="+filepath.Join(dir, "webhook-token"),
 	)
-	s.poll.procs = append(s.poll.procs, exporter)
-	s.poll.eventually(20*time.Second, 50*time.Millisecond, "exporter ready (first refresh round done)", func() (bool, string) {
+	s.procs = append(s.procs, exporter.Process)
+	s.exporterAddr, s.exporterURL = exporter.Addr, exporter.URL
+	s.eventually(t, 20*time.Second, 50*time.Millisecond, "exporter ready (first refresh round done)", func() (bool, string) {
 		code, body, err := httpGet(s.exporterURL + "/-/ready")
 		return code == http.StatusOK, fmt.Sprint(code, " ", strings.TrimSpace(string(body)), " ", err)
 	})
@@ -176,13 +169,13 @@ receivers:
 `, sinkSrv.URL+"/alertmanager"))
 	runTool(t, tools["amtool"], "check-config", amConfig)
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "alertmanager-data"), 0o700))
-	am := startProc(t, "prometheus-alertmanager", nil, tools["prometheus-alertmanager"],
+	am := testenv.Start(t, exec.Command(tools["prometheus-alertmanager"],
 		"--config.file="+amConfig,
 		"--storage.path="+filepath.Join(dir, "alertmanager-data"),
 		"--web.listen-address="+amAddr,
 		"--cluster.listen-address=", // no gossip: a single, local instance
-	)
-	s.poll.procs = append(s.poll.procs, am)
+	))
+	s.procs = append(s.procs, am)
 
 	// --- Prometheus
 	// alerts.yml is loaded from a copy (see rewriteAlerts): its document
@@ -217,16 +210,16 @@ scrape_configs:
 	// (check.sh checks the shipped files).
 	runTool(t, tools["promtool"], "check", "config", promConfig)
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "prometheus-data"), 0o700))
-	prom := startProc(t, "prometheus", nil, tools["prometheus"],
+	prom := testenv.Start(t, exec.Command(tools["prometheus"],
 		"--config.file="+promConfig,
 		"--storage.tsdb.path="+filepath.Join(dir, "prometheus-data"),
 		"--web.listen-address="+promAddr,
-	)
-	s.poll.procs = append(s.poll.procs, prom)
+	))
+	s.procs = append(s.procs, prom)
 	s.prom = prometheusAPI{base: "http://" + promAddr}
 
 	for name, url := range map[string]string{"Alertmanager": s.amURL, "Prometheus": s.prom.base} {
-		s.poll.eventually(30*time.Second, 50*time.Millisecond, name+" ready", func() (bool, string) {
+		s.eventually(t, 30*time.Second, 50*time.Millisecond, name+" ready", func() (bool, string) {
 			code, body, err := httpGet(url + "/-/ready")
 			return code == http.StatusOK, fmt.Sprint(code, " ", strings.TrimSpace(string(body)), " ", err)
 		})
@@ -243,7 +236,7 @@ scrape_configs:
 
 	// The baseline: Prometheus has scraped the exporter, evaluated rules.yml,
 	// and sees docDeclined in progress with its watch labels.
-	s.poll.eventually(30*time.Second, 100*time.Millisecond, "Prometheus sees the documents", func() (bool, string) {
+	s.eventually(t, 30*time.Second, 100*time.Millisecond, "Prometheus sees the documents", func() (bool, string) {
 		ss, err := s.prom.query(fmt.Sprintf(`assuresign:document_status:with_info{document_id=%q, status="SigningStepInProgress", customer=%q, team=%q}`,
 			docDeclined.id, docDeclined.customer, docDeclined.team))
 		return err == nil && len(ss) == 1, fmt.Sprint(ss, err)
@@ -251,10 +244,10 @@ scrape_configs:
 	// One DocumentTRAK notification, so that the webhook panel shows a rate.
 	// Sent once Prometheus has scraped the counters at 0: rate() cannot see
 	// an increase that happened before a series' first sample.
-	code, body, err := httpDo(http.MethodPost, s.exporterURL+"/webhooks/documenttrak", "application/json",
-		[]byte(`{"documentId":"`+docInProgress.id+`"}`), http.Header{"Authorization": {"Bearer " + webhookToken}})
+	res, body, err := testenv.Fetch(nil, http.MethodPost, s.exporterURL+"/webhooks/documenttrak",
+		http.Header{"Authorization": {"Bearer " + webhookToken}, "Content-Type": {"application/json"}}, []byte(`{"documentId":"`+docInProgress.id+`"}`))
 	require.NoError(t, err)
-	require.Equal(t, http.StatusAccepted, code, "webhook notification: %s", body)
+	require.Equal(t, http.StatusAccepted, res.StatusCode, "webhook notification: %s", body)
 	return s
 }
 
@@ -283,9 +276,9 @@ func (s *stack) simPost(path string, v any) {
 	s.t.Helper()
 	b, err := json.Marshal(v)
 	require.NoError(s.t, err)
-	code, body, err := httpDo(http.MethodPost, s.simURL+path, "application/json", b, nil)
+	res, body, err := testenv.Fetch(nil, http.MethodPost, s.simURL+path, http.Header{"Content-Type": {"application/json"}}, b)
 	require.NoError(s.t, err)
-	require.Equal(s.t, http.StatusNoContent, code, "POST %s: %s", path, body)
+	require.Equal(s.t, http.StatusNoContent, res.StatusCode, "POST %s: %s", path, body)
 }
 
 func docLabels(d document) map[string]string {
@@ -295,7 +288,6 @@ func docLabels(d document) map[string]string {
 // ---------------------------------------------------------------- decline
 
 func (s *stack) testDecline(t *testing.T) {
-	p := &poller{t: t, procs: s.poll.procs}
 	want := docLabels(docDeclined)
 	want["alertname"] = "AssureSignDocumentDeclined"
 	want["severity"] = "critical"
@@ -318,19 +310,13 @@ func (s *stack) testDecline(t *testing.T) {
 	var exporterAt, firingAt, amAt, notifiedAt time.Time
 	var promAlertSeen promAlert
 	var amAlertSeen amAlert
-	statusLine := regexp.MustCompile(`(?m)^assuresign_document_status\{([^}]*)\} 1$`)
 	declinedInMetrics := func(body []byte) bool {
-		for _, m := range statusLine.FindAllSubmatch(body, -1) {
-			l := string(m[1])
-			if strings.Contains(l, `document_id="`+docDeclined.id+`"`) && strings.Contains(l, `status="Declined"`) {
-				return true
-			}
-		}
-		return false
+		x, err := testenv.ParseExposition(string(body), "assuresign_document_status")
+		return err == nil && x.Status(docDeclined.id) == "Declined"
 	}
 	// The bound: 2s refresh (plus jitter) + 1s scrape + 1s evaluation +
 	// sending, a few seconds; 30s is far above that and well under a minute.
-	p.eventually(30*time.Second, 100*time.Millisecond, "decline seen by exporter, Prometheus, Alertmanager and its receiver", func() (bool, string) {
+	s.eventually(t, 30*time.Second, 100*time.Millisecond, "decline seen by exporter, Prometheus, Alertmanager and its receiver", func() (bool, string) {
 		now := time.Now()
 		if exporterAt.IsZero() {
 			if _, body, err := httpGet(s.exporterURL + "/metrics"); err == nil && declinedInMetrics(body) {
@@ -455,18 +441,17 @@ func (s *stack) testRuleHealth(t *testing.T) {
 
 func (s *stack) testUpstreamUnreachable(t *testing.T) {
 	const name = "AssureSignUpstreamUnreachable"
-	p := &poller{t: t, procs: s.poll.procs}
 	alerts, err := s.prom.alerts()
 	require.NoError(t, err)
 	for _, a := range alerts {
 		require.NotEqual(t, name, a.Labels["alertname"], "%s before AssureSign stopped: %v", name, a)
 	}
 
-	s.sim.stop()
+	s.sim.Stop(10 * time.Second)
 	stoppedAt := time.Now()
 	var states []string // the distinct states seen, in order
 	var firing promAlert
-	p.eventually(45*time.Second, 100*time.Millisecond, name+" firing", func() (bool, string) {
+	s.eventually(t, 45*time.Second, 100*time.Millisecond, name+" firing", func() (bool, string) {
 		alerts, err := s.prom.alerts()
 		if err != nil {
 			return false, err.Error()
@@ -500,7 +485,7 @@ func (s *stack) testUpstreamUnreachable(t *testing.T) {
 	// It stays pending for its for: (5s in the test copy) before firing.
 	assert.GreaterOrEqual(t, time.Since(firing.ActiveAt), 5*time.Second, "pending for its for:")
 
-	p.eventually(15*time.Second, 100*time.Millisecond, name+" in Alertmanager", func() (bool, string) {
+	s.eventually(t, 15*time.Second, 100*time.Millisecond, name+" in Alertmanager", func() (bool, string) {
 		alerts, err := amAlerts(s.amURL)
 		if err != nil {
 			return false, err.Error()

@@ -246,9 +246,10 @@ func (s *stack) testDashboard(t *testing.T) {
 		}
 	}
 
-	deadline := time.Now().Add(40 * time.Second)
 	pending := jobs
-	for round := 1; ; round++ {
+	rounds := 0
+	s.eventually(t, 40*time.Second, 500*time.Millisecond, "every dashboard query to give what this scenario should", func() (bool, string) {
+		rounds++
 		var failing []dashboardJob
 		var msgs []string
 		for _, j := range pending {
@@ -263,23 +264,10 @@ func (s *stack) testDashboard(t *testing.T) {
 			}
 		}
 		pending = failing
-		if len(pending) == 0 {
-			t.Logf("%d dashboard queries x %d filter settings give the expected data (%d polling rounds, %.1fs)",
-				len(queries), len(filters), round, time.Since(start).Seconds())
-			return
-		}
-		for _, p := range s.poll.procs {
-			if err := p.died(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("after %.0fs, %d dashboard queries do not give what this scenario should:\n%s",
-				time.Since(start).Seconds(), len(pending), strings.Join(msgs, "\n"))
-			return
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		return len(pending) == 0, fmt.Sprintf("%d queries do not:\n%s", len(pending), strings.Join(msgs, "\n"))
+	})
+	t.Logf("%d dashboard queries x %d filter settings give the expected data (%d polling rounds, %.1fs)",
+		len(queries), len(filters), rounds, time.Since(start).Seconds())
 }
 
 func (s *stack) runDashboardJob(j dashboardJob, w want) error {

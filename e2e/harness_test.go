@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -23,11 +22,7 @@ import (
 )
 
 // TestMain removes the binaries the tests built (see testenv.BuildBinary).
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testenv.RemoveBinaries()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 // requireTools returns the paths of the external tools, or skips the test
 // (fails it when CI=true) if one is missing.
@@ -74,108 +69,39 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-// ---------------------------------------------------------------- processes
+// ---------------------------------------------------------------- waiting
 
-// proc is a child process. Its output is printed when the test fails.
-type proc struct {
-	*testenv.Process
-	name    string
-	mu      sync.Mutex
-	stopped bool // stopped on purpose: exiting is not an error
-}
-
-// startProc starts bin and stops it (SIGTERM, then SIGKILL) at cleanup.
-func startProc(t *testing.T, name string, env []string, bin string, args ...string) *proc {
+// eventually is testenv.EventuallyEvery, failing at once if a process of the
+// stack died.
+func (s *stack) eventually(t *testing.T, timeout, interval time.Duration, what string, cond func() (bool, string)) time.Duration {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	p := &proc{Process: testenv.Start(t, cmd), name: name}
-	t.Cleanup(p.stop)
-	return p
-}
-
-// stop ends the process and waits for it.
-func (p *proc) stop() {
-	p.mu.Lock()
-	p.stopped = true
-	p.mu.Unlock()
-	p.Stop(10 * time.Second)
-}
-
-// died reports an exit that nobody asked for.
-func (p *proc) died() error {
-	select {
-	case <-p.Exited():
-	default:
-		return nil
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.stopped {
-		return nil
-	}
-	return fmt.Errorf("%s exited unexpectedly: %v", p.name, p.Cmd.ProcessState)
-}
-
-// ---------------------------------------------------------------- polling
-
-// poller polls conditions while watching the processes of the stack.
-type poller struct {
-	t     *testing.T
-	procs []*proc
-}
-
-// eventually polls cond every interval until it reports done, and returns how
-// long that took. It fails the test at the deadline with cond's last message,
-// or at once if a process died.
-func (p *poller) eventually(timeout, interval time.Duration, what string, cond func() (bool, string)) time.Duration {
-	p.t.Helper()
-	start := time.Now()
-	deadline := start.Add(timeout)
-	for {
+	return testenv.EventuallyEvery(t, timeout, interval, what, func() (bool, string) {
 		done, msg := cond()
-		if done {
-			return time.Since(start)
+		if !done {
+			s.checkAlive(t, msg)
 		}
-		for _, pr := range p.procs {
-			if err := pr.died(); err != nil {
-				p.t.Fatalf("%s: %v (last: %s)", what, err, msg)
-			}
+		return done, msg
+	})
+}
+
+// checkAlive fails t if a process of the stack exited without being stopped.
+func (s *stack) checkAlive(t *testing.T, last string) {
+	t.Helper()
+	for _, p := range s.procs {
+		if err := p.Died(); err != nil {
+			t.Fatalf("%v (last: %s)", err, last)
 		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("%s: not within %s; last: %s", what, timeout, msg)
-		}
-		time.Sleep(interval)
 	}
 }
 
 // ---------------------------------------------------------------- HTTP
 
-// client talks to 127.0.0.1 only: no proxy.
-var client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
-
-func httpDo(method, rawURL, contentType string, body []byte, header http.Header) (int, []byte, error) {
-	req, err := http.NewRequest(method, rawURL, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, err
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	res, err := client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	return res.StatusCode, b, err
-}
-
 func httpGet(rawURL string) (int, []byte, error) {
-	return httpDo(http.MethodGet, rawURL, "", nil, nil)
+	res, body, err := testenv.Fetch(nil, http.MethodGet, rawURL, nil, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	return res.StatusCode, body, nil
 }
 
 // getJSON GETs rawURL and decodes a 200 answer into v.

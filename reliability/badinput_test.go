@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
 type badInput struct {
@@ -35,20 +36,18 @@ type badInput struct {
 
 func TestBadWatchFiles(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	ctxPath, _ := contextFile(t, dir)
 	docs := newDocs(3, "bad-input")
-	sim := startSimulator(t, ctxPath, docs)
+	dir, ctxPath, sim := newAccount(t, docs)
 	path := filepath.Join(dir, "watch.yml")
 	good := watchYAML(docs)
 	writeFile(t, path, good)
-	e := startExporter(t, exporterOpts{watchFile: path, endpoint: sim.endpoint(), contextFile: ctxPath,
+	e := startExporter(t, exporterOpts{watchFile: path, endpoint: sim.Endpoint(), contextFile: ctxPath,
 		flags: map[string]string{"watch.max-documents": "5", "refresh.interval": "2s", "refresh.terminal-interval": "2s"}})
-	eventually(t, 20*time.Second, "the first round", func() (bool, string) { return statusesMatch(e.scrape(), docs) })
+	testenv.Eventually(t, 20*time.Second, "the first round", func() (bool, string) { return statusesMatch(e.scrape(), docs) })
 
 	token := docs[0].Token
 	mangled := token[:35] + "Z" // a mistyped token is mostly the real one
-	registerSecret("mistyped AuthToken", mangled)
+	secrets.Add("mistyped AuthToken", mangled)
 	anchorSecret := secretGUID("anchor name")
 	keySecret := secretGUID("AuthToken pasted as a key")
 	head := "documents:\n  - id: " + docs[0].ID + "\n"
@@ -101,7 +100,7 @@ func TestBadWatchFiles(t *testing.T) {
 			if err := os.Mkdir(p, 0o700); err != nil {
 				t.Fatal(err)
 			}
-		}, want: "is a directory"},
+		}, want: "not a regular file"},
 		{name: "unreadable: chmod 000", setup: func(t *testing.T, p string) {
 			if err := os.Chmod(p, 0); err != nil {
 				t.Fatal(err)
@@ -157,8 +156,8 @@ func TestBadWatchFiles(t *testing.T) {
 			if ok, why := statusesMatch(s, docs); !ok {
 				t.Errorf("the old list's statuses are gone: %s", why)
 			}
-			if !e.alive() {
-				t.Fatalf("the exporter exited:\n%s", e.log)
+			if !e.Alive() {
+				t.Fatalf("the exporter exited:\n%s", e.Output)
 			}
 			fig.Message = strings.ReplaceAll(fig.Message, dir, "$DIR")
 		})
@@ -171,12 +170,13 @@ func TestBadWatchFiles(t *testing.T) {
 		defer func() { fig.Rejected = !t.Failed(); Figures.AddBadInput(fig) }()
 		bad := filepath.Join(t.TempDir(), "start.yml")
 		writeFile(t, bad, []byte("documents:\n  - id: "+docs[0].ID+"\n    auth_token: "+mangled+"\n"))
-		cmd := exec.Command(binary(t, "exporter"), "--web.listen-address=127.0.0.1:0", "--watch.file="+bad,
-			"--assuresign.endpoint="+sim.endpoint(), "--assuresign.context-identifier-file="+ctxPath, "--log.level=debug")
-		out, err := cmd.CombinedOutput()
+		e := testenv.ExporterOptions{NoWait: true}.Start(t, "--web.listen-address=127.0.0.1:0", "--watch.file="+bad,
+			"--assuresign.endpoint="+sim.Endpoint(), "--assuresign.context-identifier-file="+ctxPath, "--log.level=debug")
+		code := e.ExitCode(t, 30*time.Second)
+		out := []byte(e.Output.String())
 		captureOutput(t, "exporter start-up log", out)
-		if code := cmd.ProcessState.ExitCode(); err == nil || code == 0 {
-			t.Fatalf("exit code %d, want non-zero: %v\n%s", code, err, out)
+		if code == 0 {
+			t.Fatalf("exit code 0, want non-zero\n%s", out)
 		}
 		m := regexp.MustCompile(`msg=exiting err="(.*)"`).FindSubmatch(out)
 		if m == nil {
@@ -196,12 +196,10 @@ var reloadFailedRE = regexp.MustCompile(`(?m)^.*msg="reload failed; keeping the 
 // reloadExpectingError reloads and returns the error, which must also be in the log.
 func reloadExpectingError(t *testing.T, e *exporter, viaSIGHUP bool) string {
 	t.Helper()
-	before := len(reloadFailedRE.FindAllString(e.log.String(), -1))
+	before := len(reloadFailedRE.FindAllString(e.Output.String(), -1))
 	var msg string
 	if viaSIGHUP {
-		if err := e.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-			t.Fatal(err)
-		}
+		e.Signal(t, syscall.SIGHUP)
 	} else {
 		code, body := e.reload()
 		if code != 500 {
@@ -210,8 +208,8 @@ func reloadExpectingError(t *testing.T, e *exporter, viaSIGHUP bool) string {
 		msg = strings.TrimSpace(strings.TrimPrefix(body, "reload failed: "))
 	}
 	var logged string
-	eventually(t, 10*time.Second, "the reload error in the log", func() (bool, string) {
-		all := reloadFailedRE.FindAllStringSubmatch(e.log.String(), -1)
+	testenv.Eventually(t, 10*time.Second, "the reload error in the log", func() (bool, string) {
+		all := reloadFailedRE.FindAllStringSubmatch(e.Output.String(), -1)
 		if len(all) <= before {
 			return false, "no new line"
 		}
@@ -262,9 +260,9 @@ func symlinkSwap(t *testing.T, sim *simulatorProc, ctxPath string, docs []doc) {
 	defer func() { fig.Rejected = !t.Failed(); Figures.AddBadInput(fig) }()
 	path := filepath.Join(t.TempDir(), "watch.yml")
 	writeFile(t, path, watchYAML(docs))
-	e := startExporter(t, exporterOpts{watchFile: path, endpoint: sim.endpoint(), contextFile: ctxPath,
+	e := startExporter(t, exporterOpts{watchFile: path, endpoint: sim.Endpoint(), contextFile: ctxPath,
 		flags: map[string]string{"refresh.interval": "2s", "refresh.terminal-interval": "2s"}})
-	eventually(t, 20*time.Second, "the first round", func() (bool, string) { return statusesMatch(e.scrape(), docs) })
+	testenv.Eventually(t, 20*time.Second, "the first round", func() (bool, string) { return statusesMatch(e.scrape(), docs) })
 	dir := filepath.Join(filepath.Dir(path), "..data")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
 // The fault pairs' settings: 4 documents in batches of 2, so a round sends 2
@@ -31,9 +33,9 @@ type pair struct {
 
 func startPair(t *testing.T, n int, flags map[string]string) *pair {
 	t.Helper()
-	p := &pair{dir: t.TempDir(), docs: newDocs(n, t.Name())}
-	ctxPath, _ := contextFile(t, p.dir)
-	p.sim = startSimulator(t, ctxPath, p.docs)
+	p := &pair{docs: newDocs(n, t.Name())}
+	var ctxPath string
+	p.dir, ctxPath, p.sim = newAccount(t, p.docs)
 	watch := p.dir + "/watch.yml"
 	writeFile(t, watch, watchYAML(p.docs))
 	f := map[string]string{ // the bound in runFault is computed from these
@@ -47,8 +49,8 @@ func startPair(t *testing.T, n int, flags map[string]string) *pair {
 	for k, v := range flags {
 		f[k] = v
 	}
-	p.exp = startExporter(t, exporterOpts{watchFile: watch, endpoint: p.sim.endpoint(), contextFile: ctxPath, flags: f})
-	eventually(t, 20*time.Second, "the first round to succeed", func() (bool, string) {
+	p.exp = startExporter(t, exporterOpts{watchFile: watch, endpoint: p.sim.Endpoint(), contextFile: ctxPath, flags: f})
+	testenv.Eventually(t, 20*time.Second, "the first round to succeed", func() (bool, string) {
 		s := p.exp.scrape()
 		if s.up() != 1 {
 			return false, fmt.Sprintf("up=%v", s.up())
@@ -130,7 +132,7 @@ func runFault(t *testing.T, tc faultCase) {
 	tc.inject(p)
 
 	var down *scrape
-	eventually(t, 15*time.Second, "assuresign_up to drop to 0", func() (bool, string) {
+	testenv.Eventually(t, 15*time.Second, "assuresign_up to drop to 0", func() (bool, string) {
 		down = p.exp.scrape()
 		return down.up() == 0, fmt.Sprintf("up=%v", down.up())
 	})
@@ -147,9 +149,9 @@ func runFault(t *testing.T, tc faultCase) {
 	// show the last known statuses, up=0 and the stale success timestamp.
 	ind0 := indicator(down)
 	scrapes := 0
-	eventually(t, 30*time.Second, "more failed rounds", func() (bool, string) {
-		if !p.exp.alive() {
-			t.Fatalf("the exporter exited:\n%s", p.exp.log)
+	testenv.Eventually(t, 30*time.Second, "more failed rounds", func() (bool, string) {
+		if !p.exp.Alive() {
+			t.Fatalf("the exporter exited:\n%s", p.exp.Output)
 		}
 		s := p.exp.scrape()
 		scrapes++
@@ -193,7 +195,7 @@ func runFault(t *testing.T, tc faultCase) {
 		t.Errorf("only %d upstream requests in the window", fig.Requests)
 	}
 
-	fig.Recovery = eventually(t, recoveryTimeout, "recovery with the upstream change", func() (bool, string) {
+	fig.Recovery = testenv.Eventually(t, recoveryTimeout, "recovery with the upstream change", func() (bool, string) {
 		s := p.exp.scrape()
 		if s.up() != 1 {
 			return false, fmt.Sprintf("up=%v", s.up())
@@ -207,7 +209,7 @@ func runFault(t *testing.T, tc faultCase) {
 	if fig.Note[0] == ';' {
 		fig.Note = fig.Note[2:]
 	}
-	if !p.exp.alive() {
+	if !p.exp.Alive() {
 		t.Fatalf("the exporter exited")
 	}
 }
@@ -228,7 +230,7 @@ func TestRetryAfterBeyondTheDeadline(t *testing.T) {
 	p.sim.fault("429", int(retryAfter/time.Second))
 
 	var down *scrape
-	eventually(t, 15*time.Second, "assuresign_up to drop to 0", func() (bool, string) {
+	testenv.Eventually(t, 15*time.Second, "assuresign_up to drop to 0", func() (bool, string) {
 		down = p.exp.scrape()
 		return down.up() == 0, fmt.Sprintf("up=%v", down.up())
 	})
@@ -253,7 +255,7 @@ func TestRetryAfterBeyondTheDeadline(t *testing.T) {
 		t.Errorf("%d upstream requests during Retry-After, want at most %d", fig.Requests, fig.Bound)
 	}
 	t1 := time.Now()
-	eventually(t, recoveryTimeout, "recovery with the upstream change", func() (bool, string) {
+	testenv.Eventually(t, recoveryTimeout, "recovery with the upstream change", func() (bool, string) {
 		s := p.exp.scrape()
 		if s.up() != 1 {
 			return false, fmt.Sprintf("up=%v", s.up())

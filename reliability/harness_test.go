@@ -2,19 +2,16 @@ package reliability
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,9 +21,9 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
-// TestMain runs the tests (which build the binaries lazily, see binary),
-// checks for leaked goroutines in this process and prints the figures table,
-// always.
+// TestMain runs the tests (which build the binaries lazily, see
+// testenv.BuildBinary), checks for leaked goroutines in this process and
+// prints the figures table, always.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	closeClients()
@@ -41,148 +38,36 @@ func TestMain(m *testing.M) {
 		fmt.Printf("%d secret(s) found in the exporter's output\n", n)
 		code = max(code, 1)
 	}
+	short := map[string]string{"assuresign_exporter": "exporter", "assuresign_exporter -race": "exporter-race", "assuresign-simulator": "simulator"}
+	for name, took := range testenv.BuildTimes() {
+		Figures.Fact("build time: "+cmp.Or(short[name], name), "%.1fs", took.Seconds())
+	}
 	Figures.Write(os.Stdout)
 	testenv.RemoveBinaries()
 	os.Exit(code)
 }
 
-// ---------------------------------------------------------------- binaries
-
-// binaries are the binaries binary builds, by name.
-var binaries = map[string]*struct {
-	pkg   string
-	flags []string
-	timed sync.Once // times the build, for the figures
-}{
-	"exporter":      {pkg: testenv.ExporterPkg},
-	"exporter-race": {pkg: testenv.ExporterPkg, flags: []string{"-race"}},
-	"simulator":     {pkg: testenv.SimulatorPkg},
-}
-
-// binary builds (once) and returns the path of "exporter", "exporter-race"
-// (built with -race) or "simulator".
-func binary(t testing.TB, name string) string {
-	t.Helper()
-	b := binaries[name]
-	b.timed.Do(func() {
-		start := time.Now()
-		defer func() { Figures.Fact("build time: "+name, "%.1fs", time.Since(start).Seconds()) }() // also if the build fails
-		testenv.BuildBinary(t, b.pkg, b.flags...)
-	})
-	return testenv.BuildBinary(t, b.pkg, b.flags...)
-}
-
 // ---------------------------------------------------------------- secrets
 
-// Every secret the suite hands the exporter is registered here; every output
-// of the exporter is scanned for all of them.
-var secrets = struct {
-	sync.RWMutex
-	guids map[string]string // hex digits only, lower case → label
-	plain map[string]string // lower case → label
-}{guids: map[string]string{}, plain: map[string]string{}}
-
-func randomGUID() string {
-	var b [16]byte
-	for i := range b {
-		b[i] = byte(rand.IntN(256))
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%X-%X-%X-%X-%X", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+// secrets holds every secret the suite hands the exporter; every output of
+// the exporter is scanned for all of them. The suite scans hundreds of
+// megabytes of random ids, so a fragment is 12 hex digits: with 8, chance
+// matches would show up.
+var secrets = testenv.NewSecrets(12)
 
 // newID returns a random document id (not a secret).
-func newID() string { return randomGUID() }
+func newID() string { return testenv.RandomGUID() }
 
 // secretGUID returns a new random GUID registered as a secret.
 func secretGUID(label string) string {
-	g := randomGUID()
-	registerSecret(label, g)
+	g := testenv.RandomGUID()
+	secrets.Add(label, g)
 	return g
-}
-
-// registerSecret adds a secret value: a GUID is matched with or without
-// hyphens and in any case, anything else case-insensitively.
-func registerSecret(label, v string) {
-	secrets.Lock()
-	defer secrets.Unlock()
-	if h := hexOnly(v); len(h) == 32 {
-		secrets.guids[h] = label
-		return
-	}
-	secrets.plain[strings.ToLower(v)] = label
-}
-
-func hexOnly(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; isHex(c) {
-			b.WriteByte(lower(c))
-		} else if c != '-' {
-			return ""
-		}
-	}
-	return b.String()
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func lower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
-}
-
-// scanForSecrets returns a finding for each registered secret in data.
-// Hyphens are ignored, so a GUID split or joined differently still matches.
-func scanForSecrets(source string, data []byte) []string {
-	secrets.RLock()
-	defer secrets.RUnlock()
-	var findings []string
-	report := func(label string, at int) {
-		lo, hi := max(at-60, 0), min(at+100, len(data))
-		findings = append(findings, fmt.Sprintf("%s: %s in …%q…", source, label, data[lo:hi]))
-	}
-	// Runs of hex digits (hyphens skipped); every 32-digit window is looked up.
-	run := make([]byte, 0, 64)
-	pos := make([]int, 0, 64)
-	flush := func() {
-		for i := 0; i+32 <= len(run); i++ {
-			if label, ok := secrets.guids[string(run[i:i+32])]; ok {
-				report(label, pos[i])
-			}
-		}
-		run, pos = run[:0], pos[:0]
-	}
-	for i := 0; i < len(data); i++ {
-		switch c := data[i]; {
-		case isHex(c):
-			run = append(run, lower(c))
-			pos = append(pos, i)
-		case c == '-':
-		default:
-			flush()
-		}
-	}
-	flush()
-	if len(secrets.plain) > 0 {
-		folded := bytes.ToLower(data)
-		for s, label := range secrets.plain {
-			if i := bytes.Index(folded, []byte(s)); i >= 0 {
-				report(label, i)
-			}
-		}
-	}
-	return findings
 }
 
 // captureOutput scans one output of the exporter and records the figures.
 func captureOutput(t testing.TB, source string, data []byte) {
-	f := scanForSecrets(source, data)
+	f := secrets.Find(source, data)
 	Figures.Scanned(len(data), f)
 	for _, s := range f {
 		t.Errorf("secret in output: %s", s)
@@ -191,23 +76,18 @@ func captureOutput(t testing.TB, source string, data []byte) {
 
 // ---------------------------------------------------------------- helpers
 
-// eventually polls cond every 20ms until it holds or timeout passes; the
-// detail of the last try goes in the failure.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) time.Duration {
-	t.Helper()
-	start := time.Now()
-	deadline := start.Add(timeout)
-	var detail string
-	for {
-		var ok bool
-		ok, detail = cond()
-		if ok {
-			return time.Since(start)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s; last: %s", timeout, what, detail)
-		}
-		time.Sleep(20 * time.Millisecond)
+// checker counts checks, for the figures, and fails t for each that fails.
+type checker struct {
+	t         testing.TB
+	n, failed int
+}
+
+func (c *checker) check(name string, ok bool, format string, args ...any) {
+	c.t.Helper()
+	c.n++
+	if !ok {
+		c.failed++
+		c.t.Errorf("%s: "+format, append([]any{name}, args...)...)
 	}
 }
 
@@ -236,6 +116,7 @@ func closeClients() {
 	for _, c := range clients.list {
 		c.CloseIdleConnections()
 	}
+	testenv.Client.CloseIdleConnections()
 }
 
 func writeFile(t testing.TB, path string, data []byte) {
@@ -313,24 +194,21 @@ func simJSON(docs []doc) []byte {
 
 // ---------------------------------------------------------------- simulator
 
+// simulatorProc is the simulator binary serving one account, with its admin API.
 type simulatorProc struct {
-	t        testing.TB
-	dir      string
-	ctxFile  string
-	docsFile string
-	addr     string
-	base     string
-	admin    *http.Client
-	extra    []string
-	proc     *testenv.Process // the running simulator: restart starts another
+	*testenv.Simulator // the running simulator: restart starts another
+	t                  testing.TB
+	ctxFile, docsFile  string
+	admin              *http.Client
+	extra              []string
 }
 
 // startSimulator runs the simulator binary for the account whose
 // ContextIdentifier is in ctxFile, holding docs.
 func startSimulator(t testing.TB, ctxFile string, docs []doc, extra ...string) *simulatorProc {
 	t.Helper()
-	s := &simulatorProc{t: t, dir: t.TempDir(), ctxFile: ctxFile, admin: newClient(t, nil, 10*time.Second), extra: extra}
-	s.docsFile = filepath.Join(s.dir, "docs.json")
+	s := &simulatorProc{t: t, ctxFile: ctxFile, admin: newClient(t, nil, 10*time.Second), extra: extra}
+	s.docsFile = filepath.Join(t.TempDir(), "docs.json")
 	writeFile(t, s.docsFile, simJSON(docs))
 	s.start("127.0.0.1:0")
 	t.Cleanup(s.stop)
@@ -339,44 +217,26 @@ func startSimulator(t testing.TB, ctxFile string, docs []doc, extra ...string) *
 
 func (s *simulatorProc) start(listen string) {
 	s.t.Helper()
-	args := append([]string{"--listen", listen, "--context-file", s.ctxFile, "--documents", s.docsFile}, s.extra...)
-	s.proc = testenv.Start(s.t, exec.Command(binary(s.t, "simulator"), args...))
-	s.addr = s.proc.WaitOutput(s.t, testenv.SimulatorListening, 30*time.Second)[1]
-	s.base = "http://" + s.addr
+	s.Simulator = testenv.StartSimulator(s.t, append([]string{"--listen", listen, "--context-file", s.ctxFile, "--documents", s.docsFile}, s.extra...)...)
 }
 
 // stop ends the simulator (SIGTERM, then SIGKILL); it may be started again.
-func (s *simulatorProc) stop() {
-	if s.proc != nil {
-		s.proc.Stop(5 * time.Second)
-	}
-}
+func (s *simulatorProc) stop() { s.Stop(5 * time.Second) }
 
 // restart starts the simulator again on the same address, holding docs.
 func (s *simulatorProc) restart(docs []doc) {
 	s.t.Helper()
 	s.stop()
 	writeFile(s.t, s.docsFile, simJSON(docs))
-	s.start(s.addr)
-}
-
-func (s *simulatorProc) endpoint() string {
-	return s.base + "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text"
+	s.start(s.Addr)
 }
 
 func (s *simulatorProc) do(method, path string, body []byte) []byte {
 	s.t.Helper()
-	req, err := http.NewRequest(method, s.base+path, bytes.NewReader(body))
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := s.admin.Do(req)
+	res, out, err := testenv.Fetch(s.admin, method, s.URL+path, http.Header{"Content-Type": {"application/json"}}, body)
 	if err != nil {
 		s.t.Fatalf("simulator admin %s %s: %v", method, path, err)
 	}
-	defer res.Body.Close()
-	out, _ := io.ReadAll(res.Body)
 	if res.StatusCode/100 != 2 {
 		s.t.Fatalf("simulator admin %s %s: %s: %s", method, path, res.Status, out)
 	}
@@ -422,12 +282,8 @@ type exporterOpts struct {
 }
 
 type exporter struct {
+	*testenv.Exporter
 	t      testing.TB
-	proc   *testenv.Process
-	cmd    *exec.Cmd           // proc.Cmd
-	log    *testenv.SyncBuffer // proc.Output: stdout and stderr
-	addr   string
-	base   string
 	client *http.Client
 	opts   exporterOpts
 
@@ -462,53 +318,13 @@ func startExporter(t testing.TB, o exporterOpts) *exporter {
 		}
 	}
 	slices.Sort(args)
-	name := "exporter"
-	if o.race {
-		name = "exporter-race"
-	}
-	cmd := exec.Command(binary(t, name), args...)
-	env := []string{}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "ASSURESIGN_") && !strings.HasPrefix(kv, "GORACE=") {
-			env = append(env, kv)
-		}
-	}
-	cmd.Env = append(env, "GORACE=halt_on_error=0")
-	e := &exporter{t: t, proc: testenv.Start(t, cmd), opts: o}
-	e.cmd, e.log = e.proc.Cmd, e.proc.Output
+	e := &exporter{t: t, opts: o, Exporter: testenv.ExporterOptions{Race: o.race, TLS: o.clientTLS != nil}.Start(t, args...)}
 	t.Cleanup(func() { e.stop() })
-
-	eventually(t, 60*time.Second, "the exporter to listen", func() (bool, string) {
-		if !e.alive() {
-			t.Fatalf("exporter exited early: %s\n%s", e.cmd.ProcessState, e.log)
-		}
-		for _, m := range testenv.ExporterListening.FindAllStringSubmatch(e.log.String(), -1) {
-			if m[1] != o.webhookAddr {
-				e.addr = m[1]
-				return true, ""
-			}
-		}
-		return false, e.log.String()
-	})
-	scheme := "http"
-	if o.clientTLS != nil {
-		scheme = "https"
-	}
-	e.base = scheme + "://" + e.addr
 	e.client = newClient(t, o.clientTLS, 30*time.Second)
 	return e
 }
 
-func (e *exporter) pid() int { return e.cmd.Process.Pid }
-
-func (e *exporter) alive() bool {
-	select {
-	case <-e.proc.Exited():
-		return false
-	default:
-		return true
-	}
-}
+func (e *exporter) pid() int { return e.Cmd.Process.Pid }
 
 // stop sends SIGTERM and waits (killing after 15s); it returns how long the
 // exporter took to exit. The log is scanned for secrets once.
@@ -520,11 +336,11 @@ func (e *exporter) stop() time.Duration {
 	}
 	e.stopped = true
 	start := time.Now()
-	if !e.proc.Stop(15 * time.Second) {
+	if !e.Stop(15 * time.Second) {
 		e.t.Errorf("exporter did not stop within 15s of SIGTERM; killed it")
 	}
 	took := time.Since(start)
-	captureOutput(e.t, "exporter log ("+e.t.Name()+")", []byte(e.log.String()))
+	captureOutput(e.t, "exporter log ("+e.t.Name()+")", []byte(e.Output.String()))
 	return took
 }
 
@@ -534,23 +350,15 @@ func (e *exporter) request(method, path string, header http.Header, body []byte)
 }
 
 func (e *exporter) do(method, path string, header http.Header, body []byte, scan bool) (*http.Response, []byte, error) {
-	req, err := http.NewRequest(method, e.base+path, bytes.NewReader(body))
-	if err != nil {
-		return nil, nil, err
+	if e.opts.user != "" && header.Get("Authorization") == "" {
+		header = header.Clone()
+		if header == nil {
+			header = http.Header{}
+		}
+		header.Set("Authorization", basicAuth(e.opts.user, e.opts.pass))
 	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	if e.opts.user != "" && req.Header.Get("Authorization") == "" {
-		req.SetBasicAuth(e.opts.user, e.opts.pass)
-	}
-	res, err := e.client.Do(req)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer res.Body.Close()
-	out, err := io.ReadAll(res.Body)
-	if scan {
+	res, out, err := testenv.Fetch(e.client, method, e.URL+path, header, body)
+	if err == nil && scan {
 		captureOutput(e.t, method+" "+path+" ("+e.t.Name()+")", out)
 	}
 	return res, out, err
@@ -570,15 +378,20 @@ func (e *exporter) scrape() *scrape {
 	return e.scrapeScanned(true)
 }
 
-// scrapeScanned is scrape, with the secret scan optional: the load test polls
-// 16 MB bodies and scans a few on purpose instead.
-func (e *exporter) scrapeScanned(scan bool) *scrape {
+// scrapeScanned is scrape, with the secret scan optional (the load test
+// polls 16 MB bodies and scans a few on purpose instead), and parsing only
+// families when any are given.
+func (e *exporter) scrapeScanned(scan bool, families ...string) *scrape {
 	e.t.Helper()
 	res, body, err := e.do(http.MethodGet, "/metrics", nil, nil, scan)
 	if err != nil || res.StatusCode != http.StatusOK {
 		e.t.Fatalf("scrape: %v %v\n%.2000s", res, err, body)
 	}
-	return parseScrape(body)
+	x, err := testenv.ParseExposition(string(body), families...)
+	if err != nil {
+		e.t.Fatalf("parsing /metrics: %v", err)
+	}
+	return &scrape{x: x, statuses: x.Statuses(), raw: body}
 }
 
 // reload asks for a reload over HTTP and returns the status and body.
@@ -594,37 +407,14 @@ func (e *exporter) reload() (int, string) {
 // ---------------------------------------------------------------- /metrics
 
 type scrape struct {
-	series   map[string]float64
+	x        *testenv.Exposition
 	statuses map[string]string // document id → status whose state-set sample is 1
 	raw      []byte
 }
 
-func parseScrape(body []byte) *scrape {
-	s := &scrape{series: map[string]float64{}, statuses: map[string]string{}, raw: body}
-	for line := range strings.SplitSeq(string(body), "\n") {
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			continue
-		}
-		key := line[:i]
-		s.series[key] = v
-		if rest, ok := strings.CutPrefix(key, `assuresign_document_status{document_id="`); ok && v == 1 {
-			id, st, _ := strings.Cut(rest, `",status="`)
-			s.statuses[id] = strings.TrimSuffix(st, `"}`)
-		}
-	}
-	return s
-}
-
-func (s *scrape) value(key string) float64 {
-	v, ok := s.series[key]
+// value returns the sample of series as the text format writes it, or -1.
+func (s *scrape) value(series string) float64 {
+	v, ok := s.x.Value(series)
 	if !ok {
 		return -1
 	}
@@ -643,11 +433,7 @@ func (s *scrape) reloadOK() float64 { return s.value("assuresign_watchlist_last_
 
 // hasDocument reports whether the document is on /metrics.
 func (s *scrape) hasDocument(id string) bool {
-	_, ok := s.series[`assuresign_document_info{document_id="`+id+`"}`]
-	if ok {
-		return true
-	}
-	return bytes.Contains(s.raw, []byte(`assuresign_document_info{document_id="`+id+`"`))
+	return s.x.Has("assuresign_document_info", map[string]string{"document_id": id})
 }
 
 // statusesMatch reports whether every doc shows its upstream status.
@@ -658,6 +444,15 @@ func statusesMatch(s *scrape, docs []doc) (bool, string) {
 		}
 	}
 	return true, ""
+}
+
+// newAccount makes a directory holding a ContextIdentifier file (a new
+// secret) and runs the simulator for that account, holding docs.
+func newAccount(t testing.TB, docs []doc, simArgs ...string) (dir, ctxPath string, sim *simulatorProc) {
+	t.Helper()
+	dir = t.TempDir()
+	ctxPath, _ = contextFile(t, dir)
+	return dir, ctxPath, startSimulator(t, ctxPath, docs, simArgs...)
 }
 
 // contextFile writes a ContextIdentifier file holding a new secret.

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
 const webhookPath = "/webhooks/documenttrak"
@@ -39,12 +41,10 @@ func rawRequest(t *testing.T, addr string, req []byte) (*http.Response, []byte) 
 // webhookExporter starts a simulator and an exporter serving the webhook on
 // its main listener, with the bearer token in a file.
 func webhookExporter(t *testing.T, n int, flags map[string]string) (*exporter, *simulatorProc, []doc, string) {
-	dir := t.TempDir()
-	ctxPath, _ := contextFile(t, dir)
 	docs := newDocs(n, t.Name())
-	sim := startSimulator(t, ctxPath, docs)
-	token := "whk-" + randomGUID()[:18] + "-secret"
-	registerSecret("webhook bearer token", token)
+	dir, ctxPath, sim := newAccount(t, docs)
+	token := "whk-" + testenv.RandomGUID()[:18] + "-secret"
+	secrets.Add("webhook bearer token", token)
 	tokenFile := filepath.Join(dir, "webhook-token")
 	writeFile(t, tokenFile, []byte(token+"\n"))
 	watch := filepath.Join(dir, "watch.yml")
@@ -53,8 +53,8 @@ func webhookExporter(t *testing.T, n int, flags map[string]string) (*exporter, *
 	for k, v := range flags {
 		f[k] = v
 	}
-	e := startExporter(t, exporterOpts{watchFile: watch, endpoint: sim.endpoint(), contextFile: ctxPath, flags: f})
-	eventually(t, 20*time.Second, "the first round", func() (bool, string) { return statusesMatch(e.scrape(), docs) })
+	e := startExporter(t, exporterOpts{watchFile: watch, endpoint: sim.Endpoint(), contextFile: ctxPath, flags: f})
+	testenv.Eventually(t, 20*time.Second, "the first round", func() (bool, string) { return statusesMatch(e.scrape(), docs) })
 	return e, sim, docs, token
 }
 
@@ -62,19 +62,13 @@ func TestHTTPLimits(t *testing.T) {
 	t.Parallel()
 	e, _, docs, token := webhookExporter(t, 3, nil)
 	bearer := http.Header{"Authorization": {"Bearer " + token}, "Content-Type": {"application/json"}}
-	checks, failedChecks := 0, 0
-	check := func(name string, ok bool, format string, args ...any) {
-		checks++
-		if !ok {
-			failedChecks++
-			t.Errorf("%s: "+format, append([]any{name}, args...)...)
-		}
-	}
+	checks := &checker{t: t}
+	check := checks.check
 
 	// Headers: 64 KiB is the limit (Go allows 4 KiB of slack above MaxHeaderBytes).
 	for _, path := range []string{"/metrics", webhookPath} {
 		big := fmt.Appendf(nil, "GET %s HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", path, strings.Repeat("a", 80<<10))
-		res, _ := rawRequest(t, e.addr, big)
+		res, _ := rawRequest(t, e.Addr, big)
 		check("80 KiB header on "+path, res.StatusCode == http.StatusRequestHeaderFieldsTooLarge, "got %s, want 431", res.Status)
 	}
 	res, _, err := e.request(http.MethodGet, "/metrics", http.Header{"X-Big": {strings.Repeat("a", 60<<10)}}, nil)
@@ -97,8 +91,8 @@ func TestHTTPLimits(t *testing.T) {
 
 	// The webhook's bearer token.
 	note := []byte(fmt.Sprintf(`{"DocumentID":%q}`, docs[0].ID))
-	wrong := "whk-wrong-" + randomGUID()[:8]
-	registerSecret("a wrong webhook token", wrong)
+	wrong := "whk-wrong-" + testenv.RandomGUID()[:8]
+	secrets.Add("a wrong webhook token", wrong)
 	for _, c := range []struct {
 		name   string
 		header http.Header
@@ -121,7 +115,7 @@ func TestHTTPLimits(t *testing.T) {
 		got := s.value(`assuresign_webhook_requests_total{result="` + result + `"}`)
 		check("webhook counter "+result, got == want, "got %v, want %v", got, want)
 	}
-	Figures.Fact("HTTP limits (431, 413, 405, 401/400/202)", "%d checks, %d failed", checks, failedChecks)
+	Figures.Fact("HTTP limits (431, 413, 405, 401/400/202)", "%d checks, %d failed", checks.n, checks.failed)
 }
 
 // TestSlowClients opens slowloris connections (headers sent a byte at a time)
@@ -144,7 +138,7 @@ func TestSlowClients(t *testing.T) {
 	)
 	done := make(chan struct{})
 	drip := func(req []byte, slowHeaders bool) {
-		c, err := net.Dial("tcp", e.addr)
+		c, err := net.Dial("tcp", e.Addr)
 		if err != nil {
 			t.Error(err)
 			return
@@ -189,7 +183,7 @@ func TestSlowClients(t *testing.T) {
 	// Slow bodies: headers at once, then a body byte at a time.
 	for range 4 {
 		hdr := "POST " + webhookPath + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token + "\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n"
-		c, err := net.Dial("tcp", e.addr)
+		c, err := net.Dial("tcp", e.Addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -215,7 +209,7 @@ func TestSlowClients(t *testing.T) {
 	failed := 0
 	bearer := http.Header{"Authorization": {"Bearer " + token}, "Content-Type": {"application/json"}}
 	note := fmt.Appendf(nil, `{"DocumentID":%q}`, docs[0].ID)
-	eventually(t, 20*time.Second, "the server to cut every slowloris connection", func() (bool, string) {
+	testenv.Eventually(t, 20*time.Second, "the server to cut every slowloris connection", func() (bool, string) {
 		start := time.Now()
 		code, _, err := e.get("/metrics")
 		lat = append(lat, time.Since(start))

@@ -8,22 +8,22 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
 // TestSIGTERMDuringRound stops the exporter while a CheckStatus request hangs
 // on a slow upstream: it must exit within seconds, and cleanly.
 func TestSIGTERMDuringRound(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	ctxPath, _ := contextFile(t, dir)
 	docs := newDocs(4, "sigterm")
-	sim := startSimulator(t, ctxPath, docs)
+	dir, ctxPath, sim := newAccount(t, docs)
 	sim.latency(60_000)
 	watch := filepath.Join(dir, "watch.yml")
 	writeFile(t, watch, watchYAML(docs))
-	e := startExporter(t, exporterOpts{watchFile: watch, endpoint: sim.endpoint(), contextFile: ctxPath,
+	e := startExporter(t, exporterOpts{watchFile: watch, endpoint: sim.Endpoint(), contextFile: ctxPath,
 		flags: map[string]string{"assuresign.timeout": "90s", "assuresign.batch-size": "2"}})
-	eventually(t, 10*time.Second, "a round to be in flight", func() (bool, string) {
+	testenv.Eventually(t, 10*time.Second, "a round to be in flight", func() (bool, string) {
 		n := sim.requests()
 		return n >= 2, fmt.Sprintf("%d requests", n)
 	})
@@ -36,13 +36,13 @@ func TestSIGTERMDuringRound(t *testing.T) {
 	if took > 5*time.Second {
 		t.Errorf("the exporter took %s to stop after SIGTERM during a round", took)
 	}
-	if code := e.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("exit code %d after SIGTERM, want 0\n%s", code, e.log)
+	if code := e.Cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit code %d after SIGTERM, want 0\n%s", code, e.Output)
 	}
-	if !strings.Contains(e.log.String(), `msg="shutting down"`) {
+	if !strings.Contains(e.Output.String(), `msg="shutting down"`) {
 		t.Errorf("no shutdown line in the log")
 	}
-	Figures.Fact("SIGTERM during a round (upstream hangs 60s)", "stopped in %s, exit code %d", ms(took), e.cmd.ProcessState.ExitCode())
+	Figures.Fact("SIGTERM during a round (upstream hangs 60s)", "stopped in %s, exit code %d", ms(took), e.Cmd.ProcessState.ExitCode())
 }
 
 // TestReloadDuringRound reloads (SIGHUP) a changed watch file while a round
@@ -50,21 +50,19 @@ func TestSIGTERMDuringRound(t *testing.T) {
 // goes, an added one is checked without waiting for the next round.
 func TestReloadDuringRound(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	ctxPath, _ := contextFile(t, dir)
 	all := newDocs(4, "reload")
 	kept, removed, added := all[:2], all[2], all[3]
-	sim := startSimulator(t, ctxPath, all)
+	dir, ctxPath, sim := newAccount(t, all)
 	watch := filepath.Join(dir, "watch.yml")
 	writeFile(t, watch, watchYAML(all[:3]))
-	e := startExporter(t, exporterOpts{watchFile: watch, endpoint: sim.endpoint(), contextFile: ctxPath,
+	e := startExporter(t, exporterOpts{watchFile: watch, endpoint: sim.Endpoint(), contextFile: ctxPath,
 		flags: map[string]string{"refresh.interval": "3s", "refresh.terminal-interval": "3s", "assuresign.timeout": "10s"}})
-	eventually(t, 20*time.Second, "the first round", func() (bool, string) { return statusesMatch(e.scrape(), all[:3]) })
+	testenv.Eventually(t, 20*time.Second, "the first round", func() (bool, string) { return statusesMatch(e.scrape(), all[:3]) })
 
 	// Slow the upstream and wait for the next round to be in flight.
 	sim.latency(2500)
 	n0 := sim.requests()
-	eventually(t, 10*time.Second, "a round to be in flight", func() (bool, string) {
+	testenv.Eventually(t, 10*time.Second, "a round to be in flight", func() (bool, string) {
 		n := sim.requests()
 		return n > n0, fmt.Sprintf("%d requests", n)
 	})
@@ -75,13 +73,11 @@ func TestReloadDuringRound(t *testing.T) {
 
 	writeFile(t, watch, watchYAML([]doc{kept[0], kept[1], added}))
 	reloadAt := time.Now()
-	if err := e.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	e.Signal(t, syscall.SIGHUP)
 	sim.latency(0)
 	var reloaded, addedSeen time.Duration
 	scrapes := 0
-	eventually(t, 20*time.Second, "the added document's status", func() (bool, string) {
+	testenv.Eventually(t, 20*time.Second, "the added document's status", func() (bool, string) {
 		s := e.scrape()
 		scrapes++
 		for i, d := range kept {
@@ -105,7 +101,7 @@ func TestReloadDuringRound(t *testing.T) {
 		return true, ""
 	})
 	// And the kept document's upstream change arrives with the next round.
-	eventually(t, 20*time.Second, "the kept document's upstream change", func() (bool, string) {
+	testenv.Eventually(t, 20*time.Second, "the kept document's upstream change", func() (bool, string) {
 		return statusesMatch(e.scrape(), []doc{moved[0], kept[1], added})
 	})
 	Figures.Fact("reload (SIGHUP) during a round", "removed document gone after %s, added one checked after %s; kept statuses intact over %d scrapes",

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
 const (
@@ -30,18 +32,16 @@ func TestLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	dir := t.TempDir()
-	ctxPath, _ := contextFile(t, dir)
 	docs := newDocs(loadDocs, "load")
-	sim := startSimulator(t, ctxPath, docs, "--lifecycle", "1s", "--seed", "7")
+	dir, ctxPath, sim := newAccount(t, docs, "--lifecycle", "1s", "--seed", "7")
 	watch := filepath.Join(dir, "watch.yml")
 	writeFile(t, watch, watchYAML(docs))
-	e := startExporter(t, exporterOpts{watchFile: watch, endpoint: sim.endpoint(), contextFile: ctxPath,
+	e := startExporter(t, exporterOpts{watchFile: watch, endpoint: sim.Endpoint(), contextFile: ctxPath,
 		flags: map[string]string{
 			"refresh.interval": "2s", "refresh.terminal-interval": "2s", "assuresign.timeout": "10s",
 			"log.level": "info", // debug would log every round; the secret scan covers debug elsewhere
 		}})
-	eventually(t, 90*time.Second, "the first round over 10,000 documents", func() (bool, string) {
+	testenv.Eventually(t, 90*time.Second, "the first round over 10,000 documents", func() (bool, string) {
 		code, _, err := e.get("/-/ready")
 		time.Sleep(100 * time.Millisecond)
 		return err == nil && code == 200, fmt.Sprintf("/-/ready: %d %v", code, err)
@@ -81,7 +81,7 @@ func TestLoad(t *testing.T) {
 			for i := 0; time.Now().Before(deadline); i++ {
 				start := time.Now()
 				err := func() error {
-					req, err := http.NewRequest(http.MethodGet, e.base+"/metrics", nil)
+					req, err := http.NewRequest(http.MethodGet, e.URL+"/metrics", nil)
 					if err != nil {
 						return err
 					}
@@ -164,7 +164,7 @@ func TestLoad(t *testing.T) {
 	okDuring := last.requests("ok") - okBefore
 	rounds := okDuring / float64((loadDocs+49)/50)
 	var goroutinesEnd int
-	eventually(t, 15*time.Second, "the exporter's goroutines to settle", func() (bool, string) {
+	testenv.Eventually(t, 15*time.Second, "the exporter's goroutines to settle", func() (bool, string) {
 		e.client.CloseIdleConnections()
 		goroutinesEnd = int(e.scrapeScanned(false).value("go_goroutines"))
 		return goroutinesEnd <= goroutinesBefore+2, fmt.Sprintf("%d goroutines, %d before", goroutinesEnd, goroutinesBefore)
@@ -187,7 +187,7 @@ func TestLoad(t *testing.T) {
 		fig.RSSMidMiB, fig.RSSEndMiB = rss[15], rss[len(rss)-1]
 	}
 	// After the load, the refresher catches up.
-	fig.CatchUp = eventually(t, 60*time.Second, "a full refresh round after the load", func() (bool, string) {
+	fig.CatchUp = testenv.Eventually(t, 60*time.Second, "a full refresh round after the load", func() (bool, string) {
 		s := e.scrapeScanned(false)
 		return s.up() == 1 && s.lastSuccess() > loadEnd, fmt.Sprintf("up=%v, last success %.0fs before the load ended", s.up(), loadEnd-s.lastSuccess())
 	})
@@ -206,7 +206,7 @@ func TestLoad(t *testing.T) {
 	if fig.RSSEndMiB > fig.RSSMidMiB*1.15+8 {
 		t.Errorf("RSS grew from %.1f MiB (15s in) to %.1f MiB (end) during the load", fig.RSSMidMiB, fig.RSSEndMiB)
 	}
-	if !e.alive() {
+	if !e.Alive() {
 		t.Fatalf("the exporter exited")
 	}
 	_ = sim
@@ -262,20 +262,18 @@ func TestRaceSoak(t *testing.T) {
 		t.Skip("-short")
 	}
 	const soak = 12 * time.Second
-	dir := t.TempDir()
-	ctxPath, _ := contextFile(t, dir)
 	docs := newDocs(500, "race soak")
-	sim := startSimulator(t, ctxPath, docs, "--lifecycle", "200ms", "--seed", "3")
+	dir, ctxPath, sim := newAccount(t, docs, "--lifecycle", "200ms", "--seed", "3")
 	listA, listB := watchYAML(docs[:400]), watchYAML(docs[100:])
 	watch := filepath.Join(dir, "watch.yml")
 	writeFile(t, watch, listA)
-	token := "whk-" + strings.ToLower(randomGUID()[:18]) + "-soak"
-	registerSecret("webhook bearer token", token)
+	token := "whk-" + strings.ToLower(testenv.RandomGUID()[:18]) + "-soak"
+	secrets.Add("webhook bearer token", token)
 	tokenFile := filepath.Join(dir, "token")
 	writeFile(t, tokenFile, []byte(token))
-	e := startExporter(t, exporterOpts{watchFile: watch, endpoint: sim.endpoint(), contextFile: ctxPath, race: true,
+	e := startExporter(t, exporterOpts{watchFile: watch, endpoint: sim.Endpoint(), contextFile: ctxPath, race: true,
 		flags: map[string]string{"assuresign.batch-size": "20", "webhook.bearer-token-file": tokenFile, "log.level": "info"}})
-	eventually(t, 60*time.Second, "the first round", func() (bool, string) {
+	testenv.Eventually(t, 60*time.Second, "the first round", func() (bool, string) {
 		s := e.scrape()
 		return s.up() == 1, fmt.Sprintf("up=%v", s.up())
 	})
@@ -332,7 +330,7 @@ func TestRaceSoak(t *testing.T) {
 			}
 			writeFile(t, watch, list)
 			if i%3 == 0 {
-				_ = e.cmd.Process.Signal(syscall.SIGHUP)
+				_ = e.Cmd.Process.Signal(syscall.SIGHUP)
 			} else if code, body := e.reload(); code != 200 {
 				count(fmt.Errorf("reload: %d %s", code, body))
 			}
@@ -358,7 +356,7 @@ func TestRaceSoak(t *testing.T) {
 		}
 	})
 	wg.Wait()
-	log := e.log.String()
+	log := e.Output.String()
 	races := strings.Count(log, "WARNING: DATA RACE")
 	if races > 0 {
 		t.Errorf("%d data races:\n%s", races, log)
@@ -369,7 +367,7 @@ func TestRaceSoak(t *testing.T) {
 	if failed > 0 {
 		t.Errorf("%d of %d requests failed; first: %s", failed, served+failed, firstErr)
 	}
-	if !e.alive() {
+	if !e.Alive() {
 		t.Fatalf("the exporter exited:\n%s", log)
 	}
 	Figures.Fact("race soak (-race build, 12s)", "%d data races; %d requests ok (scrapes, landing, webhook), %d failed; %d reloads; %d notifications",

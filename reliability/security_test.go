@@ -80,8 +80,8 @@ func newTLSFiles(t *testing.T) *tlsFiles {
 	pool.AddCert(cert)
 
 	f := &tlsFiles{client: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, user: "prometheus"}
-	f.pass = "pw-" + strings.ToLower(randomGUID()[:13]) + "-basic"
-	registerSecret("basic-auth password", f.pass)
+	f.pass = "pw-" + strings.ToLower(testenv.RandomGUID()[:13]) + "-basic"
+	secrets.Add("basic-auth password", f.pass)
 	hash, err := bcrypt.GenerateFromPassword([]byte(f.pass), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
@@ -137,8 +137,8 @@ func startSecure(t *testing.T, endpoint, ctxPath string, docs []doc, flags map[s
 	t.Helper()
 	s := &secureSetup{files: newTLSFiles(t), docs: docs, ctxPath: ctxPath, hookAddr: testenv.FreeAddr(t)}
 	dir := t.TempDir()
-	s.token = "whk-" + strings.ToLower(randomGUID()[:18]) + "-bearer"
-	registerSecret("webhook bearer token", s.token)
+	s.token = "whk-" + strings.ToLower(testenv.RandomGUID()[:18]) + "-bearer"
+	secrets.Add("webhook bearer token", s.token)
 	tokenFile := filepath.Join(dir, "webhook-token")
 	writeFile(t, tokenFile, []byte(s.token+"\n"))
 	s.watch = filepath.Join(dir, "watch.yml")
@@ -161,21 +161,13 @@ func startSecure(t *testing.T, endpoint, ctxPath string, docs []doc, flags map[s
 // webhook over TLS on its own listener, guarded by its bearer token alone.
 func TestTLSAndBasicAuth(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	ctxPath, _ := contextFile(t, dir)
 	docs := newDocs(2, "tls")
-	sim := startSimulator(t, ctxPath, docs)
-	s := startSecure(t, sim.endpoint(), ctxPath, docs, map[string]string{"refresh.interval": "1h", "refresh.terminal-interval": "1h"})
+	_, ctxPath, sim := newAccount(t, docs)
+	s := startSecure(t, sim.Endpoint(), ctxPath, docs, map[string]string{"refresh.interval": "1h", "refresh.terminal-interval": "1h"})
 	e := s.e
-	eventually(t, 20*time.Second, "the first round", func() (bool, string) { return statusesMatch(e.scrape(), docs) })
-	checks, failedChecks := 0, 0
-	check := func(name string, ok bool, format string, args ...any) {
-		checks++
-		if !ok {
-			failedChecks++
-			t.Errorf("%s: "+format, append([]any{name}, args...)...)
-		}
-	}
+	testenv.Eventually(t, 20*time.Second, "the first round", func() (bool, string) { return statusesMatch(e.scrape(), docs) })
+	checks := &checker{t: t}
+	check := checks.check
 	status := func(c *http.Client, url, user, pass string) (int, error) {
 		req, _ := http.NewRequest(http.MethodGet, url, nil)
 		if user != "" {
@@ -191,8 +183,8 @@ func TestTLSAndBasicAuth(t *testing.T) {
 		return res.StatusCode, nil
 	}
 	tlsClient := newClient(t, s.files.client, 10*time.Second)
-	wrongPass := "pw-wrong-" + strings.ToLower(randomGUID()[:8])
-	registerSecret("a wrong basic-auth password", wrongPass)
+	wrongPass := "pw-wrong-" + strings.ToLower(testenv.RandomGUID()[:8])
+	secrets.Add("a wrong basic-auth password", wrongPass)
 	for _, c := range []struct {
 		name, path, user, pass string
 		want                   int
@@ -205,13 +197,13 @@ func TestTLSAndBasicAuth(t *testing.T) {
 		{"landing page", "/", s.files.user, s.files.pass, 200},
 		{"webhook path on the main listener", webhookPath, s.files.user, s.files.pass, 404},
 	} {
-		code, err := status(tlsClient, e.base+c.path, c.user, c.pass)
+		code, err := status(tlsClient, e.URL+c.path, c.user, c.pass)
 		check(c.name, err == nil && code == c.want, "got %d %v, want %d", code, err, c.want)
 	}
 	// Plain HTTP to the TLS port, and a client that does not trust the certificate.
-	code, err := status(newClient(t, nil, 10*time.Second), "http://"+e.addr+"/metrics", s.files.user, s.files.pass)
+	code, err := status(newClient(t, nil, 10*time.Second), "http://"+e.Addr+"/metrics", s.files.user, s.files.pass)
 	check("plain HTTP to the TLS listener", err == nil && code == 400, "got %d %v, want 400", code, err)
-	_, err = status(newClient(t, &tls.Config{MinVersion: tls.VersionTLS12}, 10*time.Second), e.base+"/metrics", s.files.user, s.files.pass)
+	_, err = status(newClient(t, &tls.Config{MinVersion: tls.VersionTLS12}, 10*time.Second), e.URL+"/metrics", s.files.user, s.files.pass)
 	check("untrusted certificate", err != nil && strings.Contains(err.Error(), "certificate"), "got %v, want a certificate error", err)
 
 	// The webhook: bearer token only, over TLS, and it triggers a check at once
@@ -227,14 +219,14 @@ func TestTLSAndBasicAuth(t *testing.T) {
 	sent := time.Now()
 	code, err = s.webhook.post(s.token, note)
 	check("webhook with its token", err == nil && code == 202, "got %d %v, want 202", code, err)
-	eventually(t, 10*time.Second, "the notified document's new status", func() (bool, string) {
+	testenv.Eventually(t, 10*time.Second, "the notified document's new status", func() (bool, string) {
 		return statusesMatch(e.scrape(), []doc{changed, docs[1]})
 	})
 	notified := time.Since(sent)
 	code, err = status(newClient(t, nil, 10*time.Second), "http://"+s.hookAddr+webhookPath, "", "")
 	check("plain HTTP to the webhook's TLS listener", err == nil && code == 400, "got %d %v, want 400", code, err)
 	Figures.Fact("TLS + basic auth; webhook on its own TLS listener", "%d checks, %d failed; notification to new status %s (refresh interval 1h)",
-		checks, failedChecks, ms(notified))
+		checks.n, checks.failed, ms(notified))
 }
 
 // front is a loopback HTTP server in front of the simulator: it forwards
@@ -376,13 +368,11 @@ func (f *front) serve(w http.ResponseWriter, r *http.Request) {
 // the exporter's whole debug log and every body fetched.
 func TestSecretsEveryPath(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	ctxPath, _ := contextFile(t, dir)
 	docs := newDocs(4, "secrets")
 	otherAccount := secretGUID("per-document ContextIdentifier")
 	docs[3].Context = otherAccount // the simulator answers it with an exception
-	sim := startSimulator(t, ctxPath, docs)
-	fr := startFront(t, sim.endpoint())
+	_, ctxPath, sim := newAccount(t, docs)
+	fr := startFront(t, sim.Endpoint())
 	s := startSecure(t, fr.endpoint(), ctxPath, docs, map[string]string{"assuresign.batch-size": "2"})
 	e := s.e
 	paths := 0
@@ -397,14 +387,14 @@ func TestSecretsEveryPath(t *testing.T) {
 		t.Helper()
 		paths++
 		before := e.scrape().value("assuresign_api_request_duration_seconds_count")
-		eventually(t, 20*time.Second, what, func() (bool, string) {
+		testenv.Eventually(t, 20*time.Second, what, func() (bool, string) {
 			n := e.scrape().value("assuresign_api_request_duration_seconds_count")
 			return n >= before+2, fmt.Sprintf("%v requests", n)
 		})
 		fetchAll()
 	}
 	// docs[3] belongs to another account: the simulator answers it with an exception.
-	eventually(t, 20*time.Second, "the first round", func() (bool, string) { return statusesMatch(e.scrape(), docs[:3]) })
+	testenv.Eventually(t, 20*time.Second, "the first round", func() (bool, string) { return statusesMatch(e.scrape(), docs[:3]) })
 	round("success")
 
 	for _, kind := range []string{"http500", "429", "soap_fault", "malformed", "truncated", "html", "oversize", "slow_drip", "missing_results", "close"} {
@@ -429,7 +419,7 @@ func TestSecretsEveryPath(t *testing.T) {
 	// Bad watch files, by HTTP (the error is in the body) and by SIGHUP (in the log).
 	token := docs[0].Token
 	mangled := "Q" + token[1:]
-	registerSecret("mistyped AuthToken", mangled)
+	secrets.Add("mistyped AuthToken", mangled)
 	head := "documents:\n  - id: " + docs[0].ID + "\n"
 	for i, bad := range []string{
 		head + "    auth_token: " + mangled + "\n",
@@ -455,12 +445,10 @@ func TestSecretsEveryPath(t *testing.T) {
 				t.Errorf("bad file %d: reload gave %d %s", i, code, body)
 			}
 		} else {
-			before := strings.Count(e.log.String(), "reload failed")
-			if err := e.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-				t.Fatal(err)
-			}
-			eventually(t, 10*time.Second, "the reload error in the log", func() (bool, string) {
-				return strings.Count(e.log.String(), "reload failed") > before, ""
+			before := strings.Count(e.Output.String(), "reload failed")
+			e.Signal(t, syscall.SIGHUP)
+			testenv.Eventually(t, 10*time.Second, "the reload error in the log", func() (bool, string) {
+				return strings.Count(e.Output.String(), "reload failed") > before, ""
 			})
 		}
 		fetchAll()
@@ -471,8 +459,8 @@ func TestSecretsEveryPath(t *testing.T) {
 	}
 
 	// The webhook, with wrong and right tokens.
-	wrong := "whk-" + strings.ToLower(randomGUID()[:18]) + "-wrong"
-	registerSecret("a wrong webhook token", wrong)
+	wrong := "whk-" + strings.ToLower(testenv.RandomGUID()[:18]) + "-wrong"
+	secrets.Add("a wrong webhook token", wrong)
 	for _, c := range []struct {
 		token string
 		body  string
@@ -502,13 +490,13 @@ func TestSecretsEveryPath(t *testing.T) {
 	round("after reloads")
 	e.client.CloseIdleConnections()
 	e.stop() // scans the whole log
-	if !strings.Contains(e.log.String(), "level=DEBUG") {
+	if !strings.Contains(e.Output.String(), "level=DEBUG") {
 		t.Errorf("the log has no debug lines: the scan would prove little")
 	}
-	if !strings.Contains(e.log.String(), "<secret>") {
+	if !strings.Contains(e.Output.String(), "<secret>") {
 		t.Errorf("no redacted text in the log: the hostile upstream's echoes never reached it, so the scan proves little")
 	}
-	Figures.Fact("secret paths exercised (one exporter, debug log)", "%d paths, %d log bytes scanned", paths, len(e.log.String()))
+	Figures.Fact("secret paths exercised (one exporter, debug log)", "%d paths, %d log bytes scanned", paths, len(e.Output.String()))
 }
 
 func basicAuth(user, pass string) string {
@@ -575,7 +563,7 @@ func TestXMLAttacks(t *testing.T) {
 	writeFile(t, watch, watchYAML(docs))
 	e := startExporter(t, exporterOpts{watchFile: watch, endpoint: upstream.URL + "/CheckStatus", contextFile: ctxPath,
 		flags: map[string]string{"assuresign.batch-size": "2"}})
-	eventually(t, 30*time.Second, "every payload served twice", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "every payload served twice", func() (bool, string) {
 		return served.Load() >= int64(2*len(payloads)), fmt.Sprintf("%d served", served.Load())
 	})
 	sc := e.scrape()
@@ -593,7 +581,7 @@ func TestXMLAttacks(t *testing.T) {
 		if bytes.Contains(sc.raw, []byte(bad)) {
 			t.Errorf("/metrics holds %q", bad)
 		}
-		if strings.Contains(e.log.String(), bad) {
+		if strings.Contains(e.Output.String(), bad) {
 			t.Errorf("the log holds %q", bad)
 		}
 	}
@@ -603,7 +591,7 @@ func TestXMLAttacks(t *testing.T) {
 	}
 	// Valid answers again: recovery.
 	attack.Store(false)
-	eventually(t, 15*time.Second, "recovery", func() (bool, string) {
+	testenv.Eventually(t, 15*time.Second, "recovery", func() (bool, string) {
 		s := e.scrape()
 		if s.up() != 1 {
 			return false, fmt.Sprintf("up=%v", s.up())

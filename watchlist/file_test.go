@@ -3,6 +3,7 @@ package watchlist
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,154 +15,189 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
-// reloadRig is a WatchFile on a temporary file, with a refresher on a fake
-// checker so its Wake can be seen.
-type reloadRig struct {
+// Known secret values: no error or log line may hold any of them.
+const (
+	secretDocContext = "5EC2E7D0-D0C0-4D0C-9D0C-5EC2E7D0D0C0" // one document's own ContextIdentifier
+	secretTokenA     = "5EC2E7A1-A1A1-4A1A-8A1A-5EC2E7A1A1A1"
+	secretTokenB     = "5EC2E7B2-B2B2-4B2B-9B2B-5EC2E7B2B2B2"
+	secretTokenC     = "5EC2E7C3-C3C3-4C3C-AC3C-5EC2E7C3C3C3"
+
+	docA = "AAAAAAAA-0000-4000-8000-00000000000A"
+	docB = "BBBBBBBB-0000-4000-8000-00000000000B"
+	docC = "CCCCCCCC-0000-4000-8000-00000000000C"
+)
+
+var fileSecrets = testenv.NewSecrets(testenv.FragmentLen, secretDocContext, secretTokenA, secretTokenB, secretTokenC)
+
+// waitFor bounds every wait on the watcher, which polls every 2ms.
+const waitFor = 10 * time.Second
+
+// fileRig is a File on a temporary watch file, with its registry and log.
+type fileRig struct {
 	dir, path string
-	store     *Store
 	reg       *prometheus.Registry
-	metrics   *Metrics
-	refresher *Refresher
 	logs      *testenv.SyncBuffer
-	wf        *WatchFile
+	file      *File
 }
 
-func newReloadRig(t *testing.T, hasContext bool, maxDocuments int) *reloadRig {
+func newFileRig(t *testing.T, requireContext bool, maxDocuments int) *fileRig {
 	t.Helper()
-	logger, logs := debugLogger()
+	logs := &testenv.SyncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := prometheus.NewRegistry()
-	store := NewStore()
-	metrics := NewMetrics(reg, store.Len, time.Hour)
-	checker := &recordingChecker{status: map[string]assuresign.Status{docA: assuresign.StatusSigningStepInProgress, docB: assuresign.StatusCompleted}}
-	refresher := NewRefresher(RefreshConfig{Interval: time.Hour, TerminalInterval: 24 * time.Hour, BatchSize: 10, Concurrency: 1, Timeout: time.Second, ContextIdentifier: secretContext},
-		store, checker, metrics, logger)
-	refresher.SetClock(testenv.NewClock(t0).Now)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "watch.yml")
-	return &reloadRig{dir: dir, path: path, store: store, reg: reg, metrics: metrics, refresher: refresher, logs: logs,
-		wf: NewWatchFile(path, maxDocuments, hasContext, store, refresher, metrics, logger)}
+	return &fileRig{dir: dir, path: path, reg: reg, logs: logs, file: NewFile(path, maxDocuments, requireContext, reg, logger)}
 }
 
-func (r *reloadRig) write(t *testing.T, data string) {
+func (r *fileRig) write(t *testing.T, data string) { writeFile(t, r.dir, "watch.yml", data, 0o600) }
+
+// gauge returns the value of the registry's gauge name.
+func (r *fileRig) gauge(t *testing.T, name string) float64 {
 	t.Helper()
-	writeFile(t, r.dir, "watch.yml", data, 0o600)
+	mfs, err := r.reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			require.Len(t, mf.GetMetric(), 1, name)
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no %s registered", name)
+	return 0
 }
 
-// woken reports (and clears) a pending Wake.
-func (r *reloadRig) woken() bool {
-	select {
-	case <-r.refresher.wake:
-		return true
-	default:
-		return false
-	}
+const (
+	reloadOK = "assuresign_watchlist_last_reload_successful"
+	reloadAt = "assuresign_watchlist_last_reload_success_timestamp_seconds"
+)
+
+func reloadGauge(ok int) string {
+	return fmt.Sprintf(`
+# HELP assuresign_watchlist_last_reload_successful 1 when the last watch-file load succeeded; on failure the previous list stays in use.
+# TYPE assuresign_watchlist_last_reload_successful gauge
+assuresign_watchlist_last_reload_successful %d
+`, ok)
+}
+
+func writeFile(t *testing.T, dir, name, data string, perm os.FileMode) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	require.NoError(t, os.WriteFile(p, []byte(data), perm))
+	require.NoError(t, os.Chmod(p, perm)) // WriteFile keeps an existing file's mode
+	return p
 }
 
 func docEntry(id, token, extra string) string {
 	return fmt.Sprintf("  - id: %s\n    auth_token: %s\n%s", id, token, extra)
 }
 
-func reloadGauge(ok int, watched int) string {
-	return fmt.Sprintf(`
-# HELP assuresign_watchlist_last_reload_successful 1 when the last watch-file load succeeded; on failure the previous list stays in use.
-# TYPE assuresign_watchlist_last_reload_successful gauge
-assuresign_watchlist_last_reload_successful %d
-# HELP assuresign_watched_documents Documents on the watch list.
-# TYPE assuresign_watched_documents gauge
-assuresign_watched_documents %d
-`, ok, watched)
+// ids returns the list's document ids, in file order.
+func ids(wl *List) []string {
+	var out []string
+	for _, d := range wl.Documents {
+		out = append(out, d.ID)
+	}
+	return out
 }
 
-var reloadNames = []string{"assuresign_watchlist_last_reload_successful", "assuresign_watched_documents"}
-
-func TestLoadBadFileKeepsTheLastGoodList(t *testing.T) {
-	r := newReloadRig(t, true, 2)
+// TestFileLoadFailureKeepsTheGaugesHonest loads a good file, then bad ones:
+// each error names the file, the success gauge drops to 0 and the success
+// timestamp stays where the good load put it. That the exporter keeps the last
+// good list and its statuses meanwhile is TestBinary's "reload" cases.
+func TestFileLoadFailureKeepsTheGaugesHonest(t *testing.T) {
+	r := newFileRig(t, false, 2)
 	good := "documents:\n" + docEntry(docA, secretTokenA, "    labels: {customer: acme}\n") + docEntry(docB, secretTokenB, "")
 	r.write(t, good)
-	require.NoError(t, r.wf.Load())
-	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(reloadGauge(1, 2)), reloadNames...))
-	loadedAt := testutil.ToFloat64(r.metrics.reloadTimestamp)
+	wl, err := r.file.Load()
+	require.NoError(t, err)
+	assert.Equal(t, []string{docA, docB}, ids(wl))
+	assert.Equal(t, map[string]string{"customer": "acme"}, wl.Documents[0].Labels)
+	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(reloadGauge(1)), reloadOK))
+	loadedAt := r.gauge(t, reloadAt)
 	assert.InDelta(t, float64(time.Now().Unix()), loadedAt, 60)
-	assert.True(t, r.woken(), "new documents wake the refresher")
-	r.refresher.Round(context.Background(), false)
+	assert.Contains(t, r.logs.String(), `msg="watch file loaded" file=`+r.path+" documents=2")
+	assert.Equal(t, r.path, r.file.Path())
 
-	docsOnly := NewMetricsHandler(r.store, prometheus.NewRegistry(), discardLogger())
-	before := body(t, scrape(docsOnly, nil))
-	require.Contains(t, before, `assuresign_document_status{document_id="`+docA+`",status="SigningStepInProgress"} 1`)
-	require.Contains(t, before, `assuresign_document_status{document_id="`+docB+`",status="Completed"} 1`)
-
-	for name, bad := range map[string]string{
-		"syntax error":        "documents:\n  - id: [\n",
-		"duplicate id":        "documents:\n" + docEntry(docA, secretTokenA, "") + docEntry(docA, secretTokenB, ""),
-		"bad auth token":      "documents:\n" + docEntry(docA, "not-a-guid", ""),
-		"unknown field":       "documents:\n" + docEntry(docA, secretTokenA, "    colour: red\n"),
-		"too many documents":  "documents:\n" + docEntry(docA, secretTokenA, "") + docEntry(docB, secretTokenB, "") + docEntry(docC, secretTokenC, ""),
-		"reserved label name": "documents:\n" + docEntry(docA, secretTokenA, "    labels: {status: x}\n"),
-		"missing file":        "",
+	for _, tc := range []struct {
+		name, bad string
+		setup     func(t *testing.T)
+		want      string
+	}{
+		{name: "syntax error", bad: "documents:\n  - id: [\n"},
+		{name: "duplicate id", bad: "documents:\n" + docEntry(docA, secretTokenA, "") + docEntry(docA, secretTokenB, "")},
+		{name: "bad auth token", bad: "documents:\n" + docEntry(docA, "not-a-guid", "")},
+		{name: "unknown field", bad: "documents:\n" + docEntry(docA, secretTokenA, "    colour: red\n")},
+		{name: "too many documents", bad: "documents:\n" + docEntry(docA, secretTokenA, "") + docEntry(docB, secretTokenB, "") + docEntry(docC, secretTokenC, "")},
+		{name: "reserved label name", bad: "documents:\n" + docEntry(docA, secretTokenA, "    labels: {status: x}\n")},
+		{name: "missing file", setup: func(t *testing.T) { require.NoFileExists(t, r.path) }, want: "no such file or directory"},
+		{name: "a directory", setup: func(t *testing.T) { require.NoError(t, os.Mkdir(r.path, 0o700)) }, want: "not a regular file"},
 	} {
-		if name == "missing file" {
-			require.NoError(t, os.Remove(r.path))
-		} else {
-			r.write(t, bad)
-		}
-		err := r.wf.Load()
-		require.Error(t, err, name)
-		assert.Contains(t, err.Error(), r.path, "%s: the error names the file", name)
-		require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(reloadGauge(0, 2)), reloadNames...), name)
-		assert.Equal(t, before, body(t, scrape(docsOnly, nil)), "%s: the last good list and its statuses stay", name)
-		assert.Equal(t, loadedAt, testutil.ToFloat64(r.metrics.reloadTimestamp), name)
-		assert.False(t, r.woken(), name)
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() { require.NoError(t, os.RemoveAll(r.path)) }() // each case starts with nothing at the path
+			if tc.setup != nil {
+				tc.setup(t)
+			} else {
+				r.write(t, tc.bad)
+			}
+			wl, err := r.file.Load()
+			require.Error(t, err)
+			assert.Nil(t, wl)
+			assert.Contains(t, err.Error(), r.path, "the error names the file")
+			assert.Contains(t, err.Error(), tc.want)
+			fileSecrets.AssertNone(t, "the error", err.Error())
+			require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(reloadGauge(0)), reloadOK))
+			assert.Equal(t, loadedAt, r.gauge(t, reloadAt), "the success timestamp stays")
+		})
 	}
 
-	// A good file again: B leaves, C arrives (urgent), A keeps its status.
+	// A good file again: B leaves, C arrives, A's labels change.
+	time.Sleep(2 * time.Millisecond) // the timestamp has nanoseconds: let the clock move
 	r.write(t, "documents:\n"+docEntry(docA, secretTokenA, "    labels: {customer: globex}\n")+docEntry(docC, secretTokenC, ""))
-	require.NoError(t, r.wf.Load())
-	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(reloadGauge(1, 2)), reloadNames...))
-	assert.True(t, r.woken())
-	assert.Equal(t, "SigningStepInProgress", statusOf(t, r.store, docA).Status)
-	assert.Equal(t, map[string]string{"customer": "globex"}, statusOf(t, r.store, docA).Labels)
-	assert.Equal(t, []string{docC}, dueIDs(r.store.Due(t0, 0, true, "")))
-	after := body(t, scrape(docsOnly, nil))
-	assert.NotContains(t, after, docB)
-	assert.Contains(t, after, `assuresign_document_info{document_id="`+docA+`",customer="globex"} 1`)
-
-	// The same file again adds nothing, so wakes nobody.
-	require.NoError(t, r.wf.Load())
-	assert.False(t, r.woken())
+	wl, err = r.file.Load()
+	require.NoError(t, err)
+	assert.Equal(t, []string{docA, docC}, ids(wl))
+	assert.Equal(t, map[string]string{"customer": "globex"}, wl.Documents[0].Labels)
+	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(reloadGauge(1)), reloadOK))
+	assert.Greater(t, r.gauge(t, reloadAt), loadedAt)
+	fileSecrets.AssertNone(t, "the log", r.logs.String())
 }
 
-func TestLoadNeedsAContextIdentifier(t *testing.T) {
+func TestFileLoadNeedsAContextIdentifier(t *testing.T) {
 	own := "    context_identifier: " + secretDocContext + "\n"
 	file := "documents:\n" + docEntry(docA, secretTokenA, own) + docEntry(docB, secretTokenB, "")
 
-	r := newReloadRig(t, false, 10)
+	r := newFileRig(t, true, 10)
 	r.write(t, file)
-	err := r.wf.Load()
+	wl, err := r.file.Load()
 	require.Error(t, err)
+	assert.Nil(t, wl)
 	assert.Contains(t, err.Error(), r.path)
 	assert.Contains(t, err.Error(), "document "+docB+" has no context_identifier")
 	assert.NotContains(t, err.Error(), docA)
-	assertNoSecret(t, "the error", err.Error())
-	assert.Zero(t, r.store.Len())
-	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(reloadGauge(0, 0)), reloadNames...))
+	fileSecrets.AssertNone(t, "the error", err.Error())
+	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(reloadGauge(0)), reloadOK))
+	assert.Zero(t, r.gauge(t, reloadAt), "never loaded")
 
 	r.write(t, "documents:\n"+docEntry(docA, secretTokenA, own)+docEntry(docB, secretTokenB, own))
-	require.NoError(t, r.wf.Load(), "every document has its own")
+	_, err = r.file.Load()
+	require.NoError(t, err, "every document has its own")
 
-	r = newReloadRig(t, true, 10)
+	// With an exporter-wide one, a document may go without; the list says
+	// which has its own (the store fills in the rest: collector's tests).
+	r = newFileRig(t, false, 10)
 	r.write(t, file)
-	require.NoError(t, r.wf.Load(), "an exporter-wide one is set")
-	assert.Equal(t, []assuresign.Check{
-		{ID: docA, AuthToken: secretTokenA, ContextIdentifier: secretDocContext},
-		{ID: docB, AuthToken: secretTokenB, ContextIdentifier: secretContext},
-	}, r.store.Due(t0, 0, false, secretContext))
+	wl, err = r.file.Load()
+	require.NoError(t, err, "an exporter-wide one is set")
+	require.Len(t, wl.Documents, 2)
+	assert.Equal(t, secretDocContext, wl.Documents[0].ContextIdentifier)
+	assert.Empty(t, wl.Documents[1].ContextIdentifier)
 }
 
-func TestLoadWarnsAboutAReadableFile(t *testing.T) {
+func TestFileLoadWarnsAboutAReadableFile(t *testing.T) {
 	for _, tc := range []struct {
 		perm os.FileMode
 		warn bool
@@ -173,30 +209,31 @@ func TestLoadWarnsAboutAReadableFile(t *testing.T) {
 		{0o604, true},
 	} {
 		t.Run(tc.perm.String(), func(t *testing.T) {
-			r := newReloadRig(t, true, 10)
+			r := newFileRig(t, false, 10)
 			writeFile(t, r.dir, "watch.yml", "documents:\n"+docEntry(docA, secretTokenA, ""), tc.perm)
-			require.NoError(t, r.wf.Load())
+			_, err := r.file.Load()
+			require.NoError(t, err)
 			logs := r.logs.String()
 			if !tc.warn {
 				assert.NotContains(t, logs, "level=WARN")
 				return
 			}
 			assert.Contains(t, logs, `level=WARN msg="watch file is readable by group or others, and it holds AuthTokens; chmod 600 it" file=`+r.path+` mode=`+tc.perm.String())
-			assertNoSecret(t, "the log", logs)
+			fileSecrets.AssertNone(t, "the log", logs)
 		})
 	}
 }
 
-// watch runs wf.Watch with a short poll until the test ends; every call of
+// watch runs f.Watch with a short poll until the test ends; every call of
 // its callback is sent on the returned channel.
-func watch(t *testing.T, wf *WatchFile, changed func()) <-chan struct{} {
+func watch(t *testing.T, f *File, changed func()) <-chan struct{} {
 	t.Helper()
 	calls := make(chan struct{}, 100)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		wf.Watch(ctx, 2*time.Millisecond, func() {
+		f.Watch(ctx, 2*time.Millisecond, func() {
 			if changed != nil {
 				changed()
 			}
@@ -212,17 +249,29 @@ func watch(t *testing.T, wf *WatchFile, changed func()) <-chan struct{} {
 
 func waitCall(t *testing.T, calls <-chan struct{}, what string) {
 	t.Helper()
-	select {
-	case <-calls:
-	case <-time.After(waitFor):
-		t.Fatalf("Watch did not notice %s", what)
-	}
+	receive(t, calls, "Watch did not notice "+what)
+}
+
+// receive waits for ch to deliver a value and returns it; it fails t with
+// msg after waitFor.
+func receive[T any](t *testing.T, ch <-chan T, msg string) T {
+	t.Helper()
+	var v T
+	require.Eventually(t, func() bool {
+		select {
+		case v = <-ch:
+			return true
+		default:
+			return false
+		}
+	}, waitFor, time.Millisecond, msg)
+	return v
 }
 
 func TestWatchNoticesAChangedFile(t *testing.T) {
-	r := newReloadRig(t, true, 10)
+	r := newFileRig(t, false, 10)
 	r.write(t, "documents:\n"+docEntry(docA, secretTokenA, ""))
-	calls := watch(t, r.wf, nil)
+	calls := watch(t, r.file, nil)
 	// Let the watcher take its first stamp: it polls the file every 2 ms.
 	assert.Never(t, func() bool { return len(calls) > 0 }, 50*time.Millisecond, 5*time.Millisecond, "no change, no call")
 
@@ -246,7 +295,7 @@ func TestWatchNoticesAChangedFile(t *testing.T) {
 // new ..data link over the old one. The new file has the old one's size and
 // modification time, so only following the links can tell.
 func TestWatchFollowsKubernetesSymlinkSwap(t *testing.T) {
-	r := newReloadRig(t, true, 10)
+	r := newFileRig(t, false, 10)
 	mtime := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	version := func(name, content string) {
 		t.Helper()
@@ -260,11 +309,16 @@ func TestWatchFollowsKubernetesSymlinkSwap(t *testing.T) {
 	version("..2024_01_01_00_00_00.000000001", v1)
 	require.NoError(t, os.Symlink("..2024_01_01_00_00_00.000000001", filepath.Join(r.dir, "..data")))
 	require.NoError(t, os.Symlink(filepath.Join("..data", "watch.yml"), r.path))
-	require.NoError(t, r.wf.Load())
-	require.Equal(t, 1, r.store.Len())
-	assert.Equal(t, docA, statusOf(t, r.store, docA).ID)
+	wl, err := r.file.Load()
+	require.NoError(t, err)
+	require.Equal(t, []string{docA}, ids(wl))
 
-	calls := watch(t, r.wf, func() { assert.NoError(t, r.wf.Load()) })
+	loaded := make(chan *List, 100)
+	calls := watch(t, r.file, func() {
+		wl, err := r.file.Load()
+		assert.NoError(t, err)
+		loaded <- wl
+	})
 	assert.Never(t, func() bool { return len(calls) > 0 }, 50*time.Millisecond, 5*time.Millisecond, "no change, no call")
 
 	version("..2024_01_01_00_05_00.000000002", v2)
@@ -272,23 +326,19 @@ func TestWatchFollowsKubernetesSymlinkSwap(t *testing.T) {
 	require.NoError(t, os.Rename(filepath.Join(r.dir, "..data_tmp"), filepath.Join(r.dir, "..data")))
 	require.NoError(t, os.RemoveAll(filepath.Join(r.dir, "..2024_01_01_00_00_00.000000001")))
 	waitCall(t, calls, "the symlink swap")
-	docs, total := r.store.Snapshot(0)
-	require.Equal(t, 1, total)
-	assert.Equal(t, docB, docs[0].ID, "the callback reloaded the new version")
+	wl = receive(t, loaded, "the callback did not load")
+	require.NotNil(t, wl)
+	assert.Equal(t, []string{docB}, ids(wl), "the callback loaded the new version")
 }
 
 func TestWatchStopsWithItsContext(t *testing.T) {
-	r := newReloadRig(t, true, 10)
+	r := newFileRig(t, false, 10)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		r.wf.Watch(ctx, time.Hour, func() { t.Error("called") })
+		r.file.Watch(ctx, time.Hour, func() { t.Error("called") })
 	}()
 	cancel()
-	select {
-	case <-done:
-	case <-time.After(waitFor):
-		t.Fatal("Watch did not return")
-	}
+	receive(t, done, "Watch did not return")
 }

@@ -10,12 +10,15 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
 const watchFixtures = "testdata/watchlists"
@@ -37,22 +40,22 @@ var fixtureSecrets = []string{
 // secret is covered without updating fixtureSecrets.
 var secretValueRE = regexp.MustCompile(`(?i)(?:auth_token|context_identifier)[^\n]*?([0-9a-f]{8}[0-9a-f-]*)`)
 
-// assertNoSecrets fails if msg holds a secret, whole or its first group (a
-// mistyped token is still mostly the real one).
+// assertNoSecrets fails if msg holds a secret of the fixtures or of input,
+// whole or in part (a mistyped token is still mostly the real one).
 func assertNoSecrets(t *testing.T, msg string, input []byte) {
 	t.Helper()
-	secrets := append([]string(nil), fixtureSecrets...)
+	values := slices.Clone(fixtureSecrets)
 	for _, m := range secretValueRE.FindAllSubmatch(input, -1) {
-		secrets = append(secrets, string(m[1]))
+		values = append(values, string(m[1]))
 	}
-	upper := strings.ToUpper(msg)
-	for _, s := range secrets {
-		s = strings.ToUpper(s)
-		assert.NotContains(t, upper, s, "error leaks a secret")
-		if len(s) >= 8 {
-			assert.NotContains(t, upper, s[:8], "error leaks part of a secret")
+	secrets := testenv.NewSecrets(testenv.FragmentLen, values...)
+	for _, v := range values {
+		if len(v) >= testenv.FragmentLen {
+			// Any GUID's fragments are found; for the rest, the first group.
+			secrets.Add(v+" (its start)", v[:testenv.FragmentLen])
 		}
 	}
+	secrets.AssertNone(t, "the error", msg)
 }
 
 func TestLoadWatchListGood(t *testing.T) {
@@ -381,7 +384,7 @@ func TestWatchListDocumentString(t *testing.T) {
 		Labels:            map[string]string{"region": "eu", "customer": `a"b`},
 	}
 	assert.Equal(t, `2CE11EF1-8938-DD11-8735-00065B8CE99B{customer="a\"b",region="eu"}`, d.String())
-	assert.Equal(t, `collector.Document{ID:"2CE11EF1-8938-DD11-8735-00065B8CE99B", Labels:map[string]string{"customer":"a\"b", "region":"eu"}}`, d.GoString())
+	assert.Equal(t, `watchlist.Document{ID:"2CE11EF1-8938-DD11-8735-00065B8CE99B", Labels:map[string]string{"customer":"a\"b", "region":"eu"}}`, d.GoString())
 
 	bare := Document{ID: d.ID, AuthToken: d.AuthToken}
 	assert.Equal(t, d.ID, bare.String())

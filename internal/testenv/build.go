@@ -38,6 +38,7 @@ type build struct {
 	once sync.Once
 	path string
 	err  error
+	took time.Duration
 }
 
 // BuildBinary builds the main package pkg (an import path of this module) with
@@ -49,8 +50,12 @@ type build struct {
 //
 // The binaries outlive the test that built them, since other tests use them:
 // a package that calls BuildBinary calls RemoveBinaries from TestMain.
+//
+// Under go test -short it skips t instead: a test that builds a binary is no
+// unit test (see SkipShort).
 func BuildBinary(t testing.TB, pkg string, flags ...string) string {
 	t.Helper()
+	SkipShort(t)
 	key := strings.Join(append([]string{pkg}, flags...), " ")
 	builds.mu.Lock()
 	if builds.byKey == nil {
@@ -67,6 +72,9 @@ func BuildBinary(t testing.TB, pkg string, flags ...string) string {
 		start := time.Now()
 		b.path, b.err = goBuild(pkg, flags)
 		took = time.Since(start)
+		builds.mu.Lock()
+		b.took = took
+		builds.mu.Unlock()
 	})
 	if b.err != nil {
 		t.Fatal(b.err)
@@ -110,8 +118,31 @@ func goBuild(pkg string, flags []string) (string, error) {
 	return bin, nil
 }
 
+// BuildTimes returns how long each build took, by the binary's name and
+// flags as BuildBinary logs them ("assuresign_exporter -race").
+func BuildTimes() map[string]time.Duration {
+	builds.mu.Lock()
+	defer builds.mu.Unlock()
+	out := map[string]time.Duration{}
+	for key, b := range builds.byKey {
+		if b.took > 0 {
+			pkg, flags, _ := strings.Cut(key, " ")
+			out[strings.TrimSpace(path.Base(pkg)+" "+flags)] = b.took
+		}
+	}
+	return out
+}
+
+// Main is a TestMain for a package whose tests build binaries: it runs them,
+// removes the binaries and exits.
+func Main(m *testing.M) {
+	code := m.Run()
+	RemoveBinaries()
+	os.Exit(code)
+}
+
 // RemoveBinaries removes every binary BuildBinary built. Call it from TestMain
-// once m.Run has returned.
+// once m.Run has returned (Main does).
 func RemoveBinaries() {
 	builds.mu.Lock()
 	defer builds.mu.Unlock()

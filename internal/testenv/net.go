@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -25,34 +24,43 @@ func FreeAddr(t testing.TB) string {
 	return addr
 }
 
-// WaitHTTP polls GET url every 10ms until it answers status, and fails the
-// test if it has not within timeout. It keeps no connection open.
+// Client talks to the processes the tests run, all on loopback: no proxy.
+var Client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: nil}}
+
+// Fetch sends a request with c (Client when nil) and reads the whole answer,
+// whose body it closes. header may be nil; body may be nil.
+func Fetch(c *http.Client, method, url string, header http.Header, body []byte) (*http.Response, []byte, error) {
+	if c == nil {
+		c = Client
+	}
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer res.Body.Close()
+	out, err := io.ReadAll(res.Body)
+	return res, out, err
+}
+
+// waitClient keeps no connection open between polls.
+var waitClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+
+// WaitHTTP polls GET url until it answers status, and fails the test if it
+// has not within timeout. It keeps no connection open.
 func WaitHTTP(t testing.TB, url string, status int, timeout time.Duration) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}} // loopback: no proxy
-	for {
-		var last string
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	Eventually(t, timeout, fmt.Sprintf("GET %s to answer %d", url, status), func() (bool, string) {
+		res, body, err := Fetch(waitClient, http.MethodGet, url, nil, nil)
 		if err != nil {
-			t.Fatal(err)
+			return false, err.Error()
 		}
-		res, err := client.Do(req)
-		if err == nil {
-			body, _ := io.ReadAll(io.LimitReader(res.Body, 512))
-			res.Body.Close()
-			if res.StatusCode == status {
-				return
-			}
-			last = fmt.Sprintf("%s %s", res.Status, bytes.TrimSpace(body))
-		} else {
-			last = err.Error()
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("GET %s did not answer %d within %s; last: %s", url, status, timeout, last)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+		return res.StatusCode == status, fmt.Sprintf("%s %.512s", res.Status, bytes.TrimSpace(body))
+	})
 }

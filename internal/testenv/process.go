@@ -1,10 +1,14 @@
 package testenv
 
 import (
+	"errors"
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -16,12 +20,14 @@ type Process struct {
 	Output *SyncBuffer // stdout and stderr
 	exited chan struct{}
 	err    error // cmd.Wait's, once exited is closed
+	// stopped says Stop was called: an exit after it is no surprise.
+	stopped atomic.Bool
 }
 
-// Start starts cmd with its stdout and stderr in Output. At cleanup it kills
-// the process if it still runs and, if the test failed, logs the end of its
-// output. Cleanups run last registered first, so one that the caller
-// registers after Start (a graceful Stop, say) runs before the kill.
+// Start starts cmd with its stdout and stderr in Output. At cleanup it stops
+// the process if it still runs (SIGTERM, then SIGKILL after 10s) and, if the
+// test failed, logs the end of its output. Cleanups run last registered
+// first, so one that the caller registers after Start runs before that stop.
 func Start(t testing.TB, cmd *exec.Cmd) *Process {
 	t.Helper()
 	p := &Process{Cmd: cmd, Output: &SyncBuffer{}, exited: make(chan struct{})}
@@ -34,14 +40,9 @@ func Start(t testing.TB, cmd *exec.Cmd) *Process {
 		close(p.exited)
 	}()
 	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-p.exited
-		}
+		p.Stop(10 * time.Second)
 		if t.Failed() {
-			name := filepath.Base(cmd.Path)
+			name := p.name()
 			out := p.Output.String()
 			const keep = 24 << 10
 			if len(out) > keep {
@@ -53,8 +54,20 @@ func Start(t testing.TB, cmd *exec.Cmd) *Process {
 	return p
 }
 
+func (p *Process) name() string { return filepath.Base(p.Cmd.Path) }
+
 // Exited is closed once the process has exited and its output is complete.
 func (p *Process) Exited() <-chan struct{} { return p.exited }
+
+// Alive reports whether the process still runs.
+func (p *Process) Alive() bool {
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
 
 // Err waits for the process to exit and returns cmd.Wait's error.
 func (p *Process) Err() error {
@@ -62,14 +75,55 @@ func (p *Process) Err() error {
 	return p.err
 }
 
+// Died returns an error when the process has exited without Stop being
+// called, and nil while it runs or after Stop.
+func (p *Process) Died() error {
+	if p.Alive() || p.stopped.Load() {
+		return nil
+	}
+	return fmt.Errorf("%s exited unexpectedly: %v", p.name(), p.Cmd.ProcessState)
+}
+
+// Signal sends sig to the process, failing t if it cannot be sent.
+func (p *Process) Signal(t testing.TB, sig os.Signal) {
+	t.Helper()
+	if err := p.Cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("sending %s to %s: %v", sig, p.name(), err)
+	}
+}
+
+// ExitCode waits up to timeout for the process to exit and returns its exit
+// code; it fails t if the process is still running then, or was killed by a
+// signal.
+func (p *Process) ExitCode(t testing.TB, timeout time.Duration) int {
+	t.Helper()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-p.exited:
+	case <-timer.C:
+		t.Fatalf("%s did not exit within %s", p.name(), timeout)
+	}
+	var exit *exec.ExitError
+	if errors.As(p.err, &exit) {
+		if exit.ExitCode() < 0 {
+			t.Fatalf("%s: %v", p.name(), exit)
+		}
+		return exit.ExitCode()
+	}
+	if p.err != nil {
+		t.Fatalf("%s: %v", p.name(), p.err)
+	}
+	return 0
+}
+
 // Stop sends SIGTERM and waits up to grace for the process to exit, then
 // kills it. It reports whether the process exited by itself (true also when
 // it had exited before).
 func (p *Process) Stop(grace time.Duration) bool {
-	select {
-	case <-p.exited:
+	p.stopped.Store(true)
+	if !p.Alive() {
 		return true
-	default:
 	}
 	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
 	timer := time.NewTimer(grace)
@@ -88,23 +142,16 @@ func (p *Process) Stop(grace time.Duration) bool {
 // the test if the process exits without printing it, or after timeout.
 func (p *Process) WaitOutput(t testing.TB, re *regexp.Regexp, timeout time.Duration) []string {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		var exited bool
-		select {
-		case <-p.exited: // the output is complete: no match now is final
-			exited = true
-		default:
-		}
-		if m := re.FindStringSubmatch(p.Output.String()); m != nil {
-			return m
+	var m []string
+	Eventually(t, timeout, fmt.Sprintf("%s to print %q", p.name(), re), func() (bool, string) {
+		exited := !p.Alive() // the output is complete: no match now is final
+		if m = re.FindStringSubmatch(p.Output.String()); m != nil {
+			return true, ""
 		}
 		if exited {
-			t.Fatalf("%s exited (%v) without printing %q", filepath.Base(p.Cmd.Path), p.err, re)
+			t.Fatalf("%s exited (%v) without printing %q", p.name(), p.err, re)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not print %q within %s", filepath.Base(p.Cmd.Path), re, timeout)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return false, "not yet"
+	})
+	return m
 }

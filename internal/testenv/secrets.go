@@ -3,6 +3,7 @@ package testenv
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -123,4 +124,16 @@ func lowerHex(c byte) byte {
 		return c + 'a' - 'A'
 	}
 	return c
+}
+
+// RandomGUID returns a random version-4 GUID in upper case, as AssureSign
+// writes them: a document id, or a secret to register with Add.
+func RandomGUID() string {
+	var b [16]byte
+	for i := range b {
+		b[i] = byte(rand.IntN(256))
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%X-%X-%X-%X-%X", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

@@ -1,8 +1,19 @@
-// Package testenv holds what the tests of several packages need alike: a
-// buffer a logger or a child process writes while the test reads it, a
-// settable clock, a sample read from /metrics text, the exporter and simulator binaries built once per test
-// process, child processes stopped at cleanup, free loopback ports and a wait
-// for an HTTP endpoint.
+// Package testenv holds what the tests of several packages need alike, so
+// that each exists once:
+//
+//   - the one harness for running binaries: BuildBinary (once per test
+//     process), Start (a child process stopped at cleanup, its output shown
+//     when the test fails), StartExporter and ExporterOptions.Start (the
+//     exporter, waited for until it listens, with its base URL), and
+//     StartSimulator (the AssureSign simulator); Main is the TestMain of a
+//     package that builds binaries, SkipShort the guard of its tests;
+//   - the one wait, Eventually, on which WaitHTTP and Process.WaitOutput are
+//     built; FreeAddr, Client and Fetch for loopback HTTP;
+//   - the one secret scanner, Secrets;
+//   - samples read as Prometheus reads them, with expfmt: ParseExposition,
+//     Sample, ParseText; CheckOpenMetrics, a strict OpenMetrics check;
+//   - SyncBuffer, a buffer a logger or a child process writes while the test
+//     reads it, and Clock, a settable clock.
 //
 // It is ordinary code, not a _test file, so that the tests of other packages
 // (and tools/perf, for the clock) can import it.

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// goodFlags are the defaults with a watch file: valid.
+func goodFlags() flagValues {
+	return flagValues{
+		watchFile: "watch.yml", metricsPath: "/metrics",
+		batchSize: 50, concurrency: 2, maxDocuments: 10000, maxRetries: 3,
+		refreshInterval: 5 * time.Minute, terminalInterval: 24 * time.Hour,
+		requestTimeout: 30 * time.Second, watchPoll: 10 * time.Second,
+	}
+}
+
+func TestValidateFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(f *flagValues)
+		want string // the whole error; "" for none
+	}{
+		{"defaults with a watch file", func(*flagValues) {}, ""},
+		{"no watch file", func(f *flagValues) { f.watchFile = "" }, "--watch.file is required (or try --demo)"},
+		{"no watch file with --demo", func(f *flagValues) { f.watchFile, f.demo = "", true }, ""},
+		{"batch size 0", func(f *flagValues) { f.batchSize = 0 }, "--assuresign.batch-size must be at least 1, not 0"},
+		{"concurrency 0", func(f *flagValues) { f.concurrency = 0 }, "--assuresign.concurrency must be at least 1, not 0"},
+		{"max documents 0", func(f *flagValues) { f.maxDocuments = 0 }, "--watch.max-documents must be at least 1, not 0"},
+		{"refresh interval under 1s", func(f *flagValues) { f.refreshInterval = 999 * time.Millisecond }, "--refresh.interval must be at least 1s, not 999ms"},
+		{"refresh interval 1s", func(f *flagValues) { f.refreshInterval = time.Second }, ""},
+		{"terminal interval shorter than the refresh interval", func(f *flagValues) { f.terminalInterval = time.Minute },
+			"--refresh.terminal-interval (1m0s) must not be shorter than --refresh.interval (5m0s)"},
+		{"terminal interval equal to the refresh interval", func(f *flagValues) { f.terminalInterval = f.refreshInterval }, ""},
+		{"negative retries", func(f *flagValues) { f.maxRetries = -1 }, "--assuresign.max-retries must not be negative, not -1"},
+		{"no retries", func(f *flagValues) { f.maxRetries = 0 }, ""},
+		{"timeout 0", func(f *flagValues) { f.requestTimeout = 0 }, "--assuresign.timeout must be positive"},
+		{"negative timeout", func(f *flagValues) { f.requestTimeout = -time.Second }, "--assuresign.timeout must be positive"},
+		{"poll interval 0", func(f *flagValues) { f.watchPoll = 0 }, "--watch.poll-interval must be positive, not 0s"},
+		{"negative poll interval", func(f *flagValues) { f.watchPoll = -time.Second }, "--watch.poll-interval must be positive, not -1s"},
+		{"webhook listener without a token", func(f *flagValues) { f.webhookListen = "127.0.0.1:9866" }, "--webhook.listen-address needs --webhook.bearer-token-file"},
+		{"webhook listener with a token", func(f *flagValues) { f.webhookListen, f.webhookTokenFile = "127.0.0.1:9866", "token" }, ""},
+		{"webhook token alone", func(f *flagValues) { f.webhookTokenFile = "token" }, ""},
+		// A bad telemetry path panicked at start-up (ServeMux.Handle) before it was checked.
+		{"telemetry path /", func(f *flagValues) { f.metricsPath = "/" }, `--web.telemetry-path "/" is taken by another endpoint`},
+		{"telemetry path /-/healthy", func(f *flagValues) { f.metricsPath = "/-/healthy" }, `--web.telemetry-path "/-/healthy" is taken by another endpoint`},
+		{"telemetry path /-/ready", func(f *flagValues) { f.metricsPath = "/-/ready" }, `--web.telemetry-path "/-/ready" is taken by another endpoint`},
+		{"telemetry path /-/reload", func(f *flagValues) { f.metricsPath = "/-/reload" }, `--web.telemetry-path "/-/reload" is taken by another endpoint`},
+		{"telemetry path of the webhook", func(f *flagValues) { f.metricsPath = "/webhooks/documenttrak" },
+			`--web.telemetry-path "/webhooks/documenttrak" is taken by another endpoint`},
+		{"telemetry path metrics", func(f *flagValues) { f.metricsPath = "metrics" }, `--web.telemetry-path "metrics" must start with /`},
+		{"empty telemetry path", func(f *flagValues) { f.metricsPath = "" }, `--web.telemetry-path "" must start with /`},
+		{"telemetry path with a wildcard", func(f *flagValues) { f.metricsPath = "/{x}" }, `--web.telemetry-path "/{x}" must not hold braces or white space`},
+		{"telemetry path with a space", func(f *flagValues) { f.metricsPath = "/a b" }, `--web.telemetry-path "/a b" must not hold braces or white space`},
+		{"another telemetry path", func(f *flagValues) { f.metricsPath = "/exporter/metrics" }, ""},
+		// The first problem is reported.
+		{"two problems", func(f *flagValues) { f.batchSize, f.concurrency = 0, 0 }, "--assuresign.batch-size must be at least 1, not 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := goodFlags()
+			tc.edit(&f)
+			err := validateFlags(f)
+			if tc.want == "" {
+				assert.NoError(t, err)
+				return
+			}
+			assert.EqualError(t, err, tc.want)
+		})
+	}
+}
