@@ -207,6 +207,7 @@ func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 		})
 	}
 	wg.Wait()
+	r.store.Publish()
 	stats.Failed = int(failed.Load())
 	elapsed := r.now().Sub(start)
 	r.metrics.refreshDuration.Set(elapsed.Seconds())
