@@ -2,18 +2,13 @@ package collector
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +20,7 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
 func TestMain(m *testing.M) {
@@ -32,7 +28,7 @@ func TestMain(m *testing.M) {
 }
 
 // Known secret values. Tests that look for leaks search every output for
-// each of them, in either case and without hyphens.
+// them with secrets.
 const (
 	secretContext    = "5EC2E7C0-C0DE-4C0D-8C0D-5EC2E7C0C0DE" // exporter-wide ContextIdentifier
 	secretDocContext = "5EC2E7D0-D0C0-4D0C-9D0C-5EC2E7D0D0C0" // one document's own (another account)
@@ -47,22 +43,10 @@ const (
 	docD = "DDDDDDDD-0000-4000-8000-00000000000D"
 )
 
-var allSecrets = []string{secretContext, secretDocContext, secretTokenA, secretTokenB, secretTokenC, secretTokenWrong}
-
-// assertNoSecret fails if text holds any of allSecrets in any case, with or
-// without hyphens.
-func assertNoSecret(t *testing.T, what, text string) {
-	t.Helper()
-	folded := strings.ToLower(text)
-	for _, s := range allSecrets {
-		for _, form := range []string{strings.ToLower(s), strings.ToLower(strings.ReplaceAll(s, "-", ""))} {
-			if i := strings.Index(folded, form); i >= 0 {
-				lo, hi := max(i-80, 0), min(i+len(form)+80, len(text))
-				t.Errorf("%s holds the secret %s: …%s…", what, s, text[lo:hi])
-			}
-		}
-	}
-}
+// secrets finds any of the known secrets, whole or in part, in any case,
+// with or without hyphens.
+var secrets = testenv.NewSecrets(testenv.FragmentLen,
+	secretContext, secretDocContext, secretTokenA, secretTokenB, secretTokenC, secretTokenWrong)
 
 // debugLogger logs everything, down to debug, as text into the returned buffer.
 func debugLogger() (*slog.Logger, *testenv.SyncBuffer) {
@@ -75,14 +59,34 @@ func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // t0 is the fake clock's start: a fixed, round instant.
 var t0 = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// watchList builds a WatchList of documents without labels or contexts, each
+// watchList builds a watch list of documents without labels or contexts, each
 // with a distinct token.
-func watchList(ids ...string) *WatchList {
-	wl := &WatchList{}
+func watchList(ids ...string) *watchlist.List {
+	wl := &watchlist.List{}
 	for i, id := range ids {
-		wl.Documents = append(wl.Documents, WatchedDocument{ID: id, AuthToken: fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1)})
+		wl.Documents = append(wl.Documents, watchlist.Document{ID: id, AuthToken: fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1)})
 	}
 	return wl
+}
+
+// dueChecks drops due's mark count, for tests that look only at what is due.
+func dueChecks(due []assuresign.Check, _ uint64) []assuresign.Check { return due }
+
+// dueIDs returns the ids of the checks due returned.
+func dueIDs(due []assuresign.Check, _ uint64) []string {
+	ids := make([]string, len(due))
+	for i, c := range due {
+		ids[i] = c.ID
+	}
+	return ids
+}
+
+// answer records res for its document as a round does: the check is chosen
+// (due gives the mark count then), then its answer applied. It returns how
+// long a pending notification waited.
+func answer(s *Store, res assuresign.Result, now time.Time, interval, terminalInterval time.Duration) time.Duration {
+	_, asked := s.due(now, 0, false, "")
+	return s.apply(res, now, interval, terminalInterval, asked)
 }
 
 // testGUID returns a distinct upper-case GUID for n.
@@ -108,66 +112,12 @@ func answerAll(st assuresign.Status, date time.Time) checkerFunc {
 	}
 }
 
-// recordingChecker answers from a table and records every call's ids.
-type recordingChecker struct {
-	mu     sync.Mutex
-	status map[string]assuresign.Status // missing: Created
-	calls  [][]string
-}
-
-func (c *recordingChecker) CheckStatus(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ids := make([]string, len(checks))
-	out := make([]assuresign.Result, len(checks))
-	for i, ch := range checks {
-		ids[i] = ch.ID
-		st, ok := c.status[ch.ID]
-		if !ok {
-			st = assuresign.StatusCreated
-		}
-		out[i] = assuresign.Result{ID: ch.ID, RawStatus: st.String(), Status: st, StatusDate: t0}
-	}
-	c.calls = append(c.calls, ids)
-	return out, nil
-}
-
-// take returns every id asked about so far, in call order, and clears the record.
-func (c *recordingChecker) take() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var all []string
-	for _, ids := range c.calls {
-		all = append(all, ids...)
-	}
-	c.calls = nil
-	return all
-}
-
-// count returns how many times id was asked about so far.
-func (c *recordingChecker) count(id string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, ids := range c.calls {
-		for _, x := range ids {
-			if x == id {
-				n++
-			}
-		}
-	}
-	return n
-}
-
 // rig is a refresher wired to a simulator over loopback HTTP, with the
 // exporter's metrics in their own registry.
 type rig struct {
-	t         *testing.T
 	sim       *simulator.Simulator
-	srv       *httptest.Server
 	store     *Store
 	reg       *prometheus.Registry
-	metrics   *Metrics
 	refresher *Refresher
 	clock     *testenv.Clock
 	logs      *testenv.SyncBuffer
@@ -197,7 +147,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	})
 	logger, logs := debugLogger()
 	reg := prometheus.NewRegistry()
-	store := NewStore()
+	store := NewStore(StoreConfig{})
 	if o.cfg.Interval == 0 {
 		o.cfg.Interval = 5 * time.Minute
 	}
@@ -219,7 +169,9 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	if o.retries <= 0 {
 		o.retries = -1
 	}
-	metrics := NewMetrics(reg, store.Len, o.cfg.Interval)
+	clock := testenv.NewClock(t0)
+	o.cfg.Now = clock.Now
+	metrics := NewMetrics(reg, store.Len, o.cfg.Interval, false)
 	client, err := assuresign.NewClient(assuresign.Config{
 		Endpoint:    srv.URL + "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text",
 		HTTPClient:  &http.Client{Transport: tr},
@@ -230,10 +182,8 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		Observe:     metrics.ObserveRequest,
 	})
 	require.NoError(t, err)
-	clock := testenv.NewClock(t0)
 	refresher := NewRefresher(o.cfg, store, client, metrics, logger)
-	refresher.SetClock(clock.Now)
-	return &rig{t: t, sim: sim, srv: srv, store: store, reg: reg, metrics: metrics, refresher: refresher, clock: clock, logs: logs, logger: logger}
+	return &rig{sim: sim, store: store, reg: reg, refresher: refresher, clock: clock, logs: logs, logger: logger}
 }
 
 // put adds documents to the simulated account, with status date t0.
@@ -248,9 +198,9 @@ func tokenFor(id string) string { return "70CE0000" + id[8:] }
 
 // watch makes ids the watch list, each with tokenFor(id).
 func (r *rig) watch(ids ...string) {
-	wl := &WatchList{}
+	wl := &watchlist.List{}
 	for _, id := range ids {
-		wl.Documents = append(wl.Documents, WatchedDocument{ID: id, AuthToken: tokenFor(id)})
+		wl.Documents = append(wl.Documents, watchlist.Document{ID: id, AuthToken: tokenFor(id)})
 	}
 	r.store.SetWatchList(wl)
 }
@@ -258,11 +208,11 @@ func (r *rig) watch(ids ...string) {
 // round runs a scheduled round at the given offset from t0.
 func (r *rig) round(at time.Duration) roundStats {
 	r.clock.Set(t0.Add(at))
-	return r.refresher.Round(context.Background(), false)
+	return r.refresher.round(context.Background(), false)
 }
 
 // statusOf returns the document as the landing page sees it, times in UTC.
-func statusOf(t *testing.T, s *Store, id string) DocumentView {
+func statusOf(t testing.TB, s *Store, id string) DocumentView {
 	t.Helper()
 	docs, _ := s.Snapshot(0)
 	for _, d := range docs {
@@ -276,51 +226,35 @@ func statusOf(t *testing.T, s *Store, id string) DocumentView {
 	return DocumentView{}
 }
 
-// scrape serves one request to h and returns the recorder.
-func scrape(h http.Handler, header http.Header) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
-	maps.Copy(req.Header, header)
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec
-}
-
-// landing serves one GET of path from the landing page.
-func landing(t *testing.T, h http.Handler, path string) *httptest.ResponseRecorder {
+// exposition publishes what changed in s and returns its plain body, in the
+// text format, or in OpenMetrics with openMetrics (then ending in "# EOF",
+// as a scrape does).
+func exposition(t testing.TB, s *Store, openMetrics bool) string {
 	t.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
-	return rec
-}
-
-// body returns a response body, gunzipped when it says gzip.
-func body(t testing.TB, rec *httptest.ResponseRecorder) string {
-	t.Helper()
-	if rec.Header().Get("Content-Encoding") != "gzip" {
-		return rec.Body.String()
+	s.Publish()
+	var buf bytes.Buffer
+	var tail []byte
+	if openMetrics {
+		tail = []byte("# EOF\n")
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(rec.Body.Bytes()))
-	require.NoError(t, err)
-	b, err := io.ReadAll(zr)
-	require.NoError(t, err)
-	return string(b)
+	require.NoError(t, s.Metrics().Write(&buf, openMetrics, false, tail))
+	return buf.String()
 }
 
-// exposition turns MetricsHandler output into a Gatherer: every Gather
-// scrapes h in the text format (gzipped, as Prometheus asks) and parses the
-// body. prometheus.Gatherers sorts the result and checks its consistency
-// (types, duplicate series, label names, UTF-8), as a registry would.
-func exposition(t testing.TB, h http.Handler) prometheus.Gatherer {
-	return prometheus.Gatherers{prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
-		rec := scrape(h, http.Header{"Accept-Encoding": {"gzip"}})
-		if rec.Code != http.StatusOK {
-			return nil, fmt.Errorf("scrape: HTTP %d: %s", rec.Code, rec.Body)
+// documents turns s's text exposition into a Gatherer: every Gather renders
+// s and parses the text as Prometheus would. prometheus.Gatherers sorts the
+// result and checks its consistency (types, duplicate series, label names,
+// UTF-8), as a registry would, also against the other gatherers given, such
+// as the registry of the exporter's own metrics.
+func documents(s *Store, others ...prometheus.Gatherer) prometheus.Gatherer {
+	return append(prometheus.Gatherers{prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		s.Publish()
+		var buf bytes.Buffer
+		if err := s.Metrics().Write(&buf, false, false, nil); err != nil {
+			return nil, err
 		}
-		if ct := rec.Header().Get("Content-Type"); ct != contentTypeText {
-			return nil, fmt.Errorf("scrape: Content-Type %q, want %q", ct, contentTypeText)
-		}
-		return parseText(body(t, rec))
-	})}
+		return testenv.ParseText(buf.String())
+	})}, others...)
 }
 
 // writeFile writes data to dir/name with mode perm and returns its path.

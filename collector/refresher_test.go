@@ -17,12 +17,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
 // newFakeRefresher wires a refresher to a fake checker.
@@ -44,8 +46,8 @@ func newFakeRefresher(t *testing.T, cfg RefreshConfig, c Checker) (*Refresher, *
 		cfg.Concurrency = 1
 	}
 	reg := prometheus.NewRegistry()
-	store := NewStore()
-	return NewRefresher(cfg, store, c, NewMetrics(reg, store.Len, cfg.Interval), discardLogger()), store, reg
+	store := NewStore(StoreConfig{})
+	return NewRefresher(cfg, store, c, NewMetrics(reg, store.Len, cfg.Interval, false), discardLogger()), store, reg
 }
 
 // run starts r.Run and stops it when the test ends.
@@ -157,7 +159,7 @@ func TestRoundKeepsConcurrencyLimit(t *testing.T) {
 	store.SetWatchList(watchList(ids...))
 
 	done := make(chan roundStats, 1)
-	go func() { done <- r.Round(context.Background(), false) }()
+	go func() { done <- r.round(context.Background(), false) }()
 	for released := range batches {
 		want := min(limit, batches-released)
 		require.Eventually(t, func() bool {
@@ -227,15 +229,21 @@ func TestReloadedDocumentsAreCheckedWithinSeconds(t *testing.T) {
 		return fmt.Sprintf("  - id: %s\n    auth_token: %s\n", id, tokenFor(id))
 	}
 	path := writeFile(t, dir, "watch.yml", "documents:\n"+entry(docA), 0o600)
-	wf := NewWatchFile(path, 100, true, r.store, r.refresher, r.metrics, r.logger)
-	require.NoError(t, wf.Load())
+	wf := watchlist.NewFile(path, 100, false, prometheus.NewRegistry(), r.logger)
+	load := func() {
+		t.Helper()
+		wl, err := wf.Load()
+		require.NoError(t, err)
+		r.refresher.SetWatchList(wl)
+	}
+	load()
 	run(t, r.refresher)
 	require.Eventually(t, func() bool { return r.refresher.Ready() }, waitFor, tick)
 	assert.Equal(t, 1, r.sim.Stats().Documents, "the first round checked A")
 
 	// A reload adding B: checked at once, not in an hour.
 	writeFile(t, dir, "watch.yml", "documents:\n"+entry(docA)+entry(docB), 0o600)
-	require.NoError(t, wf.Load())
+	load()
 	require.Eventually(t, func() bool { return statusOf(t, r.store, docB).Status == "Created" }, waitFor, tick)
 	assert.Equal(t, []int{1, 1}, r.sim.Stats().DocumentsPerRequest, "only B was asked about")
 
@@ -267,12 +275,10 @@ assuresign_up 1
 }
 
 func TestEmptyWatchListIsUp(t *testing.T) {
-	r, _, reg := newFakeRefresher(t, RefreshConfig{}, checkerFunc(func(context.Context, []assuresign.Check) ([]assuresign.Result, error) {
+	r, _, reg := newFakeRefresher(t, RefreshConfig{Now: testenv.NewClock(t0).Now}, checkerFunc(func(context.Context, []assuresign.Check) ([]assuresign.Result, error) {
 		panic("nothing to ask")
 	}))
-	clock := testenv.NewClock(t0)
-	r.SetClock(clock.Now)
-	assert.Equal(t, roundStats{}, r.Round(context.Background(), false))
+	assert.Equal(t, roundStats{}, r.round(context.Background(), false))
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
 # HELP assuresign_last_refresh_success_timestamp_seconds When a scheduled refresh round last completed without any failure, in Unix seconds.
 # TYPE assuresign_last_refresh_success_timestamp_seconds gauge
@@ -365,11 +371,10 @@ func TestFailedBatchKeepsTheLastKnownStatus(t *testing.T) {
 			r := newRig(t, rigOptions{cfg: RefreshConfig{Interval: 5 * time.Minute, Timeout: tc.timeout}})
 			r.put(assuresign.StatusCreated, 0, docA, docB)
 			r.watch(docA, docB)
-			docsOnly := NewMetricsHandler(r.store, prometheus.NewRegistry(), r.logger)
 
 			r.round(0)
 			require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, t0, map[string]int{"ok": 1})), roundMetricNames...))
-			before := body(t, scrape(docsOnly, nil))
+			before := exposition(t, r.store, false)
 
 			r.sim.Update(docA, func(d *simulator.Document) {
 				d.Status, d.Step, d.StatusDate = assuresign.StatusSigningStepInProgress, 1, t0.Add(time.Minute)
@@ -377,7 +382,7 @@ func TestFailedBatchKeepsTheLastKnownStatus(t *testing.T) {
 			r.sim.SetFault(tc.fault)
 			stats := r.round(5 * time.Minute)
 			assert.Equal(t, 1, stats.Failed)
-			assert.Equal(t, before, body(t, scrape(docsOnly, nil)), "the exposition keeps the last known statuses")
+			assert.Equal(t, before, exposition(t, r.store, false), "the exposition keeps the last known statuses")
 			require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(0, t0, map[string]int{"ok": 1, tc.outcome: 1})), roundMetricNames...),
 				"down, last success unchanged")
 			a := statusOf(t, r.store, docA)
@@ -442,7 +447,7 @@ func TestExceptionsOnlyResultKeepsTheStatus(t *testing.T) {
 	// The watch file now has a wrong AuthToken for A: AssureSign answers
 	// with an exception and no StatusType.
 	r.sim.Update(docA, func(d *simulator.Document) { d.Status = assuresign.StatusCompleted })
-	r.store.SetWatchList(&WatchList{Documents: []WatchedDocument{{ID: docA, AuthToken: secretTokenWrong}, {ID: docB, AuthToken: tokenFor(docB)}}})
+	r.store.SetWatchList(&watchlist.List{Documents: []watchlist.Document{{ID: docA, AuthToken: secretTokenWrong}, {ID: docB, AuthToken: tokenFor(docB)}}})
 	stats := r.round(5 * time.Minute)
 	assert.Zero(t, stats.Failed)
 	a := statusOf(t, r.store, docA)
@@ -451,8 +456,7 @@ func TestExceptionsOnlyResultKeepsTheStatus(t *testing.T) {
 	assert.Equal(t, t0.Add(5*time.Minute), a.LastCheck)
 	assert.Equal(t, "Error: The AuthToken is not valid for this document.", a.LastError)
 
-	docs := exposition(t, NewMetricsHandler(r.store, r.reg, r.logger))
-	require.NoError(t, testutil.GatherAndCompare(docs, strings.NewReader(fmt.Sprintf(`
+	require.NoError(t, testutil.GatherAndCompare(documents(r.store, r.reg), strings.NewReader(fmt.Sprintf(`
 # HELP assuresign_document_exceptions_total StatusCheckException items received for the document, by severity.%[1]s
 # TYPE assuresign_document_exceptions_total counter
 assuresign_document_exceptions_total{document_id=%[2]q,severity="Error"} 1
@@ -477,8 +481,10 @@ assuresign_up 1
 }
 
 // TestSecretsNeverLeak runs rounds that succeed, fail, and get exceptions
-// (some echoing the request's secrets back) and searches the debug logs,
-// /metrics in both formats and the landing page for the secrets.
+// (some echoing the request's secrets back) and searches what the collector
+// gives out for the secrets: the debug logs, the documents' exposition in both
+// formats, its own metrics, and the documents' views (what the landing page
+// shows; server's tests search the page itself).
 func TestSecretsNeverLeak(t *testing.T) {
 	var echo sync.Mutex // held: answer normally; echoing: see below
 	echoing := false
@@ -518,8 +524,9 @@ func TestSecretsNeverLeak(t *testing.T) {
   - id: %s
     auth_token: %s
 `, docA, secretTokenA, docB, secretTokenB, secretDocContext, docC, secretTokenWrong), 0o644) // world-readable: a warning
-	wf := NewWatchFile(path, 100, true, r.store, r.refresher, r.metrics, r.logger)
-	require.NoError(t, wf.Load())
+	wl, err := watchlist.NewFile(path, 100, false, prometheus.NewRegistry(), r.logger).Load()
+	require.NoError(t, err)
+	r.refresher.SetWatchList(wl)
 
 	r.round(0)
 	assert.Equal(t, "Created", statusOf(t, r.store, docA).Status)
@@ -547,25 +554,36 @@ func TestSecretsNeverLeak(t *testing.T) {
 
 	// A mistyped secret in a watch file must not show in the load error.
 	bad := writeFile(t, dir, "bad.yml", fmt.Sprintf("documents:\n  - id: %s\n    auth_token: %s\n", docA, secretTokenA[:35]), 0o600)
-	err := NewWatchFile(bad, 100, true, r.store, r.refresher, r.metrics, r.logger).Load()
+	_, err = watchlist.NewFile(bad, 100, false, prometheus.NewRegistry(), r.logger).Load()
 	require.Error(t, err)
-	assertNoSecret(t, "the load error", err.Error())
+	secrets.AssertNone(t, "the load error", err.Error())
 
 	logs := r.logs.String()
 	for _, want := range []string{"retrying CheckStatus", "CheckStatus request failed", "CheckStatus exception", "readable by group or others", "refresh round finished"} {
 		assert.Contains(t, logs, want, "the logs cover this path")
 	}
-	assertNoSecret(t, "the debug log", logs)
+	secrets.AssertNone(t, "the debug log", logs)
 
-	h := NewMetricsHandler(r.store, r.reg, r.logger)
-	text := body(t, scrape(h, nil))
+	text := exposition(t, r.store, false)
 	assert.Contains(t, text, `customer="acme"`)
-	assertNoSecret(t, "/metrics", text)
-	assertNoSecret(t, "/metrics as OpenMetrics", body(t, scrape(h, http.Header{"Accept": {"application/openmetrics-text;version=1.0.0"}})))
+	secrets.AssertNone(t, "the exposition", text)
+	secrets.AssertNone(t, "the exposition as OpenMetrics", exposition(t, r.store, true))
+	mfs, err := r.reg.Gather()
+	require.NoError(t, err)
+	var self strings.Builder
+	for _, mf := range mfs {
+		_, err := expfmt.MetricFamilyToText(&self, mf)
+		require.NoError(t, err)
+	}
+	assert.Contains(t, self.String(), "assuresign_api_requests_total")
+	secrets.AssertNone(t, "the exporter's own metrics", self.String())
 
-	page := landing(t, NewLandingPage("test", nil, r.store, r.refresher.Ready, r.logger), "/")
-	assert.Contains(t, page.Body.String(), docC)
-	assertNoSecret(t, "the landing page", page.Body.String())
+	views, total := r.store.Snapshot(0)
+	require.Equal(t, 3, total)
+	shown := fmt.Sprintf("%+v", views)
+	assert.Contains(t, shown, docC)
+	assert.Contains(t, shown, "Error: The AuthToken is not valid for this document.")
+	secrets.AssertNone(t, "the documents' views", shown)
 }
 
 // Only a scheduled round can set assuresign_up back to 1: an urgent check that
@@ -584,20 +602,105 @@ func TestUrgentRoundDoesNotRaiseUp(t *testing.T) {
 		}
 		return out, nil
 	})
-	store := NewStore()
+	store := NewStore(StoreConfig{})
 	store.SetWatchList(watchList(a, b))
-	metrics := NewMetrics(prometheus.NewRegistry(), store.Len, time.Hour)
+	metrics := NewMetrics(prometheus.NewRegistry(), store.Len, time.Hour, false)
 	r := NewRefresher(RefreshConfig{Interval: time.Hour, TerminalInterval: 24 * time.Hour, BatchSize: 10, Concurrency: 1, Timeout: time.Second},
 		store, checker, metrics, discardLogger())
-	r.Round(context.Background(), false)
+	r.round(context.Background(), false)
 	require.Equal(t, 0.0, testutil.ToFloat64(metrics.up))
 
 	failing.Store(false)
 	require.True(t, r.CheckNow(a, time.Now()))
-	stats := r.Round(context.Background(), true)
+	stats := r.round(context.Background(), true)
 	require.Equal(t, 1, stats.Documents)
 	assert.Equal(t, 0.0, testutil.ToFloat64(metrics.up), "an urgent round raised up")
 
-	r.Round(context.Background(), false)
+	r.round(context.Background(), false)
 	assert.Equal(t, 1.0, testutil.ToFloat64(metrics.up))
+}
+
+// The notification latency histogram exists only with the webhook on: nothing
+// else can observe it, and an always-empty histogram would suggest a webhook
+// that is not there. A notified check answered without it must not panic.
+func TestNotificationLatencyOnlyWithWebhook(t *testing.T) {
+	const name = "assuresign_webhook_notification_to_update_seconds"
+	for _, webhook := range []bool{false, true} {
+		t.Run(fmt.Sprintf("webhook=%t", webhook), func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			store := NewStore(StoreConfig{})
+			store.SetWatchList(watchList(docA))
+			clock := testenv.NewClock(t0)
+			r := NewRefresher(RefreshConfig{Interval: time.Hour, TerminalInterval: 24 * time.Hour, BatchSize: 10, Concurrency: 1, Timeout: time.Second, Now: clock.Now},
+				store, answerAll(assuresign.StatusCreated, t0), NewMetrics(reg, store.Len, time.Hour, webhook), discardLogger())
+			r.round(t.Context(), false)
+			require.True(t, r.CheckNow(docA, t0.Add(time.Minute)))
+			clock.Set(t0.Add(time.Minute + 1500*time.Millisecond))
+			require.Equal(t, roundStats{Documents: 1, Requests: 1}, r.round(t.Context(), true))
+
+			n, err := testutil.GatherAndCount(reg, name)
+			require.NoError(t, err)
+			if !webhook {
+				assert.Zero(t, n, "registered with the webhook off")
+				return
+			}
+			require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP assuresign_webhook_notification_to_update_seconds Time from a DocumentTRAK notification to the named document's status being updated.
+# TYPE assuresign_webhook_notification_to_update_seconds histogram
+assuresign_webhook_notification_to_update_seconds_bucket{le="0.1"} 0
+assuresign_webhook_notification_to_update_seconds_bucket{le="0.25"} 0
+assuresign_webhook_notification_to_update_seconds_bucket{le="0.5"} 0
+assuresign_webhook_notification_to_update_seconds_bucket{le="1"} 0
+assuresign_webhook_notification_to_update_seconds_bucket{le="2.5"} 1
+assuresign_webhook_notification_to_update_seconds_bucket{le="5"} 1
+assuresign_webhook_notification_to_update_seconds_bucket{le="10"} 1
+assuresign_webhook_notification_to_update_seconds_bucket{le="30"} 1
+assuresign_webhook_notification_to_update_seconds_bucket{le="60"} 1
+assuresign_webhook_notification_to_update_seconds_bucket{le="300"} 1
+assuresign_webhook_notification_to_update_seconds_bucket{le="+Inf"} 1
+assuresign_webhook_notification_to_update_seconds_sum 1.5
+assuresign_webhook_notification_to_update_seconds_count 1
+`), name))
+		})
+	}
+}
+
+// A watch list that adds documents, or changes one's credentials, wakes the
+// refresher for an urgent round; one that only drops documents, relabels them
+// or changes nothing does not.
+func TestSetWatchListWakesOnlyForDocumentsToCheck(t *testing.T) {
+	r, store, _ := newFakeRefresher(t, RefreshConfig{Now: testenv.NewClock(t0).Now}, answerAll(assuresign.StatusCreated, t0))
+	woken := func() bool {
+		select {
+		case <-r.wake:
+			return true
+		default:
+			return false
+		}
+	}
+	r.SetWatchList(watchList(docA, docB))
+	assert.True(t, woken(), "new documents")
+	r.round(t.Context(), false)
+	require.Empty(t, dueChecks(store.due(t0, 0, true, "")))
+
+	r.SetWatchList(watchList(docA, docB))
+	assert.False(t, woken(), "the same list")
+	relabelled := watchList(docA)
+	relabelled.Documents[0].Labels = map[string]string{"team": "legal"}
+	r.SetWatchList(relabelled)
+	assert.False(t, woken(), "B dropped, A relabelled")
+	assert.Equal(t, map[string]string{"team": "legal"}, statusOf(t, store, docA).Labels)
+
+	fixed := watchList(docA)
+	fixed.Documents[0].AuthToken = "11111111-2222-4333-8444-555555555555"
+	r.SetWatchList(fixed)
+	assert.True(t, woken(), "a changed AuthToken")
+	assert.Equal(t, []string{docA}, dueIDs(store.due(t0, 0, true, "")))
+
+	added := watchList(docA, docC)
+	added.Documents[0].AuthToken = fixed.Documents[0].AuthToken
+	r.round(t.Context(), true)
+	r.SetWatchList(added)
+	assert.True(t, woken(), "C added")
+	assert.Equal(t, []string{docC}, dueIDs(store.due(t0, 0, true, "")))
 }

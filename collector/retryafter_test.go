@@ -37,17 +37,17 @@ func TestRetryAfterHoldsRequestsBack(t *testing.T) {
 		}
 		return out, nil
 	})
-	store := NewStore()
+	store := NewStore(StoreConfig{})
 	store.SetWatchList(watchList(testGUID(0x429, 1), testGUID(0x429, 2), testGUID(0x429, 3)))
 	reg := prometheus.NewRegistry()
-	metrics := NewMetrics(reg, store.Len, 5*time.Minute)
-	r := NewRefresher(RefreshConfig{Interval: 5 * time.Minute, TerminalInterval: 24 * time.Hour, BatchSize: 1, Concurrency: 1, Timeout: time.Second},
+	metrics := NewMetrics(reg, store.Len, 5*time.Minute, false)
+	r := NewRefresher(RefreshConfig{Interval: 5 * time.Minute, TerminalInterval: 24 * time.Hour, BatchSize: 1, Concurrency: 1, Timeout: time.Second,
+		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }},
 		store, checker, metrics, slog.New(slog.DiscardHandler))
-	r.SetClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	callCount := func() int { mu.Lock(); defer mu.Unlock(); return calls }
 
-	stats := r.Round(context.Background(), false)
+	stats := r.round(context.Background(), false)
 	assert.Equal(t, 1, callCount(), "the batches after the 429 are not sent")
 	assert.Equal(t, 1, stats.Requests)
 	assert.Equal(t, 3, stats.Failed)
@@ -55,16 +55,16 @@ func TestRetryAfterHoldsRequestsBack(t *testing.T) {
 
 	advance(5 * time.Minute)
 	require.True(t, r.CheckNow(testGUID(0x429, 1), now))
-	r.Round(context.Background(), true)
-	r.Round(context.Background(), false)
+	r.round(context.Background(), true)
+	r.round(context.Background(), false)
 	assert.Equal(t, 1, callCount(), "no request while Retry-After lasts")
-	assert.Len(t, store.Due(now, 0, false, ""), 3, "the documents stay due")
+	assert.Len(t, dueChecks(store.due(now, 0, false, "")), 3, "the documents stay due")
 
 	mu.Lock()
 	limit = false
 	mu.Unlock()
 	advance(5*time.Minute + time.Second)
-	stats = r.Round(context.Background(), false)
+	stats = r.round(context.Background(), false)
 	assert.Equal(t, 4, callCount())
 	assert.Equal(t, 3, stats.Requests)
 	assert.Zero(t, stats.Failed)

@@ -10,26 +10,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
-func dueIDs(checks []assuresign.Check) []string {
-	ids := make([]string, len(checks))
-	for i, c := range checks {
-		ids[i] = c.ID
-	}
-	return ids
-}
-
 func TestStoreSetWatchListKeepsKnownDocuments(t *testing.T) {
-	s := NewStore()
+	s := NewStore(StoreConfig{})
 	assert.Equal(t, 2, s.SetWatchList(watchList(docB, docA)))
 	assert.Equal(t, 2, s.Len())
 	// New documents are urgent: an urgent-only round takes them, sorted by id.
-	assert.Equal(t, []string{docA, docB}, dueIDs(s.Due(t0, 0, true, secretContext)))
+	assert.Equal(t, []string{docA, docB}, dueIDs(s.due(t0, 0, true, secretContext)))
 
-	s.Apply(assuresign.Result{ID: docA, RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: t0}, t0, time.Minute, time.Hour)
-	s.Apply(assuresign.Result{ID: docB, RawStatus: "Created", Status: assuresign.StatusCreated, StatusDate: t0}, t0, time.Minute, time.Hour)
-	assert.Empty(t, s.Due(t0, 0, true, secretContext), "checked documents are no longer urgent")
+	answer(s, assuresign.Result{ID: docA, RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: t0}, t0, time.Minute, time.Hour)
+	answer(s, assuresign.Result{ID: docB, RawStatus: "Created", Status: assuresign.StatusCreated, StatusDate: t0}, t0, time.Minute, time.Hour)
+	assert.Empty(t, dueChecks(s.due(t0, 0, true, secretContext)), "checked documents are no longer urgent")
 
 	// A reload keeping A, dropping B and adding C: A keeps its state and is
 	// not urgent again; C is urgent; B is gone.
@@ -37,7 +30,7 @@ func TestStoreSetWatchListKeepsKnownDocuments(t *testing.T) {
 	wl.Documents[1].Labels = map[string]string{"team": "legal"}
 	assert.Equal(t, 1, s.SetWatchList(wl))
 	assert.Equal(t, 2, s.Len())
-	assert.Equal(t, []string{docC}, dueIDs(s.Due(t0, 0, true, secretContext)))
+	assert.Equal(t, []string{docC}, dueIDs(s.due(t0, 0, true, secretContext)))
 	docs, total := s.Snapshot(0)
 	require.Equal(t, 2, total)
 	assert.Equal(t, docA, docs[0].ID)
@@ -46,65 +39,65 @@ func TestStoreSetWatchListKeepsKnownDocuments(t *testing.T) {
 	assert.Equal(t, t0, docs[0].LastCheck)
 	assert.Equal(t, docC, docs[1].ID)
 	assert.Equal(t, "Unknown", docs[1].Status)
-	assert.Contains(t, string(s.docs[docA].rendered.family(famInfo)), `team="legal"`, "a kept document is rendered again")
+	assert.Contains(t, exposition(t, s, false), `assuresign_document_info{document_id="`+docA+`",team="legal"} 1`, "a kept document is rendered again")
 
 	// The same list again adds nothing.
 	assert.Equal(t, 0, s.SetWatchList(wl))
 }
 
 func TestStoreDueUsesTheDocumentsOwnContextIdentifier(t *testing.T) {
-	s := NewStore()
-	s.SetWatchList(&WatchList{Documents: []WatchedDocument{
+	s := NewStore(StoreConfig{})
+	s.SetWatchList(&watchlist.List{Documents: []watchlist.Document{
 		{ID: docA, AuthToken: secretTokenA},
 		{ID: docB, AuthToken: secretTokenB, ContextIdentifier: secretDocContext},
 	}})
 	assert.Equal(t, []assuresign.Check{
 		{ID: docA, AuthToken: secretTokenA, ContextIdentifier: secretContext},
 		{ID: docB, AuthToken: secretTokenB, ContextIdentifier: secretDocContext},
-	}, s.Due(t0, 0, false, secretContext))
+	}, dueChecks(s.due(t0, 0, false, secretContext)))
 }
 
 func TestStoreDueFollowsNextCheck(t *testing.T) {
-	s := NewStore()
+	s := NewStore(StoreConfig{})
 	s.SetWatchList(watchList(docA, docB))
-	s.Apply(assuresign.Result{ID: docA, RawStatus: "Created", Status: assuresign.StatusCreated}, t0, time.Hour, 24*time.Hour)
-	s.Apply(assuresign.Result{ID: docB, RawStatus: "Expired", Status: assuresign.StatusExpired}, t0, time.Hour, 24*time.Hour)
+	answer(s, assuresign.Result{ID: docA, RawStatus: "Created", Status: assuresign.StatusCreated}, t0, time.Hour, 24*time.Hour)
+	answer(s, assuresign.Result{ID: docB, RawStatus: "Expired", Status: assuresign.StatusExpired}, t0, time.Hour, 24*time.Hour)
 
-	assert.Empty(t, s.Due(t0.Add(59*time.Minute), 0, false, ""))
-	assert.Equal(t, []string{docA}, dueIDs(s.Due(t0.Add(time.Hour), 0, false, "")), "an open document is due after the interval")
-	assert.Equal(t, []string{docA}, dueIDs(s.Due(t0.Add(50*time.Minute), 10*time.Minute, false, "")), "slack brings it forward")
-	assert.Empty(t, s.Due(t0.Add(time.Hour), 0, true, ""), "urgent-only rounds take no scheduled document")
-	assert.Equal(t, []string{docA, docB}, dueIDs(s.Due(t0.Add(24*time.Hour), 0, false, "")), "a terminal one after the terminal interval")
+	assert.Empty(t, dueChecks(s.due(t0.Add(59*time.Minute), 0, false, "")))
+	assert.Equal(t, []string{docA}, dueIDs(s.due(t0.Add(time.Hour), 0, false, "")), "an open document is due after the interval")
+	assert.Equal(t, []string{docA}, dueIDs(s.due(t0.Add(50*time.Minute), 10*time.Minute, false, "")), "slack brings it forward")
+	assert.Empty(t, dueChecks(s.due(t0.Add(time.Hour), 0, true, "")), "urgent-only rounds take no scheduled document")
+	assert.Equal(t, []string{docA, docB}, dueIDs(s.due(t0.Add(24*time.Hour), 0, false, "")), "a terminal one after the terminal interval")
 }
 
 func TestStoreMarkUrgent(t *testing.T) {
-	s := NewStore()
+	s := NewStore(StoreConfig{})
 	s.SetWatchList(watchList(docA))
-	s.Apply(assuresign.Result{ID: docA, RawStatus: "Created", Status: assuresign.StatusCreated}, t0, time.Hour, time.Hour)
+	answer(s, assuresign.Result{ID: docA, RawStatus: "Created", Status: assuresign.StatusCreated}, t0, time.Hour, time.Hour)
 
 	assert.False(t, s.MarkUrgent(docB, t0), "not watched")
 	assert.True(t, s.MarkUrgent("aaaaaaaa-0000-4000-8000-00000000000a", t0), "ids compare case-insensitively")
 	assert.True(t, s.MarkUrgent(docA, t0.Add(time.Second)), "a second notification keeps the first time")
-	assert.Equal(t, []string{docA}, dueIDs(s.Due(t0, 0, true, "")))
+	assert.Equal(t, []string{docA}, dueIDs(s.due(t0, 0, true, "")))
 
-	waited := s.Apply(assuresign.Result{ID: docA, RawStatus: "Completed", Status: assuresign.StatusCompleted}, t0.Add(3*time.Second), time.Hour, time.Hour)
+	waited := answer(s, assuresign.Result{ID: docA, RawStatus: "Completed", Status: assuresign.StatusCompleted}, t0.Add(3*time.Second), time.Hour, time.Hour)
 	assert.Equal(t, 3*time.Second, waited, "latency from the first notification")
-	assert.Empty(t, s.Due(t0, 0, true, ""))
-	waited = s.Apply(assuresign.Result{ID: docA, RawStatus: "Completed", Status: assuresign.StatusCompleted}, t0.Add(4*time.Second), time.Hour, time.Hour)
+	assert.Empty(t, dueChecks(s.due(t0, 0, true, "")))
+	waited = answer(s, assuresign.Result{ID: docA, RawStatus: "Completed", Status: assuresign.StatusCompleted}, t0.Add(4*time.Second), time.Hour, time.Hour)
 	assert.Zero(t, waited, "no notification pending")
 }
 
 func TestStoreApply(t *testing.T) {
-	s := NewStore()
+	s := NewStore(StoreConfig{})
 	s.SetWatchList(watchList(docA))
 	date := t0.Add(-time.Hour)
-	s.Apply(assuresign.Result{ID: docA, RawStatus: "SigningStepInProgress", Status: assuresign.StatusSigningStepInProgress, StatusDate: date, Step: 2,
+	answer(s, assuresign.Result{ID: docA, RawStatus: "SigningStepInProgress", Status: assuresign.StatusSigningStepInProgress, StatusDate: date, Step: 2,
 		Exceptions: []assuresign.Exception{{Severity: assuresign.SeverityWarning, Message: "reminder not delivered"}}}, t0, time.Hour, 24*time.Hour)
 	v := statusOf(t, s, docA)
 	assert.Equal(t, DocumentView{ID: docA, Status: "SigningStepInProgress", Step: 2, StatusDate: date, LastCheck: t0}, v, "a warning is not an error")
 
 	t.Run("exceptions only keep the status", func(t *testing.T) {
-		s.Apply(assuresign.Result{ID: docA, Exceptions: []assuresign.Exception{
+		answer(s, assuresign.Result{ID: docA, Exceptions: []assuresign.Exception{
 			{Severity: assuresign.SeverityError, Message: "The AuthToken is not valid for this document."},
 			{Severity: assuresign.SeverityUnknown, Message: "odd"},
 		}}, t0.Add(time.Minute), time.Hour, 24*time.Hour)
@@ -117,43 +110,44 @@ func TestStoreApply(t *testing.T) {
 		assert.Equal(t, [4]uint64{1, 1, 0, 1}, s.docs[docA].exceptions)
 	})
 	t.Run("a missing result keeps the status", func(t *testing.T) {
-		s.Apply(assuresign.Result{ID: docA, Err: errors.New("assuresign: no result for document")}, t0.Add(2*time.Minute), time.Hour, 24*time.Hour)
+		answer(s, assuresign.Result{ID: docA, Err: errors.New("assuresign: no result for document")}, t0.Add(2*time.Minute), time.Hour, 24*time.Hour)
 		v := statusOf(t, s, docA)
 		assert.Equal(t, "SigningStepInProgress", v.Status)
 		assert.Equal(t, t0.Add(time.Minute), v.LastCheck, "no answer arrived")
 		assert.Equal(t, "assuresign: no result for document", v.LastError)
-		assert.Equal(t, []string{docA}, dueIDs(s.Due(t0.Add(2*time.Minute), 0, false, "")), "due again at the next round")
-		assert.Empty(t, s.Due(t0.Add(2*time.Minute), 0, true, ""), "but not urgently")
+		assert.Equal(t, []string{docA}, dueIDs(s.due(t0.Add(2*time.Minute), 0, false, "")), "due again at the next round")
+		assert.Empty(t, dueChecks(s.due(t0.Add(2*time.Minute), 0, true, "")), "but not urgently")
 	})
 	t.Run("a new status clears the error", func(t *testing.T) {
-		s.Apply(assuresign.Result{ID: docA, RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: t0}, t0.Add(3*time.Minute), time.Hour, 24*time.Hour)
+		answer(s, assuresign.Result{ID: docA, RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: t0}, t0.Add(3*time.Minute), time.Hour, 24*time.Hour)
 		v := statusOf(t, s, docA)
 		assert.Equal(t, DocumentView{ID: docA, Status: "Completed", StatusDate: t0, LastCheck: t0.Add(3 * time.Minute)}, v)
 	})
 	t.Run("an undocumented status", func(t *testing.T) {
-		s.Apply(assuresign.Result{ID: docA, RawStatus: "Archived", Status: assuresign.StatusUnknown}, t0.Add(4*time.Minute), time.Hour, 24*time.Hour)
+		answer(s, assuresign.Result{ID: docA, RawStatus: "Archived", Status: assuresign.StatusUnknown}, t0.Add(4*time.Minute), time.Hour, 24*time.Hour)
 		assert.Equal(t, "Unknown (Archived)", statusOf(t, s, docA).Status)
 	})
 	t.Run("a document no longer watched", func(t *testing.T) {
-		assert.Zero(t, s.Apply(assuresign.Result{ID: docB, RawStatus: "Created", Status: assuresign.StatusCreated}, t0, time.Hour, time.Hour))
+		assert.Zero(t, answer(s, assuresign.Result{ID: docB, RawStatus: "Created", Status: assuresign.StatusCreated}, t0, time.Hour, time.Hour))
 		assert.Equal(t, 1, s.Len())
 	})
 }
 
 func TestStoreFailKeepsTheStatus(t *testing.T) {
-	s := NewStore()
+	s := NewStore(StoreConfig{})
 	s.SetWatchList(watchList(docA, docB))
-	s.Apply(assuresign.Result{ID: docA, RawStatus: "Declined", Status: assuresign.StatusDeclined, StatusDate: t0}, t0, time.Hour, 24*time.Hour)
-	s.Fail([]string{docA, docB, docC}, errors.New("assuresign: HTTP status 500"))
+	answer(s, assuresign.Result{ID: docA, RawStatus: "Declined", Status: assuresign.StatusDeclined, StatusDate: t0}, t0, time.Hour, 24*time.Hour)
+	_, asked := s.due(t0, 0, false, "")
+	s.fail([]string{docA, docB, docC}, errors.New("assuresign: HTTP status 500"), asked)
 	a, b := statusOf(t, s, docA), statusOf(t, s, docB)
 	assert.Equal(t, DocumentView{ID: docA, Status: "Declined", StatusDate: t0, LastCheck: t0, LastError: "assuresign: HTTP status 500"}, a)
 	assert.Equal(t, DocumentView{ID: docB, Status: "Unknown", LastError: "assuresign: HTTP status 500"}, b)
-	assert.Empty(t, s.Due(t0, 0, true, ""), "a failure is not retried at once")
-	assert.Equal(t, []string{docA, docB}, dueIDs(s.Due(t0, 0, false, "")), "but at the next round, even a terminal document")
+	assert.Empty(t, dueChecks(s.due(t0, 0, true, "")), "a failure is not retried at once")
+	assert.Equal(t, []string{docA, docB}, dueIDs(s.due(t0, 0, false, "")), "but at the next round, even a terminal document")
 }
 
 func TestStoreSnapshotLimit(t *testing.T) {
-	s := NewStore()
+	s := NewStore(StoreConfig{})
 	s.SetWatchList(watchList(docD, docC, docB, docA))
 	docs, total := s.Snapshot(2)
 	assert.Equal(t, 4, total)
@@ -165,18 +159,18 @@ func TestStoreSnapshotLimit(t *testing.T) {
 // A reload that corrects a document's credentials checks it at once.
 func TestSetWatchListChangedCredentialsAreUrgent(t *testing.T) {
 	id := testGUID(0xC3ED, 1)
-	s := NewStore()
+	s := NewStore(StoreConfig{})
 	wl := watchList(id)
 	require.Equal(t, 1, s.SetWatchList(wl))
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	s.Apply(assuresign.Result{ID: id, RawStatus: "Created", Status: assuresign.StatusCreated}, now, time.Hour, 24*time.Hour)
-	require.Empty(t, s.Due(now, 0, true, ""), "checked: not urgent")
+	answer(s, assuresign.Result{ID: id, RawStatus: "Created", Status: assuresign.StatusCreated}, now, time.Hour, 24*time.Hour)
+	require.Empty(t, dueChecks(s.due(now, 0, true, "")), "checked: not urgent")
 
 	require.Zero(t, s.SetWatchList(watchList(id)), "same credentials: nothing to check")
 	fixed := watchList(id)
 	fixed.Documents[0].AuthToken = "11111111-2222-4333-8444-555555555555"
 	require.Equal(t, 1, s.SetWatchList(fixed))
-	due := s.Due(now, 0, true, "")
+	due, _ := s.due(now, 0, true, "")
 	require.Len(t, due, 1)
 	assert.Equal(t, "11111111-2222-4333-8444-555555555555", due[0].AuthToken)
 }
@@ -185,27 +179,50 @@ func TestSetWatchListChangedCredentialsAreUrgent(t *testing.T) {
 // keeps the document urgent even when that check fails.
 func TestFailKeepsNotificationDuringFlight(t *testing.T) {
 	id := testGUID(0xF1A7, 1)
-	s := NewStore()
+	s := NewStore(StoreConfig{})
 	s.SetWatchList(watchList(id))
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	_, asked := s.due(now, 0, false, "")
 	require.True(t, s.MarkUrgent(id, now))
 	s.fail([]string{id}, errors.New("boom"), asked)
-	assert.Len(t, s.Due(now, 0, true, ""), 1, "the notification still gets its check")
+	assert.Len(t, dueChecks(s.due(now, 0, true, "")), 1, "the notification still gets its check")
 
 	_, asked = s.due(now, 0, false, "")
 	s.fail([]string{id}, errors.New("boom"), asked)
-	assert.Empty(t, s.Due(now, 0, true, ""), "no newer notification: wait for the next round")
+	assert.Empty(t, dueChecks(s.due(now, 0, true, "")), "no newer notification: wait for the next round")
+}
+
+// A notification that arrives while a check of its document is in flight is
+// not answered by that check, which AssureSign may have computed before the
+// change: the document stays urgent, and the notification's latency is taken
+// when the next check answers.
+func TestApplyKeepsNotificationDuringFlight(t *testing.T) {
+	id := testGUID(0xF1A7, 2)
+	s := NewStore(StoreConfig{})
+	s.SetWatchList(watchList(id))
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	created := assuresign.Result{ID: id, RawStatus: "Created", Status: assuresign.StatusCreated}
+	due, asked := s.due(now, 0, false, "")
+	require.Len(t, due, 1)
+	require.True(t, s.MarkUrgent(id, now.Add(time.Second)))
+	assert.Zero(t, s.apply(created, now.Add(2*time.Second), time.Hour, time.Hour, asked), "the answer predates the notification")
+	assert.Equal(t, "Created", statusOf(t, s, id).Status, "the answer is still recorded")
+	assert.Equal(t, []string{id}, dueIDs(s.due(now.Add(2*time.Second), 0, true, "")), "the notification still gets its check")
+
+	_, asked = s.due(now.Add(2*time.Second), 0, true, "")
+	declined := assuresign.Result{ID: id, RawStatus: "Declined", Status: assuresign.StatusDeclined}
+	assert.Equal(t, 3*time.Second, s.apply(declined, now.Add(4*time.Second), time.Hour, time.Hour, asked), "latency from the notification")
+	assert.Empty(t, dueChecks(s.due(now.Add(4*time.Second), 0, true, "")), "answered")
 }
 
 // An exception message kept for the landing page is capped, however long
 // the upstream made it.
 func TestLastErrorIsCapped(t *testing.T) {
 	id := testGUID(0xCA9, 1)
-	s := NewStore()
+	s := NewStore(StoreConfig{})
 	s.SetWatchList(watchList(id))
 	long := strings.Repeat("x", 1<<20)
-	s.Apply(assuresign.Result{ID: id, Exceptions: []assuresign.Exception{{Severity: assuresign.SeverityError, Message: long}}},
+	answer(s, assuresign.Result{ID: id, Exceptions: []assuresign.Exception{{Severity: assuresign.SeverityError, Message: long}}},
 		time.Now(), time.Hour, 24*time.Hour)
 	got := statusOf(t, s, id).LastError
 	assert.True(t, strings.HasPrefix(got, "Error: xxx"), got[:20])

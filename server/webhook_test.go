@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
 const (
@@ -295,12 +297,11 @@ func TestWebhookTokenNeverLeaks(t *testing.T) {
 	}
 	require.Contains(t, metrics.String(), "assuresign_webhook_requests_total")
 
-	for _, secret := range []string{whToken, whOld} {
-		assert.NotContains(t, fx.logs.String(), secret)
-		assert.NotContains(t, metrics.String(), secret)
-		for _, b := range fx.bodies {
-			assert.NotContains(t, b, secret)
-		}
+	tokens := testenv.NewSecrets(testenv.FragmentLen, whToken, whOld)
+	tokens.AssertNone(t, "the debug log", fx.logs.String())
+	tokens.AssertNone(t, "the webhook's metrics", metrics.String())
+	for _, b := range fx.bodies {
+		tokens.AssertNone(t, "a response body", b)
 	}
 	want := map[string]float64{"unauthorized": 3} // missing, old before reload, new after
 	for _, r := range webhookResults {
@@ -332,4 +333,34 @@ func TestWebhookReloadConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Len(t, fx.trigger.recorded(), 200)
+}
+
+// A token file saved by an editor that starts it with a UTF-8 byte order mark
+// holds the token all the same: the mark is not part of it (before the fix
+// every notification was refused with 401, without a word).
+func TestWebhookTokenFileWithBOM(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(file, []byte("\ufeffs3cret-token\n"), 0o600))
+	trigger := &whTrigger{watched: map[string]bool{whIDUpper: true}}
+	h, err := NewWebhookHandler(file, trigger, prometheus.NewRegistry(), nil)
+	require.NoError(t, err)
+
+	post := func(auth string) int {
+		req := httptest.NewRequest(http.MethodPost, WebhookPath, strings.NewReader(`{"documentId":"`+whID+`"}`))
+		req.Header.Set("Authorization", auth)
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	assert.Equal(t, http.StatusAccepted, post("Bearer s3cret-token"))
+	assert.Len(t, trigger.recorded(), 1)
+	// The mark is not a way in either.
+	assert.Equal(t, http.StatusUnauthorized, post("Bearer \ufeffs3cret-token"))
+
+	// The same holds after a reload.
+	require.NoError(t, os.WriteFile(file, []byte("\ufeffn3w-token\r\n"), 0o600))
+	require.NoError(t, h.Reload())
+	assert.Equal(t, http.StatusAccepted, post("Bearer n3w-token"))
+	assert.Equal(t, http.StatusUnauthorized, post("Bearer s3cret-token"))
 }

@@ -2,13 +2,14 @@
 // exporter against the targets in docs/performance.md and prints them as a
 // markdown table (what | measured | target | ok):
 //
-//   - upstream requests per round and per simulated day, from the real
-//     scheduler (collector.Refresher on a fake clock) against the in-process
-//     simulator, counting the simulator's requests;
 //   - round wall time, scrape latency and resident memory from the real
 //     binary, built into a temporary directory and pointed at a simulator
 //     served on loopback with 50 ms of latency per request;
 //   - CheckStatus response parse throughput.
+//
+// The upstream requests per round and per simulated day come from the real
+// scheduler on a fake clock, inside package collector, as benchmarks:
+// go test ./collector -run '^$' -bench Day -benchtime 1x.
 //
 // It exits non-zero only when it cannot measure (a build or start failure, a
 // wrong answer), never for a missed target: CI does not judge the figures.
@@ -43,6 +44,24 @@ type options struct {
 	timeout      time.Duration
 }
 
+// endpointPath is where the simulator is asked, as AssureSign is.
+const endpointPath = "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text"
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// thousands formats n with commas.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
 // row is one line of the result table. ok is "yes", "**no**" or "reported".
 type row struct{ what, measured, target, ok string }
 
@@ -62,7 +81,7 @@ func main() {
 	flag.IntVar(&o.scrapesSmall, "scrapes-small", 50, "scrapes per variant in the first run")
 	flag.IntVar(&o.scrapesLarge, "scrapes-large", 10, "scrapes per variant in the second run")
 	flag.DurationVar(&o.latency, "latency", 50*time.Millisecond, "simulator latency per request")
-	flag.IntVar(&o.batch, "batch", 100, "--assuresign.batch-size for the binary and the first day rows")
+	flag.IntVar(&o.batch, "batch", 100, "--assuresign.batch-size for the binary")
 	flag.IntVar(&o.concurrency, "concurrency", 4, "--assuresign.concurrency for the binary")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up after this long")
 	flag.Parse()
@@ -84,14 +103,6 @@ func main() {
 
 func run(ctx context.Context, o options) ([]row, error) {
 	var rows []row
-
-	// Scheduler figures: cheap, and independent of the binary.
-	log.Printf("simulating days of rounds on a fake clock")
-	dayRows, err := dayTable(ctx, o.batch)
-	rows = append(rows, dayRows...)
-	if err != nil {
-		return rows, err
-	}
 
 	log.Printf("timing CheckStatus response parsing")
 	pr, err := measureParse()

@@ -1,0 +1,401 @@
+package server
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/collector"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// Known secret values; allSecrets finds them, or any part of them, in any
+// output a test searches.
+const (
+	secretContext    = "5EC2E7C0-C0DE-4C0D-8C0D-5EC2E7C0C0DE" // exporter-wide ContextIdentifier
+	secretDocContext = "5EC2E7D0-D0C0-4D0C-9D0C-5EC2E7D0D0C0" // one document's own (another account)
+	secretTokenA     = "5EC2E7A1-A1A1-4A1A-8A1A-5EC2E7A1A1A1"
+	secretTokenB     = "5EC2E7B2-B2B2-4B2B-9B2B-5EC2E7B2B2B2"
+	secretTokenC     = "5EC2E7C3-C3C3-4C3C-AC3C-5EC2E7C3C3C3"
+	secretTokenWrong = "5EC2E7F4-F4F4-4F4F-BF4F-5EC2E7F4F4F4" // in the watch file, not the account
+
+	docA = "AAAAAAAA-0000-4000-8000-00000000000A"
+	docB = "BBBBBBBB-0000-4000-8000-00000000000B"
+	docC = "CCCCCCCC-0000-4000-8000-00000000000C"
+	docD = "DDDDDDDD-0000-4000-8000-00000000000D"
+)
+
+// allSecrets is the one scanner for the secrets above.
+var allSecrets = testenv.NewSecrets(testenv.FragmentLen, secretContext, secretDocContext, secretTokenA, secretTokenB, secretTokenC, secretTokenWrong)
+
+// debugLogger logs everything, down to debug, as text into the returned buffer.
+func debugLogger() (*slog.Logger, *testenv.SyncBuffer) {
+	buf := &testenv.SyncBuffer{}
+	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// t0 is the fake clock's start: a fixed, round instant.
+var t0 = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// watchList builds a list of documents without labels or contexts, each with
+// a distinct token.
+func watchList(ids ...string) *watchlist.List {
+	wl := &watchlist.List{}
+	for i, id := range ids {
+		wl.Documents = append(wl.Documents, watchlist.Document{ID: id, AuthToken: fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1)})
+	}
+	return wl
+}
+
+// testGUID returns a distinct upper-case GUID for n.
+func testGUID(prefix uint32, n int) string {
+	return fmt.Sprintf("%08X-%04X-4%03X-8%03X-%012X", prefix, n>>16&0xffff, n>>4&0xfff, n&0xfff, n)
+}
+
+// checkerFunc adapts a function to collector.Checker.
+type checkerFunc func(ctx context.Context, checks []assuresign.Check) ([]assuresign.Result, error)
+
+func (f checkerFunc) CheckStatus(ctx context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+	return f(ctx, checks)
+}
+
+// answer is how fakeAssureSign answers the check of one document.
+type answer struct {
+	result assuresign.Result // its ID is filled in
+	err    error             // when set, the whole request fails with it
+	at     time.Time         // when set, the fake clock reads this when the answer arrives
+}
+
+// fakeAssureSign is a collector.Checker answering from a table; a document
+// without an answer is left out of the answer, so the store keeps what it had.
+// Answers can set the refresher's fake clock, so each document's last check
+// lands at a chosen instant.
+type fakeAssureSign struct {
+	clock *testenv.Clock
+
+	mu      sync.Mutex
+	answers map[string]answer
+}
+
+// set replaces the table.
+func (f *fakeAssureSign) set(answers map[string]answer) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.answers = answers
+}
+
+func (f *fakeAssureSign) CheckStatus(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []assuresign.Result
+	for _, c := range checks {
+		a, ok := f.answers[c.ID]
+		if !ok {
+			continue
+		}
+		if a.err != nil {
+			return nil, a.err
+		}
+		if !a.at.IsZero() {
+			f.clock.Set(a.at)
+		}
+		r := a.result
+		r.ID = c.ID
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// fixedDocs are three documents:
+//   - A with labels that need escaping;
+//   - B;
+//   - C with its own ContextIdentifier.
+func fixedDocs() *watchlist.List {
+	return &watchlist.List{Documents: []watchlist.Document{
+		{ID: docA, AuthToken: secretTokenA, Labels: map[string]string{"customer": "acme", "note": "say \"hi\" \\ C:\\dir\nline 2"}},
+		{ID: docB, AuthToken: secretTokenB},
+		{ID: docC, AuthToken: secretTokenC, ContextIdentifier: secretDocContext},
+	}, LabelNames: []string{"customer", "note"}}
+}
+
+var (
+	docBStatusDate = time.Date(2024, 2, 29, 8, 30, 0, 500_000_000, time.FixedZone("EST", -5*3600)).In(time.UTC)
+	docBExceptions = []assuresign.Exception{
+		{Severity: assuresign.SeverityError, Message: "e"},
+		{Severity: assuresign.SeverityFatal, Message: "f"},
+		{Severity: assuresign.SeverityFatal, Message: "f"},
+		{Severity: assuresign.SeverityUnknown, Message: "u"},
+	}
+)
+
+// fixedAnswers leave fixedDocs in known states after the first round:
+//   - A: at signing step 2, with a warning, checked at 12:00:30.25;
+//   - B: Completed, with exceptions of every severity but Warning (the last,
+//     Unknown, is its last error), checked at t0;
+//   - C: never checked (left out of every answer).
+func fixedAnswers() map[string]answer {
+	return map[string]answer{
+		docA: {at: time.Date(2024, 3, 1, 12, 0, 30, 250_000_000, time.UTC), result: assuresign.Result{
+			RawStatus: "SigningStepInProgress", Status: assuresign.StatusSigningStepInProgress, Step: 2,
+			StatusDate: time.Date(2024, 3, 1, 11, 0, 0, 0, time.UTC),
+			Exceptions: []assuresign.Exception{{Severity: assuresign.SeverityWarning, Message: "reminder not delivered"}},
+		}},
+		docB: {at: t0, result: assuresign.Result{RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: docBStatusDate, Exceptions: docBExceptions}},
+	}
+}
+
+// fullAnswers leave fixedDocs as fixedAnswers would and then a scheduled
+// round an hour later answering Created (status date t0) for the documents
+// due then, A and C: the round ends at t0+1h with every answer valid.
+func fullAnswers() map[string]answer {
+	created := assuresign.Result{RawStatus: "Created", Status: assuresign.StatusCreated, StatusDate: t0}
+	a := created
+	a.Exceptions = []assuresign.Exception{{Severity: assuresign.SeverityWarning, Message: "reminder not delivered"}}
+	return map[string]answer{
+		docA: {at: t0.Add(time.Hour), result: a},
+		docB: {at: t0, result: assuresign.Result{RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: docBStatusDate, Exceptions: docBExceptions}},
+		docC: {at: t0.Add(time.Hour), result: created},
+	}
+}
+
+// fixture is the exporter's handler from server.New over a store that a
+// running refresher filled, as main wires them: the refresher's first round
+// has finished when newFixture returns.
+type fixture struct {
+	store     *collector.Store
+	reg       *prometheus.Registry // the exporter's own metrics
+	metrics   *collector.Metrics
+	refresher *collector.Refresher
+	upstream  *fakeAssureSign // when no checker was given
+	clock     *testenv.Clock
+	logs      *testenv.SyncBuffer
+	handler   http.Handler
+}
+
+type fixtureOptions struct {
+	docs     *watchlist.List   // the watch list; none when nil
+	answers  map[string]answer // fakeAssureSign's table
+	checker  collector.Checker // instead of fakeAssureSign
+	cfg      collector.RefreshConfig
+	gatherer prometheus.Gatherer // instead of reg
+	ready    func() bool         // instead of the refresher's Ready
+	version  string
+	webhook  http.Handler
+}
+
+func newFixture(t testing.TB, o fixtureOptions) *fixture {
+	t.Helper()
+	logger, logs := debugLogger()
+	fx := &fixture{store: collector.NewStore(collector.StoreConfig{}), reg: prometheus.NewRegistry(), clock: testenv.NewClock(t0), logs: logs}
+	fx.metrics = collector.NewMetrics(fx.reg, fx.store.Len, 5*time.Minute, o.webhook != nil)
+	checker := o.checker
+	if checker == nil {
+		fx.upstream = &fakeAssureSign{clock: fx.clock, answers: o.answers}
+		checker = fx.upstream
+	}
+	cfg := o.cfg
+	if cfg.Interval == 0 {
+		cfg.Interval = 5 * time.Minute
+	}
+	if cfg.TerminalInterval == 0 {
+		cfg.TerminalInterval = 24 * time.Hour
+	}
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = 1 // one document per request, in id order: answers land in that order
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = 1
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.ContextIdentifier == "" {
+		cfg.ContextIdentifier = secretContext
+	}
+	if cfg.Coalesce == 0 {
+		cfg.Coalesce = time.Millisecond
+	}
+	if cfg.Now == nil {
+		cfg.Now = fx.clock.Now
+	}
+	fx.refresher = collector.NewRefresher(cfg, fx.store, checker, fx.metrics, logger)
+	if o.docs != nil {
+		// Into the store, as main's first load does before Run: the first
+		// round checks them all.
+		fx.store.SetWatchList(o.docs)
+	}
+	runRefresher(t, fx.refresher)
+	require.Eventually(t, fx.refresher.Ready, 10*time.Second, time.Millisecond, "the first refresh round")
+
+	opts := Options{
+		MetricsPath: "/metrics", Store: fx.store, Gatherer: fx.reg, Ready: fx.refresher.Ready,
+		Reload: func(context.Context) error { return nil }, Version: o.version, Logger: logger, Webhook: o.webhook,
+	}
+	if o.gatherer != nil {
+		opts.Gatherer = o.gatherer
+	}
+	if o.ready != nil {
+		opts.Ready = o.ready
+	}
+	h, err := New(opts)
+	require.NoError(t, err)
+	fx.handler = h
+	return fx
+}
+
+// runRefresher runs r until the test ends.
+func runRefresher(t testing.TB, r *collector.Refresher) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// newHandler serves store and gatherer with server.New, nothing else set.
+func newHandler(t testing.TB, store *collector.Store, gatherer prometheus.Gatherer, logger *slog.Logger) http.Handler {
+	t.Helper()
+	h, err := New(Options{MetricsPath: "/metrics", Store: store, Gatherer: gatherer, Ready: func() bool { return true },
+		Reload: func(context.Context) error { return nil }, Logger: logger})
+	require.NoError(t, err)
+	return h
+}
+
+// view returns the document as the landing page sees it, times in UTC, and
+// whether it is in the store.
+func view(s *collector.Store, id string) (collector.DocumentView, bool) {
+	docs, _ := s.Snapshot(0)
+	for _, d := range docs {
+		if d.ID == id {
+			// Parsed dates carry a fixed zone: compare instants.
+			d.StatusDate, d.LastCheck = d.StatusDate.UTC(), d.LastCheck.UTC()
+			return d, true
+		}
+	}
+	return collector.DocumentView{}, false
+}
+
+// waitForDocument waits until the document is in the store and ok says it is
+// as wanted.
+func waitForDocument(t testing.TB, s *collector.Store, id string, ok func(collector.DocumentView) bool, msg string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		d, found := view(s, id)
+		return found && ok(d)
+	}, 10*time.Second, time.Millisecond, "%s: %s", id, msg)
+}
+
+// scrape serves one GET /metrics to h and returns the recorder.
+func scrape(h http.Handler, header http.Header) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	maps.Copy(req.Header, header)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// get serves one GET of path.
+func get(t testing.TB, h http.Handler, path string) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	return rec
+}
+
+// body returns a response body, gunzipped when it says gzip.
+func body(t testing.TB, rec *httptest.ResponseRecorder) string {
+	t.Helper()
+	if rec.Header().Get("Content-Encoding") != "gzip" {
+		return rec.Body.String()
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(rec.Body.Bytes()))
+	require.NoError(t, err)
+	b, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// exposition turns the /metrics handler's output into a Gatherer: every
+// Gather scrapes h in the text format (gzipped, as Prometheus asks) and
+// parses the body. prometheus.Gatherers sorts the result and checks its
+// consistency (types, duplicate series, label names, UTF-8), as a registry
+// would.
+func exposition(t testing.TB, h http.Handler) prometheus.Gatherer {
+	return prometheus.Gatherers{prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		rec := scrape(h, http.Header{"Accept-Encoding": {"gzip"}})
+		if rec.Code != http.StatusOK {
+			return nil, fmt.Errorf("scrape: HTTP %d: %s", rec.Code, rec.Body)
+		}
+		if ct := rec.Header().Get("Content-Type"); ct != contentTypeText {
+			return nil, fmt.Errorf("scrape: Content-Type %q, want %q", ct, contentTypeText)
+		}
+		return testenv.ParseText(body(t, rec))
+	})}
+}
+
+// assertStateSets checks that every document has one series per status, and
+// exactly one of them is 1; it returns each document's status.
+func assertStateSets(t *testing.T, g prometheus.Gatherer) map[string]string {
+	t.Helper()
+	mfs, err := g.Gather()
+	require.NoError(t, err)
+	states := map[string]map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "assuresign_document_status" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var id, st string
+			for _, lp := range m.GetLabel() {
+				switch lp.GetName() {
+				case "document_id":
+					id = lp.GetValue()
+				case "status":
+					st = lp.GetValue()
+				}
+			}
+			if states[id] == nil {
+				states[id] = map[string]float64{}
+			}
+			states[id][st] = m.GetGauge().GetValue()
+		}
+	}
+	current := map[string]string{}
+	for id, byStatus := range states {
+		assert.Len(t, byStatus, len(assuresign.Statuses), id)
+		for st, v := range byStatus {
+			switch v {
+			case 1:
+				assert.Empty(t, current[id], "%s: a second status is 1: %s", id, st)
+				current[id] = st
+			case 0:
+			default:
+				t.Errorf("%s: status %s is %v", id, st, v)
+			}
+		}
+		assert.NotEmpty(t, current[id], "%s: no status is 1", id)
+	}
+	return current
+}

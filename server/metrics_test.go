@@ -1,0 +1,356 @@
+package server
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/collector"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
+)
+
+// fullHandler serves fixedDocs after a round that ended at t0+1h (see
+// fullAnswers), with the exporter's own metrics, two requests observed and
+// the watch file's reload metrics (no load yet).
+func fullHandler(t *testing.T) (http.Handler, *prometheus.Registry) {
+	t.Helper()
+	fx := newFixture(t, fixtureOptions{docs: fixedDocs(), answers: fullAnswers()})
+	fx.metrics.ObserveRequest("ok", 120*time.Millisecond)
+	fx.metrics.ObserveRequest("http_5xx", 3*time.Second)
+	watchlist.NewFile("watch.yml", 0, false, fx.reg, discardLogger())
+	return fx.handler, fx.reg
+}
+
+func TestExpositionLintsClean(t *testing.T) {
+	h, _ := fullHandler(t)
+	problems, err := testutil.GatherAndLint(exposition(t, h))
+	require.NoError(t, err)
+	assert.Empty(t, problems)
+	// Every self-metric is there after the documents.
+	require.NoError(t, testutil.GatherAndCompare(exposition(t, h), strings.NewReader(`
+# HELP assuresign_watched_documents Documents on the watch list.
+# TYPE assuresign_watched_documents gauge
+assuresign_watched_documents 3
+# HELP assuresign_watchlist_last_reload_successful 1 when the last watch-file load succeeded; on failure the previous list stays in use.
+# TYPE assuresign_watchlist_last_reload_successful gauge
+assuresign_watchlist_last_reload_successful 0
+# HELP assuresign_refresh_interval_seconds The configured interval between scheduled refresh rounds.
+# TYPE assuresign_refresh_interval_seconds gauge
+assuresign_refresh_interval_seconds 300
+# HELP assuresign_up 1 when the last refresh round reached AssureSign and got valid answers for every document it asked about.
+# TYPE assuresign_up gauge
+assuresign_up 1
+# HELP assuresign_last_refresh_success_timestamp_seconds When a scheduled refresh round last completed without any failure, in Unix seconds.
+# TYPE assuresign_last_refresh_success_timestamp_seconds gauge
+assuresign_last_refresh_success_timestamp_seconds 1.709298e+09
+`), "assuresign_watched_documents", "assuresign_watchlist_last_reload_successful", "assuresign_refresh_interval_seconds", "assuresign_up", "assuresign_last_refresh_success_timestamp_seconds"))
+	n, err := testutil.GatherAndCount(exposition(t, h), "assuresign_api_requests_total", "assuresign_api_request_duration_seconds", "assuresign_document_results_total")
+	require.NoError(t, err)
+	assert.Equal(t, len(assuresign.Outcomes)+1+3, n)
+}
+
+func TestContentNegotiation(t *testing.T) {
+	h, _ := fullHandler(t)
+	const prometheusAccept = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+	for _, tc := range []struct {
+		name, accept string
+		openMetrics  bool
+	}{
+		{"none", "", false},
+		{"text", "text/plain;version=0.0.4", false},
+		{"anything", "*/*", false},
+		{"OpenMetrics", "application/openmetrics-text;version=1.0.0", true},
+		{"as Prometheus asks", prometheusAccept, true},
+		{"OpenMetrics 2.0 is not offered", "application/openmetrics-text;version=2.0.0", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hdr := http.Header{}
+			if tc.accept != "" {
+				hdr.Set("Accept", tc.accept)
+			}
+			rec := scrape(h, hdr)
+			require.Equal(t, http.StatusOK, rec.Code)
+			text := rec.Body.String()
+			if !tc.openMetrics {
+				assert.Equal(t, contentTypeText, rec.Header().Get("Content-Type"))
+				assert.NotContains(t, text, "# EOF")
+				assert.Contains(t, text, "# TYPE assuresign_document_exceptions_total counter\n")
+				_, err := testenv.ParseText(text)
+				assert.NoError(t, err)
+				return
+			}
+			assert.Equal(t, "application/openmetrics-text; version=1.0.0; charset=utf-8", rec.Header().Get("Content-Type"))
+			assert.True(t, strings.HasSuffix(text, "\n# EOF\n"), "ends with # EOF")
+			assert.Contains(t, text, "# TYPE assuresign_document_exceptions counter\n")
+			assert.NotContains(t, text, "# TYPE assuresign_document_exceptions_total")
+			assert.Contains(t, text, "\nassuresign_document_exceptions_total{document_id=\""+docB+"\",severity=\"Fatal\"} 2\n")
+			assert.Contains(t, text, "# TYPE assuresign_api_requests counter\n")
+			assert.Contains(t, text, "\nassuresign_document_info{document_id=\""+docA+"\",customer=\"acme\",note=\"say \\\"hi\\\" \\\\ C:\\\\dir\\nline 2\"} 1\n")
+			assert.NoError(t, testenv.CheckOpenMetrics(text))
+		})
+	}
+}
+
+// TestOpenMetricsCheckerRejects shows testenv.CheckOpenMetrics is strict
+// enough to trust.
+func TestOpenMetricsCheckerRejects(t *testing.T) {
+	good := "# HELP a_total A.\n# TYPE a counter\na_total{x=\"1\"} 1\n# TYPE b gauge\nb 2.5e+09\n# EOF\n"
+	require.NoError(t, testenv.CheckOpenMetrics(strings.Replace(good, "a_total A", "a A", 1)))
+	for name, bad := range map[string]string{
+		"no EOF":                  strings.TrimSuffix(good, "# EOF\n"),
+		"text after EOF":          good + "b 1\n",
+		"counter named _total":    strings.Replace(good, "# TYPE a counter", "# TYPE a_total counter", 1),
+		"counter sample no suf":   strings.Replace(good, "a_total{", "a{", 1),
+		"interleaved families":    strings.Replace(good, "# EOF\n", "a_total{x=\"2\"} 1\n# EOF\n", 1),
+		"duplicate series":        strings.Replace(good, "b 2.5e+09\n", "b 2.5e+09\nb 3\n", 1),
+		"raw quote in value":      strings.Replace(good, `x="1"`, `x="1"2"`, 1),
+		"bad escape":              strings.Replace(good, `x="1"`, `x="\t"`, 1),
+		"repeated label":          strings.Replace(good, `x="1"`, `x="1",x="2"`, 1),
+		"empty line":              strings.Replace(good, "# TYPE b", "\n# TYPE b", 1),
+		"bad number":              strings.Replace(good, "2.5e+09", "2,5", 1),
+		"negative counter":        strings.Replace(good, "a_total{x=\"1\"} 1", "a_total{x=\"1\"} -1", 1),
+		"descriptor after sample": strings.Replace(good, "b 2.5e+09\n", "b 2.5e+09\n# HELP b B.\n", 1),
+	} {
+		assert.Error(t, testenv.CheckOpenMetrics(bad), name)
+	}
+}
+
+func TestGzip(t *testing.T) {
+	h, _ := fullHandler(t)
+	plain := scrape(h, nil)
+	require.Empty(t, plain.Header().Get("Content-Encoding"))
+	for _, tc := range []struct {
+		acceptEncoding string
+		gzip           bool
+	}{
+		{"gzip", true},
+		{"deflate, gzip;q=0.5, br", true},
+		{"GZIP", true},
+		{"gzip;q=0", false},
+		{"gzip; q=0.000", false},
+		{"identity", false},
+		{"", false},
+	} {
+		for _, accept := range []string{"", "application/openmetrics-text;version=1.0.0"} {
+			rec := scrape(h, http.Header{"Accept-Encoding": {tc.acceptEncoding}, "Accept": {accept}})
+			require.Equal(t, http.StatusOK, rec.Code)
+			assert.Contains(t, rec.Header().Values("Vary"), "Accept-Encoding")
+			if !tc.gzip {
+				assert.Empty(t, rec.Header().Get("Content-Encoding"), tc.acceptEncoding)
+				continue
+			}
+			require.Equal(t, "gzip", rec.Header().Get("Content-Encoding"), tc.acceptEncoding)
+			text := body(t, rec) // gunzips
+			if accept == "" {
+				// Only the histogram and counters could differ: nothing ran between.
+				assert.Equal(t, plain.Body.String(), text)
+			} else {
+				assert.NoError(t, testenv.CheckOpenMetrics(text))
+			}
+		}
+	}
+}
+
+func TestGathererErrorIs500(t *testing.T) {
+	fx := newFixture(t, fixtureOptions{docs: fixedDocs(), answers: fixedAnswers(), gatherer: prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		return nil, errors.New("collector exploded")
+	})})
+	for _, enc := range []string{"", "gzip"} {
+		rec := scrape(fx.handler, http.Header{"Accept-Encoding": {enc}})
+		assert.Equal(t, http.StatusInternalServerError, rec.Code)
+		assert.Empty(t, rec.Header().Get("Content-Encoding"))
+		assert.NotContains(t, rec.Body.String(), "assuresign_document")
+	}
+	assert.Contains(t, fx.logs.String(), "collector exploded")
+}
+
+// TestScrapeDuringRefresh scrapes while results and reloads land, for the
+// race detector, and checks every scrape is a consistent exposition.
+func TestScrapeDuringRefresh(t *testing.T) {
+	ids := make([]string, 50)
+	for i := range ids {
+		ids[i] = testGUID(0x5C4A, i)
+	}
+	// Every answer moves the document on, through every status and step.
+	var answers atomic.Int64
+	fx := newFixture(t, fixtureOptions{
+		docs: watchList(ids...),
+		cfg:  collector.RefreshConfig{BatchSize: 7, Concurrency: 2, Coalesce: time.Millisecond},
+		checker: checkerFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+			out := make([]assuresign.Result, len(checks))
+			for i, c := range checks {
+				n := int(answers.Add(1))
+				st := assuresign.Statuses[n%len(assuresign.Statuses)]
+				out[i] = assuresign.Result{ID: c.ID, RawStatus: st.String(), Status: st, Step: n % 4, StatusDate: t0}
+			}
+			return out, nil
+		}),
+	})
+	h := fx.handler
+	g := exposition(t, h)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			// A notification: an urgent check, answered moments later.
+			fx.refresher.CheckNow(ids[i%len(ids)], t0)
+			if i%200 == 0 {
+				fx.refresher.SetWatchList(watchList(ids[:len(ids)-i/200%5]...))
+			}
+			runtime.Gosched()
+		}
+	}()
+	defer func() {
+		close(stop)
+		<-stopped
+	}()
+	before := answers.Load()
+	for range 20 {
+		states := assertStateSets(t, g)
+		assert.GreaterOrEqual(t, len(states), len(ids)-4)
+		for _, gz := range []string{"", "gzip"} {
+			rec := scrape(h, http.Header{"Accept": {"application/openmetrics-text;version=1.0.0"}, "Accept-Encoding": {gz}})
+			require.NoError(t, testenv.CheckOpenMetrics(body(t, rec)))
+		}
+	}
+	// Results did land while the scrapes ran.
+	require.Eventually(t, func() bool { return answers.Load() > before }, 10*time.Second, time.Millisecond)
+}
+
+func TestAcceptsGzip(t *testing.T) {
+	for v, want := range map[string]bool{
+		"gzip": true, "x-gzip": false, "gzip;q=1": true, "gzip;q=0.5": true, " gzip ; q=0 ": false,
+		"br, gzip": true, "*": false, "": false, "gzip;q=0.0": false,
+	} {
+		assert.Equal(t, want, acceptsGzip(v), fmt.Sprintf("%q", v))
+	}
+}
+
+// A body of many stored segments and a tail compressed per scrape must be one
+// valid gzip member that decompresses to exactly the plain body.
+func TestGzipManySegments(t *testing.T) {
+	ids := make([]string, 3000) // twelve chunks of documents, six families each
+	for i := range ids {
+		ids[i] = testGUID(0xB10C, i)
+	}
+	store := collector.NewStore(collector.StoreConfig{})
+	store.SetWatchList(watchList(ids...))
+	h := newHandler(t, store, prometheus.NewRegistry(), discardLogger())
+	plain := scrape(h, nil).Body.String()
+
+	zipped := scrape(h, http.Header{"Accept-Encoding": {"gzip"}})
+	require.Equal(t, "gzip", zipped.Header().Get("Content-Encoding"))
+	raw := bytes.NewReader(zipped.Body.Bytes())
+	zr, err := gzip.NewReader(raw)
+	require.NoError(t, err)
+	zr.Multistream(false) // one member, not several glued together
+	got, err := io.ReadAll(zr)
+	require.NoError(t, err) // also checks the trailer's CRC-32 and length
+	require.Equal(t, plain, string(got))
+	require.Zero(t, raw.Len(), "bytes after the gzip member")
+}
+
+// failingWriter is a client that goes away after limit bytes.
+type failingWriter struct {
+	header http.Header
+	limit  int
+	wrote  int
+}
+
+func (w *failingWriter) Header() http.Header { return w.header }
+func (w *failingWriter) WriteHeader(int)     {}
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if w.wrote+len(p) > w.limit {
+		return 0, errors.New("connection reset by peer")
+	}
+	w.wrote += len(p)
+	return len(p), nil
+}
+
+// A scraper that disconnects mid-answer ends the handler promptly, with no
+// write after it returns (the race detector and goleak watch that).
+func TestScrapeClientGoesAway(t *testing.T) {
+	ids := make([]string, 3000)
+	for i := range ids {
+		ids[i] = testGUID(0xD15C, i)
+	}
+	store := collector.NewStore(collector.StoreConfig{})
+	store.SetWatchList(watchList(ids...))
+	h := newHandler(t, store, prometheus.NewRegistry(), discardLogger())
+	for _, enc := range []string{"", "gzip"} {
+		for _, limit := range []int{0, 100, 128 << 10, 768 << 10} {
+			w := &failingWriter{header: http.Header{}, limit: limit}
+			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+			req.Header.Set("Accept-Encoding", enc)
+			done := make(chan struct{})
+			go func() { h.ServeHTTP(w, req); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("handler still running 10s after the client went away (encoding %q, limit %d)", enc, limit)
+			}
+			assert.LessOrEqual(t, w.wrote, limit)
+		}
+	}
+}
+
+// Scrapers that never read their answer must not hold up anyone else: a
+// scrape writes stored bytes and needs no shared slot while it writes. Before
+// bodies were stored, four such clients held every rendering slot for the
+// whole write timeout.
+func TestSlowReadersDoNotBlockScrapes(t *testing.T) {
+	ids := make([]string, 10000) // about 16 MB plain: more than loopback's socket buffers
+	for i := range ids {
+		ids[i] = testGUID(0x510E, i)
+	}
+	store := collector.NewStore(collector.StoreConfig{})
+	store.SetWatchList(watchList(ids...))
+	srv := httptest.NewServer(newHandler(t, store, prometheus.NewRegistry(), discardLogger()))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	for range 8 {
+		conn, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		defer conn.Close()
+		_, err = io.WriteString(conn, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n") // no Accept-Encoding, never read
+		require.NoError(t, err)
+	}
+	// Let the eight fill their socket buffers and block in Write.
+	time.Sleep(500 * time.Millisecond)
+	client := &http.Client{Timeout: 20 * time.Second}
+	for _, enc := range []string{"gzip", ""} {
+		req, err := http.NewRequest(http.MethodGet, srv.URL+"/metrics", nil)
+		require.NoError(t, err)
+		req.Header.Set("Accept-Encoding", enc)
+		res, err := client.Do(req)
+		require.NoError(t, err, "a normal scrape is answered while eight clients do not read")
+		_, err = io.Copy(io.Discard, res.Body)
+		require.NoError(t, err)
+		res.Body.Close()
+		require.Equal(t, http.StatusOK, res.StatusCode)
+	}
+}
