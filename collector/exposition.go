@@ -66,8 +66,17 @@ type segment struct {
 // would double the exporter's memory).
 type stateRef struct {
 	id     string
-	status int8 // index in assuresign.Statuses
+	status assuresign.Status
 }
+
+// statusPos[s] is s's place in assuresign.Statuses, the state set's order.
+var statusPos = func() []int {
+	out := make([]int, len(assuresign.Statuses))
+	for i, s := range assuresign.Statuses {
+		out[s] = i
+	}
+	return out
+}()
 
 type chunk struct {
 	fams   [numFamilies]*segment
@@ -155,7 +164,7 @@ func (s *Store) publish() PublishStats {
 		}
 		ch := &chunk{states: make([]stateRef, len(docs))}
 		for i, d := range docs {
-			ch.states[i] = stateRef{id: d.watched.ID, status: int8(slices.Index(assuresign.Statuses, d.status))}
+			ch.states[i] = stateRef{id: d.watched.ID, status: d.status}
 		}
 		for f := range numFamilies {
 			if prev != nil && f == famStatus && slices.Equal(prev.states, ch.states) {
@@ -253,7 +262,7 @@ func (e *Exposition) Write(w io.Writer, openMetrics, gzipped bool, tail []byte) 
 	}
 	var trailer [8]byte
 	binary.LittleEndian.PutUint32(trailer[:4], crc32Combine(e.crc[v], crc32.ChecksumIEEE(tail), int64(len(tail))))
-	binary.LittleEndian.PutUint32(trailer[4:], uint32(e.size[v]+len(tail))) // ISIZE is the length modulo 2^32
+	binary.LittleEndian.PutUint32(trailer[4:], uint32(e.size[v]+len(tail))) //nolint:gosec // ISIZE is the length modulo 2^32 (RFC 1952)
 	_, err := w.Write(trailer[:])
 	return err
 }
@@ -353,12 +362,12 @@ func (d *document) appendSamples(b []byte, f int) []byte {
 // A watched document's id is a GUID, so all state sets of one status are the
 // same bytes but for the id in each line: stateSetTemplates[s] is the state
 // set of a document whose status index is s, with zeros for the id, which goes
-// at stateSetIDOffsets.
+// at stateSetIDOffsets. Both are in assuresign.Statuses' order.
 var stateSetTemplates, stateSetIDOffsets = func() ([][]byte, []int) {
 	placeholder := strings.Repeat("0", guidLength)
 	var templates [][]byte
-	for s := range assuresign.Statuses {
-		templates = append(templates, appendStateSetLines(nil, stateRef{id: placeholder, status: int8(s)}, false))
+	for _, s := range assuresign.Statuses {
+		templates = append(templates, appendStateSetLines(nil, stateRef{id: placeholder, status: s}, false))
 	}
 	var offsets []int
 	off := 0
@@ -378,7 +387,7 @@ func appendStateSet(b []byte, st stateRef, currentOnly bool) []byte {
 		return appendStateSetLines(b, st, currentOnly)
 	}
 	n := len(b)
-	b = append(b, stateSetTemplates[st.status]...)
+	b = append(b, stateSetTemplates[statusPos[st.status]]...)
 	for _, off := range stateSetIDOffsets {
 		copy(b[n+off:], st.id)
 	}
@@ -389,7 +398,7 @@ func appendStateSet(b []byte, st stateRef, currentOnly bool) []byte {
 func appendStateSetLines(b []byte, st stateRef, currentOnly bool) []byte {
 	for i := range stateSetTails {
 		v := 0
-		if i == int(st.status) {
+		if i == statusPos[st.status] {
 			v = 1
 		}
 		if currentOnly && v == 0 {

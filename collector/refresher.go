@@ -132,7 +132,7 @@ func jitter(d time.Duration) time.Duration {
 	if spread <= 0 {
 		return d
 	}
-	return d - time.Duration(spread) + time.Duration(rand.Int64N(2*spread+1))
+	return d - time.Duration(spread) + time.Duration(rand.Int64N(2*spread+1)) //nolint:gosec // G404: jitter, not a secret
 }
 
 func (r *Refresher) quiet(now time.Time) bool { return now.UnixNano() < r.quietUntil.Load() }
