@@ -59,8 +59,9 @@ var (
 	webhookListen    = kingpin.Flag("webhook.listen-address", "Serve the webhook on its own address instead of the main one (to keep it outside the main listener's basic auth).").String()
 	webhookWebConfig = kingpin.Flag("webhook.web.config.file", "exporter-toolkit web config (TLS) for --webhook.listen-address.").String()
 
-	metricsPath = kingpin.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
-	demo        = kingpin.Flag("demo", "Run against a built-in AssureSign simulator with generated documents; no account needed.").Bool()
+	metricsPath       = kingpin.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+	currentStatusOnly = kingpin.Flag("metrics.current-status-only", "Export one assuresign_document_status series per document, for its current status, instead of a state set of nine (about 7 series per document instead of 15.5).").Bool()
+	demo              = kingpin.Flag("demo", "Run against a built-in AssureSign simulator with generated documents; no account needed.").Bool()
 
 	toolkitFlags = kingpinflag.AddFlags(kingpin.CommandLine, defaultListen)
 )
@@ -184,7 +185,7 @@ func run(logger *slog.Logger) error {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		versioncollector.NewCollector(exporterName),
 	)
-	store := collector.NewStore()
+	store := collector.NewStore(collector.StoreConfig{CurrentStatusOnly: *currentStatusOnly})
 	metrics := collector.NewMetrics(registry, store.Len, *refreshInterval, *webhookTokenFile != "")
 	client, err := assuresign.NewClient(assuresign.Config{
 		Endpoint:     *endpoint,

@@ -163,7 +163,7 @@ func (c *Client) backoff(attempt int, retryAfter time.Duration) time.Duration {
 	if attempt < 62 && c.base <= c.max>>attempt {
 		d = c.base << attempt
 	}
-	return max(d/2+rand.N(d/2+1), retryAfter)
+	return max(d/2+rand.N(d/2+1), retryAfter) //nolint:gosec // G404: jitter, not a secret
 }
 
 func (c *Client) attempt(ctx context.Context, body []byte) (*Response, error) {

@@ -863,7 +863,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 				assert.Contains(t, results[0].Exceptions[0].Message, "<secret>")
 				assert.Equal(t, 2, results[0].Step)
 				assert.Equal(t, StatusUnknown, results[0].Status)
-				assert.Equal(t, KindMissingResult, results[1].Err.(*Error).Kind)
+				var e *Error
+				require.ErrorAs(t, results[1].Err, &e)
+				assert.Equal(t, KindMissingResult, e.Kind)
 				assert.Equal(t, 2, strings.Count(logs, "not asked about"))
 			}
 		})

@@ -102,7 +102,7 @@ func notifJSON(body []byte) (string, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	for {
 		tok, err := dec.Token()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return "", ErrNoDocumentID
 		}
 		if err != nil {
@@ -151,7 +151,7 @@ func notifXML(body []byte) (string, error) {
 	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
 	for {
 		tok, err := d.Token()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return "", ErrNoDocumentID
 		}
 		if err != nil {

@@ -114,7 +114,7 @@ func simulateDay(b *testing.B, batch int, interval time.Duration, notifications 
 		b.Fatal(err)
 	}
 	clock := testenv.NewClock(start)
-	store := NewStore()
+	store := NewStore(StoreConfig{})
 	store.SetWatchList(wl)
 	refresher := NewRefresher(RefreshConfig{
 		Interval: interval, TerminalInterval: dayTerminal, BatchSize: batch, Concurrency: 4,

@@ -2,6 +2,9 @@ package collector
 
 import (
 	"bytes"
+	"compress/flate"
+	"encoding/binary"
+	"hash/crc32"
 	"io"
 	"slices"
 	"strconv"
@@ -12,12 +15,7 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 )
 
-// The document families. Each document's samples are rendered once per change
-// (as kube-state-metrics does), so a scrape of many documents costs about as
-// much as copying bytes. The state set is the exception: its nine lines per
-// document, more than half of a rendering, differ only in the document's id
-// and which line is 1, so a scrape writes them from the status instead (a few
-// milliseconds for 100,000 documents, against about 100 MB kept).
+// The document families, in the order they are written.
 const (
 	famStatus = iota
 	famStatusTimestamp
@@ -39,20 +37,263 @@ var families = [numFamilies]struct{ name, typ, help string }{
 	famInfo:            {"assuresign_document_info", "gauge", "Watched document with the labels given in the watch file."},
 }
 
-// rendering is one document's samples, family by family: family f is
-// buf[off[f]:off[f+1]], except famStatus, which is empty there and written by
-// appendStateSet from id and status.
-type rendering struct {
-	id     string
-	status int8 // index of the current status in assuresign.Statuses (which lists them all)
-	buf    []byte
-	off    [numFamilies + 1]int32
+// currentStatusHelp replaces the state set's help when only the current
+// status is written.
+const currentStatusHelp = "Document status: one series per document, value 1, labelled with the current StatusType."
+
+// The exposition is kept rendered and compressed, so a scrape between two
+// rounds only writes stored bytes. Documents are cut, in id order, into
+// chunks of chunkSize; each chunk keeps one segment per family. A change
+// marks its document's chunk dirty, and publish re-renders dirty chunks,
+// recompressing only the families whose bytes changed. Samples of a family
+// stay together: the body is, family by family, its header and then that
+// family's segment of every chunk.
+const chunkSize = 256
+
+// segment is one family's samples for one chunk: its plain bytes and the
+// same deflated by a compressor of its own and flushed to a byte boundary,
+// not final, so segments concatenate into one deflate stream. crc and size
+// let the gzip trailer be computed without reading the plain bytes again.
+type segment struct {
+	plain []byte // nil for the state sets, written from chunk.states
+	gz    []byte
+	crc   uint32
+	size  int
 }
 
-func (r *rendering) family(f int) []byte { return r.buf[r.off[f]:r.off[f+1]] }
+// stateRef is what a plain state set is written from: a scrape stamps it
+// from a template (a state set is about half the plain body, and keeping it
+// would double the exporter's memory).
+type stateRef struct {
+	id     string
+	status assuresign.Status
+}
 
-// The constant parts of the samples, built once: render runs for every
-// document on every check.
+// statusPos[s] is s's place in assuresign.Statuses, the state set's order.
+var statusPos = func() []int {
+	out := make([]int, len(assuresign.Statuses))
+	for i, s := range assuresign.Statuses {
+		out[s] = i
+	}
+	return out
+}()
+
+type chunk struct {
+	fams   [numFamilies]*segment
+	states []stateRef
+}
+
+// Exposition is one published rendering of every document: immutable, so
+// any number of scrapes write it without a lock.
+type Exposition struct {
+	chunks      []*chunk
+	headers     *[2][numFamilies]*segment // text, OpenMetrics
+	currentOnly bool
+	// crc and size of the whole documents' part, text and OpenMetrics.
+	crc  [2]uint32
+	size [2]int
+}
+
+// PublishStats describe the work of one publish.
+type PublishStats struct {
+	Chunks       int // chunks re-rendered
+	Recompressed int // plain bytes compressed again
+	Total        int // plain bytes of the documents' part
+}
+
+// headersFor returns the families' HELP and TYPE lines, compressed, in the
+// text format and OpenMetrics, which names counter families without _total.
+func headersFor(currentOnly bool) *[2][numFamilies]*segment {
+	var out [2][numFamilies]*segment
+	for v := range out {
+		for f, fam := range families {
+			name, help := fam.name, fam.help
+			if v == 1 && fam.typ == "counter" {
+				name = strings.TrimSuffix(name, "_total")
+			}
+			if f == famStatus && currentOnly {
+				help = currentStatusHelp
+			}
+			out[v][f] = newSegment([]byte("# HELP " + name + " " + help + cached + "\n# TYPE " + name + " " + fam.typ + "\n"))
+		}
+	}
+	return &out
+}
+
+var (
+	stateSetHeaders    = headersFor(false)
+	currentOnlyHeaders = headersFor(true)
+)
+
+var flateWriters = sync.Pool{New: func() any { w, _ := flate.NewWriter(nil, flate.BestSpeed); return w }}
+
+func newSegment(plain []byte) *segment {
+	var out bytes.Buffer
+	fw := flateWriters.Get().(*flate.Writer)
+	fw.Reset(&out)
+	_, _ = fw.Write(plain) // a bytes.Buffer does not fail
+	_ = fw.Flush()
+	flateWriters.Put(fw)
+	return &segment{plain: plain, gz: bytes.Clone(out.Bytes()), crc: crc32.ChecksumIEEE(plain), size: len(plain)}
+}
+
+// publish renders the dirty chunks and makes the result what scrapes write.
+// Called with s.mu held for writing.
+func (s *Store) publish() PublishStats {
+	var stats PublishStats
+	old := s.exposition.Load()
+	n := (len(s.order) + chunkSize - 1) / chunkSize
+	e := &Exposition{chunks: make([]*chunk, n), headers: stateSetHeaders, currentOnly: s.cfg.CurrentStatusOnly}
+	if e.currentOnly {
+		e.headers = currentOnlyHeaders
+	}
+	scratch := renderScratch.Get().(*[]byte)
+	for c := range e.chunks {
+		var prev *chunk
+		if old != nil && c < len(old.chunks) && old.currentOnly == e.currentOnly {
+			prev = old.chunks[c]
+		}
+		if prev != nil && !s.dirty[c] {
+			e.chunks[c] = prev
+			continue
+		}
+		stats.Chunks++
+		docs := make([]*document, 0, chunkSize)
+		for _, id := range s.order[c*chunkSize : min((c+1)*chunkSize, len(s.order))] {
+			docs = append(docs, s.docs[id])
+		}
+		ch := &chunk{states: make([]stateRef, len(docs))}
+		for i, d := range docs {
+			ch.states[i] = stateRef{id: d.watched.ID, status: d.status}
+		}
+		for f := range numFamilies {
+			if prev != nil && f == famStatus && slices.Equal(prev.states, ch.states) {
+				ch.fams[f] = prev.fams[f]
+				continue
+			}
+			b := appendFamily((*scratch)[:0], f, docs, ch.states, e.currentOnly)
+			*scratch = b
+			if prev != nil && f != famStatus && bytes.Equal(prev.fams[f].plain, b) {
+				ch.fams[f] = prev.fams[f]
+				continue
+			}
+			plain := bytes.Clone(b)
+			seg := newSegment(plain)
+			if f == famStatus {
+				seg.plain = nil
+			}
+			stats.Recompressed += len(plain)
+			ch.fams[f] = seg
+		}
+		e.chunks[c] = ch
+	}
+	renderScratch.Put(scratch)
+	clear(s.dirty)
+	for v := range 2 {
+		for f := range numFamilies {
+			e.add(v, e.headers[v][f])
+			for _, ch := range e.chunks {
+				e.add(v, ch.fams[f])
+			}
+		}
+	}
+	stats.Total = e.size[0]
+	s.exposition.Store(e)
+	return stats
+}
+
+func (e *Exposition) add(v int, seg *segment) {
+	e.crc[v] = crc32Combine(e.crc[v], seg.crc, int64(seg.size))
+	e.size[v] += seg.size
+}
+
+// appendFamily appends family f's samples for docs.
+func appendFamily(b []byte, f int, docs []*document, states []stateRef, currentOnly bool) []byte {
+	if f == famStatus {
+		for _, st := range states {
+			b = appendStateSet(b, st, currentOnly)
+		}
+		return b
+	}
+	for _, d := range docs {
+		b = d.appendSamples(b, f)
+	}
+	return b
+}
+
+// Metrics returns the latest published exposition.
+func (s *Store) Metrics() *Exposition { return s.exposition.Load() }
+
+// gzipHeader is what gzip.Writer writes with no name, comment or time.
+var gzipHeader = []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255}
+
+// Write writes the documents' samples followed by tail (the exporter's own
+// metrics, already encoded, "# EOF" included under OpenMetrics): plain, or,
+// with gzipped, as one gzip member of which only tail is compressed now.
+func (e *Exposition) Write(w io.Writer, openMetrics, gzipped bool, tail []byte) error {
+	v := 0
+	if openMetrics {
+		v = 1
+	}
+	if !gzipped {
+		return e.writePlain(w, v, tail)
+	}
+	if _, err := w.Write(gzipHeader); err != nil {
+		return err
+	}
+	for f := range numFamilies {
+		if _, err := w.Write(e.headers[v][f].gz); err != nil {
+			return err
+		}
+		for _, ch := range e.chunks {
+			if _, err := w.Write(ch.fams[f].gz); err != nil {
+				return err
+			}
+		}
+	}
+	fw := flateWriters.Get().(*flate.Writer)
+	defer flateWriters.Put(fw)
+	fw.Reset(w)
+	if _, err := fw.Write(tail); err != nil {
+		return err
+	}
+	if err := fw.Close(); err != nil { // the final block
+		return err
+	}
+	var trailer [8]byte
+	binary.LittleEndian.PutUint32(trailer[:4], crc32Combine(e.crc[v], crc32.ChecksumIEEE(tail), int64(len(tail))))
+	binary.LittleEndian.PutUint32(trailer[4:], uint32(e.size[v]+len(tail))) //nolint:gosec // ISIZE is the length modulo 2^32 (RFC 1952)
+	_, err := w.Write(trailer[:])
+	return err
+}
+
+func (e *Exposition) writePlain(w io.Writer, v int, tail []byte) error {
+	scratch := renderScratch.Get().(*[]byte)
+	defer renderScratch.Put(scratch)
+	for f := range numFamilies {
+		if _, err := w.Write(e.headers[v][f].plain); err != nil {
+			return err
+		}
+		for _, ch := range e.chunks {
+			p := ch.fams[f].plain
+			if f == famStatus {
+				*scratch = appendFamily((*scratch)[:0], f, nil, ch.states, e.currentOnly)
+				p = *scratch
+			}
+			if _, err := w.Write(p); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := w.Write(tail)
+	return err
+}
+
+// renderScratch holds the buffers samples are rendered into before they are
+// copied to their exact size.
+var renderScratch = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// The constant parts of the samples, built once.
 var (
 	samplePrefix = func() (out [numFamilies]string) {
 		for f, fam := range families {
@@ -76,18 +317,10 @@ var (
 	}()
 )
 
-// renderScratch holds the buffers render grows its samples in; the rendering
-// keeps an exact-size copy. Renderings are most of the exporter's memory (about
-// 1.6 KB a document), and growing each in place would leave about a third of
-// every buffer unused, and cost a growth copy on every check.
-var renderScratch = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
-func (d *document) render() {
+// appendSamples appends d's samples of family f (not the state set).
+func (d *document) appendSamples(b []byte, f int) []byte {
 	id := d.watched.ID
-	scratch := renderScratch.Get().(*[]byte)
-	b := (*scratch)[:0]
-	r := &rendering{id: id, status: int8(slices.Index(assuresign.Statuses, d.status))}
-	sample := func(f int, extra string, value float64) {
+	sample := func(extra string, value float64) {
 		b = append(b, samplePrefix[f]...)
 		b = append(b, id...)
 		b = append(b, '"')
@@ -96,49 +329,45 @@ func (d *document) render() {
 		b = strconv.AppendFloat(b, value, 'g', -1, 64)
 		b = append(b, '\n')
 	}
-	mark := func(f int) { r.off[f+1] = int32(len(b)) }
-
-	mark(famStatus) // written at scrape time
-	if !d.statusDate.IsZero() {
-		sample(famStatusTimestamp, "", unixSeconds(d.statusDate))
-	}
-	mark(famStatusTimestamp)
-	if d.status == assuresign.StatusSigningStepInProgress && d.step > 0 {
-		sample(famStep, "", float64(d.step))
-	}
-	mark(famStep)
-	for i, sev := range severityIndex {
-		// Unknown severities are rare: their series appears only once seen.
-		if sev != assuresign.SeverityUnknown || d.exceptions[i] > 0 {
-			sample(famExceptions, severityLabels[i], float64(d.exceptions[i]))
+	switch f {
+	case famStatusTimestamp:
+		if !d.statusDate.IsZero() {
+			sample("", unixSeconds(d.statusDate))
 		}
+	case famStep:
+		if d.status == assuresign.StatusSigningStepInProgress && d.step > 0 {
+			sample("", float64(d.step))
+		}
+	case famExceptions:
+		for i, sev := range severityIndex {
+			// Unknown severities are rare: their series appears only once seen.
+			if sev != assuresign.SeverityUnknown || d.exceptions[i] > 0 {
+				sample(severityLabels[i], float64(d.exceptions[i]))
+			}
+		}
+	case famLastCheck:
+		if !d.lastCheck.IsZero() {
+			sample("", unixSeconds(d.lastCheck))
+		}
+	case famInfo:
+		b = append(b, samplePrefix[famInfo]...)
+		b = append(b, id...)
+		b = append(b, '"')
+		b = appendInfoLabels(b, d.watched.Labels)
+		b = append(b, "} 1\n"...)
 	}
-	mark(famExceptions)
-	if !d.lastCheck.IsZero() {
-		sample(famLastCheck, "", unixSeconds(d.lastCheck))
-	}
-	mark(famLastCheck)
-	b = append(b, samplePrefix[famInfo]...)
-	b = append(b, id...)
-	b = append(b, '"')
-	b = appendInfoLabels(b, d.watched.Labels)
-	b = append(b, "} 1\n"...)
-	mark(famInfo)
-	r.buf = bytes.Clone(b)
-	*scratch = b
-	renderScratch.Put(scratch)
-	d.rendered = r
+	return b
 }
 
 // A watched document's id is a GUID, so all state sets of one status are the
 // same bytes but for the id in each line: stateSetTemplates[s] is the state
 // set of a document whose status index is s, with zeros for the id, which goes
-// at stateSetIDOffsets.
+// at stateSetIDOffsets. Both are in assuresign.Statuses' order.
 var stateSetTemplates, stateSetIDOffsets = func() ([][]byte, []int) {
 	placeholder := strings.Repeat("0", guidLength)
 	var templates [][]byte
-	for s := range assuresign.Statuses {
-		templates = append(templates, appendStateSetLines(nil, &rendering{id: placeholder, status: int8(s)}))
+	for _, s := range assuresign.Statuses {
+		templates = append(templates, appendStateSetLines(nil, stateRef{id: placeholder, status: s}, false))
 	}
 	var offsets []int
 	off := 0
@@ -151,28 +380,32 @@ var stateSetTemplates, stateSetIDOffsets = func() ([][]byte, []int) {
 
 const guidLength = len("00000000-0000-0000-0000-000000000000")
 
-// appendStateSet appends r's state set: a line per status, 1 for the current one.
-func appendStateSet(b []byte, r *rendering) []byte {
-	if len(r.id) != guidLength {
-		return appendStateSetLines(b, r)
+// appendStateSet appends st's state set: a line per status, 1 for the
+// current one; with currentOnly, only the current one's line.
+func appendStateSet(b []byte, st stateRef, currentOnly bool) []byte {
+	if currentOnly || len(st.id) != guidLength {
+		return appendStateSetLines(b, st, currentOnly)
 	}
 	n := len(b)
-	b = append(b, stateSetTemplates[r.status]...)
+	b = append(b, stateSetTemplates[statusPos[st.status]]...)
 	for _, off := range stateSetIDOffsets {
-		copy(b[n+off:], r.id)
+		copy(b[n+off:], st.id)
 	}
 	return b
 }
 
 // appendStateSetLines is appendStateSet for any id.
-func appendStateSetLines(b []byte, r *rendering) []byte {
+func appendStateSetLines(b []byte, st stateRef, currentOnly bool) []byte {
 	for i := range stateSetTails {
-		b = append(b, samplePrefix[famStatus]...)
-		b = append(b, r.id...)
 		v := 0
-		if i == int(r.status) {
+		if i == statusPos[st.status] {
 			v = 1
 		}
+		if currentOnly && v == 0 {
+			continue
+		}
+		b = append(b, samplePrefix[famStatus]...)
+		b = append(b, st.id...)
 		b = append(b, stateSetTails[i][v]...)
 	}
 	return b
@@ -205,60 +438,50 @@ var labelValueEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
 // rounds to 256 ns, so 12:00:30.25 would show as …30.2499998.
 func unixSeconds(t time.Time) float64 { return float64(t.Unix()) + float64(t.Nanosecond())/1e9 }
 
-// renderings returns every document's rendering in id order. The slices are
-// immutable, so the caller writes them without holding the lock.
-func (s *Store) renderings() []*rendering {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]*rendering, len(s.order))
-	for i, id := range s.order {
-		out[i] = s.docs[id].rendered
-	}
-	return out
+// crc32Combine returns the CRC-32 (IEEE) of A followed by B from their CRCs
+// and B's length, as zlib's crc32_combine does: crcA times x^(8·lenB)
+// modulo the polynomial, plus crcB.
+func crc32Combine(crcA, crcB uint32, lenB int64) uint32 {
+	return multModP(x2nModP(lenB, 3), crcA) ^ crcB
 }
 
-// WriteMetrics writes every document's samples, family by family, in the
-// text format or, with openMetrics, in OpenMetrics (without its "# EOF").
-func (s *Store) WriteMetrics(w io.Writer, openMetrics bool) error {
-	docs := s.renderings()
-	for f, fam := range families {
-		name := fam.name
-		if openMetrics && fam.typ == "counter" {
-			name = strings.TrimSuffix(name, "_total") // OpenMetrics names the family without it
-		}
-		if _, err := io.WriteString(w, "# HELP "+name+" "+fam.help+cached+"\n# TYPE "+name+" "+fam.typ+"\n"); err != nil {
-			return err
-		}
-		if f == famStatus {
-			if err := writeStateSets(w, docs); err != nil {
-				return err
+// multModP multiplies a and b modulo the reflected CRC-32 polynomial.
+func multModP(a, b uint32) uint32 {
+	var p uint32
+	for m := uint32(1) << 31; m != 0; m >>= 1 {
+		if a&m != 0 {
+			p ^= b
+			if a&(m-1) == 0 {
+				break
 			}
-			continue
 		}
-		for _, d := range docs {
-			if _, err := w.Write(d.family(f)); err != nil {
-				return err
-			}
+		if b&1 != 0 {
+			b = b>>1 ^ crc32.IEEE
+		} else {
+			b >>= 1
 		}
 	}
-	return nil
+	return p
 }
 
-// writeStateSets writes every document's state set, 32 KiB at a time.
-func writeStateSets(w io.Writer, docs []*rendering) error {
-	scratch := renderScratch.Get().(*[]byte)
-	defer renderScratch.Put(scratch)
-	b := (*scratch)[:0]
-	for _, d := range docs {
-		b = appendStateSet(b, d)
-		if len(b) >= 32<<10 {
-			if _, err := w.Write(b); err != nil {
-				return err
-			}
-			b = b[:0]
-		}
+// x2nTable[k] is x^(2^k) modulo the polynomial.
+var x2nTable = func() (t [32]uint32) {
+	p := uint32(1) << 30 // x^1
+	for k := range t {
+		t[k] = p
+		p = multModP(p, p)
 	}
-	*scratch = b
-	_, err := w.Write(b)
-	return err
+	return t
+}()
+
+// x2nModP returns x^(n·2^k) modulo the polynomial.
+func x2nModP(n int64, k uint) uint32 {
+	p := uint32(1) << 31 // x^0
+	for ; n != 0; n >>= 1 {
+		if n&1 != 0 {
+			p = multModP(x2nTable[k&31], p)
+		}
+		k++
+	}
+	return p
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
-// These tests read what Store.WriteMetrics renders; how /metrics serves it
+// These tests read what a Store publishes; how /metrics serves it
 // (negotiation, gzip, errors, concurrency) is tested in package server.
 
 // fixedStore holds three documents in known states:
@@ -25,7 +25,7 @@ import (
 //   - B: Completed, then answered with exceptions only (of every severity);
 //   - C: never checked.
 func fixedStore() *Store {
-	s := NewStore()
+	s := NewStore(StoreConfig{})
 	s.SetWatchList(&watchlist.List{Documents: []watchlist.Document{
 		{ID: docA, AuthToken: secretTokenA, Labels: map[string]string{"customer": "acme", "note": "say \"hi\" \\ C:\\dir\nline 2"}},
 		{ID: docB, AuthToken: secretTokenB},
@@ -273,11 +273,11 @@ func TestSelfMetricsLintBesideTheDocuments(t *testing.T) {
 	assert.Equal(t, len(assuresign.Outcomes)+1+3, n)
 }
 
-// TestWriteMetricsDuringRefresh renders while results and reloads land, for
+// TestPublishDuringRefresh renders while results and reloads land, for
 // the race detector (renderings are written without the store's lock), and
 // checks every rendering is a consistent exposition.
-func TestWriteMetricsDuringRefresh(t *testing.T) {
-	s := NewStore()
+func TestPublishDuringRefresh(t *testing.T) {
+	s := NewStore(StoreConfig{})
 	ids := make([]string, 50)
 	for i := range ids {
 		ids[i] = testGUID(0x5C4A, i)

@@ -147,7 +147,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	})
 	logger, logs := debugLogger()
 	reg := prometheus.NewRegistry()
-	store := NewStore()
+	store := NewStore(StoreConfig{})
 	if o.cfg.Interval == 0 {
 		o.cfg.Interval = 5 * time.Minute
 	}
@@ -226,15 +226,18 @@ func statusOf(t testing.TB, s *Store, id string) DocumentView {
 	return DocumentView{}
 }
 
-// exposition returns what s renders, in the text format, or in OpenMetrics
-// with openMetrics (then ending in "# EOF", as a scrape does).
+// exposition publishes what changed in s and returns its plain body, in the
+// text format, or in OpenMetrics with openMetrics (then ending in "# EOF",
+// as a scrape does).
 func exposition(t testing.TB, s *Store, openMetrics bool) string {
 	t.Helper()
+	s.Publish()
 	var buf bytes.Buffer
-	require.NoError(t, s.WriteMetrics(&buf, openMetrics))
+	var tail []byte
 	if openMetrics {
-		buf.WriteString("# EOF\n")
+		tail = []byte("# EOF\n")
 	}
+	require.NoError(t, s.Metrics().Write(&buf, openMetrics, false, tail))
 	return buf.String()
 }
 
@@ -245,8 +248,9 @@ func exposition(t testing.TB, s *Store, openMetrics bool) string {
 // as the registry of the exporter's own metrics.
 func documents(s *Store, others ...prometheus.Gatherer) prometheus.Gatherer {
 	return append(prometheus.Gatherers{prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		s.Publish()
 		var buf bytes.Buffer
-		if err := s.WriteMetrics(&buf, false); err != nil {
+		if err := s.Metrics().Write(&buf, false, false, nil); err != nil {
 			return nil, err
 		}
 		return testenv.ParseText(buf.String())

@@ -132,7 +132,7 @@ func jitter(d time.Duration) time.Duration {
 	if spread <= 0 {
 		return d
 	}
-	return d - time.Duration(spread) + time.Duration(rand.Int64N(2*spread+1))
+	return d - time.Duration(spread) + time.Duration(rand.Int64N(2*spread+1)) //nolint:gosec // G404: jitter, not a secret
 }
 
 func (r *Refresher) quiet(now time.Time) bool { return now.UnixNano() < r.quietUntil.Load() }
@@ -207,6 +207,7 @@ func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 		})
 	}
 	wg.Wait()
+	r.store.Publish()
 	stats.Failed = int(failed.Load())
 	elapsed := r.now().Sub(start)
 	r.metrics.refreshDuration.Set(elapsed.Seconds())

@@ -46,7 +46,7 @@ func newFakeRefresher(t *testing.T, cfg RefreshConfig, c Checker) (*Refresher, *
 		cfg.Concurrency = 1
 	}
 	reg := prometheus.NewRegistry()
-	store := NewStore()
+	store := NewStore(StoreConfig{})
 	return NewRefresher(cfg, store, c, NewMetrics(reg, store.Len, cfg.Interval, false), discardLogger()), store, reg
 }
 
@@ -602,7 +602,7 @@ func TestUrgentRoundDoesNotRaiseUp(t *testing.T) {
 		}
 		return out, nil
 	})
-	store := NewStore()
+	store := NewStore(StoreConfig{})
 	store.SetWatchList(watchList(a, b))
 	metrics := NewMetrics(prometheus.NewRegistry(), store.Len, time.Hour, false)
 	r := NewRefresher(RefreshConfig{Interval: time.Hour, TerminalInterval: 24 * time.Hour, BatchSize: 10, Concurrency: 1, Timeout: time.Second},
@@ -628,7 +628,7 @@ func TestNotificationLatencyOnlyWithWebhook(t *testing.T) {
 	for _, webhook := range []bool{false, true} {
 		t.Run(fmt.Sprintf("webhook=%t", webhook), func(t *testing.T) {
 			reg := prometheus.NewRegistry()
-			store := NewStore()
+			store := NewStore(StoreConfig{})
 			store.SetWatchList(watchList(docA))
 			clock := testenv.NewClock(t0)
 			r := NewRefresher(RefreshConfig{Interval: time.Hour, TerminalInterval: 24 * time.Hour, BatchSize: 10, Concurrency: 1, Timeout: time.Second, Now: clock.Now},

@@ -37,7 +37,7 @@ func TestRetryAfterHoldsRequestsBack(t *testing.T) {
 		}
 		return out, nil
 	})
-	store := NewStore()
+	store := NewStore(StoreConfig{})
 	store.SetWatchList(watchList(testGUID(0x429, 1), testGUID(0x429, 2), testGUID(0x429, 3)))
 	reg := prometheus.NewRegistry()
 	metrics := NewMetrics(reg, store.Len, 5*time.Minute, false)

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
@@ -15,12 +16,23 @@ import (
 // refresher, reloads and notifications write it, none of them while waiting on
 // AssureSign, so a scrape never does either.
 type Store struct {
+	cfg   StoreConfig
 	mu    sync.RWMutex
 	docs  map[string]*document
 	order []string // sorted ids, rebuilt when the list changes
 	// marks counts MarkUrgent calls, to tell a notification that came after a
 	// check was chosen from one that check answers.
 	marks uint64
+	// dirty holds the chunks whose documents changed since the last publish.
+	dirty      map[int]bool
+	exposition atomic.Pointer[Exposition]
+}
+
+// StoreConfig sets how the documents are exposed.
+type StoreConfig struct {
+	// CurrentStatusOnly writes one status series per document, for its
+	// current status, instead of the state set's one per possible status.
+	CurrentStatusOnly bool
 }
 
 type document struct {
@@ -37,17 +49,31 @@ type document struct {
 	urgent     bool      // added by a reload or named by a notification
 	notifiedAt time.Time // first pending notification, for its latency
 	marked     uint64    // Store.marks at the latest MarkUrgent
-
-	// rendered is replaced, never modified, so a scrape may write it unlocked.
-	rendered *rendering
+	index      int       // position in Store.order
 }
 
 // severityIndex fixes the exception counters' order.
 var severityIndex = [...]assuresign.Severity{assuresign.SeverityWarning, assuresign.SeverityError, assuresign.SeverityFatal, assuresign.SeverityUnknown}
 
 // NewStore returns an empty Store.
-func NewStore() *Store {
-	return &Store{docs: map[string]*document{}}
+func NewStore(cfg StoreConfig) *Store {
+	s := &Store{cfg: cfg, docs: map[string]*document{}, dirty: map[int]bool{}}
+	s.publish()
+	return s
+}
+
+// changed marks d's samples for the next publish.
+func (s *Store) changed(d *document) { s.dirty[d.index/chunkSize] = true }
+
+// Publish makes what changed since the last call visible to scrapes; the
+// refresher calls it after each round, so one round costs one rendering.
+func (s *Store) Publish() PublishStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.dirty) == 0 {
+		return PublishStats{}
+	}
+	return s.publish()
 }
 
 // SetWatchList makes wl the watched set. Documents already known keep their
@@ -72,11 +98,16 @@ func (s *Store) SetWatchList(wl *watchlist.List) (toCheck int) {
 	}
 	s.docs = next
 	s.order = make([]string, 0, len(next))
-	for id, d := range next {
+	for id := range next {
 		s.order = append(s.order, id)
-		d.render()
 	}
 	slices.Sort(s.order)
+	for i, id := range s.order {
+		d := next[id]
+		d.index = i
+		s.changed(d)
+	}
+	s.publish() // positions moved: every chunk is rendered again
 	return toCheck
 }
 
@@ -160,7 +191,7 @@ func (s *Store) apply(r assuresign.Result, now time.Time, interval, terminalInte
 		// A notification came while this check was in flight: the answer may
 		// predate the change it announces, so the document stays urgent and
 		// its latency is measured when the next check answers.
-		d.render()
+		s.changed(d)
 		return 0
 	}
 	d.urgent = false
@@ -168,7 +199,7 @@ func (s *Store) apply(r assuresign.Result, now time.Time, interval, terminalInte
 		notified = now.Sub(d.notifiedAt)
 		d.notifiedAt = time.Time{}
 	}
-	d.render()
+	s.changed(d)
 	return notified
 }
 

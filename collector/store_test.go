@@ -14,7 +14,7 @@ import (
 )
 
 func TestStoreSetWatchListKeepsKnownDocuments(t *testing.T) {
-	s := NewStore()
+	s := NewStore(StoreConfig{})
 	assert.Equal(t, 2, s.SetWatchList(watchList(docB, docA)))
 	assert.Equal(t, 2, s.Len())
 	// New documents are urgent: an urgent-only round takes them, sorted by id.
@@ -39,14 +39,14 @@ func TestStoreSetWatchListKeepsKnownDocuments(t *testing.T) {
 	assert.Equal(t, t0, docs[0].LastCheck)
 	assert.Equal(t, docC, docs[1].ID)
 	assert.Equal(t, "Unknown", docs[1].Status)
-	assert.Contains(t, string(s.docs[docA].rendered.family(famInfo)), `team="legal"`, "a kept document is rendered again")
+	assert.Contains(t, exposition(t, s, false), `assuresign_document_info{document_id="`+docA+`",team="legal"} 1`, "a kept document is rendered again")
 
 	// The same list again adds nothing.
 	assert.Equal(t, 0, s.SetWatchList(wl))
 }
 
 func TestStoreDueUsesTheDocumentsOwnContextIdentifier(t *testing.T) {
-	s := NewStore()
+	s := NewStore(StoreConfig{})
 	s.SetWatchList(&watchlist.List{Documents: []watchlist.Document{
 		{ID: docA, AuthToken: secretTokenA},
 		{ID: docB, AuthToken: secretTokenB, ContextIdentifier: secretDocContext},
@@ -58,7 +58,7 @@ func TestStoreDueUsesTheDocumentsOwnContextIdentifier(t *testing.T) {
 }
 
 func TestStoreDueFollowsNextCheck(t *testing.T) {
-	s := NewStore()
+	s := NewStore(StoreConfig{})
 	s.SetWatchList(watchList(docA, docB))
 	answer(s, assuresign.Result{ID: docA, RawStatus: "Created", Status: assuresign.StatusCreated}, t0, time.Hour, 24*time.Hour)
 	answer(s, assuresign.Result{ID: docB, RawStatus: "Expired", Status: assuresign.StatusExpired}, t0, time.Hour, 24*time.Hour)
@@ -71,7 +71,7 @@ func TestStoreDueFollowsNextCheck(t *testing.T) {
 }
 
 func TestStoreMarkUrgent(t *testing.T) {
-	s := NewStore()
+	s := NewStore(StoreConfig{})
 	s.SetWatchList(watchList(docA))
 	answer(s, assuresign.Result{ID: docA, RawStatus: "Created", Status: assuresign.StatusCreated}, t0, time.Hour, time.Hour)
 
@@ -88,7 +88,7 @@ func TestStoreMarkUrgent(t *testing.T) {
 }
 
 func TestStoreApply(t *testing.T) {
-	s := NewStore()
+	s := NewStore(StoreConfig{})
 	s.SetWatchList(watchList(docA))
 	date := t0.Add(-time.Hour)
 	answer(s, assuresign.Result{ID: docA, RawStatus: "SigningStepInProgress", Status: assuresign.StatusSigningStepInProgress, StatusDate: date, Step: 2,
@@ -134,7 +134,7 @@ func TestStoreApply(t *testing.T) {
 }
 
 func TestStoreFailKeepsTheStatus(t *testing.T) {
-	s := NewStore()
+	s := NewStore(StoreConfig{})
 	s.SetWatchList(watchList(docA, docB))
 	answer(s, assuresign.Result{ID: docA, RawStatus: "Declined", Status: assuresign.StatusDeclined, StatusDate: t0}, t0, time.Hour, 24*time.Hour)
 	_, asked := s.due(t0, 0, false, "")
@@ -147,7 +147,7 @@ func TestStoreFailKeepsTheStatus(t *testing.T) {
 }
 
 func TestStoreSnapshotLimit(t *testing.T) {
-	s := NewStore()
+	s := NewStore(StoreConfig{})
 	s.SetWatchList(watchList(docD, docC, docB, docA))
 	docs, total := s.Snapshot(2)
 	assert.Equal(t, 4, total)
@@ -159,7 +159,7 @@ func TestStoreSnapshotLimit(t *testing.T) {
 // A reload that corrects a document's credentials checks it at once.
 func TestSetWatchListChangedCredentialsAreUrgent(t *testing.T) {
 	id := testGUID(0xC3ED, 1)
-	s := NewStore()
+	s := NewStore(StoreConfig{})
 	wl := watchList(id)
 	require.Equal(t, 1, s.SetWatchList(wl))
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
@@ -179,7 +179,7 @@ func TestSetWatchListChangedCredentialsAreUrgent(t *testing.T) {
 // keeps the document urgent even when that check fails.
 func TestFailKeepsNotificationDuringFlight(t *testing.T) {
 	id := testGUID(0xF1A7, 1)
-	s := NewStore()
+	s := NewStore(StoreConfig{})
 	s.SetWatchList(watchList(id))
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	_, asked := s.due(now, 0, false, "")
@@ -198,7 +198,7 @@ func TestFailKeepsNotificationDuringFlight(t *testing.T) {
 // when the next check answers.
 func TestApplyKeepsNotificationDuringFlight(t *testing.T) {
 	id := testGUID(0xF1A7, 2)
-	s := NewStore()
+	s := NewStore(StoreConfig{})
 	s.SetWatchList(watchList(id))
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	created := assuresign.Result{ID: id, RawStatus: "Created", Status: assuresign.StatusCreated}
@@ -219,7 +219,7 @@ func TestApplyKeepsNotificationDuringFlight(t *testing.T) {
 // the upstream made it.
 func TestLastErrorIsCapped(t *testing.T) {
 	id := testGUID(0xCA9, 1)
-	s := NewStore()
+	s := NewStore(StoreConfig{})
 	s.SetWatchList(watchList(id))
 	long := strings.Repeat("x", 1<<20)
 	answer(s, assuresign.Result{ID: id, Exceptions: []assuresign.Exception{{Severity: assuresign.SeverityError, Message: long}}},

@@ -169,7 +169,7 @@ func dtStart(t testing.TB, o dtOptions) *dtEnv {
 
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
-	e := &dtEnv{t: t, sim: sim, up: up, store: collector.NewStore(), reg: prometheus.NewRegistry(), logs: &testenv.SyncBuffer{},
+	e := &dtEnv{t: t, sim: sim, up: up, store: collector.NewStore(collector.StoreConfig{}), reg: prometheus.NewRegistry(), logs: &testenv.SyncBuffer{},
 		client: &http.Client{Timeout: 10 * time.Second, Transport: tr}}
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// Into the store, as main's first load does before Run: the first round

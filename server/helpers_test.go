@@ -209,7 +209,7 @@ type fixtureOptions struct {
 func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	t.Helper()
 	logger, logs := debugLogger()
-	fx := &fixture{store: collector.NewStore(), reg: prometheus.NewRegistry(), clock: testenv.NewClock(t0), logs: logs}
+	fx := &fixture{store: collector.NewStore(collector.StoreConfig{}), reg: prometheus.NewRegistry(), clock: testenv.NewClock(t0), logs: logs}
 	fx.metrics = collector.NewMetrics(fx.reg, fx.store.Len, 5*time.Minute, o.webhook != nil)
 	checker := o.checker
 	if checker == nil {

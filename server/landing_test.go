@@ -64,7 +64,7 @@ func TestLandingPageListsDocuments(t *testing.T) {
 }
 
 func TestLandingPageShowsAtMostTheLimit(t *testing.T) {
-	s := collector.NewStore()
+	s := collector.NewStore(collector.StoreConfig{})
 	ids := make([]string, landingLimit+1)
 	for i := range ids {
 		ids[i] = testGUID(0x1A4D, i)

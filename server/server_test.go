@@ -29,7 +29,7 @@ func options(reload func(context.Context) error) Options {
 	if reload == nil {
 		reload = func(context.Context) error { return nil }
 	}
-	return Options{MetricsPath: "/metrics", Store: collector.NewStore(), Gatherer: prometheus.NewRegistry(),
+	return Options{MetricsPath: "/metrics", Store: collector.NewStore(collector.StoreConfig{}), Gatherer: prometheus.NewRegistry(),
 		Ready: func() bool { return true }, Reload: reload, Logger: discardLogger()}
 }
 
@@ -67,7 +67,7 @@ func TestReadyAfterTheFirstRound(t *testing.T) {
 		}
 		return nil, nil
 	})
-	store := collector.NewStore()
+	store := collector.NewStore(collector.StoreConfig{})
 	store.SetWatchList(watchList(docA))
 	reg := prometheus.NewRegistry()
 	refresher := collector.NewRefresher(collector.RefreshConfig{Interval: time.Hour, TerminalInterval: time.Hour, BatchSize: 1, Concurrency: 1, Timeout: time.Minute},

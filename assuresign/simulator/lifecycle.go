@@ -129,7 +129,7 @@ func (s *Simulator) Advance(rng *rand.Rand, now time.Time) {
 // RunLifecycle calls Advance every tick, with a rand seeded by seed, until
 // ctx ends.
 func (s *Simulator) RunLifecycle(ctx context.Context, tick time.Duration, seed int64) {
-	rng := rand.New(rand.NewSource(seed))
+	rng := rand.New(rand.NewSource(seed)) //nolint:gosec // G404: a reproducible simulation, not a secret
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
@@ -147,7 +147,7 @@ func (s *Simulator) RunLifecycle(ctx context.Context, tick time.Duration, seed i
 // some closed, a few with a failed signer authentication or a warning.
 // StatusDates fall in the three days before now.
 func DemoDocuments(n int, seed int64) []Document {
-	rng := rand.New(rand.NewSource(seed))
+	rng := rand.New(rand.NewSource(seed)) //nolint:gosec // G404: reproducible demo data, not secrets
 	now := time.Now()
 	docs := make([]Document, 0, n)
 	for range n {

@@ -24,7 +24,7 @@ const contentTypeXML = "text/xml; charset=utf-8"
 const (
 	msgWrongContext  = "The ContextIdentifier is not valid for this account."
 	msgNotFound      = "The document was not found."
-	msgWrongToken    = "The AuthToken is not valid for this document."
+	msgWrongToken    = "The AuthToken is not valid for this document." //nolint:gosec // G101: a message, not a credential
 	msgInternalError = "The server was unable to process the request due to an internal error."
 )
 

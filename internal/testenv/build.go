@@ -7,7 +7,6 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -101,9 +100,15 @@ func goBuild(pkg string, flags []string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// go test puts $GOROOT/bin first on PATH, so the go that runs the tests
+	// builds the binaries; GOROOT from the environment is the fallback.
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		goroot := os.Getenv("GOROOT")
+		if goroot == "" {
+			return "", fmt.Errorf("no go command on PATH and GOROOT unset: %w", err)
+		}
+		goTool = filepath.Join(goroot, "bin", "go")
 	}
 	bin := filepath.Join(dir, path.Base(pkg))
 	cmd := exec.Command(goTool, append(append([]string{"build", "-o", bin}, flags...), pkg)...)
@@ -113,7 +118,7 @@ func goBuild(pkg string, flags []string) (string, error) {
 	}
 	cmd.Env = append(os.Environ(), cgo)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build %s: %v\n%s", strings.Join(cmd.Args[4:], " "), err, out)
+		return "", fmt.Errorf("go build %s: %w\n%s", strings.Join(cmd.Args[4:], " "), err, out)
 	}
 	return bin, nil
 }

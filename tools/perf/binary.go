@@ -111,7 +111,7 @@ func runBinary(ctx context.Context, o options, bin, dir string, n, scrapes int) 
 		return nil, err
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	w.WriteString("documents:\n")
+	_, _ = w.WriteString("documents:\n") // a failed write sticks to w; Flush reports it
 	customers := []string{"acme", "globex", "initech", "umbrella"}
 	teams := []string{"sales", "legal"}
 	for i, d := range docs {
@@ -119,7 +119,6 @@ func runBinary(ctx context.Context, o options, bin, dir string, n, scrapes int) 
 		fmt.Fprintf(w, "  - id: %s\n    auth_token: %s\n    labels:\n      customer: %s\n      team: %s\n",
 			d.ID, d.AuthToken, customers[i%len(customers)], teams[i%len(teams)])
 	}
-	docs = nil
 	if err := errors.Join(w.Flush(), f.Close()); err != nil {
 		return nil, err
 	}
@@ -158,7 +157,7 @@ func runBinary(ctx context.Context, o options, bin, dir string, n, scrapes int) 
 		return nil, err
 	}
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() { exited <- cmd.Wait(); close(exited) }()
 	defer stop(cmd, exited)
 	fail := func(err error) (*binResult, error) {
 		out, _ := os.ReadFile(logPath)
@@ -173,7 +172,7 @@ func runBinary(ctx context.Context, o options, bin, dir string, n, scrapes int) 
 		}
 		select {
 		case err := <-exited:
-			return fail(fmt.Errorf("the exporter exited: %v", err))
+			return fail(fmt.Errorf("the exporter exited: %w", err))
 		case <-time.After(20 * time.Millisecond):
 		}
 		resp, err := client.Get(base + "/-/ready")
@@ -213,8 +212,12 @@ func runBinary(ctx context.Context, o options, bin, dir string, n, scrapes int) 
 	if res.refreshGauge, err = sampleValue(body, "assuresign_refresh_duration_seconds"); err != nil {
 		return fail(err)
 	}
-	if up, err := sampleValue(body, "assuresign_up"); err != nil || up != 1 {
-		return fail(fmt.Errorf("assuresign_up is %v (%v) after the first round", up, err))
+	up, err := sampleValue(body, "assuresign_up")
+	if err != nil {
+		return fail(fmt.Errorf("assuresign_up after the first round: %w", err))
+	}
+	if up != 1 {
+		return fail(fmt.Errorf("assuresign_up is %v after the first round", up))
 	}
 	zipped, _, err := fetch(ctx, client, metricsURL, true)
 	if err != nil {
@@ -436,13 +439,14 @@ func cpuTimes(pid int) (user, sys time.Duration, err error) {
 }
 
 // stop ends the exporter: SIGTERM, then SIGKILL after 10 s.
-func stop(cmd *exec.Cmd, exited chan error) {
+func stop(cmd *exec.Cmd, exited <-chan error) {
 	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		<-exited
+	kill := time.AfterFunc(10*time.Second, func() { _ = cmd.Process.Kill() })
+	defer kill.Stop()
+	// Wait until Wait has returned (the channel closes then, also when the
+	// exporter exited earlier and its status was read). After a signal the
+	// exit status is not news.
+	for range exited {
 	}
 }
 

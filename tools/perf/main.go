@@ -153,7 +153,7 @@ func build(ctx context.Context, repo, dir string) (string, error) {
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
 	cmd.Dir = repo
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
+		return "", fmt.Errorf("go build: %w\n%s", err, out)
 	}
 	return bin, nil
 }
@@ -201,8 +201,9 @@ func machine() string {
 		for line := range strings.Lines(string(data)) {
 			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
 				var kb int64
-				fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
-				mem = fmt.Sprintf(", %.1f GiB memory", float64(kb)/(1<<20))
+				if _, err := fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb); err == nil {
+					mem = fmt.Sprintf(", %.1f GiB memory", float64(kb)/(1<<20))
+				}
 				break
 			}
 		}

@@ -36,7 +36,7 @@ func start(t *testing.T, args ...string) string {
 	errc := make(chan error, 1)
 	go func() {
 		err := run(ctx, args, pw, io.Discard)
-		pw.CloseWithError(fmt.Errorf("run returned: %v", err))
+		pw.CloseWithError(fmt.Errorf("run returned: %w", err))
 		errc <- err
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')

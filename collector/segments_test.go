@@ -1,0 +1,105 @@
+package collector
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
+)
+
+func TestCRC32Combine(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range [][2]int{{0, 0}, {0, 5}, {5, 0}, {1, 1}, {100, 3000}, {70000, 1 << 20}} {
+		a, b := make([]byte, n[0]), make([]byte, n[1])
+		for i := range a {
+			a[i] = byte(rng.Uint32())
+		}
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		want := crc32.ChecksumIEEE(append(bytes.Clone(a), b...))
+		require.Equal(t, want, crc32Combine(crc32.ChecksumIEEE(a), crc32.ChecksumIEEE(b), int64(len(b))), "lengths %v", n)
+	}
+}
+
+// segmentStore returns a store of n documents spread over several chunks,
+// each checked once at t0, statuses varied.
+func segmentStore(t testing.TB, n int, cfg StoreConfig) *Store {
+	s := NewStore(cfg)
+	wl := &watchlist.List{}
+	for i := range n {
+		wl.Documents = append(wl.Documents, watchlist.Document{
+			ID: fmt.Sprintf("%08X-0000-4000-8000-%012X", i, i), AuthToken: "00000000-0000-4000-8000-000000000001",
+			Labels: map[string]string{"customer": fmt.Sprintf("c%d", i%7)},
+		})
+	}
+	s.SetWatchList(wl)
+	checks, asked := s.due(t0, 0, false, "ctx")
+	for i, c := range checks {
+		st := assuresign.Statuses[i%len(assuresign.Statuses)]
+		s.apply(assuresign.Result{ID: c.ID, Status: st, RawStatus: st.String(), StatusDate: t0, Step: 1 + i%3}, t0, time.Minute, time.Hour, asked)
+	}
+	s.Publish()
+	return s
+}
+
+// bodies returns the plain and the gunzipped body of e, with tail.
+func bodies(t testing.TB, e *Exposition, openMetrics bool, tail string) (plain, unzipped string) {
+	var p, z bytes.Buffer
+	require.NoError(t, e.Write(&p, openMetrics, false, []byte(tail)))
+	require.NoError(t, e.Write(&z, openMetrics, true, []byte(tail)))
+	zr, err := gzip.NewReader(&z)
+	require.NoError(t, err)
+	zr.Multistream(false) // one member: what every gzip reader can read
+	b, err := io.ReadAll(zr)
+	require.NoError(t, err, "the gzip member is valid, its CRC and length included")
+	err = zr.Reset(&z)
+	require.ErrorIs(t, err, io.EOF, "nothing follows the one member")
+	return p.String(), string(b)
+}
+
+func TestSegmentedBodiesAreIdentical(t *testing.T) {
+	for _, cfg := range []StoreConfig{{}, {CurrentStatusOnly: true}} {
+		s := segmentStore(t, 3*chunkSize+17, cfg)
+		for _, om := range []bool{false, true} {
+			tail := "# HELP x y\n# TYPE x gauge\nx 1\n"
+			if om {
+				tail += "# EOF\n"
+			}
+			check := func(what string) {
+				plain, unzipped := bodies(t, s.Metrics(), om, tail)
+				require.Equal(t, plain, unzipped, "%s: gzip and plain bodies differ", what)
+				if om {
+					require.NoError(t, testenv.CheckOpenMetrics(plain), what)
+				} else {
+					_, err := testenv.ParseText(plain)
+					require.NoError(t, err, what)
+				}
+			}
+			check("full")
+			// A partial update: one document in the second chunk changes.
+			s.mu.Lock()
+			d := s.docs[s.order[chunkSize+3]]
+			s.mu.Unlock()
+			before := s.Metrics()
+			s.apply(assuresign.Result{ID: d.watched.ID, Status: assuresign.StatusDeclined, RawStatus: "Declined", StatusDate: t0.Add(time.Hour)}, t0.Add(time.Hour), time.Minute, time.Hour, ^uint64(0))
+			stats := s.Publish()
+			require.Equal(t, 1, stats.Chunks)
+			require.Less(t, stats.Recompressed, stats.Total/3)
+			check("partial")
+			require.NotSame(t, before, s.Metrics())
+			plain, _ := bodies(t, s.Metrics(), om, tail)
+			require.Contains(t, plain, `assuresign_document_status{document_id="`+d.watched.ID+`",status="Declined"} 1`)
+		}
+	}
+}
