@@ -43,7 +43,8 @@ func startDemo(ctx context.Context, wg *sync.WaitGroup, logger *slog.Logger) (co
 	if err != nil {
 		return "", "", nil, fmt.Errorf("demo: starting the simulator: %w", err)
 	}
-	wg.Go(func() { _ = http.Serve(ln, sim) })
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	wg.Go(func() { _ = srv.Serve(ln) })
 	wg.Go(func() { <-ctx.Done(); ln.Close() })
 	wg.Go(func() { sim.RunLifecycle(ctx, 5*time.Second, time.Now().UnixNano()) })
 

@@ -117,9 +117,9 @@ func testServe(t *testing.T) {
 		"--watch.file="+watchPath, "--watch.poll-interval=1h", "--assuresign.endpoint="+endpoint,
 		"--assuresign.max-retries=0", "--web.listen-address=127.0.0.1:0", "--log.level=debug")
 
-	code, body := e.Get(t, "/-/healthy")
+	code, _ := e.Get(t, "/-/healthy")
 	assert.Equal(t, http.StatusOK, code)
-	code, body = e.Get(t, "/-/ready")
+	code, body := e.Get(t, "/-/ready")
 	assert.Equal(t, http.StatusServiceUnavailable, code, "not ready before the first round: %s", body)
 	_, body = e.Get(t, "/")
 	assert.Contains(t, body, "Waiting for the first refresh round.")
