@@ -83,24 +83,35 @@ type stack struct {
 func TestAlertingEndToEnd(t *testing.T) {
 	testenv.SkipShort(t) // builds binaries, starts Prometheus and Alertmanager
 	tools := requireTools(t, "prometheus", "promtool", "prometheus-alertmanager", "amtool")
-	testStart := time.Now()
-	s := startStack(t, tools)
-	t.Logf("stack up in %.1fs (since test start)", time.Since(testStart).Seconds())
+	// The shipped rules and dashboard must work with the state set and with
+	// --metrics.current-status-only alike.
+	for _, form := range []struct {
+		name string
+		args []string
+	}{{"state set", nil}, {"current status only", []string{"--metrics.current-status-only"}}} {
+		t.Run(form.name, func(t *testing.T) {
+			testStart := time.Now()
+			s := startStack(t, tools, form.args...)
+			t.Logf("stack up in %.1fs (since test start)", time.Since(testStart).Seconds())
 
-	t.Run("decline reaches Alertmanager", s.testDecline)
-	if t.Failed() {
-		return
+			t.Run("decline reaches Alertmanager", s.testDecline)
+			if t.Failed() {
+				return
+			}
+			t.Run("dashboard queries", s.testDashboard)
+			t.Run("no alert for the Completed document", s.testNoCompletedAlert)
+			t.Run("rules evaluate without error", s.testRuleHealth)
+			t.Run("upstream unreachable goes pending then firing", s.testUpstreamUnreachable)
+			t.Logf("total: %.1fs", time.Since(testStart).Seconds())
+		})
 	}
-	t.Run("dashboard queries", s.testDashboard)
-	t.Run("no alert for the Completed document", s.testNoCompletedAlert)
-	t.Run("rules evaluate without error", s.testRuleHealth)
-	t.Run("upstream unreachable goes pending then firing", s.testUpstreamUnreachable)
-	t.Logf("total: %.1fs", time.Since(testStart).Seconds())
 }
 
 // ---------------------------------------------------------------- set-up
 
-func startStack(t *testing.T, tools map[string]string) *stack {
+// startStack starts the simulator, the exporter (with extra flags), Alertmanager
+// and Prometheus.
+func startStack(t *testing.T, tools map[string]string, exporterArgs ...string) *stack {
 	root := moduleRoot(t)
 	dir := t.TempDir()
 	s := &stack{t: t, examples: filepath.Join(root, "examples")}
@@ -125,14 +136,14 @@ func startStack(t *testing.T, tools map[string]string) *stack {
 	// --- the exporter
 	writeFile(t, filepath.Join(dir, "watch.yml"), watch.String())
 	writeFile(t, filepath.Join(dir, "webhook-token"), webhookToken+"\n")
-	exporter := testenv.ExporterOptions{Env: []string{"ASSURESIGN_CONTEXT_IDENTIFIER=" + contextID}}.Start(t,
-		"--watch.file="+filepath.Join(dir, "watch.yml"),
-		"--assuresign.endpoint="+s.sim.Endpoint(),
+	exporter := testenv.ExporterOptions{Env: []string{"ASSURESIGN_CONTEXT_IDENTIFIER=" + contextID}}.Start(t, append([]string{
+		"--watch.file=" + filepath.Join(dir, "watch.yml"),
+		"--assuresign.endpoint=" + s.sim.Endpoint(),
 		"--refresh.interval=2s",
 		"--web.listen-address=127.0.0.1:0",
 		// On, so that the dashboard's webhook panel has data.
-		"--webhook.bearer-token-file="+filepath.Join(dir, "webhook-token"),
-	)
+		"--webhook.bearer-token-file=" + filepath.Join(dir, "webhook-token"),
+	}, exporterArgs...)...)
 	s.procs = append(s.procs, exporter.Process)
 	s.exporterAddr, s.exporterURL = exporter.Addr, exporter.URL
 	s.eventually(t, 20*time.Second, 50*time.Millisecond, "exporter ready (first refresh round done)", func() (bool, string) {

@@ -73,13 +73,19 @@ func okIf(b bool) string {
 }
 
 func main() {
+	if dir := os.Getenv(floorEnv); dir != "" {
+		if err := serveFloor(dir); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	var o options
 	flag.StringVar(&o.repo, "repo", "", "module root to build the exporter from (default: found from the working directory)")
 	flag.StringVar(&o.bin, "bin", "", "use this exporter binary instead of building one")
 	flag.IntVar(&o.small, "small", 10000, "documents in the first binary run (0 skips it)")
 	flag.IntVar(&o.large, "large", 100000, "documents in the second binary run (0 skips it)")
 	flag.IntVar(&o.scrapesSmall, "scrapes-small", 50, "scrapes per variant in the first run")
-	flag.IntVar(&o.scrapesLarge, "scrapes-large", 10, "scrapes per variant in the second run")
+	flag.IntVar(&o.scrapesLarge, "scrapes-large", 20, "scrapes per variant in the second run")
 	flag.DurationVar(&o.latency, "latency", 50*time.Millisecond, "simulator latency per request")
 	flag.IntVar(&o.batch, "batch", 100, "--assuresign.batch-size for the binary")
 	flag.IntVar(&o.concurrency, "concurrency", 4, "--assuresign.concurrency for the binary")
