@@ -227,10 +227,12 @@ func (s *Store) Metrics() *Exposition { return s.exposition.Load() }
 // gzipHeader is what gzip.Writer writes with no name, comment or time.
 var gzipHeader = []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255}
 
-// Write writes the documents' samples followed by tail (the exporter's own
-// metrics, already encoded, "# EOF" included under OpenMetrics): plain, or,
-// with gzipped, as one gzip member of which only tail is compressed now.
-func (e *Exposition) Write(w io.Writer, openMetrics, gzipped bool, tail []byte) error {
+// Write writes the documents' samples followed by what tail returns (the
+// exporter's own metrics, encoded, "# EOF" included under OpenMetrics; it is
+// called once the documents are written, so they can be gathered meanwhile):
+// plain, or, with gzipped, as one gzip member of which only the tail is
+// compressed now. An error from tail ends the body there and is returned.
+func (e *Exposition) Write(w io.Writer, openMetrics, gzipped bool, tail func() ([]byte, error)) error {
 	v := 0
 	if openMetrics {
 		v = 1
@@ -251,23 +253,27 @@ func (e *Exposition) Write(w io.Writer, openMetrics, gzipped bool, tail []byte) 
 			}
 		}
 	}
+	own, err := tail()
+	if err != nil {
+		return err
+	}
 	fw := flateWriters.Get().(*flate.Writer)
 	defer flateWriters.Put(fw)
 	fw.Reset(w)
-	if _, err := fw.Write(tail); err != nil {
+	if _, err := fw.Write(own); err != nil {
 		return err
 	}
 	if err := fw.Close(); err != nil { // the final block
 		return err
 	}
 	var trailer [8]byte
-	binary.LittleEndian.PutUint32(trailer[:4], crc32Combine(e.crc[v], crc32.ChecksumIEEE(tail), int64(len(tail))))
-	binary.LittleEndian.PutUint32(trailer[4:], uint32(e.size[v]+len(tail))) //nolint:gosec // ISIZE is the length modulo 2^32 (RFC 1952)
-	_, err := w.Write(trailer[:])
+	binary.LittleEndian.PutUint32(trailer[:4], crc32Combine(e.crc[v], crc32.ChecksumIEEE(own), int64(len(own))))
+	binary.LittleEndian.PutUint32(trailer[4:], uint32(e.size[v]+len(own))) //nolint:gosec // ISIZE is the length modulo 2^32 (RFC 1952)
+	_, err = w.Write(trailer[:])
 	return err
 }
 
-func (e *Exposition) writePlain(w io.Writer, v int, tail []byte) error {
+func (e *Exposition) writePlain(w io.Writer, v int, tail func() ([]byte, error)) error {
 	scratch := renderScratch.Get().(*[]byte)
 	defer renderScratch.Put(scratch)
 	for f := range numFamilies {
@@ -285,7 +291,11 @@ func (e *Exposition) writePlain(w io.Writer, v int, tail []byte) error {
 			}
 		}
 	}
-	_, err := w.Write(tail)
+	own, err := tail()
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(own)
 	return err
 }
 

@@ -56,8 +56,8 @@ func segmentStore(t testing.TB, n int, cfg StoreConfig) *Store {
 // bodies returns the plain and the gunzipped body of e, with tail.
 func bodies(t testing.TB, e *Exposition, openMetrics bool, tail string) (plain, unzipped string) {
 	var p, z bytes.Buffer
-	require.NoError(t, e.Write(&p, openMetrics, false, []byte(tail)))
-	require.NoError(t, e.Write(&z, openMetrics, true, []byte(tail)))
+	require.NoError(t, e.Write(&p, openMetrics, false, tailOf(tail)))
+	require.NoError(t, e.Write(&z, openMetrics, true, tailOf(tail)))
 	zr, err := gzip.NewReader(&z)
 	require.NoError(t, err)
 	zr.Multistream(false) // one member: what every gzip reader can read

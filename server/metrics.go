@@ -1,7 +1,10 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
+	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -32,49 +35,108 @@ func newMetricsHandler(store *collector.Store, gatherer prometheus.Gatherer, log
 	return &metricsHandler{store: store, gatherer: gatherer, logger: logger}
 }
 
-var tailBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var (
+	tailBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	bodyWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 256<<10) }}
+)
 
 func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// Gather first: an error must become a 500 before any byte is sent.
-	selfFamilies, err := h.gatherer.Gather()
-	if err != nil {
-		h.logger.Error("gathering exporter metrics failed", "err", err)
-		http.Error(w, "gathering exporter metrics failed", http.StatusInternalServerError)
-		return
-	}
 	format := expfmt.NegotiateAccept(r.Header, expfmt.NewFormat(expfmt.TypeTextPlain), expfmt.NewFormat(expfmt.TypeOpenMetrics))
 	openMetrics := format.FormatType() == expfmt.TypeOpenMetrics
+	// The exporter's own metrics are the only part encoded per scrape. They
+	// are gathered while the stored documents are written: reading /proc
+	// for the process metrics takes longer than writing 10,000 documents.
+	tail := tailBuffers.Get().(*bytes.Buffer)
+	tail.Reset()
+	gathered := make(chan error, 1)
+	go func() { gathered <- h.encodeOwn(tail, format) }()
+	waited := false
+	wait := func() ([]byte, error) {
+		waited = true
+		if err := <-gathered; err != nil {
+			return nil, err
+		}
+		return tail.Bytes(), nil
+	}
+	defer func() {
+		if !waited {
+			<-gathered
+		}
+		tailBuffers.Put(tail)
+	}()
+
 	header := w.Header()
 	header.Set("Content-Type", contentTypeText)
-	encodeFormat := expfmt.NewFormat(expfmt.TypeTextPlain)
 	if openMetrics {
 		header.Set("Content-Type", contentTypeOpenMetrics)
-		encodeFormat = expfmt.NewFormat(expfmt.TypeOpenMetrics)
 	}
 	header.Add("Vary", "Accept-Encoding")
-
-	// The exporter's own metrics are the only part encoded per scrape.
-	tail := tailBuffers.Get().(*bytes.Buffer)
-	defer tailBuffers.Put(tail)
-	tail.Reset()
-	enc := expfmt.NewEncoder(tail, encodeFormat)
-	for _, mf := range selfFamilies {
-		if err := enc.Encode(mf); err != nil {
-			h.logger.Error("encoding exporter metrics failed", "err", err)
-			http.Error(w, "encoding exporter metrics failed", http.StatusInternalServerError)
-			return
-		}
-	}
-	if c, ok := enc.(expfmt.Closer); ok {
-		_ = c.Close() // OpenMetrics' "# EOF"
-	}
 	gzipped := acceptsGzip(r.Header.Get("Accept-Encoding"))
 	if gzipped {
 		header.Set("Content-Encoding", "gzip")
 	}
-	if err := h.store.Metrics().Write(w, openMetrics, gzipped, tail.Bytes()); err != nil {
+	// One large write instead of one per stored segment: a few system calls
+	// a scrape, as writing the body from memory would take.
+	sent := &countingWriter{w: w}
+	bw := bodyWriters.Get().(*bufio.Writer)
+	bw.Reset(sent)
+	defer func() { bw.Reset(nil); bodyWriters.Put(bw) }()
+	err := h.store.Metrics().Write(bw, openMetrics, gzipped, wait)
+	if err == nil {
+		err = bw.Flush()
+	}
+	var own *ownMetricsError
+	switch {
+	case errors.As(err, &own) && sent.n == 0:
+		// Nothing was sent yet: the error can still be the answer.
+		h.logger.Error("gathering exporter metrics failed", "err", own.err)
+		header.Del("Content-Encoding")
+		http.Error(w, "gathering exporter metrics failed", http.StatusInternalServerError)
+	case errors.As(err, &own):
+		// Too late for a 500: the body ends without the exporter's own
+		// metrics (and, under OpenMetrics, without "# EOF", so the scrape fails).
+		h.logger.Error("gathering exporter metrics failed", "err", own.err)
+	case err != nil:
 		h.logger.Debug("writing /metrics failed", "err", err)
 	}
+}
+
+// ownMetricsError is a failure to gather or encode the exporter's own metrics.
+type ownMetricsError struct{ err error }
+
+func (e *ownMetricsError) Error() string { return e.err.Error() }
+
+// encodeOwn gathers and encodes the exporter's own metrics into buf, ending
+// with OpenMetrics' "# EOF" in that format.
+func (h *metricsHandler) encodeOwn(buf *bytes.Buffer, format expfmt.Format) error {
+	families, err := h.gatherer.Gather()
+	if err != nil {
+		return &ownMetricsError{err}
+	}
+	enc := expfmt.NewEncoder(buf, format)
+	for _, mf := range families {
+		if err := enc.Encode(mf); err != nil {
+			return &ownMetricsError{err}
+		}
+	}
+	if c, ok := enc.(expfmt.Closer); ok {
+		if err := c.Close(); err != nil {
+			return &ownMetricsError{err}
+		}
+	}
+	return nil
+}
+
+// countingWriter counts the bytes that reached the client's connection.
+type countingWriter struct {
+	w io.Writer
+	n int
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += n
+	return n, err
 }
 
 // acceptsGzip reports whether an Accept-Encoding header allows gzip.

@@ -183,6 +183,29 @@ func TestGathererErrorIs500(t *testing.T) {
 	assert.Contains(t, fx.logs.String(), "collector exploded")
 }
 
+// The exporter's own metrics are gathered while the documents are written;
+// when gathering fails after bytes went out, the body ends without them, so
+// an OpenMetrics scrape lacks "# EOF" and the scraper rejects it.
+func TestGathererErrorAfterTheDocumentsEndsTheBody(t *testing.T) {
+	ids := make([]string, 3000) // more than the writer holds back
+	for i := range ids {
+		ids[i] = testGUID(0x6A7E, i)
+	}
+	store := collector.NewStore(collector.StoreConfig{})
+	store.SetWatchList(watchList(ids...))
+	logger, logs := debugLogger()
+	h := newHandler(t, store, prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		return nil, errors.New("collector exploded")
+	}), logger)
+	rec := scrape(h, http.Header{"Accept": {"application/openmetrics-text;version=1.0.0"}})
+	assert.Equal(t, http.StatusOK, rec.Code, "too late for a 500")
+	text := body(t, rec)
+	assert.Contains(t, text, "assuresign_document_info")
+	assert.False(t, strings.HasSuffix(text, "# EOF\n"), "no # EOF: the scrape is seen to fail")
+	assert.Error(t, testenv.CheckOpenMetrics(text))
+	assert.Contains(t, logs.String(), "collector exploded")
+}
+
 // TestScrapeDuringRefresh scrapes while results and reloads land, for the
 // race detector, and checks every scrape is a consistent exposition.
 func TestScrapeDuringRefresh(t *testing.T) {

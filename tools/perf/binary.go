@@ -37,6 +37,8 @@ type binResult struct {
 	cpuReady     time.Duration // the exporter's CPU time at ready: load and first round
 	rssReady     int64         // bytes
 	rssAfter     int64
+	heapInuse    float64 // go_memstats_heap_inuse_bytes at the end
+	heapGoal     float64 // go_memstats_next_gc_bytes at the end
 	hwm          int64
 	bodyBytes    int // uncompressed /metrics
 	gzipBytes    int
@@ -269,6 +271,10 @@ func runBinary(ctx context.Context, o options, bin, dir string, n, scrapes int) 
 	}
 	if res.rssAfter, res.hwm, err = memory(pid); err != nil {
 		return fail(err)
+	}
+	if last, _, err := fetch(ctx, client, metricsURL, false); err == nil {
+		res.heapInuse, _ = sampleValue(last, "go_memstats_heap_inuse_bytes")
+		res.heapGoal, _ = sampleValue(last, "go_memstats_next_gc_bytes")
 	}
 	return res, nil
 }
@@ -595,7 +601,8 @@ func binaryRows(o options, runs []*binResult) []row {
 		row := row{
 			what: fmt.Sprintf("resident memory, %s documents, real binary", thousands(r.n)),
 			measured: fmt.Sprintf("VmRSS %s after ready, %s after %d scrapes (VmHWM %s)",
-				mib(r.rssReady), mib(r.rssAfter), 2*r.scrapes+4, mib(r.hwm)),
+				mib(r.rssReady), mib(r.rssAfter), 2*r.scrapes+4, mib(r.hwm)) +
+				fmt.Sprintf("; Go heap in use %s, next GC at %s", mib(int64(r.heapInuse)), mib(int64(r.heapGoal))),
 		}
 		worst := max(r.rssReady, r.rssAfter)
 		switch r.n {
