@@ -60,7 +60,7 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer func() {
 		if !waited {
-			<-gathered
+			_ = <-gathered // the body was cut short: its error is moot
 		}
 		tailBuffers.Put(tail)
 	}()
