@@ -59,8 +59,10 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return tail.Bytes(), nil
 	}
 	defer func() {
-		if !waited {
-			_ = <-gathered // the body was cut short: its error is moot
+		if !waited { // the body was cut short before the exporter's own metrics
+			if err := <-gathered; err != nil {
+				h.logger.Debug("gathering exporter metrics failed", "err", err)
+			}
 		}
 		tailBuffers.Put(tail)
 	}()
