@@ -26,9 +26,9 @@ type RefreshConfig struct {
 	// MaxInterval is the most an open document that sits still waits between
 	// checks (see schedule); at or below Interval, every open one waits Interval.
 	MaxInterval time.Duration
-	BatchSize        int           // documents per request
-	Concurrency      int           // requests at once
-	Timeout          time.Duration // per request, retries included
+	BatchSize   int           // documents per request
+	Concurrency int           // requests at once
+	Timeout     time.Duration // per request, retries included
 	// ContextIdentifier is the account's, for documents that do not set their own. A secret.
 	ContextIdentifier string
 	// Coalesce is how long an urgent check waits for others to share its request;
