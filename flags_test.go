@@ -12,7 +12,7 @@ func goodFlags() flagValues {
 	return flagValues{
 		watchFile: "watch.yml", metricsPath: "/metrics",
 		batchSize: 50, concurrency: 2, maxDocuments: 10000, maxRetries: 3,
-		refreshInterval: 5 * time.Minute, terminalInterval: 24 * time.Hour,
+		refreshInterval: 5 * time.Minute, maxInterval: time.Hour, terminalInterval: 24 * time.Hour,
 		requestTimeout: 30 * time.Second, watchPoll: 10 * time.Second,
 	}
 }
@@ -33,7 +33,13 @@ func TestValidateFlags(t *testing.T) {
 		{"refresh interval 1s", func(f *flagValues) { f.refreshInterval = time.Second }, ""},
 		{"terminal interval shorter than the refresh interval", func(f *flagValues) { f.terminalInterval = time.Minute },
 			"--refresh.terminal-interval (1m0s) must not be shorter than --refresh.interval (5m0s)"},
-		{"terminal interval equal to the refresh interval", func(f *flagValues) { f.terminalInterval = f.refreshInterval }, ""},
+		{"terminal interval equal to the refresh interval", func(f *flagValues) { f.terminalInterval, f.maxInterval = f.refreshInterval, f.refreshInterval }, ""},
+		{"max interval shorter than the refresh interval", func(f *flagValues) { f.maxInterval = time.Minute },
+			"--refresh.max-interval (1m0s) must not be shorter than --refresh.interval (5m0s)"},
+		{"max interval equal to the refresh interval: no backoff", func(f *flagValues) { f.maxInterval = f.refreshInterval }, ""},
+		{"max interval longer than the terminal interval", func(f *flagValues) { f.maxInterval = 25 * time.Hour },
+			"--refresh.max-interval (25h0m0s) must not be longer than --refresh.terminal-interval (24h0m0s)"},
+		{"max interval equal to the terminal interval", func(f *flagValues) { f.maxInterval = f.terminalInterval }, ""},
 		{"negative retries", func(f *flagValues) { f.maxRetries = -1 }, "--assuresign.max-retries must not be negative, not -1"},
 		{"no retries", func(f *flagValues) { f.maxRetries = 0 }, ""},
 		{"timeout 0", func(f *flagValues) { f.requestTimeout = 0 }, "--assuresign.timeout must be positive"},

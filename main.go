@@ -52,9 +52,10 @@ var (
 	maxRetries       = kingpin.Flag("assuresign.max-retries", "Retries of a CheckStatus request after a transient failure (0 for none).").Default("3").Int()
 	maxResponseBytes = kingpin.Flag("assuresign.max-response-bytes", "Largest CheckStatus response body read.").Default(fmt.Sprint(assuresign.DefaultMaxBodyBytes)).Int64()
 
-	refreshIntervalSet, terminalIntervalSet bool
-	refreshInterval                         = kingpin.Flag("refresh.interval", "Time between scheduled refresh rounds (with a little jitter). --demo makes it 10s unless set.").Default("5m").IsSetByUser(&refreshIntervalSet).Duration()
-	terminalInterval                        = kingpin.Flag("refresh.terminal-interval", "Time between checks of a document in a status that cannot change (Completed, Expired, Cancelled, Declined, Staled). --demo makes it 2m unless set.").Default("24h").IsSetByUser(&terminalIntervalSet).Duration()
+	refreshIntervalSet, terminalIntervalSet, maxIntervalSet bool
+	refreshInterval                                         = kingpin.Flag("refresh.interval", "Time between scheduled refresh rounds (with a little jitter). --demo makes it 10s unless set.").Default("5m").IsSetByUser(&refreshIntervalSet).Duration()
+	maxInterval                                             = kingpin.Flag("refresh.max-interval", "Most time between checks of an open document that sits still: its interval doubles for each day without a change, from --refresh.interval up to this (equal to --refresh.interval: no backoff). Unless set, kept between --refresh.interval and --refresh.terminal-interval.").Default("1h").IsSetByUser(&maxIntervalSet).Duration()
+	terminalInterval                                        = kingpin.Flag("refresh.terminal-interval", "Time between checks of a document in a status that cannot change (Completed, Expired, Cancelled, Declined, Staled). --demo makes it 2m unless set.").Default("24h").IsSetByUser(&terminalIntervalSet).Duration()
 
 	webhookTokenFile = kingpin.Flag("webhook.bearer-token-file", "Enables POST /webhooks/documenttrak, guarded by the bearer token in this file.").String()
 	webhookListen    = kingpin.Flag("webhook.listen-address", "Serve the webhook on its own address instead of the main one (to keep it outside the main listener's basic auth).").String()
@@ -92,7 +93,7 @@ type flagValues struct {
 	watchFile, metricsPath                           string
 	demo                                             bool
 	batchSize, concurrency, maxDocuments, maxRetries int
-	refreshInterval, terminalInterval                time.Duration
+	refreshInterval, maxInterval, terminalInterval   time.Duration
 	requestTimeout, watchPoll                        time.Duration
 	webhookTokenFile, webhookListen                  string
 }
@@ -101,7 +102,7 @@ func currentFlags() flagValues {
 	return flagValues{
 		watchFile: *watchFile, metricsPath: *metricsPath, demo: *demo,
 		batchSize: *batchSize, concurrency: *concurrency, maxDocuments: *watchMaxDocuments, maxRetries: *maxRetries,
-		refreshInterval: *refreshInterval, terminalInterval: *terminalInterval,
+		refreshInterval: *refreshInterval, maxInterval: *maxInterval, terminalInterval: *terminalInterval,
 		requestTimeout: *requestTimeout, watchPoll: *watchPoll,
 		webhookTokenFile: *webhookTokenFile, webhookListen: *webhookListen,
 	}
@@ -122,6 +123,10 @@ func validateFlags(f flagValues) error {
 		return fmt.Errorf("--refresh.interval must be at least 1s, not %s", f.refreshInterval)
 	case f.terminalInterval < f.refreshInterval:
 		return fmt.Errorf("--refresh.terminal-interval (%s) must not be shorter than --refresh.interval (%s)", f.terminalInterval, f.refreshInterval)
+	case f.maxInterval < f.refreshInterval:
+		return fmt.Errorf("--refresh.max-interval (%s) must not be shorter than --refresh.interval (%s)", f.maxInterval, f.refreshInterval)
+	case f.maxInterval > f.terminalInterval:
+		return fmt.Errorf("--refresh.max-interval (%s) must not be longer than --refresh.terminal-interval (%s)", f.maxInterval, f.terminalInterval)
 	case f.maxRetries < 0:
 		return fmt.Errorf("--assuresign.max-retries must not be negative, not %d", f.maxRetries)
 	case f.requestTimeout <= 0:
@@ -160,6 +165,11 @@ func run(logger *slog.Logger) error {
 	defer signal.Stop(hup)
 	if *demo {
 		applyDemoDefaults()
+	}
+	if !maxIntervalSet {
+		// The default must not turn a valid --refresh.interval or
+		// --refresh.terminal-interval into an error.
+		*maxInterval = min(max(*maxInterval, *refreshInterval), *terminalInterval)
 	}
 	if err := validateFlags(currentFlags()); err != nil {
 		return err
@@ -205,15 +215,17 @@ func run(logger *slog.Logger) error {
 		return err
 	}
 	logger.Info("calling AssureSign CheckStatus", "endpoint", client.Endpoint(), "batch_size", *batchSize,
-		"concurrency", *concurrency, "refresh_interval", *refreshInterval)
+		"concurrency", *concurrency, "refresh_interval", *refreshInterval, "max_interval", *maxInterval)
 	refresher := collector.NewRefresher(collector.RefreshConfig{
 		Interval:          *refreshInterval,
 		TerminalInterval:  *terminalInterval,
+		MaxInterval:       *maxInterval,
 		BatchSize:         *batchSize,
 		Concurrency:       *concurrency,
 		Timeout:           *requestTimeout,
 		ContextIdentifier: contextIdentifier,
 	}, store, client, metrics, logger)
+	registry.MustRegister(collector.NewCheckIntervalCollector(refresher.CheckIntervals))
 	watch := watchlist.NewFile(*watchFile, *watchMaxDocuments, contextIdentifier == "", registry, logger)
 	wl, err := watch.Load()
 	if err != nil {
@@ -283,7 +295,7 @@ func run(logger *slog.Logger) error {
 	wg.Go(func() { refresher.Run(ctx) })
 
 	opts := server.Options{
-		MetricsPath: *metricsPath, Store: store, Gatherer: registry, Ready: refresher.Ready,
+		MetricsPath: *metricsPath, Store: store, Gatherer: registry, Ready: refresher.Ready, CheckIntervals: refresher.CheckIntervals,
 		Reload: reload, Version: version.Version, Logger: logger,
 	}
 	var webhookServer *serverSpec

@@ -70,10 +70,10 @@ func watchList(ids ...string) *watchlist.List {
 }
 
 // dueChecks drops due's mark count, for tests that look only at what is due.
-func dueChecks(due []assuresign.Check, _ uint64) []assuresign.Check { return due }
+func dueChecks(due []assuresign.Check, _ int, _ uint64) []assuresign.Check { return due }
 
 // dueIDs returns the ids of the checks due returned.
-func dueIDs(due []assuresign.Check, _ uint64) []string {
+func dueIDs(due []assuresign.Check, _ int, _ uint64) []string {
 	ids := make([]string, len(due))
 	for i, c := range due {
 		ids[i] = c.ID
@@ -85,8 +85,8 @@ func dueIDs(due []assuresign.Check, _ uint64) []string {
 // (due gives the mark count then), then its answer applied. It returns how
 // long a pending notification waited.
 func answer(s *Store, res assuresign.Result, now time.Time, interval, terminalInterval time.Duration) time.Duration {
-	_, asked := s.due(now, 0, false, "")
-	return s.apply(res, now, interval, terminalInterval, asked)
+	_, _, asked := s.due(now, 0, false, 1, "")
+	return s.apply(res, now, schedule{interval: interval, maxInterval: interval, terminal: terminalInterval}, asked)
 }
 
 // testGUID returns a distinct upper-case GUID for n.

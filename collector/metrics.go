@@ -83,3 +83,24 @@ func (m *Metrics) ObserveRequest(outcome string, d time.Duration) {
 	m.apiRequests.WithLabelValues(outcome).Inc()
 	m.apiDuration.Observe(d.Seconds())
 }
+
+var checkIntervalDesc = prometheus.NewDesc("assuresign_documents_by_check_interval",
+	"Watched documents by how often they are checked now: open ones by their interval (it doubles for each day a document sits still, from --refresh.interval up to --refresh.max-interval), closed ones under band=\"terminal\".",
+	[]string{"band"}, nil)
+
+// checkIntervalCollector counts the documents on each check interval at scrape time.
+type checkIntervalCollector func() []CheckInterval
+
+// NewCheckIntervalCollector exposes intervals (Refresher.CheckIntervals) as
+// assuresign_documents_by_check_interval.
+func NewCheckIntervalCollector(intervals func() []CheckInterval) prometheus.Collector {
+	return checkIntervalCollector(intervals)
+}
+
+func (c checkIntervalCollector) Describe(ch chan<- *prometheus.Desc) { ch <- checkIntervalDesc }
+
+func (c checkIntervalCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, b := range c() {
+		ch <- prometheus.MustNewConstMetric(checkIntervalDesc, prometheus.GaugeValue, float64(b.Documents), b.Band)
+	}
+}

@@ -23,9 +23,12 @@ type Checker interface {
 type RefreshConfig struct {
 	Interval         time.Duration // between scheduled rounds
 	TerminalInterval time.Duration // between checks of a document that can no longer change
-	BatchSize        int           // documents per request
-	Concurrency      int           // requests at once
-	Timeout          time.Duration // per request, retries included
+	// MaxInterval is the most an open document that sits still waits between
+	// checks (see schedule); at or below Interval, every open one waits Interval.
+	MaxInterval time.Duration
+	BatchSize   int           // documents per request
+	Concurrency int           // requests at once
+	Timeout     time.Duration // per request, retries included
 	// ContextIdentifier is the account's, for documents that do not set their own. A secret.
 	ContextIdentifier string
 	// Coalesce is how long an urgent check waits for others to share its request;
@@ -45,6 +48,7 @@ type Refresher struct {
 	metrics *Metrics
 	logger  *slog.Logger
 	now     func() time.Time
+	sched   schedule
 
 	wake  chan struct{}
 	ready atomic.Bool
@@ -64,6 +68,7 @@ func NewRefresher(cfg RefreshConfig, store *Store, checker Checker, metrics *Met
 	return &Refresher{
 		cfg: cfg, store: store, checker: checker, metrics: metrics, logger: logger,
 		now: cfg.Now, wake: make(chan struct{}, 1),
+		sched: schedule{interval: cfg.Interval, maxInterval: max(cfg.MaxInterval, cfg.Interval), terminal: cfg.TerminalInterval},
 	}
 }
 
@@ -75,6 +80,9 @@ func (r *Refresher) SetWatchList(wl *watchlist.List) {
 		r.Wake()
 	}
 }
+
+// CheckIntervals counts the watched documents on each check interval now.
+func (r *Refresher) CheckIntervals() []CheckInterval { return r.store.checkIntervals(r.sched, r.now()) }
 
 // Ready reports whether the first scheduled round has finished.
 func (r *Refresher) Ready() bool { return r.ready.Load() }
@@ -154,7 +162,8 @@ func (r *Refresher) holdUntil(t time.Time) {
 
 // roundStats describes one round.
 type roundStats struct {
-	Documents int // checks asked
+	Documents int // checks due
+	Filled    int // checks not yet due that rode along in the requests sent anyway
 	Requests  int // batches sent (retries not counted)
 	Failed    int // batches that failed, or left a document without a result
 }
@@ -165,14 +174,15 @@ func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 	start := r.now()
 	// Slack keeps a round that jitter made a little early from skipping
 	// documents that fall due moments later.
-	checks, asked := r.store.due(start, r.cfg.Interval/2, urgentOnly, r.cfg.ContextIdentifier)
+	size := max(r.cfg.BatchSize, 1)
+	checks, due, asked := r.store.due(start, r.cfg.Interval/2, urgentOnly, size, r.cfg.ContextIdentifier)
 	if len(checks) > 0 && r.quiet(start) {
 		// Documents stay due; up stays as the answer that asked for quiet left it.
-		r.logger.Debug("holding requests back as AssureSign's Retry-After asked", "documents", len(checks),
+		r.logger.Debug("holding requests back as AssureSign's Retry-After asked", "documents", due,
 			"until", time.Unix(0, r.quietUntil.Load()))
-		return roundStats{Documents: len(checks)}
+		return roundStats{Documents: due}
 	}
-	stats := roundStats{Documents: len(checks)}
+	stats := roundStats{Documents: due, Filled: len(checks) - due}
 	if len(checks) == 0 {
 		if !urgentOnly {
 			// Nothing needed asking: the cache is as fresh as it can be. A
@@ -189,7 +199,6 @@ func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 		failed atomic.Int32
 		sem    = make(chan struct{}, max(r.cfg.Concurrency, 1))
 	)
-	size := max(r.cfg.BatchSize, 1)
 	for i := 0; i < len(checks); i += size {
 		batch := checks[i:min(i+size, len(checks))]
 		sem <- struct{}{}
@@ -223,7 +232,7 @@ func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 		r.metrics.up.Set(1)
 		r.metrics.lastSuccess.Set(unixSeconds(r.now()))
 	}
-	r.logger.Debug("refresh round finished", "urgent_only", urgentOnly, "documents", stats.Documents,
+	r.logger.Debug("refresh round finished", "urgent_only", urgentOnly, "documents", stats.Documents, "filled", stats.Filled,
 		"requests", stats.Requests, "failed_requests", stats.Failed, "duration", elapsed)
 	return stats
 }
@@ -271,7 +280,7 @@ func (r *Refresher) checkBatch(ctx context.Context, batch []assuresign.Check, as
 			}
 			r.logger.Log(ctx, level, "CheckStatus exception", "document_id", res.ID, "severity", ex.Severity.String(), "message", truncate(ex.Message, 200))
 		}
-		if waited := r.store.apply(res, now, r.cfg.Interval, r.cfg.TerminalInterval, asked); waited > 0 && r.metrics.notificationLatency != nil {
+		if waited := r.store.apply(res, now, r.sched, asked); waited > 0 && r.metrics.notificationLatency != nil {
 			r.metrics.notificationLatency.Observe(waited.Seconds())
 		}
 	}

@@ -245,13 +245,13 @@ func TestReloadedDocumentsAreCheckedWithinSeconds(t *testing.T) {
 	writeFile(t, dir, "watch.yml", "documents:\n"+entry(docA)+entry(docB), 0o600)
 	load()
 	require.Eventually(t, func() bool { return statusOf(t, r.store, docB).Status == "Created" }, waitFor, tick)
-	assert.Equal(t, []int{1, 1}, r.sim.Stats().DocumentsPerRequest, "only B was asked about")
+	assert.Equal(t, []int{1, 2}, r.sim.Stats().DocumentsPerRequest, "one request for B, which A, open, rode along in")
 
 	// Store.SetWatchList followed by Wake does the same.
 	r.watch(docA, docB, docC)
 	r.refresher.Wake()
 	require.Eventually(t, func() bool { return statusOf(t, r.store, docC).Status == "Created" }, waitFor, tick)
-	assert.Equal(t, []int{1, 1, 1}, r.sim.Stats().DocumentsPerRequest, "only C was asked about")
+	assert.Equal(t, []int{1, 2, 3}, r.sim.Stats().DocumentsPerRequest, "one request for C, filled with A and B")
 }
 
 func TestFirstRoundStartsAtOnce(t *testing.T) {
@@ -681,7 +681,7 @@ func TestSetWatchListWakesOnlyForDocumentsToCheck(t *testing.T) {
 	r.SetWatchList(watchList(docA, docB))
 	assert.True(t, woken(), "new documents")
 	r.round(t.Context(), false)
-	require.Empty(t, dueChecks(store.due(t0, 0, true, "")))
+	require.Empty(t, dueChecks(store.due(t0, 0, true, 1, "")))
 
 	r.SetWatchList(watchList(docA, docB))
 	assert.False(t, woken(), "the same list")
@@ -695,12 +695,12 @@ func TestSetWatchListWakesOnlyForDocumentsToCheck(t *testing.T) {
 	fixed.Documents[0].AuthToken = "11111111-2222-4333-8444-555555555555"
 	r.SetWatchList(fixed)
 	assert.True(t, woken(), "a changed AuthToken")
-	assert.Equal(t, []string{docA}, dueIDs(store.due(t0, 0, true, "")))
+	assert.Equal(t, []string{docA}, dueIDs(store.due(t0, 0, true, 1, "")))
 
 	added := watchList(docA, docC)
 	added.Documents[0].AuthToken = fixed.Documents[0].AuthToken
 	r.round(t.Context(), true)
 	r.SetWatchList(added)
 	assert.True(t, woken(), "C added")
-	assert.Equal(t, []string{docC}, dueIDs(store.due(t0, 0, true, "")))
+	assert.Equal(t, []string{docC}, dueIDs(store.due(t0, 0, true, 1, "")))
 }

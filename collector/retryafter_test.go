@@ -58,7 +58,7 @@ func TestRetryAfterHoldsRequestsBack(t *testing.T) {
 	r.round(context.Background(), true)
 	r.round(context.Background(), false)
 	assert.Equal(t, 1, callCount(), "no request while Retry-After lasts")
-	assert.Len(t, dueChecks(store.due(now, 0, false, "")), 3, "the documents stay due")
+	assert.Len(t, dueChecks(store.due(now, 0, false, 1, "")), 3, "the documents stay due")
 
 	mu.Lock()
 	limit = false

@@ -44,6 +44,10 @@ type document struct {
 	step       int
 	exceptions [len(severityIndex)]uint64
 	lastCheck  time.Time // when a result last arrived
+	// lastChange is when the exporter saw the status change (or was asked to
+	// look: a notification, a reload that changed its credentials); for the
+	// first answer, the StatusDate when older. The schedule counts idle days from it.
+	lastChange time.Time
 	lastError  string    // secret-free
 	nextCheck  time.Time // zero: as soon as possible
 	urgent     bool      // added by a reload or named by a notification
@@ -118,24 +122,39 @@ func (s *Store) Len() int {
 	return len(s.docs)
 }
 
-// due returns the checks to make at now: urgent documents, and, unless
-// urgentOnly, those whose next check falls within slack of now. It also
-// returns the mark count when the checks were chosen, for apply and fail.
-func (s *Store) due(now time.Time, slack time.Duration, urgentOnly bool, contextIdentifier string) ([]assuresign.Check, uint64) {
+// due returns the checks to make at now: first the n due ones, urgent
+// documents and, unless urgentOnly, those whose next check falls within slack
+// of now; then, as their requests go out anyway, the open documents due
+// soonest, up to a multiple of batch. It also returns the mark count when the
+// checks were chosen, for apply and fail.
+func (s *Store) due(now time.Time, slack time.Duration, urgentOnly bool, batch int, contextIdentifier string) (checks []assuresign.Check, n int, asked uint64) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var due []assuresign.Check
+	var due, spare []string
 	for _, id := range s.order {
 		d := s.docs[id]
-		if d.urgent || (!urgentOnly && !d.nextCheck.After(now.Add(slack))) {
-			ctx := d.watched.ContextIdentifier
-			if ctx == "" {
-				ctx = contextIdentifier
-			}
-			due = append(due, assuresign.Check{ID: id, AuthToken: d.watched.AuthToken, ContextIdentifier: ctx})
+		switch {
+		case d.urgent || (!urgentOnly && !d.nextCheck.After(now.Add(slack))):
+			due = append(due, id)
+		case !d.status.Terminal():
+			spare = append(spare, id)
 		}
 	}
-	return due, s.marks
+	n = len(due)
+	batch = max(batch, 1)
+	if room := (batch - n%batch) % batch; n > 0 && room > 0 {
+		slices.SortStableFunc(spare, func(a, b string) int { return s.docs[a].nextCheck.Compare(s.docs[b].nextCheck) })
+		due = append(due, spare[:min(room, len(spare))]...)
+	}
+	for _, id := range due {
+		d := s.docs[id]
+		ctx := d.watched.ContextIdentifier
+		if ctx == "" {
+			ctx = contextIdentifier
+		}
+		checks = append(checks, assuresign.Check{ID: id, AuthToken: d.watched.AuthToken, ContextIdentifier: ctx})
+	}
+	return checks, n, s.marks
 }
 
 // MarkUrgent asks for an immediate check of id and remembers when it was
@@ -159,7 +178,7 @@ func (s *Store) MarkUrgent(id string, at time.Time) bool {
 // apply records a result that arrived at now, for a check chosen by due when
 // the mark count was asked, and schedules the document's next check. It
 // returns how long ago a pending notification asked for it (0 if none).
-func (s *Store) apply(r assuresign.Result, now time.Time, interval, terminalInterval time.Duration, asked uint64) (notified time.Duration) {
+func (s *Store) apply(r assuresign.Result, now time.Time, sched schedule, asked uint64) (notified time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d, ok := s.docs[r.ID]
@@ -172,6 +191,19 @@ func (s *Store) apply(r assuresign.Result, now time.Time, interval, terminalInte
 	}
 	// A result without StatusType (a wrong AuthToken, say) says nothing of the status.
 	if r.HasStatus() {
+		moved := r.Status != d.status || r.RawStatus != d.rawStatus || r.Step != d.step || !r.StatusDate.Equal(d.statusDate)
+		reset := d.urgent && d.marked <= asked // a notification or a reload asked for this very check
+		switch {
+		case d.lastChange.IsZero():
+			// The first answer: the exporter did not see the status change,
+			// AssureSign says when it did.
+			d.lastChange = now
+			if !r.StatusDate.IsZero() && r.StatusDate.Before(now) {
+				d.lastChange = r.StatusDate
+			}
+		case moved || reset:
+			d.lastChange = now
+		}
 		d.status, d.rawStatus, d.statusDate, d.step = r.Status, r.RawStatus, r.StatusDate, r.Step
 	}
 	d.lastError = ""
@@ -182,11 +214,7 @@ func (s *Store) apply(r assuresign.Result, now time.Time, interval, terminalInte
 		}
 	}
 	d.lastCheck = now
-	if d.status.Terminal() {
-		d.nextCheck = now.Add(terminalInterval)
-	} else {
-		d.nextCheck = now.Add(interval)
-	}
+	d.nextCheck = now.Add(sched.next(d, now))
 	if d.marked > asked {
 		// A notification came while this check was in flight: the answer may
 		// predate the change it announces, so the document stays urgent and

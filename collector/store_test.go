@@ -18,11 +18,11 @@ func TestStoreSetWatchListKeepsKnownDocuments(t *testing.T) {
 	assert.Equal(t, 2, s.SetWatchList(watchList(docB, docA)))
 	assert.Equal(t, 2, s.Len())
 	// New documents are urgent: an urgent-only round takes them, sorted by id.
-	assert.Equal(t, []string{docA, docB}, dueIDs(s.due(t0, 0, true, secretContext)))
+	assert.Equal(t, []string{docA, docB}, dueIDs(s.due(t0, 0, true, 1, secretContext)))
 
 	answer(s, assuresign.Result{ID: docA, RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: t0}, t0, time.Minute, time.Hour)
 	answer(s, assuresign.Result{ID: docB, RawStatus: "Created", Status: assuresign.StatusCreated, StatusDate: t0}, t0, time.Minute, time.Hour)
-	assert.Empty(t, dueChecks(s.due(t0, 0, true, secretContext)), "checked documents are no longer urgent")
+	assert.Empty(t, dueChecks(s.due(t0, 0, true, 1, secretContext)), "checked documents are no longer urgent")
 
 	// A reload keeping A, dropping B and adding C: A keeps its state and is
 	// not urgent again; C is urgent; B is gone.
@@ -30,7 +30,7 @@ func TestStoreSetWatchListKeepsKnownDocuments(t *testing.T) {
 	wl.Documents[1].Labels = map[string]string{"team": "legal"}
 	assert.Equal(t, 1, s.SetWatchList(wl))
 	assert.Equal(t, 2, s.Len())
-	assert.Equal(t, []string{docC}, dueIDs(s.due(t0, 0, true, secretContext)))
+	assert.Equal(t, []string{docC}, dueIDs(s.due(t0, 0, true, 1, secretContext)))
 	docs, total := s.Snapshot(0)
 	require.Equal(t, 2, total)
 	assert.Equal(t, docA, docs[0].ID)
@@ -54,7 +54,7 @@ func TestStoreDueUsesTheDocumentsOwnContextIdentifier(t *testing.T) {
 	assert.Equal(t, []assuresign.Check{
 		{ID: docA, AuthToken: secretTokenA, ContextIdentifier: secretContext},
 		{ID: docB, AuthToken: secretTokenB, ContextIdentifier: secretDocContext},
-	}, dueChecks(s.due(t0, 0, false, secretContext)))
+	}, dueChecks(s.due(t0, 0, false, 1, secretContext)))
 }
 
 func TestStoreDueFollowsNextCheck(t *testing.T) {
@@ -63,11 +63,11 @@ func TestStoreDueFollowsNextCheck(t *testing.T) {
 	answer(s, assuresign.Result{ID: docA, RawStatus: "Created", Status: assuresign.StatusCreated}, t0, time.Hour, 24*time.Hour)
 	answer(s, assuresign.Result{ID: docB, RawStatus: "Expired", Status: assuresign.StatusExpired}, t0, time.Hour, 24*time.Hour)
 
-	assert.Empty(t, dueChecks(s.due(t0.Add(59*time.Minute), 0, false, "")))
-	assert.Equal(t, []string{docA}, dueIDs(s.due(t0.Add(time.Hour), 0, false, "")), "an open document is due after the interval")
-	assert.Equal(t, []string{docA}, dueIDs(s.due(t0.Add(50*time.Minute), 10*time.Minute, false, "")), "slack brings it forward")
-	assert.Empty(t, dueChecks(s.due(t0.Add(time.Hour), 0, true, "")), "urgent-only rounds take no scheduled document")
-	assert.Equal(t, []string{docA, docB}, dueIDs(s.due(t0.Add(24*time.Hour), 0, false, "")), "a terminal one after the terminal interval")
+	assert.Empty(t, dueChecks(s.due(t0.Add(59*time.Minute), 0, false, 1, "")))
+	assert.Equal(t, []string{docA}, dueIDs(s.due(t0.Add(time.Hour), 0, false, 1, "")), "an open document is due after the interval")
+	assert.Equal(t, []string{docA}, dueIDs(s.due(t0.Add(50*time.Minute), 10*time.Minute, false, 1, "")), "slack brings it forward")
+	assert.Empty(t, dueChecks(s.due(t0.Add(time.Hour), 0, true, 1, "")), "urgent-only rounds take no scheduled document")
+	assert.Equal(t, []string{docA, docB}, dueIDs(s.due(t0.Add(24*time.Hour), 0, false, 1, "")), "a terminal one after the terminal interval")
 }
 
 func TestStoreMarkUrgent(t *testing.T) {
@@ -78,11 +78,11 @@ func TestStoreMarkUrgent(t *testing.T) {
 	assert.False(t, s.MarkUrgent(docB, t0), "not watched")
 	assert.True(t, s.MarkUrgent("aaaaaaaa-0000-4000-8000-00000000000a", t0), "ids compare case-insensitively")
 	assert.True(t, s.MarkUrgent(docA, t0.Add(time.Second)), "a second notification keeps the first time")
-	assert.Equal(t, []string{docA}, dueIDs(s.due(t0, 0, true, "")))
+	assert.Equal(t, []string{docA}, dueIDs(s.due(t0, 0, true, 1, "")))
 
 	waited := answer(s, assuresign.Result{ID: docA, RawStatus: "Completed", Status: assuresign.StatusCompleted}, t0.Add(3*time.Second), time.Hour, time.Hour)
 	assert.Equal(t, 3*time.Second, waited, "latency from the first notification")
-	assert.Empty(t, dueChecks(s.due(t0, 0, true, "")))
+	assert.Empty(t, dueChecks(s.due(t0, 0, true, 1, "")))
 	waited = answer(s, assuresign.Result{ID: docA, RawStatus: "Completed", Status: assuresign.StatusCompleted}, t0.Add(4*time.Second), time.Hour, time.Hour)
 	assert.Zero(t, waited, "no notification pending")
 }
@@ -115,8 +115,8 @@ func TestStoreApply(t *testing.T) {
 		assert.Equal(t, "SigningStepInProgress", v.Status)
 		assert.Equal(t, t0.Add(time.Minute), v.LastCheck, "no answer arrived")
 		assert.Equal(t, "assuresign: no result for document", v.LastError)
-		assert.Equal(t, []string{docA}, dueIDs(s.due(t0.Add(2*time.Minute), 0, false, "")), "due again at the next round")
-		assert.Empty(t, dueChecks(s.due(t0.Add(2*time.Minute), 0, true, "")), "but not urgently")
+		assert.Equal(t, []string{docA}, dueIDs(s.due(t0.Add(2*time.Minute), 0, false, 1, "")), "due again at the next round")
+		assert.Empty(t, dueChecks(s.due(t0.Add(2*time.Minute), 0, true, 1, "")), "but not urgently")
 	})
 	t.Run("a new status clears the error", func(t *testing.T) {
 		answer(s, assuresign.Result{ID: docA, RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: t0}, t0.Add(3*time.Minute), time.Hour, 24*time.Hour)
@@ -137,13 +137,13 @@ func TestStoreFailKeepsTheStatus(t *testing.T) {
 	s := NewStore(StoreConfig{})
 	s.SetWatchList(watchList(docA, docB))
 	answer(s, assuresign.Result{ID: docA, RawStatus: "Declined", Status: assuresign.StatusDeclined, StatusDate: t0}, t0, time.Hour, 24*time.Hour)
-	_, asked := s.due(t0, 0, false, "")
+	_, _, asked := s.due(t0, 0, false, 1, "")
 	s.fail([]string{docA, docB, docC}, errors.New("assuresign: HTTP status 500"), asked)
 	a, b := statusOf(t, s, docA), statusOf(t, s, docB)
 	assert.Equal(t, DocumentView{ID: docA, Status: "Declined", StatusDate: t0, LastCheck: t0, LastError: "assuresign: HTTP status 500"}, a)
 	assert.Equal(t, DocumentView{ID: docB, Status: "Unknown", LastError: "assuresign: HTTP status 500"}, b)
-	assert.Empty(t, dueChecks(s.due(t0, 0, true, "")), "a failure is not retried at once")
-	assert.Equal(t, []string{docA, docB}, dueIDs(s.due(t0, 0, false, "")), "but at the next round, even a terminal document")
+	assert.Empty(t, dueChecks(s.due(t0, 0, true, 1, "")), "a failure is not retried at once")
+	assert.Equal(t, []string{docA, docB}, dueIDs(s.due(t0, 0, false, 1, "")), "but at the next round, even a terminal document")
 }
 
 func TestStoreSnapshotLimit(t *testing.T) {
@@ -164,13 +164,13 @@ func TestSetWatchListChangedCredentialsAreUrgent(t *testing.T) {
 	require.Equal(t, 1, s.SetWatchList(wl))
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	answer(s, assuresign.Result{ID: id, RawStatus: "Created", Status: assuresign.StatusCreated}, now, time.Hour, 24*time.Hour)
-	require.Empty(t, dueChecks(s.due(now, 0, true, "")), "checked: not urgent")
+	require.Empty(t, dueChecks(s.due(now, 0, true, 1, "")), "checked: not urgent")
 
 	require.Zero(t, s.SetWatchList(watchList(id)), "same credentials: nothing to check")
 	fixed := watchList(id)
 	fixed.Documents[0].AuthToken = "11111111-2222-4333-8444-555555555555"
 	require.Equal(t, 1, s.SetWatchList(fixed))
-	due, _ := s.due(now, 0, true, "")
+	due, _, _ := s.due(now, 0, true, 1, "")
 	require.Len(t, due, 1)
 	assert.Equal(t, "11111111-2222-4333-8444-555555555555", due[0].AuthToken)
 }
@@ -182,14 +182,14 @@ func TestFailKeepsNotificationDuringFlight(t *testing.T) {
 	s := NewStore(StoreConfig{})
 	s.SetWatchList(watchList(id))
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	_, asked := s.due(now, 0, false, "")
+	_, _, asked := s.due(now, 0, false, 1, "")
 	require.True(t, s.MarkUrgent(id, now))
 	s.fail([]string{id}, errors.New("boom"), asked)
-	assert.Len(t, dueChecks(s.due(now, 0, true, "")), 1, "the notification still gets its check")
+	assert.Len(t, dueChecks(s.due(now, 0, true, 1, "")), 1, "the notification still gets its check")
 
-	_, asked = s.due(now, 0, false, "")
+	_, _, asked = s.due(now, 0, false, 1, "")
 	s.fail([]string{id}, errors.New("boom"), asked)
-	assert.Empty(t, dueChecks(s.due(now, 0, true, "")), "no newer notification: wait for the next round")
+	assert.Empty(t, dueChecks(s.due(now, 0, true, 1, "")), "no newer notification: wait for the next round")
 }
 
 // A notification that arrives while a check of its document is in flight is
@@ -202,17 +202,17 @@ func TestApplyKeepsNotificationDuringFlight(t *testing.T) {
 	s.SetWatchList(watchList(id))
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	created := assuresign.Result{ID: id, RawStatus: "Created", Status: assuresign.StatusCreated}
-	due, asked := s.due(now, 0, false, "")
+	due, _, asked := s.due(now, 0, false, 1, "")
 	require.Len(t, due, 1)
 	require.True(t, s.MarkUrgent(id, now.Add(time.Second)))
-	assert.Zero(t, s.apply(created, now.Add(2*time.Second), time.Hour, time.Hour, asked), "the answer predates the notification")
+	assert.Zero(t, s.apply(created, now.Add(2*time.Second), schedule{interval: time.Hour, maxInterval: time.Hour, terminal: time.Hour}, asked), "the answer predates the notification")
 	assert.Equal(t, "Created", statusOf(t, s, id).Status, "the answer is still recorded")
-	assert.Equal(t, []string{id}, dueIDs(s.due(now.Add(2*time.Second), 0, true, "")), "the notification still gets its check")
+	assert.Equal(t, []string{id}, dueIDs(s.due(now.Add(2*time.Second), 0, true, 1, "")), "the notification still gets its check")
 
-	_, asked = s.due(now.Add(2*time.Second), 0, true, "")
+	_, _, asked = s.due(now.Add(2*time.Second), 0, true, 1, "")
 	declined := assuresign.Result{ID: id, RawStatus: "Declined", Status: assuresign.StatusDeclined}
-	assert.Equal(t, 3*time.Second, s.apply(declined, now.Add(4*time.Second), time.Hour, time.Hour, asked), "latency from the notification")
-	assert.Empty(t, dueChecks(s.due(now.Add(4*time.Second), 0, true, "")), "answered")
+	assert.Equal(t, 3*time.Second, s.apply(declined, now.Add(4*time.Second), schedule{interval: time.Hour, maxInterval: time.Hour, terminal: time.Hour}, asked), "latency from the notification")
+	assert.Empty(t, dueChecks(s.due(now.Add(4*time.Second), 0, true, 1, "")), "answered")
 }
 
 // An exception message kept for the landing page is capped, however long

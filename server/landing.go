@@ -20,15 +20,17 @@ type landingPage struct {
 	Links   []link
 	store   *collector.Store
 	ready   func() bool
-	logger  *slog.Logger
+	// intervals is nil when the page has no refresher to ask.
+	intervals func() []collector.CheckInterval
+	logger    *slog.Logger
 }
 
 // link is one entry of the landing page's link list.
 type link struct{ Address, Text string }
 
 // newLandingPage returns the handler for /.
-func newLandingPage(version string, links []link, store *collector.Store, ready func() bool, logger *slog.Logger) *landingPage {
-	return &landingPage{Version: version, Links: links, store: store, ready: ready, logger: logger}
+func newLandingPage(version string, links []link, store *collector.Store, ready func() bool, intervals func() []collector.CheckInterval, logger *slog.Logger) *landingPage {
+	return &landingPage{Version: version, Links: links, store: store, ready: ready, intervals: intervals, logger: logger}
 }
 
 var landingTemplate = template.Must(template.New("landing").Funcs(template.FuncMap{
@@ -54,6 +56,11 @@ td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left;font-size:90%}
 <table><tr><th>Document ID</th><th>Labels</th><th>Status</th><th>Step</th><th>Status date</th><th>Last check</th><th>Last error</th></tr>
 {{range .Documents}}<tr><td>{{.ID}}</td><td>{{range $k, $v := .Labels}}{{$k}}={{$v}} {{end}}</td><td>{{.Status}}</td><td>{{if .Step}}{{.Step}}{{end}}</td><td>{{when .StatusDate}}</td><td>{{when .LastCheck}}</td><td class="err">{{.LastError}}</td></tr>
 {{end}}</table>
+{{with .Intervals}}<h2>How often documents are asked</h2>
+<p>An open document that sits still is asked less often: its interval doubles for each day without a change, up to the longest below; closed documents wait the terminal interval.</p>
+<table><tr><th>Interval</th><th>Documents</th></tr>
+{{range .}}<tr><td>{{.Band}}</td><td>{{.Documents}}</td></tr>
+{{end}}</table>{{end}}
 </body></html>
 `))
 
@@ -63,6 +70,10 @@ func (p *landingPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	docs, total := p.store.Snapshot(landingLimit)
+	var intervals []collector.CheckInterval
+	if p.intervals != nil {
+		intervals = p.intervals()
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	err := landingTemplate.Execute(w, struct {
 		Version   string
@@ -70,7 +81,8 @@ func (p *landingPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Ready     bool
 		Documents []collector.DocumentView
 		Total     int
-	}{p.Version, p.Links, p.ready(), docs, total})
+		Intervals []collector.CheckInterval
+	}{p.Version, p.Links, p.ready(), docs, total, intervals})
 	if err != nil {
 		p.logger.Debug("writing the landing page failed", "err", err)
 	}

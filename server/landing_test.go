@@ -155,3 +155,17 @@ func TestLandingPageNeverShowsSecrets(t *testing.T) {
 		allSecrets.AssertNone(t, "/metrics (Accept: "+accept+")", text)
 	}
 }
+
+func TestLandingPageShowsCheckIntervals(t *testing.T) {
+	s := collector.NewStore(collector.StoreConfig{})
+	intervals := []collector.CheckInterval{{Band: "5m", Documents: 20}, {Band: "1h", Documents: 180}, {Band: "terminal", Documents: 800}}
+	h, err := New(Options{MetricsPath: "/metrics", Store: s, Gatherer: prometheus.NewRegistry(), Ready: func() bool { return true },
+		CheckIntervals: func() []collector.CheckInterval { return intervals }})
+	require.NoError(t, err)
+	html := get(t, h, "/").Body.String()
+	assert.Contains(t, html, "<h2>How often documents are asked</h2>")
+	assert.Contains(t, html, "<tr><td>5m</td><td>20</td></tr>\n<tr><td>1h</td><td>180</td></tr>\n<tr><td>terminal</td><td>800</td></tr>")
+
+	assert.NotContains(t, get(t, newHandler(t, s, prometheus.NewRegistry(), discardLogger()), "/").Body.String(), "How often documents are asked",
+		"no section without a refresher to ask")
+}

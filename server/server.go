@@ -24,6 +24,8 @@ type Options struct {
 	Store       *collector.Store    // the documents, for /metrics and the landing page
 	Gatherer    prometheus.Gatherer // the exporter's own metrics, served after the documents'
 	Ready       func() bool         // whether /-/ready answers 200
+	// CheckIntervals, when set, counts the documents on each check interval for the landing page.
+	CheckIntervals func() []collector.CheckInterval
 	// Reload reloads the configuration; it gives up when ctx ends.
 	Reload func(ctx context.Context) error
 	// Webhook, when set, is served at WebhookPath and linked from the landing page.
@@ -91,6 +93,6 @@ func New(o Options) (http.Handler, error) {
 		mux.Handle(WebhookPath, o.Webhook)
 		links = append(links, link{Address: WebhookPath, Text: "DocumentTRAK webhook (POST)"})
 	}
-	mux.Handle("/", newLandingPage(o.Version, links, o.Store, o.Ready, o.Logger))
+	mux.Handle("/", newLandingPage(o.Version, links, o.Store, o.Ready, o.CheckIntervals, o.Logger))
 	return mux, nil
 }

@@ -1,0 +1,223 @@
+package collector
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
+	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
+)
+
+const day = 24 * time.Hour
+
+func TestScheduleDoublesPerIdleDay(t *testing.T) {
+	backoff := schedule{interval: 5 * time.Minute, maxInterval: time.Hour, terminal: day}
+	for _, tc := range []struct {
+		name       string
+		sched      schedule
+		status     assuresign.Status
+		lastChange time.Time // zero: never answered
+		want       time.Duration
+	}{
+		{"never answered", backoff, assuresign.StatusUnknown, time.Time{}, 5 * time.Minute},
+		{"moved an hour ago", backoff, assuresign.StatusCreated, t0.Add(-time.Hour), 5 * time.Minute},
+		{"moved just under a day ago", backoff, assuresign.StatusSigningStepInProgress, t0.Add(-day + time.Second), 5 * time.Minute},
+		{"still for a day", backoff, assuresign.StatusSigningStepInProgress, t0.Add(-day), 10 * time.Minute},
+		{"still for two days", backoff, assuresign.StatusSigningStepInProgress, t0.Add(-2 * day), 20 * time.Minute},
+		{"still for three days", backoff, assuresign.StatusSigningStepInProgress, t0.Add(-3 * day), 40 * time.Minute},
+		{"still for four days: capped", backoff, assuresign.StatusSigningStepInProgress, t0.Add(-4 * day), time.Hour},
+		{"still for a year", backoff, assuresign.StatusSignerAuthenticationFailed, t0.Add(-365 * day), time.Hour},
+		{"changed in the future (a skewed clock)", backoff, assuresign.StatusCreated, t0.Add(day), 5 * time.Minute},
+		{"closed", backoff, assuresign.StatusDeclined, t0.Add(-time.Minute), day},
+		{"max interval equal to the interval: no backoff", schedule{interval: time.Hour, maxInterval: time.Hour, terminal: day},
+			assuresign.StatusCreated, t0.Add(-30 * day), time.Hour},
+		{"a max interval off the doublings", schedule{interval: 5 * time.Minute, maxInterval: 30 * time.Minute, terminal: day},
+			assuresign.StatusCreated, t0.Add(-3 * day), 30 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &document{status: tc.status, lastChange: tc.lastChange}
+			got := tc.sched.next(d, t0)
+			assert.Equal(t, tc.want, got)
+			if !tc.status.Terminal() {
+				assert.Contains(t, tc.sched.bands(), got, "every interval has its band")
+			}
+		})
+	}
+}
+
+// scheduleRig is a rig whose simulated documents moved at the given times.
+func scheduleRig(t *testing.T, batch int, moved map[string]time.Time, closed ...string) *rig {
+	t.Helper()
+	r := newRig(t, rigOptions{cfg: RefreshConfig{Interval: 5 * time.Minute, MaxInterval: time.Hour, BatchSize: batch}})
+	var ids []string
+	for id, at := range moved {
+		r.sim.Put(simulator.Document{ID: id, AuthToken: tokenFor(id), Status: assuresign.StatusSigningStepInProgress, Step: 1, StatusDate: at})
+		ids = append(ids, id)
+	}
+	for _, id := range closed {
+		r.sim.Put(simulator.Document{ID: id, AuthToken: tokenFor(id), Status: assuresign.StatusCompleted, StatusDate: t0.Add(-10 * day)})
+		ids = append(ids, id)
+	}
+	r.watch(ids...)
+	return r
+}
+
+// checkedAt runs a scheduled round every 5 minutes from t0 to until and
+// returns, for each document, the offsets of the rounds that checked it.
+func (r *rig) checkedAt(t *testing.T, from, until time.Duration) map[string][]time.Duration {
+	t.Helper()
+	out := map[string][]time.Duration{}
+	for at := from; at <= until; at += 5 * time.Minute {
+		r.round(at)
+		docs, _ := r.store.Snapshot(0)
+		for _, d := range docs {
+			if d.LastCheck.Equal(t0.Add(at)) {
+				out[d.ID] = append(out[d.ID], at)
+			}
+		}
+	}
+	return out
+}
+
+func minutes(ms ...int) []time.Duration {
+	out := make([]time.Duration, len(ms))
+	for i, m := range ms {
+		out[i] = time.Duration(m) * time.Minute
+	}
+	return out
+}
+
+func TestIdleDocumentsAreAskedLessOften(t *testing.T) {
+	// Batches of one: no request has room for a document not yet due.
+	r := scheduleRig(t, 1, map[string]time.Time{
+		docA: t0.Add(-time.Hour),              // moving: every 5 minutes
+		docB: t0.Add(-day - 12*time.Hour),     // still for a day and a half: every 10
+		docC: t0.Add(-5*day + 17*time.Minute), // still for days (StatusDate only): every hour
+	}, docD)
+	got := r.checkedAt(t, 0, 2*time.Hour)
+	assert.Len(t, got[docA], 25)
+	assert.Equal(t, minutes(0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120), got[docB])
+	assert.Equal(t, minutes(0, 60, 120), got[docC])
+	assert.Equal(t, minutes(0), got[docD], "closed documents keep the terminal interval")
+	assert.Equal(t, []CheckInterval{
+		{"5m", 1}, {"10m", 1}, {"20m", 0}, {"40m", 0}, {"1h", 1}, {"terminal", 1},
+	}, r.refresher.CheckIntervals())
+	r.reg.MustRegister(NewCheckIntervalCollector(r.refresher.CheckIntervals))
+	problems, err := testutil.GatherAndLint(r.reg, "assuresign_documents_by_check_interval")
+	require.NoError(t, err)
+	assert.Empty(t, problems)
+	assert.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(`
+# HELP assuresign_documents_by_check_interval Watched documents by how often they are checked now: open ones by their interval (it doubles for each day a document sits still, from --refresh.interval up to --refresh.max-interval), closed ones under band="terminal".
+# TYPE assuresign_documents_by_check_interval gauge
+assuresign_documents_by_check_interval{band="10m"} 1
+assuresign_documents_by_check_interval{band="1h"} 1
+assuresign_documents_by_check_interval{band="20m"} 0
+assuresign_documents_by_check_interval{band="40m"} 0
+assuresign_documents_by_check_interval{band="5m"} 1
+assuresign_documents_by_check_interval{band="terminal"} 1
+`), "assuresign_documents_by_check_interval"))
+	assert.Equal(t, 25+13+3+1, r.sim.Stats().Requests, "batches of one: one request per check, none for a document not due")
+}
+
+func TestChangesNotificationsAndReloadsResetTheInterval(t *testing.T) {
+	idle := t0.Add(-5 * day)
+	r := scheduleRig(t, 1, map[string]time.Time{docA: idle, docB: idle, docC: idle})
+	r.round(0)
+	for _, id := range []string{docA, docB, docC} {
+		require.Equal(t, t0.Add(-5*day), statusOf(t, r.store, id).StatusDate)
+	}
+
+	// A moves at 20m: the next check, an hour after the last, sees it; from
+	// then it is asked every 5 minutes.
+	r.sim.Update(docA, func(d *simulator.Document) { d.Step, d.StatusDate = 2, t0.Add(20*time.Minute) })
+	// B is named by a notification at 30m, with nothing new to see.
+	r.clock.Set(t0.Add(30 * time.Minute))
+	require.True(t, r.refresher.CheckNow(docB, r.clock.Now()))
+	r.refresher.round(context.Background(), true)
+	// C's AuthToken is corrected by a reload at 40m.
+	r.sim.Update(docC, func(d *simulator.Document) { d.AuthToken = secretTokenC })
+	r.clock.Set(t0.Add(40 * time.Minute))
+	r.store.SetWatchList(&watchlist.List{Documents: []watchlist.Document{
+		{ID: docA, AuthToken: tokenFor(docA)}, {ID: docB, AuthToken: tokenFor(docB)}, {ID: docC, AuthToken: secretTokenC},
+	}})
+	r.refresher.round(context.Background(), true)
+
+	got := r.checkedAt(t, 45*time.Minute, 80*time.Minute)
+	assert.Equal(t, minutes(60, 65, 70, 75, 80), got[docA], "a change")
+	assert.Equal(t, minutes(45, 50, 55, 60, 65, 70, 75, 80), got[docB], "a notification")
+	assert.Equal(t, minutes(45, 50, 55, 60, 65, 70, 75, 80), got[docC], "a reload that changed its credentials")
+	assert.Equal(t, 2, statusOf(t, r.store, docA).Step)
+
+	// A relabelling says nothing of the document: no reset.
+	r.clock.Set(t0.Add(81 * time.Minute))
+	r.store.SetWatchList(&watchlist.List{Documents: []watchlist.Document{
+		{ID: docA, AuthToken: tokenFor(docA)}, {ID: docB, AuthToken: tokenFor(docB), Labels: map[string]string{"team": "legal"}}, {ID: docC, AuthToken: secretTokenC},
+	}})
+	assert.Empty(t, dueChecks(r.store.due(r.clock.Now(), 0, true, 1, "")))
+}
+
+func TestRequestsAreFilledWithTheDocumentsDueSoonest(t *testing.T) {
+	idle := t0.Add(-5 * day)
+	r := scheduleRig(t, 3, map[string]time.Time{docA: t0, docB: idle, docC: idle, docD: idle}, testGUID(0xC105ED, 1))
+	// 5 due: ceil(5/3) = 2 requests, the second filled by nothing (none left).
+	assert.Equal(t, roundStats{Documents: 5, Requests: 2}, r.round(0))
+
+	// Only A is due: its request carries the two idle documents due soonest
+	// (in id order when equal), never the closed one.
+	r.sim.ResetStats()
+	assert.Equal(t, roundStats{Documents: 1, Filled: 2, Requests: 1}, r.round(5*time.Minute))
+	assert.Equal(t, t0.Add(5*time.Minute), statusOf(t, r.store, docB).LastCheck)
+	assert.Equal(t, t0.Add(5*time.Minute), statusOf(t, r.store, docC).LastCheck)
+	assert.Equal(t, roundStats{Documents: 1, Filled: 2, Requests: 1}, r.round(10*time.Minute))
+	assert.Equal(t, t0.Add(10*time.Minute), statusOf(t, r.store, docD).LastCheck, "D was due soonest now")
+	assert.Equal(t, t0.Add(10*time.Minute), statusOf(t, r.store, docB).LastCheck, "then B, checked before C")
+	assert.Equal(t, t0, statusOf(t, r.store, testGUID(0xC105ED, 1)).LastCheck, "closed documents do not ride along")
+	assert.Equal(t, []int{3, 3}, r.sim.Stats().DocumentsPerRequest)
+
+	// The idle documents, always riding along, never fall due by themselves.
+	for at := 15 * time.Minute; at <= 3*time.Hour; at += 5 * time.Minute {
+		st := r.round(at)
+		require.Equal(t, 1, st.Documents, "at %s", at)
+		require.Equal(t, 1, st.Requests, "at %s", at)
+	}
+}
+
+func TestDueFillsUpToAMultipleOfTheBatch(t *testing.T) {
+	ids := make([]string, 10)
+	for i := range ids {
+		ids[i] = testGUID(0xF111, i)
+	}
+	s := NewStore(StoreConfig{})
+	s.SetWatchList(watchList(ids...))
+	sched := schedule{interval: time.Hour, maxInterval: time.Hour, terminal: day}
+	checks, n, asked := s.due(t0, 0, false, 4, "")
+	require.Equal(t, 10, n)
+	require.Len(t, checks, 10, "nothing left to fill with")
+	for i, c := range checks {
+		// Later documents fall due later.
+		s.apply(assuresign.Result{ID: c.ID, Status: assuresign.StatusCreated, RawStatus: "Created", StatusDate: t0}, t0.Add(time.Duration(i)*time.Minute), sched, asked)
+	}
+	for _, tc := range []struct {
+		at        time.Duration
+		due, want int
+	}{
+		{at: 30 * time.Minute, due: 0, want: 0},          // nothing due: no request, nothing to fill
+		{at: time.Hour, due: 1, want: 4},                 // one due: filled to a batch
+		{at: time.Hour + 4*time.Minute, due: 5, want: 8}, // five: two requests, filled to two batches
+		{at: time.Hour + 9*time.Minute, due: 10, want: 10},
+	} {
+		checks, n, _ := s.due(t0.Add(tc.at), 0, false, 4, "")
+		assert.Equal(t, tc.due, n, "due at %s", tc.at)
+		assert.Len(t, checks, tc.want, "checks at %s", tc.at)
+		for i := 1; i < len(checks); i++ {
+			assert.Less(t, checks[i-1].ID, checks[i].ID, "the due first, then the soonest: here both in id order")
+		}
+	}
+}
