@@ -86,7 +86,7 @@ func dueIDs(due []assuresign.Check, _ uint64) []string {
 // long a pending notification waited.
 func answer(s *Store, res assuresign.Result, now time.Time, interval, terminalInterval time.Duration) time.Duration {
 	_, asked := s.due(now, 0, false, "")
-	return s.apply(res, now, interval, terminalInterval, asked)
+	return s.apply(res, now, interval, terminalInterval, asked).notified
 }
 
 // testGUID returns a distinct upper-case GUID for n.

@@ -205,13 +205,13 @@ func TestApplyKeepsNotificationDuringFlight(t *testing.T) {
 	due, asked := s.due(now, 0, false, "")
 	require.Len(t, due, 1)
 	require.True(t, s.MarkUrgent(id, now.Add(time.Second)))
-	assert.Zero(t, s.apply(created, now.Add(2*time.Second), time.Hour, time.Hour, asked), "the answer predates the notification")
+	assert.Zero(t, s.apply(created, now.Add(2*time.Second), time.Hour, time.Hour, asked).notified, "the answer predates the notification")
 	assert.Equal(t, "Created", statusOf(t, s, id).Status, "the answer is still recorded")
 	assert.Equal(t, []string{id}, dueIDs(s.due(now.Add(2*time.Second), 0, true, "")), "the notification still gets its check")
 
 	_, asked = s.due(now.Add(2*time.Second), 0, true, "")
 	declined := assuresign.Result{ID: id, RawStatus: "Declined", Status: assuresign.StatusDeclined}
-	assert.Equal(t, 3*time.Second, s.apply(declined, now.Add(4*time.Second), time.Hour, time.Hour, asked), "latency from the notification")
+	assert.Equal(t, 3*time.Second, s.apply(declined, now.Add(4*time.Second), time.Hour, time.Hour, asked).notified, "latency from the notification")
 	assert.Empty(t, dueChecks(s.due(now.Add(4*time.Second), 0, true, "")), "answered")
 }
 
