@@ -76,7 +76,17 @@ func (r *Refresher) SetWatchList(wl *watchlist.List) {
 	}
 }
 
-// Ready reports whether the first scheduled round has finished.
+// Restore joins a saved state with the watch list set before. The exporter is
+// ready at once: it serves the restored statuses while the first round asks
+// only about the documents that are due.
+func (r *Refresher) Restore(st State) (restored, dropped int) {
+	restored, dropped = r.store.Restore(st, r.cfg.TerminalInterval)
+	r.ready.Store(true)
+	return restored, dropped
+}
+
+// Ready reports whether the first scheduled round has finished, or a saved
+// state was restored.
 func (r *Refresher) Ready() bool { return r.ready.Load() }
 
 // Wake asks for an urgent round soon; calls close together share one round.

@@ -228,3 +228,19 @@ func TestLastErrorIsCapped(t *testing.T) {
 	assert.True(t, strings.HasPrefix(got, "Error: xxx"), got[:20])
 	assert.LessOrEqual(t, len(got), 600)
 }
+
+// One answer cannot inflate a document's counters without bound: what it
+// carries beyond maxExceptionsPerResult is dropped, and said so.
+func TestApplyCapsExceptionsPerAnswer(t *testing.T) {
+	s := NewStore(StoreConfig{})
+	s.SetWatchList(watchList(docA))
+	flood := make([]assuresign.Exception, 50_000)
+	for i := range flood {
+		flood[i] = assuresign.Exception{Severity: assuresign.SeverityError, Message: "e"}
+	}
+	_, asked := s.due(t0, 0, false, "")
+	a := s.apply(assuresign.Result{ID: docA, Exceptions: flood}, t0, time.Hour, time.Hour, asked)
+	assert.Equal(t, 50_000-maxExceptionsPerResult, a.dropped)
+	_, st := s.State()
+	assert.Equal(t, uint64(maxExceptionsPerResult), st.Documents[0].Exceptions["Error"])
+}
