@@ -73,53 +73,10 @@ func (d *dayResult) laterMax() (due, requests int, allOpen bool) {
 // urgent round, as the webhook and Run would do.
 func simulateDay(b *testing.B, batch int, interval time.Duration, notifications int) *dayResult {
 	b.Helper()
-	const contextID = "C0FFEE00-1234-4ABC-9DEF-0123456789AB"
-	sim := simulator.New(contextID)
-	docs := simulator.DemoDocuments(dayDocuments, 1)
-	closed := []assuresign.Status{assuresign.StatusCompleted, assuresign.StatusDeclined, assuresign.StatusExpired, assuresign.StatusCancelled, assuresign.StatusStaled}
 	start := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
-	var wf strings.Builder
-	wf.WriteString("documents:\n")
-	for i := range docs {
-		d := &docs[i]
-		d.Exceptions = nil
-		d.StatusDate = start.Add(-time.Duration(i) * time.Minute)
-		switch {
-		case i < dayOpen && i%2 == 0:
-			d.Status, d.Step = assuresign.StatusCreated, 0
-		case i < dayOpen:
-			d.Status, d.Step = assuresign.StatusSigningStepInProgress, 1+i%3
-		default:
-			d.Status, d.Step = closed[i%len(closed)], 0
-		}
-		sim.Put(*d)
-		fmt.Fprintf(&wf, "  - id: %s\n    auth_token: %s\n", d.ID, d.AuthToken)
-	}
-	wl, err := watchlist.Parse("day.yml", []byte(wf.String()), 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-
-	srv := httptest.NewServer(sim)
-	tr := &http.Transport{}
-	defer func() {
-		srv.Close()
-		tr.CloseIdleConnections()
-	}()
-	client, err := assuresign.NewClient(assuresign.Config{
-		Endpoint:   srv.URL + "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text",
-		HTTPClient: &http.Client{Transport: tr},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	sim, wl := newDayAccount(b, start)
 	clock := testenv.NewClock(start)
-	store := NewStore(StoreConfig{})
-	store.SetWatchList(wl)
-	refresher := NewRefresher(RefreshConfig{
-		Interval: interval, TerminalInterval: dayTerminal, BatchSize: batch, Concurrency: 4,
-		Timeout: 30 * time.Second, ContextIdentifier: contextID, Now: clock.Now,
-	}, store, client, NewMetrics(prometheus.NewRegistry(), store.Len, interval, notifications > 0), discardLogger())
+	store, refresher := newDayRefresher(b, sim, wl, batch, interval, clock, notifications > 0)
 
 	res := &dayResult{batch: batch, notifications: notifications}
 	requests := func() int { return sim.Stats().Requests }
@@ -142,7 +99,7 @@ func simulateDay(b *testing.B, batch int, interval time.Duration, notifications 
 		b.Helper()
 		// An open document moves on a step: it stays open, so the day's
 		// polling load stays that of the 200 open documents.
-		id := docs[(i*37)%dayOpen].ID
+		id := wl.Documents[(i*37)%dayOpen].ID
 		var step int
 		sim.Update(id, func(d *simulator.Document) {
 			d.Status, d.Step, d.StatusDate = assuresign.StatusSigningStepInProgress, 1+(d.Step%4), at
@@ -244,4 +201,64 @@ func BenchmarkDay(b *testing.B) {
 				verdict(fewer >= 1000 && d.notified == d.notifications && d.offCeil == 0))
 		})
 	}
+}
+
+// dayContext is the simulated account's ContextIdentifier.
+const dayContext = "C0FFEE00-1234-4ABC-9DEF-0123456789AB"
+
+// newDayAccount returns the simulated account, dayDocuments of which dayOpen
+// are open, and the watch list of all of them.
+func newDayAccount(b *testing.B, start time.Time) (*simulator.Simulator, *watchlist.List) {
+	b.Helper()
+	sim := simulator.New(dayContext)
+	docs := simulator.DemoDocuments(dayDocuments, 1)
+	closed := []assuresign.Status{assuresign.StatusCompleted, assuresign.StatusDeclined, assuresign.StatusExpired, assuresign.StatusCancelled, assuresign.StatusStaled}
+	var wf strings.Builder
+	wf.WriteString("documents:\n")
+	for i := range docs {
+		d := &docs[i]
+		d.Exceptions = nil
+		d.StatusDate = start.Add(-time.Duration(i) * time.Minute)
+		switch {
+		case i < dayOpen && i%2 == 0:
+			d.Status, d.Step = assuresign.StatusCreated, 0
+		case i < dayOpen:
+			d.Status, d.Step = assuresign.StatusSigningStepInProgress, 1+i%3
+		default:
+			d.Status, d.Step = closed[i%len(closed)], 0
+		}
+		sim.Put(*d)
+		fmt.Fprintf(&wf, "  - id: %s\n    auth_token: %s\n", d.ID, d.AuthToken)
+	}
+	wl, err := watchlist.Parse("day.yml", []byte(wf.String()), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return sim, wl
+}
+
+// newDayRefresher returns a store watching wl and the real refresher and
+// client asking sim over loopback, on clock.
+func newDayRefresher(b *testing.B, sim *simulator.Simulator, wl *watchlist.List, batch int, interval time.Duration, clock *testenv.Clock, webhook bool) (*Store, *Refresher) {
+	b.Helper()
+	srv := httptest.NewServer(sim)
+	tr := &http.Transport{}
+	b.Cleanup(func() {
+		srv.Close()
+		tr.CloseIdleConnections()
+	})
+	client, err := assuresign.NewClient(assuresign.Config{
+		Endpoint:   srv.URL + "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text",
+		HTTPClient: &http.Client{Transport: tr},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	store := NewStore(StoreConfig{})
+	store.SetWatchList(wl)
+	refresher := NewRefresher(RefreshConfig{
+		Interval: interval, TerminalInterval: dayTerminal, BatchSize: batch, Concurrency: 4,
+		Timeout: 30 * time.Second, ContextIdentifier: dayContext, Now: clock.Now,
+	}, store, client, NewMetrics(prometheus.NewRegistry(), store.Len, interval, webhook), discardLogger())
+	return store, refresher
 }
