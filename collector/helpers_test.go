@@ -265,3 +265,18 @@ func writeFile(t *testing.T, dir, name, data string, perm os.FileMode) string {
 	require.NoError(t, os.Chmod(p, perm)) // whatever the umask
 	return p
 }
+
+// checkSuccess returns assuresign_document_check_success by document id, as
+// a scrape reads it.
+func checkSuccess(t testing.TB, s *Store) map[string]float64 {
+	t.Helper()
+	x, err := testenv.ParseExposition(exposition(t, s, false), "assuresign_document_check_success")
+	require.NoError(t, err)
+	out := map[string]float64{}
+	for _, id := range s.order {
+		if v, ok := x.Find("assuresign_document_check_success", map[string]string{"document_id": id}); ok {
+			out[id] = v
+		}
+	}
+	return out
+}
