@@ -49,6 +49,8 @@ func TestValidateFlags(t *testing.T) {
 		{"webhook listener without a token", func(f *flagValues) { f.webhookListen = "127.0.0.1:9866" }, "--webhook.listen-address needs --webhook.bearer-token-file"},
 		{"webhook listener with a token", func(f *flagValues) { f.webhookListen, f.webhookTokenFile = "127.0.0.1:9866", "token" }, ""},
 		{"webhook token alone", func(f *flagValues) { f.webhookTokenFile = "token" }, ""},
+		{"persistence interval 0", func(f *flagValues) { f.persistenceFile, f.persistenceInterval = "state", 0 }, "--persistence.interval must be positive, not 0s"},
+		{"persistence with its interval", func(f *flagValues) { f.persistenceFile, f.persistenceInterval = "state", time.Minute }, ""},
 		// A bad telemetry path panicked at start-up (ServeMux.Handle) before it was checked.
 		{"telemetry path /", func(f *flagValues) { f.metricsPath = "/" }, `--web.telemetry-path "/" is taken by another endpoint`},
 		{"telemetry path /-/healthy", func(f *flagValues) { f.metricsPath = "/-/healthy" }, `--web.telemetry-path "/-/healthy" is taken by another endpoint`},

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/collector"
+	"github.com/assuresign-exporter/assuresign_exporter/persistence"
 	"github.com/assuresign-exporter/assuresign_exporter/server"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
@@ -60,6 +62,9 @@ var (
 	webhookTokenFile = kingpin.Flag("webhook.bearer-token-file", "Enables POST /webhooks/documenttrak, guarded by the bearer token in this file.").String()
 	webhookListen    = kingpin.Flag("webhook.listen-address", "Serve the webhook on its own address instead of the main one (to keep it outside the main listener's basic auth).").String()
 	webhookWebConfig = kingpin.Flag("webhook.web.config.file", "exporter-toolkit web config (TLS) for --webhook.listen-address.").String()
+
+	persistenceFile     = kingpin.Flag("persistence.file", "File to keep the documents' statuses and schedule in across restarts (empty: off). It holds no secret.").String()
+	persistenceInterval = kingpin.Flag("persistence.interval", "Least time between two writes of --persistence.file; it is also written at shutdown.").Default("1m").Duration()
 
 	metricsPath       = kingpin.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 	currentStatusOnly = kingpin.Flag("metrics.current-status-only", "Export one assuresign_document_status series per document, for its current status, instead of a state set of nine (about 7 series per document instead of 15.5).").Bool()
@@ -96,6 +101,8 @@ type flagValues struct {
 	refreshInterval, maxInterval, terminalInterval   time.Duration
 	requestTimeout, watchPoll                        time.Duration
 	webhookTokenFile, webhookListen                  string
+	persistenceFile                                  string
+	persistenceInterval                              time.Duration
 }
 
 func currentFlags() flagValues {
@@ -105,6 +112,7 @@ func currentFlags() flagValues {
 		refreshInterval: *refreshInterval, maxInterval: *maxInterval, terminalInterval: *terminalInterval,
 		requestTimeout: *requestTimeout, watchPoll: *watchPoll,
 		webhookTokenFile: *webhookTokenFile, webhookListen: *webhookListen,
+		persistenceFile: *persistenceFile, persistenceInterval: *persistenceInterval,
 	}
 }
 
@@ -136,6 +144,8 @@ func validateFlags(f flagValues) error {
 		return fmt.Errorf("--watch.poll-interval must be positive, not %s", f.watchPoll)
 	case f.webhookListen != "" && f.webhookTokenFile == "":
 		return errors.New("--webhook.listen-address needs --webhook.bearer-token-file")
+	case f.persistenceFile != "" && f.persistenceInterval <= 0:
+		return fmt.Errorf("--persistence.interval must be positive, not %s", f.persistenceInterval)
 	}
 	return server.CheckMetricsPath(f.metricsPath)
 }
@@ -210,6 +220,7 @@ func run(logger *slog.Logger) error {
 		MaxRetries:   retries(*maxRetries),
 		Logger:       logger,
 		Observe:      metrics.ObserveRequest,
+		Dropped:      metrics.DroppedItems,
 	})
 	if err != nil {
 		return err
@@ -232,6 +243,12 @@ func run(logger *slog.Logger) error {
 		return err
 	}
 	refresher.SetWatchList(wl)
+	var saver *persistence.Writer
+	if *persistenceFile != "" {
+		if saver, err = restore(refresher, store, registry, logger); err != nil {
+			return err
+		}
+	}
 
 	var webhook *server.WebhookHandler
 	if *webhookTokenFile != "" {
@@ -292,7 +309,15 @@ func run(logger *slog.Logger) error {
 		}
 	})
 	wg.Go(func() { watch.Watch(ctx, *watchPoll, func() { _ = reload(ctx) }) })
-	wg.Go(func() { refresher.Run(ctx) })
+	refreshed := make(chan struct{})
+	wg.Go(func() {
+		defer close(refreshed)
+		refresher.Run(ctx)
+	})
+	if saver != nil {
+		// Its last write, at shutdown, waits for the refresher to stop.
+		wg.Go(func() { saver.Run(ctx, refreshed) })
+	}
 
 	opts := server.Options{
 		MetricsPath: *metricsPath, Store: store, Gatherer: registry, Ready: refresher.Ready, CheckIntervals: refresher.CheckIntervals,
@@ -323,6 +348,34 @@ func run(logger *slog.Logger) error {
 		servers = append(servers, webhookServer)
 	}
 	return serve(ctx, servers, logger)
+}
+
+// restore loads --persistence.file into the store and returns the writer that
+// keeps it. A file that cannot be used is a warning: the exporter starts empty.
+// A directory it cannot write to is an error now rather than a loss later.
+func restore(refresher *collector.Refresher, store *collector.Store, reg prometheus.Registerer, logger *slog.Logger) (*persistence.Writer, error) {
+	path := *persistenceFile
+	if err := persistence.CheckWritable(path); err != nil {
+		return nil, fmt.Errorf("--persistence.file %s: %w", path, err)
+	}
+	var st collector.State
+	switch err := persistence.Load(path, &st); {
+	case errors.Is(err, fs.ErrNotExist):
+		logger.Info("no persistence file yet; starting empty", "file", path)
+	case err != nil:
+		logger.Warn("cannot use the persistence file; starting empty", "file", path, "reason", err)
+	default:
+		restored, dropped := refresher.Restore(st)
+		logger.Info("restored the persisted state", "file", path, "documents", restored)
+		if dropped > 0 {
+			logger.Info("dropped persisted documents no longer on the watch list", "file", path, "dropped", dropped)
+		}
+	}
+	generation, _ := store.State()
+	return persistence.NewWriter(path, *persistenceInterval, generation, func() (uint64, any) {
+		g, st := store.State()
+		return g, st
+	}, reg, logger), nil
 }
 
 type serverSpec struct {

@@ -59,6 +59,54 @@ func TestBinary(t *testing.T) {
 	t.Run("broken watch file at start-up", func(t *testing.T) { t.Parallel(); testBrokenWatchFile(t) })
 	t.Run("bad flags", func(t *testing.T) { t.Parallel(); testBadFlags(t) })
 	t.Run("demo", func(t *testing.T) { t.Parallel(); testDemo(t) })
+	t.Run("persistence across a restart", func(t *testing.T) { t.Parallel(); testPersistence(t) })
+}
+
+// testPersistence restarts the exporter on its persistence file: it is ready
+// and serves the statuses before asking anything, and asks only about the
+// open document; a damaged file is a warning naming it, and a start empty.
+func testPersistence(t *testing.T) {
+	sim := simulator.New(e2eContext)
+	date := time.Date(2024, 3, 1, 11, 0, 0, 0, time.UTC)
+	sim.Put(simulator.Document{ID: e2eDocA, AuthToken: e2eTokenA, Status: assuresign.StatusSigningStepInProgress, Step: 2, StatusDate: date})
+	sim.Put(simulator.Document{ID: e2eDocB, AuthToken: e2eTokenB, Status: assuresign.StatusDeclined, StatusDate: date})
+	endpoint, _ := serveSimulator(t, sim, false)
+	dir := t.TempDir()
+	watchPath, state := filepath.Join(dir, "watch.yml"), filepath.Join(dir, "state")
+	require.NoError(t, os.WriteFile(watchPath, []byte("documents:\n"+entry(e2eDocA, e2eTokenA, "    labels: {customer: acme}\n")+entry(e2eDocB, e2eTokenB, "")), 0o600))
+	args := func(endpoint string) []string {
+		return []string{"--watch.file=" + watchPath, "--assuresign.endpoint=" + endpoint, "--assuresign.max-retries=0",
+			"--refresh.interval=1h", "--persistence.file=" + state, "--web.listen-address=127.0.0.1:0"}
+	}
+
+	first := withContext.Start(t, args(endpoint)...)
+	testenv.WaitHTTP(t, first.URL+"/-/ready", http.StatusOK, waitFor)
+	first.Stop(10 * time.Second)
+	data, err := os.ReadFile(state)
+	require.NoError(t, err, "written at shutdown")
+	e2eSecrets.AssertNone(t, "the persistence file", string(data))
+	assert.NotContains(t, string(data), "acme")
+
+	// The restarted exporter serves both statuses and asks about nothing
+	// in its first round (A is not due for an hour, B is closed).
+	sim.ResetStats()
+	second := withContext.Start(t, args(endpoint)...)
+	var x *testenv.Exposition
+	testenv.Eventually(t, waitFor, "the first round after the restart", func() (bool, string) {
+		_, x = second.Metrics(t)
+		v, _ := x.Value("assuresign_last_refresh_success_timestamp_seconds")
+		return v > 0, "no round yet"
+	})
+	assert.Equal(t, "SigningStepInProgress", x.Status(e2eDocA))
+	assert.Equal(t, "Declined", x.Status(e2eDocB))
+	assert.Contains(t, second.Output.String(), "restored the persisted state")
+	assert.Zero(t, sim.Stats().Requests, "no document was asked about again")
+	second.Stop(10 * time.Second)
+
+	require.NoError(t, os.WriteFile(state, data[:len(data)/2], 0o600))
+	third := withContext.Start(t, args(endpoint)...)
+	testenv.WaitHTTP(t, third.URL+"/-/ready", http.StatusOK, waitFor)
+	assert.Regexp(t, `level=WARN .*msg="cannot use the persistence file; starting empty" file=`+regexp.QuoteMeta(state)+` reason="truncated: `, third.Output.String())
 }
 
 // serveSimulator serves sim over loopback and returns its CheckStatus
@@ -350,6 +398,7 @@ func testBadFlags(t *testing.T) {
 		{[]string{"--watch.file=" + good, "--web.telemetry-path=/"}, `--web.telemetry-path \"/\" is taken by another endpoint`},
 		{[]string{"--watch.file=" + good, "--web.telemetry-path=metrics"}, `--web.telemetry-path \"metrics\" must start with /`},
 		{[]string{"--watch.file=/nonexistent"}, "/nonexistent"},
+		{[]string{"--watch.file=" + good, "--persistence.file=" + good + "/state"}, "persistence.file " + good + "/state: the persistence file's directory is not writable"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			opts := withContext

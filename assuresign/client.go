@@ -35,6 +35,9 @@ type Config struct {
 	Logger       *slog.Logger
 	// Observe, when set, is called once per HTTP attempt with its Outcome and duration.
 	Observe func(outcome string, d time.Duration)
+	// Dropped, when set, counts the n items of one answer that were ignored
+	// (item "unrequested_result": results for documents not asked about).
+	Dropped func(item string, n int)
 }
 
 // Client calls CheckStatus. It is safe for concurrent use.
@@ -47,6 +50,7 @@ type Client struct {
 	max      time.Duration
 	logger   *slog.Logger
 	observe  func(string, time.Duration)
+	dropped  func(string, int)
 }
 
 // NewHTTPClient returns the shared client: bounded dial and handshake times,
@@ -73,7 +77,7 @@ func NewHTTPClient() *http.Client {
 func NewClient(cfg Config) (*Client, error) {
 	c := &Client{
 		endpoint: cfg.Endpoint, http: cfg.HTTPClient, maxBody: cfg.MaxBodyBytes, retries: cfg.MaxRetries,
-		base: cfg.BaseBackoff, max: cfg.MaxBackoff, logger: cfg.Logger, observe: cfg.Observe,
+		base: cfg.BaseBackoff, max: cfg.MaxBackoff, logger: cfg.Logger, observe: cfg.Observe, dropped: cfg.Dropped,
 	}
 	if c.endpoint == "" {
 		c.endpoint = DefaultEndpoint
@@ -110,6 +114,9 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
+	}
+	if c.dropped == nil {
+		c.dropped = func(string, int) {}
 	}
 	if c.observe == nil {
 		c.observe = func(string, time.Duration) {}
@@ -187,7 +194,13 @@ func (c *Client) roundTrip(ctx context.Context, body []byte) (*Response, error) 
 	}
 	defer res.Body.Close()
 	statusErr := func() error {
-		return &Error{Kind: KindHTTPStatus, StatusCode: res.StatusCode, RetryAfter: retryAfter(res.Header.Get("Retry-After"))}
+		e := &Error{Kind: KindHTTPStatus, StatusCode: res.StatusCode}
+		// HTTP defines Retry-After for these two; elsewhere (a 400, say) it
+		// would silence every request on a misconfigured proxy's word.
+		if res.StatusCode == http.StatusTooManyRequests || res.StatusCode == http.StatusServiceUnavailable {
+			e.RetryAfter = retryAfter(res.Header.Get("Retry-After"))
+		}
+		return e
 	}
 	tooLarge := res.ContentLength > c.maxBody
 	var data []byte
@@ -291,10 +304,20 @@ func (c *Client) match(checks []Check, resp *Response, red *redactor) []Result {
 		}
 		out[i] = r
 	}
+	// One line for all of them: an answer must not flood the log.
+	unrequested, first := 0, ""
 	for id := range byID {
 		if !asked[id] {
-			c.logger.Warn("ignoring CheckStatus result for a document not asked about", "document_id", truncate(red.redact(id), 64))
+			unrequested++
+			if first == "" || id < first {
+				first = id
+			}
 		}
+	}
+	if unrequested > 0 {
+		c.dropped("unrequested_result", unrequested)
+		c.logger.Warn("ignoring CheckStatus results for documents not asked about", "count", unrequested,
+			"first_document_id", truncate(red.redact(first), 64))
 	}
 	if resp.Skipped > 0 {
 		c.logger.Debug("CheckStatus response held unusable results", "count", resp.Skipped)
@@ -334,19 +357,30 @@ func writeAttr(b *bytes.Buffer, v string) {
 }
 
 // redactor replaces a batch's secrets in server or library text, should either
-// ever echo them. Secrets are GUIDs, so case is folded for ASCII only: that keeps
-// byte offsets in the text and its folded copy identical.
+// ever echo them, and any fragment of one of fragmentLen characters or more: a
+// fault that echoes the request cut inside an AuthToken must not show the rest.
+// Secrets are GUIDs, so case is folded for ASCII only: that keeps byte offsets
+// in the text and its folded copy identical.
 type redactor struct {
-	secrets []string // ASCII-lowered, deduplicated, non-empty
+	short     []string        // ASCII-lowered secrets shorter than fragmentLen, matched whole
+	fragments map[string]bool // every fragmentLen-long piece of the longer ones
 }
 
+// fragmentLen is the shortest piece of a secret that is redacted on its own.
+const fragmentLen = 8
+
 func newRedactor(checks []Check) *redactor {
-	seen := make(map[string]bool)
-	r := &redactor{}
+	r := &redactor{fragments: map[string]bool{}}
 	add := func(s string) {
-		if s = asciiLower(s); s != "" && !seen[s] {
-			seen[s] = true
-			r.secrets = append(r.secrets, s)
+		s = asciiLower(s)
+		if len(s) < fragmentLen {
+			if s != "" && !slices.Contains(r.short, s) {
+				r.short = append(r.short, s)
+			}
+			return
+		}
+		for i := 0; i+fragmentLen <= len(s); i++ {
+			r.fragments[s[i:i+fragmentLen]] = true
 		}
 	}
 	for _, ch := range checks {
@@ -362,14 +396,19 @@ func newRedactor(checks []Check) *redactor {
 }
 
 func (r *redactor) redact(s string) string {
-	if s == "" || len(r.secrets) == 0 {
+	if s == "" || (len(r.short) == 0 && len(r.fragments) == 0) {
 		return s
 	}
 	folded := asciiLower(s)
-	// Mark every occurrence of every secret before replacing any, so secrets
-	// that overlap in s are both removed whole.
+	// Mark every piece of every secret before replacing any, so pieces that
+	// overlap in s are removed as one.
 	var spans [][2]int
-	for _, fs := range r.secrets {
+	for i := 0; len(r.fragments) > 0 && i+fragmentLen <= len(folded); i++ {
+		if r.fragments[folded[i:i+fragmentLen]] {
+			spans = append(spans, [2]int{i, i + fragmentLen})
+		}
+	}
+	for _, fs := range r.short {
 		for off := 0; ; {
 			i := strings.Index(folded[off:], fs)
 			if i < 0 {

@@ -866,7 +866,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 				var e *Error
 				require.ErrorAs(t, results[1].Err, &e)
 				assert.Equal(t, KindMissingResult, e.Kind)
-				assert.Equal(t, 2, strings.Count(logs, "not asked about"))
+				assert.Equal(t, 1, strings.Count(logs, "not asked about"), "one line for all unrequested results")
 			}
 		})
 	}
@@ -908,4 +908,44 @@ func TestCheckStatusDoesNotFollowRedirects(t *testing.T) {
 	assert.Equal(t, KindHTTPStatus, e.Kind)
 	assert.Equal(t, http.StatusTemporaryRedirect, e.StatusCode)
 	assert.Zero(t, elsewhere.Load(), "the redirect target was called")
+}
+
+// A fault that echoes the request cut inside a secret shows no piece of it of
+// eight characters or more, wherever the cut falls and in whatever case.
+func TestRedactsSecretFragments(t *testing.T) {
+	secrets := testenv.NewSecrets(8, secretToken, secretCtx, otherToken)
+	for _, cut := range []int{8, 12, 20, 27, 35} {
+		srv, _ := countingServer(t, func(w http.ResponseWriter, _ *http.Request) {
+			body := `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>` +
+				`Bad request near AuthToken="` + strings.ToUpper(secretToken[:cut]) + `</faultstring></s:Fault></s:Body></s:Envelope>`
+			writeXML(w, http.StatusInternalServerError, []byte(body))
+		})
+		h := newHarness(t, srv.URL, func(c *Config) { c.MaxRetries = -1 })
+		_, err := h.c.CheckStatus(context.Background(), []Check{{ID: idA, AuthToken: secretToken, ContextIdentifier: secretCtx}})
+		require.Error(t, err)
+		secrets.AssertNone(t, fmt.Sprintf("error for a cut after %d characters", cut), err.Error())
+		secrets.AssertNone(t, "logs", h.logs.String())
+		assert.Contains(t, err.Error(), "<secret>", "the fragment was there and was redacted")
+	}
+	// A piece shorter than the fragment length is no secret on its own.
+	assert.Equal(t, "x "+secretToken[:7]+" y", newRedactor([]Check{{AuthToken: secretToken}}).redact("x "+secretToken[:7]+" y"))
+}
+
+// Retry-After is honoured on 429 and 503 only: on a 400 it would hold every
+// request back on the word of whatever answered.
+func TestRetryAfterOnlyOn429And503(t *testing.T) {
+	for status, want := range map[int]time.Duration{
+		http.StatusBadRequest: 0, http.StatusInternalServerError: 0,
+		http.StatusTooManyRequests: time.Hour, http.StatusServiceUnavailable: time.Hour,
+	} {
+		srv, _ := countingServer(t, func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Retry-After", "3600")
+			http.Error(w, "no", status)
+		})
+		h := newHarness(t, srv.URL, func(c *Config) { c.MaxRetries = -1 })
+		_, err := h.c.CheckStatus(context.Background(), threeChecks())
+		var e *Error
+		require.ErrorAs(t, err, &e)
+		assert.Equal(t, want, e.RetryAfter, "HTTP %d", status)
+	}
 }

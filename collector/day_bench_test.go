@@ -108,58 +108,14 @@ func dayChanges(notifications int) []dayChange {
 // CheckNow and an urgent round, as the webhook and Run would do.
 func simulateDay(b *testing.B, batch int, interval time.Duration, notifications int) *dayResult {
 	b.Helper()
-	const contextID = "C0FFEE00-1234-4ABC-9DEF-0123456789AB"
-	sim := simulator.New(contextID)
-	docs := simulator.DemoDocuments(dayDocuments, 1)
-	closed := []assuresign.Status{assuresign.StatusCompleted, assuresign.StatusDeclined, assuresign.StatusExpired, assuresign.StatusCancelled, assuresign.StatusStaled}
 	start := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
-	var wf strings.Builder
-	wf.WriteString("documents:\n")
-	index := map[string]int{} // document id → position in docs
-	for i := range docs {
-		d := &docs[i]
-		index[d.ID] = i
-		d.Exceptions = nil
-		switch {
-		case i < dayActive: // moved within the last hour
-			d.Status, d.Step, d.StatusDate = assuresign.StatusSigningStepInProgress, 1+i%3, start.Add(-time.Duration(i+1)*3*time.Minute)
-		case i < dayOpen: // still for 2 to 9 days
-			d.Status, d.Step = assuresign.StatusSigningStepInProgress, 1+i%3
-			d.StatusDate = start.Add(-time.Duration(2+i%8)*24*time.Hour - time.Duration(i)*time.Minute)
-			if i%2 == 0 {
-				d.Status, d.Step = assuresign.StatusCreated, 0
-			}
-		default:
-			d.Status, d.Step, d.StatusDate = closed[i%len(closed)], 0, start.Add(-time.Duration(i)*time.Minute)
-		}
-		sim.Put(*d)
-		fmt.Fprintf(&wf, "  - id: %s\n    auth_token: %s\n", d.ID, d.AuthToken)
-	}
-	wl, err := watchlist.Parse("day.yml", []byte(wf.String()), 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-
-	srv := httptest.NewServer(sim)
-	tr := &http.Transport{}
-	defer func() {
-		srv.Close()
-		tr.CloseIdleConnections()
-	}()
-	client, err := assuresign.NewClient(assuresign.Config{
-		Endpoint:   srv.URL + "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text",
-		HTTPClient: &http.Client{Transport: tr},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	sim, wl := newDayAccount(b, start)
 	clock := testenv.NewClock(start)
-	store := NewStore(StoreConfig{})
-	store.SetWatchList(wl)
-	refresher := NewRefresher(RefreshConfig{
-		Interval: interval, MaxInterval: dayMaxInterval, TerminalInterval: dayTerminal, BatchSize: batch, Concurrency: 4,
-		Timeout: 30 * time.Second, ContextIdentifier: contextID, Now: clock.Now,
-	}, store, client, NewMetrics(prometheus.NewRegistry(), store.Len, interval, notifications > 0), discardLogger())
+	store, refresher := newDayRefresher(b, sim, wl, batch, interval, clock, notifications > 0)
+	index := map[string]int{} // document id → position in the watch list
+	for i, d := range wl.Documents {
+		index[d.ID] = i
+	}
 
 	res := &dayResult{batch: batch, notifications: notifications}
 	requests := func() int { return sim.Stats().Requests }
@@ -202,7 +158,7 @@ func simulateDay(b *testing.B, batch int, interval time.Duration, notifications 
 	change := func(c dayChange) {
 		b.Helper()
 		at := start.Add(c.at)
-		id := docs[c.doc].ID
+		id := wl.Documents[c.doc].ID
 		var step int
 		sim.Update(id, func(d *simulator.Document) {
 			d.Status, d.Step, d.StatusDate = assuresign.StatusSigningStepInProgress, 1+(d.Step%4), at
@@ -336,4 +292,68 @@ func BenchmarkDay(b *testing.B) {
 				verdict(d.perDay <= dayBeforeTrak && d.notified == d.notifications && d.offCeil == 0))
 		})
 	}
+}
+
+// dayContext is the simulated account's ContextIdentifier.
+const dayContext = "C0FFEE00-1234-4ABC-9DEF-0123456789AB"
+
+// newDayAccount returns the simulated account, dayDocuments of which dayOpen
+// are open (the first dayActive of them moved within the hour, the rest
+// have sat still for days), and the watch list of all of them, in that order.
+func newDayAccount(b *testing.B, start time.Time) (*simulator.Simulator, *watchlist.List) {
+	b.Helper()
+	sim := simulator.New(dayContext)
+	docs := simulator.DemoDocuments(dayDocuments, 1)
+	closed := []assuresign.Status{assuresign.StatusCompleted, assuresign.StatusDeclined, assuresign.StatusExpired, assuresign.StatusCancelled, assuresign.StatusStaled}
+	var wf strings.Builder
+	wf.WriteString("documents:\n")
+	for i := range docs {
+		d := &docs[i]
+		d.Exceptions = nil
+		switch {
+		case i < dayActive: // moved within the last hour
+			d.Status, d.Step, d.StatusDate = assuresign.StatusSigningStepInProgress, 1+i%3, start.Add(-time.Duration(i+1)*3*time.Minute)
+		case i < dayOpen: // still for 2 to 9 days
+			d.Status, d.Step = assuresign.StatusSigningStepInProgress, 1+i%3
+			d.StatusDate = start.Add(-time.Duration(2+i%8)*24*time.Hour - time.Duration(i)*time.Minute)
+			if i%2 == 0 {
+				d.Status, d.Step = assuresign.StatusCreated, 0
+			}
+		default:
+			d.Status, d.Step, d.StatusDate = closed[i%len(closed)], 0, start.Add(-time.Duration(i)*time.Minute)
+		}
+		sim.Put(*d)
+		fmt.Fprintf(&wf, "  - id: %s\n    auth_token: %s\n", d.ID, d.AuthToken)
+	}
+	wl, err := watchlist.Parse("day.yml", []byte(wf.String()), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return sim, wl
+}
+
+// newDayRefresher returns a store watching wl and the real refresher and
+// client asking sim over loopback, on clock.
+func newDayRefresher(b *testing.B, sim *simulator.Simulator, wl *watchlist.List, batch int, interval time.Duration, clock *testenv.Clock, webhook bool) (*Store, *Refresher) {
+	b.Helper()
+	srv := httptest.NewServer(sim)
+	tr := &http.Transport{}
+	b.Cleanup(func() {
+		srv.Close()
+		tr.CloseIdleConnections()
+	})
+	client, err := assuresign.NewClient(assuresign.Config{
+		Endpoint:   srv.URL + "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text",
+		HTTPClient: &http.Client{Transport: tr},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	store := NewStore(StoreConfig{})
+	store.SetWatchList(wl)
+	refresher := NewRefresher(RefreshConfig{
+		Interval: interval, MaxInterval: dayMaxInterval, TerminalInterval: dayTerminal, BatchSize: batch, Concurrency: 4,
+		Timeout: 30 * time.Second, ContextIdentifier: dayContext, Now: clock.Now,
+	}, store, client, NewMetrics(prometheus.NewRegistry(), store.Len, interval, webhook), discardLogger())
+	return store, refresher
 }

@@ -22,6 +22,7 @@ const (
 	famStep
 	famExceptions
 	famLastCheck
+	famCheckSuccess
 	famInfo
 	numFamilies
 )
@@ -34,6 +35,7 @@ var families = [numFamilies]struct{ name, typ, help string }{
 	famStep:            {"assuresign_document_signing_step", "gauge", "Signing step number while the document is SigningStepInProgress."},
 	famExceptions:      {"assuresign_document_exceptions_total", "counter", "StatusCheckException items received for the document, by severity."},
 	famLastCheck:       {"assuresign_document_last_check_timestamp_seconds", "gauge", "When a CheckStatus result for the document last arrived, in Unix seconds."},
+	famCheckSuccess:    {"assuresign_document_check_success", "gauge", "1 when AssureSign's last answer about the document carried its status, 0 when it did not (no result, or only exceptions: a wrong AuthToken or ContextIdentifier, a deleted document, another region)."},
 	famInfo:            {"assuresign_document_info", "gauge", "Watched document with the labels given in the watch file."},
 }
 
@@ -358,6 +360,14 @@ func (d *document) appendSamples(b []byte, f int) []byte {
 	case famLastCheck:
 		if !d.lastCheck.IsZero() {
 			sample("", unixSeconds(d.lastCheck))
+		}
+	case famCheckSuccess:
+		if d.answered {
+			v := 0.0
+			if d.checkOK {
+				v = 1
+			}
+			sample("", v)
 		}
 	case famInfo:
 		b = append(b, samplePrefix[famInfo]...)

@@ -102,6 +102,10 @@ assuresign_document_exceptions_total{document_id="{C}",severity="Fatal"} 0
 # TYPE assuresign_document_last_check_timestamp_seconds gauge
 assuresign_document_last_check_timestamp_seconds{document_id="{A}"} 1.70929443025e+09
 assuresign_document_last_check_timestamp_seconds{document_id="{B}"} 1.7092944e+09
+# HELP assuresign_document_check_success 1 when AssureSign's last answer about the document carried its status, 0 when it did not (no result, or only exceptions: a wrong AuthToken or ContextIdentifier, a deleted document, another region).{cached}
+# TYPE assuresign_document_check_success gauge
+assuresign_document_check_success{document_id="{A}"} 1
+assuresign_document_check_success{document_id="{B}"} 0
 # HELP assuresign_document_info Watched document with the labels given in the watch file.{cached}
 # TYPE assuresign_document_info gauge
 assuresign_document_info{document_id="{A}",customer="acme",note="say \"hi\" \\ C:\\dir\nline 2"} 1
@@ -255,7 +259,9 @@ func TestSelfMetricsLintBesideTheDocuments(t *testing.T) {
 		"assuresign_last_refresh_success_timestamp_seconds",
 		"assuresign_refresh_duration_seconds",
 		"assuresign_refresh_interval_seconds",
+		"assuresign_response_items_dropped_total",
 		"assuresign_up",
+		"assuresign_upstream_hold_until_timestamp_seconds",
 		"assuresign_watched_documents",
 		"assuresign_webhook_notification_to_update_seconds",
 	}, names)
@@ -270,7 +276,7 @@ func TestSelfMetricsLintBesideTheDocuments(t *testing.T) {
 	assert.Empty(t, problems)
 	n, err := testutil.GatherAndCount(all, "assuresign_api_requests_total", "assuresign_api_request_duration_seconds", "assuresign_document_results_total")
 	require.NoError(t, err)
-	assert.Equal(t, len(assuresign.Outcomes)+1+3, n)
+	assert.Equal(t, len(assuresign.Outcomes)+1+4, n)
 }
 
 // TestPublishDuringRefresh renders while results and reloads land, for

@@ -86,7 +86,7 @@ func dueIDs(due []assuresign.Check, _ int, _ uint64) []string {
 // long a pending notification waited.
 func answer(s *Store, res assuresign.Result, now time.Time, interval, terminalInterval time.Duration) time.Duration {
 	_, _, asked := s.due(now, 0, false, 1, "")
-	return s.apply(res, now, schedule{interval: interval, maxInterval: interval, terminal: terminalInterval}, asked)
+	return s.apply(res, now, schedule{interval: interval, maxInterval: interval, terminal: terminalInterval}, asked).notified
 }
 
 // testGUID returns a distinct upper-case GUID for n.
@@ -269,4 +269,19 @@ func writeFile(t *testing.T, dir, name, data string, perm os.FileMode) string {
 // tailOf returns a tail for Exposition.Write: the exporter's own metrics, here text.
 func tailOf(text string) func() ([]byte, error) {
 	return func() ([]byte, error) { return []byte(text), nil }
+}
+
+// checkSuccess returns assuresign_document_check_success by document id, as
+// a scrape reads it.
+func checkSuccess(t testing.TB, s *Store) map[string]float64 {
+	t.Helper()
+	x, err := testenv.ParseExposition(exposition(t, s, false), "assuresign_document_check_success")
+	require.NoError(t, err)
+	out := map[string]float64{}
+	for _, id := range s.order {
+		if v, ok := x.Find("assuresign_document_check_success", map[string]string{"document_id": id}); ok {
+			out[id] = v
+		}
+	}
+	return out
 }

@@ -16,6 +16,8 @@ type Metrics struct {
 	apiRequests         *prometheus.CounterVec
 	apiDuration         prometheus.Histogram
 	results             *prometheus.CounterVec
+	dropped             *prometheus.CounterVec
+	holdUntil           prometheus.Gauge
 	notificationLatency prometheus.Histogram // nil when the webhook is off
 }
 
@@ -27,7 +29,7 @@ func NewMetrics(reg prometheus.Registerer, watched func() int, refreshInterval t
 	m := &Metrics{
 		up: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "assuresign_up",
-			Help: "1 when the last refresh round reached AssureSign and got valid answers for every document it asked about.",
+			Help: "1 when every request of the last scheduled refresh round got a well-formed CheckStatus answer; a document answered without a status does not lower it (see assuresign_document_check_success).",
 		}),
 		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "assuresign_last_refresh_success_timestamp_seconds",
@@ -48,8 +50,16 @@ func NewMetrics(reg prometheus.Registerer, watched func() int, refreshInterval t
 		}),
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "assuresign_document_results_total",
-			Help: "Per-document outcomes of successful CheckStatus requests: ok, missing (no result for a document asked about) or unknown_status (a StatusType outside the documented eight).",
+			Help: "Per-document outcomes of successful CheckStatus requests: ok, missing (no result for a document asked about), no_status (a result with exceptions only) or unknown_status (a StatusType outside the documented eight).",
 		}, []string{"result"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "assuresign_response_items_dropped_total",
+			Help: "Items of CheckStatus answers ignored to keep one answer from flooding the log and counters: unrequested_result (a result for a document not asked about) or exception (beyond the exceptions counted per document and answer).",
+		}, []string{"item"}),
+		holdUntil: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "assuresign_upstream_hold_until_timestamp_seconds",
+			Help: "Until when requests to AssureSign are held back as its latest Retry-After (on a 429 or 503) asked, in Unix seconds; 0 before any.",
+		}),
 	}
 	if webhook {
 		m.notificationLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -62,10 +72,13 @@ func NewMetrics(reg prometheus.Registerer, watched func() int, refreshInterval t
 	for _, o := range assuresign.Outcomes {
 		m.apiRequests.WithLabelValues(o)
 	}
-	for _, r := range []string{"ok", "missing", "unknown_status"} {
+	for _, r := range []string{"ok", "missing", "no_status", "unknown_status"} {
 		m.results.WithLabelValues(r)
 	}
-	reg.MustRegister(m.up, m.lastSuccess, m.refreshDuration, m.apiRequests, m.apiDuration, m.results,
+	for _, item := range []string{"unrequested_result", "exception"} {
+		m.dropped.WithLabelValues(item)
+	}
+	reg.MustRegister(m.up, m.lastSuccess, m.refreshDuration, m.apiRequests, m.apiDuration, m.results, m.dropped, m.holdUntil,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "assuresign_watched_documents",
 			Help: "Documents on the watch list.",
@@ -77,6 +90,9 @@ func NewMetrics(reg prometheus.Registerer, watched func() int, refreshInterval t
 	)
 	return m
 }
+
+// DroppedItems counts items of an answer that were ignored; it is the client's Dropped hook.
+func (m *Metrics) DroppedItems(item string, n int) { m.dropped.WithLabelValues(item).Add(float64(n)) }
 
 // ObserveRequest counts one CheckStatus HTTP attempt; it is the client's Observe hook.
 func (m *Metrics) ObserveRequest(outcome string, d time.Duration) {

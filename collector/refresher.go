@@ -84,7 +84,17 @@ func (r *Refresher) SetWatchList(wl *watchlist.List) {
 // CheckIntervals counts the watched documents on each check interval now.
 func (r *Refresher) CheckIntervals() []CheckInterval { return r.store.checkIntervals(r.sched, r.now()) }
 
-// Ready reports whether the first scheduled round has finished.
+// Restore joins a saved state with the watch list set before. The exporter is
+// ready at once: it serves the restored statuses while the first round asks
+// only about the documents that are due.
+func (r *Refresher) Restore(st State) (restored, dropped int) {
+	restored, dropped = r.store.Restore(st, r.cfg.TerminalInterval)
+	r.ready.Store(true)
+	return restored, dropped
+}
+
+// Ready reports whether the first scheduled round has finished, or a saved
+// state was restored.
 func (r *Refresher) Ready() bool { return r.ready.Load() }
 
 // Wake asks for an urgent round soon; calls close together share one round.
@@ -154,6 +164,8 @@ func (r *Refresher) holdUntil(t time.Time) {
 			return
 		}
 		if r.quietUntil.CompareAndSwap(cur, t.UnixNano()) {
+			r.metrics.holdUntil.Set(unixSeconds(t))
+			r.logger.Warn("AssureSign asked to wait (Retry-After): holding every request back", "until", t)
 			time.AfterFunc(t.Sub(r.now()), r.Wake)
 			return
 		}
@@ -165,8 +177,22 @@ type roundStats struct {
 	Documents int // checks due
 	Filled    int // checks not yet due that rode along in the requests sent anyway
 	Requests  int // batches sent (retries not counted)
-	Failed    int // batches that failed, or left a document without a result
+	Failed    int // batches that failed or were not sent
+	Changes   int // documents whose status changed
+	Anomalies int // documents answered without a status
 }
+
+// batchOutcome is what one request brought.
+type batchOutcome struct {
+	err                 error
+	changes, anomalies  int
+	exceptionsDropped   int
+	exceptionLinesShown int
+}
+
+// maxExceptionLines caps the exception lines one answer logs; the rest are
+// counted in the round's summary.
+const maxExceptionLines = 10
 
 // round checks the documents due now (only the urgent ones when urgentOnly), in
 // batches of BatchSize with at most Concurrency requests at once.
@@ -195,52 +221,77 @@ func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 		return stats
 	}
 	var (
-		wg     sync.WaitGroup
-		failed atomic.Int32
-		sem    = make(chan struct{}, max(r.cfg.Concurrency, 1))
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		dropped  int
+		sem      = make(chan struct{}, max(r.cfg.Concurrency, 1))
 	)
 	for i := 0; i < len(checks); i += size {
 		batch := checks[i:min(i+size, len(checks))]
 		sem <- struct{}{}
 		if r.quiet(r.now()) {
 			<-sem
-			failed.Add(1) // not sent: the batches left wait for the next round
+			stats.Failed++ // not sent: the batches left wait for the next round
 			continue
 		}
 		stats.Requests++
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if !r.checkBatch(ctx, batch, asked) {
-				failed.Add(1)
+			o := r.checkBatch(ctx, batch, asked)
+			mu.Lock()
+			defer mu.Unlock()
+			stats.Changes += o.changes
+			stats.Anomalies += o.anomalies
+			dropped += o.exceptionsDropped
+			if o.err != nil {
+				stats.Failed++
+				if firstErr == nil {
+					firstErr = o.err
+				}
 			}
 		})
 	}
 	wg.Wait()
 	r.store.Publish()
-	stats.Failed = int(failed.Load())
 	elapsed := r.now().Sub(start)
 	r.metrics.refreshDuration.Set(elapsed.Seconds())
+	if dropped > 0 {
+		r.metrics.dropped.WithLabelValues("exception").Add(float64(dropped))
+		r.logger.Warn("answers held more exceptions per document than are counted; the rest were dropped",
+			"dropped", dropped, "counted_per_document", maxExceptionsPerResult)
+	}
 	if ctx.Err() != nil {
 		return stats // shutting down: an interrupted round says nothing of AssureSign
 	}
 	switch {
 	case stats.Failed > 0:
 		r.metrics.up.Set(0)
+		if firstErr == nil {
+			firstErr = errors.New("held back by AssureSign's Retry-After")
+		}
+		r.logger.Warn("refresh round failed; keeping the last known statuses", "failed_requests", stats.Failed,
+			"requests", stats.Requests+stats.Failed, "documents", stats.Documents, "first_err", firstErr)
 	case !urgentOnly:
 		// Only a scheduled round vouches for the whole list: an urgent check
 		// that succeeds says nothing of documents a failed round left stale.
 		r.metrics.up.Set(1)
 		r.metrics.lastSuccess.Set(unixSeconds(r.now()))
 	}
-	r.logger.Debug("refresh round finished", "urgent_only", urgentOnly, "documents", stats.Documents, "filled", stats.Filled,
-		"requests", stats.Requests, "failed_requests", stats.Failed, "duration", elapsed)
+	level := slog.LevelInfo
+	if urgentOnly {
+		level = slog.LevelDebug // notifications would otherwise add a line each
+	}
+	r.logger.Log(ctx, level, "refresh round finished", "urgent_only", urgentOnly, "documents", stats.Documents,
+		"filled", stats.Filled, "requests", stats.Requests, "failed_requests", stats.Failed, "changes", stats.Changes,
+		"without_status", stats.Anomalies, "duration", elapsed)
 	return stats
 }
 
-// checkBatch sends one request and records its results; it reports whether
-// every document got a result. asked is the store's mark count when the batch
-// was chosen.
-func (r *Refresher) checkBatch(ctx context.Context, batch []assuresign.Check, asked uint64) bool {
+// checkBatch sends one request and records its results. A document the
+// answer says nothing usable about is that document's problem, not a failed
+// request. asked is the store's mark count when the batch was chosen.
+func (r *Refresher) checkBatch(ctx context.Context, batch []assuresign.Check, asked uint64) (o batchOutcome) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
 	results, err := r.checker.CheckStatus(ctx, batch)
@@ -255,36 +306,50 @@ func (r *Refresher) checkBatch(ctx context.Context, batch []assuresign.Check, as
 		if errors.As(err, &e) && e.RetryAfter > 0 {
 			r.holdUntil(now.Add(e.RetryAfter))
 		}
-		if ctx.Err() == nil || ctx.Err() == context.DeadlineExceeded {
-			r.logger.Warn("CheckStatus request failed; keeping the last known statuses", "documents", len(batch), "first_document_id", batch[0].ID, "err", err)
-		}
-		return false
+		o.err = err
+		return o
 	}
-	ok := true
 	for _, res := range results {
 		switch {
 		case res.Err != nil:
-			ok = false
+			o.anomalies++
 			r.metrics.results.WithLabelValues("missing").Inc()
-			r.logger.Warn("CheckStatus answer had no result for a document; keeping its last known status", "document_id", res.ID)
-		case res.HasStatus() && res.Status == assuresign.StatusUnknown:
+			r.logger.Debug("CheckStatus answer had no result for a document; keeping its last known status", "document_id", res.ID)
+		case !res.HasStatus():
+			o.anomalies++
+			r.metrics.results.WithLabelValues("no_status").Inc()
+		case res.Status == assuresign.StatusUnknown:
 			r.metrics.results.WithLabelValues("unknown_status").Inc()
 			r.logger.Warn("undocumented StatusType; reported as Unknown", "document_id", res.ID, "status_type", truncate(res.RawStatus, 64))
 		default:
 			r.metrics.results.WithLabelValues("ok").Inc()
 		}
 		for _, ex := range res.Exceptions {
+			if o.exceptionLinesShown == maxExceptionLines {
+				break
+			}
+			o.exceptionLinesShown++
 			level := slog.LevelWarn
 			if ex.Severity == assuresign.SeverityWarning {
 				level = slog.LevelDebug
 			}
 			r.logger.Log(ctx, level, "CheckStatus exception", "document_id", res.ID, "severity", ex.Severity.String(), "message", truncate(ex.Message, 200))
 		}
-		if waited := r.store.apply(res, now, r.sched, asked); waited > 0 && r.metrics.notificationLatency != nil {
-			r.metrics.notificationLatency.Observe(waited.Seconds())
+		a := r.store.apply(res, now, r.sched, asked)
+		if a.notified > 0 && r.metrics.notificationLatency != nil {
+			r.metrics.notificationLatency.Observe(a.notified.Seconds())
 		}
+		if a.changed {
+			level := slog.LevelDebug // a first sighting: a start would log every document
+			if !a.first {
+				o.changes++
+				level = slog.LevelInfo
+			}
+			r.logger.Log(ctx, level, "status changed", "document_id", res.ID, "from", a.from.String(), "to", res.Status.String(), "step", res.Step)
+		}
+		o.exceptionsDropped += a.dropped
 	}
-	return ok
+	return o
 }
 
 // truncate cuts s to at most n bytes without splitting a character.

@@ -7,6 +7,8 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -268,7 +270,7 @@ func TestFirstRoundStartsAtOnce(t *testing.T) {
 	g.release <- struct{}{}
 	require.Eventually(t, r.Ready, waitFor, tick)
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
-# HELP assuresign_up 1 when the last refresh round reached AssureSign and got valid answers for every document it asked about.
+# HELP assuresign_up 1 when every request of the last scheduled refresh round got a well-formed CheckStatus answer; a document answered without a status does not lower it (see assuresign_document_check_success).
 # TYPE assuresign_up gauge
 assuresign_up 1
 `), "assuresign_up"))
@@ -283,7 +285,7 @@ func TestEmptyWatchListIsUp(t *testing.T) {
 # HELP assuresign_last_refresh_success_timestamp_seconds When a scheduled refresh round last completed without any failure, in Unix seconds.
 # TYPE assuresign_last_refresh_success_timestamp_seconds gauge
 assuresign_last_refresh_success_timestamp_seconds 1.7092944e+09
-# HELP assuresign_up 1 when the last refresh round reached AssureSign and got valid answers for every document it asked about.
+# HELP assuresign_up 1 when every request of the last scheduled refresh round got a well-formed CheckStatus answer; a document answered without a status does not lower it (see assuresign_document_check_success).
 # TYPE assuresign_up gauge
 assuresign_up 1
 # HELP assuresign_watched_documents Documents on the watch list.
@@ -346,7 +348,7 @@ func selfMetrics(up int, lastSuccess time.Time, requests map[string]int) string 
 		ts = fmt.Sprint(lastSuccess.Unix())
 	}
 	fmt.Fprintf(&b, "assuresign_last_refresh_success_timestamp_seconds %s\n", ts)
-	fmt.Fprintf(&b, "# HELP assuresign_up 1 when the last refresh round reached AssureSign and got valid answers for every document it asked about.\n# TYPE assuresign_up gauge\nassuresign_up %d\n", up)
+	fmt.Fprintf(&b, "# HELP assuresign_up 1 when every request of the last scheduled refresh round got a well-formed CheckStatus answer; a document answered without a status does not lower it (see assuresign_document_check_success).\n# TYPE assuresign_up gauge\nassuresign_up %d\n", up)
 	return b.String()
 }
 
@@ -389,7 +391,7 @@ func TestFailedBatchKeepsTheLastKnownStatus(t *testing.T) {
 			assert.Equal(t, "Created", a.Status)
 			assert.Equal(t, t0, a.LastCheck)
 			assert.Contains(t, a.LastError, "assuresign: ")
-			assert.Contains(t, r.logs.String(), "CheckStatus request failed; keeping the last known statuses")
+			assert.Contains(t, r.logs.String(), "refresh round failed; keeping the last known statuses")
 
 			r.sim.ClearFault()
 			r.round(10 * time.Minute)
@@ -401,6 +403,9 @@ func TestFailedBatchKeepsTheLastKnownStatus(t *testing.T) {
 	}
 }
 
+// A document the answer leaves out is that document's problem: AssureSign
+// answered, so up stays 1 and the last success moves on; only the document's
+// check_success says it.
 func TestMissingResultKeepsOnlyThatDocumentsStatus(t *testing.T) {
 	r := newRig(t, rigOptions{})
 	r.put(assuresign.StatusCreated, 0, docA, docB, docC)
@@ -412,26 +417,54 @@ func TestMissingResultKeepsOnlyThatDocumentsStatus(t *testing.T) {
 	// The simulator leaves out every second document of the request: B.
 	r.sim.SetFault(simulator.Fault{Kind: simulator.FaultMissingResults, Times: 1})
 	stats := r.round(5 * time.Minute)
-	assert.Equal(t, roundStats{Documents: 3, Requests: 1, Failed: 1}, stats)
+	assert.Equal(t, roundStats{Documents: 3, Requests: 1, Changes: 2, Anomalies: 1}, stats)
 	assert.Equal(t, "Completed", statusOf(t, r.store, docA).Status)
 	b := statusOf(t, r.store, docB)
 	assert.Equal(t, "Created", b.Status, "B keeps its status")
 	assert.Equal(t, t0, b.LastCheck)
 	assert.Contains(t, b.LastError, "no result for document")
 	assert.Equal(t, "Completed", statusOf(t, r.store, docC).Status)
-	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(0, t0, map[string]int{"ok": 2})+`
-# HELP assuresign_document_results_total Per-document outcomes of successful CheckStatus requests: ok, missing (no result for a document asked about) or unknown_status (a StatusType outside the documented eight).
+	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, t0.Add(5*time.Minute), map[string]int{"ok": 2})+`
+# HELP assuresign_document_results_total `+"Per-document outcomes of successful CheckStatus requests: ok, missing (no result for a document asked about), no_status (a result with exceptions only) or unknown_status (a StatusType outside the documented eight)."+`
 # TYPE assuresign_document_results_total counter
 assuresign_document_results_total{result="missing"} 1
+assuresign_document_results_total{result="no_status"} 0
 assuresign_document_results_total{result="ok"} 5
 assuresign_document_results_total{result="unknown_status"} 0
 `), append(roundMetricNames, "assuresign_document_results_total")...))
+	assert.Equal(t, map[string]float64{docA: 1, docB: 0, docC: 1}, checkSuccess(t, r.store))
 
 	// B failed, so the next round asks about it again (A and C are closed).
 	stats = r.round(10 * time.Minute)
-	assert.Equal(t, roundStats{Documents: 1, Requests: 1}, stats)
+	assert.Equal(t, roundStats{Documents: 1, Requests: 1, Changes: 1}, stats)
 	assert.Equal(t, "Completed", statusOf(t, r.store, docB).Status)
 	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, t0.Add(10*time.Minute), map[string]int{"ok": 3})), roundMetricNames...))
+}
+
+// One nil result (which the WSDL allows) and one document AssureSign does not
+// know do not make AssureSign down: up stays 1, and the two documents, and only
+// they, report check_success 0.
+func TestPerDocumentAnomaliesKeepUp(t *testing.T) {
+	nilB := regexp.MustCompile(`<DocumentStatusCheckResult[^>]*Id="` + docB + `"[^>]*?(/>|>.*?</DocumentStatusCheckResult>)`)
+	r := newRig(t, rigOptions{wrap: func(sim http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			rec := httptest.NewRecorder()
+			sim.ServeHTTP(rec, req)
+			body := nilB.ReplaceAll(rec.Body.Bytes(), []byte(`<DocumentStatusCheckResult xmlns:i="http://www.w3.org/2001/XMLSchema-instance" i:nil="true"/>`))
+			maps.Copy(w.Header(), rec.Header())
+			w.Header().Del("Content-Length")
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(body)
+		})
+	}})
+	r.put(assuresign.StatusCreated, 0, docA, docB, docD) // C is not in the account
+	r.watch(docA, docB, docC, docD)
+	stats := r.round(0)
+	assert.Equal(t, roundStats{Documents: 4, Requests: 1, Anomalies: 2}, stats)
+	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, t0, map[string]int{"ok": 1})), roundMetricNames...))
+	assert.Equal(t, map[string]float64{docA: 1, docB: 0, docC: 0, docD: 1}, checkSuccess(t, r.store))
+	assert.Contains(t, statusOf(t, r.store, docB).LastError, "no result for document")
+	assert.Contains(t, statusOf(t, r.store, docC).LastError, "Error: ")
 }
 
 func TestExceptionsOnlyResultKeepsTheStatus(t *testing.T) {
@@ -468,12 +501,13 @@ assuresign_document_exceptions_total{document_id=%[3]q,severity="Warning"} 0
 # HELP assuresign_document_signing_step Signing step number while the document is SigningStepInProgress.%[1]s
 # TYPE assuresign_document_signing_step gauge
 assuresign_document_signing_step{document_id=%[2]q} 2
-# HELP assuresign_document_results_total Per-document outcomes of successful CheckStatus requests: ok, missing (no result for a document asked about) or unknown_status (a StatusType outside the documented eight).
+# HELP assuresign_document_results_total Per-document outcomes of successful CheckStatus requests: ok, missing (no result for a document asked about), no_status (a result with exceptions only) or unknown_status (a StatusType outside the documented eight).
 # TYPE assuresign_document_results_total counter
 assuresign_document_results_total{result="missing"} 0
-assuresign_document_results_total{result="ok"} 2
+assuresign_document_results_total{result="no_status"} 1
+assuresign_document_results_total{result="ok"} 1
 assuresign_document_results_total{result="unknown_status"} 2
-# HELP assuresign_up 1 when the last refresh round reached AssureSign and got valid answers for every document it asked about.
+# HELP assuresign_up 1 when every request of the last scheduled refresh round got a well-formed CheckStatus answer; a document answered without a status does not lower it (see assuresign_document_check_success).
 # TYPE assuresign_up gauge
 assuresign_up 1
 `, cached, docA, docB)), "assuresign_document_exceptions_total", "assuresign_document_signing_step", "assuresign_document_results_total", "assuresign_up"))
@@ -559,7 +593,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	secrets.AssertNone(t, "the load error", err.Error())
 
 	logs := r.logs.String()
-	for _, want := range []string{"retrying CheckStatus", "CheckStatus request failed", "CheckStatus exception", "readable by group or others", "refresh round finished"} {
+	for _, want := range []string{"retrying CheckStatus", "refresh round failed", "CheckStatus exception", "readable by group or others", "refresh round finished"} {
 		assert.Contains(t, logs, want, "the logs cover this path")
 	}
 	secrets.AssertNone(t, "the debug log", logs)

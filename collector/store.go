@@ -23,6 +23,9 @@ type Store struct {
 	// marks counts MarkUrgent calls, to tell a notification that came after a
 	// check was chosen from one that check answers.
 	marks uint64
+	// generation counts changes to what is persisted, so a writer can tell
+	// whether there is anything new to write.
+	generation atomic.Uint64
 	// dirty holds the chunks whose documents changed since the last publish.
 	dirty      map[int]bool
 	exposition atomic.Pointer[Exposition]
@@ -48,6 +51,8 @@ type document struct {
 	// look: a notification, a reload that changed its credentials); for the
 	// first answer, the StatusDate when older. The schedule counts idle days from it.
 	lastChange time.Time
+	answered   bool      // AssureSign answered about the document at least once
+	checkOK    bool      // its last answer about the document carried a status
 	lastError  string    // secret-free
 	nextCheck  time.Time // zero: as soon as possible
 	urgent     bool      // added by a reload or named by a notification
@@ -67,7 +72,10 @@ func NewStore(cfg StoreConfig) *Store {
 }
 
 // changed marks d's samples for the next publish.
-func (s *Store) changed(d *document) { s.dirty[d.index/chunkSize] = true }
+func (s *Store) changed(d *document) {
+	s.dirty[d.index/chunkSize] = true
+	s.generation.Add(1)
+}
 
 // Publish makes what changed since the last call visible to scrapes; the
 // refresher calls it after each round, so one round costs one rendering.
@@ -175,22 +183,39 @@ func (s *Store) MarkUrgent(id string, at time.Time) bool {
 	return true
 }
 
+// applied says what a result changed.
+type applied struct {
+	notified time.Duration // since a pending notification asked (0 if none)
+	changed  bool          // the status differs from the one known before
+	first    bool          // no status was known before
+	from     assuresign.Status
+	dropped  int // exceptions beyond maxExceptionsPerResult, not counted
+}
+
+// maxExceptionsPerResult caps the exceptions one result adds to its
+// document's counters: one answer must not inflate them without bound.
+const maxExceptionsPerResult = 16
+
 // apply records a result that arrived at now, for a check chosen by due when
-// the mark count was asked, and schedules the document's next check. It
-// returns how long ago a pending notification asked for it (0 if none).
-func (s *Store) apply(r assuresign.Result, now time.Time, sched schedule, asked uint64) (notified time.Duration) {
+// the mark count was asked, and schedules the document's next check.
+func (s *Store) apply(r assuresign.Result, now time.Time, sched schedule, asked uint64) (a applied) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d, ok := s.docs[r.ID]
 	if !ok {
-		return 0 // left the watch list during the round
+		return a // left the watch list during the round
 	}
+	d.answered, d.checkOK = true, r.Err == nil && r.HasStatus()
 	if r.Err != nil {
 		d.failed(r.Err.Error(), asked)
-		return 0
+		s.changed(d)
+		return a
 	}
 	// A result without StatusType (a wrong AuthToken, say) says nothing of the status.
 	if r.HasStatus() {
+		if r.RawStatus != d.rawStatus {
+			a.changed, a.first, a.from = true, d.rawStatus == "", d.status
+		}
 		moved := r.Status != d.status || r.RawStatus != d.rawStatus || r.Step != d.step || !r.StatusDate.Equal(d.statusDate)
 		reset := d.urgent && d.marked <= asked // a notification or a reload asked for this very check
 		switch {
@@ -207,28 +232,34 @@ func (s *Store) apply(r assuresign.Result, now time.Time, sched schedule, asked 
 		d.status, d.rawStatus, d.statusDate, d.step = r.Status, r.RawStatus, r.StatusDate, r.Step
 	}
 	d.lastError = ""
-	for _, ex := range r.Exceptions {
+	for i, ex := range r.Exceptions {
+		if i == maxExceptionsPerResult {
+			a.dropped = len(r.Exceptions) - i
+			break
+		}
 		d.exceptions[slices.Index(severityIndex[:], ex.Severity)]++
 		if ex.Severity != assuresign.SeverityWarning {
 			d.lastError = ex.Severity.String() + ": " + truncate(ex.Message, 512)
 		}
 	}
+	if !d.checkOK && d.lastError == "" {
+		d.lastError = "the answer carried no status"
+	}
 	d.lastCheck = now
 	d.nextCheck = now.Add(sched.next(d, now))
+	s.changed(d)
 	if d.marked > asked {
 		// A notification came while this check was in flight: the answer may
 		// predate the change it announces, so the document stays urgent and
 		// its latency is measured when the next check answers.
-		s.changed(d)
-		return 0
+		return a
 	}
 	d.urgent = false
 	if !d.notifiedAt.IsZero() {
-		notified = now.Sub(d.notifiedAt)
+		a.notified = now.Sub(d.notifiedAt)
 		d.notifiedAt = time.Time{}
 	}
-	s.changed(d)
-	return notified
+	return a
 }
 
 // fail records a failed check of ids, chosen by due when the mark count was

@@ -205,13 +205,13 @@ func TestApplyKeepsNotificationDuringFlight(t *testing.T) {
 	due, _, asked := s.due(now, 0, false, 1, "")
 	require.Len(t, due, 1)
 	require.True(t, s.MarkUrgent(id, now.Add(time.Second)))
-	assert.Zero(t, s.apply(created, now.Add(2*time.Second), schedule{interval: time.Hour, maxInterval: time.Hour, terminal: time.Hour}, asked), "the answer predates the notification")
+	assert.Zero(t, s.apply(created, now.Add(2*time.Second), schedule{interval: time.Hour, maxInterval: time.Hour, terminal: time.Hour}, asked).notified, "the answer predates the notification")
 	assert.Equal(t, "Created", statusOf(t, s, id).Status, "the answer is still recorded")
 	assert.Equal(t, []string{id}, dueIDs(s.due(now.Add(2*time.Second), 0, true, 1, "")), "the notification still gets its check")
 
 	_, _, asked = s.due(now.Add(2*time.Second), 0, true, 1, "")
 	declined := assuresign.Result{ID: id, RawStatus: "Declined", Status: assuresign.StatusDeclined}
-	assert.Equal(t, 3*time.Second, s.apply(declined, now.Add(4*time.Second), schedule{interval: time.Hour, maxInterval: time.Hour, terminal: time.Hour}, asked), "latency from the notification")
+	assert.Equal(t, 3*time.Second, s.apply(declined, now.Add(4*time.Second), schedule{interval: time.Hour, maxInterval: time.Hour, terminal: time.Hour}, asked).notified, "latency from the notification")
 	assert.Empty(t, dueChecks(s.due(now.Add(4*time.Second), 0, true, 1, "")), "answered")
 }
 
@@ -227,4 +227,20 @@ func TestLastErrorIsCapped(t *testing.T) {
 	got := statusOf(t, s, id).LastError
 	assert.True(t, strings.HasPrefix(got, "Error: xxx"), got[:20])
 	assert.LessOrEqual(t, len(got), 600)
+}
+
+// One answer cannot inflate a document's counters without bound: what it
+// carries beyond maxExceptionsPerResult is dropped, and said so.
+func TestApplyCapsExceptionsPerAnswer(t *testing.T) {
+	s := NewStore(StoreConfig{})
+	s.SetWatchList(watchList(docA))
+	flood := make([]assuresign.Exception, 50_000)
+	for i := range flood {
+		flood[i] = assuresign.Exception{Severity: assuresign.SeverityError, Message: "e"}
+	}
+	_, _, asked := s.due(t0, 0, false, 1, "")
+	a := s.apply(assuresign.Result{ID: docA, Exceptions: flood}, t0, schedule{interval: time.Hour, maxInterval: time.Hour, terminal: time.Hour}, asked)
+	assert.Equal(t, 50_000-maxExceptionsPerResult, a.dropped)
+	_, st := s.State()
+	assert.Equal(t, uint64(maxExceptionsPerResult), st.Documents[0].Exceptions["Error"])
 }

@@ -56,7 +56,7 @@ assuresign_watchlist_last_reload_successful 0
 # HELP assuresign_refresh_interval_seconds The configured interval between scheduled refresh rounds.
 # TYPE assuresign_refresh_interval_seconds gauge
 assuresign_refresh_interval_seconds 300
-# HELP assuresign_up 1 when the last refresh round reached AssureSign and got valid answers for every document it asked about.
+# HELP assuresign_up 1 when every request of the last scheduled refresh round got a well-formed CheckStatus answer; a document answered without a status does not lower it (see assuresign_document_check_success).
 # TYPE assuresign_up gauge
 assuresign_up 1
 # HELP assuresign_last_refresh_success_timestamp_seconds When a scheduled refresh round last completed without any failure, in Unix seconds.
@@ -65,7 +65,7 @@ assuresign_last_refresh_success_timestamp_seconds 1.709298e+09
 `), "assuresign_watched_documents", "assuresign_watchlist_last_reload_successful", "assuresign_refresh_interval_seconds", "assuresign_up", "assuresign_last_refresh_success_timestamp_seconds"))
 	n, err := testutil.GatherAndCount(exposition(t, h), "assuresign_api_requests_total", "assuresign_api_request_duration_seconds", "assuresign_document_results_total")
 	require.NoError(t, err)
-	assert.Equal(t, len(assuresign.Outcomes)+1+3, n)
+	assert.Equal(t, len(assuresign.Outcomes)+1+4, n)
 }
 
 func TestContentNegotiation(t *testing.T) {

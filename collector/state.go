@@ -1,0 +1,89 @@
+package collector
+
+import (
+	"time"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+)
+
+// State is what the store knows that must survive a restart. It holds no
+// secret and no label from the watch file: only what AssureSign said and when.
+type State struct {
+	Documents []DocumentState `json:"documents"`
+}
+
+// DocumentState is one document's part of State.
+type DocumentState struct {
+	ID           string            `json:"id"`
+	Status       string            `json:"status,omitempty"` // StatusType as AssureSign sent it
+	StatusDate   time.Time         `json:"status_date,omitzero"`
+	Step         int               `json:"step,omitempty"`
+	Exceptions   map[string]uint64 `json:"exceptions,omitempty"` // by severity
+	LastCheck    time.Time         `json:"last_check,omitzero"`
+	NextCheck    time.Time         `json:"next_check,omitzero"`
+	LastChange   time.Time         `json:"last_change,omitzero"`
+	CheckSuccess *bool             `json:"check_success,omitempty"` // nil before any answer
+}
+
+// State returns the store's state and its generation, which changes whenever
+// the state does.
+func (s *Store) State() (uint64, State) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st := State{Documents: make([]DocumentState, 0, len(s.order))}
+	for _, id := range s.order {
+		d := s.docs[id]
+		ds := DocumentState{
+			ID: id, Status: d.rawStatus, StatusDate: d.statusDate, Step: d.step,
+			LastCheck: d.lastCheck, NextCheck: d.nextCheck, LastChange: d.lastChange,
+		}
+		for i, n := range d.exceptions {
+			if n > 0 {
+				if ds.Exceptions == nil {
+					ds.Exceptions = map[string]uint64{}
+				}
+				ds.Exceptions[severityIndex[i].String()] = n
+			}
+		}
+		if d.answered {
+			ds.CheckSuccess = &d.checkOK
+		}
+		st.Documents = append(st.Documents, ds)
+	}
+	return s.generation.Load(), st
+}
+
+// Restore joins a saved state with the watch list set before: documents no
+// longer watched are dropped, those it does not know stay due at once. A
+// closed document is next checked terminalInterval after its last check; an
+// open one when it was due. It returns how many documents were restored and
+// how many dropped.
+func (s *Store) Restore(st State, terminalInterval time.Duration) (restored, dropped int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ds := range st.Documents {
+		d, ok := s.docs[ds.ID]
+		if !ok {
+			dropped++
+			continue
+		}
+		restored++
+		d.rawStatus, d.status = ds.Status, assuresign.ParseStatus(ds.Status)
+		d.statusDate, d.step, d.lastChange = ds.StatusDate, ds.Step, ds.LastChange
+		d.lastCheck, d.nextCheck = ds.LastCheck, ds.NextCheck
+		for i, sev := range severityIndex {
+			d.exceptions[i] = ds.Exceptions[sev.String()]
+		}
+		if ds.CheckSuccess != nil {
+			d.answered, d.checkOK = true, *ds.CheckSuccess
+		}
+		if d.status.Terminal() && !d.lastCheck.IsZero() {
+			d.nextCheck = d.lastCheck.Add(terminalInterval)
+		}
+		// Known and scheduled: no longer checked at once, unless it never was.
+		d.urgent = d.lastCheck.IsZero()
+		s.changed(d)
+	}
+	s.publish()
+	return restored, dropped
+}
