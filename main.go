@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -58,6 +59,10 @@ var (
 	webhookTokenFile = kingpin.Flag("webhook.bearer-token-file", "Enables POST /webhooks/documenttrak, guarded by the bearer token in this file.").String()
 	webhookListen    = kingpin.Flag("webhook.listen-address", "Serve the webhook on its own address instead of the main one (to keep it outside the main listener's basic auth).").String()
 	webhookWebConfig = kingpin.Flag("webhook.web.config.file", "exporter-toolkit web config (TLS) for --webhook.listen-address.").String()
+	shardURLTemplate = kingpin.Flag("webhook.shard-url-template", "Where to forward a notification for a document another shard owns; {shard} is replaced by the owner's number. Needed with the webhook when --total-shards is above 1.").String()
+
+	totalShards = kingpin.Flag("total-shards", "Number of shards the watch list is split into; every shard reads the whole file.").Default("1").Int()
+	shard       = kingpin.Flag("shard", "This process's shard, from 0: a number, or a name ending in -N (a StatefulSet pod's name) whose N is taken.").Default("0").String()
 
 	metricsPath       = kingpin.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 	currentStatusOnly = kingpin.Flag("metrics.current-status-only", "Export one assuresign_document_status series per document, for its current status, instead of a state set of nine (about 7 series per document instead of 15.5).").Bool()
@@ -88,6 +93,8 @@ type flagValues struct {
 	refreshInterval, terminalInterval                time.Duration
 	requestTimeout, watchPoll                        time.Duration
 	webhookTokenFile, webhookListen                  string
+	shard, shardURLTemplate                          string
+	totalShards                                      int
 }
 
 func currentFlags() flagValues {
@@ -97,6 +104,7 @@ func currentFlags() flagValues {
 		refreshInterval: *refreshInterval, terminalInterval: *terminalInterval,
 		requestTimeout: *requestTimeout, watchPoll: *watchPoll,
 		webhookTokenFile: *webhookTokenFile, webhookListen: *webhookListen,
+		shard: *shard, shardURLTemplate: *shardURLTemplate, totalShards: *totalShards,
 	}
 }
 
@@ -124,8 +132,34 @@ func validateFlags(f flagValues) error {
 		return fmt.Errorf("--watch.poll-interval must be positive, not %s", f.watchPoll)
 	case f.webhookListen != "" && f.webhookTokenFile == "":
 		return errors.New("--webhook.listen-address needs --webhook.bearer-token-file")
+	case f.totalShards < 1:
+		return fmt.Errorf("--total-shards must be at least 1, not %d", f.totalShards)
+	}
+	n, err := parseShard(f.shard)
+	if err != nil {
+		return err
+	}
+	if n >= f.totalShards {
+		return fmt.Errorf("--shard %d must be less than --total-shards (%d)", n, f.totalShards)
+	}
+	if f.shardURLTemplate != "" || (f.totalShards > 1 && f.webhookTokenFile != "") {
+		if err := server.CheckShardURLTemplate(f.shardURLTemplate); err != nil {
+			return err
+		}
 	}
 	return server.CheckMetricsPath(f.metricsPath)
+}
+
+// parseShard reads --shard: a number, or a name ending in "-N" such as a
+// StatefulSet pod's, so that --shard=$(POD_NAME) needs no per-pod manifest.
+func parseShard(s string) (int, error) {
+	i := strings.LastIndexByte(s, '-')
+	digits := s[i+1:]
+	n, err := strconv.Atoi(digits)
+	if err != nil || i == 0 || digits != strconv.Itoa(n) {
+		return 0, fmt.Errorf("--shard %q is neither a shard number nor a name ending in -N", s)
+	}
+	return n, nil
 }
 
 // readContextIdentifier takes the account's ContextIdentifier from a file or the
@@ -207,8 +241,23 @@ func run(logger *slog.Logger) error {
 		Timeout:           *requestTimeout,
 		ContextIdentifier: contextIdentifier,
 	}, store, client, metrics, logger)
+	shardNum, _ := parseShard(*shard) // validated above
+	collector.RegisterShardMetrics(registry, shardNum, *totalShards)
 	watch := watchlist.NewFile(*watchFile, *watchMaxDocuments, contextIdentifier == "", registry, logger)
-	wl, err := watch.Load()
+	// load reads the whole list and keeps this shard's documents.
+	load := func() (*watchlist.List, error) {
+		wl, err := watch.Load()
+		if err != nil {
+			return nil, err
+		}
+		owned := wl.Shard(shardNum, *totalShards)
+		if *totalShards > 1 {
+			logger.Info("documents of this shard", "shard", shardNum, "total_shards", *totalShards,
+				"documents", len(owned.Documents), "watch_list_documents", len(wl.Documents))
+		}
+		return owned, nil
+	}
+	wl, err := load()
 	if err != nil {
 		return err
 	}
@@ -218,6 +267,9 @@ func run(logger *slog.Logger) error {
 	if *webhookTokenFile != "" {
 		if webhook, err = server.NewWebhookHandler(*webhookTokenFile, refresher, registry, logger); err != nil {
 			return err
+		}
+		if *totalShards > 1 {
+			webhook.ForwardTo(server.Shards{Shard: shardNum, Total: *totalShards, URLTemplate: *shardURLTemplate})
 		}
 	}
 
@@ -229,7 +281,7 @@ func run(logger *slog.Logger) error {
 			case <-ctx.Done():
 				return
 			case done := <-reloads:
-				wl, err := watch.Load()
+				wl, err := load()
 				if err == nil {
 					refresher.SetWatchList(wl)
 				}
