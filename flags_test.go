@@ -78,7 +78,9 @@ func TestValidateFlags(t *testing.T) {
 		{"template without {shard}", func(f *flagValues) {
 			f.totalShards, f.webhookTokenFile, f.shardURLTemplate = 3, "token", "http://exporter-0.shards:9865/webhooks/documenttrak"
 		}, `--webhook.shard-url-template "http://exporter-0.shards:9865/webhooks/documenttrak" must contain {shard} (needed with the webhook and more than one shard)`},
-		{"template not a URL", func(f *flagValues) { f.totalShards, f.webhookTokenFile, f.shardURLTemplate = 3, "token", "exporter-{shard}:9865" },
+		{"template not a URL", func(f *flagValues) {
+			f.totalShards, f.webhookTokenFile, f.shardURLTemplate = 3, "token", "exporter-{shard}:9865"
+		},
 			`--webhook.shard-url-template "exporter-{shard}:9865" is not an http or https URL`},
 		// The first problem is reported.
 		{"two problems", func(f *flagValues) { f.batchSize, f.concurrency = 0, 0 }, "--assuresign.batch-size must be at least 1, not 0"},
