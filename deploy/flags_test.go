@@ -14,9 +14,6 @@ import (
 var stillToCome = []string{
 	"persistence.file",
 	"persistence.interval",
-	"total-shards",
-	"shard",
-	"webhook.shard-url-template",
 }
 
 // checkFlags fails the test for every flag in args that the exporter does not

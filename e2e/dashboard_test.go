@@ -32,6 +32,8 @@ func (f filter) values() map[string]string {
 	return map[string]string{
 		"customer":        f.customer,
 		"team":            f.team,
+		"job":             "assuresign",
+		"instance":        ".*",
 		"__rate_interval": "1m",
 		"__range":         "5m",
 		"__interval":      "15s",
