@@ -53,7 +53,7 @@ DOCKER_IMAGE    ?= assuresign_exporter
 DOCKER_TAG      ?= $(subst +,-,$(VERSION))
 DOCKER_PLATFORM ?=
 
-.PHONY: all help build demo test test-short lint golangci-lint unit rules fuzz bench reliability docker clean
+.PHONY: all help build demo test test-short lint golangci-lint unit rules deploy fuzz bench reliability docker clean
 
 all: lint build test
 
@@ -72,7 +72,7 @@ demo:
 
 ## test: every test: lint, unit, integration and end-to-end (needs prometheus, promtool,
 ## prometheus-alertmanager, amtool).
-test: lint unit rules
+test: lint unit rules deploy
 
 ## test-short: the unit tests only (go test -short), in well under a minute.
 test-short:
@@ -99,6 +99,11 @@ unit:
 ## rules: promtool checks and tests of the alerting and recording rules.
 rules:
 	examples/check.sh
+
+## deploy: the deployment files' tests (deploy/test.sh: kustomize manifests, PrometheusRule, mixin,
+## systemd units, flags; its own Go module, needs kubectl).
+deploy:
+	deploy/test.sh
 
 ## fuzz: each fuzz target (every func Fuzz* in a _test.go file) for FUZZTIME.
 fuzz:

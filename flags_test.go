@@ -14,6 +14,7 @@ func goodFlags() flagValues {
 		batchSize: 50, concurrency: 2, maxDocuments: 10000, maxRetries: 3,
 		refreshInterval: 5 * time.Minute, maxInterval: time.Hour, terminalInterval: 24 * time.Hour,
 		requestTimeout: 30 * time.Second, watchPoll: 10 * time.Second,
+		shard: "0", totalShards: 1,
 	}
 }
 
@@ -63,6 +64,32 @@ func TestValidateFlags(t *testing.T) {
 		{"telemetry path with a wildcard", func(f *flagValues) { f.metricsPath = "/{x}" }, `--web.telemetry-path "/{x}" must not hold braces or white space`},
 		{"telemetry path with a space", func(f *flagValues) { f.metricsPath = "/a b" }, `--web.telemetry-path "/a b" must not hold braces or white space`},
 		{"another telemetry path", func(f *flagValues) { f.metricsPath = "/exporter/metrics" }, ""},
+		{"total shards 0", func(f *flagValues) { f.totalShards = 0 }, "--total-shards must be at least 1, not 0"},
+		{"shard 2 of 3", func(f *flagValues) { f.shard, f.totalShards = "2", 3 }, ""},
+		{"shard 3 of 3", func(f *flagValues) { f.shard, f.totalShards = "3", 3 }, "--shard 3 must be less than --total-shards (3)"},
+		{"shard 1 of the default 1", func(f *flagValues) { f.shard = "1" }, "--shard 1 must be less than --total-shards (1)"},
+		{"shard from a pod name", func(f *flagValues) { f.shard, f.totalShards = "assuresign-exporter-2", 3 }, ""},
+		{"shard from a pod name past the total", func(f *flagValues) { f.shard, f.totalShards = "assuresign-exporter-3", 3 },
+			"--shard 3 must be less than --total-shards (3)"},
+		{"negative shard", func(f *flagValues) { f.shard = "-1" }, `--shard "-1" is neither a shard number nor a name ending in -N`},
+		{"shard from a name without an ordinal", func(f *flagValues) { f.shard = "assuresign-exporter" },
+			`--shard "assuresign-exporter" is neither a shard number nor a name ending in -N`},
+		{"shard from a name ending in -", func(f *flagValues) { f.shard = "exporter-" }, `--shard "exporter-" is neither a shard number nor a name ending in -N`},
+		{"shard with a sign", func(f *flagValues) { f.shard = "exporter-+1" }, `--shard "exporter-+1" is neither a shard number nor a name ending in -N`},
+		{"empty shard", func(f *flagValues) { f.shard = "" }, `--shard "" is neither a shard number nor a name ending in -N`},
+		{"shards with the webhook and no template", func(f *flagValues) { f.totalShards, f.webhookTokenFile = 3, "token" },
+			`--webhook.shard-url-template "" must contain {shard} (needed with the webhook and more than one shard)`},
+		{"shards with the webhook and a template", func(f *flagValues) {
+			f.totalShards, f.webhookTokenFile, f.shardURLTemplate = 3, "token", "http://exporter-{shard}.shards:9865/webhooks/documenttrak"
+		}, ""},
+		{"shards without the webhook need no template", func(f *flagValues) { f.totalShards = 3 }, ""},
+		{"template without {shard}", func(f *flagValues) {
+			f.totalShards, f.webhookTokenFile, f.shardURLTemplate = 3, "token", "http://exporter-0.shards:9865/webhooks/documenttrak"
+		}, `--webhook.shard-url-template "http://exporter-0.shards:9865/webhooks/documenttrak" must contain {shard} (needed with the webhook and more than one shard)`},
+		{"template not a URL", func(f *flagValues) {
+			f.totalShards, f.webhookTokenFile, f.shardURLTemplate = 3, "token", "exporter-{shard}:9865"
+		},
+			`--webhook.shard-url-template "exporter-{shard}:9865" is not an http or https URL`},
 		// The first problem is reported.
 		{"two problems", func(f *flagValues) { f.batchSize, f.concurrency = 0, 0 }, "--assuresign.batch-size must be at least 1, not 0"},
 	} {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -62,6 +63,10 @@ var (
 	webhookTokenFile = kingpin.Flag("webhook.bearer-token-file", "Enables POST /webhooks/documenttrak, guarded by the bearer token in this file.").String()
 	webhookListen    = kingpin.Flag("webhook.listen-address", "Serve the webhook on its own address instead of the main one (to keep it outside the main listener's basic auth).").String()
 	webhookWebConfig = kingpin.Flag("webhook.web.config.file", "exporter-toolkit web config (TLS) for --webhook.listen-address.").String()
+	shardURLTemplate = kingpin.Flag("webhook.shard-url-template", "Where to forward a notification for a document another shard owns; {shard} is replaced by the owner's number. Needed with the webhook when --total-shards is above 1.").String()
+
+	totalShards = kingpin.Flag("total-shards", "Number of shards the watch list is split into; every shard reads the whole file.").Default("1").Int()
+	shard       = kingpin.Flag("shard", "This process's shard, from 0: a number, or a name ending in -N (a StatefulSet pod's name) whose N is taken.").Default("0").String()
 
 	persistenceFile     = kingpin.Flag("persistence.file", "File to keep the documents' statuses and schedule in across restarts (empty: off). It holds no secret.").String()
 	persistenceInterval = kingpin.Flag("persistence.interval", "Least time between two writes of --persistence.file; it is also written at shutdown.").Default("1m").Duration()
@@ -103,6 +108,8 @@ type flagValues struct {
 	webhookTokenFile, webhookListen                  string
 	persistenceFile                                  string
 	persistenceInterval                              time.Duration
+	shard, shardURLTemplate                          string
+	totalShards                                      int
 }
 
 func currentFlags() flagValues {
@@ -113,6 +120,7 @@ func currentFlags() flagValues {
 		requestTimeout: *requestTimeout, watchPoll: *watchPoll,
 		webhookTokenFile: *webhookTokenFile, webhookListen: *webhookListen,
 		persistenceFile: *persistenceFile, persistenceInterval: *persistenceInterval,
+		shard: *shard, shardURLTemplate: *shardURLTemplate, totalShards: *totalShards,
 	}
 }
 
@@ -146,8 +154,34 @@ func validateFlags(f flagValues) error {
 		return errors.New("--webhook.listen-address needs --webhook.bearer-token-file")
 	case f.persistenceFile != "" && f.persistenceInterval <= 0:
 		return fmt.Errorf("--persistence.interval must be positive, not %s", f.persistenceInterval)
+	case f.totalShards < 1:
+		return fmt.Errorf("--total-shards must be at least 1, not %d", f.totalShards)
+	}
+	n, err := parseShard(f.shard)
+	if err != nil {
+		return err
+	}
+	if n >= f.totalShards {
+		return fmt.Errorf("--shard %d must be less than --total-shards (%d)", n, f.totalShards)
+	}
+	if f.shardURLTemplate != "" || (f.totalShards > 1 && f.webhookTokenFile != "") {
+		if err := server.CheckShardURLTemplate(f.shardURLTemplate); err != nil {
+			return err
+		}
 	}
 	return server.CheckMetricsPath(f.metricsPath)
+}
+
+// parseShard reads --shard: a number, or a name ending in "-N" such as a
+// StatefulSet pod's, so that --shard=$(POD_NAME) needs no per-pod manifest.
+func parseShard(s string) (int, error) {
+	i := strings.LastIndexByte(s, '-')
+	digits := s[i+1:]
+	n, err := strconv.Atoi(digits)
+	if err != nil || i == 0 || digits != strconv.Itoa(n) {
+		return 0, fmt.Errorf("--shard %q is neither a shard number nor a name ending in -N", s)
+	}
+	return n, nil
 }
 
 // readContextIdentifier takes the account's ContextIdentifier from a file or the
@@ -237,8 +271,23 @@ func run(logger *slog.Logger) error {
 		ContextIdentifier: contextIdentifier,
 	}, store, client, metrics, logger)
 	registry.MustRegister(collector.NewCheckIntervalCollector(refresher.CheckIntervals))
+	shardNum, _ := parseShard(*shard) // validated above
+	collector.RegisterShardMetrics(registry, shardNum, *totalShards)
 	watch := watchlist.NewFile(*watchFile, *watchMaxDocuments, contextIdentifier == "", registry, logger)
-	wl, err := watch.Load()
+	// load reads the whole list and keeps this shard's documents.
+	load := func() (*watchlist.List, error) {
+		wl, err := watch.Load()
+		if err != nil {
+			return nil, err
+		}
+		owned := wl.Shard(shardNum, *totalShards)
+		if *totalShards > 1 {
+			logger.Info("documents of this shard", "shard", shardNum, "total_shards", *totalShards,
+				"documents", len(owned.Documents), "watch_list_documents", len(wl.Documents))
+		}
+		return owned, nil
+	}
+	wl, err := load()
 	if err != nil {
 		return err
 	}
@@ -255,6 +304,9 @@ func run(logger *slog.Logger) error {
 		if webhook, err = server.NewWebhookHandler(*webhookTokenFile, refresher, registry, logger); err != nil {
 			return err
 		}
+		if *totalShards > 1 {
+			webhook.ForwardTo(server.Shards{Shard: shardNum, Total: *totalShards, URLTemplate: *shardURLTemplate})
+		}
 	}
 
 	// One goroutine applies every reload, whatever asked for it.
@@ -265,7 +317,7 @@ func run(logger *slog.Logger) error {
 			case <-ctx.Done():
 				return
 			case done := <-reloads:
-				wl, err := watch.Load()
+				wl, err := load()
 				if err == nil {
 					refresher.SetWatchList(wl)
 				}

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -81,7 +82,7 @@ func NewMetrics(reg prometheus.Registerer, watched func() int, refreshInterval t
 	reg.MustRegister(m.up, m.lastSuccess, m.refreshDuration, m.apiRequests, m.apiDuration, m.results, m.dropped, m.holdUntil,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "assuresign_watched_documents",
-			Help: "Documents on the watch list.",
+			Help: "Documents this exporter watches: the watch list's, or with --total-shards above 1 this shard's share of them.",
 		}, func() float64 { return float64(watched()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "assuresign_refresh_interval_seconds",
@@ -119,4 +120,20 @@ func (c checkIntervalCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, b := range c() {
 		ch <- prometheus.MustNewConstMetric(checkIntervalDesc, prometheus.GaugeValue, float64(b.Documents), b.Band)
 	}
+}
+
+// RegisterShardMetrics exports the shard layout, as kube-state-metrics does,
+// so that alerts can find a missing shard or shards that disagree.
+func RegisterShardMetrics(reg prometheus.Registerer, shard, total int) {
+	ordinal := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "assuresign_shard_ordinal",
+		Help: "This exporter's shard (--shard), also as the shard label.",
+	}, []string{"shard"})
+	ordinal.WithLabelValues(strconv.Itoa(shard)).Set(float64(shard))
+	totalShards := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "assuresign_total_shards",
+		Help: "Number of shards the watch list is split into (--total-shards).",
+	})
+	totalShards.Set(float64(total))
+	reg.MustRegister(ordinal, totalShards)
 }

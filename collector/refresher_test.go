@@ -288,7 +288,7 @@ assuresign_last_refresh_success_timestamp_seconds 1.7092944e+09
 # HELP assuresign_up 1 when every request of the last scheduled refresh round got a well-formed CheckStatus answer; a document answered without a status does not lower it (see assuresign_document_check_success).
 # TYPE assuresign_up gauge
 assuresign_up 1
-# HELP assuresign_watched_documents Documents on the watch list.
+# HELP assuresign_watched_documents Documents this exporter watches: the watch list's, or with --total-shards above 1 this shard's share of them.
 # TYPE assuresign_watched_documents gauge
 assuresign_watched_documents 0
 `), "assuresign_up", "assuresign_last_refresh_success_timestamp_seconds", "assuresign_watched_documents"))

@@ -2,25 +2,12 @@ package deploy
 
 import (
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 )
 
-// stillToCome are the flags the deployment files use that other branches are
-// adding to the exporter right now. While the binary lacks one, the flag
-// checks skip it (and say so); as soon as --help lists it, it is checked like
-// any other. Delete a name once every branch has it.
-var stillToCome = []string{
-	"persistence.file",
-	"persistence.interval",
-	"total-shards",
-	"shard",
-	"webhook.shard-url-template",
-}
-
 // checkFlags fails the test for every flag in args that the exporter does not
-// know, unless it is still to come.
+// know.
 func checkFlags(t *testing.T, where string, args []string) {
 	t.Helper()
 	known := binaryFlags(t)
@@ -31,25 +18,12 @@ func checkFlags(t *testing.T, where string, args []string) {
 			continue
 		}
 		seen++
-		switch {
-		case known[name]:
-		case slices.Contains(stillToCome, name):
-			t.Logf("%s: --%s is not in this binary yet (still to come); not checked", where, name)
-		default:
+		if !known[name] {
 			t.Errorf("%s: the exporter has no flag --%s (see its --help)", where, name)
 		}
 	}
 	if seen == 0 {
 		t.Errorf("%s: no flags found", where)
-	}
-}
-
-func TestStillToComeFlags(t *testing.T) {
-	known := binaryFlags(t)
-	for _, name := range stillToCome {
-		if known[name] {
-			t.Logf("--%s is in the binary now: it is checked, and can leave stillToCome", name)
-		}
 	}
 }
 

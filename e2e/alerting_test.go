@@ -303,7 +303,6 @@ func (s *stack) testDecline(t *testing.T) {
 	want["alertname"] = "AssureSignDocumentDeclined"
 	want["severity"] = "critical"
 	want["job"] = "assuresign"
-	want["instance"] = s.exporterAddr
 
 	alerts, err := s.prom.alerts()
 	require.NoError(t, err)
@@ -372,8 +371,10 @@ func (s *stack) testDecline(t *testing.T) {
 	// Prometheus: the alert carries the document and its watch labels, and
 	// its templates rendered (the description's query found the StatusDate).
 	assert.Equal(t, want, pick(promAlertSeen.Labels, want), "Prometheus alert labels")
-	assert.Contains(t, promAlertSeen.Annotations["summary"], docDeclined.id)
+	assert.NotContains(t, promAlertSeen.Labels, "instance", "document alerts aggregate the exporter away")
+	assert.Equal(t, "An AssureSign document was declined", promAlertSeen.Annotations["summary"])
 	desc := promAlertSeen.Annotations["description"]
+	assert.Contains(t, desc, docDeclined.id, "the description names the document")
 	assert.Contains(t, desc, `customer="acme"`, "the description lists the watch labels")
 	assert.Contains(t, desc, `team="sales"`, "the description lists the watch labels")
 	assert.NotContains(t, desc, "an unknown time", "the description's query finds the StatusDate")

@@ -32,6 +32,8 @@ func (f filter) values() map[string]string {
 	return map[string]string{
 		"customer":        f.customer,
 		"team":            f.team,
+		"job":             "assuresign",
+		"instance":        ".*",
 		"__rate_interval": "1m",
 		"__range":         "5m",
 		"__interval":      "15s",
@@ -112,6 +114,8 @@ func dashboardWants() map[string]want {
 var variableWants = map[string]map[filter][]string{
 	"customer": {filterAll: {"acme", "globex"}, filterConcrete: {"acme", "globex"}},
 	"team":     {filterAll: {"legal", "sales"}, filterConcrete: {"sales"}},
+	"job":      {filterAll: {"assuresign"}, filterConcrete: {"assuresign"}},
+	"instance": {}, // the exporter's address, see checkVariables
 }
 
 // ---------------------------------------------------------------- checks
@@ -341,7 +345,11 @@ func (s *stack) checkVariables(t *testing.T, d dashboard) {
 				t.Errorf("variable %s [%s]: label values of %s for %s: %v", v.Name, f.name, m[2], sel, err)
 				continue
 			}
-			if want := wantByFilter[f]; !slices.Equal(sortedSet(got), want) {
+			want := wantByFilter[f]
+			if v.Name == "instance" {
+				want = []string{s.exporterAddr} // known only once the stack runs
+			}
+			if !slices.Equal(sortedSet(got), want) {
 				t.Errorf("variable %s [%s]: %v, want %v", v.Name, f.name, got, want)
 			}
 		}

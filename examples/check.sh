@@ -56,7 +56,7 @@ python3 - "$tmp/dashboard-exprs.yml" <<'PY'
 import json, sys
 
 d = json.load(open("grafana-dashboard.json"))
-subst = [("$customer", ".*"), ("$team", ".*"), ("$__rate_interval", "1m"),
+subst = [("$customer", ".*"), ("$team", ".*"), ("$job", ".*"), ("$instance", ".*"), ("$__rate_interval", "1m"),
          ("$__interval", "15s"), ("$__range", "5m")]
 with open(sys.argv[1], "w") as out:
     out.write("groups:\n  - name: dashboard\n    rules:\n")
@@ -113,7 +113,7 @@ d = json.load(open("grafana-dashboard.json"))
 variables = {v["name"]: v for v in d["templating"]["list"]}
 if variables.get("datasource", {}).get("type") != "datasource" or variables["datasource"].get("query") != "prometheus":
     errors.append("dashboard: no datasource variable of type datasource/prometheus")
-for v in ("customer", "team"):
+for v in ("customer", "team", "job", "instance"):
     var = variables.get(v)
     if not var or var.get("type") != "query" or not var.get("includeAll"):
         errors.append(f"dashboard: no include-all query variable {v}")

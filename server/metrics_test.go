@@ -47,7 +47,7 @@ func TestExpositionLintsClean(t *testing.T) {
 	assert.Empty(t, problems)
 	// Every self-metric is there after the documents.
 	require.NoError(t, testutil.GatherAndCompare(exposition(t, h), strings.NewReader(`
-# HELP assuresign_watched_documents Documents on the watch list.
+# HELP assuresign_watched_documents Documents this exporter watches: the watch list's, or with --total-shards above 1 this shard's share of them.
 # TYPE assuresign_watched_documents gauge
 assuresign_watched_documents 3
 # HELP assuresign_watchlist_last_reload_successful 1 when the last watch-file load succeeded; on failure the previous list stays in use.

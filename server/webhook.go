@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -8,7 +10,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -16,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
 // Trigger schedules an immediate check of one document. It reports false when the
@@ -29,8 +34,26 @@ const (
 	webhookMaxTokenFile = 4 << 10
 )
 
-// webhookResults are the result label values of assuresign_webhook_requests_total.
+// webhookResults are the result label values of assuresign_webhook_requests_total;
+// forwarded and forward_failed are added when the handler forwards to shards.
 var webhookResults = []string{"accepted", "unwatched", "unauthorized", "bad_request", "too_large", "method_not_allowed"}
+
+// Forwarding bounds: a notification waits at most forwardTimeout for its owner,
+// over at most forwardAttempts requests.
+const (
+	forwardTimeout  = 5 * time.Second
+	forwardAttempts = 3
+	forwardedHeader = "X-Assuresign-Exporter-Forwarded-By"
+)
+
+// Shards tells the handler which documents it owns and where the others go.
+type Shards struct {
+	Shard, Total int
+	// URLTemplate is the owner's webhook URL, {shard} replaced by its number.
+	URLTemplate string
+	// Client sends forwarded notifications; nil for a default one.
+	Client *http.Client
+}
 
 // WebhookHandler receives DocumentTRAK notifications. It only ever asks for a
 // check of the named document: a status claimed in the body is not trusted.
@@ -40,6 +63,7 @@ type WebhookHandler struct {
 	// comparing digests takes the same time whatever the presented length.
 	digest   atomic.Pointer[[sha256.Size]byte]
 	trigger  Trigger
+	shards   *Shards
 	requests *prometheus.CounterVec
 	logger   *slog.Logger
 	now      func() time.Time
@@ -60,7 +84,7 @@ func NewWebhookHandler(tokenFile string, trigger Trigger, reg prometheus.Registe
 		now:       time.Now,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "assuresign_webhook_requests_total",
-			Help: "DocumentTRAK notifications received, by result: accepted, unwatched, unauthorized, bad_request, too_large, method_not_allowed.",
+			Help: "DocumentTRAK notifications received, by result: accepted, unwatched, unauthorized, bad_request, too_large, method_not_allowed; with shards also forwarded and forward_failed (for another shard's document).",
 		}, []string{"result"}),
 	}
 	for _, r := range webhookResults {
@@ -75,6 +99,74 @@ func NewWebhookHandler(tokenFile string, trigger Trigger, reg prometheus.Registe
 		}
 	}
 	return h, nil
+}
+
+// CheckShardURLTemplate rejects a --webhook.shard-url-template that cannot
+// address a shard.
+func CheckShardURLTemplate(tmpl string) error {
+	if !strings.Contains(tmpl, "{shard}") {
+		return fmt.Errorf("--webhook.shard-url-template %q must contain {shard} (needed with the webhook and more than one shard)", tmpl)
+	}
+	u, err := url.Parse(strings.ReplaceAll(tmpl, "{shard}", "0"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--webhook.shard-url-template %q is not an http or https URL", tmpl)
+	}
+	return nil
+}
+
+// ForwardTo makes h pass each notification for a document another shard owns
+// to that shard. Call it before h serves.
+func (h *WebhookHandler) ForwardTo(s Shards) {
+	if s.Client == nil {
+		// No redirects: the bearer token goes to the owner and nowhere else.
+		s.Client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	h.shards = &s
+	h.requests.WithLabelValues("forwarded")
+	h.requests.WithLabelValues("forward_failed")
+}
+
+// forward posts the notification to shard owner, with the bearer token it was
+// presented with, retrying transport errors and 5xx answers within forwardTimeout.
+func (h *WebhookHandler) forward(r *http.Request, owner int, body []byte) error {
+	ctx, cancel := context.WithTimeout(r.Context(), forwardTimeout)
+	defer cancel()
+	target := strings.ReplaceAll(h.shards.URLTemplate, "{shard}", strconv.Itoa(owner))
+	var err error
+	for attempt := range forwardAttempts {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(time.Duration(attempt) * 250 * time.Millisecond):
+			}
+		}
+		// The URL is the operator's template with a shard number: nothing of the request.
+		req, reqErr := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body)) //nolint:gosec // G704: see above
+
+		if reqErr != nil {
+			return reqErr
+		}
+		req.Header.Set("Content-Type", r.Header.Get("Content-Type"))
+		req.Header.Set("Authorization", r.Header.Get("Authorization"))
+		req.Header.Set(forwardedHeader, strconv.Itoa(h.shards.Shard))
+		var resp *http.Response
+		if resp, err = h.shards.Client.Do(req); err != nil { //nolint:gosec // G704: the operator's URL
+
+			continue
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode/100 == 2:
+			return nil
+		case resp.StatusCode >= 500:
+			err = fmt.Errorf("%s answered %s", target, resp.Status)
+		default:
+			return fmt.Errorf("%s answered %s", target, resp.Status)
+		}
+	}
+	return err
 }
 
 // Reload re-reads the token file; on error the old token stays and the error is returned.
@@ -145,7 +237,17 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	result := "accepted"
-	if !h.trigger.CheckNow(id, received) {
+	// A forwarded notification is never forwarded again, so shards that
+	// disagree on the layout cannot pass it round in a loop.
+	if owner := h.owner(id); owner >= 0 && r.Header.Get(forwardedHeader) == "" {
+		result = "forwarded"
+		if err := h.forward(r, owner, body); err != nil {
+			// Still 202: the owner's next scheduled round covers the document.
+			result = "forward_failed"
+			h.logger.Warn("could not forward a DocumentTRAK notification to the shard that owns its document; that shard's next refresh round covers it",
+				"document", id, "shard", owner, "err", err)
+		}
+	} else if !h.trigger.CheckNow(id, received) {
 		// Still 2xx: DocumentTRAK would otherwise retry a notification that
 		// can never succeed.
 		result = "unwatched"
@@ -155,6 +257,17 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusAccepted)
 	_, _ = io.WriteString(w, "accepted\n")
+}
+
+// owner returns the shard that owns id when it is another shard's, else -1.
+func (h *WebhookHandler) owner(id string) int {
+	if h.shards == nil {
+		return -1
+	}
+	if o := watchlist.Owner(id, h.shards.Total); o != h.shards.Shard {
+		return o
+	}
+	return -1
 }
 
 // authorized compares digests in constant time; neither the presented nor the
