@@ -39,9 +39,9 @@ const (
 )
 
 var (
-	watchFile         = kingpin.Flag("watch.file", "YAML file listing the documents to watch (it holds AuthTokens: keep it mode 0600).").String()
-	watchMaxDocuments = kingpin.Flag("watch.max-documents", "Most documents the watch file may list.").Default("10000").Int()
-	watchPoll         = kingpin.Flag("watch.poll-interval", "How often to look for a changed watch file (follows Kubernetes' symlink swaps).").Default("10s").Duration()
+	watchFiles        = kingpin.Flag("watch.file", "YAML file listing documents to watch, or a glob pattern matching such files (repeatable; they hold AuthTokens: keep them mode 0600).").Strings()
+	watchMaxDocuments = kingpin.Flag("watch.max-documents", "Most documents the watch files may list, all together.").Default("10000").Int()
+	watchPoll         = kingpin.Flag("watch.poll-interval", "How often to look for changed, new or removed watch files (follows Kubernetes' symlink swaps).").Default("10s").Duration()
 
 	endpoint         = kingpin.Flag("assuresign.endpoint", "Full URL of the CheckStatus endpoint: pick the host of the account's region.").Default(assuresign.DefaultEndpoint).String()
 	contextFile      = kingpin.Flag("assuresign.context-identifier-file", "File holding the account's ContextIdentifier; else $"+contextEnv+" is used.").String()
@@ -82,7 +82,8 @@ func main() {
 
 // flagValues are the flags validateFlags checks.
 type flagValues struct {
-	watchFile, metricsPath                           string
+	watchFiles                                       []string
+	metricsPath                                      string
 	demo                                             bool
 	batchSize, concurrency, maxDocuments, maxRetries int
 	refreshInterval, terminalInterval                time.Duration
@@ -92,7 +93,7 @@ type flagValues struct {
 
 func currentFlags() flagValues {
 	return flagValues{
-		watchFile: *watchFile, metricsPath: *metricsPath, demo: *demo,
+		watchFiles: *watchFiles, metricsPath: *metricsPath, demo: *demo,
 		batchSize: *batchSize, concurrency: *concurrency, maxDocuments: *watchMaxDocuments, maxRetries: *maxRetries,
 		refreshInterval: *refreshInterval, terminalInterval: *terminalInterval,
 		requestTimeout: *requestTimeout, watchPoll: *watchPoll,
@@ -103,7 +104,7 @@ func currentFlags() flagValues {
 // validateFlags rejects flag values that cannot work, before anything starts.
 func validateFlags(f flagValues) error {
 	switch {
-	case f.watchFile == "" && !f.demo:
+	case len(f.watchFiles) == 0 && !f.demo:
 		return errors.New("--watch.file is required (or try --demo)")
 	case f.batchSize < 1:
 		return fmt.Errorf("--assuresign.batch-size must be at least 1, not %d", f.batchSize)
@@ -124,6 +125,9 @@ func validateFlags(f flagValues) error {
 		return fmt.Errorf("--watch.poll-interval must be positive, not %s", f.watchPoll)
 	case f.webhookListen != "" && f.webhookTokenFile == "":
 		return errors.New("--webhook.listen-address needs --webhook.bearer-token-file")
+	}
+	if err := watchlist.CheckPatterns(f.watchFiles); err != nil {
+		return err
 	}
 	return server.CheckMetricsPath(f.metricsPath)
 }
@@ -173,9 +177,11 @@ func run(logger *slog.Logger) error {
 	}
 	if *demo {
 		var cleanup func()
-		if contextIdentifier, *watchFile, cleanup, err = startDemo(ctx, &wg, logger); err != nil {
+		var demoWatch string
+		if contextIdentifier, demoWatch, cleanup, err = startDemo(ctx, &wg, logger); err != nil {
 			return err
 		}
+		*watchFiles = []string{demoWatch}
 		defer cleanup()
 	}
 
@@ -207,7 +213,7 @@ func run(logger *slog.Logger) error {
 		Timeout:           *requestTimeout,
 		ContextIdentifier: contextIdentifier,
 	}, store, client, metrics, logger)
-	watch := watchlist.NewFile(*watchFile, *watchMaxDocuments, contextIdentifier == "", registry, logger)
+	watch := watchlist.NewFiles(*watchFiles, *watchMaxDocuments, contextIdentifier == "", registry, logger)
 	wl, err := watch.Load()
 	if err != nil {
 		return err
@@ -230,7 +236,7 @@ func run(logger *slog.Logger) error {
 				return
 			case done := <-reloads:
 				wl, err := watch.Load()
-				if err == nil {
+				if wl != nil { // the good files' changes apply even when another is bad
 					refresher.SetWatchList(wl)
 				}
 				if webhook != nil {
