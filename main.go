@@ -61,6 +61,7 @@ var (
 
 	metricsPath       = kingpin.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 	currentStatusOnly = kingpin.Flag("metrics.current-status-only", "Export one assuresign_document_status series per document, for its current status, instead of a state set of nine (about 7 series per document instead of 15.5).").Bool()
+	check             = kingpin.Flag("check", "Ask AssureSign once about every watched document, print a table and exit: 0 when all have a status, 1 when any has none or the watch list is invalid, 2 when AssureSign could not be reached or refused the request. Starts no server.").Bool()
 	demo              = kingpin.Flag("demo", "Run against a built-in AssureSign simulator with generated documents; no account needed.").Bool()
 
 	toolkitFlags = kingpinflag.AddFlags(kingpin.CommandLine, defaultListen)
@@ -74,6 +75,9 @@ func main() {
 	kingpin.Parse()
 	logger := promslog.New(promslogConfig)
 
+	if *check {
+		os.Exit(runCheckFlags(logger))
+	}
 	if err := run(logger); err != nil {
 		logger.Error("exiting", "err", err)
 		os.Exit(1)
@@ -84,7 +88,7 @@ func main() {
 type flagValues struct {
 	watchFiles                                       []string
 	metricsPath                                      string
-	demo                                             bool
+	demo, check                                      bool
 	batchSize, concurrency, maxDocuments, maxRetries int
 	refreshInterval, terminalInterval                time.Duration
 	requestTimeout, watchPoll                        time.Duration
@@ -93,7 +97,7 @@ type flagValues struct {
 
 func currentFlags() flagValues {
 	return flagValues{
-		watchFiles: *watchFiles, metricsPath: *metricsPath, demo: *demo,
+		watchFiles: *watchFiles, metricsPath: *metricsPath, demo: *demo, check: *check,
 		batchSize: *batchSize, concurrency: *concurrency, maxDocuments: *watchMaxDocuments, maxRetries: *maxRetries,
 		refreshInterval: *refreshInterval, terminalInterval: *terminalInterval,
 		requestTimeout: *requestTimeout, watchPoll: *watchPoll,
@@ -104,6 +108,8 @@ func currentFlags() flagValues {
 // validateFlags rejects flag values that cannot work, before anything starts.
 func validateFlags(f flagValues) error {
 	switch {
+	case f.check && f.demo:
+		return errors.New("--check takes --watch.file, not --demo")
 	case len(f.watchFiles) == 0 && !f.demo:
 		return errors.New("--watch.file is required (or try --demo)")
 	case f.batchSize < 1:
@@ -148,6 +154,27 @@ func readContextIdentifier() (string, error) {
 		return "", fmt.Errorf("the ContextIdentifier from %s is not a GUID", source)
 	}
 	return v, nil
+}
+
+// runCheckFlags runs --check with the flags' values and returns its exit code.
+func runCheckFlags(logger *slog.Logger) int {
+	contextIdentifier, err := readContextIdentifier()
+	if err == nil {
+		err = validateFlags(currentFlags())
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return checkIncomplete
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runCheck(ctx, os.Stdout, checkConfig{
+		watchFiles: *watchFiles, maxDocuments: *watchMaxDocuments, contextIdentifier: contextIdentifier,
+		client: assuresign.Config{
+			Endpoint: *endpoint, MaxBodyBytes: *maxResponseBytes, MaxRetries: retries(*maxRetries), Logger: logger,
+		},
+		batchSize: *batchSize, concurrency: *concurrency, timeout: *requestTimeout,
+	}, logger)
 }
 
 func run(logger *slog.Logger) error {
