@@ -59,6 +59,7 @@ var (
 	webhookListen    = kingpin.Flag("webhook.listen-address", "Serve the webhook on its own address instead of the main one (to keep it outside the main listener's basic auth).").String()
 	webhookWebConfig = kingpin.Flag("webhook.web.config.file", "exporter-toolkit web config (TLS) for --webhook.listen-address.").String()
 
+	stuckAfter        = kingpin.Flag("web.landing-page.stuck-after", "How long a document may sit in one signing step before the landing page lists it as stuck (the AssureSignDocumentStuck alert's threshold).").Default(server.DefaultStuckAfter.String()).Duration()
 	metricsPath       = kingpin.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 	currentStatusOnly = kingpin.Flag("metrics.current-status-only", "Export one assuresign_document_status series per document, for its current status, instead of a state set of nine (about 7 series per document instead of 15.5).").Bool()
 	check             = kingpin.Flag("check", "Ask AssureSign once about every watched document, print a table and exit: 0 when all have a status, 1 when any has none or the watch list is invalid, 2 when AssureSign could not be reached or refused the request. Starts no server.").Bool()
@@ -311,6 +312,7 @@ func run(logger *slog.Logger) error {
 	opts := server.Options{
 		MetricsPath: *metricsPath, Store: store, Gatherer: registry, Ready: refresher.Ready,
 		Reload: reload, Version: version.Version, Logger: logger,
+		Upstream: refresher.Upstream, StuckAfter: *stuckAfter,
 	}
 	var webhookServer *serverSpec
 	if webhook != nil {

@@ -108,3 +108,34 @@ func BenchmarkNotificationToMetrics(b *testing.B) {
 	}
 	b.ReportMetric(total.Seconds()/float64(n), "seconds/notification")
 }
+
+// BenchmarkLandingPage serves the landing page at 100,000 documents (a
+// quarter of them problems), plain and with a search, beside a gzipped scrape
+// of the same documents: the page must cost no more than a scrape.
+func BenchmarkLandingPage(b *testing.B) {
+	const n = 100_000
+	h := benchHandler(b, n)
+	for _, tc := range []struct{ name, path, encoding string }{
+		{"page", "/", ""},
+		{"search", "/?q=umbrella&status=Declined&page=3", ""},
+		{"scrape", "/metrics", "gzip"},
+	} {
+		b.Run(fmt.Sprintf("docs=%d/%s", n, tc.name), func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, tc.path, nil)
+			if tc.encoding != "" {
+				req.Header.Set("Accept-Encoding", tc.encoding)
+			}
+			var sent int
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("HTTP %d", rec.Code)
+				}
+				sent = rec.Body.Len()
+			}
+			b.ReportMetric(float64(sent), "bytes/response")
+		})
+	}
+}
