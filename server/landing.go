@@ -240,7 +240,7 @@ th{background:#f0f2f5}
 td.id{font-family:ui-monospace,monospace;font-size:85%;white-space:nowrap}
 .st{font-weight:600}.st.bad{color:#b3261e}.st.ok{color:#1e7b34}.st.active{color:#1f4aa8}.st.muted{color:#5b6270}
 .lbl{display:inline-block;background:#eef0f3;border-radius:3px;padding:0 .3em;margin:0 .2em .1em 0;font-size:90%}
-.err{color:#a00}
+.err{color:#a00}.nw,.lbl{white-space:nowrap}
 form{display:flex;gap:.5em;flex-wrap:wrap;margin-bottom:.6em}
 input[type=search]{min-width:22em;padding:.3em}
 .pager a{margin-right:1em}.note{color:#5b6270;font-size:90%}
@@ -266,7 +266,7 @@ input[type=search]{min-width:22em;padding:.3em}
 {{end}}{{end}}</div>
 {{if .O.ProblemDocuments}}<p class="note">Stuck: created or at one signing step for more than {{age .StuckAfter}}. {{if lt (len .O.ProblemDocuments) .ProblemTotal}}The first {{len .O.ProblemDocuments}} are listed, most urgent first; follow a count above for all.{{end}}</p>
 <table><tr><th>Problem</th><th>Document ID</th><th>Labels</th><th>Where it stands</th><th>Last check</th><th>Last error</th></tr>
-{{range .O.ProblemDocuments}}<tr class="problem"><td class="st bad">{{title .Problem}}</td><td class="id">{{.ID}}</td><td>{{range $k, $v := .Labels}}<span class="lbl">{{$k}}={{$v}}</span>{{end}}</td><td>{{describe . $.Now}}</td><td>{{if .LastCheck.IsZero}}never{{else}}{{ago $.Now .LastCheck}}{{end}}</td><td class="err">{{.LastError}}</td></tr>
+{{range .O.ProblemDocuments}}<tr class="problem"><td class="st bad">{{title .Problem}}</td><td class="id">{{.ID}}</td><td>{{range $k, $v := .Labels}}<span class="lbl">{{$k}}={{$v}}</span>{{end}}</td><td>{{describe . $.Now}}</td><td class="nw">{{if .LastCheck.IsZero}}never{{else}}{{ago $.Now .LastCheck}}{{end}}</td><td class="err">{{.LastError}}</td></tr>
 {{end}}</table>{{end}}
 </section>
 
@@ -278,7 +278,7 @@ input[type=search]{min-width:22em;padding:.3em}
 <button type="submit">Search</button>{{if .Filtered}} <a href="{{.With "q" "" "status" "" "problem" ""}}">clear</a>{{end}}</form>
 <p class="note" id="matches">{{if .O.Matches}}Showing {{.From}}–{{.To}} of {{.O.Matches}}{{if .Filtered}} matching{{end}}, by id.{{else}}No document matches.{{end}} Statuses come from the background refresh, never from this page.</p>
 <table><tr><th>Document ID</th><th>Labels</th><th>Status</th><th>Where it stands</th><th>Status date</th><th>Last check</th><th>Last error</th></tr>
-{{range .O.Page}}<tr><td class="id">{{.ID}}</td><td>{{range $k, $v := .Labels}}<span class="lbl">{{$k}}={{$v}}</span>{{end}}</td><td class="st {{statusClass .Status}}">{{.Status}}</td><td>{{describe . $.Now}}</td><td>{{when .StatusDate}}</td><td>{{if .LastCheck.IsZero}}never{{else}}{{ago $.Now .LastCheck}}{{end}}</td><td class="err">{{.LastError}}</td></tr>
+{{range .O.Page}}<tr><td class="id">{{.ID}}</td><td>{{range $k, $v := .Labels}}<span class="lbl">{{$k}}={{$v}}</span>{{end}}</td><td class="st {{statusClass .Status}}">{{.Status}}</td><td>{{describe . $.Now}}</td><td class="nw">{{when .StatusDate}}</td><td class="nw">{{if .LastCheck.IsZero}}never{{else}}{{ago $.Now .LastCheck}}{{end}}</td><td class="err">{{.LastError}}</td></tr>
 {{end}}</table>
 <p class="pager">{{if gt .Page 1}}<a href="{{.PageLink (add .Page -1)}}#documents">← previous</a>{{end}}{{if .HasNext}}<a href="{{.PageLink (add .Page 1)}}#documents">next →</a>{{end}}</p>
 </section>

@@ -50,12 +50,12 @@ func TestLandingPageListsDocuments(t *testing.T) {
 		"<span>1.2.3</span>", "First round in progress: checked 4 of 4.", `<a href="/metrics">Metrics</a>`, "4 documents by status",
 		"Showing 1–4 of 4, by id.",
 		// A: id, labels (escaped), status, where it stands, status date, last check.
-		`<tr><td class="id">` + docA + `</td><td><span class="lbl">customer=acme</span><span class="lbl">note=&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</span></td><td class="st active">SigningStepInProgress</td><td>in step 2 for 1 hour</td><td>2024-03-01T11:00:00Z</td><td>`,
+		`<tr><td class="id">` + docA + `</td><td><span class="lbl">customer=acme</span><span class="lbl">note=&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</span></td><td class="st active">SigningStepInProgress</td><td>in step 2 for 1 hour</td><td class="nw">2024-03-01T11:00:00Z</td><td class="nw">`,
 		// B: exceptions only, so the last error.
-		`<tr><td class="id">` + docB + `</td><td></td><td class="st ok">Completed</td><td>Completed 22 hours ago</td><td>2024-02-29T13:30:00Z</td><td>`,
+		`<tr><td class="id">` + docB + `</td><td></td><td class="st ok">Completed</td><td>Completed 22 hours ago</td><td class="nw">2024-02-29T13:30:00Z</td><td class="nw">`,
 		`<td class="err">Unknown: u</td></tr>`,
 		// C: never answered, then a failed request: a problem.
-		`<tr><td class="id">` + docC + `</td><td></td><td class="st muted">Unknown</td><td>not checked yet</td><td>never</td><td>never</td><td class="err">assuresign: HTTP status 503</td></tr>`,
+		`<tr><td class="id">` + docC + `</td><td></td><td class="st muted">Unknown</td><td>not checked yet</td><td class="nw">never</td><td class="nw">never</td><td class="err">assuresign: HTTP status 503</td></tr>`,
 		`<tr class="problem"><td class="st bad">Check failing</td><td class="id">` + docC + `</td>`,
 		`<td class="st muted">Unknown (Archived)</td>`,
 	} {
