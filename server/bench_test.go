@@ -18,17 +18,7 @@ import (
 // statuses, a quarter with an exception, all checked, with the exporter's own
 // metrics.
 func benchHandler(b *testing.B, n int) http.Handler {
-	wl := &watchlist.List{LabelNames: []string{"customer", "team"}}
-	customers := []string{"acme", "globex", "initech", "umbrella"}
-	index := make(map[string]int, n)
-	for i := range n {
-		id := testGUID(0xBE4C, i)
-		index[id] = i
-		wl.Documents = append(wl.Documents, watchlist.Document{
-			ID: id, AuthToken: testGUID(0x70CE, i),
-			Labels: map[string]string{"customer": customers[i%len(customers)], "team": fmt.Sprintf("team-%d", i%7)},
-		})
-	}
+	wl, index := labelledDocs(n, 0xBE4C)
 	answer := checkerFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
 		out := make([]assuresign.Result, len(checks))
 		for k, c := range checks {
@@ -46,6 +36,23 @@ func benchHandler(b *testing.B, n int) http.Handler {
 		b.Fatal("the first round left documents unchecked")
 	}
 	return fx.handler
+}
+
+// labelledDocs is a watch list of n documents, with ids prefixed by prefix,
+// each labelled with a customer and a team, and each id's position.
+func labelledDocs(n int, prefix uint32) (*watchlist.List, map[string]int) {
+	wl := &watchlist.List{LabelNames: []string{"customer", "team"}}
+	customers := []string{"acme", "globex", "initech", "umbrella"}
+	index := make(map[string]int, n)
+	for i := range n {
+		id := testGUID(prefix, i)
+		index[id] = i
+		wl.Documents = append(wl.Documents, watchlist.Document{
+			ID: id, AuthToken: testGUID(0x70CE, i),
+			Labels: map[string]string{"customer": customers[i%len(customers)], "team": fmt.Sprintf("team-%d", i%7)},
+		})
+	}
+	return wl, index
 }
 
 // BenchmarkScrape serves /metrics for 1k and 10k documents, plain and

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"html/template"
 	"net/http"
 	"net/http/httptest"
@@ -73,17 +72,7 @@ func TestLandingPageListsDocuments(t *testing.T) {
 // fixed places, one Declined document, one stuck at step 2 for ten days and
 // one whose checks answer with an Error exception.
 func landingDocs(n int) (*watchlist.List, collector.Checker) {
-	wl := &watchlist.List{LabelNames: []string{"customer", "team"}}
-	customers := []string{"acme", "globex", "initech", "umbrella"}
-	index := make(map[string]int, n)
-	for i := range n {
-		id := testGUID(0x1A4D, i)
-		index[id] = i
-		wl.Documents = append(wl.Documents, watchlist.Document{
-			ID: id, AuthToken: testGUID(0x70CE, i),
-			Labels: map[string]string{"customer": customers[i%len(customers)], "team": fmt.Sprintf("team-%d", i%7)},
-		})
-	}
+	wl, index := labelledDocs(n, 0x1A4D)
 	wl.Documents[n/2].Labels = map[string]string{"customer": "wayne", "team": "legal"} // the one wayne
 	mostly := []assuresign.Status{assuresign.StatusSigningStepInProgress, assuresign.StatusCompleted, assuresign.StatusCreated}
 	return wl, checkerFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
