@@ -10,7 +10,7 @@ import (
 // goodFlags are the defaults with a watch file: valid.
 func goodFlags() flagValues {
 	return flagValues{
-		watchFile: "watch.yml", metricsPath: "/metrics",
+		watchFiles: []string{"watch.yml"}, metricsPath: "/metrics",
 		batchSize: 50, concurrency: 2, maxDocuments: 10000, maxRetries: 3,
 		refreshInterval: 5 * time.Minute, maxInterval: time.Hour, terminalInterval: 24 * time.Hour,
 		requestTimeout: 30 * time.Second, watchPoll: 10 * time.Second,
@@ -25,8 +25,10 @@ func TestValidateFlags(t *testing.T) {
 		want string // the whole error; "" for none
 	}{
 		{"defaults with a watch file", func(*flagValues) {}, ""},
-		{"no watch file", func(f *flagValues) { f.watchFile = "" }, "--watch.file is required (or try --demo)"},
-		{"no watch file with --demo", func(f *flagValues) { f.watchFile, f.demo = "", true }, ""},
+		{"no watch file", func(f *flagValues) { f.watchFiles = nil }, "--watch.file is required (or try --demo)"},
+		{"a malformed glob", func(f *flagValues) { f.watchFiles = []string{"watch.yml", "watch.d/[*.yml"} }, `--watch.file "watch.d/[*.yml": syntax error in pattern`},
+		{"--check with --demo", func(f *flagValues) { f.check, f.demo = true, true }, "--check takes --watch.file, not --demo"},
+		{"no watch file with --demo", func(f *flagValues) { f.watchFiles, f.demo = nil, true }, ""},
 		{"batch size 0", func(f *flagValues) { f.batchSize = 0 }, "--assuresign.batch-size must be at least 1, not 0"},
 		{"concurrency 0", func(f *flagValues) { f.concurrency = 0 }, "--assuresign.concurrency must be at least 1, not 0"},
 		{"max documents 0", func(f *flagValues) { f.maxDocuments = 0 }, "--watch.max-documents must be at least 1, not 0"},

@@ -43,9 +43,9 @@ const (
 )
 
 var (
-	watchFile         = kingpin.Flag("watch.file", "YAML file listing the documents to watch (it holds AuthTokens: keep it mode 0600).").String()
-	watchMaxDocuments = kingpin.Flag("watch.max-documents", "Most documents the watch file may list.").Default("10000").Int()
-	watchPoll         = kingpin.Flag("watch.poll-interval", "How often to look for a changed watch file (follows Kubernetes' symlink swaps).").Default("10s").Duration()
+	watchFiles        = kingpin.Flag("watch.file", "YAML file listing documents to watch, or a glob pattern matching such files (repeatable; they hold AuthTokens: keep them mode 0600).").Strings()
+	watchMaxDocuments = kingpin.Flag("watch.max-documents", "Most documents the watch files may list, all together.").Default("10000").Int()
+	watchPoll         = kingpin.Flag("watch.poll-interval", "How often to look for changed, new or removed watch files (follows Kubernetes' symlink swaps).").Default("10s").Duration()
 
 	endpoint         = kingpin.Flag("assuresign.endpoint", "Full URL of the CheckStatus endpoint: pick the host of the account's region.").Default(assuresign.DefaultEndpoint).String()
 	contextFile      = kingpin.Flag("assuresign.context-identifier-file", "File holding the account's ContextIdentifier; else $"+contextEnv+" is used.").String()
@@ -71,8 +71,10 @@ var (
 	persistenceFile     = kingpin.Flag("persistence.file", "File to keep the documents' statuses and schedule in across restarts (empty: off). It holds no secret.").String()
 	persistenceInterval = kingpin.Flag("persistence.interval", "Least time between two writes of --persistence.file; it is also written at shutdown.").Default("1m").Duration()
 
+	stuckAfter        = kingpin.Flag("web.landing-page.stuck-after", "How long a document may sit in one signing step before the landing page lists it as stuck (the AssureSignDocumentStuck alert's threshold).").Default(server.DefaultStuckAfter.String()).Duration()
 	metricsPath       = kingpin.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 	currentStatusOnly = kingpin.Flag("metrics.current-status-only", "Export one assuresign_document_status series per document, for its current status, instead of a state set of nine (about 7 series per document instead of 15.5).").Bool()
+	check             = kingpin.Flag("check", "Ask AssureSign once about every watched document, print a table and exit: 0 when all have a status, 1 when any has none or the watch list is invalid, 2 when AssureSign could not be reached or refused the request. Starts no server.").Bool()
 	demo              = kingpin.Flag("demo", "Run against a built-in AssureSign simulator with generated documents; no account needed.").Bool()
 
 	toolkitFlags = kingpinflag.AddFlags(kingpin.CommandLine, defaultListen)
@@ -92,6 +94,9 @@ func main() {
 		debug.SetGCPercent(50)
 	}
 
+	if *check {
+		os.Exit(runCheckFlags(logger))
+	}
 	if err := run(logger); err != nil {
 		logger.Error("exiting", "err", err)
 		os.Exit(1)
@@ -100,8 +105,9 @@ func main() {
 
 // flagValues are the flags validateFlags checks.
 type flagValues struct {
-	watchFile, metricsPath                           string
-	demo                                             bool
+	watchFiles                                       []string
+	metricsPath                                      string
+	demo, check                                      bool
 	batchSize, concurrency, maxDocuments, maxRetries int
 	refreshInterval, maxInterval, terminalInterval   time.Duration
 	requestTimeout, watchPoll                        time.Duration
@@ -114,7 +120,7 @@ type flagValues struct {
 
 func currentFlags() flagValues {
 	return flagValues{
-		watchFile: *watchFile, metricsPath: *metricsPath, demo: *demo,
+		watchFiles: *watchFiles, metricsPath: *metricsPath, demo: *demo, check: *check,
 		batchSize: *batchSize, concurrency: *concurrency, maxDocuments: *watchMaxDocuments, maxRetries: *maxRetries,
 		refreshInterval: *refreshInterval, maxInterval: *maxInterval, terminalInterval: *terminalInterval,
 		requestTimeout: *requestTimeout, watchPoll: *watchPoll,
@@ -127,7 +133,9 @@ func currentFlags() flagValues {
 // validateFlags rejects flag values that cannot work, before anything starts.
 func validateFlags(f flagValues) error {
 	switch {
-	case f.watchFile == "" && !f.demo:
+	case f.check && f.demo:
+		return errors.New("--check takes --watch.file, not --demo")
+	case len(f.watchFiles) == 0 && !f.demo:
 		return errors.New("--watch.file is required (or try --demo)")
 	case f.batchSize < 1:
 		return fmt.Errorf("--assuresign.batch-size must be at least 1, not %d", f.batchSize)
@@ -169,6 +177,9 @@ func validateFlags(f flagValues) error {
 			return err
 		}
 	}
+	if err := watchlist.CheckPatterns(f.watchFiles); err != nil {
+		return err
+	}
 	return server.CheckMetricsPath(f.metricsPath)
 }
 
@@ -200,6 +211,27 @@ func readContextIdentifier() (string, error) {
 		return "", fmt.Errorf("the ContextIdentifier from %s is not a GUID", source)
 	}
 	return v, nil
+}
+
+// runCheckFlags runs --check with the flags' values and returns its exit code.
+func runCheckFlags(logger *slog.Logger) int {
+	contextIdentifier, err := readContextIdentifier()
+	if err == nil {
+		err = validateFlags(currentFlags())
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return checkIncomplete
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runCheck(ctx, os.Stdout, checkConfig{
+		watchFiles: *watchFiles, maxDocuments: *watchMaxDocuments, contextIdentifier: contextIdentifier,
+		client: assuresign.Config{
+			Endpoint: *endpoint, MaxBodyBytes: *maxResponseBytes, MaxRetries: retries(*maxRetries), Logger: logger,
+		},
+		batchSize: *batchSize, concurrency: *concurrency, timeout: *requestTimeout,
+	}, logger)
 }
 
 func run(logger *slog.Logger) error {
@@ -234,9 +266,11 @@ func run(logger *slog.Logger) error {
 	}
 	if *demo {
 		var cleanup func()
-		if contextIdentifier, *watchFile, cleanup, err = startDemo(ctx, &wg, logger); err != nil {
+		var demoWatch string
+		if contextIdentifier, demoWatch, cleanup, err = startDemo(ctx, &wg, logger); err != nil {
 			return err
 		}
+		*watchFiles = []string{demoWatch}
 		defer cleanup()
 	}
 
@@ -273,11 +307,12 @@ func run(logger *slog.Logger) error {
 	registry.MustRegister(collector.NewCheckIntervalCollector(refresher.CheckIntervals))
 	shardNum, _ := parseShard(*shard) // validated above
 	collector.RegisterShardMetrics(registry, shardNum, *totalShards)
-	watch := watchlist.NewFile(*watchFile, *watchMaxDocuments, contextIdentifier == "", registry, logger)
-	// load reads the whole list and keeps this shard's documents.
+	watch := watchlist.NewFiles(*watchFiles, *watchMaxDocuments, contextIdentifier == "", registry, logger)
+	// load reads every watch file and keeps this shard's documents. A file
+	// that fails keeps its last good version, so a list comes with the error.
 	load := func() (*watchlist.List, error) {
 		wl, err := watch.Load()
-		if err != nil {
+		if wl == nil {
 			return nil, err
 		}
 		owned := wl.Shard(shardNum, *totalShards)
@@ -285,7 +320,7 @@ func run(logger *slog.Logger) error {
 			logger.Info("documents of this shard", "shard", shardNum, "total_shards", *totalShards,
 				"documents", len(owned.Documents), "watch_list_documents", len(wl.Documents))
 		}
-		return owned, nil
+		return owned, err
 	}
 	wl, err := load()
 	if err != nil {
@@ -318,7 +353,7 @@ func run(logger *slog.Logger) error {
 				return
 			case done := <-reloads:
 				wl, err := load()
-				if err == nil {
+				if wl != nil { // the good files' changes apply even when another is bad
 					refresher.SetWatchList(wl)
 				}
 				if webhook != nil {
@@ -374,6 +409,7 @@ func run(logger *slog.Logger) error {
 	opts := server.Options{
 		MetricsPath: *metricsPath, Store: store, Gatherer: registry, Ready: refresher.Ready, CheckIntervals: refresher.CheckIntervals,
 		Reload: reload, Version: version.Version, Logger: logger,
+		Upstream: refresher.Upstream, StuckAfter: *stuckAfter,
 	}
 	var webhookServer *serverSpec
 	if webhook != nil {

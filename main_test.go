@@ -170,7 +170,7 @@ func testServe(t *testing.T) {
 	code, body := e.Get(t, "/-/ready")
 	assert.Equal(t, http.StatusServiceUnavailable, code, "not ready before the first round: %s", body)
 	_, body = e.Get(t, "/")
-	assert.Contains(t, body, "Waiting for the first refresh round.")
+	assert.Contains(t, body, "First round in progress: checked 0 of 3.")
 
 	open()
 	testenv.WaitHTTP(t, e.URL+"/-/ready", http.StatusOK, waitFor)

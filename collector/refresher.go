@@ -55,6 +55,52 @@ type Refresher struct {
 	// quietUntil (Unix nanoseconds) holds every request back until a
 	// Retry-After that a failed request was answered with has passed.
 	quietUntil atomic.Int64
+
+	upstreamMu sync.Mutex
+	upstream   Upstream // HeldUntil is filled in from quietUntil when asked
+}
+
+// Upstream is what the refresher knows of AssureSign, for the landing page.
+type Upstream struct {
+	Up          bool      // as assuresign_up
+	LastSuccess time.Time // as assuresign_last_refresh_success_timestamp_seconds; zero: never
+	NextRound   time.Time // when the next scheduled round starts; zero during the first
+	HeldUntil   time.Time // a Retry-After hold on every request; zero when none
+}
+
+// Upstream returns what the refresher knows of AssureSign now.
+func (r *Refresher) Upstream() Upstream {
+	r.upstreamMu.Lock()
+	u := r.upstream
+	r.upstreamMu.Unlock()
+	if now := r.now(); r.quiet(now) {
+		u.HeldUntil = time.Unix(0, r.quietUntil.Load())
+	}
+	return u
+}
+
+// setUp records a round's verdict in assuresign_up and, on success, the
+// last success's time.
+func (r *Refresher) setUp(up bool) {
+	r.upstreamMu.Lock()
+	defer r.upstreamMu.Unlock()
+	r.upstream.Up = up
+	if !up {
+		r.metrics.up.Set(0)
+		return
+	}
+	r.upstream.LastSuccess = r.now()
+	r.metrics.up.Set(1)
+	r.metrics.lastSuccess.Set(unixSeconds(r.upstream.LastSuccess))
+}
+
+// nextRoundIn resets timer to the next scheduled round, jittered, and notes when it is.
+func (r *Refresher) nextRoundIn(timer *time.Timer) {
+	d := jitter(r.cfg.Interval)
+	timer.Reset(d)
+	r.upstreamMu.Lock()
+	r.upstream.NextRound = r.now().Add(d)
+	r.upstreamMu.Unlock()
 }
 
 // NewRefresher returns a Refresher; call Run to start it.
@@ -122,7 +168,8 @@ func (r *Refresher) Run(ctx context.Context) {
 	// urgent documents anyway.
 	r.round(ctx, false)
 	r.ready.Store(true)
-	timer := time.NewTimer(jitter(r.cfg.Interval))
+	timer := time.NewTimer(time.Hour)
+	r.nextRoundIn(timer)
 	defer timer.Stop()
 	for {
 		select {
@@ -130,7 +177,7 @@ func (r *Refresher) Run(ctx context.Context) {
 			return
 		case <-timer.C:
 			r.round(ctx, false)
-			timer.Reset(jitter(r.cfg.Interval))
+			r.nextRoundIn(timer)
 		case <-r.wake:
 			// Let notifications that arrive together share a request; the wait
 			// also bounds how often urgent rounds can reach AssureSign.
@@ -214,8 +261,7 @@ func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 			// Nothing needed asking: the cache is as fresh as it can be. A
 			// failed check is always due again, so none is pending either:
 			// up must not stay 0 for ever on an empty watch list.
-			r.metrics.up.Set(1)
-			r.metrics.lastSuccess.Set(unixSeconds(r.now()))
+			r.setUp(true)
 			r.metrics.refreshDuration.Set(0)
 		}
 		return stats
@@ -266,7 +312,7 @@ func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 	}
 	switch {
 	case stats.Failed > 0:
-		r.metrics.up.Set(0)
+		r.setUp(false)
 		if firstErr == nil {
 			firstErr = errors.New("held back by AssureSign's Retry-After")
 		}
@@ -275,8 +321,7 @@ func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 	case !urgentOnly:
 		// Only a scheduled round vouches for the whole list: an urgent check
 		// that succeeds says nothing of documents a failed round left stale.
-		r.metrics.up.Set(1)
-		r.metrics.lastSuccess.Set(unixSeconds(r.now()))
+		r.setUp(true)
 	}
 	level := slog.LevelInfo
 	if urgentOnly {

@@ -293,6 +293,7 @@ type DocumentView struct {
 	StatusDate time.Time
 	LastCheck  time.Time
 	LastError  string
+	Problem    Problem // set by Overview only
 }
 
 // Snapshot returns up to limit documents (all when limit <= 0), sorted by id,
@@ -306,15 +307,7 @@ func (s *Store) Snapshot(limit int) ([]DocumentView, int) {
 	}
 	out := make([]DocumentView, 0, limit)
 	for _, id := range s.order[:limit] {
-		d := s.docs[id]
-		status := d.status.String()
-		if d.status == assuresign.StatusUnknown && d.rawStatus != "" {
-			status = "Unknown (" + d.rawStatus + ")"
-		}
-		out = append(out, DocumentView{
-			ID: id, Labels: d.watched.Labels, Status: status, Step: d.step,
-			StatusDate: d.statusDate, LastCheck: d.lastCheck, LastError: d.lastError,
-		})
+		out = append(out, s.docs[id].view(id, NoProblem))
 	}
 	return out, n
 }

@@ -20,17 +20,7 @@ import (
 // statuses, a quarter with an exception, all checked, with the exporter's own
 // metrics.
 func benchHandler(b *testing.B, n int) http.Handler {
-	wl := &watchlist.List{LabelNames: []string{"customer", "team"}}
-	customers := []string{"acme", "globex", "initech", "umbrella"}
-	index := make(map[string]int, n)
-	for i := range n {
-		id := testGUID(0xBE4C, i)
-		index[id] = i
-		wl.Documents = append(wl.Documents, watchlist.Document{
-			ID: id, AuthToken: testGUID(0x70CE, i),
-			Labels: map[string]string{"customer": customers[i%len(customers)], "team": fmt.Sprintf("team-%d", i%7)},
-		})
-	}
+	wl, index := labelledDocs(n, 0xBE4C)
 	answer := checkerFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
 		out := make([]assuresign.Result, len(checks))
 		for k, c := range checks {
@@ -50,6 +40,23 @@ func benchHandler(b *testing.B, n int) http.Handler {
 		b.Fatal("the first round left documents unchecked")
 	}
 	return fx.handler
+}
+
+// labelledDocs is a watch list of n documents, with ids prefixed by prefix,
+// each labelled with a customer and a team, and each id's position.
+func labelledDocs(n int, prefix uint32) (*watchlist.List, map[string]int) {
+	wl := &watchlist.List{LabelNames: []string{"customer", "team"}}
+	customers := []string{"acme", "globex", "initech", "umbrella"}
+	index := make(map[string]int, n)
+	for i := range n {
+		id := testGUID(prefix, i)
+		index[id] = i
+		wl.Documents = append(wl.Documents, watchlist.Document{
+			ID: id, AuthToken: testGUID(0x70CE, i),
+			Labels: map[string]string{"customer": customers[i%len(customers)], "team": fmt.Sprintf("team-%d", i%7)},
+		})
+	}
+	return wl, index
 }
 
 // BenchmarkScrape serves /metrics for 1k and 10k documents, plain and
@@ -111,4 +118,35 @@ func BenchmarkNotificationToMetrics(b *testing.B) {
 		total += time.Since(start)
 	}
 	b.ReportMetric(total.Seconds()/float64(n), "seconds/notification")
+}
+
+// BenchmarkLandingPage serves the landing page at 100,000 documents (a
+// quarter of them problems), plain and with a search, beside a gzipped scrape
+// of the same documents: the page must cost no more than a scrape.
+func BenchmarkLandingPage(b *testing.B) {
+	const n = 100_000
+	h := benchHandler(b, n)
+	for _, tc := range []struct{ name, path, encoding string }{
+		{"page", "/", ""},
+		{"search", "/?q=umbrella&status=Declined&page=3", ""},
+		{"scrape", "/metrics", "gzip"},
+	} {
+		b.Run(fmt.Sprintf("docs=%d/%s", n, tc.name), func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, tc.path, nil)
+			if tc.encoding != "" {
+				req.Header.Set("Accept-Encoding", tc.encoding)
+			}
+			var sent int
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("HTTP %d", rec.Code)
+				}
+				sent = rec.Body.Len()
+			}
+			b.ReportMetric(float64(sent), "bytes/response")
+		})
+	}
 }

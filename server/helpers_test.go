@@ -248,11 +248,12 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 		fx.store.SetWatchList(o.docs)
 	}
 	runRefresher(t, fx.refresher)
-	require.Eventually(t, fx.refresher.Ready, 10*time.Second, time.Millisecond, "the first refresh round")
+	require.Eventually(t, fx.refresher.Ready, 2*time.Minute, time.Millisecond, "the first refresh round") // 100,000 documents under -race take a while
 
 	opts := Options{
 		MetricsPath: "/metrics", Store: fx.store, Gatherer: fx.reg, Ready: fx.refresher.Ready,
 		Reload: func(context.Context) error { return nil }, Version: o.version, Logger: logger, Webhook: o.webhook,
+		Upstream: fx.refresher.Upstream, Now: fx.clock.Now,
 	}
 	if o.gatherer != nil {
 		opts.Gatherer = o.gatherer

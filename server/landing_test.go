@@ -1,14 +1,15 @@
 package server
 
 import (
+	"context"
 	"errors"
-	"fmt"
 	"html/template"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
@@ -17,6 +18,7 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
 	"github.com/assuresign-exporter/assuresign_exporter/collector"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
@@ -45,14 +47,17 @@ func TestLandingPageListsDocuments(t *testing.T) {
 	assert.Equal(t, "text/html; charset=utf-8", rec.Header().Get("Content-Type"))
 	html := rec.Body.String()
 	for _, want := range []string{
-		"Version 1.2.3.", "Waiting for the first refresh round.", `<a href="/metrics">Metrics</a>`, "4 watched.",
-		// A: id, labels (escaped), status, step, status date, last check.
-		"<tr><td>" + docA + "</td><td>customer=acme note=&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; </td><td>SigningStepInProgress</td><td>2</td><td>2024-03-01T11:00:00Z</td><td>2024-03-01T12:00:30Z</td><td class=\"err\"></td></tr>",
+		"<span>1.2.3</span>", "First round in progress: checked 4 of 4.", `<a href="/metrics">Metrics</a>`, "4 documents by status",
+		"Showing 1–4 of 4, by id.",
+		// A: id, labels (escaped), status, where it stands, status date, last check.
+		`<tr><td class="id">` + docA + `</td><td><span class="lbl">customer=acme</span><span class="lbl">note=&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</span></td><td class="st active">SigningStepInProgress</td><td>in step 2 for 1 hour</td><td class="nw">2024-03-01T11:00:00Z</td><td class="nw">`,
 		// B: exceptions only, so the last error.
-		"<tr><td>" + docB + "</td><td></td><td>Completed</td><td></td><td>2024-02-29T13:30:00Z</td><td>2024-03-01T12:00:00Z</td><td class=\"err\">Unknown: u</td></tr>",
-		// C: never answered, then a failed request.
-		"<tr><td>" + docC + "</td><td></td><td>Unknown</td><td></td><td>never</td><td>never</td><td class=\"err\">assuresign: HTTP status 503</td></tr>",
-		"<tr><td>" + docD + "</td><td></td><td>Unknown (Archived)</td>",
+		`<tr><td class="id">` + docB + `</td><td></td><td class="st ok">Completed</td><td>Completed 22 hours ago</td><td class="nw">2024-02-29T13:30:00Z</td><td class="nw">`,
+		`<td class="err">Unknown: u</td></tr>`,
+		// C: never answered, then a failed request: a problem.
+		`<tr><td class="id">` + docC + `</td><td></td><td class="st muted">Unknown</td><td>not checked yet</td><td class="nw">never</td><td class="nw">never</td><td class="err">assuresign: HTTP status 503</td></tr>`,
+		`<tr class="problem"><td class="st bad">Check failing</td><td class="id">` + docC + `</td>`,
+		`<td class="st muted">Unknown (Archived)</td>`,
 	} {
 		assert.Contains(t, html, want)
 	}
@@ -60,21 +65,157 @@ func TestLandingPageListsDocuments(t *testing.T) {
 	allSecrets.AssertNone(t, "the landing page", html)
 
 	ready.Store(true)
-	assert.Contains(t, get(t, page, "/").Body.String(), "First refresh round finished.")
+	assert.Contains(t, get(t, page, "/").Body.String(), "First round finished.")
 }
 
-func TestLandingPageShowsAtMostTheLimit(t *testing.T) {
-	s := collector.NewStore(collector.StoreConfig{})
-	ids := make([]string, landingLimit+1)
-	for i := range ids {
-		ids[i] = testGUID(0x1A4D, i)
+// landingDocs is a watch list of n documents with labels, and a checker
+// answering for them at t0: statuses spread over the life cycle, with, at
+// fixed places, one Declined document, one stuck at step 2 for ten days and
+// one whose checks answer with an Error exception.
+func landingDocs(n int) (*watchlist.List, collector.Checker) {
+	wl, index := labelledDocs(n, 0x1A4D)
+	wl.Documents[n/2].Labels = map[string]string{"customer": "wayne", "team": "legal"} // the one wayne
+	mostly := []assuresign.Status{assuresign.StatusSigningStepInProgress, assuresign.StatusCompleted, assuresign.StatusCreated}
+	return wl, checkerFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+		out := make([]assuresign.Result, len(checks))
+		for k, c := range checks {
+			i := index[c.ID]
+			st := mostly[i%len(mostly)]
+			r := assuresign.Result{ID: c.ID, Status: st, StatusDate: t0.Add(-time.Duration(i%1000) * time.Minute), Step: 1 + i%3}
+			switch i {
+			case n - 1: // the last by id: only problems-first brings it to the top
+				r.Status = assuresign.StatusDeclined
+				r.StatusDate = t0.Add(-3 * 24 * time.Hour)
+			case n - 2:
+				r.Status, r.Step = assuresign.StatusSigningStepInProgress, 2
+				r.StatusDate = t0.Add(-10 * 24 * time.Hour)
+			case n - 3:
+				r.Exceptions = []assuresign.Exception{{Severity: assuresign.SeverityError, Message: "Something <failed>"}}
+			}
+			r.RawStatus = r.Status.String()
+			out[k] = r
+		}
+		return out, nil
+	})
+}
+
+func TestLandingPageShowsProblemsFirst(t *testing.T) {
+	const n = 1000
+	wl, checker := landingDocs(n)
+	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, cfg: collector.RefreshConfig{BatchSize: 500}})
+	html := get(t, fx.handler, "/").Body.String()
+	declined, stuck, failing := testGUID(0x1A4D, n-1), testGUID(0x1A4D, n-2), testGUID(0x1A4D, n-3)
+
+	// Counts by status, the problem ones marked.
+	assert.Contains(t, html, `<a class="tile bad nonzero" href="?status=Declined#documents"><b>1</b>Declined</a>`)
+	assert.Contains(t, html, `<a class="tile bad zero" href="?status=Expired#documents"><b>0</b>Expired</a>`)
+	assert.Contains(t, html, "<h2>Problems: 3</h2>")
+	assert.Contains(t, html, `href="?problem=stuck#documents"><b>1</b>Stuck</a>`)
+	assert.Contains(t, html, "AssureSign: <span class=\"badge up\">up</span>")
+	assert.Regexp(t, "Next round: in [45] minutes", html, "5 minutes less the jitter")
+	// In the problem table, most urgent first, each with its age.
+	rows := strings.Split(html[strings.Index(html, `id="problems"`):strings.Index(html, `id="documents"`)], `<tr class="problem">`)[1:]
+	require.Len(t, rows, 3)
+	assert.Contains(t, rows[0], declined)
+	assert.Contains(t, rows[0], "<td>Declined 3 days ago</td>")
+	assert.Contains(t, rows[1], stuck)
+	assert.Contains(t, rows[1], "<td>in step 2 for 10 days</td>")
+	assert.Contains(t, rows[2], failing)
+	assert.Contains(t, rows[2], `<td class="err">Error: Something &lt;failed&gt;</td>`)
+
+	// The stuck threshold is the page's option.
+	h, err := New(Options{MetricsPath: "/metrics", Store: fx.store, Gatherer: fx.reg, Ready: func() bool { return true },
+		Reload: func(context.Context) error { return nil }, Now: fx.clock.Now, StuckAfter: 30 * 24 * time.Hour})
+	require.NoError(t, err)
+	assert.Contains(t, get(t, h, "/").Body.String(), "<h2>Problems: 2</h2>")
+}
+
+func TestLandingPageSearchFiltersAndPages(t *testing.T) {
+	const n = 1000
+	wl, checker := landingDocs(n)
+	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, cfg: collector.RefreshConfig{BatchSize: 500}})
+	ids := func(html string) []string {
+		part := html[strings.Index(html, `id="documents"`):]
+		var out []string
+		for _, row := range strings.Split(part, `<tr><td class="id">`)[1:] {
+			out = append(out, row[:36])
+		}
+		return out
 	}
-	s.SetWatchList(watchList(ids...))
-	html := get(t, newHandler(t, s, prometheus.NewRegistry(), discardLogger()), "/").Body.String()
-	assert.Contains(t, html, fmt.Sprintf("%d watched; the first %d by id are shown.", landingLimit+1, landingLimit))
-	assert.Equal(t, landingLimit, strings.Count(html, "<tr><td>"))
-	assert.Contains(t, html, ids[landingLimit-1])
-	assert.NotContains(t, html, ids[landingLimit])
+	for _, tc := range []struct {
+		query string
+		want  []string // the page's ids; nil: only count
+		note  string
+	}{
+		{"/", nil, "Showing 1–100 of 1000, by id."},
+		{"/?page=10", nil, "Showing 901–1000 of 1000, by id."},
+		{"/?q=wayne", []string{testGUID(0x1A4D, n/2)}, "Showing 1–1 of 1 matching, by id."},
+		{"/?q=customer%3Dwayne", []string{testGUID(0x1A4D, n/2)}, "Showing 1–1 of 1 matching"},
+		{"/?q=" + strings.ToLower(testGUID(0x1A4D, 7)[24:]), []string{testGUID(0x1A4D, 7)}, "Showing 1–1 of 1 matching"},
+		{"/?status=Declined", []string{testGUID(0x1A4D, n-1)}, "of 1 matching"},
+		{"/?problem=check_failing", []string{testGUID(0x1A4D, n-3)}, "of 1 matching"},
+		{"/?q=team-3&status=Completed", nil, "Showing 1–48 of 48 matching"},
+		{"/?q=nothing-like-it", []string{}, "No document matches."},
+	} {
+		t.Run(tc.query, func(t *testing.T) {
+			html := get(t, fx.handler, tc.query).Body.String()
+			assert.Contains(t, html, tc.note)
+			if tc.want != nil {
+				assert.Equal(t, tc.want, append([]string{}, ids(html)...))
+			}
+		})
+	}
+	first, tenth := get(t, fx.handler, "/").Body.String(), get(t, fx.handler, "/?page=10").Body.String()
+	assert.Len(t, ids(first), 100)
+	assert.Equal(t, testGUID(0x1A4D, 0), ids(first)[0])
+	assert.Equal(t, testGUID(0x1A4D, 999), ids(tenth)[99])
+	assert.Contains(t, first, `<a href="?page=2#documents">next →</a>`)
+	assert.Contains(t, tenth, `<a href="?page=9#documents">← previous</a>`)
+	assert.NotContains(t, tenth, "next →")
+	// A search keeps its filters in the pager's links and the form.
+	html := get(t, fx.handler, "/?q=acme&status=Created&page=1").Body.String()
+	assert.Contains(t, html, `<a class="tile ok nonzero" href="?q=acme&amp;status=Completed#documents">`)
+	assert.Contains(t, html, `name="q" value="acme"`)
+	assert.Contains(t, html, `<option selected>Created</option>`)
+	assert.Contains(t, get(t, fx.handler, "/?q=acme&page=2").Body.String(), `<a href="?page=3&amp;q=acme#documents">next →</a>`)
+}
+
+func TestLandingPageRefreshCanBeTurnedOff(t *testing.T) {
+	fx := newFixture(t, fixtureOptions{docs: fixedDocs(), answers: fixedAnswers()})
+	on := get(t, fx.handler, "/?q=acme").Body.String()
+	assert.Contains(t, on, `<meta http-equiv="refresh" content="30">`)
+	assert.Contains(t, on, `<a href="?q=acme&amp;refresh=off">Stop refreshing</a>`)
+	off := get(t, fx.handler, "/?q=acme&refresh=off").Body.String()
+	assert.NotContains(t, off, `http-equiv="refresh"`)
+	assert.Contains(t, off, `<input type="hidden" name="refresh" value="off">`, "a search keeps it off")
+	assert.Contains(t, off, `<a href="?q=acme">Turn it on</a>`)
+}
+
+func TestLandingPageEscapesTheQuery(t *testing.T) {
+	fx := newFixture(t, fixtureOptions{docs: fixedDocs(), answers: fixedAnswers()})
+	rec := get(t, fx.handler, "/?q=%22%3E%3Cscript%3Ex%3C%2Fscript%3E&status=%3Cb%3E&page=-3")
+	require.Equal(t, http.StatusOK, rec.Code)
+	html := rec.Body.String()
+	assert.NotContains(t, html, "<script>")
+	assert.NotContains(t, html, "<b>\"")
+	assert.Contains(t, html, `value="&#34;&gt;&lt;script&gt;x&lt;/script&gt;"`)
+}
+
+// TestLandingPageAt100000Documents: the page answers at 100,000 documents,
+// with a search, and stays small (BenchmarkLandingPage times it beside a scrape).
+func TestLandingPageAt100000Documents(t *testing.T) {
+	testenv.SkipShort(t)
+	const n = 100_000
+	wl, checker := landingDocs(n)
+	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, cfg: collector.RefreshConfig{BatchSize: 500, Concurrency: 4}})
+	for _, path := range []string{"/", "/?q=wayne", "/?page=1000"} {
+		rec := get(t, fx.handler, path)
+		require.Equal(t, http.StatusOK, rec.Code)
+		html := rec.Body.String()
+		assert.Contains(t, html, "100000 documents by status")
+		assert.Less(t, len(html), 256<<10, "bounded by the page size, not the documents")
+	}
+	assert.Contains(t, get(t, fx.handler, "/?page=1000").Body.String(), "Showing 99901–100000 of 100000, by id.")
 }
 
 func TestLandingPageIsOnlyAtTheRoot(t *testing.T) {
@@ -134,7 +275,7 @@ func TestLandingPageNeverShowsSecrets(t *testing.T) {
 		allSecrets.AssertNone(t, "the landing page", rec.Body.String())
 	}
 	page(
-		"<td>"+docA+"</td><td>customer=acme </td><td>Created</td>",
+		`<td class="id">`+docA+`</td><td><span class="lbl">customer=acme</span></td><td class="st active">Created</td>`,
 		"Error: raw &lt;secret&gt;", // A's exception, its token redacted
 		"Error: The ContextIdentifier is not valid for this account.",
 		"Error: The AuthToken is not valid for this document.",
@@ -147,7 +288,7 @@ func TestLandingPageNeverShowsSecrets(t *testing.T) {
 	sim.ClearFault()
 	a, _ := view(fx.store, docA)
 	require.NotEmpty(t, a.LastError)
-	page("<td>"+docA+"</td><td>customer=acme </td><td>Created</td>", template.HTMLEscapeString(a.LastError))
+	page(`<td class="id">`+docA+`</td><td><span class="lbl">customer=acme</span></td><td class="st active">Created</td>`, template.HTMLEscapeString(a.LastError))
 
 	for _, accept := range []string{"", "application/openmetrics-text;version=1.0.0"} {
 		text := body(t, scrape(fx.handler, http.Header{"Accept": {accept}}))

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -32,7 +33,16 @@ type Options struct {
 	Webhook http.Handler
 	Version string
 	Logger  *slog.Logger
+	// Upstream, when set, gives the landing page AssureSign's health.
+	Upstream func() collector.Upstream
+	// StuckAfter is how long a document may sit in one step before the
+	// landing page lists it as stuck; DefaultStuckAfter when 0.
+	StuckAfter time.Duration
+	Now        func() time.Time // the landing page's clock; time.Now when nil
 }
+
+// DefaultStuckAfter matches the AssureSignDocumentStuck alert's threshold.
+const DefaultStuckAfter = 7 * 24 * time.Hour
 
 // reservedPaths are served by New whatever the metrics path.
 var reservedPaths = []string{"/", "/-/healthy", "/-/ready", "/-/reload", WebhookPath}
@@ -61,6 +71,12 @@ func New(o Options) (http.Handler, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.StuckAfter <= 0 {
+		o.StuckAfter = DefaultStuckAfter
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	mux := http.NewServeMux()
 	mux.Handle(o.MetricsPath, newMetricsHandler(o.Store, o.Gatherer, o.Logger))
@@ -93,6 +109,9 @@ func New(o Options) (http.Handler, error) {
 		mux.Handle(WebhookPath, o.Webhook)
 		links = append(links, link{Address: WebhookPath, Text: "DocumentTRAK webhook (POST)"})
 	}
-	mux.Handle("/", newLandingPage(o.Version, links, o.Store, o.Ready, o.CheckIntervals, o.Logger))
+	mux.Handle("/", &landingPage{
+		version: o.Version, links: links, store: o.Store, ready: o.Ready, upstream: o.Upstream,
+		now: o.Now, stuckAfter: o.StuckAfter, intervals: o.CheckIntervals, logger: o.Logger,
+	})
 	return mux, nil
 }

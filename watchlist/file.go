@@ -2,20 +2,26 @@ package watchlist
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"path/filepath"
+	"slices"
+	"sort"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// File is the watch file on disk: it loads the list and notices changes. A
-// file that fails to load changes nothing; the caller keeps its last good list.
+// File is the watch list on disk: one or more files, named by paths or glob
+// patterns, loaded into one list. A file that fails to load keeps its last
+// good version; the others' changes still apply.
 type File struct {
-	path         string
-	maxDocuments int
+	patterns     []string
+	maxDocuments int // over all the files together
 	// requireContext says no exporter-wide ContextIdentifier is set, so every
 	// document must carry its own.
 	requireContext bool
@@ -23,63 +29,181 @@ type File struct {
 
 	reloadSuccessful prometheus.Gauge
 	reloadTimestamp  prometheus.Gauge
+	files, failed    prometheus.Gauge
 
-	mu sync.Mutex // one load at a time, so the gauges follow the last one
+	mu   sync.Mutex          // one load at a time, so the gauges follow the last one
+	good map[string]loadedAs // the last good version of each file, by path
 }
 
-// NewFile returns a File and registers its reload metrics with reg; nothing
-// is read until Load.
-func NewFile(path string, maxDocuments int, requireContext bool, reg prometheus.Registerer, logger *slog.Logger) *File {
-	f := &File{
-		path: path, maxDocuments: maxDocuments, requireContext: requireContext, logger: logger,
-		reloadSuccessful: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "assuresign_watchlist_last_reload_successful",
-			Help: "1 when the last watch-file load succeeded; on failure the previous list stays in use.",
-		}),
-		reloadTimestamp: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "assuresign_watchlist_last_reload_success_timestamp_seconds",
-			Help: "When the watch file was last loaded successfully, in Unix seconds.",
-		}),
+// loadedAs is a file's parsed list and the stamp it had when read, so an
+// unchanged file is not parsed again.
+type loadedAs struct {
+	stamp fileStamp
+	list  *List
+}
+
+// NewFile returns a File for one path or glob pattern; see NewFiles.
+func NewFile(pattern string, maxDocuments int, requireContext bool, reg prometheus.Registerer, logger *slog.Logger) *File {
+	return NewFiles([]string{pattern}, maxDocuments, requireContext, reg, logger)
+}
+
+// NewFiles returns a File over every file the patterns name. A pattern with
+// glob meta characters may match none; a plain path must exist. It registers
+// the reload metrics with reg; nothing is read until Load.
+func NewFiles(patterns []string, maxDocuments int, requireContext bool, reg prometheus.Registerer, logger *slog.Logger) *File {
+	gauge := func(name, help string) prometheus.Gauge {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
 	}
-	reg.MustRegister(f.reloadSuccessful, f.reloadTimestamp)
+	f := &File{
+		patterns: patterns, maxDocuments: maxDocuments, requireContext: requireContext, logger: logger,
+		reloadSuccessful: gauge("assuresign_watchlist_last_reload_successful",
+			"1 when the last watch-file load succeeded; on failure the previous list stays in use."),
+		reloadTimestamp: gauge("assuresign_watchlist_last_reload_success_timestamp_seconds",
+			"When the watch file was last loaded successfully, in Unix seconds."),
+		files: gauge("assuresign_watchlist_files", "Watch files the --watch.file paths and patterns matched at the last load."),
+		failed: gauge("assuresign_watchlist_files_failed",
+			"Watch files that failed to load at the last load; each keeps its last good version, if it had one."),
+		good: map[string]loadedAs{},
+	}
+	reg.MustRegister(f.reloadSuccessful, f.reloadTimestamp, f.files, f.failed)
 	return f
 }
 
-// Path returns the watch file's path.
-func (f *File) Path() string { return f.path }
+// CheckPatterns reports a malformed glob pattern, the one error that Load
+// would otherwise only find later.
+func CheckPatterns(patterns []string) error {
+	for _, p := range patterns {
+		if _, err := filepath.Match(p, ""); err != nil {
+			return fmt.Errorf("--watch.file %q: %w", p, err)
+		}
+	}
+	return nil
+}
 
-// Load reads and checks the file. On error the caller keeps its last good list.
+// match returns the paths the patterns name now, sorted, each once.
+func (f *File) match() []string {
+	var paths []string
+	for _, p := range f.patterns {
+		if !hasMeta(p) {
+			paths = append(paths, p) // must exist: a missing one is that file's error
+			continue
+		}
+		m, _ := filepath.Glob(p) // the only error is a bad pattern: CheckPatterns
+		paths = append(paths, m...)
+	}
+	sort.Strings(paths)
+	return slices.Compact(paths)
+}
+
+func hasMeta(p string) bool {
+	return slices.ContainsFunc([]byte(p), func(c byte) bool { return c == '*' || c == '?' || c == '[' || c == '\\' })
+}
+
+// Load reads the files and returns their documents as one list. A file that
+// fails keeps its last good version (none at the first load) and its error is
+// returned beside the list; the caller uses the list and logs the error, or, at
+// start-up, stops. A document id in two files, or more documents in all than
+// the limit, fails the whole load: the list is nil and the caller keeps its own.
 func (f *File) Load() (*List, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	wl, err := Load(f.path, f.maxDocuments)
-	if err == nil && f.requireContext {
-		for _, d := range wl.Documents {
-			if d.ContextIdentifier == "" {
-				err = fmt.Errorf("%s: document %s has no context_identifier, and no exporter-wide ContextIdentifier is set (ASSURESIGN_CONTEXT_IDENTIFIER or --assuresign.context-identifier-file)", f.path, d.ID)
-				break
-			}
+	paths := f.match()
+	next := make(map[string]loadedAs, len(paths))
+	var errs []error
+	for _, p := range paths {
+		s := stamp(p)
+		if prev, ok := f.good[p]; ok && prev.stamp == s && s.err == "" {
+			next[p] = prev
+			continue
 		}
+		wl, err := f.loadOne(p)
+		if err != nil {
+			errs = append(errs, err)
+			if prev, ok := f.good[p]; ok {
+				next[p] = prev
+				f.logger.Warn("watch file failed to load; keeping its last good version", "file", p, "documents", len(prev.list.Documents))
+			}
+			continue
+		}
+		next[p] = loadedAs{s, wl}
 	}
+	f.files.Set(float64(len(paths)))
+	f.failed.Set(float64(len(errs)))
+	merged, err := f.merge(paths, next)
 	if err != nil {
 		f.reloadSuccessful.Set(0)
-		return nil, err
+		return nil, errors.Join(append(errs, err)...)
 	}
-	if fi, statErr := os.Stat(f.path); statErr == nil && fi.Mode().Perm()&0o077 != 0 {
-		f.logger.Warn("watch file is readable by group or others, and it holds AuthTokens; chmod 600 it", "file", f.path, "mode", fi.Mode().Perm().String())
+	f.good = next
+	if len(errs) > 0 {
+		f.reloadSuccessful.Set(0)
+		return merged, errors.Join(errs...)
 	}
 	f.reloadSuccessful.Set(1)
 	now := time.Now()
 	f.reloadTimestamp.Set(float64(now.Unix()) + float64(now.Nanosecond())/1e9)
-	f.logger.Info("watch file loaded", "file", f.path, "documents", len(wl.Documents))
+	f.logger.Info("watch list loaded", "files", len(paths), "documents", len(merged.Documents))
+	return merged, nil
+}
+
+// loadOne parses one file and checks what the exporter needs of it.
+func (f *File) loadOne(path string) (*List, error) {
+	wl, err := Load(path, f.maxDocuments)
+	if err != nil {
+		return nil, err
+	}
+	if f.requireContext {
+		for _, d := range wl.Documents {
+			if d.ContextIdentifier == "" {
+				return nil, fmt.Errorf("%s: document %s has no context_identifier, and no exporter-wide ContextIdentifier is set (ASSURESIGN_CONTEXT_IDENTIFIER or --assuresign.context-identifier-file)", path, d.ID)
+			}
+		}
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		f.logger.Warn("watch file is readable by group or others, and it holds AuthTokens; chmod 600 it", "file", path, "mode", fi.Mode().Perm().String())
+	}
 	return wl, nil
 }
 
-// Watch calls changed whenever the file seems to have changed, polling every
-// interval until ctx ends. Polling the path (not an inotify watch on the file)
-// follows the symlink swap Kubernetes uses to update mounted ConfigMaps and Secrets.
+// merge joins the files' lists in path order, refusing an id in two files
+// and more documents than the limit.
+func (f *File) merge(paths []string, lists map[string]loadedAs) (*List, error) {
+	n := 0
+	for _, l := range lists {
+		n += len(l.list.Documents)
+	}
+	if f.maxDocuments > 0 && n > f.maxDocuments {
+		return nil, fmt.Errorf("watch list: the %d files hold %d documents, more than --watch.max-documents=%d", len(lists), n, f.maxDocuments)
+	}
+	merged := &List{Documents: make([]Document, 0, n)}
+	from := make(map[string]string, n) // id -> file
+	labelNames := map[string]bool{}
+	for _, p := range paths {
+		l, ok := lists[p]
+		if !ok {
+			continue
+		}
+		for _, d := range l.list.Documents {
+			if first, dup := from[d.ID]; dup {
+				return nil, fmt.Errorf("watch list: document %s is in both %s and %s", d.ID, first, p)
+			}
+			from[d.ID] = p
+			merged.Documents = append(merged.Documents, d)
+		}
+		for _, name := range l.list.LabelNames {
+			labelNames[name] = true
+		}
+	}
+	merged.LabelNames = slices.Sorted(maps.Keys(labelNames))
+	return merged, nil
+}
+
+// Watch calls changed whenever a file seems to have changed, appeared or gone,
+// polling every interval until ctx ends. Polling the paths (not an inotify
+// watch on the files) follows the symlink swap Kubernetes uses to update
+// mounted ConfigMaps and Secrets.
 func (f *File) Watch(ctx context.Context, interval time.Duration, changed func()) {
-	last := stamp(f.path)
+	last := f.stamps()
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -87,12 +211,23 @@ func (f *File) Watch(ctx context.Context, interval time.Duration, changed func()
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if s := stamp(f.path); s != last {
+			if s := f.stamps(); !maps.Equal(s, last) {
 				last = s
 				changed()
 			}
 		}
 	}
+}
+
+// stamps stamps every file the patterns match now; the set of keys tells
+// files appearing and disappearing.
+func (f *File) stamps() map[string]fileStamp {
+	paths := f.match()
+	s := make(map[string]fileStamp, len(paths))
+	for _, p := range paths {
+		s[p] = stamp(p)
+	}
+	return s
 }
 
 type fileStamp struct {

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+)
+
+// Known secrets of the --check tests: no output may hold any of them.
+const (
+	chkContext = "5EC2E7C0-C0DE-4C0D-8C0D-5EC2E7C0FFEE"
+	chkWrong   = "5EC2E7BA-DBAD-4BAD-8BAD-5EC2E7BADBAD" // a ContextIdentifier of no account
+	chkTokenA  = "5EC2E7A1-A1A1-4A1A-8A1A-5EC2E7A1A1A2"
+	chkTokenB  = "5EC2E7B2-B2B2-4B2B-9B2B-5EC2E7B2B2B3"
+	chkTokenC  = "5EC2E7C3-C3C3-4C3C-AC3C-5EC2E7C3C3C4"
+	chkBadTok  = "5EC2E7F0-F0F0-4F0F-8F0F-5EC2E7F0F0F0" // not the document's
+
+	chkDocA = "A0000000-0000-4000-8000-00000000000A"
+	chkDocB = "B0000000-0000-4000-8000-00000000000B"
+	chkDocC = "C0000000-0000-4000-8000-00000000000C"
+)
+
+var chkSecrets = testenv.NewSecrets(testenv.FragmentLen, chkContext, chkWrong, chkTokenA, chkTokenB, chkTokenC, chkBadTok)
+
+// checkRig is a simulated account served at the real CheckStatus path only
+// (another path is a 404, as on AssureSign), and a directory of watch files.
+type checkRig struct {
+	sim *simulator.Simulator
+	srv *httptest.Server
+	dir string
+}
+
+func newCheckRig(t *testing.T) *checkRig {
+	t.Helper()
+	sim := simulator.New(chkContext)
+	date := time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
+	sim.Put(simulator.Document{ID: chkDocA, AuthToken: chkTokenA, Status: assuresign.StatusSigningStepInProgress, Step: 2, StatusDate: date})
+	sim.Put(simulator.Document{ID: chkDocB, AuthToken: chkTokenB, Status: assuresign.StatusDeclined, StatusDate: date})
+	sim.Put(simulator.Document{ID: chkDocC, AuthToken: chkTokenC, Status: assuresign.StatusCompleted, StatusDate: date})
+	mux := http.NewServeMux()
+	mux.Handle(testenv.CheckStatusPath, sim)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	r := &checkRig{sim: sim, srv: srv, dir: t.TempDir()}
+	r.write(t, "sales.yml", "documents:\n"+
+		"  - {id: "+chkDocA+", auth_token: "+chkTokenA+", labels: {team: sales}}\n"+
+		"  - {id: "+chkDocB+", auth_token: "+chkTokenB+", labels: {team: sales}}\n")
+	r.write(t, "legal.yml", "documents:\n  - {id: "+chkDocC+", auth_token: "+chkTokenC+"}\n")
+	return r
+}
+
+func (r *checkRig) write(t *testing.T, name, data string) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(filepath.Join(r.dir, name), []byte(data), 0o600))
+}
+
+// run runs --check over the rig's *.yml and returns its exit code and
+// output, having asserted that neither it nor the log holds a secret.
+func (r *checkRig) run(t *testing.T, endpoint, contextIdentifier string) (int, string) {
+	t.Helper()
+	var out, logs bytes.Buffer
+	code := runCheck(context.Background(), &out, checkConfig{
+		watchFiles: []string{filepath.Join(r.dir, "*.yml")}, maxDocuments: 100, contextIdentifier: contextIdentifier,
+		client:    assuresign.Config{Endpoint: endpoint, MaxRetries: -1},
+		batchSize: 2, concurrency: 2, timeout: 5 * time.Second,
+	}, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	chkSecrets.AssertNone(t, "the output", out.String())
+	chkSecrets.AssertNone(t, "the log", logs.String())
+	return code, out.String()
+}
+
+func (r *checkRig) endpoint() string { return r.srv.URL + testenv.CheckStatusPath }
+
+func TestCheckEveryDocumentHasAStatus(t *testing.T) {
+	r := newCheckRig(t)
+	code, out := r.run(t, r.endpoint(), chkContext)
+	assert.Equal(t, checkOK, code, out)
+	lines := strings.Split(out, "\n")
+	assert.Regexp(t, `^DOCUMENT ID +LABELS +STATUS +STEP +STATUS DATE +EXCEPTIONS +ERROR$`, lines[0])
+	assert.Regexp(t, `^`+chkDocC+` +Completed +2026-03-01T09:30:00Z *$`, lines[1], "legal.yml sorts first")
+	assert.Regexp(t, `^`+chkDocA+` +team=sales +SigningStepInProgress +2 +2026-03-01T09:30:00Z *$`, lines[2])
+	assert.Regexp(t, `^`+chkDocB+` +team=sales +Declined +2026-03-01T09:30:00Z *$`, lines[3])
+	assert.Contains(t, out, "\n3 of 3 documents have a status; requests to "+r.endpoint()+": 2 (up to 2 documents each), failed: 0\nOK\n")
+	assert.ElementsMatch(t, []int{2, 1}, r.sim.Stats().DocumentsPerRequest, "batched as the exporter would")
+}
+
+func TestCheckADocumentWithoutAStatus(t *testing.T) {
+	r := newCheckRig(t)
+	r.write(t, "legal.yml", "documents:\n  - {id: "+chkDocC+", auth_token: "+chkBadTok+"}\n")
+	code, out := r.run(t, r.endpoint(), chkContext)
+	assert.Equal(t, checkIncomplete, code, out)
+	assert.Regexp(t, chkDocC+` +- +Error: The AuthToken is not valid for this document. +no status in the answer`, out)
+	assert.Contains(t, out, "2 of 3 documents have a status")
+	assert.Contains(t, out, "FAILED: documents without a status: 1 (see their exceptions and errors: a wrong AuthToken or id, or a document deleted in AssureSign)")
+}
+
+func TestCheckAnInvalidWatchList(t *testing.T) {
+	r := newCheckRig(t)
+	r.write(t, "bad.yml", "documents:\n  - {id: "+chkDocC+", auth_token: "+chkTokenB+"}\n")
+	code, out := r.run(t, r.endpoint(), chkContext)
+	assert.Equal(t, checkIncomplete, code)
+	assert.Equal(t, "watch list invalid: watch list: document "+chkDocC+" is in both "+filepath.Join(r.dir, "bad.yml")+" and "+filepath.Join(r.dir, "legal.yml")+"\n", out)
+	assert.Zero(t, r.sim.Stats().Requests, "nothing asked")
+
+	r.write(t, "bad.yml", "documents:\n  - {id: nope, auth_token: "+chkTokenB+"}\n")
+	code, out = r.run(t, r.endpoint(), chkContext)
+	assert.Equal(t, checkIncomplete, code)
+	assert.Contains(t, out, filepath.Join(r.dir, "bad.yml")+`:2: documents[0].id: "nope" is not a GUID`)
+}
+
+// TestCheckNamesTheLikelyCause covers exit code 2: a wrong region host, a
+// wrong path, a wrong ContextIdentifier, and AssureSign failing.
+func TestCheckNamesTheLikelyCause(t *testing.T) {
+	r := newCheckRig(t)
+	// A port nothing listens on: connection refused.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closed := "http://" + ln.Addr().String() + testenv.CheckStatusPath
+	require.NoError(t, ln.Close())
+
+	for _, tc := range []struct {
+		name, endpoint, context string
+		fault                   simulator.FaultKind
+		want                    []string
+	}{
+		{name: "wrong region host", endpoint: closed, context: chkContext, want: []string{
+			"FAILED: assuresign: transport error", "connection refused",
+			"likely cause: " + ln.Addr().String() + " could not be reached: check the region host in --assuresign.endpoint"}},
+		{name: "wrong path", endpoint: r.srv.URL + "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus", context: chkContext, want: []string{
+			"FAILED: assuresign: HTTP status 404",
+			"likely cause: the endpoint path is likely wrong: CheckStatus is expected at /Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text"}},
+		{name: "wrong ContextIdentifier", endpoint: r.endpoint(), context: chkWrong, want: []string{
+			"Error: The ContextIdentifier is not valid for this account.",
+			"0 of 3 documents have a status",
+			"FAILED: AssureSign answered, but with no status for any document",
+			"likely cause: a wrong ContextIdentifier"}},
+		{name: "SOAP fault", endpoint: r.endpoint(), context: chkContext, fault: simulator.FaultSOAPFault, want: []string{
+			"FAILED: assuresign: SOAP fault", "likely cause: AssureSign refused the request: a wrong ContextIdentifier"}},
+		{name: "maintenance page", endpoint: r.endpoint(), context: chkContext, fault: simulator.FaultHTMLMaintenance, want: []string{
+			"likely cause: the endpoint did not answer as CheckStatus does"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r.sim.SetFault(simulator.Fault{Kind: tc.fault})
+			defer r.sim.ClearFault()
+			code, out := r.run(t, tc.endpoint, tc.context)
+			assert.Equal(t, checkUnreachable, code, out)
+			for _, w := range tc.want {
+				assert.Contains(t, out, w)
+			}
+			assert.Contains(t, out, chkDocA, "the table is printed still")
+		})
+	}
+}
+
+// TestCheckBinary runs --check as an operator would: it prints the table,
+// exits with the code, and never listens.
+func TestCheckBinary(t *testing.T) {
+	testenv.SkipShort(t)
+	r := newCheckRig(t)
+	for _, tc := range []struct {
+		context string
+		want    int
+	}{{chkContext, checkOK}, {chkWrong, checkUnreachable}} {
+		e := testenv.ExporterOptions{NoWait: true, Env: []string{"ASSURESIGN_CONTEXT_IDENTIFIER=" + tc.context}}.Start(t,
+			"--check", "--watch.file="+filepath.Join(r.dir, "*.yml"), "--assuresign.endpoint="+r.endpoint(), "--web.listen-address=127.0.0.1:0")
+		assert.Equal(t, tc.want, e.ExitCode(t, 30*time.Second))
+		out := e.Output.String()
+		assert.Contains(t, out, "3 documents have a status")
+		assert.NotContains(t, out, "Listening on", "--check starts no server")
+		chkSecrets.AssertNone(t, "the output", out)
+	}
+}
