@@ -61,6 +61,8 @@ type stack struct {
 	examples     string
 	sim          *testenv.Simulator
 	simURL       string
+	exporterArgs []string // less --web.listen-address
+	exporter     *testenv.Exporter
 	exporterAddr string
 	exporterURL  string
 	prom         prometheusAPI
@@ -136,20 +138,14 @@ func startStack(t *testing.T, tools map[string]string, exporterArgs ...string) *
 	// --- the exporter
 	writeFile(t, filepath.Join(dir, "watch.yml"), watch.String())
 	writeFile(t, filepath.Join(dir, "webhook-token"), webhookToken+"\n")
-	exporter := testenv.ExporterOptions{Env: []string{"ASSURESIGN_CONTEXT_IDENTIFIER=" + contextID}}.Start(t, append([]string{
+	s.exporterArgs = append([]string{
 		"--watch.file=" + filepath.Join(dir, "watch.yml"),
 		"--assuresign.endpoint=" + s.sim.Endpoint(),
 		"--refresh.interval=2s",
-		"--web.listen-address=127.0.0.1:0",
 		// On, so that the dashboard's webhook panel has data.
 		"--webhook.bearer-token-file=" + filepath.Join(dir, "webhook-token"),
-	}, exporterArgs...)...)
-	s.procs = append(s.procs, exporter.Process)
-	s.exporterAddr, s.exporterURL = exporter.Addr, exporter.URL
-	s.eventually(t, 20*time.Second, 50*time.Millisecond, "exporter ready (first refresh round done)", func() (bool, string) {
-		code, body, err := httpGet(s.exporterURL + "/-/ready")
-		return code == http.StatusOK, fmt.Sprint(code, " ", strings.TrimSpace(string(body)), " ", err)
-	})
+	}, exporterArgs...)
+	s.startExporter(t, "127.0.0.1:0")
 
 	// An Error exception on docCreated, so that the exception panels have data
 	// (and AssureSignDocumentExceptions goes pending; its for: 30m keeps it
@@ -260,6 +256,19 @@ scrape_configs:
 	require.NoError(t, err)
 	require.Equal(t, http.StatusAccepted, res.StatusCode, "webhook notification: %s", body)
 	return s
+}
+
+// startExporter starts the exporter on listen and waits until it is ready
+// (its first refresh round done, or its state restored).
+func (s *stack) startExporter(t *testing.T, listen string) {
+	s.exporter = testenv.ExporterOptions{Env: []string{"ASSURESIGN_CONTEXT_IDENTIFIER=" + contextID}}.Start(t,
+		append(slices.Clone(s.exporterArgs), "--web.listen-address="+listen)...)
+	s.procs = append(s.procs, s.exporter.Process)
+	s.exporterAddr, s.exporterURL = s.exporter.Addr, s.exporter.URL
+	s.eventually(t, 20*time.Second, 50*time.Millisecond, "exporter ready", func() (bool, string) {
+		code, body, err := httpGet(s.exporterURL + "/-/ready")
+		return code == http.StatusOK, fmt.Sprint(code, " ", strings.TrimSpace(string(body)), " ", err)
+	})
 }
 
 type rulesData struct {

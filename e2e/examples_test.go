@@ -39,7 +39,8 @@ var (
 //   - the `for:` of every alert of the exporter-health group becomes healthFor:
 //     the shipped 5m (10m for AssureSignDataStale) is too long to wait for in
 //     `make test`. The document alerts are left as shipped (Declined and
-//     co. have no `for:`; Stuck and Exceptions keep their 15m/30m).
+//     co. have no `for:`; Stuck and Exceptions keep their 15m/30m), and so is
+//     their keep_firing_for: TestRestartKeepsAlerts tests the shipped 10m.
 //
 // It fails if the file no longer has the expected shape, so that a change to
 // alerts.yml is noticed here rather than silently testing something else.
@@ -99,6 +100,7 @@ func TestRewriteAlerts(t *testing.T) {
 	}, changed, "the shipped alerts.yml changed shape: check that the e2e test still tests what it should")
 	assert.Contains(t, out, "        for: 15m\n", "AssureSignDocumentStuck keeps its for:")
 	assert.Contains(t, out, "        for: 30m\n", "AssureSignDocumentExceptions keeps its for:")
+	assert.Contains(t, out, "        keep_firing_for: 10m\n", "document alerts keep their keep_firing_for (TestRestartKeepsAlerts needs it)")
 }
 
 // ---------------------------------------------------------------- the dashboard

@@ -225,6 +225,8 @@ type promAlert struct {
 	Annotations map[string]string `json:"annotations"`
 	State       string            `json:"state"` // pending, firing
 	ActiveAt    time.Time         `json:"activeAt"`
+	// KeepFiringSince is set while the alert fires by keep_firing_for only.
+	KeepFiringSince *time.Time `json:"keepFiringSince"`
 }
 
 func (p prometheusAPI) alerts() ([]promAlert, error) {
@@ -293,6 +295,19 @@ func (s *webhookSink) find(labels map[string]string) (receivedAlert, bool) {
 		}
 	}
 	return receivedAlert{}, false
+}
+
+// matching returns every notified alert with all of labels, in order.
+func (s *webhookSink) matching(labels map[string]string) []receivedAlert {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []receivedAlert
+	for _, a := range s.got {
+		if hasLabels(a.labels, labels) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // hasLabels reports whether have holds every label of want with its value.

@@ -30,6 +30,12 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.mu.Lock()
 			s.stats.DocumentsPerRequest = append(s.stats.DocumentsPerRequest, len(checks))
 			s.stats.Documents += len(checks)
+			if s.stats.PerDocument == nil {
+				s.stats.PerDocument = map[string]int{}
+			}
+			for _, c := range checks {
+				s.stats.PerDocument[key(c.id)]++
+			}
 			s.mu.Unlock()
 		}
 	}

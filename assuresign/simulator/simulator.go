@@ -10,6 +10,7 @@
 package simulator
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -67,6 +68,9 @@ type Stats struct {
 	Requests            int   `json:"requests"`              // every HTTP request, faults included
 	DocumentsPerRequest []int `json:"documents_per_request"` // of each well-formed CheckStatus request
 	Documents           int   `json:"documents"`             // sum of DocumentsPerRequest
+	// PerDocument counts, per document Id (upper case), how often a
+	// well-formed request asked about it.
+	PerDocument map[string]int `json:"per_document"`
 }
 
 // Simulator is an http.Handler serving CheckStatus for one account. It is
@@ -188,6 +192,7 @@ func (s *Simulator) Stats() Stats {
 	defer s.mu.Unlock()
 	st := s.stats
 	st.DocumentsPerRequest = slices.Clone(st.DocumentsPerRequest)
+	st.PerDocument = maps.Clone(st.PerDocument)
 	return st
 }
 

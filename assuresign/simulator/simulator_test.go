@@ -415,6 +415,7 @@ func TestDeniedDocuments(t *testing.T) {
 	st, _ := got[3].attr("StatusType")
 	assert.Equal(t, "Completed", st)
 	assert.Equal(t, []int{4}, s.Stats().DocumentsPerRequest)
+	assert.Equal(t, map[string]int{docA: 2, unknownDoc: 1, docB: 1}, s.Stats().PerDocument, "per upper-case Id, unknown ones too")
 }
 
 func TestOptions(t *testing.T) {
@@ -752,9 +753,12 @@ func TestStats(t *testing.T) {
 	resp.Body.Close()
 
 	st := s.Stats()
-	assert.Equal(t, Stats{Requests: 5, DocumentsPerRequest: []int{2, 1, 0}, Documents: 3}, st)
+	assert.Equal(t, Stats{Requests: 5, DocumentsPerRequest: []int{2, 1, 0}, Documents: 3,
+		PerDocument: map[string]int{docA: 1, docB: 1, unknownDoc: 1}}, st)
 	st.DocumentsPerRequest[0] = 99
+	st.PerDocument[docA] = 99
 	assert.Equal(t, 2, s.Stats().DocumentsPerRequest[0], "Stats returns a copy")
+	assert.Equal(t, 1, s.Stats().PerDocument[docA], "Stats returns a copy")
 	s.ResetStats()
 	assert.Equal(t, Stats{}, s.Stats())
 }

@@ -9,7 +9,7 @@
 //	DELETE /admin/fault              clear the fault
 //	POST   /admin/latency?ms=50      wait before every answer
 //	POST   /admin/options            {"bom":true,"prefix":"soap","lower_case_ids":true,"no_offset":true,"nil_results":true,"chunked":true}
-//	GET    /admin/stats              {"requests":3,"documents_per_request":[50,50],"documents":100}
+//	GET    /admin/stats              {"requests":3,"documents_per_request":[50,50],"documents":100,"per_document":{"<ID>":2,...}}
 //	DELETE /admin/stats              zero the stats
 //
 // Once listening it prints "listening on http://ADDR" on stdout.
@@ -221,6 +221,9 @@ func newHandler(sim *simulator.Simulator) http.Handler {
 		st := sim.Stats()
 		if st.DocumentsPerRequest == nil {
 			st.DocumentsPerRequest = []int{}
+		}
+		if st.PerDocument == nil {
+			st.PerDocument = map[string]int{}
 		}
 		writeJSON(w, http.StatusOK, st)
 	})
