@@ -8,7 +8,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -27,20 +26,20 @@ import (
 func fixedStore() *Store {
 	s := NewStore(StoreConfig{})
 	s.SetWatchList(&watchlist.List{Documents: []watchlist.Document{
-		{ID: docA, AuthToken: secretTokenA, Labels: map[string]string{"customer": "acme", "note": "say \"hi\" \\ C:\\dir\nline 2"}},
-		{ID: docB, AuthToken: secretTokenB},
-		{ID: docC, AuthToken: secretTokenC, ContextIdentifier: secretDocContext},
+		{ID: testenv.DocA, AuthToken: testenv.SecretTokenA, Labels: map[string]string{"customer": "acme", "note": "say \"hi\" \\ C:\\dir\nline 2"}},
+		{ID: testenv.DocB, AuthToken: testenv.SecretTokenB},
+		{ID: testenv.DocC, AuthToken: testenv.SecretTokenC, ContextIdentifier: testenv.SecretDocContext},
 	}})
 	answer(s, assuresign.Result{
-		ID: docA, RawStatus: "SigningStepInProgress", Status: assuresign.StatusSigningStepInProgress, Step: 2,
+		ID: testenv.DocA, RawStatus: "SigningStepInProgress", Status: assuresign.StatusSigningStepInProgress, Step: 2,
 		StatusDate: time.Date(2024, 3, 1, 11, 0, 0, 0, time.UTC),
 		Exceptions: []assuresign.Exception{{Severity: assuresign.SeverityWarning, Message: "reminder not delivered"}},
 	}, time.Date(2024, 3, 1, 12, 0, 30, 250_000_000, time.UTC), time.Hour, 24*time.Hour)
 	answer(s, assuresign.Result{
-		ID: docB, RawStatus: "Completed", Status: assuresign.StatusCompleted,
+		ID: testenv.DocB, RawStatus: "Completed", Status: assuresign.StatusCompleted,
 		StatusDate: time.Date(2024, 2, 29, 8, 30, 0, 500_000_000, time.FixedZone("EST", -5*3600)).In(time.UTC),
 	}, t0, time.Hour, 24*time.Hour)
-	answer(s, assuresign.Result{ID: docB, Exceptions: []assuresign.Exception{
+	answer(s, assuresign.Result{ID: testenv.DocB, Exceptions: []assuresign.Exception{
 		{Severity: assuresign.SeverityError, Message: "e"},
 		{Severity: assuresign.SeverityFatal, Message: "f"},
 		{Severity: assuresign.SeverityFatal, Message: "f"},
@@ -50,7 +49,7 @@ func fixedStore() *Store {
 }
 
 // fixedExposition is fixedStore's exposition, byte for byte.
-var fixedExposition = strings.NewReplacer("{A}", docA, "{B}", docB, "{C}", docC, "{cached}", cached).Replace(`# HELP assuresign_document_status Document status as a state set: 1 for the current StatusType, 0 for the others.{cached}
+var fixedExposition = strings.NewReplacer("{A}", testenv.DocA, "{B}", testenv.DocB, "{C}", testenv.DocC, "{cached}", cached).Replace(`# HELP assuresign_document_status Document status as a state set: 1 for the current StatusType, 0 for the others.{cached}
 # TYPE assuresign_document_status gauge
 assuresign_document_status{document_id="{A}",status="Created"} 0
 assuresign_document_status{document_id="{A}",status="SigningStepInProgress"} 1
@@ -118,7 +117,7 @@ func TestDocumentExpositionIsExact(t *testing.T) {
 	assert.Equal(t, fixedExposition, exposition(t, s, false))
 	// The same as Prometheus reads it (testutil wants the labels sorted, as
 	// a registry sorts them).
-	sorted := strings.Replace(fixedExposition, `{document_id="`+docA+`",customer="acme",`, `{customer="acme",document_id="`+docA+`",`, 1)
+	sorted := strings.Replace(fixedExposition, `{document_id="`+testenv.DocA+`",customer="acme",`, `{customer="acme",document_id="`+testenv.DocA+`",`, 1)
 	require.NotEqual(t, fixedExposition, sorted)
 	require.NoError(t, testutil.GatherAndCompare(documents(s), strings.NewReader(sorted)))
 	problems, err := testutil.GatherAndLint(documents(s))
@@ -138,64 +137,13 @@ func TestDocumentExpositionAsOpenMetrics(t *testing.T) {
 	require.NoError(t, testenv.CheckOpenMetrics(om))
 	assert.Contains(t, om, "# TYPE assuresign_document_exceptions counter\n")
 	assert.NotContains(t, om, "# TYPE assuresign_document_exceptions_total")
-	assert.Contains(t, om, "\nassuresign_document_exceptions_total{document_id=\""+docB+"\",severity=\"Fatal\"} 2\n")
-	assert.Contains(t, om, "\nassuresign_document_info{document_id=\""+docA+"\",customer=\"acme\",note=\"say \\\"hi\\\" \\\\ C:\\\\dir\\nline 2\"} 1\n")
+	assert.Contains(t, om, "\nassuresign_document_exceptions_total{document_id=\""+testenv.DocB+"\",severity=\"Fatal\"} 2\n")
+	assert.Contains(t, om, "\nassuresign_document_info{document_id=\""+testenv.DocA+"\",customer=\"acme\",note=\"say \\\"hi\\\" \\\\ C:\\\\dir\\nline 2\"} 1\n")
 	want := strings.NewReplacer(
 		"# HELP assuresign_document_exceptions_total ", "# HELP assuresign_document_exceptions ",
 		"# TYPE assuresign_document_exceptions_total ", "# TYPE assuresign_document_exceptions ",
 	).Replace(fixedExposition) + "# EOF\n"
 	assert.Equal(t, want, om)
-}
-
-// statusStates returns, per document, its status series' values by status.
-func statusStates(t *testing.T, g prometheus.Gatherer) map[string]map[string]float64 {
-	t.Helper()
-	mfs, err := g.Gather()
-	require.NoError(t, err)
-	out := map[string]map[string]float64{}
-	for _, mf := range mfs {
-		if mf.GetName() != "assuresign_document_status" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			labels := labelMap(m)
-			if out[labels["document_id"]] == nil {
-				out[labels["document_id"]] = map[string]float64{}
-			}
-			out[labels["document_id"]][labels["status"]] = m.GetGauge().GetValue()
-		}
-	}
-	return out
-}
-
-func labelMap(m *dto.Metric) map[string]string {
-	out := map[string]string{}
-	for _, lp := range m.GetLabel() {
-		out[lp.GetName()] = lp.GetValue()
-	}
-	return out
-}
-
-// assertStateSets checks that every document has one series per status, and
-// exactly one of them is 1; it returns each document's status.
-func assertStateSets(t *testing.T, g prometheus.Gatherer) map[string]string {
-	t.Helper()
-	current := map[string]string{}
-	for id, states := range statusStates(t, g) {
-		assert.Len(t, states, len(assuresign.Statuses), id)
-		for st, v := range states {
-			switch v {
-			case 1:
-				assert.Empty(t, current[id], "%s: a second status is 1: %s", id, st)
-				current[id] = st
-			case 0:
-			default:
-				t.Errorf("%s: status %s is %v", id, st, v)
-			}
-		}
-		assert.NotEmpty(t, current[id], "%s: no status is 1", id)
-	}
-	return current
 }
 
 func TestSigningStepOnlyWhileInProgress(t *testing.T) {
@@ -217,9 +165,9 @@ func TestSigningStepOnlyWhileInProgress(t *testing.T) {
 		{assuresign.StatusSigningStepInProgress, 0, 0}, // no StatusDetails
 		{assuresign.StatusCompleted, 0, 0},
 	} {
-		answer(s, assuresign.Result{ID: docA, RawStatus: tc.status.String(), Status: tc.status, Step: tc.step, StatusDate: t0}, t0, time.Hour, time.Hour)
+		answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: tc.status.String(), Status: tc.status, Step: tc.step, StatusDate: t0}, t0, time.Hour, time.Hour)
 		assert.Equal(t, tc.want, steps(), "%s step %d", tc.status, tc.step)
-		assert.Equal(t, tc.status.String(), assertStateSets(t, g)[docA])
+		assert.Equal(t, tc.status.String(), testenv.AssertStateSets(t, g)[testenv.DocA])
 	}
 }
 
@@ -312,7 +260,7 @@ func TestPublishDuringRefresh(t *testing.T) {
 		<-stopped
 	}()
 	for range 20 {
-		states := assertStateSets(t, g)
+		states := testenv.AssertStateSets(t, g)
 		assert.GreaterOrEqual(t, len(states), len(ids)-4)
 		require.NoError(t, testenv.CheckOpenMetrics(exposition(t, s, true)))
 	}

@@ -27,26 +27,10 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// Known secret values. Tests that look for leaks search every output for
-// them with secrets.
-const (
-	secretContext    = "5EC2E7C0-C0DE-4C0D-8C0D-5EC2E7C0C0DE" // exporter-wide ContextIdentifier
-	secretDocContext = "5EC2E7D0-D0C0-4D0C-9D0C-5EC2E7D0D0C0" // one document's own (another account)
-	secretTokenA     = "5EC2E7A1-A1A1-4A1A-8A1A-5EC2E7A1A1A1"
-	secretTokenB     = "5EC2E7B2-B2B2-4B2B-9B2B-5EC2E7B2B2B2"
-	secretTokenC     = "5EC2E7C3-C3C3-4C3C-AC3C-5EC2E7C3C3C3"
-	secretTokenWrong = "5EC2E7F4-F4F4-4F4F-BF4F-5EC2E7F4F4F4" // in the watch file, not the account
-
-	docA = "AAAAAAAA-0000-4000-8000-00000000000A"
-	docB = "BBBBBBBB-0000-4000-8000-00000000000B"
-	docC = "CCCCCCCC-0000-4000-8000-00000000000C"
-	docD = "DDDDDDDD-0000-4000-8000-00000000000D"
-)
-
 // secrets finds any of the known secrets, whole or in part, in any case,
 // with or without hyphens.
 var secrets = testenv.NewSecrets(testenv.FragmentLen,
-	secretContext, secretDocContext, secretTokenA, secretTokenB, secretTokenC, secretTokenWrong)
+	testenv.SecretContext, testenv.SecretDocContext, testenv.SecretTokenA, testenv.SecretTokenB, testenv.SecretTokenC, testenv.SecretTokenWrong)
 
 // debugLogger logs everything, down to debug, as text into the returned buffer.
 func debugLogger() (*slog.Logger, *testenv.SyncBuffer) {
@@ -130,11 +114,11 @@ type rigOptions struct {
 	wrap    func(http.Handler) http.Handler // wraps the simulator, if set
 }
 
-// newRig starts a simulator for secretContext and a refresher on a fake clock
+// newRig starts a simulator for testenv.SecretContext and a refresher on a fake clock
 // at t0. The client does not retry unless asked.
 func newRig(t *testing.T, o rigOptions) *rig {
 	t.Helper()
-	sim := simulator.New(secretContext)
+	sim := simulator.New(testenv.SecretContext)
 	var h http.Handler = sim
 	if o.wrap != nil {
 		h = o.wrap(sim)
@@ -164,7 +148,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		o.cfg.Timeout = 10 * time.Second
 	}
 	if o.cfg.ContextIdentifier == "" {
-		o.cfg.ContextIdentifier = secretContext
+		o.cfg.ContextIdentifier = testenv.SecretContext
 	}
 	if o.retries <= 0 {
 		o.retries = -1

@@ -225,12 +225,12 @@ func TestTerminalDocumentsWaitForTheTerminalInterval(t *testing.T) {
 
 func TestReloadedDocumentsAreCheckedWithinSeconds(t *testing.T) {
 	r := newRig(t, rigOptions{cfg: RefreshConfig{Interval: time.Hour, Coalesce: 10 * time.Millisecond}})
-	r.put(assuresign.StatusCreated, 0, docA, docB, docC)
+	r.put(assuresign.StatusCreated, 0, testenv.DocA, testenv.DocB, testenv.DocC)
 	dir := t.TempDir()
 	entry := func(id string) string {
 		return fmt.Sprintf("  - id: %s\n    auth_token: %s\n", id, tokenFor(id))
 	}
-	path := writeFile(t, dir, "watch.yml", "documents:\n"+entry(docA), 0o600)
+	path := writeFile(t, dir, "watch.yml", "documents:\n"+entry(testenv.DocA), 0o600)
 	wf := watchlist.NewFile(path, 100, false, prometheus.NewRegistry(), r.logger)
 	load := func() {
 		t.Helper()
@@ -244,15 +244,15 @@ func TestReloadedDocumentsAreCheckedWithinSeconds(t *testing.T) {
 	assert.Equal(t, 1, r.sim.Stats().Documents, "the first round checked A")
 
 	// A reload adding B: checked at once, not in an hour.
-	writeFile(t, dir, "watch.yml", "documents:\n"+entry(docA)+entry(docB), 0o600)
+	writeFile(t, dir, "watch.yml", "documents:\n"+entry(testenv.DocA)+entry(testenv.DocB), 0o600)
 	load()
-	require.Eventually(t, func() bool { return statusOf(t, r.store, docB).Status == "Created" }, waitFor, tick)
+	require.Eventually(t, func() bool { return statusOf(t, r.store, testenv.DocB).Status == "Created" }, waitFor, tick)
 	assert.Equal(t, []int{1, 2}, r.sim.Stats().DocumentsPerRequest, "one request for B, which A, open, rode along in")
 
 	// Store.SetWatchList followed by Wake does the same.
-	r.watch(docA, docB, docC)
+	r.watch(testenv.DocA, testenv.DocB, testenv.DocC)
 	r.refresher.Wake()
-	require.Eventually(t, func() bool { return statusOf(t, r.store, docC).Status == "Created" }, waitFor, tick)
+	require.Eventually(t, func() bool { return statusOf(t, r.store, testenv.DocC).Status == "Created" }, waitFor, tick)
 	assert.Equal(t, []int{1, 2, 3}, r.sim.Stats().DocumentsPerRequest, "one request for C, filled with A and B")
 }
 
@@ -261,7 +261,7 @@ func TestFirstRoundStartsAtOnce(t *testing.T) {
 	// A coalescing wait of an hour: were the first round to wait for the
 	// Wake the initial load leaves pending, it would not start in time.
 	r, store, reg := newFakeRefresher(t, RefreshConfig{Interval: time.Hour, Coalesce: time.Hour}, g)
-	store.SetWatchList(watchList(docA, docB))
+	store.SetWatchList(watchList(testenv.DocA, testenv.DocB))
 	r.Wake()
 	assert.False(t, r.Ready())
 	run(t, r)
@@ -297,11 +297,11 @@ assuresign_watched_documents 0
 func TestRoundsNeverOverlap(t *testing.T) {
 	g := newGateChecker()
 	r, store, _ := newFakeRefresher(t, RefreshConfig{Interval: time.Hour, Coalesce: time.Millisecond, Concurrency: 1}, g)
-	store.SetWatchList(watchList(docA))
+	store.SetWatchList(watchList(testenv.DocA))
 	// Wakes and notifications while a round is held, from inside and out.
 	g.during = func() {
 		for range 100 {
-			r.CheckNow(docA, time.Now())
+			r.CheckNow(testenv.DocA, time.Now())
 			r.Wake()
 		}
 	}
@@ -314,7 +314,7 @@ func TestRoundsNeverOverlap(t *testing.T) {
 			case <-stop:
 				return
 			default:
-				r.CheckNow(docA, time.Now())
+				r.CheckNow(testenv.DocA, time.Now())
 				r.Wake()
 				runtime.Gosched()
 			}
@@ -371,14 +371,14 @@ func TestFailedBatchKeepsTheLastKnownStatus(t *testing.T) {
 	} {
 		t.Run(tc.fault.Kind.String(), func(t *testing.T) {
 			r := newRig(t, rigOptions{cfg: RefreshConfig{Interval: 5 * time.Minute, Timeout: tc.timeout}})
-			r.put(assuresign.StatusCreated, 0, docA, docB)
-			r.watch(docA, docB)
+			r.put(assuresign.StatusCreated, 0, testenv.DocA, testenv.DocB)
+			r.watch(testenv.DocA, testenv.DocB)
 
 			r.round(0)
 			require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, t0, map[string]int{"ok": 1})), roundMetricNames...))
 			before := exposition(t, r.store, false)
 
-			r.sim.Update(docA, func(d *simulator.Document) {
+			r.sim.Update(testenv.DocA, func(d *simulator.Document) {
 				d.Status, d.Step, d.StatusDate = assuresign.StatusSigningStepInProgress, 1, t0.Add(time.Minute)
 			})
 			r.sim.SetFault(tc.fault)
@@ -387,7 +387,7 @@ func TestFailedBatchKeepsTheLastKnownStatus(t *testing.T) {
 			assert.Equal(t, before, exposition(t, r.store, false), "the exposition keeps the last known statuses")
 			require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(0, t0, map[string]int{"ok": 1, tc.outcome: 1})), roundMetricNames...),
 				"down, last success unchanged")
-			a := statusOf(t, r.store, docA)
+			a := statusOf(t, r.store, testenv.DocA)
 			assert.Equal(t, "Created", a.Status)
 			assert.Equal(t, t0, a.LastCheck)
 			assert.Contains(t, a.LastError, "assuresign: ")
@@ -397,8 +397,8 @@ func TestFailedBatchKeepsTheLastKnownStatus(t *testing.T) {
 			r.round(10 * time.Minute)
 			require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, t0.Add(10*time.Minute), map[string]int{"ok": 2, tc.outcome: 1})), roundMetricNames...),
 				"a later success is up")
-			a = statusOf(t, r.store, docA)
-			assert.Equal(t, DocumentView{ID: docA, Status: "SigningStepInProgress", Step: 1, StatusDate: t0.Add(time.Minute), LastCheck: t0.Add(10 * time.Minute)}, a)
+			a = statusOf(t, r.store, testenv.DocA)
+			assert.Equal(t, DocumentView{ID: testenv.DocA, Status: "SigningStepInProgress", Step: 1, StatusDate: t0.Add(time.Minute), LastCheck: t0.Add(10 * time.Minute)}, a)
 		})
 	}
 }
@@ -408,22 +408,22 @@ func TestFailedBatchKeepsTheLastKnownStatus(t *testing.T) {
 // check_success says it.
 func TestMissingResultKeepsOnlyThatDocumentsStatus(t *testing.T) {
 	r := newRig(t, rigOptions{})
-	r.put(assuresign.StatusCreated, 0, docA, docB, docC)
-	r.watch(docA, docB, docC)
+	r.put(assuresign.StatusCreated, 0, testenv.DocA, testenv.DocB, testenv.DocC)
+	r.watch(testenv.DocA, testenv.DocB, testenv.DocC)
 	r.round(0)
-	for _, id := range []string{docA, docB, docC} {
+	for _, id := range []string{testenv.DocA, testenv.DocB, testenv.DocC} {
 		r.sim.Update(id, func(d *simulator.Document) { d.Status = assuresign.StatusCompleted })
 	}
 	// The simulator leaves out every second document of the request: B.
 	r.sim.SetFault(simulator.Fault{Kind: simulator.FaultMissingResults, Times: 1})
 	stats := r.round(5 * time.Minute)
 	assert.Equal(t, roundStats{Documents: 3, Requests: 1, Changes: 2, Anomalies: 1}, stats)
-	assert.Equal(t, "Completed", statusOf(t, r.store, docA).Status)
-	b := statusOf(t, r.store, docB)
+	assert.Equal(t, "Completed", statusOf(t, r.store, testenv.DocA).Status)
+	b := statusOf(t, r.store, testenv.DocB)
 	assert.Equal(t, "Created", b.Status, "B keeps its status")
 	assert.Equal(t, t0, b.LastCheck)
 	assert.Contains(t, b.LastError, "no result for document")
-	assert.Equal(t, "Completed", statusOf(t, r.store, docC).Status)
+	assert.Equal(t, "Completed", statusOf(t, r.store, testenv.DocC).Status)
 	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, t0.Add(5*time.Minute), map[string]int{"ok": 2})+`
 # HELP assuresign_document_results_total `+"Per-document outcomes of successful CheckStatus requests: ok, missing (no result for a document asked about), no_status (a result with exceptions only) or unknown_status (a StatusType outside the documented eight)."+`
 # TYPE assuresign_document_results_total counter
@@ -432,12 +432,12 @@ assuresign_document_results_total{result="no_status"} 0
 assuresign_document_results_total{result="ok"} 5
 assuresign_document_results_total{result="unknown_status"} 0
 `), append(roundMetricNames, "assuresign_document_results_total")...))
-	assert.Equal(t, map[string]float64{docA: 1, docB: 0, docC: 1}, checkSuccess(t, r.store))
+	assert.Equal(t, map[string]float64{testenv.DocA: 1, testenv.DocB: 0, testenv.DocC: 1}, checkSuccess(t, r.store))
 
 	// B failed, so the next round asks about it again (A and C are closed).
 	stats = r.round(10 * time.Minute)
 	assert.Equal(t, roundStats{Documents: 1, Requests: 1, Changes: 1}, stats)
-	assert.Equal(t, "Completed", statusOf(t, r.store, docB).Status)
+	assert.Equal(t, "Completed", statusOf(t, r.store, testenv.DocB).Status)
 	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, t0.Add(10*time.Minute), map[string]int{"ok": 3})), roundMetricNames...))
 }
 
@@ -445,7 +445,7 @@ assuresign_document_results_total{result="unknown_status"} 0
 // know do not make AssureSign down: up stays 1, and the two documents, and only
 // they, report check_success 0.
 func TestPerDocumentAnomaliesKeepUp(t *testing.T) {
-	nilB := regexp.MustCompile(`<DocumentStatusCheckResult[^>]*Id="` + docB + `"[^>]*?(/>|>.*?</DocumentStatusCheckResult>)`)
+	nilB := regexp.MustCompile(`<DocumentStatusCheckResult[^>]*Id="` + testenv.DocB + `"[^>]*?(/>|>.*?</DocumentStatusCheckResult>)`)
 	r := newRig(t, rigOptions{wrap: func(sim http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			rec := httptest.NewRecorder()
@@ -457,33 +457,33 @@ func TestPerDocumentAnomaliesKeepUp(t *testing.T) {
 			_, _ = w.Write(body)
 		})
 	}})
-	r.put(assuresign.StatusCreated, 0, docA, docB, docD) // C is not in the account
-	r.watch(docA, docB, docC, docD)
+	r.put(assuresign.StatusCreated, 0, testenv.DocA, testenv.DocB, testenv.DocD) // C is not in the account
+	r.watch(testenv.DocA, testenv.DocB, testenv.DocC, testenv.DocD)
 	stats := r.round(0)
 	assert.Equal(t, roundStats{Documents: 4, Requests: 1, Anomalies: 2}, stats)
 	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, t0, map[string]int{"ok": 1})), roundMetricNames...))
-	assert.Equal(t, map[string]float64{docA: 1, docB: 0, docC: 0, docD: 1}, checkSuccess(t, r.store))
-	assert.Contains(t, statusOf(t, r.store, docB).LastError, "no result for document")
-	assert.Contains(t, statusOf(t, r.store, docC).LastError, "Error: ")
+	assert.Equal(t, map[string]float64{testenv.DocA: 1, testenv.DocB: 0, testenv.DocC: 0, testenv.DocD: 1}, checkSuccess(t, r.store))
+	assert.Contains(t, statusOf(t, r.store, testenv.DocB).LastError, "no result for document")
+	assert.Contains(t, statusOf(t, r.store, testenv.DocC).LastError, "Error: ")
 }
 
 func TestExceptionsOnlyResultKeepsTheStatus(t *testing.T) {
 	r := newRig(t, rigOptions{})
-	r.put(assuresign.StatusSigningStepInProgress, 2, docA)
-	r.sim.Put(simulator.Document{ID: docB, AuthToken: tokenFor(docB), RawStatus: "Archived", StatusDate: t0})
-	r.watch(docA, docB)
+	r.put(assuresign.StatusSigningStepInProgress, 2, testenv.DocA)
+	r.sim.Put(simulator.Document{ID: testenv.DocB, AuthToken: tokenFor(testenv.DocB), RawStatus: "Archived", StatusDate: t0})
+	r.watch(testenv.DocA, testenv.DocB)
 	r.round(0)
-	assert.Equal(t, "SigningStepInProgress", statusOf(t, r.store, docA).Status)
-	assert.Equal(t, "Unknown (Archived)", statusOf(t, r.store, docB).Status)
+	assert.Equal(t, "SigningStepInProgress", statusOf(t, r.store, testenv.DocA).Status)
+	assert.Equal(t, "Unknown (Archived)", statusOf(t, r.store, testenv.DocB).Status)
 	assert.Contains(t, r.logs.String(), "undocumented StatusType")
 
 	// The watch file now has a wrong AuthToken for A: AssureSign answers
 	// with an exception and no StatusType.
-	r.sim.Update(docA, func(d *simulator.Document) { d.Status = assuresign.StatusCompleted })
-	r.store.SetWatchList(&watchlist.List{Documents: []watchlist.Document{{ID: docA, AuthToken: secretTokenWrong}, {ID: docB, AuthToken: tokenFor(docB)}}})
+	r.sim.Update(testenv.DocA, func(d *simulator.Document) { d.Status = assuresign.StatusCompleted })
+	r.store.SetWatchList(&watchlist.List{Documents: []watchlist.Document{{ID: testenv.DocA, AuthToken: testenv.SecretTokenWrong}, {ID: testenv.DocB, AuthToken: tokenFor(testenv.DocB)}}})
 	stats := r.round(5 * time.Minute)
 	assert.Zero(t, stats.Failed)
-	a := statusOf(t, r.store, docA)
+	a := statusOf(t, r.store, testenv.DocA)
 	assert.Equal(t, "SigningStepInProgress", a.Status, "an answer without StatusType keeps the status")
 	assert.Equal(t, 2, a.Step)
 	assert.Equal(t, t0.Add(5*time.Minute), a.LastCheck)
@@ -510,8 +510,8 @@ assuresign_document_results_total{result="unknown_status"} 2
 # HELP assuresign_up 1 when every request of the last scheduled refresh round got a well-formed CheckStatus answer; a document answered without a status does not lower it (see assuresign_document_check_success).
 # TYPE assuresign_up gauge
 assuresign_up 1
-`, cached, docA, docB)), "assuresign_document_exceptions_total", "assuresign_document_signing_step", "assuresign_document_results_total", "assuresign_up"))
-	assert.Contains(t, r.logs.String(), `msg="CheckStatus exception" document_id=`+docA+` severity=Error`)
+`, cached, testenv.DocA, testenv.DocB)), "assuresign_document_exceptions_total", "assuresign_document_signing_step", "assuresign_document_results_total", "assuresign_up"))
+	assert.Contains(t, r.logs.String(), `msg="CheckStatus exception" document_id=`+testenv.DocA+` severity=Error`)
 }
 
 // TestSecretsNeverLeak runs rounds that succeed, fail, and get exceptions
@@ -536,17 +536,17 @@ func TestSecretsNeverLeak(t *testing.T) {
 			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 			w.WriteHeader(http.StatusInternalServerError)
 			fmt.Fprintf(w, `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>bad request: %s %s</faultstring></s:Fault></s:Body></s:Envelope>`,
-				html.EscapeString(string(b)), strings.ToLower(strings.ReplaceAll(secretTokenA, "-", "")))
+				html.EscapeString(string(b)), strings.ToLower(strings.ReplaceAll(testenv.SecretTokenA, "-", "")))
 		})
 	}})
 	// A: fine, with exceptions that echo secrets. B: its own ContextIdentifier,
 	// of another account. C: a wrong AuthToken in the watch file.
-	r.sim.Put(simulator.Document{ID: docA, AuthToken: secretTokenA, Status: assuresign.StatusCreated, StatusDate: t0, Exceptions: []assuresign.Exception{
-		{Severity: assuresign.SeverityWarning, Message: "token " + secretTokenA + " for context " + strings.ToLower(secretContext)},
-		{Severity: assuresign.SeverityError, Message: "raw " + strings.ReplaceAll(secretTokenA, "-", "")},
+	r.sim.Put(simulator.Document{ID: testenv.DocA, AuthToken: testenv.SecretTokenA, Status: assuresign.StatusCreated, StatusDate: t0, Exceptions: []assuresign.Exception{
+		{Severity: assuresign.SeverityWarning, Message: "token " + testenv.SecretTokenA + " for context " + strings.ToLower(testenv.SecretContext)},
+		{Severity: assuresign.SeverityError, Message: "raw " + strings.ReplaceAll(testenv.SecretTokenA, "-", "")},
 	}})
-	r.sim.Put(simulator.Document{ID: docB, AuthToken: secretTokenB, Status: assuresign.StatusCreated, StatusDate: t0})
-	r.sim.Put(simulator.Document{ID: docC, AuthToken: secretTokenC, Status: assuresign.StatusCreated, StatusDate: t0})
+	r.sim.Put(simulator.Document{ID: testenv.DocB, AuthToken: testenv.SecretTokenB, Status: assuresign.StatusCreated, StatusDate: t0})
+	r.sim.Put(simulator.Document{ID: testenv.DocC, AuthToken: testenv.SecretTokenC, Status: assuresign.StatusCreated, StatusDate: t0})
 	dir := t.TempDir()
 	path := writeFile(t, dir, "watch.yml", fmt.Sprintf(`documents:
   - id: %s
@@ -557,15 +557,15 @@ func TestSecretsNeverLeak(t *testing.T) {
     context_identifier: %s
   - id: %s
     auth_token: %s
-`, docA, secretTokenA, docB, secretTokenB, secretDocContext, docC, secretTokenWrong), 0o644) // world-readable: a warning
+`, testenv.DocA, testenv.SecretTokenA, testenv.DocB, testenv.SecretTokenB, testenv.SecretDocContext, testenv.DocC, testenv.SecretTokenWrong), 0o644) // world-readable: a warning
 	wl, err := watchlist.NewFile(path, 100, false, prometheus.NewRegistry(), r.logger).Load()
 	require.NoError(t, err)
 	r.refresher.SetWatchList(wl)
 
 	r.round(0)
-	assert.Equal(t, "Created", statusOf(t, r.store, docA).Status)
-	assert.Equal(t, "Error: The ContextIdentifier is not valid for this account.", statusOf(t, r.store, docB).LastError)
-	assert.Equal(t, "Error: The AuthToken is not valid for this document.", statusOf(t, r.store, docC).LastError)
+	assert.Equal(t, "Created", statusOf(t, r.store, testenv.DocA).Status)
+	assert.Equal(t, "Error: The ContextIdentifier is not valid for this account.", statusOf(t, r.store, testenv.DocB).LastError)
+	assert.Equal(t, "Error: The AuthToken is not valid for this document.", statusOf(t, r.store, testenv.DocC).LastError)
 	for i, f := range []simulator.Fault{
 		{Kind: simulator.FaultHTTP500}, // retried, then failed
 		{Kind: simulator.FaultSOAPFault},
@@ -580,14 +580,14 @@ func TestSecretsNeverLeak(t *testing.T) {
 	echoing = true
 	echo.Unlock()
 	r.round(10 * time.Hour)
-	assert.Contains(t, statusOf(t, r.store, docA).LastError, "<secret>", "the echoed secrets were redacted")
+	assert.Contains(t, statusOf(t, r.store, testenv.DocA).LastError, "<secret>", "the echoed secrets were redacted")
 	echo.Lock()
 	echoing = false
 	echo.Unlock()
 	r.round(11 * time.Hour)
 
 	// A mistyped secret in a watch file must not show in the load error.
-	bad := writeFile(t, dir, "bad.yml", fmt.Sprintf("documents:\n  - id: %s\n    auth_token: %s\n", docA, secretTokenA[:35]), 0o600)
+	bad := writeFile(t, dir, "bad.yml", fmt.Sprintf("documents:\n  - id: %s\n    auth_token: %s\n", testenv.DocA, testenv.SecretTokenA[:35]), 0o600)
 	_, err = watchlist.NewFile(bad, 100, false, prometheus.NewRegistry(), r.logger).Load()
 	require.Error(t, err)
 	secrets.AssertNone(t, "the load error", err.Error())
@@ -615,7 +615,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	views, total := r.store.Snapshot(0)
 	require.Equal(t, 3, total)
 	shown := fmt.Sprintf("%+v", views)
-	assert.Contains(t, shown, docC)
+	assert.Contains(t, shown, testenv.DocC)
 	assert.Contains(t, shown, "Error: The AuthToken is not valid for this document.")
 	secrets.AssertNone(t, "the documents' views", shown)
 }
@@ -663,12 +663,12 @@ func TestNotificationLatencyOnlyWithWebhook(t *testing.T) {
 		t.Run(fmt.Sprintf("webhook=%t", webhook), func(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			store := NewStore(StoreConfig{})
-			store.SetWatchList(watchList(docA))
+			store.SetWatchList(watchList(testenv.DocA))
 			clock := testenv.NewClock(t0)
 			r := NewRefresher(RefreshConfig{Interval: time.Hour, TerminalInterval: 24 * time.Hour, BatchSize: 10, Concurrency: 1, Timeout: time.Second, Now: clock.Now},
 				store, answerAll(assuresign.StatusCreated, t0), NewMetrics(reg, store.Len, time.Hour, webhook), discardLogger())
 			r.round(t.Context(), false)
-			require.True(t, r.CheckNow(docA, t0.Add(time.Minute)))
+			require.True(t, r.CheckNow(testenv.DocA, t0.Add(time.Minute)))
 			clock.Set(t0.Add(time.Minute + 1500*time.Millisecond))
 			require.Equal(t, roundStats{Documents: 1, Requests: 1}, r.round(t.Context(), true))
 
@@ -712,29 +712,29 @@ func TestSetWatchListWakesOnlyForDocumentsToCheck(t *testing.T) {
 			return false
 		}
 	}
-	r.SetWatchList(watchList(docA, docB))
+	r.SetWatchList(watchList(testenv.DocA, testenv.DocB))
 	assert.True(t, woken(), "new documents")
 	r.round(t.Context(), false)
 	require.Empty(t, dueChecks(store.due(t0, 0, true, 1, "")))
 
-	r.SetWatchList(watchList(docA, docB))
+	r.SetWatchList(watchList(testenv.DocA, testenv.DocB))
 	assert.False(t, woken(), "the same list")
-	relabelled := watchList(docA)
+	relabelled := watchList(testenv.DocA)
 	relabelled.Documents[0].Labels = map[string]string{"team": "legal"}
 	r.SetWatchList(relabelled)
 	assert.False(t, woken(), "B dropped, A relabelled")
-	assert.Equal(t, map[string]string{"team": "legal"}, statusOf(t, store, docA).Labels)
+	assert.Equal(t, map[string]string{"team": "legal"}, statusOf(t, store, testenv.DocA).Labels)
 
-	fixed := watchList(docA)
+	fixed := watchList(testenv.DocA)
 	fixed.Documents[0].AuthToken = "11111111-2222-4333-8444-555555555555"
 	r.SetWatchList(fixed)
 	assert.True(t, woken(), "a changed AuthToken")
-	assert.Equal(t, []string{docA}, dueIDs(store.due(t0, 0, true, 1, "")))
+	assert.Equal(t, []string{testenv.DocA}, dueIDs(store.due(t0, 0, true, 1, "")))
 
-	added := watchList(docA, docC)
+	added := watchList(testenv.DocA, testenv.DocC)
 	added.Documents[0].AuthToken = fixed.Documents[0].AuthToken
 	r.round(t.Context(), true)
 	r.SetWatchList(added)
 	assert.True(t, woken(), "C added")
-	assert.Equal(t, []string{docC}, dueIDs(store.due(t0, 0, true, 1, "")))
+	assert.Equal(t, []string{testenv.DocC}, dueIDs(store.due(t0, 0, true, 1, "")))
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
@@ -97,15 +98,15 @@ func minutes(ms ...int) []time.Duration {
 func TestIdleDocumentsAreAskedLessOften(t *testing.T) {
 	// Batches of one: no request has room for a document not yet due.
 	r := scheduleRig(t, 1, map[string]time.Time{
-		docA: t0.Add(-time.Hour),              // moving: every 5 minutes
-		docB: t0.Add(-day - 12*time.Hour),     // still for a day and a half: every 10
-		docC: t0.Add(-5*day + 17*time.Minute), // still for days (StatusDate only): every hour
-	}, docD)
+		testenv.DocA: t0.Add(-time.Hour),              // moving: every 5 minutes
+		testenv.DocB: t0.Add(-day - 12*time.Hour),     // still for a day and a half: every 10
+		testenv.DocC: t0.Add(-5*day + 17*time.Minute), // still for days (StatusDate only): every hour
+	}, testenv.DocD)
 	got := r.checkedAt(t, 0, 2*time.Hour)
-	assert.Len(t, got[docA], 25)
-	assert.Equal(t, minutes(0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120), got[docB])
-	assert.Equal(t, minutes(0, 60, 120), got[docC])
-	assert.Equal(t, minutes(0), got[docD], "closed documents keep the terminal interval")
+	assert.Len(t, got[testenv.DocA], 25)
+	assert.Equal(t, minutes(0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120), got[testenv.DocB])
+	assert.Equal(t, minutes(0, 60, 120), got[testenv.DocC])
+	assert.Equal(t, minutes(0), got[testenv.DocD], "closed documents keep the terminal interval")
 	assert.Equal(t, []CheckInterval{
 		{"5m", 1}, {"10m", 1}, {"20m", 0}, {"40m", 0}, {"1h", 1}, {"terminal", 1},
 	}, r.refresher.CheckIntervals())
@@ -128,44 +129,44 @@ assuresign_documents_by_check_interval{band="terminal"} 1
 
 func TestChangesNotificationsAndReloadsResetTheInterval(t *testing.T) {
 	idle := t0.Add(-5 * day)
-	r := scheduleRig(t, 1, map[string]time.Time{docA: idle, docB: idle, docC: idle})
+	r := scheduleRig(t, 1, map[string]time.Time{testenv.DocA: idle, testenv.DocB: idle, testenv.DocC: idle})
 	r.round(0)
-	for _, id := range []string{docA, docB, docC} {
+	for _, id := range []string{testenv.DocA, testenv.DocB, testenv.DocC} {
 		require.Equal(t, t0.Add(-5*day), statusOf(t, r.store, id).StatusDate)
 	}
 
 	// A moves at 20m: the next check, an hour after the last, sees it; from
 	// then it is asked every 5 minutes.
-	r.sim.Update(docA, func(d *simulator.Document) { d.Step, d.StatusDate = 2, t0.Add(20*time.Minute) })
+	r.sim.Update(testenv.DocA, func(d *simulator.Document) { d.Step, d.StatusDate = 2, t0.Add(20*time.Minute) })
 	// B is named by a notification at 30m, with nothing new to see.
 	r.clock.Set(t0.Add(30 * time.Minute))
-	require.True(t, r.refresher.CheckNow(docB, r.clock.Now()))
+	require.True(t, r.refresher.CheckNow(testenv.DocB, r.clock.Now()))
 	r.refresher.round(context.Background(), true)
 	// C's AuthToken is corrected by a reload at 40m.
-	r.sim.Update(docC, func(d *simulator.Document) { d.AuthToken = secretTokenC })
+	r.sim.Update(testenv.DocC, func(d *simulator.Document) { d.AuthToken = testenv.SecretTokenC })
 	r.clock.Set(t0.Add(40 * time.Minute))
 	r.store.SetWatchList(&watchlist.List{Documents: []watchlist.Document{
-		{ID: docA, AuthToken: tokenFor(docA)}, {ID: docB, AuthToken: tokenFor(docB)}, {ID: docC, AuthToken: secretTokenC},
+		{ID: testenv.DocA, AuthToken: tokenFor(testenv.DocA)}, {ID: testenv.DocB, AuthToken: tokenFor(testenv.DocB)}, {ID: testenv.DocC, AuthToken: testenv.SecretTokenC},
 	}})
 	r.refresher.round(context.Background(), true)
 
 	got := r.checkedAt(t, 45*time.Minute, 80*time.Minute)
-	assert.Equal(t, minutes(60, 65, 70, 75, 80), got[docA], "a change")
-	assert.Equal(t, minutes(45, 50, 55, 60, 65, 70, 75, 80), got[docB], "a notification")
-	assert.Equal(t, minutes(45, 50, 55, 60, 65, 70, 75, 80), got[docC], "a reload that changed its credentials")
-	assert.Equal(t, 2, statusOf(t, r.store, docA).Step)
+	assert.Equal(t, minutes(60, 65, 70, 75, 80), got[testenv.DocA], "a change")
+	assert.Equal(t, minutes(45, 50, 55, 60, 65, 70, 75, 80), got[testenv.DocB], "a notification")
+	assert.Equal(t, minutes(45, 50, 55, 60, 65, 70, 75, 80), got[testenv.DocC], "a reload that changed its credentials")
+	assert.Equal(t, 2, statusOf(t, r.store, testenv.DocA).Step)
 
 	// A relabelling says nothing of the document: no reset.
 	r.clock.Set(t0.Add(81 * time.Minute))
 	r.store.SetWatchList(&watchlist.List{Documents: []watchlist.Document{
-		{ID: docA, AuthToken: tokenFor(docA)}, {ID: docB, AuthToken: tokenFor(docB), Labels: map[string]string{"team": "legal"}}, {ID: docC, AuthToken: secretTokenC},
+		{ID: testenv.DocA, AuthToken: tokenFor(testenv.DocA)}, {ID: testenv.DocB, AuthToken: tokenFor(testenv.DocB), Labels: map[string]string{"team": "legal"}}, {ID: testenv.DocC, AuthToken: testenv.SecretTokenC},
 	}})
 	assert.Empty(t, dueChecks(r.store.due(r.clock.Now(), 0, true, 1, "")))
 }
 
 func TestRequestsAreFilledWithTheDocumentsDueSoonest(t *testing.T) {
 	idle := t0.Add(-5 * day)
-	r := scheduleRig(t, 3, map[string]time.Time{docA: t0, docB: idle, docC: idle, docD: idle}, testGUID(0xC105ED, 1))
+	r := scheduleRig(t, 3, map[string]time.Time{testenv.DocA: t0, testenv.DocB: idle, testenv.DocC: idle, testenv.DocD: idle}, testGUID(0xC105ED, 1))
 	// 5 due: ceil(5/3) = 2 requests, the second filled by nothing (none left).
 	assert.Equal(t, roundStats{Documents: 5, Requests: 2}, r.round(0))
 
@@ -173,11 +174,11 @@ func TestRequestsAreFilledWithTheDocumentsDueSoonest(t *testing.T) {
 	// (in id order when equal), never the closed one.
 	r.sim.ResetStats()
 	assert.Equal(t, roundStats{Documents: 1, Filled: 2, Requests: 1}, r.round(5*time.Minute))
-	assert.Equal(t, t0.Add(5*time.Minute), statusOf(t, r.store, docB).LastCheck)
-	assert.Equal(t, t0.Add(5*time.Minute), statusOf(t, r.store, docC).LastCheck)
+	assert.Equal(t, t0.Add(5*time.Minute), statusOf(t, r.store, testenv.DocB).LastCheck)
+	assert.Equal(t, t0.Add(5*time.Minute), statusOf(t, r.store, testenv.DocC).LastCheck)
 	assert.Equal(t, roundStats{Documents: 1, Filled: 2, Requests: 1}, r.round(10*time.Minute))
-	assert.Equal(t, t0.Add(10*time.Minute), statusOf(t, r.store, docD).LastCheck, "D was due soonest now")
-	assert.Equal(t, t0.Add(10*time.Minute), statusOf(t, r.store, docB).LastCheck, "then B, checked before C")
+	assert.Equal(t, t0.Add(10*time.Minute), statusOf(t, r.store, testenv.DocD).LastCheck, "D was due soonest now")
+	assert.Equal(t, t0.Add(10*time.Minute), statusOf(t, r.store, testenv.DocB).LastCheck, "then B, checked before C")
 	assert.Equal(t, t0, statusOf(t, r.store, testGUID(0xC105ED, 1)).LastCheck, "closed documents do not ride along")
 	assert.Equal(t, []int{3, 3}, r.sim.Stats().DocumentsPerRequest)
 

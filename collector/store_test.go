@@ -10,36 +10,37 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
 func TestStoreSetWatchListKeepsKnownDocuments(t *testing.T) {
 	s := NewStore(StoreConfig{})
-	assert.Equal(t, 2, s.SetWatchList(watchList(docB, docA)))
+	assert.Equal(t, 2, s.SetWatchList(watchList(testenv.DocB, testenv.DocA)))
 	assert.Equal(t, 2, s.Len())
 	// New documents are urgent: an urgent-only round takes them, sorted by id.
-	assert.Equal(t, []string{docA, docB}, dueIDs(s.due(t0, 0, true, 1, secretContext)))
+	assert.Equal(t, []string{testenv.DocA, testenv.DocB}, dueIDs(s.due(t0, 0, true, 1, testenv.SecretContext)))
 
-	answer(s, assuresign.Result{ID: docA, RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: t0}, t0, time.Minute, time.Hour)
-	answer(s, assuresign.Result{ID: docB, RawStatus: "Created", Status: assuresign.StatusCreated, StatusDate: t0}, t0, time.Minute, time.Hour)
-	assert.Empty(t, dueChecks(s.due(t0, 0, true, 1, secretContext)), "checked documents are no longer urgent")
+	answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: t0}, t0, time.Minute, time.Hour)
+	answer(s, assuresign.Result{ID: testenv.DocB, RawStatus: "Created", Status: assuresign.StatusCreated, StatusDate: t0}, t0, time.Minute, time.Hour)
+	assert.Empty(t, dueChecks(s.due(t0, 0, true, 1, testenv.SecretContext)), "checked documents are no longer urgent")
 
 	// A reload keeping A, dropping B and adding C: A keeps its state and is
 	// not urgent again; C is urgent; B is gone.
-	wl := watchList(docC, docA)
+	wl := watchList(testenv.DocC, testenv.DocA)
 	wl.Documents[1].Labels = map[string]string{"team": "legal"}
 	assert.Equal(t, 1, s.SetWatchList(wl))
 	assert.Equal(t, 2, s.Len())
-	assert.Equal(t, []string{docC}, dueIDs(s.due(t0, 0, true, 1, secretContext)))
+	assert.Equal(t, []string{testenv.DocC}, dueIDs(s.due(t0, 0, true, 1, testenv.SecretContext)))
 	docs, total := s.Snapshot(0)
 	require.Equal(t, 2, total)
-	assert.Equal(t, docA, docs[0].ID)
+	assert.Equal(t, testenv.DocA, docs[0].ID)
 	assert.Equal(t, "Completed", docs[0].Status)
 	assert.Equal(t, map[string]string{"team": "legal"}, docs[0].Labels, "labels follow the new file")
 	assert.Equal(t, t0, docs[0].LastCheck)
-	assert.Equal(t, docC, docs[1].ID)
+	assert.Equal(t, testenv.DocC, docs[1].ID)
 	assert.Equal(t, "Unknown", docs[1].Status)
-	assert.Contains(t, exposition(t, s, false), `assuresign_document_info{document_id="`+docA+`",team="legal"} 1`, "a kept document is rendered again")
+	assert.Contains(t, exposition(t, s, false), `assuresign_document_info{document_id="`+testenv.DocA+`",team="legal"} 1`, "a kept document is rendered again")
 
 	// The same list again adds nothing.
 	assert.Equal(t, 0, s.SetWatchList(wl))
@@ -48,110 +49,110 @@ func TestStoreSetWatchListKeepsKnownDocuments(t *testing.T) {
 func TestStoreDueUsesTheDocumentsOwnContextIdentifier(t *testing.T) {
 	s := NewStore(StoreConfig{})
 	s.SetWatchList(&watchlist.List{Documents: []watchlist.Document{
-		{ID: docA, AuthToken: secretTokenA},
-		{ID: docB, AuthToken: secretTokenB, ContextIdentifier: secretDocContext},
+		{ID: testenv.DocA, AuthToken: testenv.SecretTokenA},
+		{ID: testenv.DocB, AuthToken: testenv.SecretTokenB, ContextIdentifier: testenv.SecretDocContext},
 	}})
 	assert.Equal(t, []assuresign.Check{
-		{ID: docA, AuthToken: secretTokenA, ContextIdentifier: secretContext},
-		{ID: docB, AuthToken: secretTokenB, ContextIdentifier: secretDocContext},
-	}, dueChecks(s.due(t0, 0, false, 1, secretContext)))
+		{ID: testenv.DocA, AuthToken: testenv.SecretTokenA, ContextIdentifier: testenv.SecretContext},
+		{ID: testenv.DocB, AuthToken: testenv.SecretTokenB, ContextIdentifier: testenv.SecretDocContext},
+	}, dueChecks(s.due(t0, 0, false, 1, testenv.SecretContext)))
 }
 
 func TestStoreDueFollowsNextCheck(t *testing.T) {
 	s := NewStore(StoreConfig{})
-	s.SetWatchList(watchList(docA, docB))
-	answer(s, assuresign.Result{ID: docA, RawStatus: "Created", Status: assuresign.StatusCreated}, t0, time.Hour, 24*time.Hour)
-	answer(s, assuresign.Result{ID: docB, RawStatus: "Expired", Status: assuresign.StatusExpired}, t0, time.Hour, 24*time.Hour)
+	s.SetWatchList(watchList(testenv.DocA, testenv.DocB))
+	answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Created", Status: assuresign.StatusCreated}, t0, time.Hour, 24*time.Hour)
+	answer(s, assuresign.Result{ID: testenv.DocB, RawStatus: "Expired", Status: assuresign.StatusExpired}, t0, time.Hour, 24*time.Hour)
 
 	assert.Empty(t, dueChecks(s.due(t0.Add(59*time.Minute), 0, false, 1, "")))
-	assert.Equal(t, []string{docA}, dueIDs(s.due(t0.Add(time.Hour), 0, false, 1, "")), "an open document is due after the interval")
-	assert.Equal(t, []string{docA}, dueIDs(s.due(t0.Add(50*time.Minute), 10*time.Minute, false, 1, "")), "slack brings it forward")
+	assert.Equal(t, []string{testenv.DocA}, dueIDs(s.due(t0.Add(time.Hour), 0, false, 1, "")), "an open document is due after the interval")
+	assert.Equal(t, []string{testenv.DocA}, dueIDs(s.due(t0.Add(50*time.Minute), 10*time.Minute, false, 1, "")), "slack brings it forward")
 	assert.Empty(t, dueChecks(s.due(t0.Add(time.Hour), 0, true, 1, "")), "urgent-only rounds take no scheduled document")
-	assert.Equal(t, []string{docA, docB}, dueIDs(s.due(t0.Add(24*time.Hour), 0, false, 1, "")), "a terminal one after the terminal interval")
+	assert.Equal(t, []string{testenv.DocA, testenv.DocB}, dueIDs(s.due(t0.Add(24*time.Hour), 0, false, 1, "")), "a terminal one after the terminal interval")
 }
 
 func TestStoreMarkUrgent(t *testing.T) {
 	s := NewStore(StoreConfig{})
-	s.SetWatchList(watchList(docA))
-	answer(s, assuresign.Result{ID: docA, RawStatus: "Created", Status: assuresign.StatusCreated}, t0, time.Hour, time.Hour)
+	s.SetWatchList(watchList(testenv.DocA))
+	answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Created", Status: assuresign.StatusCreated}, t0, time.Hour, time.Hour)
 
-	assert.False(t, s.MarkUrgent(docB, t0), "not watched")
+	assert.False(t, s.MarkUrgent(testenv.DocB, t0), "not watched")
 	assert.True(t, s.MarkUrgent("aaaaaaaa-0000-4000-8000-00000000000a", t0), "ids compare case-insensitively")
-	assert.True(t, s.MarkUrgent(docA, t0.Add(time.Second)), "a second notification keeps the first time")
-	assert.Equal(t, []string{docA}, dueIDs(s.due(t0, 0, true, 1, "")))
+	assert.True(t, s.MarkUrgent(testenv.DocA, t0.Add(time.Second)), "a second notification keeps the first time")
+	assert.Equal(t, []string{testenv.DocA}, dueIDs(s.due(t0, 0, true, 1, "")))
 
-	waited := answer(s, assuresign.Result{ID: docA, RawStatus: "Completed", Status: assuresign.StatusCompleted}, t0.Add(3*time.Second), time.Hour, time.Hour)
+	waited := answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Completed", Status: assuresign.StatusCompleted}, t0.Add(3*time.Second), time.Hour, time.Hour)
 	assert.Equal(t, 3*time.Second, waited, "latency from the first notification")
 	assert.Empty(t, dueChecks(s.due(t0, 0, true, 1, "")))
-	waited = answer(s, assuresign.Result{ID: docA, RawStatus: "Completed", Status: assuresign.StatusCompleted}, t0.Add(4*time.Second), time.Hour, time.Hour)
+	waited = answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Completed", Status: assuresign.StatusCompleted}, t0.Add(4*time.Second), time.Hour, time.Hour)
 	assert.Zero(t, waited, "no notification pending")
 }
 
 func TestStoreApply(t *testing.T) {
 	s := NewStore(StoreConfig{})
-	s.SetWatchList(watchList(docA))
+	s.SetWatchList(watchList(testenv.DocA))
 	date := t0.Add(-time.Hour)
-	answer(s, assuresign.Result{ID: docA, RawStatus: "SigningStepInProgress", Status: assuresign.StatusSigningStepInProgress, StatusDate: date, Step: 2,
+	answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "SigningStepInProgress", Status: assuresign.StatusSigningStepInProgress, StatusDate: date, Step: 2,
 		Exceptions: []assuresign.Exception{{Severity: assuresign.SeverityWarning, Message: "reminder not delivered"}}}, t0, time.Hour, 24*time.Hour)
-	v := statusOf(t, s, docA)
-	assert.Equal(t, DocumentView{ID: docA, Status: "SigningStepInProgress", Step: 2, StatusDate: date, LastCheck: t0}, v, "a warning is not an error")
+	v := statusOf(t, s, testenv.DocA)
+	assert.Equal(t, DocumentView{ID: testenv.DocA, Status: "SigningStepInProgress", Step: 2, StatusDate: date, LastCheck: t0}, v, "a warning is not an error")
 
 	t.Run("exceptions only keep the status", func(t *testing.T) {
-		answer(s, assuresign.Result{ID: docA, Exceptions: []assuresign.Exception{
+		answer(s, assuresign.Result{ID: testenv.DocA, Exceptions: []assuresign.Exception{
 			{Severity: assuresign.SeverityError, Message: "The AuthToken is not valid for this document."},
 			{Severity: assuresign.SeverityUnknown, Message: "odd"},
 		}}, t0.Add(time.Minute), time.Hour, 24*time.Hour)
-		v := statusOf(t, s, docA)
+		v := statusOf(t, s, testenv.DocA)
 		assert.Equal(t, "SigningStepInProgress", v.Status)
 		assert.Equal(t, 2, v.Step)
 		assert.Equal(t, date, v.StatusDate)
 		assert.Equal(t, t0.Add(time.Minute), v.LastCheck, "an answer arrived")
 		assert.Equal(t, "Unknown: odd", v.LastError, "the last non-warning exception")
-		assert.Equal(t, [4]uint64{1, 1, 0, 1}, s.docs[docA].exceptions)
+		assert.Equal(t, [4]uint64{1, 1, 0, 1}, s.docs[testenv.DocA].exceptions)
 	})
 	t.Run("a missing result keeps the status", func(t *testing.T) {
-		answer(s, assuresign.Result{ID: docA, Err: errors.New("assuresign: no result for document")}, t0.Add(2*time.Minute), time.Hour, 24*time.Hour)
-		v := statusOf(t, s, docA)
+		answer(s, assuresign.Result{ID: testenv.DocA, Err: errors.New("assuresign: no result for document")}, t0.Add(2*time.Minute), time.Hour, 24*time.Hour)
+		v := statusOf(t, s, testenv.DocA)
 		assert.Equal(t, "SigningStepInProgress", v.Status)
 		assert.Equal(t, t0.Add(time.Minute), v.LastCheck, "no answer arrived")
 		assert.Equal(t, "assuresign: no result for document", v.LastError)
-		assert.Equal(t, []string{docA}, dueIDs(s.due(t0.Add(2*time.Minute), 0, false, 1, "")), "due again at the next round")
+		assert.Equal(t, []string{testenv.DocA}, dueIDs(s.due(t0.Add(2*time.Minute), 0, false, 1, "")), "due again at the next round")
 		assert.Empty(t, dueChecks(s.due(t0.Add(2*time.Minute), 0, true, 1, "")), "but not urgently")
 	})
 	t.Run("a new status clears the error", func(t *testing.T) {
-		answer(s, assuresign.Result{ID: docA, RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: t0}, t0.Add(3*time.Minute), time.Hour, 24*time.Hour)
-		v := statusOf(t, s, docA)
-		assert.Equal(t, DocumentView{ID: docA, Status: "Completed", StatusDate: t0, LastCheck: t0.Add(3 * time.Minute)}, v)
+		answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: t0}, t0.Add(3*time.Minute), time.Hour, 24*time.Hour)
+		v := statusOf(t, s, testenv.DocA)
+		assert.Equal(t, DocumentView{ID: testenv.DocA, Status: "Completed", StatusDate: t0, LastCheck: t0.Add(3 * time.Minute)}, v)
 	})
 	t.Run("an undocumented status", func(t *testing.T) {
-		answer(s, assuresign.Result{ID: docA, RawStatus: "Archived", Status: assuresign.StatusUnknown}, t0.Add(4*time.Minute), time.Hour, 24*time.Hour)
-		assert.Equal(t, "Unknown (Archived)", statusOf(t, s, docA).Status)
+		answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Archived", Status: assuresign.StatusUnknown}, t0.Add(4*time.Minute), time.Hour, 24*time.Hour)
+		assert.Equal(t, "Unknown (Archived)", statusOf(t, s, testenv.DocA).Status)
 	})
 	t.Run("a document no longer watched", func(t *testing.T) {
-		assert.Zero(t, answer(s, assuresign.Result{ID: docB, RawStatus: "Created", Status: assuresign.StatusCreated}, t0, time.Hour, time.Hour))
+		assert.Zero(t, answer(s, assuresign.Result{ID: testenv.DocB, RawStatus: "Created", Status: assuresign.StatusCreated}, t0, time.Hour, time.Hour))
 		assert.Equal(t, 1, s.Len())
 	})
 }
 
 func TestStoreFailKeepsTheStatus(t *testing.T) {
 	s := NewStore(StoreConfig{})
-	s.SetWatchList(watchList(docA, docB))
-	answer(s, assuresign.Result{ID: docA, RawStatus: "Declined", Status: assuresign.StatusDeclined, StatusDate: t0}, t0, time.Hour, 24*time.Hour)
+	s.SetWatchList(watchList(testenv.DocA, testenv.DocB))
+	answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Declined", Status: assuresign.StatusDeclined, StatusDate: t0}, t0, time.Hour, 24*time.Hour)
 	_, _, asked := s.due(t0, 0, false, 1, "")
-	s.fail([]string{docA, docB, docC}, errors.New("assuresign: HTTP status 500"), asked)
-	a, b := statusOf(t, s, docA), statusOf(t, s, docB)
-	assert.Equal(t, DocumentView{ID: docA, Status: "Declined", StatusDate: t0, LastCheck: t0, LastError: "assuresign: HTTP status 500"}, a)
-	assert.Equal(t, DocumentView{ID: docB, Status: "Unknown", LastError: "assuresign: HTTP status 500"}, b)
+	s.fail([]string{testenv.DocA, testenv.DocB, testenv.DocC}, errors.New("assuresign: HTTP status 500"), asked)
+	a, b := statusOf(t, s, testenv.DocA), statusOf(t, s, testenv.DocB)
+	assert.Equal(t, DocumentView{ID: testenv.DocA, Status: "Declined", StatusDate: t0, LastCheck: t0, LastError: "assuresign: HTTP status 500"}, a)
+	assert.Equal(t, DocumentView{ID: testenv.DocB, Status: "Unknown", LastError: "assuresign: HTTP status 500"}, b)
 	assert.Empty(t, dueChecks(s.due(t0, 0, true, 1, "")), "a failure is not retried at once")
-	assert.Equal(t, []string{docA, docB}, dueIDs(s.due(t0, 0, false, 1, "")), "but at the next round, even a terminal document")
+	assert.Equal(t, []string{testenv.DocA, testenv.DocB}, dueIDs(s.due(t0, 0, false, 1, "")), "but at the next round, even a terminal document")
 }
 
 func TestStoreSnapshotLimit(t *testing.T) {
 	s := NewStore(StoreConfig{})
-	s.SetWatchList(watchList(docD, docC, docB, docA))
+	s.SetWatchList(watchList(testenv.DocD, testenv.DocC, testenv.DocB, testenv.DocA))
 	docs, total := s.Snapshot(2)
 	assert.Equal(t, 4, total)
-	assert.Equal(t, []string{docA, docB}, []string{docs[0].ID, docs[1].ID})
+	assert.Equal(t, []string{testenv.DocA, testenv.DocB}, []string{docs[0].ID, docs[1].ID})
 	docs, _ = s.Snapshot(10)
 	assert.Len(t, docs, 4)
 }
@@ -233,13 +234,13 @@ func TestLastErrorIsCapped(t *testing.T) {
 // carries beyond maxExceptionsPerResult is dropped, and said so.
 func TestApplyCapsExceptionsPerAnswer(t *testing.T) {
 	s := NewStore(StoreConfig{})
-	s.SetWatchList(watchList(docA))
+	s.SetWatchList(watchList(testenv.DocA))
 	flood := make([]assuresign.Exception, 50_000)
 	for i := range flood {
 		flood[i] = assuresign.Exception{Severity: assuresign.SeverityError, Message: "e"}
 	}
 	_, _, asked := s.due(t0, 0, false, 1, "")
-	a := s.apply(assuresign.Result{ID: docA, Exceptions: flood}, t0, schedule{interval: time.Hour, maxInterval: time.Hour, terminal: time.Hour}, asked)
+	a := s.apply(assuresign.Result{ID: testenv.DocA, Exceptions: flood}, t0, schedule{interval: time.Hour, maxInterval: time.Hour, terminal: time.Hour}, asked)
 	assert.Equal(t, 50_000-maxExceptionsPerResult, a.dropped)
 	_, st := s.State()
 	assert.Equal(t, uint64(maxExceptionsPerResult), st.Documents[0].Exceptions["Error"])

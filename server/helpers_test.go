@@ -16,7 +16,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -30,24 +29,8 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// Known secret values; allSecrets finds them, or any part of them, in any
-// output a test searches.
-const (
-	secretContext    = "5EC2E7C0-C0DE-4C0D-8C0D-5EC2E7C0C0DE" // exporter-wide ContextIdentifier
-	secretDocContext = "5EC2E7D0-D0C0-4D0C-9D0C-5EC2E7D0D0C0" // one document's own (another account)
-	secretTokenA     = "5EC2E7A1-A1A1-4A1A-8A1A-5EC2E7A1A1A1"
-	secretTokenB     = "5EC2E7B2-B2B2-4B2B-9B2B-5EC2E7B2B2B2"
-	secretTokenC     = "5EC2E7C3-C3C3-4C3C-AC3C-5EC2E7C3C3C3"
-	secretTokenWrong = "5EC2E7F4-F4F4-4F4F-BF4F-5EC2E7F4F4F4" // in the watch file, not the account
-
-	docA = "AAAAAAAA-0000-4000-8000-00000000000A"
-	docB = "BBBBBBBB-0000-4000-8000-00000000000B"
-	docC = "CCCCCCCC-0000-4000-8000-00000000000C"
-	docD = "DDDDDDDD-0000-4000-8000-00000000000D"
-)
-
 // allSecrets is the one scanner for the secrets above.
-var allSecrets = testenv.NewSecrets(testenv.FragmentLen, secretContext, secretDocContext, secretTokenA, secretTokenB, secretTokenC, secretTokenWrong)
+var allSecrets = testenv.NewSecrets(testenv.FragmentLen, testenv.SecretContext, testenv.SecretDocContext, testenv.SecretTokenA, testenv.SecretTokenB, testenv.SecretTokenC, testenv.SecretTokenWrong)
 
 // debugLogger logs everything, down to debug, as text into the returned buffer.
 func debugLogger() (*slog.Logger, *testenv.SyncBuffer) {
@@ -135,9 +118,9 @@ func (f *fakeAssureSign) CheckStatus(_ context.Context, checks []assuresign.Chec
 //   - C with its own ContextIdentifier.
 func fixedDocs() *watchlist.List {
 	return &watchlist.List{Documents: []watchlist.Document{
-		{ID: docA, AuthToken: secretTokenA, Labels: map[string]string{"customer": "acme", "note": "say \"hi\" \\ C:\\dir\nline 2"}},
-		{ID: docB, AuthToken: secretTokenB},
-		{ID: docC, AuthToken: secretTokenC, ContextIdentifier: secretDocContext},
+		{ID: testenv.DocA, AuthToken: testenv.SecretTokenA, Labels: map[string]string{"customer": "acme", "note": "say \"hi\" \\ C:\\dir\nline 2"}},
+		{ID: testenv.DocB, AuthToken: testenv.SecretTokenB},
+		{ID: testenv.DocC, AuthToken: testenv.SecretTokenC, ContextIdentifier: testenv.SecretDocContext},
 	}, LabelNames: []string{"customer", "note"}}
 }
 
@@ -158,12 +141,12 @@ var (
 //   - C: never checked (left out of every answer).
 func fixedAnswers() map[string]answer {
 	return map[string]answer{
-		docA: {at: time.Date(2024, 3, 1, 12, 0, 30, 250_000_000, time.UTC), result: assuresign.Result{
+		testenv.DocA: {at: time.Date(2024, 3, 1, 12, 0, 30, 250_000_000, time.UTC), result: assuresign.Result{
 			RawStatus: "SigningStepInProgress", Status: assuresign.StatusSigningStepInProgress, Step: 2,
 			StatusDate: time.Date(2024, 3, 1, 11, 0, 0, 0, time.UTC),
 			Exceptions: []assuresign.Exception{{Severity: assuresign.SeverityWarning, Message: "reminder not delivered"}},
 		}},
-		docB: {at: t0, result: assuresign.Result{RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: docBStatusDate, Exceptions: docBExceptions}},
+		testenv.DocB: {at: t0, result: assuresign.Result{RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: docBStatusDate, Exceptions: docBExceptions}},
 	}
 }
 
@@ -175,9 +158,9 @@ func fullAnswers() map[string]answer {
 	a := created
 	a.Exceptions = []assuresign.Exception{{Severity: assuresign.SeverityWarning, Message: "reminder not delivered"}}
 	return map[string]answer{
-		docA: {at: t0.Add(time.Hour), result: a},
-		docB: {at: t0, result: assuresign.Result{RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: docBStatusDate, Exceptions: docBExceptions}},
-		docC: {at: t0.Add(time.Hour), result: created},
+		testenv.DocA: {at: t0.Add(time.Hour), result: a},
+		testenv.DocB: {at: t0, result: assuresign.Result{RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: docBStatusDate, Exceptions: docBExceptions}},
+		testenv.DocC: {at: t0.Add(time.Hour), result: created},
 	}
 }
 
@@ -233,7 +216,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 		cfg.Timeout = 10 * time.Second
 	}
 	if cfg.ContextIdentifier == "" {
-		cfg.ContextIdentifier = secretContext
+		cfg.ContextIdentifier = testenv.SecretContext
 	}
 	if cfg.Coalesce == 0 {
 		cfg.Coalesce = time.Millisecond
@@ -354,49 +337,4 @@ func exposition(t testing.TB, h http.Handler) prometheus.Gatherer {
 		}
 		return testenv.ParseText(body(t, rec))
 	})}
-}
-
-// assertStateSets checks that every document has one series per status, and
-// exactly one of them is 1; it returns each document's status.
-func assertStateSets(t *testing.T, g prometheus.Gatherer) map[string]string {
-	t.Helper()
-	mfs, err := g.Gather()
-	require.NoError(t, err)
-	states := map[string]map[string]float64{}
-	for _, mf := range mfs {
-		if mf.GetName() != "assuresign_document_status" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			var id, st string
-			for _, lp := range m.GetLabel() {
-				switch lp.GetName() {
-				case "document_id":
-					id = lp.GetValue()
-				case "status":
-					st = lp.GetValue()
-				}
-			}
-			if states[id] == nil {
-				states[id] = map[string]float64{}
-			}
-			states[id][st] = m.GetGauge().GetValue()
-		}
-	}
-	current := map[string]string{}
-	for id, byStatus := range states {
-		assert.Len(t, byStatus, len(assuresign.Statuses), id)
-		for st, v := range byStatus {
-			switch v {
-			case 1:
-				assert.Empty(t, current[id], "%s: a second status is 1: %s", id, st)
-				current[id] = st
-			case 0:
-			default:
-				t.Errorf("%s: status %s is %v", id, st, v)
-			}
-		}
-		assert.NotEmpty(t, current[id], "%s: no status is 1", id)
-	}
-	return current
 }

@@ -29,17 +29,17 @@ func TestLandingPageListsDocuments(t *testing.T) {
 	// new. Then C's request fails, and D's status is one AssureSign never
 	// documented.
 	fx.upstream.set(map[string]answer{
-		docC: {err: errors.New("assuresign: HTTP status 503")},
-		docD: {result: assuresign.Result{RawStatus: "Archived", Status: assuresign.StatusUnknown}, at: t0},
+		testenv.DocC: {err: errors.New("assuresign: HTTP status 503")},
+		testenv.DocD: {result: assuresign.Result{RawStatus: "Archived", Status: assuresign.StatusUnknown}, at: t0},
 	})
 	fx.refresher.SetWatchList(&watchlist.List{Documents: []watchlist.Document{
-		{ID: docA, AuthToken: secretTokenA, Labels: map[string]string{"customer": "acme", "note": `<script>alert("x")</script>`}},
-		{ID: docB, AuthToken: secretTokenB, ContextIdentifier: secretDocContext},
-		{ID: docC, AuthToken: secretTokenC, ContextIdentifier: secretDocContext},
-		{ID: docD, AuthToken: secretTokenWrong},
+		{ID: testenv.DocA, AuthToken: testenv.SecretTokenA, Labels: map[string]string{"customer": "acme", "note": `<script>alert("x")</script>`}},
+		{ID: testenv.DocB, AuthToken: testenv.SecretTokenB, ContextIdentifier: testenv.SecretDocContext},
+		{ID: testenv.DocC, AuthToken: testenv.SecretTokenC, ContextIdentifier: testenv.SecretDocContext},
+		{ID: testenv.DocD, AuthToken: testenv.SecretTokenWrong},
 	}, LabelNames: []string{"customer", "note"}})
-	waitForDocument(t, fx.store, docC, func(d collector.DocumentView) bool { return d.LastError != "" }, "C's failed check")
-	waitForDocument(t, fx.store, docD, func(d collector.DocumentView) bool { return d.Status != "Unknown" }, "D's answer")
+	waitForDocument(t, fx.store, testenv.DocC, func(d collector.DocumentView) bool { return d.LastError != "" }, "C's failed check")
+	waitForDocument(t, fx.store, testenv.DocD, func(d collector.DocumentView) bool { return d.Status != "Unknown" }, "D's answer")
 	page := fx.handler
 
 	rec := get(t, page, "/")
@@ -50,13 +50,13 @@ func TestLandingPageListsDocuments(t *testing.T) {
 		"<span>1.2.3</span>", "First round in progress: checked 4 of 4.", `<a href="/metrics">Metrics</a>`, "4 documents by status",
 		"Showing 1–4 of 4, by id.",
 		// A: id, labels (escaped), status, where it stands, status date, last check.
-		`<tr><td class="id">` + docA + `</td><td><span class="lbl">customer=acme</span><span class="lbl">note=&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</span></td><td class="st active">SigningStepInProgress</td><td>in step 2 for 1 hour</td><td class="nw">2024-03-01T11:00:00Z</td><td class="nw">`,
+		`<tr><td class="id">` + testenv.DocA + `</td><td><span class="lbl">customer=acme</span><span class="lbl">note=&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</span></td><td class="st active">SigningStepInProgress</td><td>in step 2 for 1 hour</td><td class="nw">2024-03-01T11:00:00Z</td><td class="nw">`,
 		// B: exceptions only, so the last error.
-		`<tr><td class="id">` + docB + `</td><td></td><td class="st ok">Completed</td><td>Completed 22 hours ago</td><td class="nw">2024-02-29T13:30:00Z</td><td class="nw">`,
+		`<tr><td class="id">` + testenv.DocB + `</td><td></td><td class="st ok">Completed</td><td>Completed 22 hours ago</td><td class="nw">2024-02-29T13:30:00Z</td><td class="nw">`,
 		`<td class="err">Unknown: u</td></tr>`,
 		// C: never answered, then a failed request: a problem.
-		`<tr><td class="id">` + docC + `</td><td></td><td class="st muted">Unknown</td><td>not checked yet</td><td class="nw">never</td><td class="nw">never</td><td class="err">assuresign: HTTP status 503</td></tr>`,
-		`<tr class="problem"><td class="st bad">Check failing</td><td class="id">` + docC + `</td>`,
+		`<tr><td class="id">` + testenv.DocC + `</td><td></td><td class="st muted">Unknown</td><td>not checked yet</td><td class="nw">never</td><td class="nw">never</td><td class="err">assuresign: HTTP status 503</td></tr>`,
+		`<tr class="problem"><td class="st bad">Check failing</td><td class="id">` + testenv.DocC + `</td>`,
 		`<td class="st muted">Unknown (Archived)</td>`,
 	} {
 		assert.Contains(t, html, want)
@@ -220,10 +220,10 @@ func TestLandingPageAt100000Documents(t *testing.T) {
 
 func TestLandingPageIsOnlyAtTheRoot(t *testing.T) {
 	page := newFixture(t, fixtureOptions{docs: fixedDocs(), answers: fixedAnswers()}).handler
-	for _, path := range []string{"/favicon.ico", "/metric", "/index.html", "/" + docA} {
+	for _, path := range []string{"/favicon.ico", "/metric", "/index.html", "/" + testenv.DocA} {
 		rec := get(t, page, path)
 		assert.Equal(t, http.StatusNotFound, rec.Code, path)
-		assert.NotContains(t, rec.Body.String(), docA, path)
+		assert.NotContains(t, rec.Body.String(), testenv.DocA, path)
 	}
 }
 
@@ -235,14 +235,14 @@ func TestLandingPageIsOnlyAtTheRoot(t *testing.T) {
 // TestSecretsNeverLeak searches the documents' views, the logs and the
 // exposition after many more kinds of failure; this is the page itself.
 func TestLandingPageNeverShowsSecrets(t *testing.T) {
-	sim := simulator.New(secretContext)
+	sim := simulator.New(testenv.SecretContext)
 	for _, d := range []simulator.Document{
-		{ID: docA, AuthToken: secretTokenA, Status: assuresign.StatusCreated, StatusDate: t0, Exceptions: []assuresign.Exception{
-			{Severity: assuresign.SeverityWarning, Message: "token " + secretTokenA + " for context " + strings.ToLower(secretContext)},
-			{Severity: assuresign.SeverityError, Message: "raw " + strings.ReplaceAll(secretTokenA, "-", "")},
+		{ID: testenv.DocA, AuthToken: testenv.SecretTokenA, Status: assuresign.StatusCreated, StatusDate: t0, Exceptions: []assuresign.Exception{
+			{Severity: assuresign.SeverityWarning, Message: "token " + testenv.SecretTokenA + " for context " + strings.ToLower(testenv.SecretContext)},
+			{Severity: assuresign.SeverityError, Message: "raw " + strings.ReplaceAll(testenv.SecretTokenA, "-", "")},
 		}},
-		{ID: docB, AuthToken: secretTokenB, Status: assuresign.StatusCreated, StatusDate: t0},
-		{ID: docC, AuthToken: secretTokenC, Status: assuresign.StatusCreated, StatusDate: t0},
+		{ID: testenv.DocB, AuthToken: testenv.SecretTokenB, Status: assuresign.StatusCreated, StatusDate: t0},
+		{ID: testenv.DocC, AuthToken: testenv.SecretTokenC, Status: assuresign.StatusCreated, StatusDate: t0},
 	} {
 		sim.Put(d)
 	}
@@ -255,9 +255,9 @@ func TestLandingPageNeverShowsSecrets(t *testing.T) {
 	// B has its own ContextIdentifier, of another account; C's AuthToken in
 	// the watch file is wrong.
 	wl := &watchlist.List{Documents: []watchlist.Document{
-		{ID: docA, AuthToken: secretTokenA, Labels: map[string]string{"customer": "acme"}},
-		{ID: docB, AuthToken: secretTokenB, ContextIdentifier: secretDocContext},
-		{ID: docC, AuthToken: secretTokenWrong},
+		{ID: testenv.DocA, AuthToken: testenv.SecretTokenA, Labels: map[string]string{"customer": "acme"}},
+		{ID: testenv.DocB, AuthToken: testenv.SecretTokenB, ContextIdentifier: testenv.SecretDocContext},
+		{ID: testenv.DocC, AuthToken: testenv.SecretTokenWrong},
 	}, LabelNames: []string{"customer"}}
 	client, err := assuresign.NewClient(assuresign.Config{
 		Endpoint: srv.URL, HTTPClient: &http.Client{Transport: tr}, MaxRetries: -1, Logger: discardLogger(),
@@ -275,7 +275,7 @@ func TestLandingPageNeverShowsSecrets(t *testing.T) {
 		allSecrets.AssertNone(t, "the landing page", rec.Body.String())
 	}
 	page(
-		`<td class="id">`+docA+`</td><td><span class="lbl">customer=acme</span></td><td class="st active">Created</td>`,
+		`<td class="id">`+testenv.DocA+`</td><td><span class="lbl">customer=acme</span></td><td class="st active">Created</td>`,
 		"Error: raw &lt;secret&gt;", // A's exception, its token redacted
 		"Error: The ContextIdentifier is not valid for this account.",
 		"Error: The AuthToken is not valid for this document.",
@@ -283,12 +283,12 @@ func TestLandingPageNeverShowsSecrets(t *testing.T) {
 
 	// A failed request for A: its error is shown instead.
 	sim.SetFault(simulator.Fault{Kind: simulator.FaultSOAPFault})
-	require.True(t, fx.refresher.CheckNow(docA, t0))
-	waitForDocument(t, fx.store, docA, func(d collector.DocumentView) bool { return !strings.Contains(d.LastError, "raw") }, "the failed request's error")
+	require.True(t, fx.refresher.CheckNow(testenv.DocA, t0))
+	waitForDocument(t, fx.store, testenv.DocA, func(d collector.DocumentView) bool { return !strings.Contains(d.LastError, "raw") }, "the failed request's error")
 	sim.ClearFault()
-	a, _ := view(fx.store, docA)
+	a, _ := view(fx.store, testenv.DocA)
 	require.NotEmpty(t, a.LastError)
-	page(`<td class="id">`+docA+`</td><td><span class="lbl">customer=acme</span></td><td class="st active">Created</td>`, template.HTMLEscapeString(a.LastError))
+	page(`<td class="id">`+testenv.DocA+`</td><td><span class="lbl">customer=acme</span></td><td class="st active">Created</td>`, template.HTMLEscapeString(a.LastError))
 
 	for _, accept := range []string{"", "application/openmetrics-text;version=1.0.0"} {
 		text := body(t, scrape(fx.handler, http.Header{"Accept": {accept}}))

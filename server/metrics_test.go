@@ -102,9 +102,9 @@ func TestContentNegotiation(t *testing.T) {
 			assert.True(t, strings.HasSuffix(text, "\n# EOF\n"), "ends with # EOF")
 			assert.Contains(t, text, "# TYPE assuresign_document_exceptions counter\n")
 			assert.NotContains(t, text, "# TYPE assuresign_document_exceptions_total")
-			assert.Contains(t, text, "\nassuresign_document_exceptions_total{document_id=\""+docB+"\",severity=\"Fatal\"} 2\n")
+			assert.Contains(t, text, "\nassuresign_document_exceptions_total{document_id=\""+testenv.DocB+"\",severity=\"Fatal\"} 2\n")
 			assert.Contains(t, text, "# TYPE assuresign_api_requests counter\n")
-			assert.Contains(t, text, "\nassuresign_document_info{document_id=\""+docA+"\",customer=\"acme\",note=\"say \\\"hi\\\" \\\\ C:\\\\dir\\nline 2\"} 1\n")
+			assert.Contains(t, text, "\nassuresign_document_info{document_id=\""+testenv.DocA+"\",customer=\"acme\",note=\"say \\\"hi\\\" \\\\ C:\\\\dir\\nline 2\"} 1\n")
 			assert.NoError(t, testenv.CheckOpenMetrics(text))
 		})
 	}
@@ -253,7 +253,7 @@ func TestScrapeDuringRefresh(t *testing.T) {
 	}()
 	before := answers.Load()
 	for range 20 {
-		states := assertStateSets(t, g)
+		states := testenv.AssertStateSets(t, g)
 		assert.GreaterOrEqual(t, len(states), len(ids)-4)
 		for _, gz := range []string{"", "gzip"} {
 			rec := scrape(h, http.Header{"Accept": {"application/openmetrics-text;version=1.0.0"}, "Accept-Encoding": {gz}})

@@ -21,6 +21,7 @@ import (
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/collector"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
 // options are server.New's options for an empty store, ready, reloading with
@@ -68,7 +69,7 @@ func TestReadyAfterTheFirstRound(t *testing.T) {
 		return nil, nil
 	})
 	store := collector.NewStore(collector.StoreConfig{})
-	store.SetWatchList(watchList(docA))
+	store.SetWatchList(watchList(testenv.DocA))
 	reg := prometheus.NewRegistry()
 	refresher := collector.NewRefresher(collector.RefreshConfig{Interval: time.Hour, TerminalInterval: time.Hour, BatchSize: 1, Concurrency: 1, Timeout: time.Minute},
 		store, checker, collector.NewMetrics(reg, store.Len, time.Hour, false), discardLogger())
@@ -245,7 +246,7 @@ func TestWebhookOnlyWhenSet(t *testing.T) {
 // The real webhook behind server.New: its token is checked and the
 // notification reaches the refresher.
 func TestWebhookThroughNew(t *testing.T) {
-	trigger := &whTrigger{watched: map[string]bool{docA: true}}
+	trigger := &whTrigger{watched: map[string]bool{testenv.DocA: true}}
 	file := filepath.Join(t.TempDir(), "token")
 	require.NoError(t, os.WriteFile(file, []byte(whToken+"\n"), 0o600))
 	wh, err := NewWebhookHandler(file, trigger, prometheus.NewRegistry(), nil)
@@ -254,7 +255,7 @@ func TestWebhookThroughNew(t *testing.T) {
 	o.Webhook = wh
 	h := mustNew(t, o)
 	for auth, want := range map[string]int{"Bearer " + whToken: http.StatusAccepted, "Bearer wrong": http.StatusUnauthorized, "": http.StatusUnauthorized} {
-		req := httptest.NewRequest(http.MethodPost, WebhookPath, strings.NewReader(`{"documentId":"`+docA+`"}`))
+		req := httptest.NewRequest(http.MethodPost, WebhookPath, strings.NewReader(`{"documentId":"`+testenv.DocA+`"}`))
 		req.Header.Set("Content-Type", "application/json")
 		if auth != "" {
 			req.Header.Set("Authorization", auth)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -484,4 +485,63 @@ func SampleLines(text string) []string {
 		}
 	}
 	return out
+}
+
+// statusCount is how many statuses a state set has: the eight documented
+// StatusTypes and Unknown. (testenv cannot import assuresign, whose own tests
+// use testenv.)
+const statusCount = 9
+
+// AssertStateSets checks that every document in g's assuresign_document_status
+// has one series per status, exactly one of them 1; it returns each
+// document's status.
+func AssertStateSets(t testing.TB, g prometheus.Gatherer) map[string]string {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatalf("gathering: %v", err)
+	}
+	states := map[string]map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "assuresign_document_status" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var id, st string
+			for _, lp := range m.GetLabel() {
+				switch lp.GetName() {
+				case "document_id":
+					id = lp.GetValue()
+				case "status":
+					st = lp.GetValue()
+				}
+			}
+			if states[id] == nil {
+				states[id] = map[string]float64{}
+			}
+			states[id][st] = m.GetGauge().GetValue()
+		}
+	}
+	current := map[string]string{}
+	for id, byStatus := range states {
+		if len(byStatus) != statusCount {
+			t.Errorf("%s: %d status series, want %d", id, len(byStatus), statusCount)
+		}
+		for st, v := range byStatus {
+			switch v {
+			case 1:
+				if current[id] != "" {
+					t.Errorf("%s: a second status is 1: %s", id, st)
+				}
+				current[id] = st
+			case 0:
+			default:
+				t.Errorf("%s: status %s is %v", id, st, v)
+			}
+		}
+		if current[id] == "" {
+			t.Errorf("%s: no status is 1", id)
+		}
+	}
+	return current
 }
