@@ -58,6 +58,7 @@ var documentAlerts = []string{
 type stack struct {
 	t            *testing.T
 	procs        []*testenv.Process // every process of the stack, watched while polling
+	dir          string             // the stack's files
 	examples     string
 	sim          *testenv.Simulator
 	simURL       string
@@ -114,38 +115,9 @@ func TestAlertingEndToEnd(t *testing.T) {
 // startStack starts the simulator, the exporter (with extra flags), Alertmanager
 // and Prometheus.
 func startStack(t *testing.T, tools map[string]string, exporterArgs ...string) *stack {
-	root := moduleRoot(t)
-	dir := t.TempDir()
-	s := &stack{t: t, examples: filepath.Join(root, "examples")}
-
-	// --- the AssureSign simulator
-	var simDocs []map[string]any
-	var watch strings.Builder
-	watch.WriteString("documents:\n")
-	for _, d := range allDocs {
-		simDocs = append(simDocs, map[string]any{"id": d.id, "auth_token": d.token, "status": d.status, "step": d.step})
-		fmt.Fprintf(&watch, "  - id: %s\n    auth_token: %s\n    labels:\n      customer: %s\n      team: %s\n", d.id, d.token, d.customer, d.team)
-	}
-	docsJSON, err := json.Marshal(simDocs)
-	require.NoError(t, err)
-	writeFile(t, filepath.Join(dir, "documents.json"), string(docsJSON))
-	writeFile(t, filepath.Join(dir, "context"), contextID+"\n")
-	s.sim = testenv.StartSimulator(t,
-		"--listen", "127.0.0.1:0", "--context-file", filepath.Join(dir, "context"), "--documents", filepath.Join(dir, "documents.json"))
-	s.procs = append(s.procs, s.sim.Process)
-	s.simURL = s.sim.URL
-
-	// --- the exporter
-	writeFile(t, filepath.Join(dir, "watch.yml"), watch.String())
-	writeFile(t, filepath.Join(dir, "webhook-token"), webhookToken+"\n")
-	s.exporterArgs = append([]string{
-		"--watch.file=" + filepath.Join(dir, "watch.yml"),
-		"--assuresign.endpoint=" + s.sim.Endpoint(),
-		"--refresh.interval=2s",
-		// On, so that the dashboard's webhook panel has data.
-		"--webhook.bearer-token-file=" + filepath.Join(dir, "webhook-token"),
-	}, exporterArgs...)
-	s.startExporter(t, "127.0.0.1:0")
+	s := newStack(t, allDocs)
+	s.exporterArgs = append([]string{"--refresh.interval=2s"}, exporterArgs...)
+	s.runExporter(t, "127.0.0.1:0")
 
 	// An Error exception on docCreated, so that the exception panels have data
 	// (and AssureSignDocumentExceptions goes pending; its for: 30m keeps it
@@ -155,6 +127,65 @@ func startStack(t *testing.T, tools map[string]string, exporterArgs ...string) *
 		"exceptions": []map[string]string{{"severity": "Error", "message": "e2e: injected error"}},
 	})
 
+	s.startMonitoring(t, tools, s.exporterAddr)
+
+	// The baseline: Prometheus has scraped the exporter, evaluated rules.yml,
+	// and sees docDeclined in progress with its watch labels.
+	s.eventually(t, 30*time.Second, 100*time.Millisecond, "Prometheus sees the documents", func() (bool, string) {
+		ss, err := s.prom.query(fmt.Sprintf(`assuresign:document_status:with_info{document_id=%q, status="SigningStepInProgress", customer=%q, team=%q}`,
+			docDeclined.id, docDeclined.customer, docDeclined.team))
+		return err == nil && len(ss) == 1, fmt.Sprint(ss, err)
+	})
+	// One DocumentTRAK notification, so that the webhook panel shows a rate.
+	// Sent once Prometheus has scraped the counters at 0: rate() cannot see
+	// an increase that happened before a series' first sample.
+	notify(t, s.exporterURL, docInProgress.id)
+	return s
+}
+
+// newStack starts the AssureSign simulator with docs, and writes their watch
+// file (with their customer and team labels) and the webhook's token.
+func newStack(t *testing.T, docs []document) *stack {
+	s := &stack{t: t, dir: t.TempDir(), examples: filepath.Join(moduleRoot(t), "examples")}
+	var simDocs []map[string]any
+	var watch strings.Builder
+	watch.WriteString("documents:\n")
+	for _, d := range docs {
+		simDocs = append(simDocs, map[string]any{"id": d.id, "auth_token": d.token, "status": d.status, "step": d.step})
+		fmt.Fprintf(&watch, "  - id: %s\n    auth_token: %s\n    labels:\n      customer: %s\n      team: %s\n", d.id, d.token, d.customer, d.team)
+	}
+	docsJSON, err := json.Marshal(simDocs)
+	require.NoError(t, err)
+	writeFile(t, filepath.Join(s.dir, "documents.json"), string(docsJSON))
+	writeFile(t, filepath.Join(s.dir, "context"), contextID+"\n")
+	s.sim = testenv.StartSimulator(t,
+		"--listen", "127.0.0.1:0", "--context-file", filepath.Join(s.dir, "context"), "--documents", filepath.Join(s.dir, "documents.json"))
+	s.procs = append(s.procs, s.sim.Process)
+	s.simURL = s.sim.URL
+	writeFile(t, filepath.Join(s.dir, "watch.yml"), watch.String())
+	writeFile(t, filepath.Join(s.dir, "webhook-token"), webhookToken+"\n")
+	return s
+}
+
+// startExporter starts an exporter watching the stack's documents on the
+// simulator, with the webhook on (the dashboard's webhook panel needs data),
+// and more flags.
+func (s *stack) startExporter(t *testing.T, args ...string) *testenv.Exporter {
+	e := testenv.ExporterOptions{Env: []string{"ASSURESIGN_CONTEXT_IDENTIFIER=" + contextID}}.Start(t, append([]string{
+		"--watch.file=" + filepath.Join(s.dir, "watch.yml"),
+		"--assuresign.endpoint=" + s.sim.Endpoint(),
+		"--webhook.bearer-token-file=" + filepath.Join(s.dir, "webhook-token"),
+	}, args...)...)
+	s.procs = append(s.procs, e.Process)
+	return e
+}
+
+// startMonitoring starts Alertmanager, notifying s.sink, and Prometheus,
+// scraping targets in one job and loading the test's copy of alerts.yml and
+// the shipped rules.yml, and waits until both are ready with every rule
+// group at 1s.
+func (s *stack) startMonitoring(t *testing.T, tools map[string]string, targets ...string) {
+	dir := s.dir
 	// --- Alertmanager, notifying a webhook in this process
 	s.sink = &webhookSink{}
 	sinkSrv := httptest.NewServer(s.sink)
@@ -195,6 +226,8 @@ receivers:
 	require.NoError(t, err)
 	writeFile(t, filepath.Join(dir, "alerts.yml"), alertsCopy)
 	promAddr := testenv.FreeAddr(t)
+	targetsJSON, err := json.Marshal(targets) // a YAML flow sequence
+	require.NoError(t, err)
 	promConfig := filepath.Join(dir, "prometheus.yml")
 	writeFile(t, promConfig, fmt.Sprintf(`global:
   scrape_interval: 1s
@@ -211,8 +244,8 @@ scrape_configs:
   # The job name is the one alerts.yml and the dashboard use.
   - job_name: assuresign
     static_configs:
-      - targets: [%q]
-`, filepath.Join(dir, "alerts.yml"), filepath.Join(s.examples, "rules.yml"), amAddr, s.exporterAddr))
+      - targets: %s
+`, filepath.Join(dir, "alerts.yml"), filepath.Join(s.examples, "rules.yml"), amAddr, targetsJSON))
 	// Checks the generated configuration and the edited copy of alerts.yml
 	// (check.sh checks the shipped files).
 	runTool(t, tools["promtool"], "check", "config", promConfig)
@@ -240,30 +273,13 @@ scrape_configs:
 		intervals[g.Name] = g.Interval
 	}
 	require.Equal(t, map[string]float64{"assuresign-documents": 1, "assuresign-exporter": 1, "assuresign-recording": 1}, intervals, "rule groups and their intervals")
-
-	// The baseline: Prometheus has scraped the exporter, evaluated rules.yml,
-	// and sees docDeclined in progress with its watch labels.
-	s.eventually(t, 30*time.Second, 100*time.Millisecond, "Prometheus sees the documents", func() (bool, string) {
-		ss, err := s.prom.query(fmt.Sprintf(`assuresign:document_status:with_info{document_id=%q, status="SigningStepInProgress", customer=%q, team=%q}`,
-			docDeclined.id, docDeclined.customer, docDeclined.team))
-		return err == nil && len(ss) == 1, fmt.Sprint(ss, err)
-	})
-	// One DocumentTRAK notification, so that the webhook panel shows a rate.
-	// Sent once Prometheus has scraped the counters at 0: rate() cannot see
-	// an increase that happened before a series' first sample.
-	res, body, err := testenv.Fetch(nil, http.MethodPost, s.exporterURL+"/webhooks/documenttrak",
-		http.Header{"Authorization": {"Bearer " + webhookToken}, "Content-Type": {"application/json"}}, []byte(`{"documentId":"`+docInProgress.id+`"}`))
-	require.NoError(t, err)
-	require.Equal(t, http.StatusAccepted, res.StatusCode, "webhook notification: %s", body)
-	return s
 }
 
-// startExporter starts the exporter on listen and waits until it is ready
-// (its first refresh round done, or its state restored).
-func (s *stack) startExporter(t *testing.T, listen string) {
-	s.exporter = testenv.ExporterOptions{Env: []string{"ASSURESIGN_CONTEXT_IDENTIFIER=" + contextID}}.Start(t,
-		append(slices.Clone(s.exporterArgs), "--web.listen-address="+listen)...)
-	s.procs = append(s.procs, s.exporter.Process)
+// runExporter starts the stack's exporter, with s.exporterArgs, on listen
+// and waits until it is ready (its first refresh round done, or its state
+// restored).
+func (s *stack) runExporter(t *testing.T, listen string) {
+	s.exporter = s.startExporter(t, append(slices.Clone(s.exporterArgs), "--web.listen-address="+listen)...)
 	s.exporterAddr, s.exporterURL = s.exporter.Addr, s.exporter.URL
 	s.eventually(t, 20*time.Second, 50*time.Millisecond, "exporter ready", func() (bool, string) {
 		code, body, err := httpGet(s.exporterURL + "/-/ready")

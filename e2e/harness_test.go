@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
@@ -114,6 +116,16 @@ func getJSON(rawURL string, v any) error {
 		return fmt.Errorf("GET %s: HTTP %d: %s", rawURL, code, bytes.TrimSpace(body))
 	}
 	return json.Unmarshal(body, v)
+}
+
+// notify POSTs a DocumentTRAK notification about document id to the
+// exporter at baseURL, with the bearer token, and requires a 202.
+func notify(t *testing.T, baseURL, id string) {
+	t.Helper()
+	res, body, err := testenv.Fetch(nil, http.MethodPost, baseURL+"/webhooks/documenttrak",
+		http.Header{"Authorization": {"Bearer " + webhookToken}, "Content-Type": {"application/json"}}, []byte(`{"documentId":"`+id+`"}`))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusAccepted, res.StatusCode, "webhook notification: %s", body)
 }
 
 // ---------------------------------------------------------------- Prometheus API
@@ -227,6 +239,7 @@ type promAlert struct {
 	ActiveAt    time.Time         `json:"activeAt"`
 	// KeepFiringSince is set while the alert fires by keep_firing_for only.
 	KeepFiringSince *time.Time `json:"keepFiringSince"`
+	Value           string     `json:"value"` // the expression's value, e.g. "4e+00"
 }
 
 func (p prometheusAPI) alerts() ([]promAlert, error) {

@@ -63,7 +63,7 @@ func TestRestartKeepsAlerts(t *testing.T) {
 	require.True(t, sawStale, "the document's series went stale while the exporter was away")
 	assert.True(t, sawKept, "the alert fired by keep_firing_for while the exporter was away")
 
-	s.startExporter(t, s.exporterAddr) // the same target for Prometheus
+	s.runExporter(t, s.exporterAddr) // the same target for Prometheus
 	restartedAt := time.Now()
 	t.Logf("exporter away for %.1fs", restartedAt.Sub(stoppedAt).Seconds())
 
