@@ -127,15 +127,35 @@ var (
 	currentOnlyHeaders = headersFor(true)
 )
 
-var flateWriters = sync.Pool{New: func() any { w, _ := flate.NewWriter(nil, flate.BestSpeed); return w }}
+// flateWriters keeps compressors between uses. Unlike a sync.Pool it is not
+// emptied by every garbage collection: a compressor is about 1 MB to
+// allocate and set up, more than compressing a scrape's own metrics.
+var flateWriters = make(chan *flate.Writer, 8)
+
+func getFlateWriter(w io.Writer) *flate.Writer {
+	select {
+	case fw := <-flateWriters:
+		fw.Reset(w)
+		return fw
+	default:
+		fw, _ := flate.NewWriter(w, flate.BestSpeed)
+		return fw
+	}
+}
+
+func putFlateWriter(fw *flate.Writer) {
+	select {
+	case flateWriters <- fw:
+	default:
+	}
+}
 
 func newSegment(plain []byte) *segment {
 	var out bytes.Buffer
-	fw := flateWriters.Get().(*flate.Writer)
-	fw.Reset(&out)
+	fw := getFlateWriter(&out)
 	_, _ = fw.Write(plain) // a bytes.Buffer does not fail
 	_ = fw.Flush()
-	flateWriters.Put(fw)
+	putFlateWriter(fw)
 	return &segment{plain: plain, gz: bytes.Clone(out.Bytes()), crc: crc32.ChecksumIEEE(plain), size: len(plain)}
 }
 
@@ -259,9 +279,8 @@ func (e *Exposition) Write(w io.Writer, openMetrics, gzipped bool, tail func() (
 	if err != nil {
 		return err
 	}
-	fw := flateWriters.Get().(*flate.Writer)
-	defer flateWriters.Put(fw)
-	fw.Reset(w)
+	fw := getFlateWriter(w)
+	defer putFlateWriter(fw)
 	if _, err := fw.Write(own); err != nil {
 		return err
 	}
