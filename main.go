@@ -78,6 +78,8 @@ var (
 	demo              = kingpin.Flag("demo", "Run against a built-in AssureSign simulator with generated documents; no account needed.").Bool()
 
 	toolkitFlags = kingpinflag.AddFlags(kingpin.CommandLine, defaultListen)
+	// listenAddressSet keeps --demo on loopback unless an address is given.
+	listenAddressSet bool
 )
 
 func main() {
@@ -85,6 +87,7 @@ func main() {
 	promslogflag.AddFlags(kingpin.CommandLine, promslogConfig)
 	kingpin.Version(version.Print(exporterName))
 	kingpin.HelpFlag.Short('h')
+	kingpin.CommandLine.GetFlag("web.listen-address").IsSetByUser(&listenAddressSet)
 	kingpin.Parse()
 	logger := promslog.New(promslogConfig)
 	if os.Getenv("GOGC") == "" {
@@ -158,7 +161,7 @@ func validateFlags(f flagValues) error {
 	case f.watchPoll <= 0:
 		// time.NewTicker panics on it.
 		return fmt.Errorf("--watch.poll-interval must be positive, not %s", f.watchPoll)
-	case f.webhookListen != "" && f.webhookTokenFile == "":
+	case f.webhookListen != "" && f.webhookTokenFile == "" && !f.demo: // the demo makes a token
 		return errors.New("--webhook.listen-address needs --webhook.bearer-token-file")
 	case f.persistenceFile != "" && f.persistenceInterval <= 0:
 		return fmt.Errorf("--persistence.interval must be positive, not %s", f.persistenceInterval)
@@ -267,7 +270,7 @@ func run(logger *slog.Logger) error {
 	if *demo {
 		var cleanup func()
 		var demoWatch string
-		if contextIdentifier, demoWatch, cleanup, err = startDemo(ctx, &wg, logger); err != nil {
+		if contextIdentifier, demoWatch, cleanup, err = startDemo(ctx, &wg, contextIdentifier, logger); err != nil {
 			return err
 		}
 		*watchFiles = []string{demoWatch}
