@@ -13,13 +13,23 @@ import (
 	"sync"
 	"time"
 
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
+	"github.com/assuresign-exporter/assuresign_exporter/server"
 )
 
-const demoDocuments = 40
+const (
+	demoDocuments = 40
+	// demoListen keeps the demo off the network unless --web.listen-address says otherwise.
+	demoListen = "127.0.0.1:9865"
+)
 
-// applyDemoDefaults makes the demo refresh fast, unless the flags say otherwise.
+// applyDemoDefaults makes the demo refresh fast and listen on loopback, unless
+// the flags say otherwise.
 func applyDemoDefaults() {
+	if !listenAddressSet {
+		*toolkitFlags.WebListenAddresses = []string{demoListen}
+	}
 	if !refreshIntervalSet {
 		*refreshInterval = 10 * time.Second
 	}
@@ -29,16 +39,32 @@ func applyDemoDefaults() {
 }
 
 // startDemo serves the simulator on loopback with generated documents moving
-// through their life cycle, points the exporter at it, and writes a matching
-// watch file. It returns the simulated account's ContextIdentifier, the watch
-// file's path, and a cleanup that removes the file.
-func startDemo(ctx context.Context, wg *sync.WaitGroup, logger *slog.Logger) (contextIdentifier, watchPath string, cleanup func(), err error) {
-	contextIdentifier = randomGUID()
+// through their life cycle, points the exporter at it, writes a matching
+// watch file and, unless one is given, a webhook token. It returns the
+// simulated account's ContextIdentifier (contextIdentifier, or a random one),
+// the watch file's path, and a cleanup that removes the files.
+func startDemo(ctx context.Context, wg *sync.WaitGroup, contextIdentifier string, logger *slog.Logger) (_, watchPath string, cleanup func(), err error) {
+	if contextIdentifier == "" {
+		contextIdentifier = randomGUID()
+	}
 	sim := simulator.New(contextIdentifier)
 	docs := simulator.DemoDocuments(demoDocuments, time.Now().UnixNano())
+	// Three documents that set off the document alerts the life cycle does
+	// not: one stuck in a step for longer than AssureSignDocumentStuck's 7
+	// days, one whose every answer carries an Error exception, and one whose
+	// AuthToken in the watch file is wrong. The life cycle leaves them alone.
+	// A fourth, at step 1, is the one the printed notification names.
+	stuck, failing, wrongToken, notified := &docs[0], &docs[1], &docs[2], &docs[3]
+	*stuck = simulator.Document{ID: stuck.ID, AuthToken: stuck.AuthToken, Hold: true,
+		Status: assuresign.StatusSigningStepInProgress, Step: 2, StatusDate: time.Now().Add(-server.DefaultStuckAfter - 24*time.Hour)}
+	*failing = simulator.Document{ID: failing.ID, AuthToken: failing.AuthToken, Hold: true,
+		Status: assuresign.StatusSigningStepInProgress, Step: 1, StatusDate: time.Now().Add(-time.Hour),
+		Exceptions: []assuresign.Exception{{Severity: assuresign.SeverityError, Message: "A signatory's e-mail address was rejected; the signing invitation cannot be sent."}}}
+	notified.Status, notified.Step, notified.Exceptions = assuresign.StatusSigningStepInProgress, 1, nil
 	for _, d := range docs {
 		sim.Put(d)
 	}
+	wrongToken.AuthToken = randomGUID() // in the watch file only
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", "", nil, fmt.Errorf("demo: starting the simulator: %w", err)
@@ -70,7 +96,41 @@ func startDemo(ctx context.Context, wg *sync.WaitGroup, logger *slog.Logger) (co
 	*endpoint = "http://" + ln.Addr().String() + "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text"
 	logger.Info("demo: simulator serving generated documents", "documents", len(docs), "endpoint", *endpoint,
 		"watch_file", watchPath, "refresh_interval", *refreshInterval)
+	logger.Info("demo: documents that raise alerts", "stuck", stuck.ID, "error_exceptions", failing.ID, "wrong_auth_token", wrongToken.ID)
+
+	// The token is the demo's own, not an AssureSign secret: printing it is
+	// what makes the curl line usable. A token file the user gave stays unread.
+	header := `"Authorization: Bearer $(cat ` + *webhookTokenFile + `)"`
+	if *webhookTokenFile == "" {
+		token := randomGUID()
+		*webhookTokenFile = filepath.Join(dir, "webhook-token")
+		if err := os.WriteFile(*webhookTokenFile, []byte(token+"\n"), 0o600); err != nil {
+			cleanup()
+			return "", "", nil, fmt.Errorf("demo: %w", err)
+		}
+		header = "'Authorization: Bearer " + token + "'"
+	}
+	webhookAddr := (*toolkitFlags.WebListenAddresses)[0]
+	if *webhookListen != "" {
+		webhookAddr = *webhookListen
+	}
+	fmt.Fprintf(os.Stderr, "\ndemo: open %s\ndemo: send DocumentTRAK's notification for document %s with:\n"+
+		"  curl -i -H %s -H 'Content-Type: application/json' -d '{\"documentId\": \"%s\"}' %s\n\n",
+		demoURL((*toolkitFlags.WebListenAddresses)[0]), notified.ID, header, notified.ID,
+		strings.TrimSuffix(demoURL(webhookAddr), "/")+server.WebhookPath)
 	return contextIdentifier, watchPath, cleanup, nil
+}
+
+// demoURL is the URL a browser on this machine opens for a listen address.
+func demoURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr + "/"
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
 }
 
 func randomGUID() string {

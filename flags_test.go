@@ -27,6 +27,7 @@ func TestValidateFlags(t *testing.T) {
 		{"defaults with a watch file", func(*flagValues) {}, ""},
 		{"no watch file", func(f *flagValues) { f.watchFiles = nil }, "--watch.file is required (or try --demo)"},
 		{"a malformed glob", func(f *flagValues) { f.watchFiles = []string{"watch.yml", "watch.d/[*.yml"} }, `--watch.file "watch.d/[*.yml": syntax error in pattern`},
+		{"demo with a webhook listener makes its own token", func(f *flagValues) { f.watchFiles, f.demo, f.webhookListen = nil, true, "127.0.0.1:9866" }, ""},
 		{"--check with --demo", func(f *flagValues) { f.check, f.demo = true, true }, "--check takes --watch.file, not --demo"},
 		{"no watch file with --demo", func(f *flagValues) { f.watchFiles, f.demo = nil, true }, ""},
 		{"batch size 0", func(f *flagValues) { f.batchSize = 0 }, "--assuresign.batch-size must be at least 1, not 0"},

@@ -75,9 +75,11 @@ var (
 	metricsPath       = kingpin.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 	currentStatusOnly = kingpin.Flag("metrics.current-status-only", "Export one assuresign_document_status series per document, for its current status, instead of a state set of nine (about 7 series per document instead of 15.5).").Bool()
 	check             = kingpin.Flag("check", "Ask AssureSign once about every watched document, print a table and exit: 0 when all have a status, 1 when any has none or the watch list is invalid, 2 when AssureSign could not be reached or refused the request. Starts no server.").Bool()
-	demo              = kingpin.Flag("demo", "Run against a built-in AssureSign simulator with generated documents; no account needed.").Bool()
+	demo              = kingpin.Flag("demo", "Run against a built-in AssureSign simulator with generated documents; no account needed. Listens on "+demoListen+" unless --web.listen-address is given, with the webhook on.").Bool()
 
 	toolkitFlags = kingpinflag.AddFlags(kingpin.CommandLine, defaultListen)
+	// listenAddressSet keeps --demo on loopback unless an address is given.
+	listenAddressSet bool
 )
 
 func main() {
@@ -85,6 +87,7 @@ func main() {
 	promslogflag.AddFlags(kingpin.CommandLine, promslogConfig)
 	kingpin.Version(version.Print(exporterName))
 	kingpin.HelpFlag.Short('h')
+	kingpin.CommandLine.GetFlag("web.listen-address").IsSetByUser(&listenAddressSet)
 	kingpin.Parse()
 	logger := promslog.New(promslogConfig)
 	if os.Getenv("GOGC") == "" {
@@ -158,7 +161,7 @@ func validateFlags(f flagValues) error {
 	case f.watchPoll <= 0:
 		// time.NewTicker panics on it.
 		return fmt.Errorf("--watch.poll-interval must be positive, not %s", f.watchPoll)
-	case f.webhookListen != "" && f.webhookTokenFile == "":
+	case f.webhookListen != "" && f.webhookTokenFile == "" && !f.demo: // the demo makes a token
 		return errors.New("--webhook.listen-address needs --webhook.bearer-token-file")
 	case f.persistenceFile != "" && f.persistenceInterval <= 0:
 		return fmt.Errorf("--persistence.interval must be positive, not %s", f.persistenceInterval)
@@ -267,7 +270,7 @@ func run(logger *slog.Logger) error {
 	if *demo {
 		var cleanup func()
 		var demoWatch string
-		if contextIdentifier, demoWatch, cleanup, err = startDemo(ctx, &wg, logger); err != nil {
+		if contextIdentifier, demoWatch, cleanup, err = startDemo(ctx, &wg, contextIdentifier, logger); err != nil {
 			return err
 		}
 		*watchFiles = []string{demoWatch}

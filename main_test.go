@@ -59,6 +59,8 @@ func TestBinary(t *testing.T) {
 	t.Run("broken watch file at start-up", func(t *testing.T) { t.Parallel(); testBrokenWatchFile(t) })
 	t.Run("bad flags", func(t *testing.T) { t.Parallel(); testBadFlags(t) })
 	t.Run("demo", func(t *testing.T) { t.Parallel(); testDemo(t) })
+	t.Run("demo webhook", func(t *testing.T) { t.Parallel(); testDemoWebhook(t) })
+	t.Run("demo on loopback", func(t *testing.T) { t.Parallel(); testDemoLoopback(t) })
 	t.Run("persistence across a restart", func(t *testing.T) { t.Parallel(); testPersistence(t) })
 }
 
@@ -411,13 +413,45 @@ func testBadFlags(t *testing.T) {
 	}
 }
 
+// demoSpecial finds, in the demo's output, the documents it sets up to raise
+// alerts.
+var demoSpecial = regexp.MustCompile(`msg="demo: documents that raise alerts" stuck=(\S+) error_exceptions=(\S+) wrong_auth_token=(\S+)`)
+
+// demoCurl finds the curl line the demo prints, and the document it names.
+var demoCurl = regexp.MustCompile(`(?m)^demo: send DocumentTRAK's notification for document (\S+) with:\n  (curl .*)$`)
+
+// demoSecrets returns the ContextIdentifier the demo was given and every
+// AuthToken of the watch file it wrote under tmp, the wrong one included.
+func demoSecrets(t *testing.T, tmp string) *testenv.Secrets {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(tmp, "assuresign-demo-*", "watch.yml"))
+	require.NoError(t, err)
+	require.Len(t, files, 1)
+	data, err := os.ReadFile(files[0])
+	require.NoError(t, err)
+	tokens := regexp.MustCompile(`auth_token: (\S+)`).FindAllStringSubmatch(string(data), -1)
+	require.Len(t, tokens, 40)
+	secrets := testenv.NewSecrets(testenv.FragmentLen, e2eContext)
+	for _, m := range tokens {
+		secrets.Add("AuthToken", m[1])
+	}
+	return secrets
+}
+
 func testDemo(t *testing.T) {
 	// A terminal interval shorter than the default refresh interval is valid
 	// because --demo shortens the refresh interval before flags are checked.
 	tmp := t.TempDir()
-	e := testenv.ExporterOptions{Env: []string{"TMPDIR=" + tmp}}.Start(t, "--demo", "--refresh.terminal-interval=1m", "--web.listen-address=127.0.0.1:0")
+	addr := testenv.FreeAddr(t)
+	e := testenv.ExporterOptions{Env: []string{"TMPDIR=" + tmp, "ASSURESIGN_CONTEXT_IDENTIFIER=" + e2eContext}}.
+		Start(t, "--demo", "--refresh.terminal-interval=1m", "--web.listen-address="+addr)
 	testenv.WaitHTTP(t, e.URL+"/-/ready", http.StatusOK, waitFor)
-	_, x := e.Metrics(t)
+	special := e.WaitOutput(t, demoSpecial, waitFor)
+	stuck, failing, wrongToken := special[1], special[2], special[3]
+	e.WaitOutput(t, regexp.MustCompile(`(?m)^demo: open `+regexp.QuoteMeta("http://"+addr+"/")+`$`), waitFor)
+	secrets := demoSecrets(t, tmp)
+
+	text, x := e.Metrics(t)
 	watched, _ := x.Value("assuresign_watched_documents")
 	assert.Equal(t, 40.0, watched)
 	info := x.Families["assuresign_document_info"]
@@ -437,11 +471,74 @@ func testDemo(t *testing.T) {
 	statuses := x.Statuses()
 	assert.Len(t, statuses, 40)
 	for id, st := range statuses {
-		assert.NotEqual(t, "Unknown", st, "%s has no documented status", id)
+		if id != wrongToken {
+			assert.NotEqual(t, "Unknown", st, "%s has no documented status", id)
+		}
 	}
+
+	// Each document alert has a document to fire for.
+	assert.Equal(t, "SigningStepInProgress", statuses[stuck])
+	since, _ := x.Value(`assuresign_document_status_timestamp_seconds{document_id="` + stuck + `"}`)
+	assert.Less(t, since, float64(time.Now().Add(-7*24*time.Hour).Unix()), "the stuck document's StatusDate is past the alert's 7 days")
+	errorCount, _ := x.Value(`assuresign_document_exceptions_total{document_id="` + failing + `",severity="Error"}`)
+	assert.GreaterOrEqual(t, errorCount, 1.0)
+	ok, _ := x.Value(`assuresign_document_check_success{document_id="` + failing + `"}`)
+	assert.Equal(t, 1.0, ok, "the failing document still has its status")
+	ok, _ = x.Value(`assuresign_document_check_success{document_id="` + wrongToken + `"}`)
+	assert.Equal(t, 0.0, ok, "the document with a wrong AuthToken cannot be checked")
+	assert.Equal(t, "Unknown", statuses[wrongToken])
+	code, page := e.Get(t, "/")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, page, stuck)
+	assert.Contains(t, page, wrongToken)
+
 	e.Signal(t, syscall.SIGTERM)
 	assert.Equal(t, 0, e.ExitCode(t, 5*time.Second))
+	secrets.AssertNone(t, "the demo's output", e.Output.String())
+	secrets.AssertNone(t, "/metrics", text)
+	secrets.AssertNone(t, "the landing page", page)
 	left, err := os.ReadDir(tmp)
 	require.NoError(t, err)
 	assert.Empty(t, left, "the demo's watch file outlived the process")
+}
+
+// testDemoWebhook runs the curl line the demo prints, with scheduled rounds an
+// hour apart: only the notification can have the named document checked again.
+func testDemoWebhook(t *testing.T) {
+	tmp := t.TempDir()
+	e := testenv.ExporterOptions{Env: []string{"TMPDIR=" + tmp, "ASSURESIGN_CONTEXT_IDENTIFIER=" + e2eContext}}.
+		Start(t, "--demo", "--refresh.interval=1h", "--web.listen-address="+testenv.FreeAddr(t))
+	testenv.WaitHTTP(t, e.URL+"/-/ready", http.StatusOK, waitFor)
+	m := e.WaitOutput(t, demoCurl, waitFor)
+	id, curl := m[1], m[2]
+	assert.Contains(t, curl, e.URL+"/webhooks/documenttrak")
+	lastCheck := `assuresign_document_last_check_timestamp_seconds{document_id="` + id + `"}`
+	_, x := e.Metrics(t)
+	before, ok := x.Value(lastCheck)
+	require.True(t, ok, "the notified document was checked in the first round")
+
+	out, err := exec.Command("sh", "-c", curl).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), " 202 ")
+	testenv.Eventually(t, waitFor, "the notified document to be checked again", func() (bool, string) {
+		_, x := e.Metrics(t)
+		after, _ := x.Value(lastCheck)
+		updated, _ := x.Value("assuresign_webhook_notification_to_update_seconds_count")
+		return after > before && updated == 1, fmt.Sprintf("last check %v (was %v), updates %v", after, before, updated)
+	})
+	accepted, _ := x.Value(`assuresign_webhook_requests_total{result="accepted"}`)
+	assert.Equal(t, 0.0, accepted, "before the curl line")
+	_, x = e.Metrics(t)
+	accepted, _ = x.Value(`assuresign_webhook_requests_total{result="accepted"}`)
+	assert.Equal(t, 1.0, accepted)
+	demoSecrets(t, tmp).AssertNone(t, "the demo's output", e.Output.String())
+}
+
+// testDemoLoopback starts the demo without --web.listen-address: it listens
+// on 127.0.0.1:9865, or fails trying if something else holds that port.
+func testDemoLoopback(t *testing.T) {
+	e := testenv.ExporterOptions{NoWait: true}.Start(t, "--demo")
+	e.WaitOutput(t, regexp.MustCompile(`(?m)^demo: open http://127\.0\.0\.1:9865/$`), waitFor)
+	e.WaitOutput(t, regexp.MustCompile(`msg="Listening on" address=127\.0\.0\.1:9865|listen tcp 127\.0\.0\.1:9865: bind: address already in use`), waitFor)
+	assert.NotRegexp(t, `Listening on" address=(\[::\]|0\.0\.0\.0|):`, e.Output.String())
 }

@@ -52,15 +52,16 @@ func (s *Simulator) planFor(k string, d *Document, rng *rand.Rand) *plan {
 }
 
 // Advance moves the life cycle on by one tick: each open document may move
-// on, and every change sets its StatusDate to now. Terminal documents, and
-// documents with a RawStatus or StatusUnknown (test fixtures), never change.
+// on, and every change sets its StatusDate to now. Terminal and held
+// documents, and documents with a RawStatus or StatusUnknown (test fixtures),
+// never change.
 // Documents are visited in ID order, so a seeded rng replays exactly.
 func (s *Simulator) Advance(rng *rand.Rand, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, k := range s.sortedKeys() {
 		d := s.docs[k]
-		if d.RawStatus != "" || d.Status == assuresign.StatusUnknown || d.Status.Terminal() {
+		if d.Hold || d.RawStatus != "" || d.Status == assuresign.StatusUnknown || d.Status.Terminal() {
 			continue
 		}
 		p := s.planFor(k, d, rng)

@@ -43,6 +43,9 @@ type Document struct {
 	// SignerAuthenticationFailed: it is the step the document returns to.
 	Step       int
 	Exceptions []assuresign.Exception
+	// Hold keeps the life cycle from changing the document, as the demo's
+	// stuck and failing documents need.
+	Hold bool
 }
 
 func (d Document) clone() Document {

@@ -32,6 +32,7 @@ const (
 	tokenC      = "AEEBCA6D-8B5E-48EE-6564-62CA437CF98C"
 	unknownDoc  = "5F144124-BC6B-4044-BA68-33398EBF12CE"
 	otherGUID   = "11111111-2222-4333-8444-555555555555"
+	heldDoc     = "4E1D4E1D-0000-4000-8000-4E1D4E1D4E1D"
 )
 
 var (
@@ -853,6 +854,7 @@ func TestAdvanceLifecycle(t *testing.T) {
 	// Fixtures the life cycle must leave alone.
 	s.Put(Document{ID: otherGUID, AuthToken: tokenA, RawStatus: "Bogus", Status: assuresign.StatusCreated})
 	s.Put(Document{ID: unknownDoc, AuthToken: tokenA})
+	s.Put(Document{ID: heldDoc, AuthToken: tokenA, Status: assuresign.StatusSigningStepInProgress, Step: 2, Hold: true})
 
 	rng := rand.New(rand.NewSource(3))
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -872,7 +874,7 @@ func TestAdvanceLifecycle(t *testing.T) {
 			if len(d.Exceptions) > 0 && d.Exceptions[0].Severity == assuresign.SeverityWarning {
 				seenWarning = true
 			}
-			if p.Status.Terminal() || p.RawStatus != "" || p.Status == assuresign.StatusUnknown {
+			if p.Status.Terminal() || p.Hold || p.RawStatus != "" || p.Status == assuresign.StatusUnknown {
 				if p.Status != d.Status || p.Step != d.Step || !p.StatusDate.Equal(d.StatusDate) || len(p.Exceptions) != len(d.Exceptions) {
 					t.Fatalf("tick %d: %s must never change; now %+v", tick, p.Status, d)
 				}
@@ -910,7 +912,7 @@ func TestAdvanceLifecycle(t *testing.T) {
 	assert.True(t, seenWarning, "never saw a warning")
 	open := 0
 	for _, d := range s.Documents() {
-		if !d.Status.Terminal() && d.RawStatus == "" && d.Status != assuresign.StatusUnknown {
+		if !d.Status.Terminal() && !d.Hold && d.RawStatus == "" && d.Status != assuresign.StatusUnknown {
 			open++
 		}
 	}
