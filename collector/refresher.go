@@ -52,6 +52,8 @@ type Refresher struct {
 
 	wake  chan struct{}
 	ready atomic.Bool
+	// intervals is what CheckIntervals returns, counted after each round.
+	intervals atomic.Pointer[[]CheckInterval]
 	// quietUntil (Unix nanoseconds) holds every request back until a
 	// Retry-After that a failed request was answered with has passed.
 	quietUntil atomic.Int64
@@ -121,20 +123,35 @@ func NewRefresher(cfg RefreshConfig, store *Store, checker Checker, metrics *Met
 // SetWatchList makes wl the watched set; documents it adds, or whose
 // credentials it changes, are checked within moments, not at the next round.
 func (r *Refresher) SetWatchList(wl *watchlist.List) {
+	defer r.countIntervals()
 	if toCheck := r.store.SetWatchList(wl); toCheck > 0 {
 		r.logger.Debug("watch list applied", "documents", len(wl.Documents), "to_check_now", toCheck)
 		r.Wake()
 	}
 }
 
-// CheckIntervals counts the watched documents on each check interval now.
-func (r *Refresher) CheckIntervals() []CheckInterval { return r.store.checkIntervals(r.sched, r.now()) }
+// CheckIntervals counts the watched documents on each check interval, as of
+// the last round or reload: counting them takes a pass over every document,
+// which a scrape must not pay for.
+func (r *Refresher) CheckIntervals() []CheckInterval {
+	if c := r.intervals.Load(); c != nil {
+		return *c
+	}
+	return nil
+}
+
+// countIntervals updates what CheckIntervals returns.
+func (r *Refresher) countIntervals() {
+	c := r.store.checkIntervals(r.sched, r.now())
+	r.intervals.Store(&c)
+}
 
 // Restore joins a saved state with the watch list set before. The exporter is
 // ready at once: it serves the restored statuses while the first round asks
 // only about the documents that are due.
 func (r *Refresher) Restore(st State) (restored, dropped int) {
 	restored, dropped = r.store.Restore(st, r.cfg.TerminalInterval)
+	r.countIntervals()
 	r.ready.Store(true)
 	return restored, dropped
 }
@@ -300,6 +317,7 @@ func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 	}
 	wg.Wait()
 	r.store.Publish()
+	r.countIntervals()
 	elapsed := r.now().Sub(start)
 	r.metrics.refreshDuration.Set(elapsed.Seconds())
 	if dropped > 0 {
