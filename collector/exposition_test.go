@@ -38,13 +38,13 @@ func fixedStore() *Store {
 	answer(s, assuresign.Result{
 		ID: testenv.DocB, RawStatus: "Completed", Status: assuresign.StatusCompleted,
 		StatusDate: time.Date(2024, 2, 29, 8, 30, 0, 500_000_000, time.FixedZone("EST", -5*3600)).In(time.UTC),
-	}, t0, time.Hour, 24*time.Hour)
+	}, testenv.T0, time.Hour, 24*time.Hour)
 	answer(s, assuresign.Result{ID: testenv.DocB, Exceptions: []assuresign.Exception{
 		{Severity: assuresign.SeverityError, Message: "e"},
 		{Severity: assuresign.SeverityFatal, Message: "f"},
 		{Severity: assuresign.SeverityFatal, Message: "f"},
 		{Severity: assuresign.SeverityUnknown, Message: "u"},
-	}}, t0, time.Hour, 24*time.Hour)
+	}}, testenv.T0, time.Hour, 24*time.Hour)
 	return s
 }
 
@@ -165,7 +165,7 @@ func TestSigningStepOnlyWhileInProgress(t *testing.T) {
 		{assuresign.StatusSigningStepInProgress, 0, 0}, // no StatusDetails
 		{assuresign.StatusCompleted, 0, 0},
 	} {
-		answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: tc.status.String(), Status: tc.status, Step: tc.step, StatusDate: t0}, t0, time.Hour, time.Hour)
+		answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: tc.status.String(), Status: tc.status, Step: tc.step, StatusDate: testenv.T0}, testenv.T0, time.Hour, time.Hour)
 		assert.Equal(t, tc.want, steps(), "%s step %d", tc.status, tc.step)
 		assert.Equal(t, tc.status.String(), testenv.AssertStateSets(t, g)[testenv.DocA])
 	}
@@ -191,7 +191,7 @@ func TestSelfMetricsLintBesideTheDocuments(t *testing.T) {
 	m.ObserveRequest("ok", 120*time.Millisecond)
 	m.ObserveRequest("http_5xx", 3*time.Second)
 	r := NewRefresher(RefreshConfig{Interval: 5 * time.Minute, TerminalInterval: time.Hour, BatchSize: 2, Concurrency: 1, Timeout: time.Second,
-		Now: testenv.NewClock(t0.Add(time.Hour)).Now}, store, answerAll(assuresign.StatusCreated, t0), m, discardLogger())
+		Now: testenv.NewClock(testenv.T0.Add(time.Hour)).Now}, store, answerAll(assuresign.StatusCreated, testenv.T0), m, discardLogger())
 	r.round(t.Context(), false)
 
 	mfs, err := reg.Gather()
@@ -248,7 +248,7 @@ func TestPublishDuringRefresh(t *testing.T) {
 			default:
 			}
 			st := assuresign.Statuses[i%len(assuresign.Statuses)]
-			answer(s, assuresign.Result{ID: ids[i%len(ids)], RawStatus: st.String(), Status: st, Step: i % 4, StatusDate: t0}, t0, time.Hour, time.Hour)
+			answer(s, assuresign.Result{ID: ids[i%len(ids)], RawStatus: st.String(), Status: st, Step: i % 4, StatusDate: testenv.T0}, testenv.T0, time.Hour, time.Hour)
 			if i%200 == 0 {
 				s.SetWatchList(watchList(ids[:len(ids)-i/200%5]...))
 			}

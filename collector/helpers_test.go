@@ -27,21 +27,7 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// secrets finds any of the known secrets, whole or in part, in any case,
-// with or without hyphens.
-var secrets = testenv.NewSecrets(testenv.FragmentLen,
-	testenv.SecretContext, testenv.SecretDocContext, testenv.SecretTokenA, testenv.SecretTokenB, testenv.SecretTokenC, testenv.SecretTokenWrong)
-
-// debugLogger logs everything, down to debug, as text into the returned buffer.
-func debugLogger() (*slog.Logger, *testenv.SyncBuffer) {
-	buf := &testenv.SyncBuffer{}
-	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
-}
-
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-// t0 is the fake clock's start: a fixed, round instant.
-var t0 = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // watchList builds a watch list of documents without labels or contexts, each
 // with a distinct token.
@@ -115,7 +101,7 @@ type rigOptions struct {
 }
 
 // newRig starts a simulator for testenv.SecretContext and a refresher on a fake clock
-// at t0. The client does not retry unless asked.
+// at testenv.T0. The client does not retry unless asked.
 func newRig(t *testing.T, o rigOptions) *rig {
 	t.Helper()
 	sim := simulator.New(testenv.SecretContext)
@@ -129,7 +115,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		srv.Close()
 		tr.CloseIdleConnections()
 	})
-	logger, logs := debugLogger()
+	logger, logs := testenv.DebugLogger()
 	reg := prometheus.NewRegistry()
 	store := NewStore(StoreConfig{})
 	if o.cfg.Interval == 0 {
@@ -153,7 +139,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	if o.retries <= 0 {
 		o.retries = -1
 	}
-	clock := testenv.NewClock(t0)
+	clock := testenv.NewClock(testenv.T0)
 	o.cfg.Now = clock.Now
 	metrics := NewMetrics(reg, store.Len, o.cfg.Interval, false)
 	client, err := assuresign.NewClient(assuresign.Config{
@@ -170,10 +156,10 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	return &rig{sim: sim, store: store, reg: reg, refresher: refresher, clock: clock, logs: logs, logger: logger}
 }
 
-// put adds documents to the simulated account, with status date t0.
+// put adds documents to the simulated account, with status date testenv.T0.
 func (r *rig) put(st assuresign.Status, step int, ids ...string) {
 	for _, id := range ids {
-		r.sim.Put(simulator.Document{ID: id, AuthToken: tokenFor(id), Status: st, Step: step, StatusDate: t0})
+		r.sim.Put(simulator.Document{ID: id, AuthToken: tokenFor(id), Status: st, Step: step, StatusDate: testenv.T0})
 	}
 }
 
@@ -189,9 +175,9 @@ func (r *rig) watch(ids ...string) {
 	r.store.SetWatchList(wl)
 }
 
-// round runs a scheduled round at the given offset from t0.
+// round runs a scheduled round at the given offset from testenv.T0.
 func (r *rig) round(at time.Duration) roundStats {
-	r.clock.Set(t0.Add(at))
+	r.clock.Set(testenv.T0.Add(at))
 	return r.refresher.round(context.Background(), false)
 }
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
 // BenchmarkPublish prints the recompression work of publishing after a change
@@ -20,7 +21,7 @@ func BenchmarkPublish(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			s := segmentStore(b, n, StoreConfig{})
 			var stats PublishStats
-			at := t0
+			at := testenv.T0
 			for i := 0; b.Loop(); i++ {
 				at = at.Add(time.Minute)
 				s.mu.Lock()

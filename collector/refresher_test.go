@@ -100,7 +100,7 @@ func (g *gateChecker) CheckStatus(ctx context.Context, checks []assuresign.Check
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	return answerAll(assuresign.StatusCreated, t0)(ctx, checks)
+	return answerAll(assuresign.StatusCreated, testenv.T0)(ctx, checks)
 }
 
 func (g *gateChecker) state() (inflight, peak, calls, finished int) {
@@ -187,7 +187,7 @@ func TestTerminalDocumentsWaitForTheTerminalInterval(t *testing.T) {
 		id := testGUID(0x57A7, i)
 		all = append(all, id)
 		if st == assuresign.StatusUnknown {
-			r.sim.Put(simulator.Document{ID: id, AuthToken: tokenFor(id), RawStatus: "Archived", StatusDate: t0})
+			r.sim.Put(simulator.Document{ID: id, AuthToken: tokenFor(id), RawStatus: "Archived", StatusDate: testenv.T0})
 		} else {
 			r.put(st, 1, id)
 		}
@@ -206,7 +206,7 @@ func TestTerminalDocumentsWaitForTheTerminalInterval(t *testing.T) {
 		stats := r.round(at)
 		assert.Equal(t, r.sim.Stats().Documents, stats.Documents)
 		for _, id := range all {
-			if statusOf(t, r.store, id).LastCheck.Equal(t0.Add(at)) {
+			if statusOf(t, r.store, id).LastCheck.Equal(testenv.T0.Add(at)) {
 				checked = append(checked, id)
 			}
 		}
@@ -277,7 +277,7 @@ assuresign_up 1
 }
 
 func TestEmptyWatchListIsUp(t *testing.T) {
-	r, _, reg := newFakeRefresher(t, RefreshConfig{Now: testenv.NewClock(t0).Now}, checkerFunc(func(context.Context, []assuresign.Check) ([]assuresign.Result, error) {
+	r, _, reg := newFakeRefresher(t, RefreshConfig{Now: testenv.NewClock(testenv.T0).Now}, checkerFunc(func(context.Context, []assuresign.Check) ([]assuresign.Result, error) {
 		panic("nothing to ask")
 	}))
 	assert.Equal(t, roundStats{}, r.round(context.Background(), false))
@@ -375,30 +375,30 @@ func TestFailedBatchKeepsTheLastKnownStatus(t *testing.T) {
 			r.watch(testenv.DocA, testenv.DocB)
 
 			r.round(0)
-			require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, t0, map[string]int{"ok": 1})), roundMetricNames...))
+			require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, testenv.T0, map[string]int{"ok": 1})), roundMetricNames...))
 			before := exposition(t, r.store, false)
 
 			r.sim.Update(testenv.DocA, func(d *simulator.Document) {
-				d.Status, d.Step, d.StatusDate = assuresign.StatusSigningStepInProgress, 1, t0.Add(time.Minute)
+				d.Status, d.Step, d.StatusDate = assuresign.StatusSigningStepInProgress, 1, testenv.T0.Add(time.Minute)
 			})
 			r.sim.SetFault(tc.fault)
 			stats := r.round(5 * time.Minute)
 			assert.Equal(t, 1, stats.Failed)
 			assert.Equal(t, before, exposition(t, r.store, false), "the exposition keeps the last known statuses")
-			require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(0, t0, map[string]int{"ok": 1, tc.outcome: 1})), roundMetricNames...),
+			require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(0, testenv.T0, map[string]int{"ok": 1, tc.outcome: 1})), roundMetricNames...),
 				"down, last success unchanged")
 			a := statusOf(t, r.store, testenv.DocA)
 			assert.Equal(t, "Created", a.Status)
-			assert.Equal(t, t0, a.LastCheck)
+			assert.Equal(t, testenv.T0, a.LastCheck)
 			assert.Contains(t, a.LastError, "assuresign: ")
 			assert.Contains(t, r.logs.String(), "refresh round failed; keeping the last known statuses")
 
 			r.sim.ClearFault()
 			r.round(10 * time.Minute)
-			require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, t0.Add(10*time.Minute), map[string]int{"ok": 2, tc.outcome: 1})), roundMetricNames...),
+			require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, testenv.T0.Add(10*time.Minute), map[string]int{"ok": 2, tc.outcome: 1})), roundMetricNames...),
 				"a later success is up")
 			a = statusOf(t, r.store, testenv.DocA)
-			assert.Equal(t, DocumentView{ID: testenv.DocA, Status: "SigningStepInProgress", Step: 1, StatusDate: t0.Add(time.Minute), LastCheck: t0.Add(10 * time.Minute)}, a)
+			assert.Equal(t, DocumentView{ID: testenv.DocA, Status: "SigningStepInProgress", Step: 1, StatusDate: testenv.T0.Add(time.Minute), LastCheck: testenv.T0.Add(10 * time.Minute)}, a)
 		})
 	}
 }
@@ -421,10 +421,10 @@ func TestMissingResultKeepsOnlyThatDocumentsStatus(t *testing.T) {
 	assert.Equal(t, "Completed", statusOf(t, r.store, testenv.DocA).Status)
 	b := statusOf(t, r.store, testenv.DocB)
 	assert.Equal(t, "Created", b.Status, "B keeps its status")
-	assert.Equal(t, t0, b.LastCheck)
+	assert.Equal(t, testenv.T0, b.LastCheck)
 	assert.Contains(t, b.LastError, "no result for document")
 	assert.Equal(t, "Completed", statusOf(t, r.store, testenv.DocC).Status)
-	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, t0.Add(5*time.Minute), map[string]int{"ok": 2})+`
+	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, testenv.T0.Add(5*time.Minute), map[string]int{"ok": 2})+`
 # HELP assuresign_document_results_total `+"Per-document outcomes of successful CheckStatus requests: ok, missing (no result for a document asked about), no_status (a result with exceptions only) or unknown_status (a StatusType outside the documented eight)."+`
 # TYPE assuresign_document_results_total counter
 assuresign_document_results_total{result="missing"} 1
@@ -438,7 +438,7 @@ assuresign_document_results_total{result="unknown_status"} 0
 	stats = r.round(10 * time.Minute)
 	assert.Equal(t, roundStats{Documents: 1, Requests: 1, Changes: 1}, stats)
 	assert.Equal(t, "Completed", statusOf(t, r.store, testenv.DocB).Status)
-	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, t0.Add(10*time.Minute), map[string]int{"ok": 3})), roundMetricNames...))
+	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, testenv.T0.Add(10*time.Minute), map[string]int{"ok": 3})), roundMetricNames...))
 }
 
 // One nil result (which the WSDL allows) and one document AssureSign does not
@@ -461,7 +461,7 @@ func TestPerDocumentAnomaliesKeepUp(t *testing.T) {
 	r.watch(testenv.DocA, testenv.DocB, testenv.DocC, testenv.DocD)
 	stats := r.round(0)
 	assert.Equal(t, roundStats{Documents: 4, Requests: 1, Anomalies: 2}, stats)
-	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, t0, map[string]int{"ok": 1})), roundMetricNames...))
+	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, testenv.T0, map[string]int{"ok": 1})), roundMetricNames...))
 	assert.Equal(t, map[string]float64{testenv.DocA: 1, testenv.DocB: 0, testenv.DocC: 0, testenv.DocD: 1}, checkSuccess(t, r.store))
 	assert.Contains(t, statusOf(t, r.store, testenv.DocB).LastError, "no result for document")
 	assert.Contains(t, statusOf(t, r.store, testenv.DocC).LastError, "Error: ")
@@ -470,7 +470,7 @@ func TestPerDocumentAnomaliesKeepUp(t *testing.T) {
 func TestExceptionsOnlyResultKeepsTheStatus(t *testing.T) {
 	r := newRig(t, rigOptions{})
 	r.put(assuresign.StatusSigningStepInProgress, 2, testenv.DocA)
-	r.sim.Put(simulator.Document{ID: testenv.DocB, AuthToken: tokenFor(testenv.DocB), RawStatus: "Archived", StatusDate: t0})
+	r.sim.Put(simulator.Document{ID: testenv.DocB, AuthToken: tokenFor(testenv.DocB), RawStatus: "Archived", StatusDate: testenv.T0})
 	r.watch(testenv.DocA, testenv.DocB)
 	r.round(0)
 	assert.Equal(t, "SigningStepInProgress", statusOf(t, r.store, testenv.DocA).Status)
@@ -486,7 +486,7 @@ func TestExceptionsOnlyResultKeepsTheStatus(t *testing.T) {
 	a := statusOf(t, r.store, testenv.DocA)
 	assert.Equal(t, "SigningStepInProgress", a.Status, "an answer without StatusType keeps the status")
 	assert.Equal(t, 2, a.Step)
-	assert.Equal(t, t0.Add(5*time.Minute), a.LastCheck)
+	assert.Equal(t, testenv.T0.Add(5*time.Minute), a.LastCheck)
 	assert.Equal(t, "Error: The AuthToken is not valid for this document.", a.LastError)
 
 	require.NoError(t, testutil.GatherAndCompare(documents(r.store, r.reg), strings.NewReader(fmt.Sprintf(`
@@ -539,14 +539,14 @@ func TestSecretsNeverLeak(t *testing.T) {
 				html.EscapeString(string(b)), strings.ToLower(strings.ReplaceAll(testenv.SecretTokenA, "-", "")))
 		})
 	}})
-	// A: fine, with exceptions that echo secrets. B: its own ContextIdentifier,
+	// A: fine, with exceptions that echo testenv.KnownSecrets. B: its own ContextIdentifier,
 	// of another account. C: a wrong AuthToken in the watch file.
-	r.sim.Put(simulator.Document{ID: testenv.DocA, AuthToken: testenv.SecretTokenA, Status: assuresign.StatusCreated, StatusDate: t0, Exceptions: []assuresign.Exception{
+	r.sim.Put(simulator.Document{ID: testenv.DocA, AuthToken: testenv.SecretTokenA, Status: assuresign.StatusCreated, StatusDate: testenv.T0, Exceptions: []assuresign.Exception{
 		{Severity: assuresign.SeverityWarning, Message: "token " + testenv.SecretTokenA + " for context " + strings.ToLower(testenv.SecretContext)},
 		{Severity: assuresign.SeverityError, Message: "raw " + strings.ReplaceAll(testenv.SecretTokenA, "-", "")},
 	}})
-	r.sim.Put(simulator.Document{ID: testenv.DocB, AuthToken: testenv.SecretTokenB, Status: assuresign.StatusCreated, StatusDate: t0})
-	r.sim.Put(simulator.Document{ID: testenv.DocC, AuthToken: testenv.SecretTokenC, Status: assuresign.StatusCreated, StatusDate: t0})
+	r.sim.Put(simulator.Document{ID: testenv.DocB, AuthToken: testenv.SecretTokenB, Status: assuresign.StatusCreated, StatusDate: testenv.T0})
+	r.sim.Put(simulator.Document{ID: testenv.DocC, AuthToken: testenv.SecretTokenC, Status: assuresign.StatusCreated, StatusDate: testenv.T0})
 	dir := t.TempDir()
 	path := writeFile(t, dir, "watch.yml", fmt.Sprintf(`documents:
   - id: %s
@@ -590,18 +590,18 @@ func TestSecretsNeverLeak(t *testing.T) {
 	bad := writeFile(t, dir, "bad.yml", fmt.Sprintf("documents:\n  - id: %s\n    auth_token: %s\n", testenv.DocA, testenv.SecretTokenA[:35]), 0o600)
 	_, err = watchlist.NewFile(bad, 100, false, prometheus.NewRegistry(), r.logger).Load()
 	require.Error(t, err)
-	secrets.AssertNone(t, "the load error", err.Error())
+	testenv.KnownSecrets.AssertNone(t, "the load error", err.Error())
 
 	logs := r.logs.String()
 	for _, want := range []string{"retrying CheckStatus", "refresh round failed", "CheckStatus exception", "readable by group or others", "refresh round finished"} {
 		assert.Contains(t, logs, want, "the logs cover this path")
 	}
-	secrets.AssertNone(t, "the debug log", logs)
+	testenv.KnownSecrets.AssertNone(t, "the debug log", logs)
 
 	text := exposition(t, r.store, false)
 	assert.Contains(t, text, `customer="acme"`)
-	secrets.AssertNone(t, "the exposition", text)
-	secrets.AssertNone(t, "the exposition as OpenMetrics", exposition(t, r.store, true))
+	testenv.KnownSecrets.AssertNone(t, "the exposition", text)
+	testenv.KnownSecrets.AssertNone(t, "the exposition as OpenMetrics", exposition(t, r.store, true))
 	mfs, err := r.reg.Gather()
 	require.NoError(t, err)
 	var self strings.Builder
@@ -610,14 +610,14 @@ func TestSecretsNeverLeak(t *testing.T) {
 		require.NoError(t, err)
 	}
 	assert.Contains(t, self.String(), "assuresign_api_requests_total")
-	secrets.AssertNone(t, "the exporter's own metrics", self.String())
+	testenv.KnownSecrets.AssertNone(t, "the exporter's own metrics", self.String())
 
 	views, total := r.store.Snapshot(0)
 	require.Equal(t, 3, total)
 	shown := fmt.Sprintf("%+v", views)
 	assert.Contains(t, shown, testenv.DocC)
 	assert.Contains(t, shown, "Error: The AuthToken is not valid for this document.")
-	secrets.AssertNone(t, "the documents' views", shown)
+	testenv.KnownSecrets.AssertNone(t, "the documents' views", shown)
 }
 
 // Only a scheduled round can set assuresign_up back to 1: an urgent check that
@@ -664,12 +664,12 @@ func TestNotificationLatencyOnlyWithWebhook(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			store := NewStore(StoreConfig{})
 			store.SetWatchList(watchList(testenv.DocA))
-			clock := testenv.NewClock(t0)
+			clock := testenv.NewClock(testenv.T0)
 			r := NewRefresher(RefreshConfig{Interval: time.Hour, TerminalInterval: 24 * time.Hour, BatchSize: 10, Concurrency: 1, Timeout: time.Second, Now: clock.Now},
-				store, answerAll(assuresign.StatusCreated, t0), NewMetrics(reg, store.Len, time.Hour, webhook), discardLogger())
+				store, answerAll(assuresign.StatusCreated, testenv.T0), NewMetrics(reg, store.Len, time.Hour, webhook), discardLogger())
 			r.round(t.Context(), false)
-			require.True(t, r.CheckNow(testenv.DocA, t0.Add(time.Minute)))
-			clock.Set(t0.Add(time.Minute + 1500*time.Millisecond))
+			require.True(t, r.CheckNow(testenv.DocA, testenv.T0.Add(time.Minute)))
+			clock.Set(testenv.T0.Add(time.Minute + 1500*time.Millisecond))
 			require.Equal(t, roundStats{Documents: 1, Requests: 1}, r.round(t.Context(), true))
 
 			n, err := testutil.GatherAndCount(reg, name)
@@ -703,7 +703,7 @@ assuresign_webhook_notification_to_update_seconds_count 1
 // refresher for an urgent round; one that only drops documents, relabels them
 // or changes nothing does not.
 func TestSetWatchListWakesOnlyForDocumentsToCheck(t *testing.T) {
-	r, store, _ := newFakeRefresher(t, RefreshConfig{Now: testenv.NewClock(t0).Now}, answerAll(assuresign.StatusCreated, t0))
+	r, store, _ := newFakeRefresher(t, RefreshConfig{Now: testenv.NewClock(testenv.T0).Now}, answerAll(assuresign.StatusCreated, testenv.T0))
 	woken := func() bool {
 		select {
 		case <-r.wake:
@@ -715,7 +715,7 @@ func TestSetWatchListWakesOnlyForDocumentsToCheck(t *testing.T) {
 	r.SetWatchList(watchList(testenv.DocA, testenv.DocB))
 	assert.True(t, woken(), "new documents")
 	r.round(t.Context(), false)
-	require.Empty(t, dueChecks(store.due(t0, 0, true, 1, "")))
+	require.Empty(t, dueChecks(store.due(testenv.T0, 0, true, 1, "")))
 
 	r.SetWatchList(watchList(testenv.DocA, testenv.DocB))
 	assert.False(t, woken(), "the same list")
@@ -729,12 +729,12 @@ func TestSetWatchListWakesOnlyForDocumentsToCheck(t *testing.T) {
 	fixed.Documents[0].AuthToken = "11111111-2222-4333-8444-555555555555"
 	r.SetWatchList(fixed)
 	assert.True(t, woken(), "a changed AuthToken")
-	assert.Equal(t, []string{testenv.DocA}, dueIDs(store.due(t0, 0, true, 1, "")))
+	assert.Equal(t, []string{testenv.DocA}, dueIDs(store.due(testenv.T0, 0, true, 1, "")))
 
 	added := watchList(testenv.DocA, testenv.DocC)
 	added.Documents[0].AuthToken = fixed.Documents[0].AuthToken
 	r.round(t.Context(), true)
 	r.SetWatchList(added)
 	assert.True(t, woken(), "C added")
-	assert.Equal(t, []string{testenv.DocC}, dueIDs(store.due(t0, 0, true, 1, "")))
+	assert.Equal(t, []string{testenv.DocC}, dueIDs(store.due(testenv.T0, 0, true, 1, "")))
 }

@@ -28,23 +28,23 @@ func TestScheduleDoublesPerIdleDay(t *testing.T) {
 		want       time.Duration
 	}{
 		{"never answered", backoff, assuresign.StatusUnknown, time.Time{}, 5 * time.Minute},
-		{"moved an hour ago", backoff, assuresign.StatusCreated, t0.Add(-time.Hour), 5 * time.Minute},
-		{"moved just under a day ago", backoff, assuresign.StatusSigningStepInProgress, t0.Add(-day + time.Second), 5 * time.Minute},
-		{"still for a day", backoff, assuresign.StatusSigningStepInProgress, t0.Add(-day), 10 * time.Minute},
-		{"still for two days", backoff, assuresign.StatusSigningStepInProgress, t0.Add(-2 * day), 20 * time.Minute},
-		{"still for three days", backoff, assuresign.StatusSigningStepInProgress, t0.Add(-3 * day), 40 * time.Minute},
-		{"still for four days: capped", backoff, assuresign.StatusSigningStepInProgress, t0.Add(-4 * day), time.Hour},
-		{"still for a year", backoff, assuresign.StatusSignerAuthenticationFailed, t0.Add(-365 * day), time.Hour},
-		{"changed in the future (a skewed clock)", backoff, assuresign.StatusCreated, t0.Add(day), 5 * time.Minute},
-		{"closed", backoff, assuresign.StatusDeclined, t0.Add(-time.Minute), day},
+		{"moved an hour ago", backoff, assuresign.StatusCreated, testenv.T0.Add(-time.Hour), 5 * time.Minute},
+		{"moved just under a day ago", backoff, assuresign.StatusSigningStepInProgress, testenv.T0.Add(-day + time.Second), 5 * time.Minute},
+		{"still for a day", backoff, assuresign.StatusSigningStepInProgress, testenv.T0.Add(-day), 10 * time.Minute},
+		{"still for two days", backoff, assuresign.StatusSigningStepInProgress, testenv.T0.Add(-2 * day), 20 * time.Minute},
+		{"still for three days", backoff, assuresign.StatusSigningStepInProgress, testenv.T0.Add(-3 * day), 40 * time.Minute},
+		{"still for four days: capped", backoff, assuresign.StatusSigningStepInProgress, testenv.T0.Add(-4 * day), time.Hour},
+		{"still for a year", backoff, assuresign.StatusSignerAuthenticationFailed, testenv.T0.Add(-365 * day), time.Hour},
+		{"changed in the future (a skewed clock)", backoff, assuresign.StatusCreated, testenv.T0.Add(day), 5 * time.Minute},
+		{"closed", backoff, assuresign.StatusDeclined, testenv.T0.Add(-time.Minute), day},
 		{"max interval equal to the interval: no backoff", schedule{interval: time.Hour, maxInterval: time.Hour, terminal: day},
-			assuresign.StatusCreated, t0.Add(-30 * day), time.Hour},
+			assuresign.StatusCreated, testenv.T0.Add(-30 * day), time.Hour},
 		{"a max interval off the doublings", schedule{interval: 5 * time.Minute, maxInterval: 30 * time.Minute, terminal: day},
-			assuresign.StatusCreated, t0.Add(-3 * day), 30 * time.Minute},
+			assuresign.StatusCreated, testenv.T0.Add(-3 * day), 30 * time.Minute},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := &document{status: tc.status, lastChange: tc.lastChange}
-			got := tc.sched.next(d, t0)
+			got := tc.sched.next(d, testenv.T0)
 			assert.Equal(t, tc.want, got)
 			if !tc.status.Terminal() {
 				assert.Contains(t, tc.sched.bands(), got, "every interval has its band")
@@ -63,14 +63,14 @@ func scheduleRig(t *testing.T, batch int, moved map[string]time.Time, closed ...
 		ids = append(ids, id)
 	}
 	for _, id := range closed {
-		r.sim.Put(simulator.Document{ID: id, AuthToken: tokenFor(id), Status: assuresign.StatusCompleted, StatusDate: t0.Add(-10 * day)})
+		r.sim.Put(simulator.Document{ID: id, AuthToken: tokenFor(id), Status: assuresign.StatusCompleted, StatusDate: testenv.T0.Add(-10 * day)})
 		ids = append(ids, id)
 	}
 	r.watch(ids...)
 	return r
 }
 
-// checkedAt runs a scheduled round every 5 minutes from t0 to until and
+// checkedAt runs a scheduled round every 5 minutes from testenv.T0 to until and
 // returns, for each document, the offsets of the rounds that checked it.
 func (r *rig) checkedAt(t *testing.T, from, until time.Duration) map[string][]time.Duration {
 	t.Helper()
@@ -79,7 +79,7 @@ func (r *rig) checkedAt(t *testing.T, from, until time.Duration) map[string][]ti
 		r.round(at)
 		docs, _ := r.store.Snapshot(0)
 		for _, d := range docs {
-			if d.LastCheck.Equal(t0.Add(at)) {
+			if d.LastCheck.Equal(testenv.T0.Add(at)) {
 				out[d.ID] = append(out[d.ID], at)
 			}
 		}
@@ -98,9 +98,9 @@ func minutes(ms ...int) []time.Duration {
 func TestIdleDocumentsAreAskedLessOften(t *testing.T) {
 	// Batches of one: no request has room for a document not yet due.
 	r := scheduleRig(t, 1, map[string]time.Time{
-		testenv.DocA: t0.Add(-time.Hour),              // moving: every 5 minutes
-		testenv.DocB: t0.Add(-day - 12*time.Hour),     // still for a day and a half: every 10
-		testenv.DocC: t0.Add(-5*day + 17*time.Minute), // still for days (StatusDate only): every hour
+		testenv.DocA: testenv.T0.Add(-time.Hour),              // moving: every 5 minutes
+		testenv.DocB: testenv.T0.Add(-day - 12*time.Hour),     // still for a day and a half: every 10
+		testenv.DocC: testenv.T0.Add(-5*day + 17*time.Minute), // still for days (StatusDate only): every hour
 	}, testenv.DocD)
 	got := r.checkedAt(t, 0, 2*time.Hour)
 	assert.Len(t, got[testenv.DocA], 25)
@@ -128,23 +128,23 @@ assuresign_documents_by_check_interval{band="terminal"} 1
 }
 
 func TestChangesNotificationsAndReloadsResetTheInterval(t *testing.T) {
-	idle := t0.Add(-5 * day)
+	idle := testenv.T0.Add(-5 * day)
 	r := scheduleRig(t, 1, map[string]time.Time{testenv.DocA: idle, testenv.DocB: idle, testenv.DocC: idle})
 	r.round(0)
 	for _, id := range []string{testenv.DocA, testenv.DocB, testenv.DocC} {
-		require.Equal(t, t0.Add(-5*day), statusOf(t, r.store, id).StatusDate)
+		require.Equal(t, testenv.T0.Add(-5*day), statusOf(t, r.store, id).StatusDate)
 	}
 
 	// A moves at 20m: the next check, an hour after the last, sees it; from
 	// then it is asked every 5 minutes.
-	r.sim.Update(testenv.DocA, func(d *simulator.Document) { d.Step, d.StatusDate = 2, t0.Add(20*time.Minute) })
+	r.sim.Update(testenv.DocA, func(d *simulator.Document) { d.Step, d.StatusDate = 2, testenv.T0.Add(20*time.Minute) })
 	// B is named by a notification at 30m, with nothing new to see.
-	r.clock.Set(t0.Add(30 * time.Minute))
+	r.clock.Set(testenv.T0.Add(30 * time.Minute))
 	require.True(t, r.refresher.CheckNow(testenv.DocB, r.clock.Now()))
 	r.refresher.round(context.Background(), true)
 	// C's AuthToken is corrected by a reload at 40m.
 	r.sim.Update(testenv.DocC, func(d *simulator.Document) { d.AuthToken = testenv.SecretTokenC })
-	r.clock.Set(t0.Add(40 * time.Minute))
+	r.clock.Set(testenv.T0.Add(40 * time.Minute))
 	r.store.SetWatchList(&watchlist.List{Documents: []watchlist.Document{
 		{ID: testenv.DocA, AuthToken: tokenFor(testenv.DocA)}, {ID: testenv.DocB, AuthToken: tokenFor(testenv.DocB)}, {ID: testenv.DocC, AuthToken: testenv.SecretTokenC},
 	}})
@@ -157,7 +157,7 @@ func TestChangesNotificationsAndReloadsResetTheInterval(t *testing.T) {
 	assert.Equal(t, 2, statusOf(t, r.store, testenv.DocA).Step)
 
 	// A relabelling says nothing of the document: no reset.
-	r.clock.Set(t0.Add(81 * time.Minute))
+	r.clock.Set(testenv.T0.Add(81 * time.Minute))
 	r.store.SetWatchList(&watchlist.List{Documents: []watchlist.Document{
 		{ID: testenv.DocA, AuthToken: tokenFor(testenv.DocA)}, {ID: testenv.DocB, AuthToken: tokenFor(testenv.DocB), Labels: map[string]string{"team": "legal"}}, {ID: testenv.DocC, AuthToken: testenv.SecretTokenC},
 	}})
@@ -165,8 +165,8 @@ func TestChangesNotificationsAndReloadsResetTheInterval(t *testing.T) {
 }
 
 func TestRequestsAreFilledWithTheDocumentsDueSoonest(t *testing.T) {
-	idle := t0.Add(-5 * day)
-	r := scheduleRig(t, 3, map[string]time.Time{testenv.DocA: t0, testenv.DocB: idle, testenv.DocC: idle, testenv.DocD: idle}, testGUID(0xC105ED, 1))
+	idle := testenv.T0.Add(-5 * day)
+	r := scheduleRig(t, 3, map[string]time.Time{testenv.DocA: testenv.T0, testenv.DocB: idle, testenv.DocC: idle, testenv.DocD: idle}, testGUID(0xC105ED, 1))
 	// 5 due: ceil(5/3) = 2 requests, the second filled by nothing (none left).
 	assert.Equal(t, roundStats{Documents: 5, Requests: 2}, r.round(0))
 
@@ -174,12 +174,12 @@ func TestRequestsAreFilledWithTheDocumentsDueSoonest(t *testing.T) {
 	// (in id order when equal), never the closed one.
 	r.sim.ResetStats()
 	assert.Equal(t, roundStats{Documents: 1, Filled: 2, Requests: 1}, r.round(5*time.Minute))
-	assert.Equal(t, t0.Add(5*time.Minute), statusOf(t, r.store, testenv.DocB).LastCheck)
-	assert.Equal(t, t0.Add(5*time.Minute), statusOf(t, r.store, testenv.DocC).LastCheck)
+	assert.Equal(t, testenv.T0.Add(5*time.Minute), statusOf(t, r.store, testenv.DocB).LastCheck)
+	assert.Equal(t, testenv.T0.Add(5*time.Minute), statusOf(t, r.store, testenv.DocC).LastCheck)
 	assert.Equal(t, roundStats{Documents: 1, Filled: 2, Requests: 1}, r.round(10*time.Minute))
-	assert.Equal(t, t0.Add(10*time.Minute), statusOf(t, r.store, testenv.DocD).LastCheck, "D was due soonest now")
-	assert.Equal(t, t0.Add(10*time.Minute), statusOf(t, r.store, testenv.DocB).LastCheck, "then B, checked before C")
-	assert.Equal(t, t0, statusOf(t, r.store, testGUID(0xC105ED, 1)).LastCheck, "closed documents do not ride along")
+	assert.Equal(t, testenv.T0.Add(10*time.Minute), statusOf(t, r.store, testenv.DocD).LastCheck, "D was due soonest now")
+	assert.Equal(t, testenv.T0.Add(10*time.Minute), statusOf(t, r.store, testenv.DocB).LastCheck, "then B, checked before C")
+	assert.Equal(t, testenv.T0, statusOf(t, r.store, testGUID(0xC105ED, 1)).LastCheck, "closed documents do not ride along")
 	assert.Equal(t, []int{3, 3}, r.sim.Stats().DocumentsPerRequest)
 
 	// The idle documents, always riding along, never fall due by themselves.
@@ -198,12 +198,12 @@ func TestDueFillsUpToAMultipleOfTheBatch(t *testing.T) {
 	s := NewStore(StoreConfig{})
 	s.SetWatchList(watchList(ids...))
 	sched := schedule{interval: time.Hour, maxInterval: time.Hour, terminal: day}
-	checks, n, asked := s.due(t0, 0, false, 4, "")
+	checks, n, asked := s.due(testenv.T0, 0, false, 4, "")
 	require.Equal(t, 10, n)
 	require.Len(t, checks, 10, "nothing left to fill with")
 	for i, c := range checks {
 		// Later documents fall due later.
-		s.apply(assuresign.Result{ID: c.ID, Status: assuresign.StatusCreated, RawStatus: "Created", StatusDate: t0}, t0.Add(time.Duration(i)*time.Minute), sched, asked)
+		s.apply(assuresign.Result{ID: c.ID, Status: assuresign.StatusCreated, RawStatus: "Created", StatusDate: testenv.T0}, testenv.T0.Add(time.Duration(i)*time.Minute), sched, asked)
 	}
 	for _, tc := range []struct {
 		at        time.Duration
@@ -214,7 +214,7 @@ func TestDueFillsUpToAMultipleOfTheBatch(t *testing.T) {
 		{at: time.Hour + 4*time.Minute, due: 5, want: 8}, // five: two requests, filled to two batches
 		{at: time.Hour + 9*time.Minute, due: 10, want: 10},
 	} {
-		checks, n, _ := s.due(t0.Add(tc.at), 0, false, 4, "")
+		checks, n, _ := s.due(testenv.T0.Add(tc.at), 0, false, 4, "")
 		assert.Equal(t, tc.due, n, "due at %s", tc.at)
 		assert.Len(t, checks, tc.want, "checks at %s", tc.at)
 		for i := 1; i < len(checks); i++ {

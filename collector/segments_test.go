@@ -33,7 +33,7 @@ func TestCRC32Combine(t *testing.T) {
 }
 
 // segmentStore returns a store of n documents spread over several chunks,
-// each checked once at t0, statuses varied.
+// each checked once at testenv.T0, statuses varied.
 func segmentStore(t testing.TB, n int, cfg StoreConfig) *Store {
 	s := NewStore(cfg)
 	wl := &watchlist.List{}
@@ -44,10 +44,10 @@ func segmentStore(t testing.TB, n int, cfg StoreConfig) *Store {
 		})
 	}
 	s.SetWatchList(wl)
-	checks, _, asked := s.due(t0, 0, false, 1, "ctx")
+	checks, _, asked := s.due(testenv.T0, 0, false, 1, "ctx")
 	for i, c := range checks {
 		st := assuresign.Statuses[i%len(assuresign.Statuses)]
-		s.apply(assuresign.Result{ID: c.ID, Status: st, RawStatus: st.String(), StatusDate: t0, Step: 1 + i%3}, t0, schedule{interval: time.Minute, maxInterval: time.Minute, terminal: time.Hour}, asked)
+		s.apply(assuresign.Result{ID: c.ID, Status: st, RawStatus: st.String(), StatusDate: testenv.T0, Step: 1 + i%3}, testenv.T0, schedule{interval: time.Minute, maxInterval: time.Minute, terminal: time.Hour}, asked)
 	}
 	s.Publish()
 	return s
@@ -92,7 +92,7 @@ func TestSegmentedBodiesAreIdentical(t *testing.T) {
 			d := s.docs[s.order[chunkSize+3]]
 			s.mu.Unlock()
 			before := s.Metrics()
-			s.apply(assuresign.Result{ID: d.watched.ID, Status: assuresign.StatusDeclined, RawStatus: "Declined", StatusDate: t0.Add(time.Hour)}, t0.Add(time.Hour), schedule{interval: time.Minute, maxInterval: time.Minute, terminal: time.Hour}, ^uint64(0))
+			s.apply(assuresign.Result{ID: d.watched.ID, Status: assuresign.StatusDeclined, RawStatus: "Declined", StatusDate: testenv.T0.Add(time.Hour)}, testenv.T0.Add(time.Hour), schedule{interval: time.Minute, maxInterval: time.Minute, terminal: time.Hour}, ^uint64(0))
 			stats := s.Publish()
 			require.Equal(t, 1, stats.Chunks)
 			require.Less(t, stats.Recompressed, stats.Total/3)

@@ -33,11 +33,11 @@ func TestRestoreJoinsTheWatchList(t *testing.T) {
 		return wl
 	}
 	put := func(sim *simulator.Simulator) {
-		sim.Put(simulator.Document{ID: testenv.DocA, AuthToken: token[testenv.DocA], Status: assuresign.StatusSigningStepInProgress, Step: 2, StatusDate: t0,
+		sim.Put(simulator.Document{ID: testenv.DocA, AuthToken: token[testenv.DocA], Status: assuresign.StatusSigningStepInProgress, Step: 2, StatusDate: testenv.T0,
 			Exceptions: []assuresign.Exception{{Severity: assuresign.SeverityError, Message: "e"}}})
-		sim.Put(simulator.Document{ID: testenv.DocB, AuthToken: token[testenv.DocB], Status: assuresign.StatusCompleted, StatusDate: t0})
-		sim.Put(simulator.Document{ID: testenv.DocC, AuthToken: token[testenv.DocC], Status: assuresign.StatusDeclined, StatusDate: t0})
-		sim.Put(simulator.Document{ID: testenv.DocD, AuthToken: token[testenv.DocD], Status: assuresign.StatusCreated, StatusDate: t0})
+		sim.Put(simulator.Document{ID: testenv.DocB, AuthToken: token[testenv.DocB], Status: assuresign.StatusCompleted, StatusDate: testenv.T0})
+		sim.Put(simulator.Document{ID: testenv.DocC, AuthToken: token[testenv.DocC], Status: assuresign.StatusDeclined, StatusDate: testenv.T0})
+		sim.Put(simulator.Document{ID: testenv.DocD, AuthToken: token[testenv.DocD], Status: assuresign.StatusCreated, StatusDate: testenv.T0})
 	}
 	before := newRig(t, rigOptions{})
 	put(before.sim)
@@ -70,7 +70,7 @@ func TestRestoreJoinsTheWatchList(t *testing.T) {
 	assert.Equal(t, "SigningStepInProgress", x.Status(testenv.DocA))
 	assert.Equal(t, "Completed", x.Status(testenv.DocB))
 	v, _ := x.Find("assuresign_document_last_check_timestamp_seconds", map[string]string{"document_id": testenv.DocB})
-	assert.Equal(t, unixSeconds(t0), v, "marked by its last check before the restart")
+	assert.Equal(t, unixSeconds(testenv.T0), v, "marked by its last check before the restart")
 	v, _ = x.Find("assuresign_document_exceptions_total", map[string]string{"document_id": testenv.DocA, "severity": "Error"})
 	assert.Equal(t, 2.0, v, "counters continue")
 	v, _ = x.Find("assuresign_document_check_success", map[string]string{"document_id": testenv.DocA})
@@ -86,7 +86,7 @@ func TestRestoreJoinsTheWatchList(t *testing.T) {
 	// B is next asked a terminal interval after its last check, not before.
 	after.sim.ResetStats()
 	after.round(24*time.Hour - time.Hour)
-	assert.Zero(t, statusOf(t, after.store, testenv.DocB).LastCheck.Sub(t0), "B not asked before its terminal interval")
+	assert.Zero(t, statusOf(t, after.store, testenv.DocB).LastCheck.Sub(testenv.T0), "B not asked before its terminal interval")
 	after.round(24*time.Hour + time.Minute)
-	assert.Equal(t, t0.Add(24*time.Hour+time.Minute), statusOf(t, after.store, testenv.DocB).LastCheck)
+	assert.Equal(t, testenv.T0.Add(24*time.Hour+time.Minute), statusOf(t, after.store, testenv.DocB).LastCheck)
 }

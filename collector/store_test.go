@@ -19,11 +19,11 @@ func TestStoreSetWatchListKeepsKnownDocuments(t *testing.T) {
 	assert.Equal(t, 2, s.SetWatchList(watchList(testenv.DocB, testenv.DocA)))
 	assert.Equal(t, 2, s.Len())
 	// New documents are urgent: an urgent-only round takes them, sorted by id.
-	assert.Equal(t, []string{testenv.DocA, testenv.DocB}, dueIDs(s.due(t0, 0, true, 1, testenv.SecretContext)))
+	assert.Equal(t, []string{testenv.DocA, testenv.DocB}, dueIDs(s.due(testenv.T0, 0, true, 1, testenv.SecretContext)))
 
-	answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: t0}, t0, time.Minute, time.Hour)
-	answer(s, assuresign.Result{ID: testenv.DocB, RawStatus: "Created", Status: assuresign.StatusCreated, StatusDate: t0}, t0, time.Minute, time.Hour)
-	assert.Empty(t, dueChecks(s.due(t0, 0, true, 1, testenv.SecretContext)), "checked documents are no longer urgent")
+	answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: testenv.T0}, testenv.T0, time.Minute, time.Hour)
+	answer(s, assuresign.Result{ID: testenv.DocB, RawStatus: "Created", Status: assuresign.StatusCreated, StatusDate: testenv.T0}, testenv.T0, time.Minute, time.Hour)
+	assert.Empty(t, dueChecks(s.due(testenv.T0, 0, true, 1, testenv.SecretContext)), "checked documents are no longer urgent")
 
 	// A reload keeping A, dropping B and adding C: A keeps its state and is
 	// not urgent again; C is urgent; B is gone.
@@ -31,13 +31,13 @@ func TestStoreSetWatchListKeepsKnownDocuments(t *testing.T) {
 	wl.Documents[1].Labels = map[string]string{"team": "legal"}
 	assert.Equal(t, 1, s.SetWatchList(wl))
 	assert.Equal(t, 2, s.Len())
-	assert.Equal(t, []string{testenv.DocC}, dueIDs(s.due(t0, 0, true, 1, testenv.SecretContext)))
+	assert.Equal(t, []string{testenv.DocC}, dueIDs(s.due(testenv.T0, 0, true, 1, testenv.SecretContext)))
 	docs, total := s.Snapshot(0)
 	require.Equal(t, 2, total)
 	assert.Equal(t, testenv.DocA, docs[0].ID)
 	assert.Equal(t, "Completed", docs[0].Status)
 	assert.Equal(t, map[string]string{"team": "legal"}, docs[0].Labels, "labels follow the new file")
-	assert.Equal(t, t0, docs[0].LastCheck)
+	assert.Equal(t, testenv.T0, docs[0].LastCheck)
 	assert.Equal(t, testenv.DocC, docs[1].ID)
 	assert.Equal(t, "Unknown", docs[1].Status)
 	assert.Contains(t, exposition(t, s, false), `assuresign_document_info{document_id="`+testenv.DocA+`",team="legal"} 1`, "a kept document is rendered again")
@@ -55,81 +55,81 @@ func TestStoreDueUsesTheDocumentsOwnContextIdentifier(t *testing.T) {
 	assert.Equal(t, []assuresign.Check{
 		{ID: testenv.DocA, AuthToken: testenv.SecretTokenA, ContextIdentifier: testenv.SecretContext},
 		{ID: testenv.DocB, AuthToken: testenv.SecretTokenB, ContextIdentifier: testenv.SecretDocContext},
-	}, dueChecks(s.due(t0, 0, false, 1, testenv.SecretContext)))
+	}, dueChecks(s.due(testenv.T0, 0, false, 1, testenv.SecretContext)))
 }
 
 func TestStoreDueFollowsNextCheck(t *testing.T) {
 	s := NewStore(StoreConfig{})
 	s.SetWatchList(watchList(testenv.DocA, testenv.DocB))
-	answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Created", Status: assuresign.StatusCreated}, t0, time.Hour, 24*time.Hour)
-	answer(s, assuresign.Result{ID: testenv.DocB, RawStatus: "Expired", Status: assuresign.StatusExpired}, t0, time.Hour, 24*time.Hour)
+	answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Created", Status: assuresign.StatusCreated}, testenv.T0, time.Hour, 24*time.Hour)
+	answer(s, assuresign.Result{ID: testenv.DocB, RawStatus: "Expired", Status: assuresign.StatusExpired}, testenv.T0, time.Hour, 24*time.Hour)
 
-	assert.Empty(t, dueChecks(s.due(t0.Add(59*time.Minute), 0, false, 1, "")))
-	assert.Equal(t, []string{testenv.DocA}, dueIDs(s.due(t0.Add(time.Hour), 0, false, 1, "")), "an open document is due after the interval")
-	assert.Equal(t, []string{testenv.DocA}, dueIDs(s.due(t0.Add(50*time.Minute), 10*time.Minute, false, 1, "")), "slack brings it forward")
-	assert.Empty(t, dueChecks(s.due(t0.Add(time.Hour), 0, true, 1, "")), "urgent-only rounds take no scheduled document")
-	assert.Equal(t, []string{testenv.DocA, testenv.DocB}, dueIDs(s.due(t0.Add(24*time.Hour), 0, false, 1, "")), "a terminal one after the terminal interval")
+	assert.Empty(t, dueChecks(s.due(testenv.T0.Add(59*time.Minute), 0, false, 1, "")))
+	assert.Equal(t, []string{testenv.DocA}, dueIDs(s.due(testenv.T0.Add(time.Hour), 0, false, 1, "")), "an open document is due after the interval")
+	assert.Equal(t, []string{testenv.DocA}, dueIDs(s.due(testenv.T0.Add(50*time.Minute), 10*time.Minute, false, 1, "")), "slack brings it forward")
+	assert.Empty(t, dueChecks(s.due(testenv.T0.Add(time.Hour), 0, true, 1, "")), "urgent-only rounds take no scheduled document")
+	assert.Equal(t, []string{testenv.DocA, testenv.DocB}, dueIDs(s.due(testenv.T0.Add(24*time.Hour), 0, false, 1, "")), "a terminal one after the terminal interval")
 }
 
 func TestStoreMarkUrgent(t *testing.T) {
 	s := NewStore(StoreConfig{})
 	s.SetWatchList(watchList(testenv.DocA))
-	answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Created", Status: assuresign.StatusCreated}, t0, time.Hour, time.Hour)
+	answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Created", Status: assuresign.StatusCreated}, testenv.T0, time.Hour, time.Hour)
 
-	assert.False(t, s.MarkUrgent(testenv.DocB, t0), "not watched")
-	assert.True(t, s.MarkUrgent("aaaaaaaa-0000-4000-8000-00000000000a", t0), "ids compare case-insensitively")
-	assert.True(t, s.MarkUrgent(testenv.DocA, t0.Add(time.Second)), "a second notification keeps the first time")
-	assert.Equal(t, []string{testenv.DocA}, dueIDs(s.due(t0, 0, true, 1, "")))
+	assert.False(t, s.MarkUrgent(testenv.DocB, testenv.T0), "not watched")
+	assert.True(t, s.MarkUrgent("aaaaaaaa-0000-4000-8000-00000000000a", testenv.T0), "ids compare case-insensitively")
+	assert.True(t, s.MarkUrgent(testenv.DocA, testenv.T0.Add(time.Second)), "a second notification keeps the first time")
+	assert.Equal(t, []string{testenv.DocA}, dueIDs(s.due(testenv.T0, 0, true, 1, "")))
 
-	waited := answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Completed", Status: assuresign.StatusCompleted}, t0.Add(3*time.Second), time.Hour, time.Hour)
+	waited := answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Completed", Status: assuresign.StatusCompleted}, testenv.T0.Add(3*time.Second), time.Hour, time.Hour)
 	assert.Equal(t, 3*time.Second, waited, "latency from the first notification")
-	assert.Empty(t, dueChecks(s.due(t0, 0, true, 1, "")))
-	waited = answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Completed", Status: assuresign.StatusCompleted}, t0.Add(4*time.Second), time.Hour, time.Hour)
+	assert.Empty(t, dueChecks(s.due(testenv.T0, 0, true, 1, "")))
+	waited = answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Completed", Status: assuresign.StatusCompleted}, testenv.T0.Add(4*time.Second), time.Hour, time.Hour)
 	assert.Zero(t, waited, "no notification pending")
 }
 
 func TestStoreApply(t *testing.T) {
 	s := NewStore(StoreConfig{})
 	s.SetWatchList(watchList(testenv.DocA))
-	date := t0.Add(-time.Hour)
+	date := testenv.T0.Add(-time.Hour)
 	answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "SigningStepInProgress", Status: assuresign.StatusSigningStepInProgress, StatusDate: date, Step: 2,
-		Exceptions: []assuresign.Exception{{Severity: assuresign.SeverityWarning, Message: "reminder not delivered"}}}, t0, time.Hour, 24*time.Hour)
+		Exceptions: []assuresign.Exception{{Severity: assuresign.SeverityWarning, Message: "reminder not delivered"}}}, testenv.T0, time.Hour, 24*time.Hour)
 	v := statusOf(t, s, testenv.DocA)
-	assert.Equal(t, DocumentView{ID: testenv.DocA, Status: "SigningStepInProgress", Step: 2, StatusDate: date, LastCheck: t0}, v, "a warning is not an error")
+	assert.Equal(t, DocumentView{ID: testenv.DocA, Status: "SigningStepInProgress", Step: 2, StatusDate: date, LastCheck: testenv.T0}, v, "a warning is not an error")
 
 	t.Run("exceptions only keep the status", func(t *testing.T) {
 		answer(s, assuresign.Result{ID: testenv.DocA, Exceptions: []assuresign.Exception{
 			{Severity: assuresign.SeverityError, Message: "The AuthToken is not valid for this document."},
 			{Severity: assuresign.SeverityUnknown, Message: "odd"},
-		}}, t0.Add(time.Minute), time.Hour, 24*time.Hour)
+		}}, testenv.T0.Add(time.Minute), time.Hour, 24*time.Hour)
 		v := statusOf(t, s, testenv.DocA)
 		assert.Equal(t, "SigningStepInProgress", v.Status)
 		assert.Equal(t, 2, v.Step)
 		assert.Equal(t, date, v.StatusDate)
-		assert.Equal(t, t0.Add(time.Minute), v.LastCheck, "an answer arrived")
+		assert.Equal(t, testenv.T0.Add(time.Minute), v.LastCheck, "an answer arrived")
 		assert.Equal(t, "Unknown: odd", v.LastError, "the last non-warning exception")
 		assert.Equal(t, [4]uint64{1, 1, 0, 1}, s.docs[testenv.DocA].exceptions)
 	})
 	t.Run("a missing result keeps the status", func(t *testing.T) {
-		answer(s, assuresign.Result{ID: testenv.DocA, Err: errors.New("assuresign: no result for document")}, t0.Add(2*time.Minute), time.Hour, 24*time.Hour)
+		answer(s, assuresign.Result{ID: testenv.DocA, Err: errors.New("assuresign: no result for document")}, testenv.T0.Add(2*time.Minute), time.Hour, 24*time.Hour)
 		v := statusOf(t, s, testenv.DocA)
 		assert.Equal(t, "SigningStepInProgress", v.Status)
-		assert.Equal(t, t0.Add(time.Minute), v.LastCheck, "no answer arrived")
+		assert.Equal(t, testenv.T0.Add(time.Minute), v.LastCheck, "no answer arrived")
 		assert.Equal(t, "assuresign: no result for document", v.LastError)
-		assert.Equal(t, []string{testenv.DocA}, dueIDs(s.due(t0.Add(2*time.Minute), 0, false, 1, "")), "due again at the next round")
-		assert.Empty(t, dueChecks(s.due(t0.Add(2*time.Minute), 0, true, 1, "")), "but not urgently")
+		assert.Equal(t, []string{testenv.DocA}, dueIDs(s.due(testenv.T0.Add(2*time.Minute), 0, false, 1, "")), "due again at the next round")
+		assert.Empty(t, dueChecks(s.due(testenv.T0.Add(2*time.Minute), 0, true, 1, "")), "but not urgently")
 	})
 	t.Run("a new status clears the error", func(t *testing.T) {
-		answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: t0}, t0.Add(3*time.Minute), time.Hour, 24*time.Hour)
+		answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: testenv.T0}, testenv.T0.Add(3*time.Minute), time.Hour, 24*time.Hour)
 		v := statusOf(t, s, testenv.DocA)
-		assert.Equal(t, DocumentView{ID: testenv.DocA, Status: "Completed", StatusDate: t0, LastCheck: t0.Add(3 * time.Minute)}, v)
+		assert.Equal(t, DocumentView{ID: testenv.DocA, Status: "Completed", StatusDate: testenv.T0, LastCheck: testenv.T0.Add(3 * time.Minute)}, v)
 	})
 	t.Run("an undocumented status", func(t *testing.T) {
-		answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Archived", Status: assuresign.StatusUnknown}, t0.Add(4*time.Minute), time.Hour, 24*time.Hour)
+		answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Archived", Status: assuresign.StatusUnknown}, testenv.T0.Add(4*time.Minute), time.Hour, 24*time.Hour)
 		assert.Equal(t, "Unknown (Archived)", statusOf(t, s, testenv.DocA).Status)
 	})
 	t.Run("a document no longer watched", func(t *testing.T) {
-		assert.Zero(t, answer(s, assuresign.Result{ID: testenv.DocB, RawStatus: "Created", Status: assuresign.StatusCreated}, t0, time.Hour, time.Hour))
+		assert.Zero(t, answer(s, assuresign.Result{ID: testenv.DocB, RawStatus: "Created", Status: assuresign.StatusCreated}, testenv.T0, time.Hour, time.Hour))
 		assert.Equal(t, 1, s.Len())
 	})
 }
@@ -137,14 +137,14 @@ func TestStoreApply(t *testing.T) {
 func TestStoreFailKeepsTheStatus(t *testing.T) {
 	s := NewStore(StoreConfig{})
 	s.SetWatchList(watchList(testenv.DocA, testenv.DocB))
-	answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Declined", Status: assuresign.StatusDeclined, StatusDate: t0}, t0, time.Hour, 24*time.Hour)
-	_, _, asked := s.due(t0, 0, false, 1, "")
+	answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Declined", Status: assuresign.StatusDeclined, StatusDate: testenv.T0}, testenv.T0, time.Hour, 24*time.Hour)
+	_, _, asked := s.due(testenv.T0, 0, false, 1, "")
 	s.fail([]string{testenv.DocA, testenv.DocB, testenv.DocC}, errors.New("assuresign: HTTP status 500"), asked)
 	a, b := statusOf(t, s, testenv.DocA), statusOf(t, s, testenv.DocB)
-	assert.Equal(t, DocumentView{ID: testenv.DocA, Status: "Declined", StatusDate: t0, LastCheck: t0, LastError: "assuresign: HTTP status 500"}, a)
+	assert.Equal(t, DocumentView{ID: testenv.DocA, Status: "Declined", StatusDate: testenv.T0, LastCheck: testenv.T0, LastError: "assuresign: HTTP status 500"}, a)
 	assert.Equal(t, DocumentView{ID: testenv.DocB, Status: "Unknown", LastError: "assuresign: HTTP status 500"}, b)
-	assert.Empty(t, dueChecks(s.due(t0, 0, true, 1, "")), "a failure is not retried at once")
-	assert.Equal(t, []string{testenv.DocA, testenv.DocB}, dueIDs(s.due(t0, 0, false, 1, "")), "but at the next round, even a terminal document")
+	assert.Empty(t, dueChecks(s.due(testenv.T0, 0, true, 1, "")), "a failure is not retried at once")
+	assert.Equal(t, []string{testenv.DocA, testenv.DocB}, dueIDs(s.due(testenv.T0, 0, false, 1, "")), "but at the next round, even a terminal document")
 }
 
 func TestStoreSnapshotLimit(t *testing.T) {
@@ -239,8 +239,8 @@ func TestApplyCapsExceptionsPerAnswer(t *testing.T) {
 	for i := range flood {
 		flood[i] = assuresign.Exception{Severity: assuresign.SeverityError, Message: "e"}
 	}
-	_, _, asked := s.due(t0, 0, false, 1, "")
-	a := s.apply(assuresign.Result{ID: testenv.DocA, Exceptions: flood}, t0, schedule{interval: time.Hour, maxInterval: time.Hour, terminal: time.Hour}, asked)
+	_, _, asked := s.due(testenv.T0, 0, false, 1, "")
+	a := s.apply(assuresign.Result{ID: testenv.DocA, Exceptions: flood}, testenv.T0, schedule{interval: time.Hour, maxInterval: time.Hour, terminal: time.Hour}, asked)
 	assert.Equal(t, 50_000-maxExceptionsPerResult, a.dropped)
 	_, st := s.State()
 	assert.Equal(t, uint64(maxExceptionsPerResult), st.Documents[0].Exceptions["Error"])

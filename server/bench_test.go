@@ -13,6 +13,7 @@ import (
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/collector"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
@@ -26,7 +27,7 @@ func benchHandler(b *testing.B, n int) http.Handler {
 		for k, c := range checks {
 			i := index[c.ID]
 			st := assuresign.Statuses[i%len(assuresign.Statuses)]
-			out[k] = assuresign.Result{ID: c.ID, RawStatus: st.String(), Status: st, StatusDate: t0.Add(-time.Duration(i) * time.Minute), Step: 1 + i%3}
+			out[k] = assuresign.Result{ID: c.ID, RawStatus: st.String(), Status: st, StatusDate: testenv.T0.Add(-time.Duration(i) * time.Minute), Step: 1 + i%3}
 			if i%4 == 0 {
 				out[k].Exceptions = []assuresign.Exception{{Severity: assuresign.SeverityWarning, Message: "w"}}
 			}

@@ -68,7 +68,7 @@ func TestLandingPageInABrowser(t *testing.T) {
 	assert.Contains(t, problems[0], "Declined 3 days ago")
 	assert.Contains(t, problems[1], stuck)
 	assert.Contains(t, dom, "Showing 1–100 of 10000, by id.")
-	allSecrets.AssertNone(t, "the page in the browser", dom)
+	testenv.KnownSecrets.AssertNone(t, "the page in the browser", dom)
 
 	found := chromium(t, "--dump-dom", srv.URL+"/?q=wayne")
 	assert.Contains(t, found, "Showing 1–1 of 1 matching, by id.")

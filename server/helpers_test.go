@@ -29,19 +29,7 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// allSecrets is the one scanner for the secrets above.
-var allSecrets = testenv.NewSecrets(testenv.FragmentLen, testenv.SecretContext, testenv.SecretDocContext, testenv.SecretTokenA, testenv.SecretTokenB, testenv.SecretTokenC, testenv.SecretTokenWrong)
-
-// debugLogger logs everything, down to debug, as text into the returned buffer.
-func debugLogger() (*slog.Logger, *testenv.SyncBuffer) {
-	buf := &testenv.SyncBuffer{}
-	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
-}
-
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-// t0 is the fake clock's start: a fixed, round instant.
-var t0 = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // watchList builds a list of documents without labels or contexts, each with
 // a distinct token.
@@ -137,7 +125,7 @@ var (
 // fixedAnswers leave fixedDocs in known states after the first round:
 //   - A: at signing step 2, with a warning, checked at 12:00:30.25;
 //   - B: Completed, with exceptions of every severity but Warning (the last,
-//     Unknown, is its last error), checked at t0;
+//     Unknown, is its last error), checked at testenv.T0;
 //   - C: never checked (left out of every answer).
 func fixedAnswers() map[string]answer {
 	return map[string]answer{
@@ -146,21 +134,21 @@ func fixedAnswers() map[string]answer {
 			StatusDate: time.Date(2024, 3, 1, 11, 0, 0, 0, time.UTC),
 			Exceptions: []assuresign.Exception{{Severity: assuresign.SeverityWarning, Message: "reminder not delivered"}},
 		}},
-		testenv.DocB: {at: t0, result: assuresign.Result{RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: docBStatusDate, Exceptions: docBExceptions}},
+		testenv.DocB: {at: testenv.T0, result: assuresign.Result{RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: docBStatusDate, Exceptions: docBExceptions}},
 	}
 }
 
 // fullAnswers leave fixedDocs as fixedAnswers would and then a scheduled
-// round an hour later answering Created (status date t0) for the documents
-// due then, A and C: the round ends at t0+1h with every answer valid.
+// round an hour later answering Created (status date testenv.T0) for the documents
+// due then, A and C: the round ends at testenv.T0+1h with every answer valid.
 func fullAnswers() map[string]answer {
-	created := assuresign.Result{RawStatus: "Created", Status: assuresign.StatusCreated, StatusDate: t0}
+	created := assuresign.Result{RawStatus: "Created", Status: assuresign.StatusCreated, StatusDate: testenv.T0}
 	a := created
 	a.Exceptions = []assuresign.Exception{{Severity: assuresign.SeverityWarning, Message: "reminder not delivered"}}
 	return map[string]answer{
-		testenv.DocA: {at: t0.Add(time.Hour), result: a},
-		testenv.DocB: {at: t0, result: assuresign.Result{RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: docBStatusDate, Exceptions: docBExceptions}},
-		testenv.DocC: {at: t0.Add(time.Hour), result: created},
+		testenv.DocA: {at: testenv.T0.Add(time.Hour), result: a},
+		testenv.DocB: {at: testenv.T0, result: assuresign.Result{RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: docBStatusDate, Exceptions: docBExceptions}},
+		testenv.DocC: {at: testenv.T0.Add(time.Hour), result: created},
 	}
 }
 
@@ -191,8 +179,8 @@ type fixtureOptions struct {
 
 func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	t.Helper()
-	logger, logs := debugLogger()
-	fx := &fixture{store: collector.NewStore(collector.StoreConfig{}), reg: prometheus.NewRegistry(), clock: testenv.NewClock(t0), logs: logs}
+	logger, logs := testenv.DebugLogger()
+	fx := &fixture{store: collector.NewStore(collector.StoreConfig{}), reg: prometheus.NewRegistry(), clock: testenv.NewClock(testenv.T0), logs: logs}
 	fx.metrics = collector.NewMetrics(fx.reg, fx.store.Len, 5*time.Minute, o.webhook != nil)
 	checker := o.checker
 	if checker == nil {

@@ -30,7 +30,7 @@ func TestLandingPageListsDocuments(t *testing.T) {
 	// documented.
 	fx.upstream.set(map[string]answer{
 		testenv.DocC: {err: errors.New("assuresign: HTTP status 503")},
-		testenv.DocD: {result: assuresign.Result{RawStatus: "Archived", Status: assuresign.StatusUnknown}, at: t0},
+		testenv.DocD: {result: assuresign.Result{RawStatus: "Archived", Status: assuresign.StatusUnknown}, at: testenv.T0},
 	})
 	fx.refresher.SetWatchList(&watchlist.List{Documents: []watchlist.Document{
 		{ID: testenv.DocA, AuthToken: testenv.SecretTokenA, Labels: map[string]string{"customer": "acme", "note": `<script>alert("x")</script>`}},
@@ -62,14 +62,14 @@ func TestLandingPageListsDocuments(t *testing.T) {
 		assert.Contains(t, html, want)
 	}
 	assert.NotContains(t, html, "<script>")
-	allSecrets.AssertNone(t, "the landing page", html)
+	testenv.KnownSecrets.AssertNone(t, "the landing page", html)
 
 	ready.Store(true)
 	assert.Contains(t, get(t, page, "/").Body.String(), "First round finished.")
 }
 
 // landingDocs is a watch list of n documents with labels, and a checker
-// answering for them at t0: statuses spread over the life cycle, with, at
+// answering for them at testenv.T0: statuses spread over the life cycle, with, at
 // fixed places, one Declined document, one stuck at step 2 for ten days and
 // one whose checks answer with an Error exception.
 func landingDocs(n int) (*watchlist.List, collector.Checker) {
@@ -81,14 +81,14 @@ func landingDocs(n int) (*watchlist.List, collector.Checker) {
 		for k, c := range checks {
 			i := index[c.ID]
 			st := mostly[i%len(mostly)]
-			r := assuresign.Result{ID: c.ID, Status: st, StatusDate: t0.Add(-time.Duration(i%1000) * time.Minute), Step: 1 + i%3}
+			r := assuresign.Result{ID: c.ID, Status: st, StatusDate: testenv.T0.Add(-time.Duration(i%1000) * time.Minute), Step: 1 + i%3}
 			switch i {
 			case n - 1: // the last by id: only problems-first brings it to the top
 				r.Status = assuresign.StatusDeclined
-				r.StatusDate = t0.Add(-3 * 24 * time.Hour)
+				r.StatusDate = testenv.T0.Add(-3 * 24 * time.Hour)
 			case n - 2:
 				r.Status, r.Step = assuresign.StatusSigningStepInProgress, 2
-				r.StatusDate = t0.Add(-10 * 24 * time.Hour)
+				r.StatusDate = testenv.T0.Add(-10 * 24 * time.Hour)
 			case n - 3:
 				r.Exceptions = []assuresign.Exception{{Severity: assuresign.SeverityError, Message: "Something <failed>"}}
 			}
@@ -237,12 +237,12 @@ func TestLandingPageIsOnlyAtTheRoot(t *testing.T) {
 func TestLandingPageNeverShowsSecrets(t *testing.T) {
 	sim := simulator.New(testenv.SecretContext)
 	for _, d := range []simulator.Document{
-		{ID: testenv.DocA, AuthToken: testenv.SecretTokenA, Status: assuresign.StatusCreated, StatusDate: t0, Exceptions: []assuresign.Exception{
+		{ID: testenv.DocA, AuthToken: testenv.SecretTokenA, Status: assuresign.StatusCreated, StatusDate: testenv.T0, Exceptions: []assuresign.Exception{
 			{Severity: assuresign.SeverityWarning, Message: "token " + testenv.SecretTokenA + " for context " + strings.ToLower(testenv.SecretContext)},
 			{Severity: assuresign.SeverityError, Message: "raw " + strings.ReplaceAll(testenv.SecretTokenA, "-", "")},
 		}},
-		{ID: testenv.DocB, AuthToken: testenv.SecretTokenB, Status: assuresign.StatusCreated, StatusDate: t0},
-		{ID: testenv.DocC, AuthToken: testenv.SecretTokenC, Status: assuresign.StatusCreated, StatusDate: t0},
+		{ID: testenv.DocB, AuthToken: testenv.SecretTokenB, Status: assuresign.StatusCreated, StatusDate: testenv.T0},
+		{ID: testenv.DocC, AuthToken: testenv.SecretTokenC, Status: assuresign.StatusCreated, StatusDate: testenv.T0},
 	} {
 		sim.Put(d)
 	}
@@ -272,7 +272,7 @@ func TestLandingPageNeverShowsSecrets(t *testing.T) {
 		for _, w := range want {
 			assert.Contains(t, rec.Body.String(), w)
 		}
-		allSecrets.AssertNone(t, "the landing page", rec.Body.String())
+		testenv.KnownSecrets.AssertNone(t, "the landing page", rec.Body.String())
 	}
 	page(
 		`<td class="id">`+testenv.DocA+`</td><td><span class="lbl">customer=acme</span></td><td class="st active">Created</td>`,
@@ -283,7 +283,7 @@ func TestLandingPageNeverShowsSecrets(t *testing.T) {
 
 	// A failed request for A: its error is shown instead.
 	sim.SetFault(simulator.Fault{Kind: simulator.FaultSOAPFault})
-	require.True(t, fx.refresher.CheckNow(testenv.DocA, t0))
+	require.True(t, fx.refresher.CheckNow(testenv.DocA, testenv.T0))
 	waitForDocument(t, fx.store, testenv.DocA, func(d collector.DocumentView) bool { return !strings.Contains(d.LastError, "raw") }, "the failed request's error")
 	sim.ClearFault()
 	a, _ := view(fx.store, testenv.DocA)
@@ -293,7 +293,7 @@ func TestLandingPageNeverShowsSecrets(t *testing.T) {
 	for _, accept := range []string{"", "application/openmetrics-text;version=1.0.0"} {
 		text := body(t, scrape(fx.handler, http.Header{"Accept": {accept}}))
 		assert.Contains(t, text, `customer="acme"`)
-		allSecrets.AssertNone(t, "/metrics (Accept: "+accept+")", text)
+		testenv.KnownSecrets.AssertNone(t, "/metrics (Accept: "+accept+")", text)
 	}
 }
 

@@ -28,7 +28,7 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
-// fullHandler serves fixedDocs after a round that ended at t0+1h (see
+// fullHandler serves fixedDocs after a round that ended at testenv.T0+1h (see
 // fullAnswers), with the exporter's own metrics, two requests observed and
 // the watch file's reload metrics (no load yet).
 func fullHandler(t *testing.T) (http.Handler, *prometheus.Registry) {
@@ -193,7 +193,7 @@ func TestGathererErrorAfterTheDocumentsEndsTheBody(t *testing.T) {
 	}
 	store := collector.NewStore(collector.StoreConfig{})
 	store.SetWatchList(watchList(ids...))
-	logger, logs := debugLogger()
+	logger, logs := testenv.DebugLogger()
 	h := newHandler(t, store, prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
 		return nil, errors.New("collector exploded")
 	}), logger)
@@ -223,7 +223,7 @@ func TestScrapeDuringRefresh(t *testing.T) {
 			for i, c := range checks {
 				n := int(answers.Add(1))
 				st := assuresign.Statuses[n%len(assuresign.Statuses)]
-				out[i] = assuresign.Result{ID: c.ID, RawStatus: st.String(), Status: st, Step: n % 4, StatusDate: t0}
+				out[i] = assuresign.Result{ID: c.ID, RawStatus: st.String(), Status: st, Step: n % 4, StatusDate: testenv.T0}
 			}
 			return out, nil
 		}),
@@ -240,7 +240,7 @@ func TestScrapeDuringRefresh(t *testing.T) {
 			default:
 			}
 			// A notification: an urgent check, answered moments later.
-			fx.refresher.CheckNow(ids[i%len(ids)], t0)
+			fx.refresher.CheckNow(ids[i%len(ids)], testenv.T0)
 			if i%200 == 0 {
 				fx.refresher.SetWatchList(watchList(ids[:len(ids)-i/200%5]...))
 			}

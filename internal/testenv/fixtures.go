@@ -1,5 +1,10 @@
 package testenv
 
+import (
+	"log/slog"
+	"time"
+)
+
 // Known values the unit tests share: secrets a test hands the exporter and
 // then searches every output for, and document ids that are not secrets.
 const (
@@ -15,3 +20,16 @@ const (
 	DocC = "CCCCCCCC-0000-4000-8000-00000000000C"
 	DocD = "DDDDDDDD-0000-4000-8000-00000000000D"
 )
+
+// KnownSecrets finds any of the secrets above, whole or in part, in any case,
+// with or without hyphens.
+var KnownSecrets = NewSecrets(FragmentLen, SecretContext, SecretDocContext, SecretTokenA, SecretTokenB, SecretTokenC, SecretTokenWrong)
+
+// T0 is where fake clocks start: a fixed, round instant.
+var T0 = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// DebugLogger logs everything, down to debug, as text into the returned buffer.
+func DebugLogger() (*slog.Logger, *SyncBuffer) {
+	buf := &SyncBuffer{}
+	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
+}
