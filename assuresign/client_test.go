@@ -464,9 +464,7 @@ func TestCheckStatusFailures(t *testing.T) {
 				ctx, cancel = context.WithTimeout(ctx, c.ctxAfter)
 				defer cancel()
 			}
-			start := time.Now()
 			results, err := h.c.CheckStatus(ctx, threeChecks())
-			assert.Less(t, time.Since(start), 3*time.Second)
 			assert.Nil(t, results)
 			e := requireKind(t, err, c.kind, c.outcome)
 			if c.status != 0 {

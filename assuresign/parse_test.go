@@ -283,9 +283,7 @@ func TestParseXMLSafety(t *testing.T) {
 		"inline entity":  inline,
 	} {
 		t.Run(name, func(t *testing.T) {
-			start := time.Now()
 			resp, err := ParseCheckStatusResponse([]byte(body))
-			assert.Less(t, time.Since(start), time.Second)
 			requireKind(t, err, KindMalformed, "malformed")
 			assert.Nil(t, resp)
 			assert.NotContains(t, err.Error(), "root:")

@@ -222,3 +222,34 @@ func TestDueFillsUpToAMultipleOfTheBatch(t *testing.T) {
 		}
 	}
 }
+
+// The idle backoff survives a restart: it is derived from persisted fields
+// only (status, StatusDate, lastChange, last and next check), so a restored
+// document keeps its stretched interval and its due time.
+func TestScheduleSurvivesRestart(t *testing.T) {
+	sched := schedule{interval: 5 * time.Minute, maxInterval: time.Hour, terminal: 24 * time.Hour}
+	still := assuresign.Result{ID: testenv.DocA, Status: assuresign.StatusSigningStepInProgress, RawStatus: "SigningStepInProgress",
+		StatusDate: testenv.T0.Add(-72 * time.Hour), Step: 1} // three days at the same step
+	answer := func(s *Store, at time.Time) DocumentState {
+		_, _, asked := s.due(at, 0, false, 1, "")
+		s.apply(still, at, sched, asked)
+		_, st := s.State()
+		return st.Documents[0]
+	}
+	before := NewStore(StoreConfig{})
+	before.SetWatchList(watchList(testenv.DocA))
+	saved := answer(before, testenv.T0)
+	require.Equal(t, testenv.T0.Add(40*time.Minute), saved.NextCheck, "three idle days: 5m doubled three times")
+	bands := before.checkIntervals(sched, testenv.T0)
+
+	after := NewStore(StoreConfig{})
+	after.SetWatchList(watchList(testenv.DocA))
+	_, st := before.State()
+	after.Restore(st, sched.terminal)
+	assert.Equal(t, bands, after.checkIntervals(sched, testenv.T0), "the same interval band after the restart")
+	checks, _, _ := after.due(testenv.T0.Add(39*time.Minute), 0, false, 1, "")
+	assert.Empty(t, checks, "not due before its restored due time")
+	again := answer(after, testenv.T0.Add(40*time.Minute))
+	assert.Equal(t, testenv.T0.Add(80*time.Minute), again.NextCheck, "still stretched after the restart")
+	assert.Equal(t, saved.LastChange, again.LastChange, "no change seen: idle since before the restart")
+}
