@@ -19,7 +19,7 @@ import (
 type FaultFigure struct {
 	Name     string
 	Outcome  string        // the exporter's assuresign_api_requests_total result label
-	Survived bool          // kept running, kept statuses, up=0, stale timestamp, recovered
+	Survived bool          // kept running, kept statuses, up=0 and a stale timestamp (up=1 for missing results), recovered
 	Requests int           // upstream requests counted during the failure window
 	Bound    int           // rounds × batches × (1+max-retries) for that window
 	Window   time.Duration // fault injected to fault cleared
@@ -132,7 +132,7 @@ func (r *Report) Write(w io.Writer) {
 			survived++
 		}
 	}
-	fmt.Fprintf(w, "\nFaults: %d injected, %d survived (kept serving, up=0, stale timestamp, bounded retries, recovered)\n", len(faults), survived)
+	fmt.Fprintf(w, "\nFaults: %d injected, %d survived (kept serving, up=0 and a stale timestamp or, for missing results, up=1; bounded retries, recovered)\n", len(faults), survived)
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "  fault\toutcome\tsurvived\tupstream requests\tbound\twindow\trecovery\tnote")
 	for _, f := range faults {
