@@ -14,7 +14,7 @@ func goodFlags() flagValues {
 		batchSize: 50, concurrency: 2, maxDocuments: 10000, maxRetries: 3,
 		refreshInterval: 5 * time.Minute, maxInterval: time.Hour, terminalInterval: 24 * time.Hour,
 		requestTimeout: 30 * time.Second, watchPoll: 10 * time.Second,
-		shard: "0", totalShards: 1,
+		shard: "0", totalShards: 1, stuckAfter: 7 * 24 * time.Hour,
 	}
 }
 
@@ -29,6 +29,13 @@ func TestValidateFlags(t *testing.T) {
 		{"a malformed glob", func(f *flagValues) { f.watchFiles = []string{"watch.yml", "watch.d/[*.yml"} }, `--watch.file "watch.d/[*.yml": syntax error in pattern`},
 		{"demo with a webhook listener makes its own token", func(f *flagValues) { f.watchFiles, f.demo, f.webhookListen = nil, true, "127.0.0.1:9866" }, ""},
 		{"--check with --demo", func(f *flagValues) { f.check, f.demo = true, true }, "--check takes --watch.file, not --demo"},
+		{"webhook TLS config without its own listener", func(f *flagValues) { f.webhookTokenFile, f.webhookConfig = "token", "webhook-web.yml" },
+			"--webhook.web.config.file needs --webhook.listen-address"},
+		{"webhook TLS config with its own listener", func(f *flagValues) {
+			f.webhookTokenFile, f.webhookConfig, f.webhookListen = "token", "webhook-web.yml", ":9866"
+		}, ""},
+		{"stuck-after 0", func(f *flagValues) { f.stuckAfter = 0 }, "--web.landing-page.stuck-after must be positive, not 0s"},
+		{"demo with shards", func(f *flagValues) { f.watchFiles, f.demo, f.totalShards = nil, true, 2 }, "--demo runs one process: it takes no --total-shards"},
 		{"no watch file with --demo", func(f *flagValues) { f.watchFiles, f.demo = nil, true }, ""},
 		{"batch size 0", func(f *flagValues) { f.batchSize = 0 }, "--assuresign.batch-size must be at least 1, not 0"},
 		{"concurrency 0", func(f *flagValues) { f.concurrency = 0 }, "--assuresign.concurrency must be at least 1, not 0"},
@@ -106,5 +113,22 @@ func TestValidateFlags(t *testing.T) {
 			}
 			assert.EqualError(t, err, tc.want)
 		})
+	}
+}
+
+// The max-interval default follows the other intervals for every path that
+// reads the flags (a run and --check alike), so a valid --refresh.interval
+// of 2h or --refresh.terminal-interval of 30m is not refused.
+func TestCurrentFlagsResolvesTheMaxIntervalDefault(t *testing.T) {
+	saved := []time.Duration{*refreshInterval, *maxInterval, *terminalInterval}
+	t.Cleanup(func() { *refreshInterval, *maxInterval, *terminalInterval = saved[0], saved[1], saved[2] })
+	for _, tc := range []struct{ refresh, terminal, want time.Duration }{
+		{2 * time.Hour, 24 * time.Hour, 2 * time.Hour},
+		{5 * time.Minute, 30 * time.Minute, 30 * time.Minute},
+		{5 * time.Minute, 24 * time.Hour, time.Hour},
+	} {
+		*refreshInterval, *maxInterval, *terminalInterval = tc.refresh, time.Hour, tc.terminal
+		f := currentFlags()
+		assert.Equal(t, tc.want, f.maxInterval, "refresh %s, terminal %s", tc.refresh, tc.terminal)
 	}
 }

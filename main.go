@@ -73,7 +73,7 @@ var (
 
 	stuckAfter        = kingpin.Flag("web.landing-page.stuck-after", "How long a document may sit in one signing step before the landing page lists it as stuck (the AssureSignDocumentStuck alert's threshold).").Default(server.DefaultStuckAfter.String()).Duration()
 	metricsPath       = kingpin.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
-	currentStatusOnly = kingpin.Flag("metrics.current-status-only", "Export one assuresign_document_status series per document, for its current status, instead of a state set of nine (about 7 series per document instead of 15.5).").Bool()
+	currentStatusOnly = kingpin.Flag("metrics.current-status-only", "Export one assuresign_document_status series per document, for its current status, instead of a state set of nine (about 8.5 series per document instead of 16.5).").Bool()
 	check             = kingpin.Flag("check", "Ask AssureSign once about every watched document, print a table and exit: 0 when all have a status, 1 when any has none or the watch list is invalid, 2 when AssureSign could not be reached or refused the request. Starts no server.").Bool()
 	demo              = kingpin.Flag("demo", "Run against a built-in AssureSign simulator with generated documents; no account needed. Listens on "+demoListen+" unless --web.listen-address is given, with the webhook on.").Bool()
 
@@ -114,21 +114,29 @@ type flagValues struct {
 	batchSize, concurrency, maxDocuments, maxRetries int
 	refreshInterval, maxInterval, terminalInterval   time.Duration
 	requestTimeout, watchPoll                        time.Duration
-	webhookTokenFile, webhookListen                  string
+	webhookTokenFile, webhookListen, webhookConfig   string
+	stuckAfter                                       time.Duration
 	persistenceFile                                  string
 	persistenceInterval                              time.Duration
 	shard, shardURLTemplate                          string
 	totalShards                                      int
 }
 
+// currentFlags returns the flags' values, with the defaults that depend on
+// other flags resolved: a run and --check see the same values.
 func currentFlags() flagValues {
+	if !maxIntervalSet {
+		// The default must not turn a valid --refresh.interval or
+		// --refresh.terminal-interval into an error.
+		*maxInterval = min(max(*maxInterval, *refreshInterval), *terminalInterval)
+	}
 	return flagValues{
 		watchFiles: *watchFiles, metricsPath: *metricsPath, demo: *demo, check: *check,
 		batchSize: *batchSize, concurrency: *concurrency, maxDocuments: *watchMaxDocuments, maxRetries: *maxRetries,
 		refreshInterval: *refreshInterval, maxInterval: *maxInterval, terminalInterval: *terminalInterval,
 		requestTimeout: *requestTimeout, watchPoll: *watchPoll,
-		webhookTokenFile: *webhookTokenFile, webhookListen: *webhookListen,
-		persistenceFile: *persistenceFile, persistenceInterval: *persistenceInterval,
+		webhookTokenFile: *webhookTokenFile, webhookListen: *webhookListen, webhookConfig: *webhookWebConfig,
+		stuckAfter: *stuckAfter, persistenceFile: *persistenceFile, persistenceInterval: *persistenceInterval,
 		shard: *shard, shardURLTemplate: *shardURLTemplate, totalShards: *totalShards,
 	}
 }
@@ -163,6 +171,13 @@ func validateFlags(f flagValues) error {
 		return fmt.Errorf("--watch.poll-interval must be positive, not %s", f.watchPoll)
 	case f.webhookListen != "" && f.webhookTokenFile == "" && !f.demo: // the demo makes a token
 		return errors.New("--webhook.listen-address needs --webhook.bearer-token-file")
+	case f.webhookConfig != "" && f.webhookListen == "":
+		// Otherwise the webhook would be served on the main listener, without the TLS asked for.
+		return errors.New("--webhook.web.config.file needs --webhook.listen-address")
+	case f.stuckAfter <= 0:
+		return fmt.Errorf("--web.landing-page.stuck-after must be positive, not %s", f.stuckAfter)
+	case f.demo && f.totalShards > 1:
+		return errors.New("--demo runs one process: it takes no --total-shards")
 	case f.persistenceFile != "" && f.persistenceInterval <= 0:
 		return fmt.Errorf("--persistence.interval must be positive, not %s", f.persistenceInterval)
 	case f.totalShards < 1:
@@ -245,11 +260,6 @@ func run(logger *slog.Logger) error {
 	if *demo {
 		applyDemoDefaults()
 	}
-	if !maxIntervalSet {
-		// The default must not turn a valid --refresh.interval or
-		// --refresh.terminal-interval into an error.
-		*maxInterval = min(max(*maxInterval, *refreshInterval), *terminalInterval)
-	}
 	if err := validateFlags(currentFlags()); err != nil {
 		return err
 	}
@@ -257,24 +267,29 @@ func run(logger *slog.Logger) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// Every goroutine started here is joined before run returns.
+	// Every goroutine started here is joined before run returns, and only
+	// then is the demo's directory removed.
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	var cleanup func()
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	defer func() {
+		cancel()
+		wg.Wait()
+		if cleanup != nil {
+			cleanup()
+		}
+	}()
 
 	contextIdentifier, err := readContextIdentifier()
 	if err != nil {
 		return err
 	}
 	if *demo {
-		var cleanup func()
 		var demoWatch string
 		if contextIdentifier, demoWatch, cleanup, err = startDemo(ctx, &wg, contextIdentifier, logger); err != nil {
 			return err
 		}
 		*watchFiles = []string{demoWatch}
-		defer cleanup()
 	}
 
 	registry := prometheus.NewRegistry()
@@ -343,51 +358,28 @@ func run(logger *slog.Logger) error {
 			return err
 		}
 		if *totalShards > 1 {
+			if strings.HasPrefix(*shardURLTemplate, "http://") {
+				logger.Warn("notifications are forwarded to other shards over plain HTTP, so the bearer token crosses the network in clear; use an https --webhook.shard-url-template")
+			}
 			webhook.ForwardTo(server.Shards{Shard: shardNum, Total: *totalShards, URLTemplate: *shardURLTemplate})
 		}
 	}
 
-	// One goroutine applies every reload, whatever asked for it.
-	reloads := make(chan chan error)
-	wg.Go(func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case done := <-reloads:
-				wl, err := load()
-				if wl != nil { // the good files' changes apply even when another is bad
-					refresher.SetWatchList(wl)
-				}
-				if webhook != nil {
-					err = errors.Join(err, webhook.Reload())
-				}
-				if err != nil {
-					logger.Error("reload failed; keeping the previous configuration", "err", err)
-				}
-				done <- err
-			}
+	reloads := newReloader(func() error {
+		wl, err := load()
+		if wl != nil { // the good files' changes apply even when another is bad
+			refresher.SetWatchList(wl)
 		}
+		if webhook != nil {
+			err = errors.Join(err, webhook.Reload())
+		}
+		if err != nil {
+			logger.Error("reload failed; keeping the previous configuration", "err", err)
+		}
+		return err
 	})
-	// reload asks for a reload and waits for it, or gives up when either ctx ends.
-	reload := func(reqCtx context.Context) error {
-		done := make(chan error, 1) // the loop never waits on a caller that gave up
-		select {
-		case reloads <- done:
-		case <-reqCtx.Done():
-			return reqCtx.Err()
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		select {
-		case err := <-done:
-			return err
-		case <-reqCtx.Done():
-			return reqCtx.Err()
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	wg.Go(func() { reloads.run(ctx) })
+	reload := reloads.reload
 	wg.Go(func() {
 		for {
 			select {
@@ -494,21 +486,78 @@ func serve(ctx context.Context, servers []*serverSpec, logger *slog.Logger) erro
 		go func() { errc <- web.ListenAndServe(s.srv, s.flags, logger) }()
 	}
 	var err error
+	running := len(servers)
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down")
 	case err = <-errc:
+		running--
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, s := range servers {
 		_ = s.srv.Shutdown(shutdownCtx)
 	}
+	// Join every server's goroutine: once shut down, each returns ErrServerClosed.
+	for range running {
+		if e := <-errc; err == nil {
+			err = e
+		}
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
 	return err
 }
+
+// reloader applies every reload in one goroutine, whatever asked for it
+// (SIGHUP, the file watcher, POST /-/reload).
+type reloader struct {
+	apply    func() error
+	requests chan chan error
+	stopped  chan struct{} // closed when run returns
+}
+
+func newReloader(apply func() error) *reloader {
+	return &reloader{apply: apply, requests: make(chan chan error), stopped: make(chan struct{})}
+}
+
+// run applies reloads until ctx ends.
+func (r *reloader) run(ctx context.Context) {
+	defer close(r.stopped)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case done := <-r.requests:
+			done <- r.apply()
+		}
+	}
+}
+
+// reload asks for a reload and waits for its outcome; it gives up when ctx
+// ends (a caller that went away) or run has stopped.
+func (r *reloader) reload(ctx context.Context) error {
+	done := make(chan error, 1) // run never waits on a caller that gave up
+	select {
+	case r.requests <- done:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.stopped:
+		return errShuttingDown
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.stopped:
+		return errShuttingDown
+	}
+}
+
+// errShuttingDown is a context error, so /-/reload answers it with 503.
+var errShuttingDown = fmt.Errorf("shutting down: %w", context.Canceled)
 
 // retries maps the flag (0 for none) onto the client's setting (negative for none).
 func retries(n int) int {

@@ -51,9 +51,11 @@ type Shards struct {
 	Shard, Total int
 	// URLTemplate is the owner's webhook URL, {shard} replaced by its number.
 	URLTemplate string
-	// Client sends forwarded notifications; nil for a default one.
-	Client *http.Client
 }
+
+// forwardClient follows no redirect: the bearer token goes to the owner and
+// nowhere else.
+var forwardClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 // WebhookHandler receives DocumentTRAK notifications. It only ever asks for a
 // check of the named document: a status claimed in the body is not trusted.
@@ -111,16 +113,17 @@ func CheckShardURLTemplate(tmpl string) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("--webhook.shard-url-template %q is not an http or https URL", tmpl)
 	}
+	if u.User != nil {
+		// Forwarding failures log the URL; credentials have no place in it
+		// (the notification's own bearer token goes along).
+		return errors.New("--webhook.shard-url-template must not hold credentials")
+	}
 	return nil
 }
 
 // ForwardTo makes h pass each notification for a document another shard owns
 // to that shard. Call it before h serves.
 func (h *WebhookHandler) ForwardTo(s Shards) {
-	if s.Client == nil {
-		// No redirects: the bearer token goes to the owner and nowhere else.
-		s.Client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	}
 	h.shards = &s
 	h.requests.WithLabelValues("forwarded")
 	h.requests.WithLabelValues("forward_failed")
@@ -151,7 +154,7 @@ func (h *WebhookHandler) forward(r *http.Request, owner int, body []byte) error 
 		req.Header.Set("Authorization", r.Header.Get("Authorization"))
 		req.Header.Set(forwardedHeader, strconv.Itoa(h.shards.Shard))
 		var resp *http.Response
-		if resp, err = h.shards.Client.Do(req); err != nil { //nolint:gosec // G704: the operator's URL
+		if resp, err = forwardClient.Do(req); err != nil { //nolint:gosec // G704: the operator's URL
 
 			continue
 		}

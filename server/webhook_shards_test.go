@@ -93,4 +93,5 @@ func TestCheckShardURLTemplate(t *testing.T) {
 	assert.Error(t, CheckShardURLTemplate("http://e-0.s:9865/"))
 	assert.Error(t, CheckShardURLTemplate("ftp://e-{shard}/"))
 	assert.Error(t, CheckShardURLTemplate("/{shard}"))
+	assert.EqualError(t, CheckShardURLTemplate("https://user:secret@e-{shard}.s:9865/"), "--webhook.shard-url-template must not hold credentials")
 }

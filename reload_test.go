@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Callers of a reload that give up (an abandoned POST /-/reload) leave nothing
+// behind, however long the reload takes; the loop goes on afterwards. Before
+// the reloader honoured the caller's context, 50 abandoned calls left 50
+// goroutines waiting.
+func TestReloaderGivesUpWithItsCaller(t *testing.T) {
+	release := make(chan struct{})
+	var applied sync.WaitGroup
+	applied.Add(1)
+	calls := 0
+	r := newReloader(func() error {
+		calls++
+		if calls == 1 {
+			applied.Done()
+			<-release // the first reload hangs until released
+		}
+		return nil
+	})
+	ctx, stop := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { r.run(ctx); close(ran) }()
+	var releaseOnce sync.Once
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }); stop(); <-ran })
+
+	first := make(chan error, 1)
+	go func() { first <- r.reload(context.Background()) }()
+	applied.Wait()
+	before := runtime.NumGoroutine()
+
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			reqCtx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+			defer cancel()
+			assert.ErrorIs(t, r.reload(reqCtx), context.DeadlineExceeded)
+		})
+	}
+	wg.Wait()
+	// +1: Eventually runs the condition in a goroutine of its own.
+	require.Eventually(t, func() bool { return runtime.NumGoroutine() <= before+1 }, 10*time.Second, 10*time.Millisecond,
+		"goroutines left by abandoned reloads")
+
+	releaseOnce.Do(func() { close(release) })
+	require.NoError(t, <-first)
+	require.NoError(t, r.reload(context.Background()), "the loop goes on")
+
+	stop()
+	<-ran
+	err := r.reload(context.Background())
+	assert.True(t, errors.Is(err, context.Canceled), "after shutdown a reload says so: %v", err)
+}
