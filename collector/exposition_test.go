@@ -227,9 +227,9 @@ func TestSelfMetricsLintBesideTheDocuments(t *testing.T) {
 	assert.Equal(t, len(assuresign.Outcomes)+1+4, n)
 }
 
-// TestPublishDuringRefresh renders while results and reloads land, for
-// the race detector (renderings are written without the store's lock), and
-// checks every rendering is a consistent exposition.
+// TestPublishDuringRefresh publishes and writes while results and reloads
+// land, for the race detector (published expositions are written without
+// the store's lock), and checks every one is a consistent exposition.
 func TestPublishDuringRefresh(t *testing.T) {
 	s := NewStore(StoreConfig{})
 	ids := make([]string, 50)

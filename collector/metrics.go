@@ -105,7 +105,8 @@ var checkIntervalDesc = prometheus.NewDesc("assuresign_documents_by_check_interv
 	"Watched documents by how often they are checked now: open ones by their interval (it doubles for each day a document sits still, from --refresh.interval up to --refresh.max-interval), closed ones under band=\"terminal\".",
 	[]string{"band"}, nil)
 
-// checkIntervalCollector counts the documents on each check interval at scrape time.
+// checkIntervalCollector exposes the documents per check interval as the
+// refresher last counted them (after each round, not at scrape time).
 type checkIntervalCollector func() []CheckInterval
 
 // NewCheckIntervalCollector exposes intervals (Refresher.CheckIntervals) as

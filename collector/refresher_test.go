@@ -738,3 +738,20 @@ func TestSetWatchListWakesOnlyForDocumentsToCheck(t *testing.T) {
 	assert.True(t, woken(), "C added")
 	assert.Equal(t, []string{testenv.DocC}, dueIDs(store.due(testenv.T0, 0, true, 1, "")))
 }
+
+// A round publishes what it learnt: scrapes see it without anyone else
+// publishing (the exposition helpers publish by themselves, so this reads
+// the published exposition directly).
+func TestRoundPublishes(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	r.put(assuresign.StatusDeclined, 0, testenv.DocA)
+	r.watch(testenv.DocA)
+	published := func() string {
+		var b strings.Builder
+		require.NoError(t, r.store.Metrics().Write(&b, false, false, tailOf("")))
+		return b.String()
+	}
+	require.Contains(t, published(), `assuresign_document_status{document_id="`+testenv.DocA+`",status="Unknown"} 1`)
+	r.round(0)
+	assert.Contains(t, published(), `assuresign_document_status{document_id="`+testenv.DocA+`",status="Declined"} 1`)
+}

@@ -29,6 +29,7 @@ type Store struct {
 	// dirty holds the chunks whose documents changed since the last publish.
 	dirty      map[int]bool
 	exposition atomic.Pointer[Exposition]
+	watched    atomic.Int64 // len(docs), for Len
 }
 
 // StoreConfig sets how the documents are exposed.
@@ -78,7 +79,7 @@ func (s *Store) changed(d *document) {
 }
 
 // Publish makes what changed since the last call visible to scrapes; the
-// refresher calls it after each round, so one round costs one rendering.
+// refresher calls it after each round, so one round costs one publish.
 func (s *Store) Publish() PublishStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -109,6 +110,7 @@ func (s *Store) SetWatchList(wl *watchlist.List) (toCheck int) {
 		next[wd.ID] = d
 	}
 	s.docs = next
+	s.watched.Store(int64(len(next)))
 	s.order = make([]string, 0, len(next))
 	for id := range next {
 		s.order = append(s.order, id)
@@ -124,11 +126,9 @@ func (s *Store) SetWatchList(wl *watchlist.List) (toCheck int) {
 }
 
 // Len returns how many documents are watched.
-func (s *Store) Len() int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return len(s.docs)
-}
+// It takes no lock: every scrape reads it, and a scrape must not wait
+// behind a publish or a landing-page pass.
+func (s *Store) Len() int { return int(s.watched.Load()) }
 
 // due returns the checks to make at now: first the n due ones, urgent
 // documents and, unless urgentOnly, those whose next check falls within slack

@@ -145,7 +145,12 @@ func TestWriter(t *testing.T) {
 	require.NoError(t, os.Remove(path))
 	require.NoError(t, os.Mkdir(path, 0o700)) // rename onto a directory fails
 	gen.Store(8)
+	succeeded := testutil.ToFloat64(w.success)
 	w.save()
 	assert.Equal(t, 1.0, testutil.ToFloat64(w.failures))
-	assert.NotZero(t, testutil.ToFloat64(w.success))
+	assert.Equal(t, succeeded, testutil.ToFloat64(w.success), "a failed write is no success")
+	require.NoError(t, os.Remove(path))
+	w.save()
+	require.NoError(t, Load(path, &got))
+	assert.Equal(t, 8, got.Docs["g"], "tried again: the next write saves what failed")
 }

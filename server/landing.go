@@ -21,7 +21,7 @@ const (
 
 // landingPage answers "is anything wrong?" at a glance: upstream health,
 // counts by status, the problem documents first, then a search over all of
-// them. Everything comes from one pass over the store (collector.Overview),
+// them. The documents come from one pass over the store (collector.Overview),
 // bounded by the page size whatever the number of documents. It shows no
 // secret: DocumentView carries none, and html/template escapes the rest.
 type landingPage struct {

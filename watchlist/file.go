@@ -140,8 +140,7 @@ func (f *File) Load() (*List, error) {
 		return merged, errors.Join(errs...)
 	}
 	f.reloadSuccessful.Set(1)
-	now := time.Now()
-	f.reloadTimestamp.Set(float64(now.Unix()) + float64(now.Nanosecond())/1e9)
+	f.reloadTimestamp.SetToCurrentTime()
 	f.logger.Info("watch list loaded", "files", len(paths), "documents", len(merged.Documents))
 	return merged, nil
 }

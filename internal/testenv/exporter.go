@@ -39,13 +39,6 @@ type Exporter struct {
 	URL  string // the main listener's base URL
 }
 
-// StartExporter runs the exporter binary with args (built once per test
-// process) and waits until it listens. Args are given whole ("--flag=value").
-func StartExporter(t testing.TB, args ...string) *Exporter {
-	t.Helper()
-	return ExporterOptions{}.Start(t, args...)
-}
-
 // Start runs the exporter binary with args, as o says. At cleanup it stops
 // the exporter with SIGTERM, and fails the test if that took more than 10s.
 func (o ExporterOptions) Start(t testing.TB, args ...string) *Exporter {

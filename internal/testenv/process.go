@@ -56,9 +56,6 @@ func Start(t testing.TB, cmd *exec.Cmd) *Process {
 
 func (p *Process) name() string { return filepath.Base(p.Cmd.Path) }
 
-// Exited is closed once the process has exited and its output is complete.
-func (p *Process) Exited() <-chan struct{} { return p.exited }
-
 // Alive reports whether the process still runs.
 func (p *Process) Alive() bool {
 	select {

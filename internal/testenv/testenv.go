@@ -3,7 +3,7 @@
 //
 //   - the one harness for running binaries: BuildBinary (once per test
 //     process), Start (a child process stopped at cleanup, its output shown
-//     when the test fails), StartExporter and ExporterOptions.Start (the
+//     when the test fails), ExporterOptions.Start (the
 //     exporter, waited for until it listens, with its base URL), and
 //     StartSimulator (the AssureSign simulator); Main is the TestMain of a
 //     package that builds binaries, SkipShort the guard of its tests;
