@@ -448,8 +448,12 @@ func restore(refresher *collector.Refresher, store *collector.Store, reg prometh
 	case err != nil:
 		logger.Warn("cannot use the persistence file; starting empty", "file", path, "reason", err)
 	default:
-		restored, dropped := refresher.Restore(st)
+		restored, dropped, clamped := refresher.Restore(st)
 		logger.Info("restored the persisted state", "file", path, "documents", restored)
+		if clamped > 0 {
+			logger.Warn("persisted check times lay in the future (a wrong clock, or an edited file); moved them to what the schedule allows",
+				"file", path, "documents", clamped)
+		}
 		if dropped > 0 {
 			logger.Info("dropped persisted documents no longer on the watch list", "file", path, "dropped", dropped)
 		}

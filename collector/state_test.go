@@ -60,9 +60,11 @@ func TestRestoreJoinsTheWatchList(t *testing.T) {
 	after.store.SetWatchList(docs(testenv.DocA, testenv.DocB, testenv.DocD))
 	var loaded State
 	require.NoError(t, persistence.Load(path, &loaded))
-	restored, dropped := after.refresher.Restore(loaded)
+	after.clock.Set(testenv.T0.Add(5 * time.Minute)) // restarted just after the save
+	restored, dropped, clamped := after.refresher.Restore(loaded)
 	assert.Equal(t, 2, restored)
 	assert.Equal(t, 1, dropped)
+	assert.Zero(t, clamped, "times the schedule produced stand")
 	assert.True(t, after.refresher.Ready(), "ready before any round")
 
 	x, err := testenv.ParseExposition(exposition(t, after.store, false))
@@ -89,4 +91,43 @@ func TestRestoreJoinsTheWatchList(t *testing.T) {
 	assert.Zero(t, statusOf(t, after.store, testenv.DocB).LastCheck.Sub(testenv.T0), "B not asked before its terminal interval")
 	after.round(24*time.Hour + time.Minute)
 	assert.Equal(t, testenv.T0.Add(24*time.Hour+time.Minute), statusOf(t, after.store, testenv.DocB).LastCheck)
+}
+
+// A state whose times lie in the future (written while the clock was wrong,
+// or edited) would leave open documents unasked for as long and show their
+// last check as "a moment ago". Restore clamps each time to what the
+// schedule could have produced, and counts the documents it clamped.
+func TestRestoreClampsTimesFromTheFuture(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	r.put(assuresign.StatusSigningStepInProgress, 1, testenv.DocA, testenv.DocC)
+	r.put(assuresign.StatusCompleted, 0, testenv.DocB)
+	r.watch(testenv.DocA, testenv.DocB, testenv.DocC)
+	now := testenv.T0
+	future := now.Add(365 * 24 * time.Hour)
+	r.clock.Set(now)
+	restored, dropped, clamped := r.refresher.Restore(State{Documents: []DocumentState{
+		{ID: testenv.DocA, Status: "SigningStepInProgress", LastCheck: future, NextCheck: future.Add(5 * time.Minute), LastChange: future},
+		{ID: testenv.DocB, Status: "Completed", LastCheck: future, NextCheck: future.Add(24 * time.Hour)},
+		// An open document due in a week, though its interval is 5 minutes.
+		{ID: testenv.DocC, Status: "SigningStepInProgress", LastCheck: now.Add(-time.Minute), NextCheck: now.Add(7 * 24 * time.Hour), LastChange: now.Add(-time.Hour)},
+	}})
+	assert.Equal(t, 3, restored)
+	assert.Zero(t, dropped)
+	assert.Equal(t, 3, clamped)
+
+	_, st := r.store.State()
+	byID := map[string]DocumentState{}
+	for _, d := range st.Documents {
+		byID[d.ID] = d
+	}
+	assert.Equal(t, now, byID[testenv.DocA].LastCheck, "a last check no later than now")
+	assert.Equal(t, now, byID[testenv.DocA].LastChange)
+	assert.Equal(t, now.Add(5*time.Minute), byID[testenv.DocA].NextCheck, "next check no later than now plus its interval")
+	assert.Equal(t, now, byID[testenv.DocB].LastCheck)
+	assert.Equal(t, now.Add(24*time.Hour), byID[testenv.DocB].NextCheck, "a closed one: its terminal interval")
+	assert.Equal(t, now.Add(-time.Minute), byID[testenv.DocC].LastCheck, "a past last check stands")
+	assert.Equal(t, now.Add(5*time.Minute), byID[testenv.DocC].NextCheck)
+
+	stats := r.round(5 * time.Minute)
+	assert.Equal(t, 2, stats.Documents, "the open documents are asked again at their interval")
 }
