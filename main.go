@@ -442,7 +442,7 @@ func restore(refresher *collector.Refresher, store *collector.Store, reg prometh
 		return nil, fmt.Errorf("--persistence.file %s: %w", path, err)
 	}
 	var st collector.State
-	switch err := persistence.Load(path, &st); {
+	switch err := persistence.Load(path, &st, collector.StateFileLimit(*watchMaxDocuments)); {
 	case errors.Is(err, fs.ErrNotExist):
 		logger.Info("no persistence file yet; starting empty", "file", path)
 	case err != nil:

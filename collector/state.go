@@ -25,6 +25,11 @@ type DocumentState struct {
 	CheckSuccess *bool             `json:"check_success,omitempty"` // nil before any answer
 }
 
+// StateFileLimit bounds the size of a saved State of at most maxDocuments
+// documents, so that reading one can be refused before it exhausts memory. A
+// document takes about 400 bytes (TestStateFileLimit); the bound allows 2 KiB.
+func StateFileLimit(maxDocuments int) int64 { return 1<<20 + int64(maxDocuments)*2<<10 }
+
 // State returns the store's state and its generation, which changes whenever
 // the state does.
 func (s *Store) State() (uint64, State) {

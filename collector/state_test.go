@@ -59,7 +59,7 @@ func TestRestoreJoinsTheWatchList(t *testing.T) {
 	put(after.sim)
 	after.store.SetWatchList(docs(testenv.DocA, testenv.DocB, testenv.DocD))
 	var loaded State
-	require.NoError(t, persistence.Load(path, &loaded))
+	require.NoError(t, persistence.Load(path, &loaded, StateFileLimit(10_000)))
 	after.clock.Set(testenv.T0.Add(5 * time.Minute)) // restarted just after the save
 	restored, dropped, clamped := after.refresher.Restore(loaded)
 	assert.Equal(t, 2, restored)
@@ -130,4 +130,34 @@ func TestRestoreClampsTimesFromTheFuture(t *testing.T) {
 
 	stats := r.round(5 * time.Minute)
 	assert.Equal(t, 2, stats.Documents, "the open documents are asked again at their interval")
+}
+
+// StateFileLimit leaves room: a document with every field at its longest
+// takes less than half the 2 KiB it allows, so a file the exporter wrote for
+// --watch.max-documents documents is never refused.
+func TestStateFileLimit(t *testing.T) {
+	yes := true
+	zone := time.FixedZone("", -(11*3600 + 59*60))
+	at := time.Date(2026, 12, 31, 23, 59, 59, 999999999, zone)
+	ds := DocumentState{
+		ID: testenv.DocA, Status: "SignerAuthenticationFailed", StatusDate: at, Step: 1 << 30,
+		Exceptions: map[string]uint64{}, LastCheck: at, NextCheck: at, LastChange: at, CheckSuccess: &yes,
+	}
+	for _, sev := range severityIndex {
+		ds.Exceptions[sev.String()] = 1<<64 - 1
+	}
+	const n = 1000
+	st := State{Documents: make([]DocumentState, n)}
+	for i := range st.Documents {
+		st.Documents[i] = ds
+	}
+	path := filepath.Join(t.TempDir(), "state")
+	require.NoError(t, persistence.Save(path, st))
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Less(t, fi.Size(), int64(n)<<10, "under 1 KiB a document")
+	var loaded State
+	require.NoError(t, persistence.Load(path, &loaded, StateFileLimit(n)))
+	assert.Equal(t, n, len(loaded.Documents))
+	require.Error(t, persistence.Load(path, &loaded, fi.Size()-1), "one byte over the limit")
 }
