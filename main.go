@@ -292,12 +292,15 @@ func run(logger *slog.Logger) error {
 		*watchFiles = []string{demoWatch}
 	}
 
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(
+	// The runtime's and the process's metrics are gathered at most once a
+	// second (server.RuntimeMetricsMaxAge); the exporter's own every scrape.
+	runtimeRegistry := prometheus.NewRegistry()
+	runtimeRegistry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		versioncollector.NewCollector(exporterName),
 	)
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(versioncollector.NewCollector(exporterName))
 	store := collector.NewStore(collector.StoreConfig{CurrentStatusOnly: *currentStatusOnly})
 	metrics := collector.NewMetrics(registry, store.Len, *refreshInterval, *webhookTokenFile != "")
 	client, err := assuresign.NewClient(assuresign.Config{
@@ -402,7 +405,7 @@ func run(logger *slog.Logger) error {
 	}
 
 	opts := server.Options{
-		MetricsPath: *metricsPath, Store: store, Gatherer: registry, Ready: refresher.Ready, CheckIntervals: refresher.CheckIntervals,
+		MetricsPath: *metricsPath, Store: store, Gatherer: registry, RuntimeGatherer: runtimeRegistry, Ready: refresher.Ready, CheckIntervals: refresher.CheckIntervals,
 		Reload: reload, Version: version.Version, Logger: logger,
 		Upstream: refresher.Upstream, StuckAfter: *stuckAfter,
 	}

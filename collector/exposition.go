@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
 	"io"
 	"slices"
@@ -249,12 +250,39 @@ func (s *Store) Metrics() *Exposition { return s.exposition.Load() }
 // gzipHeader is what gzip.Writer writes with no name, comment or time.
 var gzipHeader = []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255}
 
-// Write writes the documents' samples followed by what tail returns (the
-// exporter's own metrics, encoded, "# EOF" included under OpenMetrics; it is
-// called once the documents are written, so they can be gathered meanwhile):
-// plain, or, with gzipped, as one gzip member of which only the tail is
-// compressed now. An error from tail ends the body there and is returned.
-func (e *Exposition) Write(w io.Writer, openMetrics, gzipped bool, tail func() ([]byte, error)) error {
+// Tail is metrics that follow the documents in a scrape (the exporter's
+// own), encoded once and kept with their compressed form, so a scrape that
+// reuses a Tail writes stored bytes only.
+type Tail struct {
+	plain    []byte
+	deflated []byte // flushed to a byte boundary; with final, the stream's last block
+	crc      uint32
+	final    bool
+}
+
+// NewTail compresses plain for gzip scrapes. The last Tail of a scrape must
+// be final: its block ends the deflate stream.
+func NewTail(plain []byte, final bool) *Tail {
+	var out bytes.Buffer
+	fw := getFlateWriter(&out)
+	_, _ = fw.Write(plain) // a bytes.Buffer does not fail
+	if final {
+		_ = fw.Close()
+	} else {
+		_ = fw.Flush()
+	}
+	putFlateWriter(fw)
+	return &Tail{plain: plain, deflated: bytes.Clone(out.Bytes()), crc: crc32.ChecksumIEEE(plain), final: final}
+}
+
+// Plain returns the tail's encoded metrics.
+func (t *Tail) Plain() []byte { return t.plain }
+
+// Write writes the documents' samples followed by the tails that tail
+// returns (called once the documents are written, so they can be gathered
+// meanwhile; the last one final): plain, or, with gzipped, as one gzip member
+// of stored bytes. An error from tail ends the body there and is returned.
+func (e *Exposition) Write(w io.Writer, openMetrics, gzipped bool, tail func() ([]*Tail, error)) error {
 	v := 0
 	if openMetrics {
 		v = 1
@@ -275,26 +303,28 @@ func (e *Exposition) Write(w io.Writer, openMetrics, gzipped bool, tail func() (
 			}
 		}
 	}
-	own, err := tail()
+	tails, err := tail()
 	if err != nil {
 		return err
 	}
-	fw := getFlateWriter(w)
-	defer putFlateWriter(fw)
-	if _, err := fw.Write(own); err != nil {
-		return err
+	if len(tails) == 0 || !tails[len(tails)-1].final {
+		return errors.New("the last tail of a gzip scrape must be final")
 	}
-	if err := fw.Close(); err != nil { // the final block
-		return err
+	crc, size := e.crc[v], e.size[v]
+	for _, t := range tails {
+		if _, err := w.Write(t.deflated); err != nil {
+			return err
+		}
+		crc, size = crc32Combine(crc, t.crc, int64(len(t.plain))), size+len(t.plain)
 	}
 	var trailer [8]byte
-	binary.LittleEndian.PutUint32(trailer[:4], crc32Combine(e.crc[v], crc32.ChecksumIEEE(own), int64(len(own))))
-	binary.LittleEndian.PutUint32(trailer[4:], uint32(e.size[v]+len(own))) //nolint:gosec // ISIZE is the length modulo 2^32 (RFC 1952)
+	binary.LittleEndian.PutUint32(trailer[:4], crc)
+	binary.LittleEndian.PutUint32(trailer[4:], uint32(size)) //nolint:gosec // ISIZE is the length modulo 2^32 (RFC 1952)
 	_, err = w.Write(trailer[:])
 	return err
 }
 
-func (e *Exposition) writePlain(w io.Writer, v int, tail func() ([]byte, error)) error {
+func (e *Exposition) writePlain(w io.Writer, v int, tail func() ([]*Tail, error)) error {
 	scratch := renderScratch.Get().(*[]byte)
 	defer renderScratch.Put(scratch)
 	for f := range numFamilies {
@@ -312,12 +342,16 @@ func (e *Exposition) writePlain(w io.Writer, v int, tail func() ([]byte, error))
 			}
 		}
 	}
-	own, err := tail()
+	tails, err := tail()
 	if err != nil {
 		return err
 	}
-	_, err = w.Write(own)
-	return err
+	for _, t := range tails {
+		if _, err := w.Write(t.plain); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // renderScratch holds the buffers samples are rendered into before they are

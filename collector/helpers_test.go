@@ -236,9 +236,13 @@ func writeFile(t *testing.T, dir, name, data string, perm os.FileMode) string {
 	return p
 }
 
-// tailOf returns a tail for Exposition.Write: the exporter's own metrics, here text.
-func tailOf(text string) func() ([]byte, error) {
-	return func() ([]byte, error) { return []byte(text), nil }
+// tailOf returns a tail for Exposition.Write: the exporter's own metrics,
+// here text, cut in two Tails as the server writes the runtime's metrics,
+// kept for a second, and then the exporter's.
+func tailOf(text string) func() ([]*Tail, error) {
+	half := len(text) / 2
+	tails := []*Tail{NewTail([]byte(text[:half]), false), NewTail([]byte(text[half:]), true)}
+	return func() ([]*Tail, error) { return tails, nil }
 }
 
 // checkSuccess returns assuresign_document_check_success by document id, as

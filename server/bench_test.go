@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
@@ -34,9 +35,10 @@ func benchHandler(b *testing.B, n int) http.Handler {
 		}
 		return out, nil
 	})
-	fx := newFixture(b, fixtureOptions{docs: wl, checker: answer, cfg: collector.RefreshConfig{BatchSize: 500, Concurrency: 4}})
-	// The binary's own collectors too: their gathering is part of every scrape.
-	fx.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The binary's runtime collectors too, as main wires them.
+	runtime := prometheus.NewRegistry()
+	runtime.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	fx := newFixture(b, fixtureOptions{docs: wl, checker: answer, cfg: collector.RefreshConfig{BatchSize: 500, Concurrency: 4}, runtime: runtime})
 	if docs, _ := fx.store.Snapshot(1); len(docs) == 0 || docs[0].LastCheck.IsZero() {
 		b.Fatal("the first round left documents unchecked")
 	}

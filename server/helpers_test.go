@@ -172,6 +172,7 @@ type fixtureOptions struct {
 	checker  collector.Checker // instead of fakeAssureSign
 	cfg      collector.RefreshConfig
 	gatherer prometheus.Gatherer // instead of reg
+	runtime  prometheus.Gatherer // the runtime's and the process's metrics, if any
 	ready    func() bool         // instead of the refresher's Ready
 	version  string
 	webhook  http.Handler
@@ -224,7 +225,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	opts := Options{
 		MetricsPath: "/metrics", Store: fx.store, Gatherer: fx.reg, Ready: fx.refresher.Ready,
 		Reload: func(context.Context) error { return nil }, Version: o.version, Logger: logger, Webhook: o.webhook,
-		Upstream: fx.refresher.Upstream, Now: fx.clock.Now,
+		Upstream: fx.refresher.Upstream, Now: fx.clock.Now, RuntimeGatherer: o.runtime,
 	}
 	if o.gatherer != nil {
 		opts.Gatherer = o.gatherer

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
@@ -22,50 +23,36 @@ const (
 )
 
 // metricsHandler serves /metrics: the documents' samples, rendered and
-// compressed when they changed, followed by the exporter's own metrics from
-// gatherer, in the text format or OpenMetrics as the scraper asks, gzipped
-// when it accepts gzip.
+// compressed when they changed, followed by the exporter's own metrics, in
+// the text format or OpenMetrics as the scraper asks, gzipped when it
+// accepts gzip.
 type metricsHandler struct {
-	store    *collector.Store
-	gatherer prometheus.Gatherer
-	logger   *slog.Logger
+	store  *collector.Store
+	self   *selfMetrics
+	logger *slog.Logger
 }
 
-func newMetricsHandler(store *collector.Store, gatherer prometheus.Gatherer, logger *slog.Logger) *metricsHandler {
-	return &metricsHandler{store: store, gatherer: gatherer, logger: logger}
+func newMetricsHandler(store *collector.Store, self *selfMetrics, logger *slog.Logger) *metricsHandler {
+	return &metricsHandler{store: store, self: self, logger: logger}
 }
 
-var (
-	tailBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-	bodyWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 256<<10) }}
-)
+var bodyWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 256<<10) }}
 
 func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	format := expfmt.NegotiateAccept(r.Header, expfmt.NewFormat(expfmt.TypeTextPlain), expfmt.NewFormat(expfmt.TypeOpenMetrics))
 	openMetrics := format.FormatType() == expfmt.TypeOpenMetrics
-	// The exporter's own metrics are the only part encoded per scrape. They
-	// are gathered while the stored documents are written: reading /proc
-	// for the process metrics takes longer than writing 10,000 documents.
-	tail := tailBuffers.Get().(*bytes.Buffer)
-	tail.Reset()
-	gathered := make(chan error, 1)
-	go func() { gathered <- h.encodeOwn(tail, format) }()
-	waited := false
-	wait := func() ([]byte, error) {
-		waited = true
-		if err := <-gathered; err != nil {
-			return nil, err
-		}
-		return tail.Bytes(), nil
+	// The exporter's own metrics are gathered while the stored documents
+	// are written.
+	type gathered struct {
+		tails []*collector.Tail
+		err   error
 	}
-	defer func() {
-		if !waited { // the body was cut short before the exporter's own metrics
-			if err := <-gathered; err != nil {
-				h.logger.Debug("gathering exporter metrics failed", "err", err)
-			}
-		}
-		tailBuffers.Put(tail)
+	done := make(chan gathered, 1)
+	go func() {
+		tails, err := h.self.tails(format)
+		done <- gathered{tails, err}
 	}()
+	wait := func() ([]*collector.Tail, error) { g := <-done; return g.tails, g.err }
 
 	header := w.Header()
 	header.Set("Content-Type", contentTypeText)
@@ -103,30 +90,79 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// RuntimeMetricsMaxAge is how long the Go runtime's and the process's
+// metrics are reused: gathering them reads /proc and the runtime's
+// statistics, work a scrape of stored bytes should not repeat every time.
+const RuntimeMetricsMaxAge = time.Second
+
+// selfMetrics is what a scrape writes after the documents: the runtime's
+// and the process's metrics, gathered at most once per RuntimeMetricsMaxAge,
+// then the exporter's own, gathered every scrape (a reload's or a round's
+// outcome shows at once) but compressed again only when they changed.
+type selfMetrics struct {
+	runtime, own prometheus.Gatherer // runtime may be nil
+	now          func() time.Time
+
+	mu          sync.Mutex
+	runtimeAt   [2]time.Time // by format: text, OpenMetrics
+	runtimeTail [2]*collector.Tail
+	ownTail     [2]*collector.Tail
+}
+
+// tails returns the tails to write after the documents, the last final.
+func (s *selfMetrics) tails(format expfmt.Format) ([]*collector.Tail, error) {
+	v := 0
+	if format.FormatType() == expfmt.TypeOpenMetrics {
+		v = 1
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*collector.Tail, 0, 2)
+	if s.runtime != nil {
+		if now := s.now(); s.runtimeTail[v] == nil || now.Sub(s.runtimeAt[v]) >= RuntimeMetricsMaxAge || now.Before(s.runtimeAt[v]) {
+			plain, err := encode(s.runtime, format, false)
+			if err != nil {
+				return nil, err
+			}
+			s.runtimeTail[v], s.runtimeAt[v] = collector.NewTail(plain, false), now
+		}
+		out = append(out, s.runtimeTail[v])
+	}
+	plain, err := encode(s.own, format, true)
+	if err != nil {
+		return nil, err
+	}
+	if t := s.ownTail[v]; t == nil || !bytes.Equal(t.Plain(), plain) {
+		s.ownTail[v] = collector.NewTail(plain, true)
+	}
+	return append(out, s.ownTail[v]), nil
+}
+
 // ownMetricsError is a failure to gather or encode the exporter's own metrics.
 type ownMetricsError struct{ err error }
 
 func (e *ownMetricsError) Error() string { return e.err.Error() }
 
-// encodeOwn gathers and encodes the exporter's own metrics into buf, ending
-// with OpenMetrics' "# EOF" in that format.
-func (h *metricsHandler) encodeOwn(buf *bytes.Buffer, format expfmt.Format) error {
-	families, err := h.gatherer.Gather()
+// encode gathers g and encodes its metrics in format, ending with
+// OpenMetrics' "# EOF" in that format when last.
+func encode(g prometheus.Gatherer, format expfmt.Format, last bool) ([]byte, error) {
+	families, err := g.Gather()
 	if err != nil {
-		return &ownMetricsError{err}
+		return nil, &ownMetricsError{err}
 	}
-	enc := expfmt.NewEncoder(buf, format)
+	var buf bytes.Buffer
+	enc := expfmt.NewEncoder(&buf, format)
 	for _, mf := range families {
 		if err := enc.Encode(mf); err != nil {
-			return &ownMetricsError{err}
+			return nil, &ownMetricsError{err}
 		}
 	}
-	if c, ok := enc.(expfmt.Closer); ok {
+	if c, ok := enc.(expfmt.Closer); ok && last {
 		if err := c.Close(); err != nil {
-			return &ownMetricsError{err}
+			return nil, &ownMetricsError{err}
 		}
 	}
-	return nil
+	return buf.Bytes(), nil
 }
 
 // countingWriter counts the bytes that reached the client's connection.

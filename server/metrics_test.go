@@ -377,3 +377,46 @@ func TestSlowReadersDoNotBlockScrapes(t *testing.T) {
 		require.Equal(t, http.StatusOK, res.StatusCode)
 	}
 }
+
+// The runtime's and the process's metrics are gathered at most once a
+// second per format and reused; the exporter's own are gathered every
+// scrape, so a change shows at once, plain and gzipped alike.
+func TestRuntimeMetricsAreReusedForASecond(t *testing.T) {
+	var gathers atomic.Int64
+	count := prometheus.NewGauge(prometheus.GaugeOpts{Name: "test_runtime_gathers", Help: "Gathers so far."})
+	counted := prometheus.NewRegistry()
+	counted.MustRegister(count)
+	rt := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		count.Set(float64(gathers.Add(1)))
+		return counted.Gather()
+	})
+	fx := newFixture(t, fixtureOptions{docs: fixedDocs(), answers: fixedAnswers(), runtime: rt})
+	own := prometheus.NewCounter(prometheus.CounterOpts{Name: "test_own_events_total", Help: "Events."})
+	fx.reg.MustRegister(own)
+	text := func(gz bool) string {
+		h := http.Header{}
+		if gz {
+			h.Set("Accept-Encoding", "gzip")
+		}
+		rec := scrape(fx.handler, h)
+		require.Equal(t, http.StatusOK, rec.Code)
+		return body(t, rec)
+	}
+
+	for i := range 3 {
+		own.Inc()
+		for _, gz := range []bool{false, true} {
+			b := text(gz)
+			assert.Contains(t, b, "\ntest_runtime_gathers 1\n", "reused within the second")
+			assert.Contains(t, b, fmt.Sprintf("\ntest_own_events_total %d\n", i+1), "the exporter's own metrics are fresh, gzip %t", gz)
+		}
+	}
+	assert.Equal(t, int64(1), gathers.Load())
+	rec := scrape(fx.handler, http.Header{"Accept": {"application/openmetrics-text;version=1.0.0"}})
+	require.NoError(t, testenv.CheckOpenMetrics(body(t, rec)))
+	assert.Equal(t, int64(2), gathers.Load(), "OpenMetrics has a copy of its own")
+
+	fx.clock.Set(testenv.T0.Add(RuntimeMetricsMaxAge))
+	assert.Contains(t, text(true), "\ntest_runtime_gathers 3\n", "a second later: gathered again")
+	assert.Equal(t, text(false), text(true), "gzip and plain carry the same bytes")
+}

@@ -23,8 +23,12 @@ const WebhookPath = "/webhooks/documenttrak"
 type Options struct {
 	MetricsPath string              // where /metrics is served
 	Store       *collector.Store    // the documents, for /metrics and the landing page
-	Gatherer    prometheus.Gatherer // the exporter's own metrics, served after the documents'
-	Ready       func() bool         // whether /-/ready answers 200
+	Gatherer    prometheus.Gatherer // the exporter's own metrics, served after the documents', gathered every scrape
+	// RuntimeGatherer, when set, gives the Go runtime's and the process's
+	// metrics, served before the exporter's own and gathered at most once per
+	// RuntimeMetricsMaxAge.
+	RuntimeGatherer prometheus.Gatherer
+	Ready           func() bool // whether /-/ready answers 200
 	// CheckIntervals, when set, counts the documents on each check interval for the landing page.
 	CheckIntervals func() []collector.CheckInterval
 	// Reload reloads the configuration; it gives up when ctx ends.
@@ -38,7 +42,7 @@ type Options struct {
 	// StuckAfter is how long a document may sit in one step before the
 	// landing page lists it as stuck; DefaultStuckAfter when 0.
 	StuckAfter time.Duration
-	Now        func() time.Time // the landing page's clock; time.Now when nil
+	Now        func() time.Time // the landing page's clock and the runtime metrics'; time.Now when nil
 }
 
 // DefaultStuckAfter matches the AssureSignDocumentStuck alert's threshold.
@@ -79,7 +83,8 @@ func New(o Options) (http.Handler, error) {
 		o.Now = time.Now
 	}
 	mux := http.NewServeMux()
-	mux.Handle(o.MetricsPath, newMetricsHandler(o.Store, o.Gatherer, o.Logger))
+	self := &selfMetrics{runtime: o.RuntimeGatherer, own: o.Gatherer, now: o.Now}
+	mux.Handle(o.MetricsPath, newMetricsHandler(o.Store, self, o.Logger))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		if !o.Ready() {
