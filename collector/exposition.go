@@ -95,6 +95,37 @@ type Exposition struct {
 	// crc and size of the whole documents' part, text and OpenMetrics.
 	crc  [2]uint32
 	size [2]int
+	// gzipped is the gzip header and the documents' part, compressed, in
+	// one slice, made at the first gzip scrape of each format: a scrape
+	// then writes it at once, as the bytes of a file.
+	gzipped [2]struct {
+		once  sync.Once
+		bytes []byte
+	}
+}
+
+// gzippedDocuments returns the gzip header and the documents' segments of
+// format v, concatenated.
+func (e *Exposition) gzippedDocuments(v int) []byte {
+	g := &e.gzipped[v]
+	g.once.Do(func() {
+		n := len(gzipHeader)
+		for f := range numFamilies {
+			n += len(e.headers[v][f].gz)
+			for _, ch := range e.chunks {
+				n += len(ch.fams[f].gz)
+			}
+		}
+		b := append(make([]byte, 0, n), gzipHeader...)
+		for f := range numFamilies {
+			b = append(b, e.headers[v][f].gz...)
+			for _, ch := range e.chunks {
+				b = append(b, ch.fams[f].gz...)
+			}
+		}
+		g.bytes = b
+	})
+	return g.bytes
 }
 
 // PublishStats describe the work of one publish.
@@ -290,18 +321,8 @@ func (e *Exposition) Write(w io.Writer, openMetrics, gzipped bool, tail func() (
 	if !gzipped {
 		return e.writePlain(w, v, tail)
 	}
-	if _, err := w.Write(gzipHeader); err != nil {
+	if _, err := w.Write(e.gzippedDocuments(v)); err != nil {
 		return err
-	}
-	for f := range numFamilies {
-		if _, err := w.Write(e.headers[v][f].gz); err != nil {
-			return err
-		}
-		for _, ch := range e.chunks {
-			if _, err := w.Write(ch.fams[f].gz); err != nil {
-				return err
-			}
-		}
 	}
 	tails, err := tail()
 	if err != nil {
