@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -36,7 +35,43 @@ func newMetricsHandler(store *collector.Store, self *selfMetrics, logger *slog.L
 	return &metricsHandler{store: store, self: self, logger: logger}
 }
 
-var bodyWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 256<<10) }}
+var bodyWriters = sync.Pool{New: func() any { return &batchWriter{buf: make([]byte, 0, 256<<10)} }}
+
+// batchWriter gathers small writes into one, so a scrape takes a few system
+// calls as writing the body from memory would, and passes a large one
+// straight through rather than copy it first.
+type batchWriter struct {
+	w   io.Writer
+	buf []byte
+}
+
+// straight is the size from which a write is not copied into the batch.
+const straight = 32 << 10
+
+func (b *batchWriter) Write(p []byte) (int, error) {
+	if len(p) < straight && len(b.buf)+len(p) <= cap(b.buf) {
+		b.buf = append(b.buf, p...)
+		return len(p), nil
+	}
+	if err := b.Flush(); err != nil {
+		return 0, err
+	}
+	if len(p) < straight {
+		b.buf = append(b.buf, p...)
+		return len(p), nil
+	}
+	return b.w.Write(p)
+}
+
+// Flush writes what is gathered.
+func (b *batchWriter) Flush() error {
+	if len(b.buf) == 0 {
+		return nil
+	}
+	_, err := b.w.Write(b.buf)
+	b.buf = b.buf[:0]
+	return err
+}
 
 func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	format := expfmt.NegotiateAccept(r.Header, expfmt.NewFormat(expfmt.TypeTextPlain), expfmt.NewFormat(expfmt.TypeOpenMetrics))
@@ -64,17 +99,17 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if gzipped {
 		header.Set("Content-Encoding", "gzip")
 	}
-	// One large write instead of one per stored segment: a few system calls
-	// a scrape, as writing the body from memory would take.
 	sent := &countingWriter{w: w}
-	bw := bodyWriters.Get().(*bufio.Writer)
-	bw.Reset(sent)
-	defer func() { bw.Reset(nil); bodyWriters.Put(bw) }()
+	bw := bodyWriters.Get().(*batchWriter)
+	bw.w, bw.buf = sent, bw.buf[:0]
+	defer func() { bw.w = nil; bodyWriters.Put(bw) }()
 	err := h.store.Metrics().Write(bw, openMetrics, gzipped, wait)
+	var own *ownMetricsError
 	if err == nil {
 		err = bw.Flush()
+	} else if errors.As(err, &own) && sent.n > 0 {
+		_ = bw.Flush() // the documents gathered last, so the body ends after them
 	}
-	var own *ownMetricsError
 	switch {
 	case errors.As(err, &own) && sent.n == 0:
 		// Nothing was sent yet: the error can still be the answer.

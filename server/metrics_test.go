@@ -420,3 +420,37 @@ func TestRuntimeMetricsAreReusedForASecond(t *testing.T) {
 	assert.Contains(t, text(true), "\ntest_runtime_gathers 3\n", "a second later: gathered again")
 	assert.Equal(t, text(false), text(true), "gzip and plain carry the same bytes")
 }
+
+// recordingWriter keeps the size of every write.
+type recordingWriter struct {
+	bytes.Buffer
+	writes []int
+}
+
+func (r *recordingWriter) Write(p []byte) (int, error) {
+	r.writes = append(r.writes, len(p))
+	return r.Buffer.Write(p)
+}
+
+// Small writes go out together; a large one goes straight through, after
+// what was gathered before it, so the order holds.
+func TestBatchWriter(t *testing.T) {
+	var out recordingWriter
+	b := &batchWriter{w: &out, buf: make([]byte, 0, 64<<10)}
+	small, large := bytes.Repeat([]byte("s"), 1000), bytes.Repeat([]byte("L"), straight)
+	var want bytes.Buffer
+	for _, p := range [][]byte{small, small, large, small, large, large} {
+		n, err := b.Write(p)
+		require.NoError(t, err)
+		require.Equal(t, len(p), n)
+		want.Write(p)
+	}
+	for range 70 { // more than the batch holds
+		_, err := b.Write(small)
+		require.NoError(t, err)
+		want.Write(small)
+	}
+	require.NoError(t, b.Flush())
+	assert.Equal(t, want.Bytes(), out.Bytes())
+	assert.Equal(t, []int{2000, straight, 1000, straight, straight, 65000, 5000}, out.writes)
+}
