@@ -306,6 +306,18 @@ func NewTail(plain []byte, final bool) *Tail {
 	return &Tail{plain: plain, deflated: bytes.Clone(out.Bytes()), crc: crc32.ChecksumIEEE(plain), final: final}
 }
 
+// PlainLength is the length of a plain scrape of e followed by tails.
+func (e *Exposition) PlainLength(openMetrics bool, tails []*Tail) int {
+	n := e.size[0]
+	if openMetrics {
+		n = e.size[1]
+	}
+	for _, t := range tails {
+		n += len(t.plain)
+	}
+	return n
+}
+
 // Plain returns the tail's encoded metrics.
 func (t *Tail) Plain() []byte { return t.plain }
 

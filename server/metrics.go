@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -99,11 +100,25 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if gzipped {
 		header.Set("Content-Encoding", "gzip")
 	}
+	e := h.store.Metrics()
+	if !gzipped {
+		// A plain body is large and its length known once the exporter's
+		// own metrics are: with it, the body goes out in plain writes,
+		// not in chunks of its many segments.
+		tails, err := wait()
+		if err != nil {
+			h.logger.Error("gathering exporter metrics failed", "err", err)
+			http.Error(w, "gathering exporter metrics failed", http.StatusInternalServerError)
+			return
+		}
+		header.Set("Content-Length", strconv.Itoa(e.PlainLength(openMetrics, tails)))
+		wait = func() ([]*collector.Tail, error) { return tails, nil }
+	}
 	sent := &countingWriter{w: w}
 	bw := bodyWriters.Get().(*batchWriter)
 	bw.w, bw.buf = sent, bw.buf[:0]
 	defer func() { bw.w = nil; bodyWriters.Put(bw) }()
-	err := h.store.Metrics().Write(bw, openMetrics, gzipped, wait)
+	err := e.Write(bw, openMetrics, gzipped, wait)
 	var own *ownMetricsError
 	if err == nil {
 		err = bw.Flush()

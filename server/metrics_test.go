@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -183,9 +184,11 @@ func TestGathererErrorIs500(t *testing.T) {
 	assert.Contains(t, fx.logs.String(), "collector exploded")
 }
 
-// The exporter's own metrics are gathered while the documents are written;
-// when gathering fails after bytes went out, the body ends without them, so
-// an OpenMetrics scrape lacks "# EOF" and the scraper rejects it.
+// A gzip scrape gathers the exporter's own metrics while the documents are
+// written; when gathering fails after bytes went out, the body ends without
+// them, so an OpenMetrics scrape lacks "# EOF" and the scraper rejects it. A
+// plain scrape knows them before its first byte (its length goes in the
+// header), so it is a 500.
 func TestGathererErrorAfterTheDocumentsEndsTheBody(t *testing.T) {
 	ids := make([]string, 3000) // more than the writer holds back
 	for i := range ids {
@@ -197,13 +200,31 @@ func TestGathererErrorAfterTheDocumentsEndsTheBody(t *testing.T) {
 	h := newHandler(t, store, prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
 		return nil, errors.New("collector exploded")
 	}), logger)
-	rec := scrape(h, http.Header{"Accept": {"application/openmetrics-text;version=1.0.0"}})
+	rec := scrape(h, http.Header{"Accept": {"application/openmetrics-text;version=1.0.0"}, "Accept-Encoding": {"gzip"}})
 	assert.Equal(t, http.StatusOK, rec.Code, "too late for a 500")
-	text := body(t, rec)
+	zr, err := gzip.NewReader(bytes.NewReader(rec.Body.Bytes()))
+	require.NoError(t, err)
+	b, err := io.ReadAll(zr)
+	assert.Error(t, err, "the gzip member is cut short")
+	text := string(b)
 	assert.Contains(t, text, "assuresign_document_info")
 	assert.False(t, strings.HasSuffix(text, "# EOF\n"), "no # EOF: the scrape is seen to fail")
 	assert.Error(t, testenv.CheckOpenMetrics(text))
 	assert.Contains(t, logs.String(), "collector exploded")
+
+	rec = scrape(h, http.Header{"Accept": {"application/openmetrics-text;version=1.0.0"}})
+	assert.Equal(t, http.StatusInternalServerError, rec.Code, "a plain scrape fails before its first byte")
+	assert.NotContains(t, rec.Body.String(), "assuresign_document")
+}
+
+// A plain scrape says its length, so the body goes out unchunked.
+func TestPlainScrapeHasItsLength(t *testing.T) {
+	h, _ := fullHandler(t)
+	for _, accept := range []string{"", "application/openmetrics-text;version=1.0.0"} {
+		rec := scrape(h, http.Header{"Accept": {accept}})
+		require.Equal(t, http.StatusOK, rec.Code)
+		assert.Equal(t, strconv.Itoa(rec.Body.Len()), rec.Header().Get("Content-Length"), accept)
+	}
 }
 
 // TestScrapeDuringRefresh scrapes while results and reloads land, for the
