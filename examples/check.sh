@@ -80,7 +80,7 @@ alerts_yml = open("alerts.yml").read()
 names = re.findall(r"^\s*- alert:\s*(\S+)", alerts_yml, re.M)
 runbooks = open("../docs/alerts.md").read()
 tests = open("alerts_test.yml").read()
-base = "https://github.com/assuresign-exporter/assuresign_exporter/blob/main/README.md#"
+base = "https://github.com/assuresign-exporter/assuresign_exporter/blob/main/docs/alerts.md#"
 
 # Every alert: a severity, a runbook_url with its own anchor, a runbook
 # section in docs/alerts.md, a row in its table, and unit tests.
