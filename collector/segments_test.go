@@ -7,9 +7,11 @@ import (
 	"hash/crc32"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
@@ -101,5 +103,22 @@ func TestSegmentedBodiesAreIdentical(t *testing.T) {
 			plain, _ := bodies(t, s.Metrics(), om, tail)
 			require.Contains(t, plain, `assuresign_document_status{document_id="`+d.watched.ID+`",status="Declined"} 1`)
 		}
+	}
+}
+
+// A gzip body ends with its last tail's final block: one that is not final
+// would leave the deflate stream open, so Write refuses it; PlainLength is
+// what a plain scrape writes.
+func TestTails(t *testing.T) {
+	e := segmentStore(t, 300, StoreConfig{}).Metrics()
+	open := func() ([]*Tail, error) { return []*Tail{NewTail([]byte("a 1\n"), false)}, nil }
+	require.Error(t, e.Write(io.Discard, false, true, open))
+
+	tails := []*Tail{NewTail([]byte("a 1\n"), false), NewTail([]byte("b 2\n# EOF\n"), true)}
+	for _, openMetrics := range []bool{false, true} {
+		var p bytes.Buffer
+		require.NoError(t, e.Write(&p, openMetrics, false, func() ([]*Tail, error) { return tails, nil }))
+		assert.Equal(t, p.Len(), e.PlainLength(openMetrics, tails))
+		assert.True(t, strings.HasSuffix(p.String(), "a 1\nb 2\n# EOF\n"))
 	}
 }
