@@ -475,3 +475,43 @@ func TestBatchWriter(t *testing.T) {
 	assert.Equal(t, want.Bytes(), out.Bytes())
 	assert.Equal(t, []int{2000, straight, 1000, straight, straight, 65000, 5000}, out.writes)
 }
+
+// discardWriter is a ResponseWriter that keeps nothing, so only the
+// handler's own allocations are counted.
+type discardWriter struct{ header http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.header }
+func (d *discardWriter) WriteHeader(int)             {}
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// Between rounds, a gzip scrape's work does not grow with the documents: it
+// writes stored bytes. What it allocates at 5,000 documents is what it
+// allocates at 500 (the concatenation of the stored segments is made once,
+// at the first scrape).
+func TestGzipScrapeWorkIsIndependentOfDocuments(t *testing.T) {
+	perScrape := func(n int) (allocs, bytes float64) {
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = testGUID(0xA110, i)
+		}
+		store := collector.NewStore(collector.StoreConfig{})
+		store.SetWatchList(watchList(ids...))
+		h := newHandler(t, store, prometheus.NewRegistry(), discardLogger())
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		scrape := func() { h.ServeHTTP(&discardWriter{header: http.Header{}}, req) }
+		scrape()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		const runs = 20
+		for range runs {
+			scrape()
+		}
+		runtime.ReadMemStats(&after)
+		return float64(after.Mallocs-before.Mallocs) / runs, float64(after.TotalAlloc-before.TotalAlloc) / runs
+	}
+	smallAllocs, smallBytes := perScrape(500)
+	largeAllocs, largeBytes := perScrape(5000)
+	assert.InDelta(t, smallAllocs, largeAllocs, 5, "allocations a scrape")
+	assert.InDelta(t, smallBytes, largeBytes, 8<<10, "bytes allocated a scrape: %.0f at 500 documents, %.0f at 5,000", smallBytes, largeBytes)
+}
