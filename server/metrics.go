@@ -36,7 +36,27 @@ func newMetricsHandler(store *collector.Store, self *selfMetrics, logger *slog.L
 	return &metricsHandler{store: store, self: self, logger: logger}
 }
 
-var bodyWriters = sync.Pool{New: func() any { return &batchWriter{buf: make([]byte, 0, 256<<10)} }}
+// bodyWriters keeps batch writers between scrapes. Unlike a sync.Pool it is
+// not emptied by every garbage collection.
+var bodyWriters = make(chan *batchWriter, 8)
+
+func getBatchWriter(w io.Writer) *batchWriter {
+	select {
+	case b := <-bodyWriters:
+		b.w = w
+		return b
+	default:
+		return &batchWriter{w: w, buf: make([]byte, 0, 256<<10)}
+	}
+}
+
+func putBatchWriter(b *batchWriter) {
+	b.w, b.buf = nil, b.buf[:0]
+	select {
+	case bodyWriters <- b:
+	default:
+	}
+}
 
 // batchWriter gathers small writes into one, so a scrape takes a few system
 // calls as writing the body from memory would, and passes a large one
@@ -115,9 +135,8 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		wait = func() ([]*collector.Tail, error) { return tails, nil }
 	}
 	sent := &countingWriter{w: w}
-	bw := bodyWriters.Get().(*batchWriter)
-	bw.w, bw.buf = sent, bw.buf[:0]
-	defer func() { bw.w = nil; bodyWriters.Put(bw) }()
+	bw := getBatchWriter(sent)
+	defer putBatchWriter(bw)
 	err := e.Write(bw, openMetrics, gzipped, wait)
 	var own *ownMetricsError
 	if err == nil {
