@@ -174,7 +174,7 @@ func TestWatchNoticesFilesAppearingAndDisappearing(t *testing.T) {
 }
 
 func TestFilesEnvelopesMerge(t *testing.T) {
-	r, d := newDirRig(t, 3)
+	r, d := newDirRig(t, 4)
 	writeFile(t, d, "a.yml", "envelopes:\n"+docEntry(docA, secretTokenA, "    labels: {pack: one}\n"), 0o600)
 	writeFile(t, d, "b.yml", one(docB, secretTokenB)+"envelopes:\n"+docEntry(docC, secretTokenC, ""), 0o600)
 	wl, err := r.file.Load()
@@ -192,8 +192,8 @@ func TestFilesEnvelopesMerge(t *testing.T) {
 	fileSecrets.AssertNone(t, "the error", err.Error())
 
 	require.NoError(t, os.Remove(c))
-	writeFile(t, d, "d.yml", one(docD, secretTokenA), 0o600)
+	writeFile(t, d, "d.yml", one(docD, secretTokenA)+docEntry("EEEEEEEE-0000-4000-8000-00000000000E", secretTokenA, ""), 0o600)
 	_, err = r.file.Load()
-	require.Error(t, err, "2 documents and 2 envelopes of at least one document each are over 3")
-	assert.Contains(t, err.Error(), "2 documents and 2 envelopes")
+	require.Error(t, err, "3 documents and 2 envelopes of at least one document each are over 4")
+	assert.Contains(t, err.Error(), "3 documents and 2 envelopes")
 }
