@@ -48,6 +48,7 @@ var (
 	watchPoll         = kingpin.Flag("watch.poll-interval", "How often to look for changed, new or removed watch files (follows Kubernetes' symlink swaps).").Default("10s").Duration()
 
 	endpoint         = kingpin.Flag("assuresign.endpoint", "Full URL of the CheckStatus endpoint: pick the host of the account's region.").Default(assuresign.DefaultEndpoint).String()
+	envelopesURL     = kingpin.Flag("assuresign.envelopes-endpoint", "Full URL of the Envelopes endpoint, for the watch files' envelopes (ListEnvelopeDocuments); empty: --assuresign.endpoint's scheme and host with path "+assuresign.DefaultEnvelopesPath+".").String()
 	contextFile      = kingpin.Flag("assuresign.context-identifier-file", "File holding the account's ContextIdentifier; else $"+contextEnv+" is used.").String()
 	batchSize        = kingpin.Flag("assuresign.batch-size", "Documents per CheckStatus request.").Default("50").Int()
 	concurrency      = kingpin.Flag("assuresign.concurrency", "CheckStatus requests in flight at once.").Default("2").Int()
@@ -246,7 +247,7 @@ func runCheckFlags(logger *slog.Logger) int {
 	return runCheck(ctx, os.Stdout, checkConfig{
 		watchFiles: *watchFiles, maxDocuments: *watchMaxDocuments, contextIdentifier: contextIdentifier,
 		client: assuresign.Config{
-			Endpoint: *endpoint, MaxBodyBytes: *maxResponseBytes, MaxRetries: retries(*maxRetries), Logger: logger,
+			Endpoint: *endpoint, EnvelopesEndpoint: *envelopesURL, MaxBodyBytes: *maxResponseBytes, MaxRetries: retries(*maxRetries), Logger: logger,
 		},
 		batchSize: *batchSize, concurrency: *concurrency, timeout: *requestTimeout,
 	}, logger)
@@ -301,12 +302,13 @@ func run(logger *slog.Logger) error {
 	store := collector.NewStore(collector.StoreConfig{CurrentStatusOnly: *currentStatusOnly})
 	metrics := collector.NewMetrics(registry, store.Len, *refreshInterval, *webhookTokenFile != "")
 	client, err := assuresign.NewClient(assuresign.Config{
-		Endpoint:     *endpoint,
-		MaxBodyBytes: *maxResponseBytes,
-		MaxRetries:   retries(*maxRetries),
-		Logger:       logger,
-		Observe:      metrics.ObserveRequest,
-		Dropped:      metrics.DroppedItems,
+		Endpoint:          *endpoint,
+		EnvelopesEndpoint: *envelopesURL,
+		MaxBodyBytes:      *maxResponseBytes,
+		MaxRetries:        retries(*maxRetries),
+		Logger:            logger,
+		Observe:           metrics.ObserveRequest,
+		Dropped:           metrics.DroppedItems,
 	})
 	if err != nil {
 		return err
@@ -321,8 +323,10 @@ func run(logger *slog.Logger) error {
 		Concurrency:       *concurrency,
 		Timeout:           *requestTimeout,
 		ContextIdentifier: contextIdentifier,
+		Lister:            client,
+		MaxDocuments:      *watchMaxDocuments,
 	}, store, client, metrics, logger)
-	registry.MustRegister(collector.NewCheckIntervalCollector(refresher.CheckIntervals))
+	registry.MustRegister(collector.NewCheckIntervalCollector(refresher.CheckIntervals), collector.NewEnvelopeCollector(refresher.Envelopes))
 	shardNum, _ := parseShard(*shard) // validated above
 	collector.RegisterShardMetrics(registry, shardNum, *totalShards)
 	watch := watchlist.NewFiles(*watchFiles, *watchMaxDocuments, contextIdentifier == "", registry, logger)
