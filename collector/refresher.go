@@ -163,16 +163,16 @@ func (r *Refresher) countIntervals() {
 
 // Restore joins a saved state with the watch list set before. The exporter is
 // ready at once: it serves the restored statuses while the first round asks
-// only about the documents that are due.
+// only about the documents that are due. See Store.Restore for what it returns.
 //
 // Saved documents not on the list wait, when envelopes are watched, for the
 // first round's listings to bring them back; those no listing brings are
 // dropped then.
-func (r *Refresher) Restore(st State) (restored, dropped int) {
-	restored, dropped = r.store.restore(st, r.cfg.TerminalInterval, r.env.any())
+func (r *Refresher) Restore(st State) (restored, dropped, clamped int) {
+	restored, dropped, clamped = r.store.restore(st, r.sched, r.now(), r.env.any())
 	r.countIntervals()
 	r.ready.Store(true)
-	return restored, dropped
+	return restored, dropped, clamped
 }
 
 // Ready reports whether the first scheduled round has finished, or a saved
