@@ -441,7 +441,7 @@ func (e *exporter) buildServers() ([]*serverSpec, error) {
 	}
 	e.reloads = newReloader(e.applyReload)
 	opts := server.Options{
-		MetricsPath: *metricsPath, Store: e.store, Gatherer: e.registry, Ready: e.refresher.Ready, CheckIntervals: e.refresher.CheckIntervals,
+		MetricsPath: *metricsPath, Store: e.store, Gatherer: e.registry, Ready: e.refresher.Ready, CheckIntervals: e.refresher.CheckIntervals, Envelopes: e.refresher.Envelopes,
 		Reload: e.reloads.reload, Version: version.Version, Logger: e.logger,
 		Upstream: e.refresher.Upstream, StuckAfter: *stuckAfter,
 	}
