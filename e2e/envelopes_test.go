@@ -101,4 +101,28 @@ func TestEnvelopeDeclineEndToEnd(t *testing.T) {
 	for _, a := range alerts {
 		assert.NotEqual(t, "AssureSignDocumentDeclined", a.Labels["alertname"], "%v", a.Labels)
 	}
+
+	// The dashboard's envelope panels show the envelope, declined, with its three documents.
+	_, queries := loadDashboard(t, filepath.Join(s.examples, "grafana-dashboard.json"))
+	wants := map[string]float64{"timeseries:Envelopes by state/A": 1, "table:Envelopes/A": 1, "table:Envelopes/B": 3, "table:Envelopes/C": 1}
+	for _, q := range queries {
+		v, ok := wants[q.key]
+		if !ok {
+			continue
+		}
+		delete(wants, q.key)
+		for _, f := range []filter{filterAll, {"acme/sales", "acme", "sales"}} {
+			expr, err := substitute(q.target.Expr, f.values())
+			assert.NoError(t, err)
+			ss, err := s.prom.query(expr)
+			assert.NoError(t, err, expr)
+			if assert.Len(t, ss, 1, "%s [%s]", q.key, f.name) {
+				assert.Equal(t, v, ss[0].value(), "%s [%s]", q.key, f.name)
+			}
+		}
+	}
+	assert.Empty(t, wants, "envelope panels not found in the dashboard")
+	st, err := s.prom.query(fmt.Sprintf(`assuresign_envelope_status{envelope_id=%q, status="Declined"} == 1`, e2eEnvelope))
+	assert.NoError(t, err)
+	assert.Len(t, st, 1)
 }
