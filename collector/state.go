@@ -92,6 +92,7 @@ func (s *Store) restore(st State, sched schedule, now time.Time, park bool) (res
 		case ok:
 			restored++
 		case park && assuresign.IsGUID(ds.ID):
+			restored++ // pending its envelope's listing
 			d = &document{}
 			if s.parked == nil {
 				s.parked = map[string]*document{}
