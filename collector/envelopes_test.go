@@ -300,3 +300,27 @@ func TestEnvelopeRestartKeepsListedDocumentsState(t *testing.T) {
 	_, st = next.store.State()
 	assert.Len(t, st.Documents, 4)
 }
+
+// A reload that drops an envelope drops its documents; one that changes its
+// AuthToken lists it again at once.
+func TestEnvelopeReload(t *testing.T) {
+	r, wl := envelopeRig(t, RefreshConfig{})
+	r.round(0)
+	require.Equal(t, 4, r.store.Len())
+	listings := r.sim.Stats().Listings
+
+	changed := *wl
+	changed.Envelopes = []watchlist.Document{{ID: envA, AuthToken: testenv.RandomGUID(), Labels: wl.Envelopes[0].Labels}}
+	r.refresher.SetWatchList(&changed)
+	r.clock.Set(testenv.T0.Add(time.Minute))
+	r.refresher.round(context.Background(), true)
+	assert.Equal(t, listings+1, r.sim.Stats().Listings, "the changed envelope only, at once")
+	assert.False(t, envelopeView(t, r.refresher, envA).ListOK, "the simulator refuses the new token")
+	assert.Equal(t, 4, r.store.Len(), "its documents stay as last listed")
+
+	dropped := *wl
+	dropped.Envelopes = nil
+	r.refresher.SetWatchList(&dropped)
+	assert.Equal(t, 1, r.store.Len(), "only the direct document is left")
+	assert.Empty(t, r.refresher.Envelopes())
+}
