@@ -3,6 +3,7 @@ package simulator
 import (
 	"encoding/xml"
 	"io"
+	"math/rand"
 	"net/http"
 	"slices"
 	"strconv"
@@ -141,4 +142,24 @@ func listingAnswer(o Options, envelopeID string, docs []Document) answer {
 	b.WriteString("</Documents></ListEnvelopeDocumentsResult></ListEnvelopeDocumentsResponse>")
 	env.close(b)
 	return answer{status: http.StatusOK, contentType: contentTypeXML, body: b.Bytes()}
+}
+
+// DemoEnvelopes returns n envelopes of 1 to 5 new demo documents each (see
+// DemoDocuments), and those documents; with n of 2 or more the last envelope's
+// listing faults. The same seed gives the same envelopes.
+func DemoEnvelopes(n int, seed int64) ([]Envelope, []Document) {
+	rng := rand.New(rand.NewSource(seed)) //nolint:gosec // G404: reproducible demo data, not secrets
+	var envs []Envelope
+	var docs []Document
+	for i := range n {
+		size := 1 + rng.Intn(5)
+		own := DemoDocuments(size, rng.Int63())
+		e := Envelope{ID: randomGUID(rng), AuthToken: randomGUID(rng), Fault: n >= 2 && i == n-1}
+		for _, d := range own {
+			e.Documents = append(e.Documents, d.ID)
+		}
+		envs = append(envs, e)
+		docs = append(docs, own...)
+	}
+	return envs, docs
 }

@@ -1137,3 +1137,22 @@ func TestListEnvelopeDocuments(t *testing.T) {
 	assert.Equal(t, 7, st.Requests)
 	assert.Zero(t, st.Documents, "listings are not CheckStatus requests")
 }
+
+func TestDemoEnvelopes(t *testing.T) {
+	envs, docs := DemoEnvelopes(6, 7)
+	require.Len(t, envs, 6)
+	n := 0
+	for i, e := range envs {
+		assert.GreaterOrEqual(t, len(e.Documents), 1)
+		assert.LessOrEqual(t, len(e.Documents), 5)
+		assert.Equal(t, i == 5, e.Fault, "the last one faults")
+		assert.True(t, assuresign.IsGUID(e.ID) && assuresign.IsGUID(e.AuthToken))
+		for _, id := range e.Documents {
+			assert.Equal(t, docs[n].ID, id, "the documents, in envelope order")
+			n++
+		}
+	}
+	assert.Len(t, docs, n)
+	again, _ := DemoEnvelopes(6, 7)
+	assert.Equal(t, envs, again, "reproducible")
+}

@@ -61,6 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	documentsFile := fs.String("documents", "", `JSON array of documents: [{"id":"GUID","auth_token":"GUID","status":"SigningStepInProgress","step":2}]`)
 	envelopesFile := fs.String("envelopes", "", `JSON array of envelopes: [{"id":"GUID","auth_token":"GUID","documents":["GUID",...],"fault":false}]`)
 	demo := fs.Int("demo", 0, "also add this many random demo documents")
+	demoEnvelopes := fs.Int("demo-envelopes", 0, "also add this many envelopes of 1 to 5 new demo documents each; with 2 or more, the last one's listing faults")
 	lifecycle := fs.Duration("lifecycle", 0, "advance the documents' life cycle every this often (0 = never)")
 	seed := fs.Int64("seed", 1, "seed for --demo and --lifecycle")
 	var o simulator.Options
@@ -105,6 +106,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	for _, d := range simulator.DemoDocuments(*demo, *seed) {
 		sim.Put(d)
+	}
+	envs, envDocs := simulator.DemoEnvelopes(*demoEnvelopes, *seed)
+	for _, d := range envDocs {
+		sim.Put(d)
+	}
+	for _, e := range envs {
+		sim.PutEnvelope(e)
 	}
 	if *envelopesFile != "" {
 		f, err := os.Open(*envelopesFile)

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
 )
 
 const (
@@ -269,4 +270,22 @@ func TestCommandErrors(t *testing.T) {
 	assert.Error(t, run(ctx, []string{"--listen", "256.0.0.1:0"}, io.Discard, io.Discard))
 	assert.Error(t, run(ctx, []string{"--no-such-flag"}, io.Discard, io.Discard))
 	assert.Error(t, run(ctx, []string{"extra"}, io.Discard, io.Discard))
+}
+
+// --demo-envelopes adds envelopes whose documents are listed, the last one faulting.
+func TestCommandDemoEnvelopes(t *testing.T) {
+	base := start(t, "--demo-envelopes", "2", "--seed", "5")
+	envs, docs := simulator.DemoEnvelopes(2, 5)
+	code, body := admin(t, http.MethodGet, base+"/admin/documents", "")
+	require.Equal(t, 200, code)
+	var got []jsonDocument
+	require.NoError(t, json.Unmarshal([]byte(body), &got))
+	assert.Len(t, got, len(docs))
+	c, err := assuresign.NewClient(assuresign.Config{Endpoint: base + "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text", MaxRetries: -1})
+	require.NoError(t, err)
+	l, err := c.ListEnvelopeDocuments(t.Context(), assuresign.EnvelopeRequest{ID: envs[0].ID, AuthToken: envs[0].AuthToken, ContextIdentifier: sampleContext})
+	require.NoError(t, err)
+	assert.Len(t, l.Documents, len(envs[0].Documents))
+	_, err = c.ListEnvelopeDocuments(t.Context(), assuresign.EnvelopeRequest{ID: envs[1].ID, AuthToken: envs[1].AuthToken, ContextIdentifier: sampleContext})
+	assert.Equal(t, "soap_fault", assuresign.Outcome(err))
 }
