@@ -11,6 +11,16 @@ import (
 // demoEnvelopeSizes are the documents of each envelope the demo watches.
 var demoEnvelopeSizes = []int{3, 5}
 
+// demoWatchedDocuments is how many documents the demo watches: its own and
+// its envelopes'.
+func demoWatchedDocuments() int {
+	n := demoDocuments
+	for _, size := range demoEnvelopeSizes {
+		n += size
+	}
+	return n
+}
+
 // addDemoEnvelopes puts the demo's envelopes and their documents (moving
 // through the life cycle with the others) in sim, and returns the watch
 // file's envelopes: section for them.
