@@ -256,6 +256,10 @@ func (r *Refresher) listEnvelopes(ctx context.Context, now time.Time, urgentOnly
 				first = l
 			}
 		}
+		var e *assuresign.Error
+		if errors.As(l.err, &e) && e.RetryAfter > 0 {
+			r.holdUntil(r.now().Add(e.RetryAfter)) // AssureSign asked every request to wait
+		}
 		r.metrics.envelopeListings.WithLabelValues(result).Inc()
 		if r.env.record(l, r.now()) {
 			changed = true
@@ -368,8 +372,11 @@ func (r *Refresher) publishEnvelopes() {
 }
 
 // applyWatched gives the store the documents to watch now and reports how
-// many it checks at once.
+// many it checks at once. A reload and a round's listings may both call it:
+// one at a time, so the list applied last is the one built last.
 func (r *Refresher) applyWatched() int {
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
 	return r.store.SetWatchList(r.env.watched(r.logger))
 }
 

@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -323,4 +324,24 @@ func TestEnvelopeReload(t *testing.T) {
 	r.refresher.SetWatchList(&dropped)
 	assert.Equal(t, 1, r.store.Len(), "only the direct document is left")
 	assert.Empty(t, r.refresher.Envelopes())
+}
+
+// A listing answered 429 with Retry-After holds every request back, as a
+// CheckStatus answer would, and is that envelope's failure only.
+func TestEnvelopeListingRetryAfter(t *testing.T) {
+	r := newRig(t, rigOptions{wrap: func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if strings.Contains(req.Header.Get("SOAPAction"), "ListEnvelopeDocuments") {
+				w.Header().Set("Retry-After", "120")
+				http.Error(w, "slow down", http.StatusTooManyRequests)
+				return
+			}
+			next.ServeHTTP(w, req)
+		})
+	}})
+	r.refresher.SetWatchList(&watchlist.List{Envelopes: []watchlist.Document{{ID: envA, AuthToken: envToken}}})
+	r.round(0)
+	assert.True(t, testenv.T0.Add(120*time.Second).Equal(r.refresher.Upstream().HeldUntil), "held until %v", r.refresher.Upstream().HeldUntil)
+	assert.Equal(t, 1.0, testutil.ToFloat64(r.refresher.metrics.envelopeListings.WithLabelValues("http_429")))
+	assert.False(t, envelopeView(t, r.refresher, envA).ListOK)
 }

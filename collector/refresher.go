@@ -66,6 +66,7 @@ type Refresher struct {
 	upstream   Upstream // HeldUntil is filled in from quietUntil when asked
 
 	env           envelopes
+	applyMu       sync.Mutex // see applyWatched
 	envelopeViews atomic.Pointer[[]EnvelopeView]
 	// parkedDropped says whether the first round has ended the wait of
 	// restored documents for their envelope's listing.
