@@ -380,10 +380,12 @@ func (r *Refresher) applyWatched() int {
 	return r.store.SetWatchList(r.env.watched(r.logger))
 }
 
-// The envelopes' families, written by envelopeCollector.
+// The envelopes' families, written by envelopeCollector. The info family's
+// descriptor depends on each envelope's label names, so it is built per scrape.
+const envelopeInfoName = "assuresign_envelope_info"
+
 var (
-	envelopeInfoDesc = "assuresign_envelope_info"
-	envelopeDescs    = struct{ documents, documentInfo, status, listSuccess *prometheus.Desc }{
+	envelopeDescs = struct{ documents, documentInfo, status, listSuccess *prometheus.Desc }{
 		documents: prometheus.NewDesc("assuresign_envelope_documents",
 			"Documents the envelope's last good ListEnvelopeDocuments answer listed.", []string{"envelope_id"}, nil),
 		documentInfo: prometheus.NewDesc("assuresign_envelope_document_info",
@@ -419,7 +421,7 @@ func (c envelopeCollector) Collect(ch chan<- prometheus.Metric) {
 		key := strings.Join(names, ",")
 		desc, ok := infoDescs[key]
 		if !ok {
-			desc = prometheus.NewDesc(envelopeInfoDesc, envelopeInfoHelp, append([]string{"envelope_id"}, names...), nil)
+			desc = prometheus.NewDesc(envelopeInfoName, envelopeInfoHelp, append([]string{"envelope_id"}, names...), nil)
 			infoDescs[key] = desc
 		}
 		values := []string{v.ID}
