@@ -580,11 +580,10 @@ func flagNames(args []string) []string {
 	return slices.Compact(names)
 }
 
+// TestHelmChartLint lints the chart with the values of every render case; a
+// warning fails, as with `helm lint --strict`.
 func TestHelmChartLint(t *testing.T) {
 	for _, tc := range chartCases {
-		if tc.name != "defaults" && tc.name != "all" {
-			continue
-		}
 		t.Run(tc.name, func(t *testing.T) {
 			values := map[string]any{}
 			if err := yaml.Unmarshal([]byte(tc.values), &values); err != nil {
@@ -594,11 +593,27 @@ func TestHelmChartLint(t *testing.T) {
 			for _, m := range result.Messages {
 				if m.Severity >= support.WarningSev {
 					t.Error(m)
-				} else {
-					t.Log(m)
 				}
 			}
 		})
+	}
+}
+
+// TestHelmChartRefuses: values that cannot work fail the render with a
+// message saying what to set.
+func TestHelmChartRefuses(t *testing.T) {
+	for values, want := range map[string]string{
+		"webhook: {enabled: true}": "webhook.enabled needs webhook.bearerToken.existingSecret or webhook.bearerToken.value",
+		"webhook: {enabled: true, bearerToken: {value: t}, httpRoute: {enabled: true}}": "webhook.httpRoute.enabled needs webhook.httpRoute.parentRefs",
+		"sharding: {shards: 2}\npersistence: {enabled: true, existingClaim: state}":     "persistence.existingClaim cannot be shared by shards",
+	} {
+		m := map[string]any{}
+		if err := yaml.Unmarshal([]byte(strings.ReplaceAll(values, `\n`, "\n")), &m); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := renderChart(t, m); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("values %s: want an error %q, got %v", values, want, err)
+		}
 	}
 }
 
