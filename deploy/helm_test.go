@@ -196,6 +196,8 @@ webhook:
 			t.Errorf("claim %s: %v", pvc.Name, pvc.Spec)
 		}
 	}},
+	{name: "persistence.existingClaim", values: "persistence: {enabled: true, existingClaim: exporter-state}", existing: []string{"exporter-state"},
+		check: func(t *testing.T, r *rendered) { wantCounts(t, r, map[string]int{"PersistentVolumeClaim": 0}) }},
 	{name: "sharding with persistence and the webhook", values: `
 sharding: {shards: 4}
 persistence: {enabled: true}
@@ -408,6 +410,11 @@ func checkChartVolumes(t *testing.T, r *rendered, what string, spec *corev1.PodS
 			}
 		case v.ConfigMap != nil:
 			checkSource(v.Name, v.ConfigMap.Name, v.ConfigMap.Items, false)
+		case v.PersistentVolumeClaim != nil:
+			name := v.PersistentVolumeClaim.ClaimName
+			if !slices.Contains(existing, name) && !slices.ContainsFunc(r.claims, func(c *corev1.PersistentVolumeClaim) bool { return c.Name == name }) {
+				t.Errorf("%s: volume %s reads claim %s, which the chart does not make", what, v.Name, name)
+			}
 		case v.Projected != nil:
 			for _, src := range v.Projected.Sources {
 				if src.Secret != nil {
@@ -720,4 +727,25 @@ func stringData(s *corev1.Secret) map[string]string {
 		m[k] = string(v)
 	}
 	return m
+}
+
+// TestHelmChartReadmeExample renders the values the chart's README shows for
+// a sharded, persisted exporter with the webhook, a ServiceMonitor and a
+// PrometheusRule, and checks that they give it.
+func TestHelmChartReadmeExample(t *testing.T) {
+	readme := string(readRepoFile(t, chartReadme))
+	_, block, ok := strings.Cut(readme, "```yaml\n")
+	block, _, ok2 := strings.Cut(block, "```")
+	if !ok || !ok2 {
+		t.Fatalf("%s: no yaml block", chartReadme)
+	}
+	r := renderValues(t, block)
+	checkChart(t, r, []string{"assuresign-account", "assuresign-watch", "assuresign-documenttrak"})
+	wantCounts(t, r, map[string]int{"StatefulSet": 1, "ServiceMonitor": 1, "PrometheusRule": 1, "Ingress": 1})
+	checkChartShards(t, r, 3)
+	checkWebhook(t, r)
+	checkServiceMonitor(t, r)
+	if len(r.statefulSets[0].Spec.VolumeClaimTemplates) != 1 {
+		t.Error("the example's shards keep no state on a claim")
+	}
 }
