@@ -16,6 +16,7 @@ import (
 	"helm.sh/helm/v4/pkg/chart/v2/lint"
 	"helm.sh/helm/v4/pkg/chart/v2/lint/support"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	chartv2util "helm.sh/helm/v4/pkg/chart/v2/util"
 	"helm.sh/helm/v4/pkg/engine"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -747,5 +748,27 @@ func TestHelmChartReadmeExample(t *testing.T) {
 	checkServiceMonitor(t, r)
 	if len(r.statefulSets[0].Spec.VolumeClaimTemplates) != 1 {
 		t.Error("the example's shards keep no state on a claim")
+	}
+}
+
+// TestHelmChartPackage packages the chart as `helm package` does and renders
+// the archive: the copies of examples/ must be in it.
+func TestHelmChartPackage(t *testing.T) {
+	archive, err := chartv2util.Save(loadChart(t), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	packaged, err := loader.Load(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for copied := range chartFiles {
+		name := strings.TrimPrefix(copied, chartDir+"/")
+		if !slices.ContainsFunc(packaged.Files, func(f *common.File) bool { return f.Name == name }) {
+			t.Errorf("%s: %s is not in the package", path.Base(archive), name)
+		}
+	}
+	if want := "assuresign-exporter-" + packaged.Metadata.Version + ".tgz"; path.Base(archive) != want {
+		t.Errorf("package %s, want %s", path.Base(archive), want)
 	}
 }
