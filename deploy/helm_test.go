@@ -101,7 +101,8 @@ type chartCase struct {
 
 var chartCases = []chartCase{
 	{name: "defaults", check: func(t *testing.T, r *rendered) {
-		wantCounts(t, r, map[string]int{"Deployment": 1, "Service": 1, "ServiceAccount": 1, "Secret": 2})
+		// The defaults need no CRD.
+		wantCounts(t, r, map[string]int{"Deployment": 1, "Service": 1, "ServiceAccount": 1, "Secret": 2, "ServiceMonitor": 0, "PrometheusRule": 0, "HTTPRoute": 0, "ConfigMap": 0})
 		s := secretNamed(t, r, releaseName)
 		if v, ok := s.Data["context-identifier"]; !ok || len(v) != 0 {
 			t.Errorf("Secret %s: want an empty context-identifier, have %q (present %v)", s.Name, v, ok)
