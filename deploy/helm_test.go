@@ -646,13 +646,20 @@ func TestHelmChartSchema(t *testing.T) {
 }
 
 // TestHelmChartAppVersion: the chart deploys the release of the repository's
-// VERSION, whose image is tagged vX.Y.Z.
+// VERSION, from the published image, tagged vX.Y.Z.
 func TestHelmChartAppVersion(t *testing.T) {
 	version := strings.TrimSpace(string(readRepoFile(t, "VERSION")))
 	if got := loadChart(t).Metadata.AppVersion; got != "v"+version {
 		t.Errorf("%s/Chart.yaml: appVersion %q, want %q (VERSION)", chartDir, got, "v"+version)
 	}
+	want := publishedImage + ":v" + version
+	if got := podSpec(renderValues(t, "")).Containers[0].Image; got != want {
+		t.Errorf("the default image is %s, want the published %s", got, want)
+	}
 }
+
+// publishedImage is the name under which releases publish the exporter's image.
+const publishedImage = "ghcr.io/assuresign-exporter/assuresign_exporter"
 
 // chartFiles are the chart's copies of examples/ (Helm reads no file
 // outside the chart).
