@@ -321,11 +321,23 @@ func checkChart(t *testing.T, r *rendered, existing []string) {
 			t.Errorf("%s: want 1 replica (more would repeat every AssureSign request)", what)
 		}
 	}
+	var volumes []string
 	for _, s := range r.statefulSets {
 		what, sel, tpl = "StatefulSet "+s.Name, s.Spec.Selector, &s.Spec.Template
+		for _, c := range s.Spec.VolumeClaimTemplates {
+			volumes = append(volumes, c.Name)
+		}
+	}
+	for _, v := range tpl.Spec.Volumes {
+		volumes = append(volumes, v.Name)
 	}
 	c := checkExporterPod(t, what, sel, tpl)
 	checkFlags(t, what, c.Args)
+	for _, m := range c.VolumeMounts {
+		if !slices.Contains(volumes, m.Name) {
+			t.Errorf("%s: mounts %s, which is neither a volume nor a volumeClaimTemplate", what, m.Name)
+		}
+	}
 	checkServiceAccount(t, r)
 	for _, svc := range r.services {
 		if ok, _ := selects(&metav1.LabelSelector{MatchLabels: svc.Spec.Selector}, tpl.Labels); !ok {
