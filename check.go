@@ -57,6 +57,8 @@ func runCheck(ctx context.Context, out io.Writer, cfg checkConfig, logger *slog.
 		fmt.Fprintln(out, err)
 		return checkUnreachable
 	}
+	var envelopesFailed int
+	wl.Documents, envelopesFailed = checkEnvelopes(ctx, out, client, wl, cfg)
 	checks := make([]assuresign.Check, len(wl.Documents))
 	for i, d := range wl.Documents {
 		checks[i] = assuresign.Check{ID: d.ID, AuthToken: d.AuthToken, ContextIdentifier: cmp.Or(d.ContextIdentifier, cfg.contextIdentifier)}
@@ -114,6 +116,9 @@ func runCheck(ctx context.Context, out io.Writer, cfg checkConfig, logger *slog.
 		return checkUnreachable
 	case withStatus < n:
 		fmt.Fprintf(out, "FAILED: documents without a status: %d (see their exceptions and errors: a wrong AuthToken or id, or a document deleted in AssureSign)\n", n-withStatus)
+		return checkIncomplete
+	case envelopesFailed > 0:
+		fmt.Fprintf(out, "FAILED: envelopes not listed: %d (a wrong envelope id or AuthToken, or see --assuresign.envelopes-endpoint)\n", envelopesFailed)
 		return checkIncomplete
 	}
 	fmt.Fprintln(out, "OK")

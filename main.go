@@ -48,6 +48,7 @@ var (
 	watchPoll         = kingpin.Flag("watch.poll-interval", "How often to look for changed, new or removed watch files (follows Kubernetes' symlink swaps).").Default("10s").Duration()
 
 	endpoint         = kingpin.Flag("assuresign.endpoint", "Full URL of the CheckStatus endpoint: pick the host of the account's region.").Default(assuresign.DefaultEndpoint).String()
+	envelopesURL     = kingpin.Flag("assuresign.envelopes-endpoint", "Full URL of the Envelopes endpoint, for the watch files' envelopes (ListEnvelopeDocuments); empty: --assuresign.endpoint's scheme and host with path "+assuresign.DefaultEnvelopesPath+".").String()
 	contextFile      = kingpin.Flag("assuresign.context-identifier-file", "File holding the account's ContextIdentifier; else $"+contextEnv+" is used.").String()
 	batchSize        = kingpin.Flag("assuresign.batch-size", "Documents per CheckStatus request.").Default("50").Int()
 	concurrency      = kingpin.Flag("assuresign.concurrency", "CheckStatus requests in flight at once.").Default("2").Int()
@@ -74,7 +75,7 @@ var (
 	stuckAfter        = kingpin.Flag("web.landing-page.stuck-after", "How long a document may sit in one signing step before the landing page lists it as stuck (the AssureSignDocumentStuck alert's threshold).").Default(server.DefaultStuckAfter.String()).Duration()
 	metricsPath       = kingpin.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 	currentStatusOnly = kingpin.Flag("metrics.current-status-only", "Export one assuresign_document_status series per document, for its current status, instead of a state set of nine (about 8.5 series per document instead of 16.5).").Bool()
-	check             = kingpin.Flag("check", "Ask AssureSign once about every watched document, print a table and exit: 0 when all have a status, 1 when any has none or the watch list is invalid, 2 when AssureSign could not be reached or refused the request. Starts no server.").Bool()
+	check             = kingpin.Flag("check", "Ask AssureSign once about every watched document, print a table and exit: 0 when all have a status, 1 when any has none, an envelope cannot be listed, or the watch list is invalid, 2 when AssureSign could not be reached or refused the request. Starts no server.").Bool()
 	demo              = kingpin.Flag("demo", "Run against a built-in AssureSign simulator with generated documents; no account needed. Listens on "+demoListen+" unless --web.listen-address is given, with the webhook on.").Bool()
 
 	toolkitFlags = kingpinflag.AddFlags(kingpin.CommandLine, defaultListen)
@@ -246,7 +247,7 @@ func runCheckFlags(logger *slog.Logger) int {
 	return runCheck(ctx, os.Stdout, checkConfig{
 		watchFiles: *watchFiles, maxDocuments: *watchMaxDocuments, contextIdentifier: contextIdentifier,
 		client: assuresign.Config{
-			Endpoint: *endpoint, MaxBodyBytes: *maxResponseBytes, MaxRetries: retries(*maxRetries), Logger: logger,
+			Endpoint: *endpoint, EnvelopesEndpoint: *envelopesURL, MaxBodyBytes: *maxResponseBytes, MaxRetries: retries(*maxRetries), Logger: logger,
 		},
 		batchSize: *batchSize, concurrency: *concurrency, timeout: *requestTimeout,
 	}, logger)
@@ -346,12 +347,13 @@ func buildCollector(reg registry, contextIdentifier string, logger *slog.Logger)
 	e.store = collector.NewStore(collector.StoreConfig{CurrentStatusOnly: *currentStatusOnly})
 	metrics := collector.NewMetrics(e.registry, e.store.Len, *refreshInterval, *webhookTokenFile != "")
 	client, err := assuresign.NewClient(assuresign.Config{
-		Endpoint:     *endpoint,
-		MaxBodyBytes: *maxResponseBytes,
-		MaxRetries:   retries(*maxRetries),
-		Logger:       logger,
-		Observe:      metrics.ObserveRequest,
-		Dropped:      metrics.DroppedItems,
+		Endpoint:          *endpoint,
+		EnvelopesEndpoint: *envelopesURL,
+		MaxBodyBytes:      *maxResponseBytes,
+		MaxRetries:        retries(*maxRetries),
+		Logger:            logger,
+		Observe:           metrics.ObserveRequest,
+		Dropped:           metrics.DroppedItems,
 	})
 	if err != nil {
 		return nil, err
@@ -366,8 +368,10 @@ func buildCollector(reg registry, contextIdentifier string, logger *slog.Logger)
 		Concurrency:       *concurrency,
 		Timeout:           *requestTimeout,
 		ContextIdentifier: contextIdentifier,
+		Lister:            client,
+		MaxDocuments:      *watchMaxDocuments,
 	}, e.store, client, metrics, logger)
-	e.registry.MustRegister(collector.NewCheckIntervalCollector(e.refresher.CheckIntervals))
+	e.registry.MustRegister(collector.NewCheckIntervalCollector(e.refresher.CheckIntervals), collector.NewEnvelopeCollector(e.refresher.Envelopes))
 	e.shard, _ = parseShard(*shard) // validated by validateFlags
 	collector.RegisterShardMetrics(e.registry, e.shard, *totalShards)
 	e.watch = watchlist.NewFiles(*watchFiles, *watchMaxDocuments, contextIdentifier == "", e.registry, logger)
@@ -445,7 +449,7 @@ func (e *exporter) buildServers() ([]*serverSpec, error) {
 	}
 	e.reloads = newReloader(e.applyReload)
 	opts := server.Options{
-		MetricsPath: *metricsPath, Store: e.store, Gatherer: e.registry, Ready: e.refresher.Ready, CheckIntervals: e.refresher.CheckIntervals,
+		MetricsPath: *metricsPath, Store: e.store, Gatherer: e.registry, Ready: e.refresher.Ready, CheckIntervals: e.refresher.CheckIntervals, Envelopes: e.refresher.Envelopes,
 		Reload: e.reloads.reload, Version: version.Version, Logger: e.logger,
 		Upstream: e.refresher.Upstream, StuckAfter: *stuckAfter,
 	}

@@ -443,7 +443,7 @@ func demoSecrets(t *testing.T, tmp string) *testenv.Secrets {
 	data, err := os.ReadFile(files[0])
 	require.NoError(t, err)
 	tokens := regexp.MustCompile(`auth_token: (\S+)`).FindAllStringSubmatch(string(data), -1)
-	require.Len(t, tokens, 40)
+	require.Len(t, tokens, 42, "40 documents and 2 envelopes")
 	secrets := testenv.NewSecrets(testenv.FragmentLen, e2eContext)
 	for _, m := range tokens {
 		secrets.Add("AuthToken", m[1])
@@ -466,23 +466,30 @@ func testDemo(t *testing.T) {
 
 	text, x := e.Metrics(t)
 	watched, _ := x.Value("assuresign_watched_documents")
-	assert.Equal(t, 40.0, watched)
+	assert.Equal(t, 48.0, watched, "40 documents, and two envelopes of 3 and 5")
 	info := x.Families["assuresign_document_info"]
 	require.NotNil(t, info)
-	assert.Len(t, info.GetMetric(), 40)
+	assert.Len(t, info.GetMetric(), 48)
 	for _, m := range info.GetMetric() {
 		names := map[string]bool{}
 		for _, lp := range m.GetLabel() {
 			names[lp.GetName()] = lp.GetValue() != ""
 		}
-		assert.Equal(t, map[string]bool{"document_id": true, "customer": true, "team": true}, names)
+		if !names["pack"] { // an envelope's documents carry its labels
+			assert.Equal(t, map[string]bool{"document_id": true, "customer": true, "team": true}, names)
+		}
 	}
+	var sizes []float64
+	for _, m := range x.Families["assuresign_envelope_documents"].GetMetric() {
+		sizes = append(sizes, m.GetGauge().GetValue())
+	}
+	assert.ElementsMatch(t, []float64{3, 5}, sizes)
 	up, _ := x.Value("assuresign_up")
 	assert.Equal(t, 1.0, up)
 	interval, _ := x.Value("assuresign_refresh_interval_seconds")
 	assert.Equal(t, 10.0, interval)
 	statuses := x.Statuses()
-	assert.Len(t, statuses, 40)
+	assert.Len(t, statuses, 48)
 	for id, st := range statuses {
 		if id != wrongToken {
 			assert.NotEqual(t, "Unknown", st, "%s has no documented status", id)
@@ -504,6 +511,7 @@ func testDemo(t *testing.T) {
 	assert.Equal(t, http.StatusOK, code)
 	assert.Contains(t, page, stuck)
 	assert.Contains(t, page, wrongToken)
+	assert.Contains(t, page, "2 envelopes")
 
 	e.Signal(t, syscall.SIGTERM)
 	assert.Equal(t, 0, e.ExitCode(t, 5*time.Second))

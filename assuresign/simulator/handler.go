@@ -2,17 +2,40 @@ package simulator
 
 import (
 	"net/http"
+	"strings"
 	"time"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 )
 
-// ServeHTTP answers one CheckStatus request.
+// ServeHTTP dispatches a request to its operation by SOAPAction, as WCF does;
+// anything else is taken as CheckStatus, whose validation answers it.
+func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch soapAction(r) {
+	case assuresign.ListEnvelopeDocumentsAction:
+		s.serveListEnvelopeDocuments(w, r)
+	default:
+		s.serveCheckStatus(w, r)
+	}
+}
+
+// soapAction returns the request's SOAPAction without its quotes.
+func soapAction(r *http.Request) string {
+	a := strings.TrimSpace(r.Header.Get("SOAPAction"))
+	if len(a) >= 2 && a[0] == '"' && a[len(a)-1] == '"' {
+		a = a[1 : len(a)-1]
+	}
+	return a
+}
+
+// serveCheckStatus answers one CheckStatus request.
 //
 // Order: the request is counted and the fault (if any) taken; a POST's
 // headers and body are validated (a valid request is counted in
 // DocumentsPerRequest even when a fault then spoils the answer); the latency
 // passes; then the fault, or else the answer: 405 for another method, a SOAP
 // Client fault for an invalid request, the results otherwise.
-func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Simulator) serveCheckStatus(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.stats.Requests++
 	fault := s.takeFault()
@@ -40,14 +63,8 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
+	if !sleep(r, latency) {
+		return
 	}
 
 	s.mu.Lock()
@@ -69,4 +86,20 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	serveFault(w, r, o, fault, a)
+}
+
+// sleep waits d, or less when the request ends first; it reports whether the
+// request is still there to answer.
+func sleep(r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-r.Context().Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
