@@ -664,14 +664,12 @@ func TestHelmChartAppVersion(t *testing.T) {
 	if got := loadChart(t).Metadata.AppVersion; got != "v"+version {
 		t.Errorf("%s/Chart.yaml: appVersion %q, want %q (VERSION)", chartDir, got, "v"+version)
 	}
-	want := publishedImage + ":v" + version
+	// The name under which releases publish the exporter's image.
+	want := "ghcr.io/assuresign-exporter/assuresign_exporter:v" + version
 	if got := podSpec(renderValues(t, "")).Containers[0].Image; got != want {
 		t.Errorf("the default image is %s, want the published %s", got, want)
 	}
 }
-
-// publishedImage is the name under which releases publish the exporter's image.
-const publishedImage = "ghcr.io/assuresign-exporter/assuresign_exporter"
 
 // chartFiles are the chart's copies of examples/ (Helm reads no file
 // outside the chart).
