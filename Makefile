@@ -100,7 +100,7 @@ unit:
 rules:
 	examples/check.sh
 
-## deploy: the deployment files' tests (deploy/test.sh: kustomize manifests, PrometheusRule, mixin,
+## deploy: the deployment files' tests (deploy/test.sh: kustomize manifests, Helm chart, PrometheusRule, mixin,
 ## systemd units, flags; its own Go module, needs kubectl).
 deploy:
 	deploy/test.sh

@@ -32,6 +32,14 @@ func readRepoFile(t *testing.T, rel string) []byte {
 	return b
 }
 
+func writeRepoFile(t *testing.T, rel string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(inRepo(rel), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s", rel)
+}
+
 // requiredTool returns the path of a tool the tests need. Without it the test
 // skips, except under CI=true, where it fails.
 func requiredTool(t *testing.T, name string) string {

@@ -15,9 +15,12 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -48,7 +51,7 @@ const (
 // kustomization under deploy/kubernetes is rendered and checked too.
 var wantKustomizations = []string{"base", "webhook", "sharded"}
 
-// rendered is the output of one kustomization, decoded.
+// rendered is the output of one kustomization or Helm render, decoded.
 type rendered struct {
 	dir             string
 	serviceAccounts []*corev1.ServiceAccount
@@ -57,12 +60,18 @@ type rendered struct {
 	statefulSets    []*appsv1.StatefulSet
 	serviceMonitors []*monitoringv1.ServiceMonitor
 	rules           []*monitoringv1.PrometheusRule
+	secrets         []*corev1.Secret
+	configMaps      []*corev1.ConfigMap
+	claims          []*corev1.PersistentVolumeClaim
+	ingresses       []*networkingv1.Ingress
+	httpRoutes      []*gatewayv1.HTTPRoute
+	disruptions     []*policyv1.PodDisruptionBudget
+	networkPolicies []*networkingv1.NetworkPolicy
 }
 
 var docSeparator = regexp.MustCompile(`(?m)^---\s*$`)
 
-// render runs kubectl kustomize on dir and decodes every object strictly
-// into its Go type: an unknown field, a duplicate key or a wrong type fails.
+// render runs kubectl kustomize on dir and decodes its objects.
 func render(t *testing.T, kubectl, dir string) *rendered {
 	t.Helper()
 	out, err := exec.Command(kubectl, "kustomize", dir).Output()
@@ -73,43 +82,68 @@ func render(t *testing.T, kubectl, dir string) *rendered {
 		}
 		t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, stderr)
 	}
-	r := &rendered{dir: dir}
-	for i, doc := range docSeparator.Split(string(out), -1) {
+	return decodeObjects(t, dir, string(out))
+}
+
+// decodeObjects decodes every object of a multi-document YAML stream strictly
+// into its Go type: an unknown field, a duplicate key or a wrong type fails.
+func decodeObjects(t *testing.T, where, stream string) *rendered {
+	t.Helper()
+	r := &rendered{dir: where}
+	for i, doc := range docSeparator.Split(stream, -1) {
 		if strings.TrimSpace(doc) == "" {
 			continue
 		}
 		var meta metav1.TypeMeta
 		if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
-			t.Fatalf("%s: object %d: %v", dir, i, err)
+			t.Fatalf("%s: object %d: %v", where, i, err)
+		}
+		if meta == (metav1.TypeMeta{}) {
+			continue // only comments
 		}
 		var obj any
 		switch meta.APIVersion + " " + meta.Kind {
 		case "v1 ServiceAccount":
-			o := &corev1.ServiceAccount{}
-			r.serviceAccounts, obj = append(r.serviceAccounts, o), o
+			obj = appendNew(&r.serviceAccounts)
 		case "v1 Service":
-			o := &corev1.Service{}
-			r.services, obj = append(r.services, o), o
+			obj = appendNew(&r.services)
 		case "apps/v1 Deployment":
-			o := &appsv1.Deployment{}
-			r.deployments, obj = append(r.deployments, o), o
+			obj = appendNew(&r.deployments)
 		case "apps/v1 StatefulSet":
-			o := &appsv1.StatefulSet{}
-			r.statefulSets, obj = append(r.statefulSets, o), o
+			obj = appendNew(&r.statefulSets)
 		case "monitoring.coreos.com/v1 ServiceMonitor":
-			o := &monitoringv1.ServiceMonitor{}
-			r.serviceMonitors, obj = append(r.serviceMonitors, o), o
+			obj = appendNew(&r.serviceMonitors)
 		case "monitoring.coreos.com/v1 PrometheusRule":
-			o := &monitoringv1.PrometheusRule{}
-			r.rules, obj = append(r.rules, o), o
+			obj = appendNew(&r.rules)
+		case "v1 Secret":
+			obj = appendNew(&r.secrets)
+		case "v1 ConfigMap":
+			obj = appendNew(&r.configMaps)
+		case "v1 PersistentVolumeClaim":
+			obj = appendNew(&r.claims)
+		case "networking.k8s.io/v1 Ingress":
+			obj = appendNew(&r.ingresses)
+		case "gateway.networking.k8s.io/v1 HTTPRoute":
+			obj = appendNew(&r.httpRoutes)
+		case "policy/v1 PodDisruptionBudget":
+			obj = appendNew(&r.disruptions)
+		case "networking.k8s.io/v1 NetworkPolicy":
+			obj = appendNew(&r.networkPolicies)
 		default:
-			t.Fatalf("%s: object %d: no check for %s %s", dir, i, meta.APIVersion, meta.Kind)
+			t.Fatalf("%s: object %d: no check for %s %s", where, i, meta.APIVersion, meta.Kind)
 		}
 		if err := yaml.UnmarshalStrict([]byte(doc), obj); err != nil {
-			t.Errorf("%s: %s %d: %v", dir, meta.Kind, i, err)
+			t.Errorf("%s: %s %d: %v", where, meta.Kind, i, err)
 		}
 	}
 	return r
+}
+
+// appendNew appends a new object to list and returns it.
+func appendNew[T any](list *[]*T) *T {
+	o := new(T)
+	*list = append(*list, o)
+	return o
 }
 
 // kustomizations lists the directories under deploy/kubernetes holding a
@@ -205,70 +239,8 @@ func TestKustomizations(t *testing.T) {
 func checkPod(t *testing.T, r *rendered, what string, sel *metav1.LabelSelector, tpl *corev1.PodTemplateSpec, claims []corev1.PersistentVolumeClaim) {
 	t.Helper()
 	spec := &tpl.Spec
-	if ok, err := selects(sel, tpl.Labels); err != nil || !ok {
-		t.Errorf("%s: selector %v does not select its pods' labels %v (%v)", what, sel, tpl.Labels, err)
-	}
-	if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
-		t.Errorf("%s: automountServiceAccountToken should be false: the exporter never calls the Kubernetes API", what)
-	}
-	if spec.HostNetwork || spec.HostPID || spec.HostIPC {
-		t.Errorf("%s: uses a host namespace", what)
-	}
-	if len(spec.Containers) != 1 || spec.Containers[0].Name != containerName {
-		t.Fatalf("%s: want the one container %q", what, containerName)
-	}
-	c := &spec.Containers[0]
+	c := checkExporterPod(t, what, sel, tpl)
 	what += " container " + c.Name
-
-	checkSecurityContext(t, what, spec.SecurityContext, c.SecurityContext)
-
-	// Ports and probes.
-	var port *corev1.ContainerPort
-	for i := range c.Ports {
-		if c.Ports[i].Name == portName {
-			port = &c.Ports[i]
-		}
-	}
-	if port == nil || port.ContainerPort != metricsPort {
-		t.Fatalf("%s: want port %s = %d, have %v", what, portName, metricsPort, c.Ports)
-	}
-	if name, value, _ := flagValue(c.Args, "web.listen-address"); name != "" && !strings.HasSuffix(value, ":"+strconv.Itoa(metricsPort)) {
-		t.Errorf("%s: --web.listen-address=%s does not listen on the container port %d", what, value, metricsPort)
-	}
-	for _, p := range []struct {
-		name  string
-		probe *corev1.Probe
-		path  string
-	}{{"livenessProbe", c.LivenessProbe, "/-/healthy"}, {"readinessProbe", c.ReadinessProbe, "/-/ready"}} {
-		if p.probe == nil || p.probe.HTTPGet == nil {
-			t.Errorf("%s: no HTTP %s", what, p.name)
-			continue
-		}
-		g := p.probe.HTTPGet
-		if g.Path != p.path {
-			t.Errorf("%s: %s path %q, want %q", what, p.name, g.Path, p.path)
-		}
-		if resolvePort(c, g.Port) != metricsPort {
-			t.Errorf("%s: %s port %s is not the container's port %d", what, p.name, g.Port.String(), metricsPort)
-		}
-	}
-
-	// Resources.
-	res := c.Resources
-	for _, q := range []struct {
-		what string
-		got  resource.Quantity
-		ok   bool
-		want string
-	}{
-		{"memory request", res.Requests[corev1.ResourceMemory], res.Requests != nil, memoryRequest},
-		{"memory limit", res.Limits[corev1.ResourceMemory], res.Limits != nil, memoryLimit},
-		{"cpu request", res.Requests[corev1.ResourceCPU], res.Requests != nil, cpuRequest},
-	} {
-		if want := resource.MustParse(q.want); !q.ok || q.got.Cmp(want) != 0 {
-			t.Errorf("%s: %s %s, want %s", what, q.what, q.got.String(), q.want)
-		}
-	}
 
 	// Volumes: the Secret's keys, each given to its flag; the state directory.
 	mounts := map[string]corev1.VolumeMount{}
@@ -340,6 +312,79 @@ func checkPod(t *testing.T, r *rendered, what string, sel *metav1.LabelSelector,
 
 	// Every flag must exist in the exporter.
 	checkFlags(t, r.dir+": "+what, append(slices.Clone(c.Command), c.Args...))
+}
+
+// checkExporterPod checks what every pod of the exporter must be, however it is
+// deployed: selected by its controller, hardened, with its port, probes and
+// resources. It returns the exporter's container.
+func checkExporterPod(t *testing.T, what string, sel *metav1.LabelSelector, tpl *corev1.PodTemplateSpec) *corev1.Container {
+	t.Helper()
+	spec := &tpl.Spec
+	if ok, err := selects(sel, tpl.Labels); err != nil || !ok {
+		t.Errorf("%s: selector %v does not select its pods' labels %v (%v)", what, sel, tpl.Labels, err)
+	}
+	if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
+		t.Errorf("%s: automountServiceAccountToken should be false: the exporter never calls the Kubernetes API", what)
+	}
+	if spec.HostNetwork || spec.HostPID || spec.HostIPC {
+		t.Errorf("%s: uses a host namespace", what)
+	}
+	if len(spec.Containers) != 1 || spec.Containers[0].Name != containerName {
+		t.Fatalf("%s: want the one container %q", what, containerName)
+	}
+	c := &spec.Containers[0]
+	what += " container " + c.Name
+
+	checkSecurityContext(t, what, spec.SecurityContext, c.SecurityContext)
+
+	// Ports and probes.
+	var port *corev1.ContainerPort
+	for i := range c.Ports {
+		if c.Ports[i].Name == portName {
+			port = &c.Ports[i]
+		}
+	}
+	if port == nil || port.ContainerPort != metricsPort {
+		t.Fatalf("%s: want port %s = %d, have %v", what, portName, metricsPort, c.Ports)
+	}
+	if name, value, _ := flagValue(c.Args, "web.listen-address"); name != "" && !strings.HasSuffix(value, ":"+strconv.Itoa(metricsPort)) {
+		t.Errorf("%s: --web.listen-address=%s does not listen on the container port %d", what, value, metricsPort)
+	}
+	for _, p := range []struct {
+		name  string
+		probe *corev1.Probe
+		path  string
+	}{{"livenessProbe", c.LivenessProbe, "/-/healthy"}, {"readinessProbe", c.ReadinessProbe, "/-/ready"}} {
+		if p.probe == nil || p.probe.HTTPGet == nil {
+			t.Errorf("%s: no HTTP %s", what, p.name)
+			continue
+		}
+		g := p.probe.HTTPGet
+		if g.Path != p.path {
+			t.Errorf("%s: %s path %q, want %q", what, p.name, g.Path, p.path)
+		}
+		if resolvePort(c, g.Port) != metricsPort {
+			t.Errorf("%s: %s port %s is not the container's port %d", what, p.name, g.Port.String(), metricsPort)
+		}
+	}
+
+	// Resources.
+	res := c.Resources
+	for _, q := range []struct {
+		what string
+		got  resource.Quantity
+		ok   bool
+		want string
+	}{
+		{"memory request", res.Requests[corev1.ResourceMemory], res.Requests != nil, memoryRequest},
+		{"memory limit", res.Limits[corev1.ResourceMemory], res.Limits != nil, memoryLimit},
+		{"cpu request", res.Requests[corev1.ResourceCPU], res.Requests != nil, cpuRequest},
+	} {
+		if want := resource.MustParse(q.want); !q.ok || q.got.Cmp(want) != 0 {
+			t.Errorf("%s: %s %s, want %s", what, q.what, q.got.String(), q.want)
+		}
+	}
+	return c
 }
 
 func checkSecurityContext(t *testing.T, what string, pod *corev1.PodSecurityContext, c *corev1.SecurityContext) {

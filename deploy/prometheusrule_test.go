@@ -13,7 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-var update = flag.Bool("update", false, "rewrite "+prometheusRuleFile+" from examples/alerts.yml and examples/rules.yml")
+var update = flag.Bool("update", false, "rewrite the generated files (the PrometheusRule, the Helm chart's copies of examples/ and its README) instead of comparing them")
 
 const prometheusRuleFile = "deploy/kubernetes/base/prometheusrule.yaml"
 

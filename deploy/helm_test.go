@@ -1,0 +1,792 @@
+package deploy
+
+import (
+	"bytes"
+	"maps"
+	"path"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"helm.sh/helm/v4/pkg/chart/common"
+	chartutil "helm.sh/helm/v4/pkg/chart/common/util"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
+	"helm.sh/helm/v4/pkg/chart/v2/lint"
+	"helm.sh/helm/v4/pkg/chart/v2/lint/support"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	chartv2util "helm.sh/helm/v4/pkg/chart/v2/util"
+	"helm.sh/helm/v4/pkg/engine"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+)
+
+const (
+	chartDir = "deploy/helm/assuresign-exporter"
+	// The release is named as the kustomize files name their objects, so
+	// that the chart's objects are named alike.
+	releaseName = "assuresign-exporter"
+	namespace   = "monitoring"
+	webhookPort = 9866
+)
+
+// Values of the test cases that are secrets: none may show in a ConfigMap,
+// an argument or an environment variable.
+const (
+	testContextIdentifier = "06C4A84A-693C-46CB-8DF2-40A8215AA056"
+	testWebhookToken      = "test-webhook-token-0123456789abcdef"
+	testAuthToken         = "8CC9A84B-693C-46CC-4342-40A8215AD76A"
+)
+
+func loadChart(t *testing.T) *chart.Chart {
+	t.Helper()
+	ch, err := loader.Load(inRepo(chartDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+// renderChart renders the chart as `helm template` does, values validated
+// against values.schema.json, and returns the manifests as one YAML stream.
+func renderChart(t *testing.T, values map[string]any) (string, error) {
+	t.Helper()
+	ch := loadChart(t)
+	opts := common.ReleaseOptions{Name: releaseName, Namespace: namespace, IsInstall: true}
+	top, err := chartutil.ToRenderValuesWithSchemaValidation(ch, values, opts, nil, false)
+	if err != nil {
+		return "", err
+	}
+	files, err := engine.Render(ch, top)
+	if err != nil {
+		return "", err
+	}
+	var out strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		if strings.HasSuffix(name, "NOTES.txt") || strings.TrimSpace(files[name]) == "" {
+			continue
+		}
+		out.WriteString("---\n# Source: " + name + "\n" + files[name] + "\n")
+	}
+	return out.String(), nil
+}
+
+// renderValues renders the chart with values given as YAML and decodes its
+// objects strictly.
+func renderValues(t *testing.T, valuesYAML string) *rendered {
+	t.Helper()
+	values := map[string]any{}
+	if err := yaml.Unmarshal([]byte(valuesYAML), &values); err != nil {
+		t.Fatalf("test values: %v", err)
+	}
+	out, err := renderChart(t, values)
+	if err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	return decodeObjects(t, chartDir, out)
+}
+
+// chartCase is a render of the chart with some values and what it must give.
+type chartCase struct {
+	name   string
+	values string
+	// Secrets and ConfigMaps the values name, which the chart does not make.
+	existing []string
+	check    func(t *testing.T, r *rendered)
+}
+
+var chartCases = []chartCase{
+	{name: "defaults", check: func(t *testing.T, r *rendered) {
+		// The defaults need no CRD.
+		wantCounts(t, r, map[string]int{"Deployment": 1, "Service": 1, "ServiceAccount": 1, "Secret": 2, "ServiceMonitor": 0, "PrometheusRule": 0, "HTTPRoute": 0, "ConfigMap": 0})
+		s := secretNamed(t, r, releaseName)
+		if v, ok := s.Data["context-identifier"]; !ok || len(v) != 0 {
+			t.Errorf("Secret %s: want an empty context-identifier, have %q (present %v)", s.Name, v, ok)
+		}
+	}},
+	{name: "contextIdentifier.value", values: "contextIdentifier: {value: " + testContextIdentifier + "}",
+		check: func(t *testing.T, r *rendered) {
+			if got := string(secretNamed(t, r, releaseName).Data["context-identifier"]); got != testContextIdentifier {
+				t.Errorf("context-identifier is %q", got)
+			}
+		}},
+	{name: "contextIdentifier.existingSecret", values: "contextIdentifier: {existingSecret: account, key: guid}", existing: []string{"account"},
+		check: func(t *testing.T, r *rendered) {
+			wantCounts(t, r, map[string]int{"Secret": 1}) // the watch files' only
+		}},
+	{name: "watchFiles.files", values: `
+watchFiles:
+  files:
+    sales.yml: {documents: [{id: 2CE11EF1-8938-DD11-8735-00065B8CE99B, auth_token: ` + testAuthToken + `}]}
+    legal.yaml: |
+      documents: []
+`, check: func(t *testing.T, r *rendered) {
+		s := secretNamed(t, r, releaseName+"-watch")
+		if !strings.Contains(string(s.Data["sales.yml"]), testAuthToken) || string(s.Data["legal.yaml"]) != "documents: []\n" {
+			t.Errorf("Secret %s: the inline watch files are not its keys: %v", s.Name, keys(stringData(s)))
+		}
+	}},
+	{name: "watchFiles.existingSecret", values: "watchFiles: {existingSecret: watch-lists}", existing: []string{"watch-lists"},
+		check: func(t *testing.T, r *rendered) { wantCounts(t, r, map[string]int{"Secret": 1}) }},
+	{name: "watchFiles.existingConfigMap", values: "watchFiles: {existingConfigMap: watch-lists}", existing: []string{"watch-lists"},
+		check: func(t *testing.T, r *rendered) {
+			wantCounts(t, r, map[string]int{"Secret": 1})
+			if v := podSpec(r).Volumes[0]; v.ConfigMap == nil || v.ConfigMap.Name != "watch-lists" {
+				t.Errorf("watch volume: want ConfigMap watch-lists, have %+v", v.VolumeSource)
+			}
+		}},
+	{name: "pod options", values: `
+image: {repository: registry.example.com/assuresign_exporter, digest: "sha256:` + strings.Repeat("ab", 32) + `", pullPolicy: Always}
+imagePullSecrets: [{name: registry}]
+extraArgs: [--refresh.interval=1h, --metrics.current-status-only]
+env: [{name: GOGC, value: "100"}]
+podAnnotations: {example.com/note: checked}
+podLabels: {team: documents}
+nodeSelector: {kubernetes.io/os: linux}
+tolerations: [{key: dedicated, operator: Equal, value: monitoring, effect: NoSchedule}]
+affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchExpressions: [{key: kubernetes.io/arch, operator: In, values: [amd64]}]}]}}}
+topologySpreadConstraints: [{maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway}]
+priorityClassName: monitoring
+`, existing: []string{"registry"}, check: func(t *testing.T, r *rendered) {
+		spec := podSpec(r)
+		c := spec.Containers[0]
+		if c.Image != "registry.example.com/assuresign_exporter@sha256:"+strings.Repeat("ab", 32) || c.ImagePullPolicy != corev1.PullAlways {
+			t.Errorf("image %s, pull policy %s", c.Image, c.ImagePullPolicy)
+		}
+		if _, v, _ := flagValue(c.Args, "refresh.interval"); v != "1h" || !slices.Contains(c.Args, "--metrics.current-status-only") {
+			t.Errorf("extraArgs missing from %v", c.Args)
+		}
+		if len(spec.ImagePullSecrets) != 1 || len(spec.Tolerations) != 1 || spec.Affinity == nil || len(spec.TopologySpreadConstraints) != 1 ||
+			spec.PriorityClassName != "monitoring" || spec.NodeSelector["kubernetes.io/os"] != "linux" || len(c.Env) != 1 {
+			t.Errorf("pod options missing from the pod spec")
+		}
+		tpl := r.deployments[0].Spec.Template
+		if tpl.Annotations["example.com/note"] != "checked" || tpl.Labels["team"] != "documents" {
+			t.Errorf("pod annotations %v, labels %v", tpl.Annotations, tpl.Labels)
+		}
+	}},
+	{name: "webhook", values: `
+webhook:
+  enabled: true
+  bearerToken: {value: ` + testWebhookToken + `}
+  ingress: {enabled: true, className: nginx, tls: [{secretName: webhook-tls, hosts: [assuresign-exporter.example.com]}]}
+  httpRoute: {enabled: true, parentRefs: [{name: public, namespace: gateways}], hostnames: [assuresign-exporter.example.com]}
+`, check: func(t *testing.T, r *rendered) {
+		wantCounts(t, r, map[string]int{"Service": 2, "Ingress": 1, "HTTPRoute": 1})
+		checkWebhook(t, r)
+		if got := string(secretNamed(t, r, releaseName).Data["webhook-token"]); got != testWebhookToken {
+			t.Errorf("webhook-token is %q", got)
+		}
+	}},
+	{name: "webhook.bearerToken.existingSecret", values: "webhook: {enabled: true, bearerToken: {existingSecret: documenttrak, key: token}}",
+		existing: []string{"documenttrak"}, check: checkWebhook},
+	{name: "sharding", values: "sharding: {shards: 3}", check: func(t *testing.T, r *rendered) {
+		wantCounts(t, r, map[string]int{"StatefulSet": 1, "Deployment": 0, "Service": 2, "PersistentVolumeClaim": 0})
+		checkChartShards(t, r, 3)
+	}},
+	{name: "persistence", values: "persistence: {enabled: true, size: 1Gi, storageClassName: fast}", check: func(t *testing.T, r *rendered) {
+		wantCounts(t, r, map[string]int{"PersistentVolumeClaim": 1})
+		d := r.deployments[0]
+		if d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+			t.Errorf("Deployment %s: want strategy Recreate with a ReadWriteOnce claim", d.Name)
+		}
+		if pvc := r.claims[0]; pvc.Spec.Resources.Requests.Storage().String() != "1Gi" || *pvc.Spec.StorageClassName != "fast" {
+			t.Errorf("claim %s: %v", pvc.Name, pvc.Spec)
+		}
+	}},
+	{name: "persistence.existingClaim", values: "persistence: {enabled: true, existingClaim: exporter-state}", existing: []string{"exporter-state"},
+		check: func(t *testing.T, r *rendered) { wantCounts(t, r, map[string]int{"PersistentVolumeClaim": 0}) }},
+	{name: "sharding with persistence and the webhook", values: `
+sharding: {shards: 4}
+persistence: {enabled: true}
+webhook: {enabled: true, bearerToken: {value: ` + testWebhookToken + `}}
+`, check: func(t *testing.T, r *rendered) {
+		wantCounts(t, r, map[string]int{"StatefulSet": 1, "Service": 3, "PersistentVolumeClaim": 0})
+		checkChartShards(t, r, 4)
+		checkWebhook(t, r)
+		if claims := r.statefulSets[0].Spec.VolumeClaimTemplates; len(claims) != 1 || claims[0].Name != "state" {
+			t.Errorf("want the volumeClaimTemplate state, have %v", claims)
+		}
+	}},
+	{name: "serviceMonitor", values: "serviceMonitor: {enabled: true, additionalLabels: {release: kube-prometheus-stack}}",
+		check: func(t *testing.T, r *rendered) {
+			checkServiceMonitor(t, r)
+			if r.serviceMonitors[0].Labels["release"] != "kube-prometheus-stack" {
+				t.Errorf("ServiceMonitor lacks the additional labels: %v", r.serviceMonitors[0].Labels)
+			}
+		}},
+	{name: "prometheusRule", values: "prometheusRule: {enabled: true, additionalLabels: {release: kube-prometheus-stack}}",
+		check: func(t *testing.T, r *rendered) {
+			wantCounts(t, r, map[string]int{"PrometheusRule": 1})
+			checkRuleGroups(t, "PrometheusRule", r.rules[0].Spec.Groups, exampleRuleGroups(t))
+			if r.rules[0].Labels["release"] != "kube-prometheus-stack" {
+				t.Errorf("PrometheusRule lacks the additional labels: %v", r.rules[0].Labels)
+			}
+		}},
+	{name: "grafanaDashboard", values: "grafanaDashboard: {enabled: true}", check: checkDashboard},
+	{name: "webConfig", values: "webConfig: {existingSecret: web-tls, tls: true}\nserviceMonitor: {enabled: true, tlsConfig: {insecureSkipVerify: true}}",
+		existing: []string{"web-tls"}, check: func(t *testing.T, r *rendered) {
+			c := podSpec(r).Containers[0]
+			if _, v, _ := flagValue(c.Args, "web.config.file"); v != "/etc/assuresign_exporter/web/web.yml" {
+				t.Errorf("--web.config.file=%q", v)
+			}
+			if c.LivenessProbe.HTTPGet.Scheme != corev1.URISchemeHTTPS || c.ReadinessProbe.HTTPGet.Scheme != corev1.URISchemeHTTPS {
+				t.Errorf("probes do not use HTTPS with webConfig.tls")
+			}
+			if ep := r.serviceMonitors[0].Spec.Endpoints[0]; ep.Scheme == nil || *ep.Scheme != "https" || ep.TLSConfig == nil {
+				t.Errorf("ServiceMonitor does not scrape with https and the tlsConfig")
+			}
+		}},
+	{name: "podDisruptionBudget", values: "podDisruptionBudget: {enabled: true}", check: func(t *testing.T, r *rendered) {
+		wantCounts(t, r, map[string]int{"PodDisruptionBudget": 1})
+		pdb := r.disruptions[0]
+		if ok, _ := selects(pdb.Spec.Selector, podTemplate(r).Labels); !ok || pdb.Spec.MaxUnavailable == nil {
+			t.Errorf("PodDisruptionBudget %s: does not select the pods or sets no maxUnavailable", pdb.Name)
+		}
+	}},
+	{name: "networkPolicy", values: "networkPolicy: {enabled: true}", check: func(t *testing.T, r *rendered) {
+		np := checkNetworkPolicy(t, r, 1)
+		if len(np.Spec.Ingress[0].From) == 0 {
+			t.Errorf("NetworkPolicy %s: the metrics port is open to all", np.Name)
+		}
+	}},
+	{name: "networkPolicy with the sharded webhook", values: `
+networkPolicy: {enabled: true, webhookFrom: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ingress-nginx}}}]}
+sharding: {shards: 2}
+webhook: {enabled: true, bearerToken: {value: ` + testWebhookToken + `}}
+`, check: func(t *testing.T, r *rendered) {
+		np := checkNetworkPolicy(t, r, 2)
+		from := np.Spec.Ingress[1].From
+		self := slices.ContainsFunc(from, func(p networkingv1.NetworkPolicyPeer) bool {
+			ok, _ := selects(p.PodSelector, podTemplate(r).Labels)
+			return ok && p.NamespaceSelector == nil
+		})
+		if len(from) != 2 || !self {
+			t.Errorf("NetworkPolicy %s: the webhook port should admit webhookFrom and the other shards, admits %v", np.Name, from)
+		}
+	}},
+	{name: "all", values: `
+contextIdentifier: {value: ` + testContextIdentifier + `}
+watchFiles: {files: {sales.yml: {documents: [{id: 2CE11EF1-8938-DD11-8735-00065B8CE99B, auth_token: ` + testAuthToken + `}]}}}
+extraArgs: [--refresh.interval=1h]
+sharding: {shards: 3}
+persistence: {enabled: true}
+webhook:
+  enabled: true
+  bearerToken: {value: ` + testWebhookToken + `}
+  ingress: {enabled: true}
+  httpRoute: {enabled: true, parentRefs: [{name: public}]}
+webConfig: {existingSecret: web-tls, tls: true}
+serviceMonitor: {enabled: true}
+prometheusRule: {enabled: true}
+grafanaDashboard: {enabled: true}
+podDisruptionBudget: {enabled: true}
+networkPolicy: {enabled: true}
+`, existing: []string{"web-tls"}, check: func(t *testing.T, r *rendered) {
+		wantCounts(t, r, map[string]int{"StatefulSet": 1, "Service": 3, "ServiceMonitor": 1, "PrometheusRule": 1, "ConfigMap": 1,
+			"Ingress": 1, "HTTPRoute": 1, "PodDisruptionBudget": 1, "NetworkPolicy": 1})
+		checkChartShards(t, r, 3)
+		checkWebhook(t, r)
+		checkServiceMonitor(t, r)
+		checkDashboard(t, r)
+	}},
+}
+
+func TestHelmChartRender(t *testing.T) {
+	for _, tc := range chartCases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := renderValues(t, tc.values)
+			checkChart(t, r, tc.existing)
+			tc.check(t, r)
+		})
+	}
+}
+
+// checkChart checks what every render of the chart must give.
+func checkChart(t *testing.T, r *rendered, existing []string) {
+	t.Helper()
+	if n := len(r.deployments) + len(r.statefulSets); n != 1 {
+		t.Fatalf("want one Deployment or StatefulSet, got %d", n)
+	}
+	var what string
+	var sel *metav1.LabelSelector
+	var tpl *corev1.PodTemplateSpec
+	for _, d := range r.deployments {
+		what, sel, tpl = "Deployment "+d.Name, d.Spec.Selector, &d.Spec.Template
+		if d.Spec.Replicas == nil || *d.Spec.Replicas != 1 {
+			t.Errorf("%s: want 1 replica (more would repeat every AssureSign request)", what)
+		}
+	}
+	var volumes []string
+	for _, s := range r.statefulSets {
+		what, sel, tpl = "StatefulSet "+s.Name, s.Spec.Selector, &s.Spec.Template
+		for _, c := range s.Spec.VolumeClaimTemplates {
+			volumes = append(volumes, c.Name)
+		}
+	}
+	for _, v := range tpl.Spec.Volumes {
+		volumes = append(volumes, v.Name)
+	}
+	c := checkExporterPod(t, what, sel, tpl)
+	checkFlags(t, what, c.Args)
+	for _, m := range c.VolumeMounts {
+		if !slices.Contains(volumes, m.Name) {
+			t.Errorf("%s: mounts %s, which is neither a volume nor a volumeClaimTemplate", what, m.Name)
+		}
+	}
+	checkServiceAccount(t, r)
+	for _, svc := range r.services {
+		if ok, _ := selects(&metav1.LabelSelector{MatchLabels: svc.Spec.Selector}, tpl.Labels); !ok {
+			t.Errorf("Service %s does not select the exporter's pods", svc.Name)
+		}
+	}
+	for _, svc := range r.services {
+		if svc.Name == releaseName {
+			checkServicePort(t, svc)
+		}
+	}
+	checkChartVolumes(t, r, what, &tpl.Spec, existing)
+
+	// No secret in a ConfigMap, an argument or the environment.
+	exposed := strings.Join(c.Args, " ")
+	for _, e := range c.Env {
+		exposed += " " + e.Value
+	}
+	for _, cm := range r.configMaps {
+		for _, v := range cm.Data {
+			exposed += " " + v
+		}
+	}
+	for _, secret := range []string{testContextIdentifier, testWebhookToken, testAuthToken} {
+		if strings.Contains(exposed, secret) {
+			t.Errorf("a secret value (%s...) is in an argument, the environment or a ConfigMap", secret[:8])
+		}
+	}
+}
+
+// fileFlags are the exporter's flags that name a file it reads or writes.
+var fileFlags = []string{"watch.file", "assuresign.context-identifier-file", "webhook.bearer-token-file", "web.config.file", "persistence.file"}
+
+// checkChartVolumes checks that every file flag names a file in a mounted
+// volume, mounted whole (a subPath mount never sees a Secret's update), and
+// that every Secret or ConfigMap a volume reads is the chart's, holding the
+// keys read, or one the values name.
+func checkChartVolumes(t *testing.T, r *rendered, what string, spec *corev1.PodSpec, existing []string) {
+	t.Helper()
+	c := &spec.Containers[0]
+	mounts := map[string]corev1.VolumeMount{}
+	for _, m := range c.VolumeMounts {
+		if m.SubPath != "" || m.SubPathExpr != "" {
+			t.Errorf("%s: volume %s is mounted with a subPath: updates would not reach the exporter", what, m.Name)
+		}
+		mounts[m.MountPath] = m
+	}
+	for _, name := range fileFlags {
+		for _, a := range c.Args {
+			if n, file, ok := argFlag(a); ok && n == name {
+				if m, ok := mounts[path.Dir(file)]; !ok {
+					t.Errorf("%s: --%s=%s: no volume is mounted at %s", what, name, file, path.Dir(file))
+				} else if m.ReadOnly == (name == "persistence.file") {
+					t.Errorf("%s: --%s: volume %s has readOnly %v", what, name, m.Name, m.ReadOnly)
+				}
+			}
+		}
+	}
+	secrets := map[string]*corev1.Secret{}
+	for _, s := range r.secrets {
+		secrets[s.Name] = s
+	}
+	checkSource := func(vol, name string, items []corev1.KeyToPath, isSecret bool) {
+		if slices.Contains(existing, name) {
+			return
+		}
+		s, ok := secrets[name]
+		if !ok || !isSecret {
+			t.Errorf("%s: volume %s reads %s, which the chart does not make", what, vol, name)
+			return
+		}
+		for _, it := range items {
+			if _, ok := s.Data[it.Key]; !ok {
+				t.Errorf("%s: volume %s reads key %s, which Secret %s lacks", what, vol, it.Key, name)
+			}
+		}
+	}
+	for _, v := range spec.Volumes {
+		switch {
+		case v.Secret != nil:
+			checkSource(v.Name, v.Secret.SecretName, v.Secret.Items, true)
+			if v.Secret.DefaultMode == nil || *v.Secret.DefaultMode&0o077 != 0 {
+				t.Errorf("%s: Secret volume %s: want defaultMode 0400", what, v.Name)
+			}
+		case v.ConfigMap != nil:
+			checkSource(v.Name, v.ConfigMap.Name, v.ConfigMap.Items, false)
+		case v.PersistentVolumeClaim != nil:
+			name := v.PersistentVolumeClaim.ClaimName
+			if !slices.Contains(existing, name) && !slices.ContainsFunc(r.claims, func(c *corev1.PersistentVolumeClaim) bool { return c.Name == name }) {
+				t.Errorf("%s: volume %s reads claim %s, which the chart does not make", what, v.Name, name)
+			}
+		case v.Projected != nil:
+			for _, src := range v.Projected.Sources {
+				if src.Secret != nil {
+					checkSource(v.Name, src.Secret.Name, src.Secret.Items, true)
+				}
+			}
+			if v.Projected.DefaultMode == nil || *v.Projected.DefaultMode&0o077 != 0 {
+				t.Errorf("%s: projected volume %s: want defaultMode 0400", what, v.Name)
+			}
+		}
+	}
+}
+
+// checkWebhook: its own listener, port, Service, token file, and the Ingress
+// and HTTPRoute, when made, route its path alone to that Service.
+func checkWebhook(t *testing.T, r *rendered) {
+	t.Helper()
+	c := podSpec(r).Containers[0]
+	if _, v, _ := flagValue(c.Args, "webhook.listen-address"); v != ":"+strconv.Itoa(webhookPort) {
+		t.Errorf("--webhook.listen-address=%q, want :%d", v, webhookPort)
+	}
+	if _, v, _ := flagValue(c.Args, "webhook.bearer-token-file"); v == "" {
+		t.Error("no --webhook.bearer-token-file")
+	}
+	if !slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool { return p.Name == "http-webhook" && p.ContainerPort == webhookPort }) {
+		t.Errorf("no container port http-webhook = %d", webhookPort)
+	}
+	svc := serviceNamed(t, r, releaseName+"-webhook")
+	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != webhookPort || svc.Spec.Ports[0].TargetPort.StrVal != "http-webhook" {
+		t.Errorf("Service %s: want only the port %d to http-webhook, have %v", svc.Name, webhookPort, svc.Spec.Ports)
+	}
+	for _, ing := range r.ingresses {
+		for _, rule := range ing.Spec.Rules {
+			for _, p := range rule.HTTP.Paths {
+				if p.Path != "/webhooks/documenttrak" || *p.PathType != "Exact" || p.Backend.Service.Name != svc.Name {
+					t.Errorf("Ingress %s: routes %s (%s) to %s; want only /webhooks/documenttrak to %s", ing.Name, p.Path, *p.PathType, p.Backend.Service.Name, svc.Name)
+				}
+			}
+		}
+	}
+	for _, route := range r.httpRoutes {
+		for _, rule := range route.Spec.Rules {
+			for _, m := range rule.Matches {
+				if m.Path == nil || *m.Path.Type != "Exact" || *m.Path.Value != "/webhooks/documenttrak" {
+					t.Errorf("HTTPRoute %s: matches %v; want only the path /webhooks/documenttrak", route.Name, m.Path)
+				}
+			}
+			for _, b := range rule.BackendRefs {
+				if string(b.Name) != svc.Name || b.Port == nil || int32(*b.Port) != webhookPort {
+					t.Errorf("HTTPRoute %s: backend %s:%v, want %s:%d", route.Name, b.Name, b.Port, svc.Name, webhookPort)
+				}
+			}
+		}
+		if len(route.Spec.ParentRefs) == 0 {
+			t.Errorf("HTTPRoute %s: no parentRefs", route.Name)
+		}
+	}
+}
+
+// checkChartShards checks the StatefulSet as checkShards does the kustomize
+// overlay's, with the webhook on its own port.
+func checkChartShards(t *testing.T, r *rendered, shards int32) {
+	t.Helper()
+	s := r.statefulSets[0]
+	what := "StatefulSet " + s.Name
+	c := &s.Spec.Template.Spec.Containers[0]
+	if _, total, _ := flagValue(c.Args, "total-shards"); s.Spec.Replicas == nil || *s.Spec.Replicas != shards || total != strconv.Itoa(int(shards)) {
+		t.Errorf("%s: replicas %v and --total-shards=%s, want %d", what, s.Spec.Replicas, total, shards)
+	}
+	if _, shard, _ := flagValue(c.Args, "shard"); shard != "$(POD_NAME)" {
+		t.Errorf("%s: --shard=%q, want $(POD_NAME)", what, shard)
+	}
+	fieldEnv := map[string]string{}
+	for _, e := range c.Env {
+		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+			fieldEnv[e.Name] = e.ValueFrom.FieldRef.FieldPath
+		}
+	}
+	if fieldEnv["POD_NAME"] != "metadata.name" || fieldEnv["POD_NAMESPACE"] != "metadata.namespace" {
+		t.Errorf("%s: want env POD_NAME and POD_NAMESPACE from the downward API, have %v", what, fieldEnv)
+	}
+	headless := serviceNamed(t, r, s.Spec.ServiceName)
+	if headless.Spec.ClusterIP != corev1.ClusterIPNone || headless.Spec.PublishNotReadyAddresses {
+		t.Errorf("Service %s: want headless, ready pods only", headless.Name)
+	}
+	_, url, forwarding := flagValue(c.Args, "webhook.shard-url-template")
+	_, _, webhook := flagValue(c.Args, "webhook.bearer-token-file")
+	want := "http://" + s.Name + "-{shard}." + headless.Name + ".$(POD_NAMESPACE).svc:" + strconv.Itoa(webhookPort) + "/webhooks/documenttrak"
+	switch {
+	case webhook && url != want:
+		t.Errorf("%s: --webhook.shard-url-template=%q, want %q", what, url, want)
+	case webhook && !slices.ContainsFunc(headless.Spec.Ports, func(p corev1.ServicePort) bool { return p.Port == webhookPort }):
+		t.Errorf("Service %s: lacks the webhook's port %d the shards forward to", headless.Name, webhookPort)
+	case !webhook && forwarding:
+		t.Errorf("%s: --webhook.shard-url-template without the webhook", what)
+	}
+}
+
+func checkDashboard(t *testing.T, r *rendered) {
+	t.Helper()
+	wantCounts(t, r, map[string]int{"ConfigMap": 1})
+	cm := r.configMaps[0]
+	if cm.Labels["grafana_dashboard"] != "1" {
+		t.Errorf("ConfigMap %s: want the Grafana sidecar's label grafana_dashboard: \"1\", have %v", cm.Name, cm.Labels)
+	}
+	want := strings.TrimRight(string(readRepoFile(t, "examples/grafana-dashboard.json")), "\n")
+	if len(cm.Data) != 1 || cm.Data["assuresign-exporter.json"] != want {
+		t.Errorf("ConfigMap %s: want examples/grafana-dashboard.json as assuresign-exporter.json", cm.Name)
+	}
+}
+
+func checkNetworkPolicy(t *testing.T, r *rendered, rules int) *networkingv1.NetworkPolicy {
+	t.Helper()
+	wantCounts(t, r, map[string]int{"NetworkPolicy": 1})
+	np := r.networkPolicies[0]
+	if ok, _ := selects(&np.Spec.PodSelector, podTemplate(r).Labels); !ok {
+		t.Errorf("NetworkPolicy %s does not select the exporter's pods", np.Name)
+	}
+	if !slices.Equal(np.Spec.PolicyTypes, []networkingv1.PolicyType{"Ingress"}) || len(np.Spec.Ingress) != rules {
+		t.Fatalf("NetworkPolicy %s: want policyTypes [Ingress] and %d rules, have %v, %d", np.Name, rules, np.Spec.PolicyTypes, len(np.Spec.Ingress))
+	}
+	wantPorts := []string{"http-metrics", "http-webhook"}
+	for i, rule := range np.Spec.Ingress {
+		if len(rule.Ports) != 1 || rule.Ports[0].Port.StrVal != wantPorts[i] {
+			t.Errorf("NetworkPolicy %s: rule %d admits %v, want only port %s", np.Name, i, rule.Ports, wantPorts[i])
+		}
+	}
+	return np
+}
+
+// TestHelmChartMatchesKustomizeBase: the chart's defaults deploy the pod the
+// kustomize base does (the image aside: the base names the local build).
+func TestHelmChartMatchesKustomizeBase(t *testing.T) {
+	base := render(t, requiredTool(t, "kubectl"), inRepo("deploy/kubernetes/base"))
+	chartObjs := renderValues(t, "")
+	if len(base.deployments) != 1 || len(chartObjs.deployments) != 1 {
+		t.Fatal("want one Deployment from each")
+	}
+	want, got := base.deployments[0].Spec.Template.Spec, chartObjs.deployments[0].Spec.Template.Spec
+	wc, gc := want.Containers[0], got.Containers[0]
+	for _, f := range []struct {
+		what      string
+		want, got any
+	}{
+		{"ports", wc.Ports, gc.Ports},
+		{"livenessProbe", wc.LivenessProbe, gc.LivenessProbe},
+		{"readinessProbe", wc.ReadinessProbe, gc.ReadinessProbe},
+		{"container securityContext", wc.SecurityContext, gc.SecurityContext},
+		{"pod securityContext", want.SecurityContext, got.SecurityContext},
+		{"resources", wc.Resources, gc.Resources},
+		{"automountServiceAccountToken", want.AutomountServiceAccountToken, got.AutomountServiceAccountToken},
+		{"flags", flagNames(wc.Args), flagNames(gc.Args)},
+		{"Service ports", base.services[0].Spec.Ports, serviceNamed(t, chartObjs, releaseName).Spec.Ports},
+	} {
+		if !reflect.DeepEqual(f.want, f.got) {
+			t.Errorf("%s: the chart has %+v, the kustomize base %+v", f.what, f.got, f.want)
+		}
+	}
+}
+
+// flagNames are the names of the flags in args, sorted, each once.
+func flagNames(args []string) []string {
+	var names []string
+	for _, a := range args {
+		if n, _, ok := argFlag(a); ok {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// TestHelmChartLint lints the chart with the values of every render case; a
+// warning fails, as with `helm lint --strict`.
+func TestHelmChartLint(t *testing.T) {
+	for _, tc := range chartCases {
+		t.Run(tc.name, func(t *testing.T) {
+			values := map[string]any{}
+			if err := yaml.Unmarshal([]byte(tc.values), &values); err != nil {
+				t.Fatal(err)
+			}
+			result := lint.RunAll(inRepo(chartDir), values, namespace)
+			for _, m := range result.Messages {
+				if m.Severity >= support.WarningSev {
+					t.Error(m)
+				}
+			}
+		})
+	}
+}
+
+// TestHelmChartRefuses: values that cannot work fail the render with a
+// message saying what to set.
+func TestHelmChartRefuses(t *testing.T) {
+	for values, want := range map[string]string{
+		"webhook: {enabled: true}": "webhook.enabled needs webhook.bearerToken.existingSecret or webhook.bearerToken.value",
+		"webhook: {enabled: true, bearerToken: {value: t}, httpRoute: {enabled: true}}": "webhook.httpRoute.enabled needs webhook.httpRoute.parentRefs",
+		"sharding: {shards: 2}\npersistence: {enabled: true, existingClaim: state}":     "persistence.existingClaim cannot be shared by shards",
+	} {
+		m := map[string]any{}
+		if err := yaml.Unmarshal([]byte(strings.ReplaceAll(values, `\n`, "\n")), &m); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := renderChart(t, m); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("values %s: want an error %q, got %v", values, want, err)
+		}
+	}
+}
+
+// TestHelmChartSchema: a value the chart does not know is an error naming it.
+func TestHelmChartSchema(t *testing.T) {
+	for values, want := range map[string]string{
+		"imagee: {tag: v1}":               "imagee",
+		"webhook: {enabeld: true}":        "enabeld",
+		"sharding: {shards: 0}":           "minimum",
+		"watchFiles: {files: {a.txt: x}}": "a.txt",
+	} {
+		m := map[string]any{}
+		if err := yaml.Unmarshal([]byte(values), &m); err != nil {
+			t.Fatal(err)
+		}
+		_, err := renderChart(t, m)
+		if err == nil || !strings.Contains(err.Error(), "values don't meet the specifications of the schema") || !strings.Contains(err.Error(), want) {
+			t.Errorf("values %s: want the schema's error naming %q, got %v", values, want, err)
+		}
+	}
+}
+
+// TestHelmChartAppVersion: the chart deploys the release of the repository's
+// VERSION, from the published image, tagged vX.Y.Z.
+func TestHelmChartAppVersion(t *testing.T) {
+	version := strings.TrimSpace(string(readRepoFile(t, "VERSION")))
+	if got := loadChart(t).Metadata.AppVersion; got != "v"+version {
+		t.Errorf("%s/Chart.yaml: appVersion %q, want %q (VERSION)", chartDir, got, "v"+version)
+	}
+	// The name under which releases publish the exporter's image.
+	want := "ghcr.io/assuresign-exporter/assuresign_exporter:v" + version
+	if got := podSpec(renderValues(t, "")).Containers[0].Image; got != want {
+		t.Errorf("the default image is %s, want the published %s", got, want)
+	}
+}
+
+// chartFiles are the chart's copies of examples/ (Helm reads no file
+// outside the chart).
+var chartFiles = map[string]string{
+	chartDir + "/files/alerts.yml":             "examples/alerts.yml",
+	chartDir + "/files/rules.yml":              "examples/rules.yml",
+	chartDir + "/files/grafana-dashboard.json": "examples/grafana-dashboard.json",
+}
+
+// TestHelmChartFiles fails when a copy differs from examples/; -update copies.
+func TestHelmChartFiles(t *testing.T) {
+	for copied, source := range chartFiles {
+		want := readRepoFile(t, source)
+		if *update {
+			writeRepoFile(t, copied, want)
+			continue
+		}
+		if !bytes.Equal(readRepoFile(t, copied), want) {
+			t.Errorf("%s differs from %s; run: cd deploy && go test -run TestHelmChartFiles -update", copied, source)
+		}
+	}
+}
+
+func wantCounts(t *testing.T, r *rendered, want map[string]int) {
+	t.Helper()
+	have := map[string]int{
+		"Deployment": len(r.deployments), "StatefulSet": len(r.statefulSets), "Service": len(r.services),
+		"ServiceAccount": len(r.serviceAccounts), "Secret": len(r.secrets), "ConfigMap": len(r.configMaps),
+		"PersistentVolumeClaim": len(r.claims), "Ingress": len(r.ingresses), "HTTPRoute": len(r.httpRoutes),
+		"PodDisruptionBudget": len(r.disruptions), "NetworkPolicy": len(r.networkPolicies),
+		"ServiceMonitor": len(r.serviceMonitors), "PrometheusRule": len(r.rules),
+	}
+	for kind, n := range want {
+		if have[kind] != n {
+			t.Errorf("want %d %s, got %d", n, kind, have[kind])
+		}
+	}
+}
+
+func podTemplate(r *rendered) *corev1.PodTemplateSpec {
+	if len(r.statefulSets) > 0 {
+		return &r.statefulSets[0].Spec.Template
+	}
+	return &r.deployments[0].Spec.Template
+}
+
+func podSpec(r *rendered) *corev1.PodSpec { return &podTemplate(r).Spec }
+
+func secretNamed(t *testing.T, r *rendered, name string) *corev1.Secret {
+	t.Helper()
+	for _, s := range r.secrets {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("no Secret %s", name)
+	return nil
+}
+
+func serviceNamed(t *testing.T, r *rendered, name string) *corev1.Service {
+	t.Helper()
+	for _, s := range r.services {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("no Service %s", name)
+	return nil
+}
+
+func stringData(s *corev1.Secret) map[string]string {
+	m := map[string]string{}
+	for k, v := range s.Data {
+		m[k] = string(v)
+	}
+	return m
+}
+
+// TestHelmChartReadmeExample renders the values the chart's README shows for
+// a sharded, persisted exporter with the webhook, a ServiceMonitor and a
+// PrometheusRule, and checks that they give it.
+func TestHelmChartReadmeExample(t *testing.T) {
+	readme := string(readRepoFile(t, chartReadme))
+	_, block, ok := strings.Cut(readme, "```yaml\n")
+	block, _, ok2 := strings.Cut(block, "```")
+	if !ok || !ok2 {
+		t.Fatalf("%s: no yaml block", chartReadme)
+	}
+	r := renderValues(t, block)
+	checkChart(t, r, []string{"assuresign-account", "assuresign-watch", "assuresign-documenttrak"})
+	wantCounts(t, r, map[string]int{"StatefulSet": 1, "ServiceMonitor": 1, "PrometheusRule": 1, "Ingress": 1})
+	checkChartShards(t, r, 3)
+	checkWebhook(t, r)
+	checkServiceMonitor(t, r)
+	if len(r.statefulSets[0].Spec.VolumeClaimTemplates) != 1 {
+		t.Error("the example's shards keep no state on a claim")
+	}
+}
+
+// TestHelmChartPackage packages the chart as `helm package` does and renders
+// the archive: the copies of examples/ must be in it.
+func TestHelmChartPackage(t *testing.T) {
+	archive, err := chartv2util.Save(loadChart(t), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	packaged, err := loader.Load(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for copied := range chartFiles {
+		name := strings.TrimPrefix(copied, chartDir+"/")
+		if !slices.ContainsFunc(packaged.Files, func(f *common.File) bool { return f.Name == name }) {
+			t.Errorf("%s: %s is not in the package", path.Base(archive), name)
+		}
+	}
+	if want := "assuresign-exporter-" + packaged.Metadata.Version + ".tgz"; path.Base(archive) != want {
+		t.Errorf("package %s, want %s", path.Base(archive), want)
+	}
+}
