@@ -260,7 +260,7 @@ func TestLandingPageNeverShowsSecrets(t *testing.T) {
 		{ID: testenv.DocC, AuthToken: testenv.SecretTokenWrong},
 	}, LabelNames: []string{"customer"}}
 	client, err := assuresign.NewClient(assuresign.Config{
-		Endpoint: srv.URL, HTTPClient: &http.Client{Transport: tr}, MaxRetries: -1, Logger: discardLogger(),
+		Endpoint: srv.URL + simulator.CheckStatusPath, HTTPClient: &http.Client{Transport: tr}, MaxRetries: -1, Logger: discardLogger(),
 	})
 	require.NoError(t, err)
 	fx := newFixture(t, fixtureOptions{docs: wl, checker: client, cfg: collector.RefreshConfig{BatchSize: 50}})

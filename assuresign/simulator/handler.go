@@ -2,17 +2,50 @@ package simulator
 
 import (
 	"net/http"
+	"strings"
 	"time"
 )
 
-// ServeHTTP answers one CheckStatus request.
+// CheckStatusPath is where DocumentNOW v2 serves CheckStatus, on every
+// region's host (see assuresign.DefaultEndpoint).
+const CheckStatusPath = "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text"
+
+// operations are the paths the simulator serves, each an operation of the
+// DocumentNOW v2 service. Any other path is answered 404, as WCF does, so a
+// client with a wrong endpoint path fails here as it would on AssureSign.
+// Keys are lower case: IIS and WCF match paths case-insensitively (the
+// vendor's own WSDL address spells documentnow.svc in lower case).
+var operations = map[string]func(*Simulator, http.ResponseWriter, *http.Request){
+	strings.ToLower(CheckStatusPath): (*Simulator).serveCheckStatus,
+}
+
+// endpointNotFound is WCF's answer to a path no endpoint listens on.
+const endpointNotFound = `<!DOCTYPE html><html><head><title>Service</title></head><body><p>Endpoint not found.</p></body></html>`
+
+// ServeHTTP answers a request to one of the operations; any other path gets
+// WCF's 404 page. Every request is counted in Stats.Requests.
+func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	serve, ok := operations[strings.ToLower(r.URL.Path)]
+	if !ok {
+		s.mu.Lock()
+		s.stats.Requests++
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "text/html; charset=UTF-8")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(endpointNotFound))
+		return
+	}
+	serve(s, w, r)
+}
+
+// serveCheckStatus answers one CheckStatus request.
 //
 // Order: the request is counted and the fault (if any) taken; a POST's
 // headers and body are validated (a valid request is counted in
 // DocumentsPerRequest even when a fault then spoils the answer); the latency
 // passes; then the fault, or else the answer: 405 for another method, a SOAP
 // Client fault for an invalid request, the results otherwise.
-func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Simulator) serveCheckStatus(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.stats.Requests++
 	fault := s.takeFault()

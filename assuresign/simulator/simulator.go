@@ -76,8 +76,8 @@ type Stats struct {
 	PerDocument map[string]int `json:"per_document"`
 }
 
-// Simulator is an http.Handler serving CheckStatus for one account. It is
-// safe for concurrent use.
+// Simulator is an http.Handler serving CheckStatus (at CheckStatusPath) for
+// one account. It is safe for concurrent use.
 type Simulator struct {
 	contextID string
 
