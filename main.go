@@ -85,7 +85,7 @@ var (
 func main() {
 	promslogConfig := &promslog.Config{}
 	promslogflag.AddFlags(kingpin.CommandLine, promslogConfig)
-	kingpin.Version(version.Print(exporterName))
+	kingpin.Version(versionText(os.Args[1:]))
 	kingpin.HelpFlag.Short('h')
 	kingpin.CommandLine.GetFlag("web.listen-address").IsSetByUser(&listenAddressSet)
 	kingpin.Parse()
