@@ -61,6 +61,7 @@ func TestBinary(t *testing.T) {
 	t.Run("demo", func(t *testing.T) { t.Parallel(); testDemo(t) })
 	t.Run("demo webhook", func(t *testing.T) { t.Parallel(); testDemoWebhook(t) })
 	t.Run("demo on loopback", func(t *testing.T) { t.Parallel(); testDemoLoopback(t) })
+	t.Run("demo check", func(t *testing.T) { t.Parallel(); testDemoCheck(t) })
 	t.Run("persistence across a restart", func(t *testing.T) { t.Parallel(); testPersistence(t) })
 }
 
@@ -495,6 +496,8 @@ func testDemo(t *testing.T) {
 	e.Signal(t, syscall.SIGTERM)
 	assert.Equal(t, 0, e.ExitCode(t, 5*time.Second))
 	secrets.AssertNone(t, "the demo's output", e.Output.String())
+	assert.NotContains(t, e.Output.String(), "ASSURESIGN_CONTEXT_IDENTIFIER=", "a ContextIdentifier given to the demo is never printed")
+	assert.Contains(t, e.Output.String(), "(with the ContextIdentifier you gave the demo in $ASSURESIGN_CONTEXT_IDENTIFIER)")
 	secrets.AssertNone(t, "/metrics", text)
 	secrets.AssertNone(t, "the landing page", page)
 	left, err := os.ReadDir(tmp)
@@ -532,6 +535,33 @@ func testDemoWebhook(t *testing.T) {
 	accepted, _ = x.Value(`assuresign_webhook_requests_total{result="accepted"}`)
 	assert.Equal(t, 1.0, accepted)
 	demoSecrets(t, tmp).AssertNone(t, "the demo's output", e.Output.String())
+}
+
+// demoCheck finds the --check command the demo prints and the document it
+// says is meant to fail.
+var demoCheck = regexp.MustCompile(`(?m)^demo: ask the simulator about every watched document once, as --check does for an account, while the demo runs:\n  (.*--check .*)\n\(that ContextIdentifier is the simulator's, made up for this run: no account's secret\)\ndemo: document (\S+) is meant to fail: its AuthToken in the watch file is wrong, so --check says FAILED and exits 1$`)
+
+// testDemoCheck runs the --check command the demo prints, as a new user
+// would: only the document the demo names fails, and --check exits 1.
+func testDemoCheck(t *testing.T) {
+	tmp := t.TempDir()
+	e := testenv.ExporterOptions{Env: []string{"TMPDIR=" + tmp}}.
+		Start(t, "--demo", "--refresh.interval=1h", "--web.listen-address="+testenv.FreeAddr(t))
+	special := e.WaitOutput(t, demoSpecial, waitFor)
+	m := e.WaitOutput(t, demoCheck, waitFor)
+	command, failing := m[1], m[2]
+	assert.Equal(t, special[3], failing, "the document named is the one with the wrong AuthToken")
+
+	cmd := exec.Command("sh", "-c", command)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "%s", out)
+	assert.Equal(t, checkIncomplete, exit.ExitCode(), "%s", out)
+	assert.Contains(t, string(out), "39 of 40 documents have a status")
+	assert.Contains(t, string(out), "FAILED: documents without a status: 1")
+	assert.Regexp(t, `(?m)^`+failing+` .*Error: The AuthToken is not valid for this document\.\s+no status in the answer$`, string(out))
+	demoSecrets(t, tmp).AssertNone(t, "the --check output", string(out))
 }
 
 // testDemoLoopback starts the demo without --web.listen-address: it listens
