@@ -409,7 +409,7 @@ func run(logger *slog.Logger) error {
 	opts := server.Options{
 		MetricsPath: *metricsPath, Store: store, Gatherer: registry, Ready: refresher.Ready, CheckIntervals: refresher.CheckIntervals,
 		Reload: reload, Version: version.Version, Logger: logger,
-		Upstream: refresher.Upstream, StuckAfter: *stuckAfter,
+		Upstream: refresher.Upstream, StuckAfter: *stuckAfter, Demo: *demo,
 	}
 	var webhookServer *serverSpec
 	if webhook != nil {

@@ -492,6 +492,7 @@ func testDemo(t *testing.T) {
 	assert.Equal(t, http.StatusOK, code)
 	assert.Contains(t, page, stuck)
 	assert.Contains(t, page, wrongToken)
+	assert.Contains(t, page, "Demo: simulated AssureSign, made-up documents", "the page says it is the demo's")
 
 	e.Signal(t, syscall.SIGTERM)
 	assert.Equal(t, 0, e.ExitCode(t, 5*time.Second))

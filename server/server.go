@@ -39,6 +39,8 @@ type Options struct {
 	// landing page lists it as stuck; DefaultStuckAfter when 0.
 	StuckAfter time.Duration
 	Now        func() time.Time // the landing page's clock; time.Now when nil
+	// Demo marks the landing page as the demo's: its documents are made up.
+	Demo bool
 }
 
 // DefaultStuckAfter matches the AssureSignDocumentStuck alert's threshold.
@@ -111,7 +113,7 @@ func New(o Options) (http.Handler, error) {
 	}
 	mux.Handle("/", &landingPage{
 		version: o.Version, links: links, store: o.Store, ready: o.Ready, upstream: o.Upstream,
-		now: o.Now, stuckAfter: o.StuckAfter, intervals: o.CheckIntervals, logger: o.Logger,
+		now: o.Now, stuckAfter: o.StuckAfter, intervals: o.CheckIntervals, logger: o.Logger, demo: o.Demo,
 	})
 	return mux, nil
 }
