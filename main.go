@@ -257,6 +257,9 @@ func runCheckFlags(logger *slog.Logger) int {
 	}, logger)
 }
 
+// run is the exporter's life, one step a function, in the order below:
+// start-up (flags, signals, the demo), build the collector, load the watch
+// list, restore the persisted state, build the servers, serve.
 func run(logger *slog.Logger) error {
 	// Caught from the start: a SIGHUP during start-up must not end the process.
 	hup := make(chan os.Signal, 1)
@@ -297,14 +300,48 @@ func run(logger *slog.Logger) error {
 		*watchFiles = []string{demoWatch}
 	}
 
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(
+	e, err := buildCollector(contextIdentifier, logger)
+	if err != nil {
+		return err
+	}
+	if err := e.loadWatchList(); err != nil {
+		return err
+	}
+	if err := e.restore(); err != nil {
+		return err
+	}
+	servers, err := e.buildServers()
+	if err != nil {
+		return err
+	}
+	e.start(ctx, &wg, hup)
+	return serve(ctx, servers, logger)
+}
+
+// exporter holds what run builds, step by step.
+type exporter struct {
+	logger    *slog.Logger
+	registry  *prometheus.Registry
+	store     *collector.Store
+	refresher *collector.Refresher
+	watch     *watchlist.File
+	shard     int
+	saver     *persistence.Writer    // nil without --persistence.file
+	webhook   *server.WebhookHandler // nil without --webhook.bearer-token-file
+	reloads   *reloader
+}
+
+// buildCollector builds the registry, the store, the AssureSign client, the
+// refresher that asks it and the watch files' reader; nothing runs yet.
+func buildCollector(contextIdentifier string, logger *slog.Logger) (*exporter, error) {
+	e := &exporter{logger: logger, registry: prometheus.NewRegistry()}
+	e.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		versioncollector.NewCollector(exporterName),
 	)
-	store := collector.NewStore(collector.StoreConfig{CurrentStatusOnly: *currentStatusOnly})
-	metrics := collector.NewMetrics(registry, store.Len, *refreshInterval, *webhookTokenFile != "")
+	e.store = collector.NewStore(collector.StoreConfig{CurrentStatusOnly: *currentStatusOnly})
+	metrics := collector.NewMetrics(e.registry, e.store.Len, *refreshInterval, *webhookTokenFile != "")
 	client, err := assuresign.NewClient(assuresign.Config{
 		Endpoint:     *endpoint,
 		MaxBodyBytes: *maxResponseBytes,
@@ -314,11 +351,11 @@ func run(logger *slog.Logger) error {
 		Dropped:      metrics.DroppedItems,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	logger.Info("calling AssureSign CheckStatus", "endpoint", client.Endpoint(), "batch_size", *batchSize,
 		"concurrency", *concurrency, "refresh_interval", *refreshInterval, "max_interval", *maxInterval)
-	refresher := collector.NewRefresher(collector.RefreshConfig{
+	e.refresher = collector.NewRefresher(collector.RefreshConfig{
 		Interval:          *refreshInterval,
 		TerminalInterval:  *terminalInterval,
 		MaxInterval:       *maxInterval,
@@ -326,65 +363,153 @@ func run(logger *slog.Logger) error {
 		Concurrency:       *concurrency,
 		Timeout:           *requestTimeout,
 		ContextIdentifier: contextIdentifier,
-	}, store, client, metrics, logger)
-	registry.MustRegister(collector.NewCheckIntervalCollector(refresher.CheckIntervals))
-	shardNum, _ := parseShard(*shard) // validated above
-	collector.RegisterShardMetrics(registry, shardNum, *totalShards)
-	watch := watchlist.NewFiles(*watchFiles, *watchMaxDocuments, contextIdentifier == "", registry, logger)
-	// load reads every watch file and keeps this shard's documents. A file
-	// that fails keeps its last good version, so a list comes with the error.
-	load := func() (*watchlist.List, error) {
-		wl, err := watch.Load()
-		if wl == nil {
-			return nil, err
-		}
-		owned := wl.Shard(shardNum, *totalShards)
-		if *totalShards > 1 {
-			logger.Info("documents of this shard", "shard", shardNum, "total_shards", *totalShards,
-				"documents", len(owned.Documents), "watch_list_documents", len(wl.Documents))
-		}
-		return owned, err
-	}
-	wl, err := load()
+	}, e.store, client, metrics, logger)
+	e.registry.MustRegister(collector.NewCheckIntervalCollector(e.refresher.CheckIntervals))
+	e.shard, _ = parseShard(*shard) // validated by validateFlags
+	collector.RegisterShardMetrics(e.registry, e.shard, *totalShards)
+	e.watch = watchlist.NewFiles(*watchFiles, *watchMaxDocuments, contextIdentifier == "", e.registry, logger)
+	return e, nil
+}
+
+// loadWatchList reads the watch files for the first time: an error in any
+// of them stops the start-up.
+func (e *exporter) loadWatchList() error {
+	wl, err := e.load()
 	if err != nil {
 		return err
 	}
-	refresher.SetWatchList(wl)
-	var saver *persistence.Writer
-	if *persistenceFile != "" {
-		if saver, err = restore(refresher, store, registry, logger); err != nil {
-			return err
+	e.refresher.SetWatchList(wl)
+	return nil
+}
+
+// load reads every watch file and keeps this shard's documents. A file
+// that fails keeps its last good version, so a list comes with the error.
+func (e *exporter) load() (*watchlist.List, error) {
+	wl, err := e.watch.Load()
+	if wl == nil {
+		return nil, err
+	}
+	owned := wl.Shard(e.shard, *totalShards)
+	if *totalShards > 1 {
+		e.logger.Info("documents of this shard", "shard", e.shard, "total_shards", *totalShards,
+			"documents", len(owned.Documents), "watch_list_documents", len(wl.Documents))
+	}
+	return owned, err
+}
+
+// restore loads --persistence.file, if given, into the store and keeps the
+// writer that keeps it. A file that cannot be used is a warning: the
+// exporter starts empty. A directory it cannot write to is an error now
+// rather than a loss later.
+func (e *exporter) restore() error {
+	path := *persistenceFile
+	if path == "" {
+		return nil
+	}
+	if err := persistence.CheckWritable(path); err != nil {
+		return fmt.Errorf("--persistence.file %s: %w", path, err)
+	}
+	var st collector.State
+	switch err := persistence.Load(path, &st); {
+	case errors.Is(err, fs.ErrNotExist):
+		e.logger.Info("no persistence file yet; starting empty", "file", path)
+	case err != nil:
+		e.logger.Warn("cannot use the persistence file; starting empty", "file", path, "reason", err)
+	default:
+		restored, dropped := e.refresher.Restore(st)
+		e.logger.Info("restored the persisted state", "file", path, "documents", restored)
+		if dropped > 0 {
+			e.logger.Info("dropped persisted documents no longer on the watch list", "file", path, "dropped", dropped)
 		}
 	}
+	generation, _ := e.store.State()
+	e.saver = persistence.NewWriter(path, *persistenceInterval, generation, func() (uint64, any) {
+		g, st := e.store.State()
+		return g, st
+	}, e.registry, e.logger)
+	return nil
+}
 
-	var webhook *server.WebhookHandler
-	if *webhookTokenFile != "" {
-		if webhook, err = server.NewWebhookHandler(*webhookTokenFile, refresher, registry, logger); err != nil {
-			return err
-		}
-		if *totalShards > 1 {
-			if strings.HasPrefix(*shardURLTemplate, "http://") {
-				logger.Warn("notifications are forwarded to other shards over plain HTTP, so the bearer token crosses the network in clear; use an https --webhook.shard-url-template")
+// buildServers builds the webhook, if on, the reload loop and the HTTP
+// servers: the main one, and the webhook's own when it has an address.
+func (e *exporter) buildServers() ([]*serverSpec, error) {
+	if err := e.buildWebhook(); err != nil {
+		return nil, err
+	}
+	e.reloads = newReloader(e.applyReload)
+	opts := server.Options{
+		MetricsPath: *metricsPath, Store: e.store, Gatherer: e.registry, Ready: e.refresher.Ready, CheckIntervals: e.refresher.CheckIntervals,
+		Reload: e.reloads.reload, Version: version.Version, Logger: e.logger,
+		Upstream: e.refresher.Upstream, StuckAfter: *stuckAfter, Demo: *demo,
+	}
+	var webhookServer *serverSpec
+	if e.webhook != nil {
+		if *webhookListen == "" {
+			opts.Webhook = e.webhook
+		} else {
+			if *webhookWebConfig == "" {
+				e.logger.Warn("the webhook's own listener serves plain HTTP, so its bearer token crosses the network in clear; give it TLS with --webhook.web.config.file",
+					"address", *webhookListen)
 			}
-			webhook.ForwardTo(server.Shards{Shard: shardNum, Total: *totalShards, URLTemplate: *shardURLTemplate})
+			wmux := http.NewServeMux()
+			wmux.Handle(server.WebhookPath, e.webhook)
+			webhookServer = &serverSpec{srv: newServer(wmux), flags: &web.FlagConfig{
+				WebListenAddresses: &[]string{*webhookListen}, WebSystemdSocket: new(bool), WebConfigFile: webhookWebConfig,
+			}}
 		}
 	}
+	handler, err := server.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	servers := []*serverSpec{{srv: newServer(handler), flags: toolkitFlags}}
+	if webhookServer != nil {
+		servers = append(servers, webhookServer)
+	}
+	return servers, nil
+}
 
-	reloads := newReloader(func() error {
-		wl, err := load()
-		if wl != nil { // the good files' changes apply even when another is bad
-			refresher.SetWatchList(wl)
-		}
-		if webhook != nil {
-			err = errors.Join(err, webhook.Reload())
-		}
-		if err != nil {
-			logger.Error("reload failed; keeping the previous configuration", "err", err)
-		}
+// buildWebhook builds the DocumentTRAK webhook when --webhook.bearer-token-file
+// is given, forwarding to the other shards when there are any.
+func (e *exporter) buildWebhook() error {
+	if *webhookTokenFile == "" {
+		return nil
+	}
+	var err error
+	if e.webhook, err = server.NewWebhookHandler(*webhookTokenFile, e.refresher, e.registry, e.logger); err != nil {
 		return err
-	})
-	wg.Go(func() { reloads.run(ctx) })
-	reload := reloads.reload
+	}
+	if *totalShards > 1 {
+		if strings.HasPrefix(*shardURLTemplate, "http://") {
+			e.logger.Warn("notifications are forwarded to other shards over plain HTTP, so the bearer token crosses the network in clear; use an https --webhook.shard-url-template")
+		}
+		e.webhook.ForwardTo(server.Shards{Shard: e.shard, Total: *totalShards, URLTemplate: *shardURLTemplate})
+	}
+	return nil
+}
+
+// applyReload re-reads the watch files and the webhook's token. The good
+// files' changes apply even when another is bad.
+func (e *exporter) applyReload() error {
+	wl, err := e.load()
+	if wl != nil {
+		e.refresher.SetWatchList(wl)
+	}
+	if e.webhook != nil {
+		err = errors.Join(err, e.webhook.Reload())
+	}
+	if err != nil {
+		e.logger.Error("reload failed; keeping the previous configuration", "err", err)
+	}
+	return err
+}
+
+// start runs the background work, each joined by wg: the reload loop and
+// what asks it (SIGHUP, the watch files' poller), the refresher, and the
+// persistence writer.
+func (e *exporter) start(ctx context.Context, wg *sync.WaitGroup, hup <-chan os.Signal) {
+	reload := e.reloads.reload
+	wg.Go(func() { e.reloads.run(ctx) })
 	wg.Go(func() {
 		for {
 			select {
@@ -395,75 +520,16 @@ func run(logger *slog.Logger) error {
 			}
 		}
 	})
-	wg.Go(func() { watch.Watch(ctx, *watchPoll, func() { _ = reload(ctx) }) })
+	wg.Go(func() { e.watch.Watch(ctx, *watchPoll, func() { _ = reload(ctx) }) })
 	refreshed := make(chan struct{})
 	wg.Go(func() {
 		defer close(refreshed)
-		refresher.Run(ctx)
+		e.refresher.Run(ctx)
 	})
-	if saver != nil {
+	if e.saver != nil {
 		// Its last write, at shutdown, waits for the refresher to stop.
-		wg.Go(func() { saver.Run(ctx, refreshed) })
+		wg.Go(func() { e.saver.Run(ctx, refreshed) })
 	}
-
-	opts := server.Options{
-		MetricsPath: *metricsPath, Store: store, Gatherer: registry, Ready: refresher.Ready, CheckIntervals: refresher.CheckIntervals,
-		Reload: reload, Version: version.Version, Logger: logger,
-		Upstream: refresher.Upstream, StuckAfter: *stuckAfter, Demo: *demo,
-	}
-	var webhookServer *serverSpec
-	if webhook != nil {
-		if *webhookListen == "" {
-			opts.Webhook = webhook
-		} else {
-			if *webhookWebConfig == "" {
-				logger.Warn("the webhook's own listener serves plain HTTP, so its bearer token crosses the network in clear; give it TLS with --webhook.web.config.file",
-					"address", *webhookListen)
-			}
-			wmux := http.NewServeMux()
-			wmux.Handle(server.WebhookPath, webhook)
-			webhookServer = &serverSpec{srv: newServer(wmux), flags: &web.FlagConfig{
-				WebListenAddresses: &[]string{*webhookListen}, WebSystemdSocket: new(bool), WebConfigFile: webhookWebConfig,
-			}}
-		}
-	}
-	handler, err := server.New(opts)
-	if err != nil {
-		return err
-	}
-	servers := []*serverSpec{{srv: newServer(handler), flags: toolkitFlags}}
-	if webhookServer != nil {
-		servers = append(servers, webhookServer)
-	}
-	return serve(ctx, servers, logger)
-}
-
-// restore loads --persistence.file into the store and returns the writer that
-// keeps it. A file that cannot be used is a warning: the exporter starts empty.
-// A directory it cannot write to is an error now rather than a loss later.
-func restore(refresher *collector.Refresher, store *collector.Store, reg prometheus.Registerer, logger *slog.Logger) (*persistence.Writer, error) {
-	path := *persistenceFile
-	if err := persistence.CheckWritable(path); err != nil {
-		return nil, fmt.Errorf("--persistence.file %s: %w", path, err)
-	}
-	var st collector.State
-	switch err := persistence.Load(path, &st); {
-	case errors.Is(err, fs.ErrNotExist):
-		logger.Info("no persistence file yet; starting empty", "file", path)
-	case err != nil:
-		logger.Warn("cannot use the persistence file; starting empty", "file", path, "reason", err)
-	default:
-		restored, dropped := refresher.Restore(st)
-		logger.Info("restored the persisted state", "file", path, "documents", restored)
-		if dropped > 0 {
-			logger.Info("dropped persisted documents no longer on the watch list", "file", path, "dropped", dropped)
-		}
-	}
-	generation, _ := store.State()
-	return persistence.NewWriter(path, *persistenceInterval, generation, func() (uint64, any) {
-		g, st := store.State()
-		return g, st
-	}, reg, logger), nil
 }
 
 type serverSpec struct {
