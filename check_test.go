@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,6 +13,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -312,7 +315,7 @@ func TestCheckExitCodes(t *testing.T) {
 				cmd.Stdout, cmd.Stderr = &stdout, &stderr
 				err := cmd.Run()
 				code := 0
-				if ee, ok := err.(*exec.ExitError); ok {
+				if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 					code = ee.ExitCode()
 				} else {
 					require.NoError(t, err)
@@ -334,5 +337,49 @@ func TestCheckExitCodes(t *testing.T) {
 			}
 			assert.Contains(t, checkHelp(), fmt.Sprintf("%d when %s", tc.want, meaning), "--check's help has the table")
 		})
+	}
+}
+
+// TestCheckOutputIsDocumented holds the docs to --check: the JSON example
+// decodes strictly into the report (every field present, none unknown), the
+// field table names every field, and every exit-code table says what
+// checkExitCodes says.
+func TestCheckOutputIsDocumented(t *testing.T) {
+	docs, err := filepath.Glob(filepath.Join("docs", "*.md"))
+	require.NoError(t, err)
+	var example, fieldTable string
+	tables := 0
+	for _, doc := range docs {
+		data, err := os.ReadFile(doc)
+		require.NoError(t, err)
+		text := string(data)
+		if m := regexp.MustCompile("(?s)```json\n(\\{\n  \"result\".*?)```").FindStringSubmatch(text); m != nil {
+			example = m[1]
+			fieldTable = text[strings.Index(text, m[0])+len(m[0]):]
+		}
+		for _, table := range regexp.MustCompile(`(?m)^\| exit \| meaning \|\n\|---\|---\|\n((?:\|.*\n)+)`).FindAllStringSubmatch(text, -1) {
+			tables++
+			rows := strings.Split(strings.TrimSuffix(table[1], "\n"), "\n")
+			require.Len(t, rows, len(checkExitCodes), "%s: the exit-code table", doc)
+			for i, c := range checkExitCodes {
+				assert.True(t, strings.HasPrefix(rows[i], fmt.Sprintf("| %d | %s", c.code, c.meaning)), "%s: exit-code table row %q, want it to start with %q", doc, rows[i], c.meaning)
+			}
+		}
+	}
+	require.NotEmpty(t, example, "no JSON example of --check.output=json in docs/*.md")
+	assert.Positive(t, tables, "no exit-code table in docs/*.md")
+	rep := decodeCheckReport(t, []byte(example))
+	require.NotEmpty(t, rep.Documents)
+	for _, typ := range []reflect.Type{reflect.TypeFor[checkReport](), reflect.TypeFor[checkedDocument](), reflect.TypeFor[checkException]()} {
+		for f := range typ.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			assert.Contains(t, example, `"`+name+`":`, "the example has %s", name)
+			if typ != reflect.TypeFor[checkException]() {
+				assert.Contains(t, fieldTable, "`"+name+"`", "the field table explains %s", name)
+			}
+		}
 	}
 }
