@@ -62,6 +62,7 @@ func TestBinary(t *testing.T) {
 	t.Run("demo webhook", func(t *testing.T) { t.Parallel(); testDemoWebhook(t) })
 	t.Run("demo on loopback", func(t *testing.T) { t.Parallel(); testDemoLoopback(t) })
 	t.Run("demo check", func(t *testing.T) { t.Parallel(); testDemoCheck(t) })
+	t.Run("wrong endpoint path", func(t *testing.T) { t.Parallel(); testWrongEndpointPath(t) })
 	t.Run("persistence across a restart", func(t *testing.T) { t.Parallel(); testPersistence(t) })
 }
 
@@ -135,6 +136,25 @@ func serveSimulator(t *testing.T, sim *simulator.Simulator, gated bool) (endpoin
 		srv.Close()
 	})
 	return srv.URL + testenv.CheckStatusPath, open
+}
+
+// testWrongEndpointPath: AssureSign, as the simulator, answers 404 on a path
+// that is not CheckStatus's; the exporter's log and landing page say the
+// path is likely wrong.
+func testWrongEndpointPath(t *testing.T) {
+	sim := simulator.New(e2eContext)
+	sim.Put(simulator.Document{ID: e2eDocA, AuthToken: e2eTokenA, Status: assuresign.StatusCreated})
+	endpoint, _ := serveSimulator(t, sim, false)
+	watchPath := filepath.Join(t.TempDir(), "watch.yml")
+	require.NoError(t, os.WriteFile(watchPath, []byte("documents:\n"+entry(e2eDocA, e2eTokenA, "")), 0o600))
+	e := withContext.Start(t, "--watch.file="+watchPath, "--assuresign.max-retries=0", "--web.listen-address=127.0.0.1:0",
+		"--assuresign.endpoint="+strings.TrimSuffix(endpoint, "/text")) // .../DocumentNOW.svc/CheckStatus
+	const cause = "assuresign: HTTP status 404: no endpoint at this path: the path of the endpoint URL is likely wrong"
+	e.WaitOutput(t, regexp.MustCompile(`msg="refresh round failed; keeping the last known statuses".*first_err="`+regexp.QuoteMeta(cause)+`"`), waitFor)
+	_, page := e.Get(t, "/")
+	assert.Contains(t, page, cause, "the document's last error on the landing page")
+	assert.Equal(t, 1, sim.Stats().Requests)
+	assert.Zero(t, sim.Stats().Documents, "no CheckStatus was answered")
 }
 
 func entry(id, token, extra string) string {
