@@ -88,7 +88,7 @@ help:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
 
-## demo: the exporter against the built-in simulator (see README, Quick start).
+## demo: the exporter against the built-in simulator (see README, "Try it").
 demo:
 	$(GO) run . --demo
 

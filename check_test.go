@@ -128,6 +128,14 @@ func TestCheckAnInvalidWatchList(t *testing.T) {
 	code, out = r.run(t, r.endpoint(), chkContext)
 	assert.Equal(t, checkIncomplete, code)
 	assert.Contains(t, out, filepath.Join(r.dir, "bad.yml")+`:2: documents[0].id: "nope" is not a GUID`)
+
+	// A match of the glob that cannot be read: a symlink to nothing.
+	require.NoError(t, os.Remove(filepath.Join(r.dir, "bad.yml")))
+	require.NoError(t, os.Symlink(filepath.Join(r.dir, "gone"), filepath.Join(r.dir, "bad.yml")))
+	code, out = r.run(t, r.endpoint(), chkContext)
+	assert.Equal(t, checkIncomplete, code)
+	assert.Contains(t, out, "watch list invalid: watch list: stat "+filepath.Join(r.dir, "bad.yml")+": no such file or directory")
+	assert.Zero(t, r.sim.Stats().Requests, "nothing asked")
 }
 
 // TestCheckNamesTheLikelyCause covers exit code 2: a wrong region host, a

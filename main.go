@@ -410,14 +410,18 @@ func (e *exporter) restore() error {
 		return fmt.Errorf("--persistence.file %s: %w", path, err)
 	}
 	var st collector.State
-	switch err := persistence.Load(path, &st); {
+	switch err := persistence.Load(path, &st, collector.StateFileLimit(*watchMaxDocuments)); {
 	case errors.Is(err, fs.ErrNotExist):
 		e.logger.Info("no persistence file yet; starting empty", "file", path)
 	case err != nil:
 		e.logger.Warn("cannot use the persistence file; starting empty", "file", path, "reason", err)
 	default:
-		restored, dropped := e.refresher.Restore(st)
+		restored, dropped, clamped := e.refresher.Restore(st)
 		e.logger.Info("restored the persisted state", "file", path, "documents", restored)
+		if clamped > 0 {
+			e.logger.Warn("persisted check times lay in the future (a wrong clock, or an edited file); moved them to what the schedule allows",
+				"file", path, "documents", clamped)
+		}
 		if dropped > 0 {
 			e.logger.Info("dropped persisted documents no longer on the watch list", "file", path, "dropped", dropped)
 		}

@@ -404,6 +404,19 @@ func testBrokenWatchFile(t *testing.T) {
 			e2eSecrets.AssertNone(t, "the error", out)
 		})
 	}
+	t.Run("a dangling symlink matched by a glob", func(t *testing.T) {
+		glob := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(glob, "a.yml"), []byte("documents:\n"+entry(e2eDocA, e2eTokenA, "")), 0o600))
+		dangling := filepath.Join(glob, "b.yml")
+		require.NoError(t, os.Symlink(filepath.Join(glob, "gone.yml"), dangling))
+		o := withContext
+		o.NoWait = true
+		e := o.Start(t, "--watch.file="+filepath.Join(glob, "*.yml"), "--web.listen-address=127.0.0.1:0", "--assuresign.endpoint=http://127.0.0.1:1/")
+		assert.NotZero(t, e.ExitCode(t, waitFor))
+		out := e.Output.String()
+		assert.Contains(t, out, dangling+": no such file or directory", "the error names the file")
+		assert.NotContains(t, out, "Listening on")
+	})
 }
 
 // testBadFlags checks what validateFlags' table test cannot: the exit code,

@@ -148,12 +148,12 @@ func (r *Refresher) countIntervals() {
 
 // Restore joins a saved state with the watch list set before. The exporter is
 // ready at once: it serves the restored statuses while the first round asks
-// only about the documents that are due.
-func (r *Refresher) Restore(st State) (restored, dropped int) {
-	restored, dropped = r.store.Restore(st, r.cfg.TerminalInterval)
+// only about the documents that are due. See Store.Restore for what it returns.
+func (r *Refresher) Restore(st State) (restored, dropped, clamped int) {
+	restored, dropped, clamped = r.store.Restore(st, r.sched, r.now())
 	r.countIntervals()
 	r.ready.Store(true)
-	return restored, dropped
+	return restored, dropped, clamped
 }
 
 // Ready reports whether the first scheduled round has finished, or a saved

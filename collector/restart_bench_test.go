@@ -54,7 +54,7 @@ func simulateRestart(b *testing.B, persisted bool) (requests, documents int) {
 	_, next := newDayRefresher(b, sim, wl, 50, dayPollInterval, clock, false)
 	if persisted {
 		var loaded State
-		if err := persistence.Load(path, &loaded); err != nil {
+		if err := persistence.Load(path, &loaded, StateFileLimit(10_000)); err != nil {
 			b.Fatal(err)
 		}
 		next.Restore(loaded)

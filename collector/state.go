@@ -25,6 +25,11 @@ type DocumentState struct {
 	CheckSuccess *bool             `json:"check_success,omitempty"` // nil before any answer
 }
 
+// StateFileLimit bounds the size of a saved State of at most maxDocuments
+// documents, so that reading one can be refused before it exhausts memory. A
+// document takes about 400 bytes (TestStateFileLimit); the bound allows 2 KiB.
+func StateFileLimit(maxDocuments int) int64 { return 1<<20 + int64(maxDocuments)*2<<10 }
+
 // State returns the store's state and its generation, which changes whenever
 // the state does.
 func (s *Store) State() (uint64, State) {
@@ -56,9 +61,12 @@ func (s *Store) State() (uint64, State) {
 // Restore joins a saved state with the watch list set before: documents no
 // longer watched are dropped, those it does not know stay due at once. A
 // closed document is next checked terminalInterval after its last check; an
-// open one when it was due. It returns how many documents were restored and
-// how many dropped.
-func (s *Store) Restore(st State, terminalInterval time.Duration) (restored, dropped int) {
+// open one when it was due. Times the schedule could not have produced (a
+// file written while the clock was wrong, or edited) are clamped: a last
+// check or change no later than now, a next check no later than now plus the
+// document's interval. It returns how many documents were restored, dropped
+// and clamped.
+func (s *Store) Restore(st State, sched schedule, now time.Time) (restored, dropped, clamped int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, ds := range st.Documents {
@@ -69,21 +77,35 @@ func (s *Store) Restore(st State, terminalInterval time.Duration) (restored, dro
 		}
 		restored++
 		d.rawStatus, d.status = ds.Status, assuresign.ParseStatus(ds.Status)
-		d.statusDate, d.step, d.lastChange = ds.StatusDate, ds.Step, ds.LastChange
-		d.lastCheck, d.nextCheck = ds.LastCheck, ds.NextCheck
+		d.statusDate, d.step = ds.StatusDate, ds.Step
+		d.lastCheck, d.lastChange = earliest(ds.LastCheck, now), earliest(ds.LastChange, now)
 		for i, sev := range severityIndex {
 			d.exceptions[i] = ds.Exceptions[sev.String()]
 		}
 		if ds.CheckSuccess != nil {
 			d.answered, d.checkOK = true, *ds.CheckSuccess
 		}
+		d.nextCheck = ds.NextCheck
 		if d.status.Terminal() && !d.lastCheck.IsZero() {
-			d.nextCheck = d.lastCheck.Add(terminalInterval)
+			d.nextCheck = d.lastCheck.Add(sched.terminal)
 		}
+		latest := now.Add(sched.next(d, now))
+		if !d.lastCheck.Equal(ds.LastCheck) || !d.lastChange.Equal(ds.LastChange) || ds.NextCheck.After(latest) {
+			clamped++
+		}
+		d.nextCheck = earliest(d.nextCheck, latest)
 		// Known and scheduled: no longer checked at once, unless it never was.
 		d.urgent = d.lastCheck.IsZero()
 		s.changed(d)
 	}
 	s.publish()
-	return restored, dropped
+	return restored, dropped, clamped
+}
+
+// earliest returns the earlier of t and limit.
+func earliest(t, limit time.Time) time.Time {
+	if t.After(limit) {
+		return limit
+	}
+	return t
 }

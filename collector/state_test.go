@@ -59,10 +59,12 @@ func TestRestoreJoinsTheWatchList(t *testing.T) {
 	put(after.sim)
 	after.store.SetWatchList(docs(testenv.DocA, testenv.DocB, testenv.DocD))
 	var loaded State
-	require.NoError(t, persistence.Load(path, &loaded))
-	restored, dropped := after.refresher.Restore(loaded)
+	require.NoError(t, persistence.Load(path, &loaded, StateFileLimit(10_000)))
+	after.clock.Set(testenv.T0.Add(5 * time.Minute)) // restarted just after the save
+	restored, dropped, clamped := after.refresher.Restore(loaded)
 	assert.Equal(t, 2, restored)
 	assert.Equal(t, 1, dropped)
+	assert.Zero(t, clamped, "times the schedule produced stand")
 	assert.True(t, after.refresher.Ready(), "ready before any round")
 
 	x, err := testenv.ParseExposition(exposition(t, after.store, false))
@@ -89,4 +91,73 @@ func TestRestoreJoinsTheWatchList(t *testing.T) {
 	assert.Zero(t, statusOf(t, after.store, testenv.DocB).LastCheck.Sub(testenv.T0), "B not asked before its terminal interval")
 	after.round(24*time.Hour + time.Minute)
 	assert.Equal(t, testenv.T0.Add(24*time.Hour+time.Minute), statusOf(t, after.store, testenv.DocB).LastCheck)
+}
+
+// A state whose times lie in the future (written while the clock was wrong,
+// or edited) would leave open documents unasked for as long and show their
+// last check as "a moment ago". Restore clamps each time to what the
+// schedule could have produced, and counts the documents it clamped.
+func TestRestoreClampsTimesFromTheFuture(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	r.put(assuresign.StatusSigningStepInProgress, 1, testenv.DocA, testenv.DocC)
+	r.put(assuresign.StatusCompleted, 0, testenv.DocB)
+	r.watch(testenv.DocA, testenv.DocB, testenv.DocC)
+	now := testenv.T0
+	future := now.Add(365 * 24 * time.Hour)
+	r.clock.Set(now)
+	restored, dropped, clamped := r.refresher.Restore(State{Documents: []DocumentState{
+		{ID: testenv.DocA, Status: "SigningStepInProgress", LastCheck: future, NextCheck: future.Add(5 * time.Minute), LastChange: future},
+		{ID: testenv.DocB, Status: "Completed", LastCheck: future, NextCheck: future.Add(24 * time.Hour)},
+		// An open document due in a week, though its interval is 5 minutes.
+		{ID: testenv.DocC, Status: "SigningStepInProgress", LastCheck: now.Add(-time.Minute), NextCheck: now.Add(7 * 24 * time.Hour), LastChange: now.Add(-time.Hour)},
+	}})
+	assert.Equal(t, 3, restored)
+	assert.Zero(t, dropped)
+	assert.Equal(t, 3, clamped)
+
+	_, st := r.store.State()
+	byID := map[string]DocumentState{}
+	for _, d := range st.Documents {
+		byID[d.ID] = d
+	}
+	assert.Equal(t, now, byID[testenv.DocA].LastCheck, "a last check no later than now")
+	assert.Equal(t, now, byID[testenv.DocA].LastChange)
+	assert.Equal(t, now.Add(5*time.Minute), byID[testenv.DocA].NextCheck, "next check no later than now plus its interval")
+	assert.Equal(t, now, byID[testenv.DocB].LastCheck)
+	assert.Equal(t, now.Add(24*time.Hour), byID[testenv.DocB].NextCheck, "a closed one: its terminal interval")
+	assert.Equal(t, now.Add(-time.Minute), byID[testenv.DocC].LastCheck, "a past last check stands")
+	assert.Equal(t, now.Add(5*time.Minute), byID[testenv.DocC].NextCheck)
+
+	stats := r.round(5 * time.Minute)
+	assert.Equal(t, 2, stats.Documents, "the open documents are asked again at their interval")
+}
+
+// StateFileLimit leaves room: a document with every field at its longest
+// takes less than half the 2 KiB it allows, so a file the exporter wrote for
+// --watch.max-documents documents is never refused.
+func TestStateFileLimit(t *testing.T) {
+	yes := true
+	zone := time.FixedZone("", -(11*3600 + 59*60))
+	at := time.Date(2026, 12, 31, 23, 59, 59, 999999999, zone)
+	ds := DocumentState{
+		ID: testenv.DocA, Status: "SignerAuthenticationFailed", StatusDate: at, Step: 1 << 30,
+		Exceptions: map[string]uint64{}, LastCheck: at, NextCheck: at, LastChange: at, CheckSuccess: &yes,
+	}
+	for _, sev := range severityIndex {
+		ds.Exceptions[sev.String()] = 1<<64 - 1
+	}
+	const n = 1000
+	st := State{Documents: make([]DocumentState, n)}
+	for i := range st.Documents {
+		st.Documents[i] = ds
+	}
+	path := filepath.Join(t.TempDir(), "state")
+	require.NoError(t, persistence.Save(path, st))
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Less(t, fi.Size(), int64(n)<<10, "under 1 KiB a document")
+	var loaded State
+	require.NoError(t, persistence.Load(path, &loaded, StateFileLimit(n)))
+	assert.Equal(t, n, len(loaded.Documents))
+	require.Error(t, persistence.Load(path, &loaded, fi.Size()-1), "one byte over the limit")
 }

@@ -21,7 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// The Secret the manifests read, as README's "Running on Kubernetes"
+// The Secret the manifests read, as docs/deployment.md's "The Secret"
 // documents it: each key and the flag that is given its file.
 const secretName = "assuresign-exporter"
 

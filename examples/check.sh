@@ -78,12 +78,12 @@ import json, re, sys
 errors = []
 alerts_yml = open("alerts.yml").read()
 names = re.findall(r"^\s*- alert:\s*(\S+)", alerts_yml, re.M)
-readme = open("../README.md").read()
+runbooks = open("../docs/alerts.md").read()
 tests = open("alerts_test.yml").read()
-base = "https://github.com/assuresign-exporter/assuresign_exporter/blob/main/README.md#"
+base = "https://github.com/assuresign-exporter/assuresign_exporter/blob/main/docs/alerts.md#"
 
 # Every alert: a severity, a runbook_url with its own anchor, a runbook
-# heading in README.md, a row in its table, and unit tests.
+# section in docs/alerts.md, a row in its table, and unit tests.
 blocks = re.split(r"^\s*- (?=alert:|record:)", alerts_yml, flags=re.M)[1:]
 for b in blocks:
     m = re.match(r"alert:\s*(\S+)", b)
@@ -97,10 +97,10 @@ for b in blocks:
             errors.append(f"{name}: no {ann} annotation")
     if f"runbook_url: {base}{name.lower()}\n" not in b:
         errors.append(f"{name}: runbook_url is not {base}{name.lower()}")
-    if not re.search(rf"^### {name}\s*$", readme, re.M):
-        errors.append(f"{name}: no '### {name}' runbook in README.md")
-    if f"| {name} " not in readme:
-        errors.append(f"{name}: not in README.md's alert table")
+    if not re.search(rf"^## {name}\s*$", runbooks, re.M):
+        errors.append(f"{name}: no '## {name}' runbook in docs/alerts.md")
+    if f"| [{name}](#{name.lower()}) |" not in runbooks:
+        errors.append(f"{name}: not in docs/alerts.md's alert table")
     n = len(re.findall(rf"alertname:\s*{name}\s*$", tests, re.M))
     if n < 2:
         errors.append(f"{name}: {n} alert_rule_test cases in alerts_test.yml, want firing and not firing")

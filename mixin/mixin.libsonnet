@@ -15,7 +15,7 @@
 //                       name, lower-cased, follows it.
 local defaults = {
   assuresignSelector: 'job="assuresign"',
-  runbookURLBase: 'https://github.com/assuresign-exporter/assuresign_exporter/blob/main/README.md#',
+  runbookURLBase: 'https://github.com/assuresign-exporter/assuresign_exporter/blob/main/docs/alerts.md#',
 };
 
 // Replaces `from` by `to` in every string inside v.

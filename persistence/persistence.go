@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -69,10 +70,11 @@ func Save(path string, v any) error {
 	return d.Sync()
 }
 
-// Load reads into v what Save wrote to path. A missing file gives an error
-// matching fs.ErrNotExist; any other error says why the file cannot be used.
-func Load(path string, v any) error {
-	data, err := os.ReadFile(path)
+// Load reads into v what Save wrote to path, refusing a file of more than
+// maxBytes. A missing file gives an error matching fs.ErrNotExist; any other
+// error says why the file cannot be used.
+func Load(path string, v any, maxBytes int64) error {
+	data, err := read(path, maxBytes)
 	if err != nil {
 		return err
 	}
@@ -109,6 +111,34 @@ func Load(path string, v any) error {
 		return fmt.Errorf("corrupt: %w", err)
 	}
 	return nil
+}
+
+// read reads path whole, if it is a regular file of at most maxBytes: a FIFO
+// would block the open for ever, and a device such as /dev/zero never ends.
+func read(path string, maxBytes int64) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	}
+	if fi.Size() > maxBytes {
+		return nil, fmt.Errorf("file is %d bytes, more than the limit of %d", fi.Size(), maxBytes)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxBytes+1)) // it may have grown since the stat
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > maxBytes {
+		return nil, fmt.Errorf("file is more than the limit of %d bytes", maxBytes)
+	}
+	return data, nil
 }
 
 // CheckWritable reports whether a file can be written next to path, so a

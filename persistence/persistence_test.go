@@ -23,11 +23,11 @@ type state struct {
 func TestSaveLoadRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	var got state
-	require.ErrorIs(t, Load(path, &got), fs.ErrNotExist, "a missing file is told apart")
+	require.ErrorIs(t, Load(path, &got, 1<<20), fs.ErrNotExist, "a missing file is told apart")
 
 	want := state{Docs: map[string]int{"a": 1, "b": 2}}
 	require.NoError(t, Save(path, want))
-	require.NoError(t, Load(path, &got))
+	require.NoError(t, Load(path, &got, 1<<20))
 	assert.Equal(t, want, got)
 	fi, err := os.Stat(path)
 	require.NoError(t, err)
@@ -36,7 +36,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	// A second save replaces the first whole and leaves no temporary file.
 	want.Docs["c"] = 3
 	require.NoError(t, Save(path, want))
-	require.NoError(t, Load(path, &got))
+	require.NoError(t, Load(path, &got, 1<<20))
 	assert.Equal(t, want, got)
 	entries, err := os.ReadDir(filepath.Dir(path))
 	require.NoError(t, err)
@@ -73,7 +73,7 @@ func TestLoadRefusesDamagedFiles(t *testing.T) {
 			path := filepath.Join(dir, strings.ReplaceAll(name, " ", "_"))
 			require.NoError(t, os.WriteFile(path, []byte(tc.content), 0o600))
 			var got state
-			err := Load(path, &got)
+			err := Load(path, &got, 1<<20)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.reason)
 			assert.Zero(t, got)
@@ -83,7 +83,7 @@ func TestLoadRefusesDamagedFiles(t *testing.T) {
 		path := filepath.Join(dir, "a-directory")
 		require.NoError(t, os.Mkdir(path, 0o700))
 		var got state
-		err := Load(path, &got)
+		err := Load(path, &got, 1<<20)
 		require.Error(t, err)
 		assert.NotErrorIs(t, err, fs.ErrNotExist)
 	})
@@ -127,7 +127,7 @@ func TestWriter(t *testing.T) {
 	gen.Store(6)
 	w.save()
 	var got state
-	require.NoError(t, Load(path, &got))
+	require.NoError(t, Load(path, &got, 1<<20))
 	assert.Equal(t, 6, got.Docs["g"])
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -138,7 +138,7 @@ func TestWriter(t *testing.T) {
 	gen.Store(7) // the refresher's last round
 	close(stopped)
 	<-done
-	require.NoError(t, Load(path, &got))
+	require.NoError(t, Load(path, &got, 1<<20))
 	assert.Equal(t, 7, got.Docs["g"], "the shutdown write comes after the last change")
 
 	// A write that fails is counted and tried again.
@@ -151,6 +151,6 @@ func TestWriter(t *testing.T) {
 	assert.Equal(t, succeeded, testutil.ToFloat64(w.success), "a failed write is no success")
 	require.NoError(t, os.Remove(path))
 	w.save()
-	require.NoError(t, Load(path, &got))
+	require.NoError(t, Load(path, &got, 1<<20))
 	assert.Equal(t, 8, got.Docs["g"], "tried again: the next write saves what failed")
 }

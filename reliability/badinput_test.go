@@ -165,6 +165,27 @@ func TestBadWatchFiles(t *testing.T) {
 
 	t.Run("symlink swap during reloads", func(t *testing.T) { symlinkSwap(t, sim, ctxPath, docs) })
 
+	// A page past the end, up to one whose offset overflows, is the last page:
+	// no negative range, no link to a page of nothing.
+	for _, page := range []string{"9223372036854775807", "92233720368547758"} {
+		t.Run("landing page "+page, func(t *testing.T) {
+			fig := BadInputFigure{Name: "landing page ?page=" + page}
+			defer func() { fig.Rejected = !t.Failed(); Figures.AddBadInput(fig) }()
+			code, body, err := e.get("/?page=" + page)
+			if err != nil || code != 200 {
+				t.Fatalf("GET /?page=%s: %d %v", page, code, err)
+			}
+			shown := regexp.MustCompile(`Showing [^<]*? of \d+`).Find(body)
+			fig.Message = string(shown) + "; pager: " + string(regexp.MustCompile(`(?s)<p class="pager">.*?</p>`).Find(body))
+			if want := fmt.Sprintf("Showing 1–%d of %d", len(docs), len(docs)); string(shown) != want {
+				t.Errorf("%q, want %q", shown, want)
+			}
+			if bytes.Contains(body, []byte("?page=")) {
+				t.Errorf("a link to another page of a one-page list: %s", fig.Message)
+			}
+		})
+	}
+
 	t.Run("bad file at start-up", func(t *testing.T) {
 		fig := BadInputFigure{Name: "bad file at start-up: exits non-zero"}
 		defer func() { fig.Rejected = !t.Failed(); Figures.AddBadInput(fig) }()
@@ -331,4 +352,68 @@ func symlinkSwap(t *testing.T, sim *simulatorProc, ctxPath string, docs []doc) {
 	stop.Store(true)
 	wg.Wait()
 	fig.Message = fmt.Sprintf("%d reloads during %d swaps: %d saw list A, %d list B, %d torn or failed", reloads, swaps.Load(), sawA, sawB, reloads-sawA-sawB)
+}
+
+// TestBadPersistenceFiles gives --persistence.file what is no state file: a
+// FIFO (opening one blocks until a writer comes), a symlink to /dev/zero
+// (read until memory runs out) and a sparse file over the size limit that
+// --watch.max-documents sets. Each is a warning: the exporter starts empty,
+// serves, and stops on SIGTERM.
+func TestBadPersistenceFiles(t *testing.T) {
+	t.Parallel()
+	docs := newDocs(3, "bad-persistence")
+	dir, ctxPath, sim := newAccount(t, docs)
+	testenv.BuildBinary(t, testenv.ExporterPkg) // before the clock starts
+	watch := filepath.Join(dir, "watch.yml")
+	writeFile(t, watch, watchYAML(docs))
+	for _, tc := range []struct {
+		name, want string
+		setup      func(t *testing.T, path string)
+	}{
+		{"persistence file: a FIFO", "not a regular file (p", func(t *testing.T, p string) {
+			if err := syscall.Mkfifo(p, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"persistence file: a symlink to /dev/zero", "not a regular file (D", func(t *testing.T, p string) {
+			if err := os.Symlink("/dev/zero", p); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"persistence file: over its limit (sparse)", "more than the limit of", func(t *testing.T, p string) {
+			if err := os.WriteFile(p, []byte("assuresign_exporter-state 1 crc32c=00000000 length=1\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(p, 64<<20); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fig := BadInputFigure{Name: tc.name}
+			defer func() { fig.Rejected = !t.Failed(); Figures.AddBadInput(fig) }()
+			path := filepath.Join(t.TempDir(), "state")
+			tc.setup(t, path)
+			start := time.Now()
+			e := startExporter(t, exporterOpts{watchFile: watch, endpoint: sim.Endpoint(), contextFile: ctxPath,
+				flags: map[string]string{"persistence.file": path, "watch.max-documents": "10"}})
+			took := time.Since(start)
+			testenv.Eventually(t, 20*time.Second, "the first round", func() (bool, string) { return statusesMatch(e.scrape(), docs) })
+			m := regexp.MustCompile(`msg="cannot use the persistence file; starting empty" file=\S+ reason="?([^"\n]*)`).FindStringSubmatch(e.Output.String())
+			if m == nil {
+				t.Fatalf("no warning in the log:\n%s", e.Output.String())
+			}
+			if !strings.Contains(m[0], path) || !strings.Contains(m[1], tc.want) {
+				t.Errorf("warning %q does not name %s and say %q", m[0], path, tc.want)
+			}
+			fig.Message = fmt.Sprintf("%s (warning; started empty, listening after %.1fs)", m[1], took.Seconds())
+			if took := e.stop(); took > 5*time.Second {
+				t.Errorf("SIGTERM took %s", took)
+			}
+			if fi, err := os.Lstat(path); err != nil || !fi.Mode().IsRegular() {
+				t.Errorf("the shutdown write did not replace it with a state file: %v %v", fi, err)
+			}
+		})
+	}
 }

@@ -151,7 +151,7 @@ func (r *Report) Write(w io.Writer) {
 			rejected++
 		}
 	}
-	fmt.Fprintf(w, "\nBad inputs: %d tried, %d rejected cleanly (error names the file and line where one applies, old list kept), %d skipped\n",
+	fmt.Fprintf(w, "\nBad inputs: %d tried, %d handled cleanly (an error naming the file and line where one applies, old list kept; a page number clamped; a bad state file warned of), %d skipped\n",
 		len(bad)-skipped, rejected, skipped)
 	tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "  input\tclean\terror")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -48,14 +49,22 @@ func (p *landingPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	in := r.URL.Query()
 	now := p.now()
+	// Bounded so the offset cannot overflow; a page past the end is the last.
 	pageNo, _ := strconv.Atoi(in.Get("page"))
-	pageNo = max(pageNo, 1)
+	pageNo = min(max(pageNo, 1), math.MaxInt/pageSize)
 	q := collector.Query{
 		Now: now, StuckAfter: p.stuckAfter, Search: in.Get("q"), Status: in.Get("status"),
 		Problem: collector.ParseProblem(in.Get("problem")),
 		Offset:  (pageNo - 1) * pageSize, Limit: pageSize, ProblemLimit: problemsShown,
 	}
 	o := p.store.Overview(q)
+	if q.Offset > 0 && q.Offset >= o.Matches {
+		// Past the end: the last page, as many pages as the matches fill
+		// (the first when none match).
+		pageNo = max((o.Matches+pageSize-1)/pageSize, 1)
+		q.Offset = (pageNo - 1) * pageSize
+		o = p.store.Overview(q)
+	}
 	v := landingView{
 		Version: p.version, Links: p.links, Ready: p.ready(), Now: now, O: o, In: in, Demo: p.demo,
 		Refresh: in.Get("refresh") != "off", StuckAfter: p.stuckAfter,

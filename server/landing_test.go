@@ -231,6 +231,18 @@ func TestLandingPageSearchFiltersAndPages(t *testing.T) {
 	assert.Contains(t, html, `name="q" value="acme"`)
 	assert.Contains(t, html, `<option selected>Created</option>`)
 	assert.Contains(t, get(t, fx.handler, "/?q=acme&page=2").Body.String(), `<a href="?page=3&amp;q=acme#documents">next →</a>`)
+
+	// A page past the end, up to one whose offset overflows, is the last page.
+	for _, page := range []string{"11", "92233720368547758", "9223372036854775807", "99999999999999999999"} {
+		html := get(t, fx.handler, "/?page="+page).Body.String()
+		assert.Contains(t, html, "Showing 901–1000 of 1000, by id.", "page %s", page)
+		assert.Equal(t, ids(tenth), ids(html), "page %s", page)
+		assert.Contains(t, html, `<a href="?page=9#documents">← previous</a>`, "page %s", page)
+		assert.NotContains(t, html, "next →", "page %s", page)
+	}
+	html = get(t, fx.handler, "/?q=nothing-like-it&page=9223372036854775807").Body.String()
+	assert.Contains(t, html, "No document matches.")
+	assert.NotContains(t, html, "← previous", "no link to a page of nothing")
 }
 
 func TestLandingPageRefreshCanBeTurnedOff(t *testing.T) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tools/shards.sh [N]: one exporter process, then three shards, over N (30000)
 # simulator documents: requests per round, documents, round time and RSS per
-# shard. The figures of README.md, "Scaling". Uses ports 19900-19902, 19990.
+# shard. The figures of docs/deployment.md, "Scaling". Uses ports 19900-19902, 19990.
 set -euo pipefail
 N=${1:-30000}; D=$(mktemp -d); cd "$(dirname "${BASH_SOURCE[0]}")/.."
 go build -o $D/exporter . && go build -o $D/sim ./assuresign/simulator/cmd/assuresign-simulator

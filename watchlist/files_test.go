@@ -157,6 +157,34 @@ func TestFilesBadFileKeepsItsLastGoodVersion(t *testing.T) {
 	fileSecrets.AssertNone(t, "the log", r.logs.String())
 }
 
+// TestFilesDanglingSymlinkInAGlob: a glob match that cannot be read, a
+// symlink to nothing, is an error naming it, at the first load (where the
+// exporter and --check stop) and on a reload; on a reload the other files'
+// changes still apply.
+func TestFilesDanglingSymlinkInAGlob(t *testing.T) {
+	r, d := newDirRig(t, 10)
+	writeFile(t, d, "a.yml", one(docA, secretTokenA), 0o600)
+	dangling := filepath.Join(d, "b.yml")
+	require.NoError(t, os.Symlink(filepath.Join(d, "gone.yml"), dangling))
+	_, err := r.file.Load()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), dangling+": no such file or directory")
+
+	require.NoError(t, os.Remove(dangling))
+	writeFile(t, d, "b.yml", one(docB, secretTokenB), 0o600)
+	_, err = r.file.Load()
+	require.NoError(t, err)
+
+	require.NoError(t, os.Remove(dangling))
+	require.NoError(t, os.Symlink(filepath.Join(d, "gone.yml"), dangling))
+	writeFile(t, d, "a.yml", "documents:\n"+docEntry(docA, secretTokenA, "")+docEntry(docC, secretTokenC, ""), 0o600)
+	wl, err := r.file.Load()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), dangling+": no such file or directory")
+	assert.Equal(t, []string{docA, docC, docB}, ids(wl), "a.yml's change applies; b.yml keeps its last good version")
+	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(filesGauges(2, 1)), "assuresign_watchlist_files", "assuresign_watchlist_files_failed"))
+}
+
 func TestWatchNoticesFilesAppearingAndDisappearing(t *testing.T) {
 	r, d := newDirRig(t, 10)
 	writeFile(t, d, "a.yml", one(docA, secretTokenA), 0o600)
