@@ -76,7 +76,7 @@ type checkConfig struct {
 }
 
 // checkReport is what --check found. --check.output=json prints it as is: its
-// form is documented (docs/install.md) and stable, so fields may be added
+// form is documented (docs/configuration.md) and stable, so fields may be added
 // but are never renamed or removed. Every field is always present.
 type checkReport struct {
 	Result string `json:"result"` // ok, incomplete, invalid or unreachable

@@ -75,7 +75,7 @@ var (
 	metricsPath       = kingpin.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 	currentStatusOnly = kingpin.Flag("metrics.current-status-only", "Export one assuresign_document_status series per document, for its current status, instead of a state set of nine (about 8.5 series per document instead of 16.5).").Bool()
 	check             = kingpin.Flag("check", checkHelp()).Bool()
-	checkOutput       = kingpin.Flag("check.output", "What --check prints: table (for people; long texts cut) or json (for CI: every text in full, in the form docs/install.md documents).").Default(checkOutputTable).Enum(checkOutputTable, checkOutputJSON)
+	checkOutput       = kingpin.Flag("check.output", "What --check prints: table (for people; long texts cut) or json (for CI: every text in full, in the form docs/configuration.md documents).").Default(checkOutputTable).Enum(checkOutputTable, checkOutputJSON)
 	demo              = kingpin.Flag("demo", "Run against a built-in AssureSign simulator with generated documents; no account needed. Listens on "+demoListen+" unless --web.listen-address is given, with the webhook on.").Bool()
 
 	toolkitFlags = kingpinflag.AddFlags(kingpin.CommandLine, defaultListen)
