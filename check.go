@@ -131,6 +131,7 @@ func writeCheckReport(out io.Writer, output string, rep checkReport) {
 	if output == checkOutputJSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // AssureSign's texts as sent: `<`, not \u003c
 		_ = enc.Encode(rep)
 		return
 	}

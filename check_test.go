@@ -269,6 +269,17 @@ func TestCheckJSON(t *testing.T) {
 		return code, decodeCheckReport(t, out.Bytes())
 	}
 
+	require.True(t, r.sim.Update(chkDocB, func(d *simulator.Document) {
+		d.Exceptions = []assuresign.Exception{{Severity: assuresign.SeverityWarning, Message: `Reminder <not> sent & "queued"`}}
+	}))
+	var raw bytes.Buffer
+	runCheck(context.Background(), &raw, checkConfig{
+		watchFiles: []string{filepath.Join(r.dir, "*.yml")}, maxDocuments: 100, contextIdentifier: chkContext,
+		client: assuresign.Config{Endpoint: r.endpoint(), MaxRetries: -1}, batchSize: 2, concurrency: 2, timeout: 5 * time.Second,
+		output: checkOutputJSON,
+	}, slog.New(slog.DiscardHandler))
+	assert.Contains(t, raw.String(), `"message": "Reminder <not> sent & \"queued\""`, "texts as sent, not HTML-escaped")
+
 	code, rep := run(r.endpoint())
 	assert.Equal(t, checkIncomplete, code)
 	assert.Equal(t, "incomplete", rep.Result)
