@@ -300,7 +300,7 @@ func run(logger *slog.Logger) error {
 		*watchFiles = []string{demoWatch}
 	}
 
-	e, err := buildCollector(contextIdentifier, logger)
+	e, err := buildCollector(prometheus.NewRegistry(), contextIdentifier, logger)
 	if err != nil {
 		return err
 	}
@@ -318,10 +318,17 @@ func run(logger *slog.Logger) error {
 	return serve(ctx, servers, logger)
 }
 
+// registry is where the exporter's own metrics are registered and gathered
+// from: a *prometheus.Registry, or in a test one that also records them.
+type registry interface {
+	prometheus.Registerer
+	prometheus.Gatherer
+}
+
 // exporter holds what run builds, step by step.
 type exporter struct {
 	logger    *slog.Logger
-	registry  *prometheus.Registry
+	registry  registry
 	store     *collector.Store
 	refresher *collector.Refresher
 	watch     *watchlist.File
@@ -331,10 +338,11 @@ type exporter struct {
 	reloads   *reloader
 }
 
-// buildCollector builds the registry, the store, the AssureSign client, the
-// refresher that asks it and the watch files' reader; nothing runs yet.
-func buildCollector(contextIdentifier string, logger *slog.Logger) (*exporter, error) {
-	e := &exporter{logger: logger, registry: prometheus.NewRegistry()}
+// buildCollector builds the store, the AssureSign client, the refresher that
+// asks it and the watch files' reader, registering their metrics with reg;
+// nothing runs yet.
+func buildCollector(reg registry, contextIdentifier string, logger *slog.Logger) (*exporter, error) {
+	e := &exporter{logger: logger, registry: reg}
 	e.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

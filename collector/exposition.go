@@ -39,6 +39,22 @@ var families = [numFamilies]struct{ name, typ, help string }{
 	famInfo:            {"assuresign_document_info", "gauge", "Watched document with the labels given in the watch file."},
 }
 
+// Family is a document family as /metrics writes it.
+type Family struct{ Name, Type, Help string }
+
+// DocumentFamilies returns the document families, with their HELP text as
+// written (assuresign_document_status in its state-set form), for what lists
+// every family the exporter exposes (docs/metrics.md's test). The exporter's
+// other families are registered with a prometheus.Registerer and described
+// there.
+func DocumentFamilies() []Family {
+	out := make([]Family, len(families))
+	for i, f := range families {
+		out[i] = Family{Name: f.name, Type: f.typ, Help: f.help + cached}
+	}
+	return out
+}
+
 // currentStatusHelp replaces the state set's help when only the current
 // status is written.
 const currentStatusHelp = "Document status: one series per document, value 1, labelled with the current StatusType."
