@@ -28,7 +28,7 @@ import (
 // --check's exit codes.
 const (
 	checkOK          = 0 // every document got a status
-	checkIncomplete  = 1 // a document got none, or the watch list, a flag or the ContextIdentifier is invalid
+	checkIncomplete  = 1 // a document got none, an envelope could not be listed, or the watch list, a flag or the ContextIdentifier is invalid
 	checkUnreachable = 2 // AssureSign could not be reached, or refused the request or every document
 )
 
@@ -39,7 +39,7 @@ var checkExitCodes = []struct {
 	meaning string
 }{
 	{checkOK, "every document has a status"},
-	{checkIncomplete, "a document has none, or the watch list, a flag or the ContextIdentifier is invalid"},
+	{checkIncomplete, "a document has none, an envelope cannot be listed, or the watch list, a flag or the ContextIdentifier is invalid"},
 	{checkUnreachable, "AssureSign could not be reached, or refused the request or every document"},
 }
 
@@ -89,8 +89,13 @@ type checkReport struct {
 	Requests    int    `json:"requests"`
 	Failed      int    `json:"failed_requests"`
 	WithStatus  int    `json:"documents_with_status"`
-	// Documents are in watch-list order, with AssureSign's answer for each.
+	// Documents are in watch-list order, with AssureSign's answer for each;
+	// the envelopes' documents follow.
 	Documents []checkedDocument `json:"documents"`
+	// Envelopes are the watch files' envelopes, listed or not.
+	Envelopes         []checkedEnvelope `json:"envelopes"`
+	EnvelopesListed   int               `json:"envelopes_listed"`
+	EnvelopesEndpoint string            `json:"envelopes_endpoint"`
 }
 
 type checkedDocument struct {
@@ -113,7 +118,7 @@ type checkException struct {
 // checkFailure is the report of a --check that could not start: a flag, the
 // ContextIdentifier or the watch list is invalid.
 func checkFailure(msg string) checkReport {
-	return checkReport{Result: "invalid", ExitCode: checkIncomplete, Message: msg, Documents: []checkedDocument{}}
+	return checkReport{Result: "invalid", ExitCode: checkIncomplete, Message: msg, Documents: []checkedDocument{}, Envelopes: []checkedEnvelope{}}
 }
 
 // runCheck asks AssureSign once about every watched document, in batches as
@@ -152,7 +157,8 @@ func writeCheckReport(out io.Writer, output string, rep checkReport) {
 		}
 		rows[i] = []string{d.ID, formatLabels(d.Labels), cmp.Or(d.Status, "-"), step, d.StatusDate, formatExceptions(d.Exceptions), errText}
 	}
-	if writeTable(out, header, rows, checkCellWidth) {
+	envelopesCut := writeEnvelopes(out, rep)
+	if writeTable(out, header, rows, checkCellWidth, -1) || envelopesCut {
 		fmt.Fprintf(out, "(longer texts are cut to %d characters; --check.output=json has them in full)\n", checkCellWidth)
 	}
 	fmt.Fprintf(out, "\n%d of %d documents have a status; requests to %s: %d (up to %d documents each), failed: %d\n",
@@ -169,14 +175,15 @@ func writeCheckReport(out io.Writer, output string, rep checkReport) {
 
 // writeTable prints a table whose every column is as wide as its widest cell,
 // two spaces apart, with no trailing blanks. Cells are made printable and cut
-// to maxCell characters; it reports whether any was cut.
-func writeTable(out io.Writer, header []string, rows [][]string, maxCell int) (cut bool) {
+// to maxCell characters, but for column whole (-1: none); it reports whether
+// any was cut.
+func writeTable(out io.Writer, header []string, rows [][]string, maxCell, whole int) (cut bool) {
 	all := append([][]string{header}, rows...)
 	widths := make([]int, len(header))
 	for _, row := range all {
 		for j := range row {
 			c := printable(row[j])
-			if n := utf8.RuneCountInString(c); n > maxCell {
+			if n := utf8.RuneCountInString(c); n > maxCell && j != whole {
 				c = string([]rune(c)[:maxCell-1]) + "…"
 				cut = true
 			}
@@ -210,13 +217,16 @@ func checkDocuments(ctx context.Context, cfg checkConfig, logger *slog.Logger) c
 		rep.Result, rep.ExitCode = "unreachable", checkUnreachable
 		return rep
 	}
+	docs, envelopes, envelopesFailed := checkEnvelopes(ctx, client, wl, cfg)
+	wl.Documents = docs
 	checks := make([]assuresign.Check, len(wl.Documents))
 	for i, d := range wl.Documents {
 		checks[i] = assuresign.Check{ID: d.ID, AuthToken: d.AuthToken, ContextIdentifier: cmp.Or(d.ContextIdentifier, cfg.contextIdentifier)}
 	}
 	results, batchErrs := checkAll(ctx, client, checks, cfg)
 
-	rep := checkReport{Endpoint: client.Endpoint(), BatchSize: cfg.batchSize, Requests: len(batchErrs), Documents: make([]checkedDocument, len(wl.Documents))}
+	rep := checkReport{Endpoint: client.Endpoint(), BatchSize: cfg.batchSize, Requests: len(batchErrs), Documents: make([]checkedDocument, len(wl.Documents)),
+		Envelopes: envelopes, EnvelopesListed: len(envelopes) - envelopesFailed, EnvelopesEndpoint: client.EnvelopesEndpoint()}
 	refused := 0
 	for i, d := range wl.Documents {
 		r := results[i]
@@ -262,6 +272,9 @@ func checkDocuments(ctx context.Context, cfg checkConfig, logger *slog.Logger) c
 	case rep.WithStatus < n:
 		rep.Result, rep.ExitCode = "incomplete", checkIncomplete
 		rep.Message = fmt.Sprintf("documents without a status: %d (see their exceptions and errors: a wrong AuthToken or id, or a document deleted in AssureSign)", n-rep.WithStatus)
+	case envelopesFailed > 0:
+		rep.Result, rep.ExitCode = "incomplete", checkIncomplete
+		rep.Message = fmt.Sprintf("envelopes not listed: %d (a wrong envelope id or AuthToken, or see --assuresign.envelopes-endpoint)", envelopesFailed)
 	default:
 		rep.Result, rep.ExitCode = "ok", checkOK
 	}

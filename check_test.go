@@ -249,7 +249,7 @@ func decodeCheckReport(t *testing.T, data []byte) checkReport {
 	assert.False(t, dec.More(), "one object")
 	var fields map[string]any
 	require.NoError(t, json.Unmarshal(data, &fields))
-	for _, f := range []string{"result", "exit_code", "message", "likely_cause", "endpoint", "batch_size", "requests", "failed_requests", "documents_with_status", "documents"} {
+	for _, f := range []string{"result", "exit_code", "message", "likely_cause", "endpoint", "batch_size", "requests", "failed_requests", "documents_with_status", "documents", "envelopes", "envelopes_listed", "envelopes_endpoint"} {
 		assert.Contains(t, fields, f, "every field is present")
 	}
 	return rep

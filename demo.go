@@ -65,6 +65,7 @@ func startDemo(ctx context.Context, wg *sync.WaitGroup, contextIdentifier string
 	for _, d := range docs {
 		sim.Put(d)
 	}
+	envelopes := addDemoEnvelopes(sim)
 	wrongToken.AuthToken = randomGUID() // in the watch file only
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -89,6 +90,7 @@ func startDemo(ctx context.Context, wg *sync.WaitGroup, contextIdentifier string
 		fmt.Fprintf(&b, "  - id: %s\n    auth_token: %s\n    labels:\n      customer: %s\n      team: %s\n",
 			d.ID, d.AuthToken, customers[i%len(customers)], teams[i%len(teams)])
 	}
+	b.WriteString(envelopes)
 	if err := os.WriteFile(watchPath, []byte(b.String()), 0o600); err != nil {
 		cleanup()
 		return "", "", nil, fmt.Errorf("demo: %w", err)

@@ -27,6 +27,7 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
 	"github.com/assuresign-exporter/assuresign_exporter/collector"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
 // The drift tests: what the binary and the code expose against what
@@ -285,6 +286,22 @@ func exposedFamilies(t *testing.T, watchLabels map[string]string) map[string]fam
 			fmt.Fprintf(&watch, "      %s: %s\n", k, v)
 		}
 	}
+	// An envelope of this shard, of one document, for the envelope families.
+	var envelopeID string
+	for i := 0; ; i++ {
+		if envelopeID = fmt.Sprintf("E0E0%04X-0000-4000-8000-00000000%04X", i, i); watchlist.Owner(envelopeID, 2) == 0 {
+			break
+		}
+	}
+	const envelopeToken = "E70CE000-0000-4000-8000-00000000E7E0"
+	envelopeDoc := simulator.Document{ID: "E0D00000-0000-4000-8000-00000000E0D0", AuthToken: "E70CE000-0000-4000-8000-00000000E70C",
+		Status: assuresign.StatusCreated, StatusDate: date}
+	sim.Put(envelopeDoc)
+	sim.PutEnvelope(simulator.Envelope{ID: envelopeID, AuthToken: envelopeToken, Documents: []string{envelopeDoc.ID}})
+	fmt.Fprintf(&watch, "envelopes:\n  - id: %s\n    auth_token: %s\n    labels:\n", envelopeID, envelopeToken)
+	for k, v := range watchLabels {
+		fmt.Fprintf(&watch, "      %s: %s\n", k, v)
+	}
 	watchFile, tokenFile := filepath.Join(dir, "watch.yml"), filepath.Join(dir, "token")
 	require.NoError(t, os.WriteFile(watchFile, []byte(watch.String()), 0o600))
 	require.NoError(t, os.WriteFile(tokenFile, []byte("token\n"), 0o600))
@@ -463,7 +480,7 @@ func TestREADMECommands(t *testing.T) {
 			// without a status: check_success 0).
 			last, _ := x.Value("assuresign_last_refresh_success_timestamp_seconds")
 			n := len(x.Families["assuresign_document_check_success"].GetMetric())
-			return last > 0 && n == demoDocuments, fmt.Sprintf("%d documents answered for on /metrics (want %d), last round %v", n, demoDocuments, last)
+			return last > 0 && n == demoWatchedDocuments(), fmt.Sprintf("%d documents answered for on /metrics (want %d), last round %v", n, demoWatchedDocuments(), last)
 		})
 	})
 

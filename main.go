@@ -48,6 +48,7 @@ var (
 	watchPoll         = kingpin.Flag("watch.poll-interval", "How often to look for changed, new or removed watch files (follows Kubernetes' symlink swaps).").Default("10s").Duration()
 
 	endpoint         = kingpin.Flag("assuresign.endpoint", "Full URL of the CheckStatus endpoint: pick the host of the account's region.").Default(assuresign.DefaultEndpoint).String()
+	envelopesURL     = kingpin.Flag("assuresign.envelopes-endpoint", "Full URL of the Envelopes endpoint, for the watch files' envelopes (ListEnvelopeDocuments); empty: --assuresign.endpoint's scheme and host with path "+assuresign.DefaultEnvelopesPath+".").String()
 	contextFile      = kingpin.Flag("assuresign.context-identifier-file", "File holding the account's ContextIdentifier; else $"+contextEnv+" is used.").String()
 	batchSize        = kingpin.Flag("assuresign.batch-size", "Documents per CheckStatus request.").Default("50").Int()
 	concurrency      = kingpin.Flag("assuresign.concurrency", "CheckStatus requests in flight at once.").Default("2").Int()
@@ -251,7 +252,7 @@ func runCheckFlags(logger *slog.Logger) int {
 	return runCheck(ctx, os.Stdout, checkConfig{
 		watchFiles: *watchFiles, maxDocuments: *watchMaxDocuments, contextIdentifier: contextIdentifier,
 		client: assuresign.Config{
-			Endpoint: *endpoint, MaxBodyBytes: *maxResponseBytes, MaxRetries: retries(*maxRetries), Logger: logger,
+			Endpoint: *endpoint, EnvelopesEndpoint: *envelopesURL, MaxBodyBytes: *maxResponseBytes, MaxRetries: retries(*maxRetries), Logger: logger,
 		},
 		batchSize: *batchSize, concurrency: *concurrency, timeout: *requestTimeout, output: *checkOutput,
 	}, logger)
@@ -351,12 +352,13 @@ func buildCollector(reg registry, contextIdentifier string, logger *slog.Logger)
 	e.store = collector.NewStore(collector.StoreConfig{CurrentStatusOnly: *currentStatusOnly})
 	metrics := collector.NewMetrics(e.registry, e.store.Len, *refreshInterval, *webhookTokenFile != "")
 	client, err := assuresign.NewClient(assuresign.Config{
-		Endpoint:     *endpoint,
-		MaxBodyBytes: *maxResponseBytes,
-		MaxRetries:   retries(*maxRetries),
-		Logger:       logger,
-		Observe:      metrics.ObserveRequest,
-		Dropped:      metrics.DroppedItems,
+		Endpoint:          *endpoint,
+		EnvelopesEndpoint: *envelopesURL,
+		MaxBodyBytes:      *maxResponseBytes,
+		MaxRetries:        retries(*maxRetries),
+		Logger:            logger,
+		Observe:           metrics.ObserveRequest,
+		Dropped:           metrics.DroppedItems,
 	})
 	if err != nil {
 		return nil, err
@@ -371,8 +373,10 @@ func buildCollector(reg registry, contextIdentifier string, logger *slog.Logger)
 		Concurrency:       *concurrency,
 		Timeout:           *requestTimeout,
 		ContextIdentifier: contextIdentifier,
+		Lister:            client,
+		MaxDocuments:      *watchMaxDocuments,
 	}, e.store, client, metrics, logger)
-	e.registry.MustRegister(collector.NewCheckIntervalCollector(e.refresher.CheckIntervals))
+	e.registry.MustRegister(collector.NewCheckIntervalCollector(e.refresher.CheckIntervals), collector.NewEnvelopeCollector(e.refresher.Envelopes))
 	e.shard, _ = parseShard(*shard) // validated by validateFlags
 	collector.RegisterShardMetrics(e.registry, e.shard, *totalShards)
 	e.watch = watchlist.NewFiles(*watchFiles, *watchMaxDocuments, contextIdentifier == "", e.registry, logger)
@@ -450,7 +454,7 @@ func (e *exporter) buildServers() ([]*serverSpec, error) {
 	}
 	e.reloads = newReloader(e.applyReload)
 	opts := server.Options{
-		MetricsPath: *metricsPath, Store: e.store, Gatherer: e.registry, Ready: e.refresher.Ready, CheckIntervals: e.refresher.CheckIntervals,
+		MetricsPath: *metricsPath, Store: e.store, Gatherer: e.registry, Ready: e.refresher.Ready, CheckIntervals: e.refresher.CheckIntervals, Envelopes: e.refresher.Envelopes,
 		Reload: e.reloads.reload, Version: version.Version, Logger: e.logger,
 		Upstream: e.refresher.Upstream, StuckAfter: *stuckAfter, Demo: *demo,
 	}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -464,7 +465,7 @@ func demoSecrets(t *testing.T, tmp string) *testenv.Secrets {
 	data, err := os.ReadFile(files[0])
 	require.NoError(t, err)
 	tokens := regexp.MustCompile(`auth_token: (\S+)`).FindAllStringSubmatch(string(data), -1)
-	require.Len(t, tokens, 40)
+	require.Len(t, tokens, 42, "40 documents and 2 envelopes")
 	secrets := testenv.NewSecrets(testenv.FragmentLen, e2eContext)
 	for _, m := range tokens {
 		secrets.Add("AuthToken", m[1])
@@ -487,23 +488,30 @@ func testDemo(t *testing.T) {
 
 	text, x := e.Metrics(t)
 	watched, _ := x.Value("assuresign_watched_documents")
-	assert.Equal(t, 40.0, watched)
+	assert.Equal(t, 48.0, watched, "40 documents, and two envelopes of 3 and 5")
 	info := x.Families["assuresign_document_info"]
 	require.NotNil(t, info)
-	assert.Len(t, info.GetMetric(), 40)
+	assert.Len(t, info.GetMetric(), 48)
 	for _, m := range info.GetMetric() {
 		names := map[string]bool{}
 		for _, lp := range m.GetLabel() {
 			names[lp.GetName()] = lp.GetValue() != ""
 		}
-		assert.Equal(t, map[string]bool{"document_id": true, "customer": true, "team": true}, names)
+		if !names["pack"] { // an envelope's documents carry its labels
+			assert.Equal(t, map[string]bool{"document_id": true, "customer": true, "team": true}, names)
+		}
 	}
+	var sizes []float64
+	for _, m := range x.Families["assuresign_envelope_documents"].GetMetric() {
+		sizes = append(sizes, m.GetGauge().GetValue())
+	}
+	assert.ElementsMatch(t, []float64{3, 5}, sizes)
 	up, _ := x.Value("assuresign_up")
 	assert.Equal(t, 1.0, up)
 	interval, _ := x.Value("assuresign_refresh_interval_seconds")
 	assert.Equal(t, 10.0, interval)
 	statuses := x.Statuses()
-	assert.Len(t, statuses, 40)
+	assert.Len(t, statuses, 48)
 	for id, st := range statuses {
 		if id != wrongToken {
 			assert.NotEqual(t, "Unknown", st, "%s has no documented status", id)
@@ -526,6 +534,7 @@ func testDemo(t *testing.T) {
 	assert.Contains(t, page, stuck)
 	assert.Contains(t, page, wrongToken)
 	assert.Contains(t, page, "Demo: simulated AssureSign, made-up documents", "the page says it is the demo's")
+	assert.Contains(t, page, "2 envelopes")
 
 	e.Signal(t, syscall.SIGTERM)
 	assert.Equal(t, 0, e.ExitCode(t, 5*time.Second))
@@ -592,7 +601,9 @@ func testDemoCheck(t *testing.T) {
 	var exit *exec.ExitError
 	require.ErrorAs(t, err, &exit, "%s", out)
 	assert.Equal(t, checkIncomplete, exit.ExitCode(), "%s", out)
-	assert.Contains(t, string(out), "39 of 40 documents have a status")
+	m = regexp.MustCompile(`(\d+) of (\d+) documents have a status`).FindStringSubmatch(string(out))
+	require.NotNil(t, m, "%s", out)
+	assert.Equal(t, atoi(t, m[2])-1, atoi(t, m[1]), "all but one document have a status")
 	assert.Contains(t, string(out), "FAILED: documents without a status: 1")
 	assert.Regexp(t, `(?m)^`+failing+` .*Error: The AuthToken is not valid for this document\.\s+no status in the answer$`, string(out))
 	demoSecrets(t, tmp).AssertNone(t, "the --check output", string(out))
@@ -605,4 +616,11 @@ func testDemoLoopback(t *testing.T) {
 	e.WaitOutput(t, regexp.MustCompile(`(?m)^demo: open http://127\.0\.0\.1:9865/$`), waitFor)
 	e.WaitOutput(t, regexp.MustCompile(`msg="Listening on" address=127\.0\.0\.1:9865|listen tcp 127\.0\.0\.1:9865: bind: address already in use`), waitFor)
 	assert.NotRegexp(t, `Listening on" address=(\[::\]|0\.0\.0\.0|):`, e.Output.String())
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	require.NoError(t, err)
+	return n
 }

@@ -26,13 +26,16 @@ const DefaultMaxBodyBytes = 4 << 20
 
 // Config configures a Client. Zero values take the defaults.
 type Config struct {
-	Endpoint     string       // full CheckStatus URL; DefaultEndpoint when empty
-	HTTPClient   *http.Client // NewHTTPClient() when nil
-	MaxBodyBytes int64        // DefaultMaxBodyBytes when 0
-	MaxRetries   int          // retries after the first attempt; 3 when 0, none when negative
-	BaseBackoff  time.Duration
-	MaxBackoff   time.Duration
-	Logger       *slog.Logger
+	Endpoint string // full CheckStatus URL; DefaultEndpoint when empty
+	// EnvelopesEndpoint is the full Envelopes URL; when empty, Endpoint's
+	// scheme and host with DefaultEnvelopesPath.
+	EnvelopesEndpoint string
+	HTTPClient        *http.Client // NewHTTPClient() when nil
+	MaxBodyBytes      int64        // DefaultMaxBodyBytes when 0
+	MaxRetries        int          // retries after the first attempt; 3 when 0, none when negative
+	BaseBackoff       time.Duration
+	MaxBackoff        time.Duration
+	Logger            *slog.Logger
 	// Observe, when set, is called once per HTTP attempt with its Outcome and duration.
 	Observe func(outcome string, d time.Duration)
 	// Dropped, when set, counts the n items of one answer that were ignored
@@ -42,15 +45,16 @@ type Config struct {
 
 // Client calls CheckStatus. It is safe for concurrent use.
 type Client struct {
-	endpoint string
-	http     *http.Client
-	maxBody  int64
-	retries  int
-	base     time.Duration
-	max      time.Duration
-	logger   *slog.Logger
-	observe  func(string, time.Duration)
-	dropped  func(string, int)
+	endpoint  string
+	envelopes string
+	http      *http.Client
+	maxBody   int64
+	retries   int
+	base      time.Duration
+	max       time.Duration
+	logger    *slog.Logger
+	observe   func(string, time.Duration)
+	dropped   func(string, int)
 }
 
 // NewHTTPClient returns the shared client: bounded dial and handshake times,
@@ -82,16 +86,15 @@ func NewClient(cfg Config) (*Client, error) {
 	if c.endpoint == "" {
 		c.endpoint = DefaultEndpoint
 	}
-	u, err := url.Parse(c.endpoint)
-	if err != nil {
-		// The parse error quotes the URL, which might hold a password.
-		return nil, errors.New("assuresign endpoint is not a valid URL")
+	if err := checkEndpoint("assuresign endpoint", c.endpoint); err != nil {
+		return nil, err
 	}
-	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("assuresign endpoint %q is not an http(s) URL", u.Redacted())
+	c.envelopes = cfg.EnvelopesEndpoint
+	if c.envelopes == "" {
+		c.envelopes = DefaultEnvelopesEndpoint(c.endpoint)
 	}
-	if u.User != nil {
-		return nil, errors.New("assuresign endpoint must not carry credentials")
+	if err := checkEndpoint("assuresign envelopes endpoint", c.envelopes); err != nil {
+		return nil, err
 	}
 	if c.http == nil {
 		c.http = NewHTTPClient()
@@ -124,8 +127,27 @@ func NewClient(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-// Endpoint returns the URL the client calls.
+// checkEndpoint accepts an http(s) URL without credentials; name starts its errors.
+func checkEndpoint(name, endpoint string) error {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		// The parse error quotes the URL, which might hold a password.
+		return errors.New(name + " is not a valid URL")
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("%s %q is not an http(s) URL", name, u.Redacted())
+	}
+	if u.User != nil {
+		return errors.New(name + " must not carry credentials")
+	}
+	return nil
+}
+
+// Endpoint returns the URL the client calls for CheckStatus.
 func (c *Client) Endpoint() string { return c.endpoint }
+
+// EnvelopesEndpoint returns the URL the client calls for ListEnvelopeDocuments.
+func (c *Client) EnvelopesEndpoint() string { return c.envelopes }
 
 // CheckStatus asks for every check's status in one request, retrying transient
 // failures within ctx. On success it returns one Result per check, in order; a
@@ -134,28 +156,55 @@ func (c *Client) CheckStatus(ctx context.Context, checks []Check) ([]Result, err
 	if len(checks) == 0 {
 		return nil, nil // nothing to ask; spare the vendor an empty call
 	}
-	body := EncodeCheckStatusRequest(checks)
-	red := newRedactor(checks)
+	secrets := make([]string, 0, 2*len(checks))
+	for _, ch := range checks {
+		secrets = append(secrets, ch.AuthToken, ch.ContextIdentifier)
+	}
+	red := newRedactor(secrets...)
+	var resp *Response
+	err := c.call(ctx, operation{"CheckStatus", c.endpoint, CheckStatusAction, c.observe}, EncodeCheckStatusRequest(checks), red,
+		func(data []byte) (err error) {
+			resp, err = parseCheckStatusResponse(data)
+			return err
+		})
+	if err != nil {
+		return nil, err
+	}
+	return c.match(checks, resp, red), nil
+}
+
+// operation is what differs between the service's calls on the wire.
+type operation struct {
+	name, endpoint, action string
+	observe                func(string, time.Duration)
+}
+
+// call posts body to op, retrying transient failures within ctx; parse reads
+// a 200 answer (and a non-200 one that may be a SOAP Fault). Errors are
+// redacted by red.
+func (c *Client) call(ctx context.Context, op operation, body []byte, red *redactor, parse func([]byte) error) error {
 	for attempt := 0; ; attempt++ {
-		resp, err := c.attempt(ctx, body)
+		start := time.Now()
+		err := c.roundTrip(ctx, op, body, parse)
+		op.observe(Outcome(err), time.Since(start))
 		if err == nil {
-			return c.match(checks, resp, red), nil
+			return nil
 		}
 		err = cleanError(err, red.redact)
 		var e *Error
 		if !errors.As(err, &e) || !e.Retryable() || attempt >= c.retries || ctx.Err() != nil {
-			return nil, err
+			return err
 		}
 		wait := c.backoff(attempt, e.RetryAfter)
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			return nil, err // the retry could not finish in time
+			return err // the retry could not finish in time
 		}
-		c.logger.Debug("retrying CheckStatus", "err", err, "attempt", attempt+1, "wait", wait)
+		c.logger.Debug("retrying "+op.name, "err", err, "attempt", attempt+1, "wait", wait)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, err
+			return err
 		case <-t.C:
 		}
 	}
@@ -173,24 +222,17 @@ func (c *Client) backoff(attempt int, retryAfter time.Duration) time.Duration {
 	return max(d/2+rand.N(d/2+1), retryAfter) //nolint:gosec // G404: jitter, not a secret
 }
 
-func (c *Client) attempt(ctx context.Context, body []byte) (*Response, error) {
-	start := time.Now()
-	resp, err := c.roundTrip(ctx, body)
-	c.observe(Outcome(err), time.Since(start))
-	return resp, err
-}
-
-func (c *Client) roundTrip(ctx context.Context, body []byte) (*Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+func (c *Client) roundTrip(ctx context.Context, op operation, body []byte, parse func([]byte) error) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, op.endpoint, bytes.NewReader(body))
 	if err != nil {
-		return nil, &Error{Kind: KindTransport, Err: err}
+		return &Error{Kind: KindTransport, Err: err}
 	}
 	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
-	req.Header.Set("SOAPAction", `"`+CheckStatusAction+`"`)
+	req.Header.Set("SOAPAction", `"`+op.action+`"`)
 	req.Header.Set("Accept", "text/xml")
 	res, err := c.http.Do(req)
 	if err != nil {
-		return nil, transportError(ctx, err)
+		return transportError(ctx, err)
 	}
 	defer res.Body.Close()
 	statusErr := func() error {
@@ -211,43 +253,42 @@ func (c *Client) roundTrip(ctx context.Context, body []byte) (*Response, error) 
 	if !tooLarge {
 		data, err = io.ReadAll(io.LimitReader(res.Body, c.maxBody+1))
 		if err != nil {
-			return nil, transportError(ctx, err)
+			return transportError(ctx, err)
 		}
 		tooLarge = int64(len(data)) > c.maxBody
 	}
 	if tooLarge {
 		if res.StatusCode != http.StatusOK {
-			return nil, statusErr() // a huge error page must not hide a retryable 5xx
+			return statusErr() // a huge error page must not hide a retryable 5xx
 		}
-		return nil, &Error{Kind: KindTooLarge, StatusCode: res.StatusCode, Detail: fmt.Sprintf("body over %d bytes", c.maxBody)}
+		return &Error{Kind: KindTooLarge, StatusCode: res.StatusCode, Detail: fmt.Sprintf("body over %d bytes", c.maxBody)}
 	}
 	isXML := isXMLContentType(res.Header.Get("Content-Type"))
 	if res.StatusCode != http.StatusOK {
 		// WCF answers a fault with HTTP 500 and a SOAP envelope.
 		if isXML {
-			if _, perr := parseCheckStatusResponse(data); perr != nil {
+			if perr := parse(data); perr != nil {
 				var e *Error
 				if errors.As(perr, &e) && e.Kind == KindSOAPFault {
 					e.StatusCode = res.StatusCode
-					return nil, e
+					return e
 				}
 			}
 		}
-		return nil, statusErr()
+		return statusErr()
 	}
 	if !isXML {
 		ct, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type"))
-		return nil, &Error{Kind: KindContentType, StatusCode: res.StatusCode, Detail: fmt.Sprintf("got %q, want text/xml", ct)}
+		return &Error{Kind: KindContentType, StatusCode: res.StatusCode, Detail: fmt.Sprintf("got %q, want text/xml", ct)}
 	}
-	resp, err := parseCheckStatusResponse(data)
-	if err != nil {
+	if err := parse(data); err != nil {
 		var e *Error
 		if errors.As(err, &e) {
 			e.StatusCode = res.StatusCode // a fault may come with 200
 		}
-		return nil, err
+		return err
 	}
-	return resp, nil
+	return nil
 }
 
 func isXMLContentType(v string) bool {
@@ -373,7 +414,7 @@ type redactor struct {
 // fragmentLen is the shortest piece of a secret that is redacted on its own.
 const fragmentLen = 8
 
-func newRedactor(checks []Check) *redactor {
+func newRedactor(secrets ...string) *redactor {
 	r := &redactor{fragments: map[string]bool{}}
 	add := func(s string) {
 		s = asciiLower(s)
@@ -387,13 +428,11 @@ func newRedactor(checks []Check) *redactor {
 			r.fragments[s[i:i+fragmentLen]] = true
 		}
 	}
-	for _, ch := range checks {
-		for _, secret := range [...]string{ch.AuthToken, ch.ContextIdentifier} {
-			add(secret)
-			// A GUID may come back without its hyphens.
-			if len(secret) == 36 && strings.Count(secret, "-") == 4 {
-				add(strings.ReplaceAll(secret, "-", ""))
-			}
+	for _, secret := range secrets {
+		add(secret)
+		// A GUID may come back without its hyphens.
+		if len(secret) == 36 && strings.Count(secret, "-") == 4 {
+			add(strings.ReplaceAll(secret, "-", ""))
 		}
 	}
 	return r

@@ -27,7 +27,9 @@ const notifMaxText = 256
 
 var notifBOM = []byte("\xef\xbb\xbf")
 
-// ParseNotification extracts the document id from a DocumentTRAK notification body.
+// ParseNotification extracts the document id, or the envelope id, from a
+// DocumentTRAK notification body (fields documentid, document_id, envelopeid
+// or envelope_id, any case; XML elements DocumentId or EnvelopeId).
 // The body's shape is whatever the customer designed in DocumentTRAK.
 //
 // JSON, XML and form bodies are read, chosen by contentType; a missing,
@@ -72,9 +74,15 @@ func notifFormat(contentType string, body []byte) string {
 	return "form"
 }
 
-// notifKey reports whether a JSON or form key names the document id.
+// notifKey reports whether a JSON or form key names the document id, or an
+// envelope's id (the [Envelope ID] merge field): the exporter tells them apart.
 func notifKey(k string) bool {
-	return strings.EqualFold(k, "documentid") || strings.EqualFold(k, "document_id")
+	for _, name := range [...]string{"documentid", "document_id", "envelopeid", "envelope_id"} {
+		if strings.EqualFold(k, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // notifGUID validates a field's value and returns it upper case.
@@ -158,7 +166,7 @@ func notifXML(body []byte) (string, error) {
 			return "", fmt.Errorf("%w: not XML", ErrMalformedNotification)
 		}
 		se, ok := tok.(xml.StartElement)
-		if !ok || !strings.EqualFold(se.Name.Local, "documentid") {
+		if !ok || !strings.EqualFold(se.Name.Local, "documentid") && !strings.EqualFold(se.Name.Local, "envelopeid") {
 			continue
 		}
 		text, err := notifXMLText(d)

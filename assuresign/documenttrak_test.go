@@ -57,6 +57,11 @@ func TestParseNotificationAccepts(t *testing.T) {
 		{"form sniffed", "", "document_id=" + trakID + "\n"},
 		{"form unknown type sniffed", "application/octet-stream", "document_id=" + trakID},
 		{"bare GUID text", "text/plain", trakID + "\n"},
+		// The [Envelope ID] merge field, for envelope events.
+		{"json envelope_id", "application/json", `{"event":"declined","envelope_id":"` + trakID + `"}`},
+		{"json EnvelopeID", "application/json", `{"EnvelopeID":"` + trakID + `"}`},
+		{"xml EnvelopeId", "application/xml", `<n><EnvelopeId>` + trakID + `</EnvelopeId></n>`},
+		{"form envelopeId", "application/x-www-form-urlencoded", "envelopeId=" + trakID},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -92,7 +97,7 @@ func TestParseNotificationRejects(t *testing.T) {
 	}{
 		{"empty", "", "", ErrNoDocumentID},
 		{"whitespace", "text/plain", " \n ", ErrNoDocumentID},
-		{"json no id", "application/json", `{"envelopeId":"` + trakID + `"}`, ErrNoDocumentID},
+		{"json no id", "application/json", `{"signatoryId":"` + trakID + `"}`, ErrNoDocumentID},
 		{"json not a guid", "application/json", `{"documentId":"[Document ID]"}`, ErrNoDocumentID},
 		{"json short guid", "application/json", `{"documentId":"` + trakID[:35] + `"}`, ErrNoDocumentID},
 		{"json number", "application/json", `{"documentId":42}`, ErrNoDocumentID},

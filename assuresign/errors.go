@@ -19,6 +19,7 @@ const (
 	KindContentType                        // not XML (an HTML maintenance page, say)
 	KindTooLarge                           // body over the size limit
 	KindMissingResult                      // one requested document had no (or a nil) result
+	KindNoDocuments                        // an envelope listing without any usable document
 )
 
 // Error is every failure the client returns. Its message never holds a
@@ -87,6 +88,8 @@ func (k ErrorKind) String() string {
 		return "response too large"
 	case KindMissingResult:
 		return "no result for document"
+	case KindNoDocuments:
+		return "no documents listed"
 	}
 	return "unknown error"
 }
@@ -124,6 +127,8 @@ func Outcome(err error) string {
 		return "too_large"
 	case KindMissingResult:
 		return "missing_result"
+	case KindNoDocuments:
+		return "no_documents"
 	}
 	return "transport"
 }

@@ -43,6 +43,18 @@ func ParseCheckStatusResponse(body []byte) (*Response, error) {
 // can redact secrets before truncating (truncating first could cut a secret in
 // two and leave half of it unredacted).
 func parseCheckStatusResponse(body []byte) (*Response, error) {
+	var resp *Response
+	err := parseSOAP(body, CheckStatusNS, "CheckStatusResponse", func(d *xml.Decoder) (err error) {
+		resp, err = parseResponse(d)
+		return err
+	})
+	return resp, err
+}
+
+// parseSOAP finds the operation's response element (by namespace, or
+// unqualified, and local name) in body and hands the decoder, just inside it,
+// to inner; a SOAP Fault found first is returned as an *Error.
+func parseSOAP(body []byte, ns, response string, inner func(*xml.Decoder) error) error {
 	body = bytes.TrimPrefix(body, []byte("\xEF\xBB\xBF"))
 	d := xml.NewDecoder(bytes.NewReader(body))
 	// Declared charsets other than UTF-8 are not expected from the service; reading
@@ -52,9 +64,9 @@ func parseCheckStatusResponse(body []byte) (*Response, error) {
 		tok, err := d.Token()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
-				return nil, malformed("no CheckStatusResponse or Fault in body", nil)
+				return malformed("no "+response+" or Fault in body", nil)
 			}
-			return nil, malformed("", err)
+			return malformed("", err)
 		}
 		se, ok := tok.(xml.StartElement)
 		if !ok {
@@ -62,18 +74,14 @@ func parseCheckStatusResponse(body []byte) (*Response, error) {
 		}
 		switch {
 		case se.Name.Space == SOAPEnvelopeNS && se.Name.Local == "Fault":
-			return nil, parseFault(d, &se)
-		case inOperation(se.Name, "CheckStatusResponse"):
-			resp, err := parseResponse(d)
-			if err != nil {
-				return nil, err
+			return parseFault(d, &se)
+		case se.Name.Local == response && (se.Name.Space == ns || se.Name.Space == ""):
+			if err := inner(d); err != nil {
+				return err
 			}
 			// Read to the end: an envelope cut short after the response is a
 			// truncated body, not a success.
-			if err := drain(d); err != nil {
-				return nil, err
-			}
-			return resp, nil
+			return drain(d)
 		}
 	}
 }

@@ -350,10 +350,10 @@ func newDayRefresher(b *testing.B, sim *simulator.Simulator, wl *watchlist.List,
 		b.Fatal(err)
 	}
 	store := NewStore(StoreConfig{})
-	store.SetWatchList(wl)
 	refresher := NewRefresher(RefreshConfig{
 		Interval: interval, MaxInterval: dayMaxInterval, TerminalInterval: dayTerminal, BatchSize: batch, Concurrency: 4,
-		Timeout: 30 * time.Second, ContextIdentifier: dayContext, Now: clock.Now,
+		Timeout: 30 * time.Second, ContextIdentifier: dayContext, Now: clock.Now, Lister: client,
 	}, store, client, NewMetrics(prometheus.NewRegistry(), store.Len, interval, webhook), discardLogger())
+	refresher.SetWatchList(wl)
 	return store, refresher
 }

@@ -204,6 +204,7 @@ func TestSelfMetricsLintBesideTheDocuments(t *testing.T) {
 		"assuresign_api_request_duration_seconds",
 		"assuresign_api_requests_total",
 		"assuresign_document_results_total",
+		"assuresign_envelope_listings_total",
 		"assuresign_last_refresh_success_timestamp_seconds",
 		"assuresign_refresh_duration_seconds",
 		"assuresign_refresh_interval_seconds",

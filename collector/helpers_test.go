@@ -9,11 +9,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -98,13 +100,17 @@ type rigOptions struct {
 	cfg     RefreshConfig
 	retries int                             // client MaxRetries: 0 (or negative) for none
 	wrap    func(http.Handler) http.Handler // wraps the simulator, if set
+	sim     *simulator.Simulator            // the account; a new one when nil
 }
 
 // newRig starts a simulator for testenv.SecretContext and a refresher on a fake clock
 // at testenv.T0. The client does not retry unless asked.
 func newRig(t *testing.T, o rigOptions) *rig {
 	t.Helper()
-	sim := simulator.New(testenv.SecretContext)
+	sim := o.sim
+	if sim == nil {
+		sim = simulator.New(testenv.SecretContext)
+	}
 	var h http.Handler = sim
 	if o.wrap != nil {
 		h = o.wrap(sim)
@@ -152,6 +158,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		Observe:     metrics.ObserveRequest,
 	})
 	require.NoError(t, err)
+	o.cfg.Lister = client
 	refresher := NewRefresher(o.cfg, store, client, metrics, logger)
 	return &rig{sim: sim, store: store, reg: reg, refresher: refresher, clock: clock, logs: logs, logger: logger}
 }
@@ -254,4 +261,17 @@ func checkSuccess(t testing.TB, s *Store) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// gatherText gathers g in the text format.
+func gatherText(t testing.TB, g prometheus.Gatherer) string {
+	t.Helper()
+	mfs, err := g.Gather()
+	require.NoError(t, err)
+	var b strings.Builder
+	for _, mf := range mfs {
+		_, err := expfmt.MetricFamilyToText(&b, mf)
+		require.NoError(t, err)
+	}
+	return b.String()
 }

@@ -19,6 +19,7 @@ type Metrics struct {
 	results             *prometheus.CounterVec
 	dropped             *prometheus.CounterVec
 	holdUntil           prometheus.Gauge
+	envelopeListings    *prometheus.CounterVec
 	notificationLatency prometheus.Histogram // nil when the webhook is off
 }
 
@@ -62,6 +63,14 @@ func NewMetrics(reg prometheus.Registerer, watched func() int, refreshInterval t
 			Help: "Until when requests to AssureSign are held back as its latest Retry-After (on a 429 or 503) asked, in Unix seconds; 0 before any.",
 		}),
 	}
+	m.envelopeListings = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "assuresign_envelope_listings_total",
+		Help: "ListEnvelopeDocuments calls made for watched envelopes, retries not counted, by result: ok, too_many_documents (the listing would exceed --watch.max-documents) or the failure's kind as in assuresign_api_requests_total, plus no_documents (an answer without any usable document).",
+	}, []string{"result"})
+	for _, r := range EnvelopeListingResults {
+		m.envelopeListings.WithLabelValues(r)
+	}
+	reg.MustRegister(m.envelopeListings)
 	if webhook {
 		m.notificationLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "assuresign_webhook_notification_to_update_seconds",

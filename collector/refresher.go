@@ -36,6 +36,10 @@ type RefreshConfig struct {
 	Coalesce time.Duration
 	// Now is the clock (time.Now when nil); a simulated day runs on a fake one.
 	Now func() time.Time
+	// Lister lists the watch list's envelopes; nil when none are watched.
+	Lister Lister
+	// MaxDocuments bounds the watched documents, envelopes' included (0: no bound).
+	MaxDocuments int
 }
 
 // Refresher runs the background refresh: scheduled rounds every Interval, and
@@ -60,6 +64,13 @@ type Refresher struct {
 
 	upstreamMu sync.Mutex
 	upstream   Upstream // HeldUntil is filled in from quietUntil when asked
+
+	env           envelopes
+	applyMu       sync.Mutex // see applyWatched
+	envelopeViews atomic.Pointer[[]EnvelopeView]
+	// parkedDropped says whether the first round has ended the wait of
+	// restored documents for their envelope's listing.
+	parkedDropped bool
 }
 
 // Upstream is what the refresher knows of AssureSign, for the landing page.
@@ -122,10 +133,15 @@ func NewRefresher(cfg RefreshConfig, store *Store, checker Checker, metrics *Met
 
 // SetWatchList makes wl the watched set; documents it adds, or whose
 // credentials it changes, are checked within moments, not at the next round.
+// Its envelopes are listed within moments too: new ones, and ones whose
+// credentials it changes.
 func (r *Refresher) SetWatchList(wl *watchlist.List) {
 	defer r.countIntervals()
-	if toCheck := r.store.SetWatchList(wl); toCheck > 0 {
-		r.logger.Debug("watch list applied", "documents", len(wl.Documents), "to_check_now", toCheck)
+	toList := r.env.set(wl)
+	toCheck := r.applyWatched()
+	r.publishEnvelopes()
+	if toCheck > 0 || toList > 0 {
+		r.logger.Debug("watch list applied", "documents", len(wl.Documents), "to_check_now", toCheck, "envelopes_to_list", toList)
 		r.Wake()
 	}
 }
@@ -149,8 +165,12 @@ func (r *Refresher) countIntervals() {
 // Restore joins a saved state with the watch list set before. The exporter is
 // ready at once: it serves the restored statuses while the first round asks
 // only about the documents that are due. See Store.Restore for what it returns.
+//
+// Saved documents not on the list wait, when envelopes are watched, for the
+// first round's listings to bring them back; those no listing brings are
+// dropped then.
 func (r *Refresher) Restore(st State) (restored, dropped, clamped int) {
-	restored, dropped, clamped = r.store.Restore(st, r.sched, r.now())
+	restored, dropped, clamped = r.store.restore(st, r.sched, r.now(), r.env.any())
 	r.countIntervals()
 	r.ready.Store(true)
 	return restored, dropped, clamped
@@ -168,11 +188,20 @@ func (r *Refresher) Wake() {
 	}
 }
 
-// CheckNow schedules an immediate check of one watched document; it is the
-// DocumentTRAK webhook's Trigger. It reports false when id is not watched.
+// CheckNow schedules an immediate check of one watched document, or a listing
+// of one watched envelope and a check of its documents; it is the DocumentTRAK
+// webhook's Trigger. It reports false when id is neither.
 func (r *Refresher) CheckNow(id string, received time.Time) bool {
-	if !r.store.MarkUrgent(id, received) {
+	if r.store.MarkUrgent(id, received) {
+		r.Wake()
+		return true
+	}
+	docs, ok := r.env.markUrgent(id)
+	if !ok {
 		return false
+	}
+	for _, d := range docs {
+		r.store.MarkUrgent(d, received)
 	}
 	r.Wake()
 	return true
@@ -258,9 +287,26 @@ type batchOutcome struct {
 // counted in the round's summary.
 const maxExceptionLines = 10
 
-// round checks the documents due now (only the urgent ones when urgentOnly), in
-// batches of BatchSize with at most Concurrency requests at once.
+// round lists the envelopes due now, then checks the documents due now (only
+// the urgent ones when urgentOnly), new documents of an envelope included.
 func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
+	if r.cfg.Lister != nil && !r.quiet(r.now()) && r.listEnvelopes(ctx, r.now(), urgentOnly) {
+		r.applyWatched()
+	}
+	stats := r.checkRound(ctx, urgentOnly)
+	if !urgentOnly && !r.parkedDropped && ctx.Err() == nil {
+		r.parkedDropped = true
+		if n := r.store.dropParked(); n > 0 {
+			r.logger.Info("dropped persisted documents that no envelope listed", "dropped", n)
+		}
+	}
+	r.publishEnvelopes()
+	return stats
+}
+
+// checkRound checks the documents due now (only the urgent ones when urgentOnly), in
+// batches of BatchSize with at most Concurrency requests at once.
+func (r *Refresher) checkRound(ctx context.Context, urgentOnly bool) roundStats {
 	start := r.now()
 	// Slack keeps a round that jitter made a little early from skipping
 	// documents that fall due moments later.

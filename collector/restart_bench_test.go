@@ -5,8 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 	"github.com/assuresign-exporter/assuresign_exporter/persistence"
+	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
 // BenchmarkRestart prints what a restart costs AssureSign at 1,000 documents
@@ -14,30 +16,66 @@ import (
 // it, an hour into the day, without and with --persistence.file.
 //
 //	go test ./collector -run '^$' -bench Restart -benchtime 1x
+//
+// The envelope cases watch 100 of the documents (50 open, 50 closed) through
+// 20 envelopes of 5 instead: each restart lists every envelope again, one
+// request each, counted in requests/restart and listings/restart.
 func BenchmarkRestart(b *testing.B) {
-	for _, persisted := range []bool{false, true} {
-		name := "without_persistence"
-		if persisted {
-			name = "with_persistence"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, c := range []struct {
+		name                 string
+		persisted, envelopes bool
+	}{
+		{"without_persistence", false, false}, {"with_persistence", true, false},
+		{"without_persistence_envelopes", false, true}, {"with_persistence_envelopes", true, true},
+	} {
+		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
-				requests, documents := simulateRestart(b, persisted)
+				requests, documents, listings := simulateRestart(b, c.persisted, c.envelopes)
 				b.ReportMetric(float64(requests), "requests/restart")
 				b.ReportMetric(float64(documents), "documents/restart")
+				b.ReportMetric(float64(listings), "listings/restart")
 			}
 		})
 	}
+}
+
+// restartEnvelopes and restartEnvelopeSize shape the envelope cases.
+const restartEnvelopes, restartEnvelopeSize = 20, 5
+
+// inEnvelopes moves documents of wl into restartEnvelopes envelopes of sim,
+// half of them open and half closed, and returns the watch list naming the
+// envelopes instead.
+func inEnvelopes(b *testing.B, sim *simulator.Simulator, wl *watchlist.List) *watchlist.List {
+	b.Helper()
+	n := restartEnvelopes * restartEnvelopeSize
+	var moved []watchlist.Document
+	moved = append(moved, wl.Documents[dayOpen-n/2:dayOpen]...)
+	moved = append(moved, wl.Documents[dayOpen:dayOpen+n/2]...)
+	out := &watchlist.List{}
+	out.Documents = append(out.Documents, wl.Documents[:dayOpen-n/2]...)
+	out.Documents = append(out.Documents, wl.Documents[dayOpen+n/2:]...)
+	for e := range restartEnvelopes {
+		env := simulator.Envelope{ID: testGUID(0xE4B, e), AuthToken: testGUID(0x70C, e)}
+		for _, d := range moved[e*restartEnvelopeSize : (e+1)*restartEnvelopeSize] {
+			env.Documents = append(env.Documents, d.ID)
+		}
+		sim.PutEnvelope(env)
+		out.Envelopes = append(out.Envelopes, watchlist.Document{ID: env.ID, AuthToken: env.AuthToken})
+	}
+	return out
 }
 
 // simulateRestart runs an exporter's rounds for an hour, saves its state as
 // the persistence writer would at shutdown, and starts another (restoring
 // the state when persisted) a minute later. It returns what the new
 // exporter's first round asked of the simulator.
-func simulateRestart(b *testing.B, persisted bool) (requests, documents int) {
+func simulateRestart(b *testing.B, persisted, envelopes bool) (requests, documents, listings int) {
 	b.Helper()
 	start := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
 	sim, wl := newDayAccount(b, start)
+	if envelopes {
+		wl = inEnvelopes(b, sim, wl)
+	}
 	clock := testenv.NewClock(start)
 	store, refresher := newDayRefresher(b, sim, wl, 50, dayPollInterval, clock, false)
 	for at := time.Duration(0); at <= time.Hour; at += dayPollInterval {
@@ -62,5 +100,8 @@ func simulateRestart(b *testing.B, persisted bool) (requests, documents int) {
 	before := sim.Stats()
 	next.round(b.Context(), false)
 	after := sim.Stats()
-	return after.Requests - before.Requests, after.Documents - before.Documents
+	if got := next.store.Len(); got != dayDocuments {
+		b.Fatalf("%d documents watched after the restart, want %d", got, dayDocuments)
+	}
+	return after.Requests - before.Requests, after.Documents - before.Documents, after.Listings - before.Listings
 }

@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
@@ -37,25 +39,34 @@ func (s *Store) State() (uint64, State) {
 	defer s.mu.RUnlock()
 	st := State{Documents: make([]DocumentState, 0, len(s.order))}
 	for _, id := range s.order {
-		d := s.docs[id]
-		ds := DocumentState{
-			ID: id, Status: d.rawStatus, StatusDate: d.statusDate, Step: d.step,
-			LastCheck: d.lastCheck, NextCheck: d.nextCheck, LastChange: d.lastChange,
-		}
-		for i, n := range d.exceptions {
-			if n > 0 {
-				if ds.Exceptions == nil {
-					ds.Exceptions = map[string]uint64{}
-				}
-				ds.Exceptions[severityIndex[i].String()] = n
-			}
-		}
-		if d.answered {
-			ds.CheckSuccess = &d.checkOK
-		}
-		st.Documents = append(st.Documents, ds)
+		st.Documents = append(st.Documents, s.docs[id].state(id))
+	}
+	// Documents waiting for their envelope's listing are kept, not lost.
+	for _, id := range slices.Sorted(maps.Keys(s.parked)) {
+		st.Documents = append(st.Documents, s.parked[id].state(id))
 	}
 	return s.generation.Load(), st
+}
+
+// state is d's part of State.
+func (d *document) state(id string) DocumentState {
+	ds := DocumentState{
+		ID: id, Status: d.rawStatus, StatusDate: d.statusDate, Step: d.step,
+		LastCheck: d.lastCheck, NextCheck: d.nextCheck, LastChange: d.lastChange,
+	}
+	for i, n := range d.exceptions {
+		if n > 0 {
+			if ds.Exceptions == nil {
+				ds.Exceptions = map[string]uint64{}
+			}
+			ds.Exceptions[severityIndex[i].String()] = n
+		}
+	}
+	if d.answered {
+		checkOK := d.checkOK
+		ds.CheckSuccess = &checkOK
+	}
+	return ds
 }
 
 // Restore joins a saved state with the watch list set before: documents no
@@ -67,15 +78,30 @@ func (s *Store) State() (uint64, State) {
 // document's interval. It returns how many documents were restored, dropped
 // and clamped.
 func (s *Store) Restore(st State, sched schedule, now time.Time) (restored, dropped, clamped int) {
+	return s.restore(st, sched, now, false)
+}
+
+// restore is Restore; with park, documents not watched wait, restored, for
+// SetWatchList to bring them back (an envelope's listing) until dropParked.
+func (s *Store) restore(st State, sched schedule, now time.Time, park bool) (restored, dropped, clamped int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, ds := range st.Documents {
 		d, ok := s.docs[ds.ID]
-		if !ok {
+		switch {
+		case ok:
+			restored++
+		case park && assuresign.IsGUID(ds.ID):
+			restored++ // pending its envelope's listing
+			d = &document{}
+			if s.parked == nil {
+				s.parked = map[string]*document{}
+			}
+			s.parked[ds.ID] = d
+		default:
 			dropped++
 			continue
 		}
-		restored++
 		d.rawStatus, d.status = ds.Status, assuresign.ParseStatus(ds.Status)
 		d.statusDate, d.step = ds.StatusDate, ds.Step
 		d.lastCheck, d.lastChange = earliest(ds.LastCheck, now), earliest(ds.LastChange, now)
@@ -96,7 +122,9 @@ func (s *Store) Restore(st State, sched schedule, now time.Time) (restored, drop
 		d.nextCheck = earliest(d.nextCheck, latest)
 		// Known and scheduled: no longer checked at once, unless it never was.
 		d.urgent = d.lastCheck.IsZero()
-		s.changed(d)
+		if ok {
+			s.changed(d)
+		}
 	}
 	s.publish()
 	return restored, dropped, clamped
@@ -108,4 +136,17 @@ func earliest(t, limit time.Time) time.Time {
 		return limit
 	}
 	return t
+}
+
+// dropParked forgets the restored documents no listing brought back and
+// returns how many.
+func (s *Store) dropParked() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.parked)
+	s.parked = nil
+	if n > 0 {
+		s.generation.Add(1)
+	}
+	return n
 }

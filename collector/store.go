@@ -30,6 +30,8 @@ type Store struct {
 	dirty      map[int]bool
 	exposition atomic.Pointer[Exposition]
 	watched    atomic.Int64 // len(docs), for Len
+	// parked holds restored documents of envelopes not yet listed again.
+	parked map[string]*document
 }
 
 // StoreConfig sets how the documents are exposed.
@@ -99,6 +101,13 @@ func (s *Store) SetWatchList(wl *watchlist.List) (toCheck int) {
 	for _, wd := range wl.Documents {
 		d, ok := s.docs[wd.ID]
 		switch {
+		case !ok && s.parked[wd.ID] != nil:
+			// Restored, and listed again: it keeps its state and schedule.
+			d = s.parked[wd.ID]
+			delete(s.parked, wd.ID)
+			if d.urgent {
+				toCheck++
+			}
 		case !ok:
 			d = &document{urgent: true}
 			toCheck++
@@ -123,6 +132,31 @@ func (s *Store) SetWatchList(wl *watchlist.List) (toCheck int) {
 	}
 	s.publish() // positions moved: every chunk is rendered again
 	return toCheck
+}
+
+// anyTerminal reports whether any of ids is watched and closed.
+func (s *Store) anyTerminal(ids []string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, id := range ids {
+		if d, ok := s.docs[id]; ok && d.status.Terminal() {
+			return true
+		}
+	}
+	return false
+}
+
+// statuses returns the status of each of ids (Unknown when not watched).
+func (s *Store) statuses(ids []string) []assuresign.Status {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]assuresign.Status, len(ids))
+	for i, id := range ids {
+		if d, ok := s.docs[id]; ok {
+			out[i] = d.status
+		}
+	}
+	return out
 }
 
 // Len returns how many documents are watched.

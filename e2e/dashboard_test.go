@@ -107,6 +107,11 @@ func dashboardWants() map[string]want {
 			map[string]float64{"Created": 1, "SigningStepInProgress": 1, "Declined": 1, "Completed": 1},
 			map[string]float64{"Created": 1, "SigningStepInProgress": 1, "Declined": 1, "Completed": 1})},
 		"table:Exporter versions/A": {},
+		// Envelopes: this scenario watches none (TestEnvelopeDeclineEndToEnd checks these panels' data).
+		"timeseries:Envelopes by state/A": {emptyOK: "no envelope in this scenario"},
+		"table:Envelopes/A":               {emptyOK: "no envelope in this scenario"},
+		"table:Envelopes/B":               {emptyOK: "no envelope in this scenario"},
+		"table:Envelopes/C":               {emptyOK: "no envelope in this scenario"},
 	}
 }
 

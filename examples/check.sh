@@ -41,6 +41,7 @@ route() { # route RECEIVER LABEL=VALUE...
 	echo "$* -> $got"
 }
 route assuresign-pager severity=critical alertname=AssureSignDocumentDeclined document_id=X
+route assuresign-pager severity=critical alertname=AssureSignEnvelopeDeclined envelope_id=X
 route assuresign-chat severity=warning alertname=AssureSignDocumentStuck document_id=X
 route assuresign-low-noise severity=info alertname=AssureSignDocumentCancelled document_id=X
 route assuresign-chat alertname=SomethingElse

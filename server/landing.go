@@ -35,6 +35,7 @@ type landingPage struct {
 	stuckAfter time.Duration
 	// intervals is nil when the page has no refresher to ask.
 	intervals func() []collector.CheckInterval
+	envelopes func() []collector.EnvelopeView // nil: none shown
 	logger    *slog.Logger
 	demo      bool
 }
@@ -78,6 +79,9 @@ func (p *landingPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p.intervals != nil {
 		v.Intervals = p.intervals()
 	}
+	if p.envelopes != nil {
+		v.Envelopes = newEnvelopeSection(p.envelopes(), in)
+	}
 	for i, st := range assuresign.Statuses {
 		v.Statuses = append(v.Statuses, statusCount{st.String(), o.ByStatus[i]})
 	}
@@ -109,6 +113,7 @@ type landingView struct {
 	Page          int
 	Intervals     []collector.CheckInterval // nil: not shown
 	Demo          bool
+	Envelopes     *envelopeSection // nil: not shown
 }
 
 type statusCount struct {
@@ -290,6 +295,7 @@ input[type=search]{min-width:22em;padding:.3em}
 {{end}}</table></div>{{end}}
 </section>
 
+{{template "envelopes" .}}
 <section id="documents"><h2>Documents</h2>
 <form method="get" action="/#documents"><input type="search" name="q" value="{{.In.Get "q"}}" placeholder="id, part of a label value, or label=value" aria-label="Search">
 <select name="status" aria-label="Status"><option value="">any status</option>{{range .Statuses}}<option{{if eq .Status ($.In.Get "status")}} selected{{end}}>{{.Status}}</option>{{end}}</select>

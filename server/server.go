@@ -27,6 +27,8 @@ type Options struct {
 	Ready       func() bool         // whether /-/ready answers 200
 	// CheckIntervals, when set, counts the documents on each check interval for the landing page.
 	CheckIntervals func() []collector.CheckInterval
+	// Envelopes, when set, gives the landing page the watched envelopes.
+	Envelopes func() []collector.EnvelopeView
 	// Reload reloads the configuration; it gives up when ctx ends.
 	Reload func(ctx context.Context) error
 	// Webhook, when set, is served at WebhookPath and linked from the landing page.
@@ -113,7 +115,7 @@ func New(o Options) (http.Handler, error) {
 	}
 	mux.Handle("/", &landingPage{
 		version: o.Version, links: links, store: o.Store, ready: o.Ready, upstream: o.Upstream,
-		now: o.Now, stuckAfter: o.StuckAfter, intervals: o.CheckIntervals, logger: o.Logger, demo: o.Demo,
+		now: o.Now, stuckAfter: o.StuckAfter, intervals: o.CheckIntervals, envelopes: o.Envelopes, logger: o.Logger, demo: o.Demo,
 	})
 	return mux, nil
 }

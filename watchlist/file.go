@@ -141,7 +141,7 @@ func (f *File) Load() (*List, error) {
 	}
 	f.reloadSuccessful.Set(1)
 	f.reloadTimestamp.SetToCurrentTime()
-	f.logger.Info("watch list loaded", "files", len(paths), "documents", len(merged.Documents))
+	f.logger.Info("watch list loaded", "files", len(paths), "documents", len(merged.Documents), "envelopes", len(merged.Envelopes))
 	return merged, nil
 }
 
@@ -152,9 +152,14 @@ func (f *File) loadOne(path string) (*List, error) {
 		return nil, err
 	}
 	if f.requireContext {
-		for _, d := range wl.Documents {
-			if d.ContextIdentifier == "" {
-				return nil, fmt.Errorf("%s: document %s has no context_identifier, and no exporter-wide ContextIdentifier is set (ASSURESIGN_CONTEXT_IDENTIFIER or --assuresign.context-identifier-file)", path, d.ID)
+		for _, entries := range []struct {
+			kind string
+			list []Document
+		}{{"document", wl.Documents}, {"envelope", wl.Envelopes}} {
+			for _, d := range entries.list {
+				if d.ContextIdentifier == "" {
+					return nil, fmt.Errorf("%s: %s %s has no context_identifier, and no exporter-wide ContextIdentifier is set (ASSURESIGN_CONTEXT_IDENTIFIER or --assuresign.context-identifier-file)", path, entries.kind, d.ID)
+				}
 			}
 		}
 	}
@@ -167,15 +172,20 @@ func (f *File) loadOne(path string) (*List, error) {
 // merge joins the files' lists in path order, refusing an id in two files
 // and more documents than the limit.
 func (f *File) merge(paths []string, lists map[string]loadedAs) (*List, error) {
-	n := 0
+	n, envelopes := 0, 0
 	for _, l := range lists {
 		n += len(l.list.Documents)
+		envelopes += len(l.list.Envelopes)
 	}
 	if f.maxDocuments > 0 && n > f.maxDocuments {
 		return nil, fmt.Errorf("watch list: the %d files hold %d documents, more than --watch.max-documents=%d", len(lists), n, f.maxDocuments)
 	}
+	if f.maxDocuments > 0 && n+envelopes > f.maxDocuments {
+		return nil, fmt.Errorf("watch list: the %d files hold %d documents and %d envelopes of at least one document each, more than --watch.max-documents=%d", len(lists), n, envelopes, f.maxDocuments)
+	}
 	merged := &List{Documents: make([]Document, 0, n)}
-	from := make(map[string]string, n) // id -> file
+	from := make(map[string]string, n)                 // id -> file
+	envelopeFrom := make(map[string]string, envelopes) // id -> file
 	labelNames := map[string]bool{}
 	for _, p := range paths {
 		l, ok := lists[p]
@@ -188,6 +198,13 @@ func (f *File) merge(paths []string, lists map[string]loadedAs) (*List, error) {
 			}
 			from[d.ID] = p
 			merged.Documents = append(merged.Documents, d)
+		}
+		for _, e := range l.list.Envelopes {
+			if first, dup := envelopeFrom[e.ID]; dup {
+				return nil, fmt.Errorf("watch list: envelope %s is in both %s and %s", e.ID, first, p)
+			}
+			envelopeFrom[e.ID] = p
+			merged.Envelopes = append(merged.Envelopes, e)
 		}
 		for _, name := range l.list.LabelNames {
 			labelNames[name] = true

@@ -200,3 +200,28 @@ func TestWatchNoticesFilesAppearingAndDisappearing(t *testing.T) {
 	require.NoError(t, os.Remove(filepath.Join(d, "a.yml")))
 	waitCall(t, calls, "a removed file")
 }
+
+func TestFilesEnvelopesMerge(t *testing.T) {
+	r, d := newDirRig(t, 4)
+	writeFile(t, d, "a.yml", "envelopes:\n"+docEntry(docA, secretTokenA, "    labels: {pack: one}\n"), 0o600)
+	writeFile(t, d, "b.yml", one(docB, secretTokenB)+"envelopes:\n"+docEntry(docC, secretTokenC, ""), 0o600)
+	wl, err := r.file.Load()
+	require.NoError(t, err)
+	assert.Equal(t, []string{docB}, ids(wl))
+	require.Len(t, wl.Envelopes, 2)
+	assert.Equal(t, docA, wl.Envelopes[0].ID)
+	assert.Equal(t, []string{"pack"}, wl.LabelNames)
+
+	b := filepath.Join(d, "b.yml")
+	c := writeFile(t, d, "c.yml", "envelopes:\n"+docEntry(docC, secretTokenA, ""), 0o600)
+	_, err = r.file.Load()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "envelope "+docC+" is in both "+b+" and "+c)
+	fileSecrets.AssertNone(t, "the error", err.Error())
+
+	require.NoError(t, os.Remove(c))
+	writeFile(t, d, "d.yml", one(docD, secretTokenA)+docEntry("EEEEEEEE-0000-4000-8000-00000000000E", secretTokenA, ""), 0o600)
+	_, err = r.file.Load()
+	require.Error(t, err, "3 documents and 2 envelopes of at least one document each are over 4")
+	assert.Contains(t, err.Error(), "3 documents and 2 envelopes")
+}

@@ -43,5 +43,11 @@ func (l *List) Shard(shard, total int) *List {
 			owned.Documents = append(owned.Documents, d)
 		}
 	}
+	// An envelope's documents stay together, with the shard owning the envelope.
+	for _, e := range l.Envelopes {
+		if Owner(e.ID, total) == shard {
+			owned.Envelopes = append(owned.Envelopes, e)
+		}
+	}
 	return owned
 }

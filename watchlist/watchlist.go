@@ -86,9 +86,16 @@ func (d Document) MarshalJSON() ([]byte, error) {
 
 // List is a parsed watch file.
 type List struct {
-	Documents  []Document // in file order
-	LabelNames []string   // sorted union of every document's label names
+	Documents []Document // in file order
+	// Envelopes are the envelopes: entries, in file order. An entry has a
+	// document's fields: its id and AuthToken are the envelope's, and its
+	// labels go to every document listed in it.
+	Envelopes  []Document
+	LabelNames []string // sorted union of every entry's label names
 }
+
+// envelopeReservedLabelNames are set on the envelope's own series.
+var envelopeReservedLabelNames = []string{"envelope_id", "order_id"}
 
 // Load reads and parses path. Errors name the file.
 // maxDocuments <= 0 means no limit.
@@ -294,59 +301,90 @@ func (p *watchListParser) parse(doc *yaml.Node, maxDocuments int) (*List, error)
 	if top.Kind != yaml.MappingNode {
 		return nil, p.errorf(top, "", "top level must be a mapping with a \"documents\" key, got %s", describeNode(top))
 	}
-	var docs *yaml.Node
+	var docs, envs *yaml.Node
 	err := p.eachPair(top, "", func(key string, k, v *yaml.Node) error {
-		if key != "documents" {
+		switch key {
+		case "documents":
+			docs = v
+		case "envelopes":
+			envs = v
+		default:
 			return p.errorf(k, "", "unknown field %s", showWatchKey(key))
 		}
-		docs = v
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if docs == nil {
-		return nil, p.errorf(top, "", "missing required field \"documents\"")
+	if docs == nil && envs == nil {
+		return nil, p.errorf(top, "", "missing required field \"documents\" (or \"envelopes\")")
 	}
-
 	wl := &List{Documents: []Document{}}
-	if isNullNode(docs) {
-		return wl, nil // "documents:" with nothing after it
+	labelNames := map[string]struct{}{}
+	room := -1
+	if maxDocuments > 0 {
+		room = maxDocuments
 	}
-	if err := p.checkKind(docs, "documents", yaml.SequenceNode); err != nil {
+	if wl.Documents, err = p.entries(docs, "documents", room, maxDocuments, labelNames); err != nil {
 		return nil, err
 	}
-	// Before looking at any entry, so an oversized file fails fast.
-	if maxDocuments > 0 && len(docs.Content) > maxDocuments {
-		return nil, p.errorf(docs, "documents", "has %d documents, more than --watch.max-documents=%d", len(docs.Content), maxDocuments)
+	if wl.Documents == nil {
+		wl.Documents = []Document{}
 	}
-
-	type firstSeen struct {
-		index, line int
+	if room >= 0 {
+		room -= len(wl.Documents) // each envelope holds at least one document
 	}
-	ids := make(map[string]firstSeen, len(docs.Content))
-	labelNames := map[string]struct{}{}
-	wl.Documents = make([]Document, 0, len(docs.Content))
-	for i, item := range docs.Content {
-		field := fmt.Sprintf("documents[%d]", i)
-		d, idNode, err := p.document(item, field)
-		if err != nil {
-			return nil, err
-		}
-		if first, dup := ids[d.ID]; dup {
-			return nil, p.errorf(idNode, field+".id", "duplicate id %q, also documents[%d] at line %d", d.ID, first.index, first.line)
-		}
-		ids[d.ID] = firstSeen{i, idNode.Line}
-		for name := range d.Labels {
-			labelNames[name] = struct{}{}
-		}
-		wl.Documents = append(wl.Documents, d)
+	if wl.Envelopes, err = p.entries(envs, "envelopes", room, maxDocuments, labelNames); err != nil {
+		return nil, err
 	}
 	for name := range labelNames {
 		wl.LabelNames = append(wl.LabelNames, name)
 	}
 	sort.Strings(wl.LabelNames)
 	return wl, nil
+}
+
+// entries parses the documents: or envelopes: sequence seq (nil when the key
+// is absent) named field, adding their label names to labelNames.
+// room is how many entries fit under maxDocuments (negative: no limit).
+func (p *watchListParser) entries(seq *yaml.Node, field string, room, maxDocuments int, labelNames map[string]struct{}) ([]Document, error) {
+	if seq == nil || isNullNode(seq) {
+		return nil, nil // absent, or "documents:" with nothing after it
+	}
+	if err := p.checkKind(seq, field, yaml.SequenceNode); err != nil {
+		return nil, err
+	}
+	// Before looking at any entry, so an oversized file fails fast.
+	if room >= 0 && len(seq.Content) > room {
+		if field == "documents" {
+			return nil, p.errorf(seq, field, "has %d documents, more than --watch.max-documents=%d", len(seq.Content), maxDocuments)
+		}
+		return nil, p.errorf(seq, field, "has %d envelopes, of at least one document each, and the documents leave room for %d under --watch.max-documents=%d", len(seq.Content), room, maxDocuments)
+	}
+	type firstSeen struct {
+		index, line int
+	}
+	ids := make(map[string]firstSeen, len(seq.Content))
+	out := make([]Document, 0, len(seq.Content))
+	for i, item := range seq.Content {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		d, idNode, err := p.document(item, f)
+		if err != nil {
+			return nil, err
+		}
+		if first, dup := ids[d.ID]; dup {
+			return nil, p.errorf(idNode, f+".id", "duplicate id %q, also %s[%d] at line %d", d.ID, field, first.index, first.line)
+		}
+		ids[d.ID] = firstSeen{i, idNode.Line}
+		for name := range d.Labels {
+			if field == "envelopes" && slices.Contains(envelopeReservedLabelNames, name) {
+				return nil, p.errorf(item, f+".labels", "label name %q is reserved: the exporter sets it on the envelope's series", name)
+			}
+			labelNames[name] = struct{}{}
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 // document parses one entry and also returns its id node, for duplicate

@@ -82,12 +82,15 @@ func FuzzParseWatchList(f *testing.F) {
 			return
 		}
 
-		if len(wl.Documents) > fuzzMaxDocuments {
-			t.Fatalf("%d documents, more than the limit", len(wl.Documents))
+		if len(wl.Documents)+len(wl.Envelopes) > fuzzMaxDocuments {
+			t.Fatalf("%d documents and %d envelopes, more than the limit", len(wl.Documents), len(wl.Envelopes))
 		}
 		ids := map[string]bool{}
 		names := map[string]bool{}
-		for _, d := range wl.Documents {
+		for i, d := range slices.Concat(wl.Documents, wl.Envelopes) {
+			if i == len(wl.Documents) {
+				ids = map[string]bool{} // envelope ids are apart from document ids
+			}
 			if !assuresign.IsGUID(d.ID) || d.ID != strings.ToUpper(d.ID) {
 				t.Fatalf("id %q is not an upper-case GUID", d.ID)
 			}

@@ -159,7 +159,7 @@ func TestLoadWatchListErrors(t *testing.T) {
 		{"empty.yml", 0, `: file is empty, want a mapping with a "documents" key`},
 		{"multiple_documents.yml", 0, ":4: more than one YAML document in the file"},
 		{"top_not_mapping.yml", 0, `:1: top level must be a mapping with a "documents" key, got sequence`},
-		{"no_documents_key.yml", 0, `:2: missing required field "documents"`},
+		{"no_documents_key.yml", 0, `:2: missing required field "documents" (or "envelopes")`},
 		{"missing_documents.yml", 0, `:3: unknown field "document"`},
 		{"unknown_top_key.yml", 0, `:4: unknown field "interval"`},
 		{"duplicate_top_key.yml", 0, `:2: duplicate key "documents" (first at line 1)`},
@@ -189,6 +189,12 @@ func TestLoadWatchListErrors(t *testing.T) {
 		{"reserved_label_name.yml", 0, `:6: documents[0].labels: label name "status" is reserved: the exporter or Prometheus sets it`},
 		{"alias.yml", 0, ":7: documents[1].labels: YAML aliases are not supported"},
 		{"undefined_anchor.yml", 0, ":3: YAML aliases are not supported (this one names an undefined anchor)"},
+		{"envelope_duplicate_id.yml", 0, `:4: envelopes[1].id: duplicate id "9A1C3F5E-2B4D-4E6F-8A0B-1C2D3E4F5A6B", also envelopes[0] at line 2`},
+		{"envelope_bad_auth_token.yml", 0, ":3: envelopes[0].auth_token: is not a GUID (value not shown: it is a secret)"},
+		{"envelope_missing_auth_token.yml", 0, `:3: envelopes[0]: missing required field "auth_token"`},
+		{"envelope_reserved_label.yml", 0, `:2: envelopes[0].labels: label name "envelope_id" is reserved: the exporter sets it on the envelope's series`},
+		{"envelopes_not_sequence.yml", 0, ":3: envelopes: must be a sequence, got mapping"},
+		{"too_many_envelopes.yml", 2, ":5: envelopes: has 2 envelopes, of at least one document each, and the documents leave room for 1 under --watch.max-documents=2"},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {
@@ -208,7 +214,7 @@ func TestLoadWatchListErrors(t *testing.T) {
 	// Every fixture is covered here or is a good one.
 	entries, err := os.ReadDir(watchFixtures)
 	require.NoError(t, err)
-	good := map[string]bool{"good.yml": true, "empty_documents.yml": true, "empty_list.yml": true}
+	good := map[string]bool{"good.yml": true, "empty_documents.yml": true, "empty_list.yml": true, "envelopes_good.yml": true}
 	for _, e := range entries {
 		assert.True(t, seen[e.Name()] || good[e.Name()], "fixture %s is not tested", e.Name())
 	}
@@ -459,4 +465,32 @@ func TestWatchedDocumentLogAndJSONHideSecrets(t *testing.T) {
 	require.Contains(t, out, "acme")
 	require.NotContains(t, out, d.AuthToken)
 	require.NotContains(t, out, d.ContextIdentifier)
+}
+
+func TestLoadWatchListEnvelopes(t *testing.T) {
+	wl, err := Load(filepath.Join(watchFixtures, "envelopes_good.yml"), 3)
+	require.NoError(t, err)
+	require.Len(t, wl.Documents, 1)
+	assert.Equal(t, []Document{
+		{ID: "9A1C3F5E-2B4D-4E6F-8A0B-1C2D3E4F5A6B", AuthToken: "5F1E2D3C-4B5A-4968-8776-A5B4C3D2E1F0", Labels: map[string]string{"customer": "acme", "pack": "contract"}},
+		{ID: "0B2D4F6A-3C5E-4F70-9B1C-2D3E4F5A6B7C", AuthToken: "6A2F3E4D-5C6B-4A79-9887-B6C5D4E3F2A1", ContextIdentifier: "06C4A84A-693C-46CB-8DF2-40A8215AA056"},
+	}, wl.Envelopes)
+	assert.Equal(t, []string{"customer", "pack"}, wl.LabelNames)
+
+	// Each envelope counts as at least one document.
+	_, err = Load(filepath.Join(watchFixtures, "envelopes_good.yml"), 2)
+	require.Error(t, err)
+
+	wl, err = Parse("only.yml", []byte("envelopes:\n  - id: 9A1C3F5E-2B4D-4E6F-8A0B-1C2D3E4F5A6B\n    auth_token: 5F1E2D3C-4B5A-4968-8776-A5B4C3D2E1F0\n"), 0)
+	require.NoError(t, err)
+	assert.Empty(t, wl.Documents)
+	assert.Len(t, wl.Envelopes, 1)
+
+	// The envelope goes with its shard, whole.
+	owners := map[int]int{}
+	for shard := range 3 {
+		owners[shard] = len(wl.Shard(shard, 3).Envelopes)
+	}
+	assert.Equal(t, 1, owners[Owner("9A1C3F5E-2B4D-4E6F-8A0B-1C2D3E4F5A6B", 3)])
+	assert.Equal(t, 1, owners[0]+owners[1]+owners[2])
 }

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 )
 
 // CheckStatusPath is where DocumentNOW v2 serves CheckStatus, on every
@@ -16,7 +18,8 @@ const CheckStatusPath = "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/te
 // Keys are lower case: IIS and WCF match paths case-insensitively (the
 // vendor's own WSDL address spells documentnow.svc in lower case).
 var operations = map[string]func(*Simulator, http.ResponseWriter, *http.Request){
-	strings.ToLower(CheckStatusPath): (*Simulator).serveCheckStatus,
+	strings.ToLower(CheckStatusPath):                 (*Simulator).serveCheckStatus,
+	strings.ToLower(assuresign.DefaultEnvelopesPath): (*Simulator).serveListEnvelopeDocuments,
 }
 
 // endpointNotFound is WCF's answer to a path no endpoint listens on.
@@ -73,14 +76,8 @@ func (s *Simulator) serveCheckStatus(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
+	if !sleep(r, latency) {
+		return
 	}
 
 	s.mu.Lock()
@@ -102,4 +99,20 @@ func (s *Simulator) serveCheckStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	serveFault(w, r, o, fault, a)
+}
+
+// sleep waits d, or less when the request ends first; it reports whether the
+// request is still there to answer.
+func sleep(r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-r.Context().Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }

@@ -74,6 +74,8 @@ type Stats struct {
 	// PerDocument counts, per document Id (upper case), how often a
 	// well-formed request asked about it.
 	PerDocument map[string]int `json:"per_document"`
+	// Listings counts ListEnvelopeDocuments requests (also in Requests).
+	Listings int `json:"listings"`
 }
 
 // Simulator is an http.Handler serving CheckStatus (at CheckStatusPath) for
@@ -83,6 +85,7 @@ type Simulator struct {
 
 	mu        sync.Mutex
 	docs      map[string]*Document // key: upper-case ID
+	envelopes map[string]Envelope  // key: upper-case ID
 	plans     map[string]*plan     // life-cycle state, key: upper-case ID
 	opts      Options
 	latency   time.Duration
@@ -97,6 +100,7 @@ func New(contextIdentifier string) *Simulator {
 	return &Simulator{
 		contextID: contextIdentifier,
 		docs:      map[string]*Document{},
+		envelopes: map[string]Envelope{},
 		plans:     map[string]*plan{},
 	}
 }

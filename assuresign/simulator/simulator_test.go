@@ -1118,3 +1118,66 @@ func TestSlowDripEndsWhenClientLeaves(t *testing.T) {
 		t.Fatal("slow drip still running after the client left")
 	}
 }
+
+// The client lists an envelope's documents from the simulator, whatever the
+// wire variation; a faulting envelope, an unknown one and a wrong token are
+// each a SOAP Fault for that envelope.
+func TestListEnvelopeDocuments(t *testing.T) {
+	sim := New(testContext)
+	ids := []string{"3F2504E0-4F89-11D3-9A0C-0305E82C3301", "7C9E6679-7425-40DE-944B-E07FC1F90AE7", "16FD2706-8BAF-433B-82EB-8C7FADA847DA"}
+	for i, id := range ids {
+		sim.Put(Document{ID: id, AuthToken: fmt.Sprintf("A0000000-0000-4000-8000-00000000000%d", i), Status: assuresign.StatusCreated})
+	}
+	const envID, envToken = "9A1C3F5E-2B4D-4E6F-8A0B-1C2D3E4F5A6B", "5F1E2D3C-4B5A-4968-8776-A5B4C3D2E1F0"
+	sim.PutEnvelope(Envelope{ID: envID, AuthToken: envToken, Documents: ids})
+	sim.PutEnvelope(Envelope{ID: "0B2D4F6A-3C5E-4F70-9B1C-2D3E4F5A6B7C", AuthToken: envToken, Documents: ids[:1], Fault: true})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	c, err := assuresign.NewClient(assuresign.Config{Endpoint: srv.URL + "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text", MaxRetries: -1})
+	require.NoError(t, err)
+	for _, o := range []Options{{}, {BOM: true, Prefix: NoPrefix, LowerCaseIDs: true}, {Prefix: "soap", Chunked: true}} {
+		sim.SetOptions(o)
+		l, err := c.ListEnvelopeDocuments(t.Context(), assuresign.EnvelopeRequest{ID: strings.ToLower(envID), AuthToken: envToken, ContextIdentifier: testContext})
+		require.NoError(t, err, "%+v", o)
+		require.Len(t, l.Documents, 3)
+		for i, d := range l.Documents {
+			assert.Equal(t, ids[i], d.ID)
+			assert.Equal(t, fmt.Sprintf("A0000000-0000-4000-8000-00000000000%d", i), d.AuthToken)
+			assert.Equal(t, DocumentName(i+1), d.Name)
+			assert.Equal(t, fmt.Sprint(i+1), d.OrderID)
+		}
+	}
+	sim.SetOptions(Options{})
+	for name, req := range map[string]assuresign.EnvelopeRequest{
+		"faulting":      {ID: "0B2D4F6A-3C5E-4F70-9B1C-2D3E4F5A6B7C", AuthToken: envToken, ContextIdentifier: testContext},
+		"unknown":       {ID: "00000000-3C5E-4F70-9B1C-2D3E4F5A6B7C", AuthToken: envToken, ContextIdentifier: testContext},
+		"wrong token":   {ID: envID, AuthToken: "00000000-4B5A-4968-8776-A5B4C3D2E1F0", ContextIdentifier: testContext},
+		"wrong context": {ID: envID, AuthToken: envToken, ContextIdentifier: "00000000-4B5A-4968-8776-A5B4C3D2E1F0"},
+	} {
+		_, err := c.ListEnvelopeDocuments(t.Context(), req)
+		assert.Equal(t, "soap_fault", assuresign.Outcome(err), name)
+	}
+	st := sim.Stats()
+	assert.Equal(t, 7, st.Listings)
+	assert.Equal(t, 7, st.Requests)
+	assert.Zero(t, st.Documents, "listings are not CheckStatus requests")
+}
+
+func TestDemoEnvelopes(t *testing.T) {
+	envs, docs := DemoEnvelopes(6, 7)
+	require.Len(t, envs, 6)
+	n := 0
+	for i, e := range envs {
+		assert.GreaterOrEqual(t, len(e.Documents), 1)
+		assert.LessOrEqual(t, len(e.Documents), 5)
+		assert.Equal(t, i == 5, e.Fault, "the last one faults")
+		assert.True(t, assuresign.IsGUID(e.ID) && assuresign.IsGUID(e.AuthToken))
+		for _, id := range e.Documents {
+			assert.Equal(t, docs[n].ID, id, "the documents, in envelope order")
+			n++
+		}
+	}
+	assert.Len(t, docs, n)
+	again, _ := DemoEnvelopes(6, 7)
+	assert.Equal(t, envs, again, "reproducible")
+}

@@ -1,8 +1,9 @@
 // Command assuresign-simulator serves the AssureSign CheckStatus simulator
 // over HTTP for end-to-end tests, with an admin API on the same listener.
 //
-// CheckStatus is served at /Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text;
-// another path outside /admin/ is a 404, as on AssureSign. The admin API:
+// CheckStatus is served at /Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text
+// and ListEnvelopeDocuments at .../DocumentNOW.svc/Envelopes/text; another path
+// outside /admin/ is a 404, as on AssureSign. The admin API:
 //
 //	GET    /admin/documents          the documents (JSON array, as --documents reads)
 //	POST   /admin/documents          add or replace a document (JSON object) or several (array)
@@ -10,7 +11,7 @@
 //	DELETE /admin/fault              clear the fault
 //	POST   /admin/latency?ms=50      wait before every answer
 //	POST   /admin/options            {"bom":true,"prefix":"soap","lower_case_ids":true,"no_offset":true,"nil_results":true,"chunked":true}
-//	GET    /admin/stats              {"requests":3,"documents_per_request":[50,50],"documents":100,"per_document":{"<ID>":2,...}}
+//	GET    /admin/stats              {"requests":3,"documents_per_request":[50,50],"documents":100,"per_document":{"<ID>":2,...},"listings":0}
 //	DELETE /admin/stats              zero the stats
 //
 // Once listening it prints "listening on http://ADDR" on stdout.
@@ -59,7 +60,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on")
 	contextFile := fs.String("context-file", "", "file holding the account's ContextIdentifier (a GUID); default "+sampleContext)
 	documentsFile := fs.String("documents", "", `JSON array of documents: [{"id":"GUID","auth_token":"GUID","status":"SigningStepInProgress","step":2}]`)
+	envelopesFile := fs.String("envelopes", "", `JSON array of envelopes: [{"id":"GUID","auth_token":"GUID","documents":["GUID",...],"fault":false}]`)
 	demo := fs.Int("demo", 0, "also add this many random demo documents")
+	demoEnvelopes := fs.Int("demo-envelopes", 0, "also add this many envelopes of 1 to 5 new demo documents each; with 2 or more, the last one's listing faults")
 	lifecycle := fs.Duration("lifecycle", 0, "advance the documents' life cycle every this often (0 = never)")
 	seed := fs.Int64("seed", 1, "seed for --demo and --lifecycle")
 	var o simulator.Options
@@ -104,6 +107,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	for _, d := range simulator.DemoDocuments(*demo, *seed) {
 		sim.Put(d)
+	}
+	envs, envDocs := simulator.DemoEnvelopes(*demoEnvelopes, *seed)
+	for _, d := range envDocs {
+		sim.Put(d)
+	}
+	for _, e := range envs {
+		sim.PutEnvelope(e)
+	}
+	if *envelopesFile != "" {
+		f, err := os.Open(*envelopesFile)
+		if err != nil {
+			return err
+		}
+		var envs []jsonEnvelope
+		err = decodeStrict(f, &envs)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", *envelopesFile, err)
+		}
+		for _, e := range envs {
+			sim.PutEnvelope(simulator.Envelope{ID: e.ID, AuthToken: e.AuthToken, Documents: e.Documents, Fault: e.Fault})
+		}
 	}
 
 	ln, err := net.Listen("tcp", *listen)
@@ -322,4 +347,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, status int, err error) {
 	writeJSON(w, status, map[string]string{"error": err.Error()})
+}
+
+// jsonEnvelope is an Envelope as the --envelopes file gives it.
+type jsonEnvelope struct {
+	ID        string   `json:"id"`
+	AuthToken string   `json:"auth_token"`
+	Documents []string `json:"documents"`
+	Fault     bool     `json:"fault"`
 }

@@ -214,13 +214,13 @@ func TestCommand(t *testing.T) {
 		require.Equal(t, http.StatusNoContent, code)
 		code, body := admin(t, http.MethodGet, base+"/admin/stats", "")
 		require.Equal(t, 200, code)
-		assert.JSONEq(t, `{"requests":0,"documents_per_request":[],"documents":0,"per_document":{}}`, body)
+		assert.JSONEq(t, `{"requests":0,"documents_per_request":[],"documents":0,"per_document":{},"listings":0}`, body)
 
 		checkStatus(t, endpoint, [2]string{docA, tokenA}, [2]string{docB, tokenB})
 		checkStatus(t, endpoint, [2]string{docA, tokenA})
 		admin(t, http.MethodGet, base+"/admin/documents", "") // admin calls are not counted
 		_, body = admin(t, http.MethodGet, base+"/admin/stats", "")
-		assert.JSONEq(t, fmt.Sprintf(`{"requests":2,"documents_per_request":[2,1],"documents":3,"per_document":{%q:2,%q:1}}`,
+		assert.JSONEq(t, fmt.Sprintf(`{"requests":2,"documents_per_request":[2,1],"documents":3,"per_document":{%q:2,%q:1},"listings":0}`,
 			docA, docB), body)
 	})
 
@@ -270,4 +270,22 @@ func TestCommandErrors(t *testing.T) {
 	assert.Error(t, run(ctx, []string{"--listen", "256.0.0.1:0"}, io.Discard, io.Discard))
 	assert.Error(t, run(ctx, []string{"--no-such-flag"}, io.Discard, io.Discard))
 	assert.Error(t, run(ctx, []string{"extra"}, io.Discard, io.Discard))
+}
+
+// --demo-envelopes adds envelopes whose documents are listed, the last one faulting.
+func TestCommandDemoEnvelopes(t *testing.T) {
+	base := start(t, "--demo-envelopes", "2", "--seed", "5")
+	envs, docs := simulator.DemoEnvelopes(2, 5)
+	code, body := admin(t, http.MethodGet, base+"/admin/documents", "")
+	require.Equal(t, 200, code)
+	var got []jsonDocument
+	require.NoError(t, json.Unmarshal([]byte(body), &got))
+	assert.Len(t, got, len(docs))
+	c, err := assuresign.NewClient(assuresign.Config{Endpoint: base + "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text", MaxRetries: -1})
+	require.NoError(t, err)
+	l, err := c.ListEnvelopeDocuments(t.Context(), assuresign.EnvelopeRequest{ID: envs[0].ID, AuthToken: envs[0].AuthToken, ContextIdentifier: sampleContext})
+	require.NoError(t, err)
+	assert.Len(t, l.Documents, len(envs[0].Documents))
+	_, err = c.ListEnvelopeDocuments(t.Context(), assuresign.EnvelopeRequest{ID: envs[1].ID, AuthToken: envs[1].AuthToken, ContextIdentifier: sampleContext})
+	assert.Equal(t, "soap_fault", assuresign.Outcome(err))
 }

@@ -1,0 +1,216 @@
+package assuresign
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Envelopes wire constants, from the vendor's ListEnvelopeDocuments page.
+const (
+	EnvelopesNS                 = "https://www.assuresign.net/Services/DocumentNOW/Envelopes"
+	ListEnvelopeDocumentsAction = "https://www.assuresign.net/Services/DocumentNOW/Envelopes/IEnvelopeService/ListEnvelopeDocuments"
+	// DefaultEnvelopesPath is the path public code calls; not confirmed by the vendor.
+	DefaultEnvelopesPath = "/Services/DocumentNOW/v2/DocumentNOW.svc/Envelopes/text"
+)
+
+// DefaultEnvelopesEndpoint returns checkStatusEndpoint's scheme and host with
+// DefaultEnvelopesPath, or "" when it is not a URL.
+func DefaultEnvelopesEndpoint(checkStatusEndpoint string) string {
+	u, err := url.Parse(checkStatusEndpoint)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: DefaultEnvelopesPath}).String()
+}
+
+// EnvelopeRequest asks for one envelope's documents. AuthToken and
+// ContextIdentifier are secrets.
+type EnvelopeRequest struct {
+	ID                string
+	AuthToken         string
+	ContextIdentifier string
+}
+
+// EnvelopeDocument is one document of a listed envelope. AuthToken is a
+// secret: String and LogValue leave it out.
+type EnvelopeDocument struct {
+	ID        string // GUID, upper case
+	AuthToken string // GUID as sent
+	Name      string // may carry personal data: shown to people, never in metrics
+	OrderID   string // digits, or "" when absent or not a number
+}
+
+func (d EnvelopeDocument) String() string {
+	return fmt.Sprintf("%s (order %s)", d.ID, d.OrderID)
+}
+
+// GoString keeps %#v from printing the AuthToken.
+func (d EnvelopeDocument) GoString() string {
+	return fmt.Sprintf("assuresign.EnvelopeDocument{ID:%q, Name:%q, OrderID:%q}", d.ID, d.Name, d.OrderID)
+}
+
+// LogValue keeps slog from printing the AuthToken.
+func (d EnvelopeDocument) LogValue() slog.Value { return slog.StringValue(d.String()) }
+
+// EnvelopeListing is a parsed ListEnvelopeDocumentsResponse.
+type EnvelopeListing struct {
+	EnvelopeID string // upper case; "" when the answer did not say
+	Documents  []EnvelopeDocument
+	// Skipped counts documents that could not be used: without a GUID DocumentId
+	// or AuthToken, nil, or listed twice.
+	Skipped int
+}
+
+// Bounds on what a listed document brings along.
+const (
+	maxDocumentName = 256
+	maxOrderID      = 9
+)
+
+// ListEnvelopeDocuments asks for the documents of one envelope, retrying
+// transient failures within ctx. An answer without any usable document is an
+// *Error of KindNoDocuments, as is a Fault or an HTTP error: each is that
+// envelope's failure.
+func (c *Client) ListEnvelopeDocuments(ctx context.Context, req EnvelopeRequest) (*EnvelopeListing, error) {
+	red := newRedactor(req.AuthToken, req.ContextIdentifier)
+	var listing *EnvelopeListing
+	err := c.call(ctx, operation{"ListEnvelopeDocuments", c.envelopes, ListEnvelopeDocumentsAction, func(string, time.Duration) {}},
+		EncodeListEnvelopeDocumentsRequest(req), red,
+		func(data []byte) (err error) {
+			listing, err = parseListEnvelopeDocumentsResponse(data)
+			return err
+		})
+	if err != nil {
+		return nil, err
+	}
+	want := strings.ToUpper(strings.TrimSpace(req.ID))
+	if listing.EnvelopeID != "" && listing.EnvelopeID != want {
+		return nil, &Error{Kind: KindMalformed, Detail: "the answer lists another envelope, " + truncate(red.redact(listing.EnvelopeID), 64)}
+	}
+	if len(listing.Documents) == 0 {
+		return nil, &Error{Kind: KindNoDocuments, Detail: fmt.Sprintf("envelope %s (%d unusable)", truncate(want, 64), listing.Skipped)}
+	}
+	return listing, nil
+}
+
+// EncodeListEnvelopeDocumentsRequest builds the SOAP 1.1 envelope for req.
+func EncodeListEnvelopeDocumentsRequest(req EnvelopeRequest) []byte {
+	var b bytes.Buffer
+	b.WriteString(`<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="` + SOAPEnvelopeNS + `"><s:Body>`)
+	b.WriteString(`<ListEnvelopeDocuments xmlns="` + EnvelopesNS + `"><ListEnvelopeDocumentsRequest ContextIdentifier="`)
+	writeAttr(&b, req.ContextIdentifier)
+	b.WriteString(`" EnvelopeId="`)
+	writeAttr(&b, req.ID)
+	b.WriteString(`" AuthToken="`)
+	writeAttr(&b, req.AuthToken)
+	b.WriteString(`"/></ListEnvelopeDocuments></s:Body></s:Envelope>`)
+	return b.Bytes()
+}
+
+// ParseListEnvelopeDocumentsResponse reads a ListEnvelopeDocuments answer, as
+// tolerantly as ParseCheckStatusResponse: any prefix, a bare response, a BOM,
+// GUIDs of either case. A SOAP Fault is an *Error of KindSOAPFault. An answer
+// without documents is returned as such: the client makes it an error.
+func ParseListEnvelopeDocumentsResponse(body []byte) (*EnvelopeListing, error) {
+	l, err := parseListEnvelopeDocumentsResponse(body)
+	if err != nil {
+		return nil, cleanError(err, nil)
+	}
+	return l, nil
+}
+
+func parseListEnvelopeDocumentsResponse(body []byte) (*EnvelopeListing, error) {
+	var l *EnvelopeListing
+	err := parseSOAP(body, EnvelopesNS, "ListEnvelopeDocumentsResponse", func(d *xml.Decoder) (err error) {
+		l, err = parseListing(d)
+		return err
+	})
+	return l, err
+}
+
+func inEnvelopes(n xml.Name, local string) bool {
+	return n.Local == local && (n.Space == EnvelopesNS || n.Space == "")
+}
+
+// parseListing reads ListEnvelopeDocumentsResponse's content: the result (one,
+// possibly nil), its Documents and their EnvelopeDocument items.
+func parseListing(d *xml.Decoder) (*EnvelopeListing, error) {
+	l := &EnvelopeListing{}
+	seen := map[string]bool{}
+	// path is where the decoder is below the response: "", "result", "documents".
+	path := []string{}
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return nil, malformed("", err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			switch {
+			case len(path) == 0 && inEnvelopes(t.Name, "ListEnvelopeDocumentsResult") && !isNilElement(&t):
+				for _, a := range t.Attr {
+					if envelopeAttr(a.Name) && a.Name.Local == "EnvelopeId" {
+						l.EnvelopeID = strings.ToUpper(strings.TrimSpace(a.Value))
+					}
+				}
+				path = append(path, "result")
+				continue
+			case len(path) == 1 && inEnvelopes(t.Name, "Documents") && !isNilElement(&t):
+				path = append(path, "documents")
+				continue
+			case len(path) == 2 && inEnvelopes(t.Name, "EnvelopeDocument"):
+				doc, ok := envelopeDocument(&t)
+				if ok && !seen[doc.ID] {
+					seen[doc.ID] = true
+					l.Documents = append(l.Documents, doc)
+				} else {
+					l.Skipped++
+				}
+			}
+			if err := d.Skip(); err != nil {
+				return nil, malformed("", err)
+			}
+		case xml.EndElement:
+			if len(path) == 0 {
+				return l, nil
+			}
+			path = path[:len(path)-1]
+		}
+	}
+}
+
+func envelopeAttr(n xml.Name) bool { return n.Space == "" || n.Space == EnvelopesNS }
+
+// envelopeDocument reads one EnvelopeDocument's attributes; ok is false when
+// it cannot be checked (no GUID id or token, or nil).
+func envelopeDocument(se *xml.StartElement) (doc EnvelopeDocument, ok bool) {
+	if isNilElement(se) {
+		return doc, false
+	}
+	for _, a := range se.Attr {
+		if !envelopeAttr(a.Name) {
+			continue
+		}
+		v := strings.TrimSpace(a.Value)
+		switch a.Name.Local {
+		case "DocumentId":
+			doc.ID = strings.ToUpper(v)
+		case "AuthToken":
+			doc.AuthToken = v
+		case "Name":
+			doc.Name = truncate(strings.ToValidUTF8(v, "\uFFFD"), maxDocumentName)
+		case "OrderId":
+			if v != "" && len(v) <= maxOrderID && strings.Trim(v, "0123456789") == "" {
+				doc.OrderID = v
+			}
+		}
+	}
+	return doc, IsGUID(doc.ID) && IsGUID(doc.AuthToken) && utf8.ValidString(doc.Name)
+}

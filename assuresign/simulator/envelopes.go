@@ -1,0 +1,165 @@
+package simulator
+
+import (
+	"encoding/xml"
+	"io"
+	"math/rand"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+)
+
+// Envelope is an envelope of the simulated account. Its documents are Put on
+// their own; Documents names them, in order (OrderId 1, 2, ...).
+type Envelope struct {
+	ID, AuthToken string
+	Documents     []string
+	// Fault makes every listing of the envelope answer a SOAP Server Fault.
+	// The reference documents no error answer; this is the simulator's choice.
+	Fault bool
+}
+
+// Messages of the listing's faults; they never hold the request's values.
+const (
+	msgEnvelopeNotFound = "The envelope was not found."
+	msgEnvelopeToken    = "The AuthToken is not valid for this envelope." //nolint:gosec // G101: a message, not a credential
+)
+
+// PutEnvelope adds an envelope or replaces the one with the same ID.
+func (s *Simulator) PutEnvelope(e Envelope) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e.Documents = slices.Clone(e.Documents)
+	s.envelopes[key(e.ID)] = e
+}
+
+// Envelopes returns a copy of every envelope, sorted by (upper-case) ID.
+func (s *Simulator) Envelopes() []Envelope {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Envelope, 0, len(s.envelopes))
+	for _, e := range s.envelopes {
+		e.Documents = slices.Clone(e.Documents)
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b Envelope) int { return strings.Compare(key(a.ID), key(b.ID)) })
+	return out
+}
+
+// DocumentName is the Name the simulator lists for the n-th (from 1) document of an envelope.
+func DocumentName(n int) string { return "Document " + strconv.Itoa(n) }
+
+// listRequest is ListEnvelopeDocuments' body, read by namespace and local name.
+type listRequest struct {
+	XMLName xml.Name `xml:"http://schemas.xmlsoap.org/soap/envelope/ Envelope"`
+	Body    struct {
+		List *struct {
+			Request *struct {
+				ContextIdentifier string `xml:"ContextIdentifier,attr"`
+				EnvelopeID        string `xml:"EnvelopeId,attr"`
+				AuthToken         string `xml:"AuthToken,attr"`
+			} `xml:"https://www.assuresign.net/Services/DocumentNOW/Envelopes ListEnvelopeDocumentsRequest"`
+		} `xml:"https://www.assuresign.net/Services/DocumentNOW/Envelopes ListEnvelopeDocuments"`
+	} `xml:"http://schemas.xmlsoap.org/soap/envelope/ Body"`
+}
+
+// serveListEnvelopeDocuments answers one ListEnvelopeDocuments request: the
+// envelope's documents with their tokens, or a SOAP Fault for a request that
+// is invalid, names an unknown envelope or a wrong token, or an envelope set
+// to fault. Latency applies; injected faults are CheckStatus's only.
+func (s *Simulator) serveListEnvelopeDocuments(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.stats.Requests++
+	s.stats.Listings++
+	o, latency := s.opts, s.latency
+	s.mu.Unlock()
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writePlain(w, http.StatusMethodNotAllowed, "text/plain; charset=utf-8", "Method not allowed: ListEnvelopeDocuments takes POST.\n")
+		return
+	}
+	if !sleep(r, latency) {
+		return
+	}
+	var req listRequest
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBody))
+	if err == nil {
+		err = xml.Unmarshal(body, &req)
+	}
+	if mt := r.Header.Get("Content-Type"); err != nil || !strings.HasPrefix(mt, "text/xml") || req.Body.List == nil || req.Body.List.Request == nil {
+		writeAnswer(w, o, faultAnswer(o, "Client", "The request is not a ListEnvelopeDocuments request in namespace '"+assuresign.EnvelopesNS+"'."))
+		return
+	}
+	q := req.Body.List.Request
+	s.mu.Lock()
+	e, found := s.envelopes[key(q.EnvelopeID)]
+	var docs []Document
+	for _, id := range e.Documents {
+		if d, ok := s.docs[key(id)]; ok {
+			docs = append(docs, d.clone())
+		}
+	}
+	s.mu.Unlock()
+	switch {
+	case !strings.EqualFold(strings.TrimSpace(q.ContextIdentifier), s.contextID):
+		writeAnswer(w, o, faultAnswer(o, "Client", msgWrongContext))
+	case !found:
+		writeAnswer(w, o, faultAnswer(o, "Client", msgEnvelopeNotFound))
+	case !strings.EqualFold(strings.TrimSpace(q.AuthToken), e.AuthToken):
+		writeAnswer(w, o, faultAnswer(o, "Client", msgEnvelopeToken))
+	case e.Fault:
+		writeAnswer(w, o, faultAnswer(o, "Server", msgInternalError))
+	default:
+		writeAnswer(w, o, listingAnswer(o, e.ID, docs))
+	}
+}
+
+// listingAnswer is the reference's ListEnvelopeDocumentsResponse.
+func listingAnswer(o Options, envelopeID string, docs []Document) answer {
+	env := newEnvelope(o)
+	b := startBody(o)
+	env.open(b, "")
+	id := func(v string) string {
+		if o.LowerCaseIDs {
+			return strings.ToLower(v)
+		}
+		return strings.ToUpper(v)
+	}
+	b.WriteString(`<ListEnvelopeDocumentsResponse xmlns="` + assuresign.EnvelopesNS + `"><ListEnvelopeDocumentsResult`)
+	attr(b, "EnvelopeId", id(envelopeID))
+	b.WriteString("><Documents>")
+	for i, d := range docs {
+		b.WriteString("<EnvelopeDocument")
+		attr(b, "DocumentId", id(d.ID))
+		attr(b, "AuthToken", d.AuthToken)
+		attr(b, "Name", DocumentName(i+1))
+		attr(b, "OrderId", strconv.Itoa(i+1))
+		b.WriteString("/>")
+	}
+	b.WriteString("</Documents></ListEnvelopeDocumentsResult></ListEnvelopeDocumentsResponse>")
+	env.close(b)
+	return answer{status: http.StatusOK, contentType: contentTypeXML, body: b.Bytes()}
+}
+
+// DemoEnvelopes returns n envelopes of 1 to 5 new demo documents each (see
+// DemoDocuments), and those documents; with n of 2 or more the last envelope's
+// listing faults. The same seed gives the same envelopes.
+func DemoEnvelopes(n int, seed int64) ([]Envelope, []Document) {
+	rng := rand.New(rand.NewSource(seed)) //nolint:gosec // G404: reproducible demo data, not secrets
+	var envs []Envelope
+	var docs []Document
+	for i := range n {
+		size := 1 + rng.Intn(5)
+		own := DemoDocuments(size, rng.Int63())
+		e := Envelope{ID: randomGUID(rng), AuthToken: randomGUID(rng), Fault: n >= 2 && i == n-1}
+		for _, d := range own {
+			e.Documents = append(e.Documents, d.ID)
+		}
+		envs = append(envs, e)
+		docs = append(docs, own...)
+	}
+	return envs, docs
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+)
+
+const (
+	chkEnvelope    = "E0000000-0000-4000-8000-0000000000E1"
+	chkEnvFaulty   = "E0000000-0000-4000-8000-0000000000E2"
+	chkEnvToken    = "5EC2E7E1-E1E1-4E1E-8E1E-5EC2E7E1E1E2"
+	chkDocD        = "D0000000-0000-4000-8000-00000000000D"
+	chkTokenD      = "5EC2E7D4-D4D4-4D4D-8D4D-5EC2E7D4D4D5"
+	chkEnvDocument = "Contract for J. Doe" // a listed Name: never printed
+)
+
+func init() {
+	chkSecrets.Add("envelope token", chkEnvToken)
+	chkSecrets.Add("listed token", chkTokenD)
+}
+
+// envelopeCheckRig serves the rig's account at both real paths, with an
+// envelope of chkDocD and chkDocC (also watched directly) and one that faults.
+func envelopeCheckRig(t *testing.T) (*checkRig, string) {
+	t.Helper()
+	r := newCheckRig(t)
+	r.sim.Put(simulator.Document{ID: chkDocD, AuthToken: chkTokenD, Status: assuresign.StatusCreated})
+	r.sim.PutEnvelope(simulator.Envelope{ID: chkEnvelope, AuthToken: chkEnvToken, Documents: []string{chkDocD, chkDocC}})
+	mux := http.NewServeMux()
+	mux.Handle(testenv.CheckStatusPath, r.sim)
+	mux.Handle(assuresign.DefaultEnvelopesPath, r.sim)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	r.write(t, "envelopes.yml", "envelopes:\n  - {id: "+chkEnvelope+", auth_token: "+chkEnvToken+", labels: {pack: acme}}\n")
+	return r, srv.URL + testenv.CheckStatusPath
+}
+
+func TestCheckListsEnvelopes(t *testing.T) {
+	r, endpoint := envelopeCheckRig(t)
+	code, out := r.run(t, endpoint, chkContext)
+	assert.Equal(t, checkOK, code, out)
+	assert.Regexp(t, `(?m)^ENVELOPE ID +LABELS +DOCUMENTS \(ORDER:ID\) +ERROR$`, out)
+	assert.Regexp(t, `(?m)^`+chkEnvelope+` +pack=acme +1:`+chkDocD+` 2:`+chkDocC+` *$`, out)
+	assert.Contains(t, out, "1 of 1 envelopes listed")
+	assert.Regexp(t, `(?m)^`+chkDocD+` +pack=acme +Created`, out, "checked with the envelope's labels")
+	assert.Regexp(t, `(?m)^`+chkDocC+` +Completed`, out, "listed directly too: the direct entry's labels")
+	assert.Len(t, regexp.MustCompile(`(?m)^`+chkDocC).FindAllString(out, -1), 1, "checked once")
+	assert.Contains(t, out, "4 of 4 documents have a status")
+	assert.NotContains(t, out, simulator.DocumentName(1), "no document name")
+
+	// The same in JSON: the envelope with its documents, before them in full.
+	var js bytes.Buffer
+	code = runCheck(context.Background(), &js, checkConfig{
+		watchFiles: []string{filepath.Join(r.dir, "*.yml")}, maxDocuments: 100, contextIdentifier: chkContext,
+		client: assuresign.Config{Endpoint: endpoint, MaxRetries: -1}, batchSize: 2, concurrency: 2, timeout: 5 * time.Second,
+		output: checkOutputJSON,
+	}, slog.New(slog.DiscardHandler))
+	assert.Equal(t, checkOK, code)
+	rep := decodeCheckReport(t, js.Bytes())
+	assert.Equal(t, []checkedEnvelope{{ID: chkEnvelope, Labels: map[string]string{"pack": "acme"}, Documents: []checkedEnvelopeDocument{
+		{Order: "1", ID: chkDocD}, {Order: "2", ID: chkDocC}}}}, rep.Envelopes)
+	assert.Equal(t, 1, rep.EnvelopesListed)
+	assert.Len(t, rep.Documents, 4)
+	assert.NotContains(t, js.String(), simulator.DocumentName(1), "no document name")
+	chkSecrets.AssertNone(t, "the JSON", js.String())
+}
+
+func TestCheckEnvelopeListingFails(t *testing.T) {
+	r, endpoint := envelopeCheckRig(t)
+	r.sim.PutEnvelope(simulator.Envelope{ID: chkEnvFaulty, AuthToken: chkEnvToken, Documents: []string{chkDocD}, Fault: true})
+	r.write(t, "more.yml", "envelopes:\n  - {id: "+chkEnvFaulty+", auth_token: "+chkEnvToken+"}\n")
+	code, out := r.run(t, endpoint, chkContext)
+	assert.Equal(t, checkIncomplete, code, out)
+	assert.Regexp(t, `(?m)^`+chkEnvFaulty+` +- +assuresign: SOAP fault s:Server`, out)
+	assert.Contains(t, out, "1 of 2 envelopes listed")
+	assert.Contains(t, out, "FAILED: envelopes not listed: 1")
+}

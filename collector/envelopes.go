@@ -1,0 +1,451 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
+)
+
+// Lister lists an envelope's documents; *assuresign.Client is one.
+type Lister interface {
+	ListEnvelopeDocuments(ctx context.Context, req assuresign.EnvelopeRequest) (*assuresign.EnvelopeListing, error)
+}
+
+// envelope is a watched envelope and what its last good listing said.
+type envelope struct {
+	watched   watchlist.Document            // the envelopes: entry; holds secrets
+	documents []assuresign.EnvelopeDocument // the last good listing; AuthTokens are secrets
+	tried     bool                          // a listing was attempted
+	listOK    bool                          // the last listing succeeded
+	lastList  time.Time                     // when a listing last succeeded
+	lastError string                        // secret-free
+	urgent    bool                          // new, credentials changed, or named by a notification
+}
+
+// envelopes are the watched envelopes and the watch list they came with. The
+// watched set of documents is the list's own plus every envelope's listed ones.
+type envelopes struct {
+	mu     sync.Mutex
+	direct *watchlist.List
+	byID   map[string]*envelope
+	order  []string        // in watch-list order
+	warned map[string]bool // documents listed directly and through an envelope, already warned of
+}
+
+// set takes wl's envelopes: known ones keep their listing; new ones, and ones
+// whose credentials changed, are listed at once. It reports how many are.
+func (e *envelopes) set(wl *watchlist.List) (toList int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.direct = wl
+	next := make(map[string]*envelope, len(wl.Envelopes))
+	e.order = e.order[:0]
+	for _, w := range wl.Envelopes {
+		env, ok := e.byID[w.ID]
+		switch {
+		case !ok:
+			env = &envelope{urgent: true}
+		case env.watched.AuthToken != w.AuthToken || env.watched.ContextIdentifier != w.ContextIdentifier:
+			env.urgent = true
+		}
+		if env.urgent {
+			toList++
+		}
+		env.watched = w
+		next[w.ID] = env
+		e.order = append(e.order, w.ID)
+	}
+	e.byID = next
+	return toList
+}
+
+// watched returns the documents to watch: the watch list's own, then each
+// envelope's listed documents with the envelope's labels and context. A
+// document also listed directly keeps its direct entry, with one warning.
+func (e *envelopes) watched(logger *slog.Logger) *watchlist.List {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.direct == nil {
+		return &watchlist.List{}
+	}
+	wl := &watchlist.List{Documents: slices.Clone(e.direct.Documents), Envelopes: e.direct.Envelopes, LabelNames: e.direct.LabelNames}
+	if len(e.order) == 0 {
+		return wl
+	}
+	direct := make(map[string]bool, len(wl.Documents))
+	for _, d := range wl.Documents {
+		direct[d.ID] = true
+	}
+	listed := map[string]bool{}
+	overlap := map[string]bool{}
+	for _, id := range e.order {
+		env := e.byID[id]
+		for _, ld := range env.documents {
+			switch {
+			case direct[ld.ID]:
+				overlap[ld.ID] = true
+				if !e.warned[ld.ID] {
+					logger.Warn("document is watched both directly and through an envelope; it is checked once, with the direct entry's labels and AuthToken",
+						"document_id", ld.ID, "envelope_id", id)
+				}
+			case listed[ld.ID]:
+				// In two envelopes: the first one's labels.
+			default:
+				listed[ld.ID] = true
+				wl.Documents = append(wl.Documents, watchlist.Document{
+					ID: ld.ID, AuthToken: ld.AuthToken, ContextIdentifier: env.watched.ContextIdentifier, Labels: env.watched.Labels,
+				})
+			}
+		}
+	}
+	e.warned = overlap
+	return wl
+}
+
+// count returns how many documents would be watched were envelope id's
+// documents docs.
+func (e *envelopes) count(id string, docs []assuresign.EnvelopeDocument) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	seen := map[string]bool{}
+	for _, d := range e.direct.Documents {
+		seen[d.ID] = true
+	}
+	for _, eid := range e.order {
+		list := e.byID[eid].documents
+		if eid == id {
+			list = docs
+		}
+		for _, d := range list {
+			seen[d.ID] = true
+		}
+	}
+	return len(seen)
+}
+
+// listing is one envelope to list, or listed.
+type listing struct {
+	id  string
+	req assuresign.EnvelopeRequest
+	got *assuresign.EnvelopeListing
+	err error
+}
+
+// due returns the envelopes to list at now: urgent ones and, unless
+// urgentOnly, those whose last listing failed or that have no closed document
+// and were last listed maxInterval ago or more. closed reports whether a
+// listed document is closed.
+func (e *envelopes) due(now time.Time, urgentOnly bool, maxInterval time.Duration, contextIdentifier string, closed func(ids []string) bool) []listing {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []listing
+	for _, id := range e.order {
+		env := e.byID[id]
+		ids := make([]string, len(env.documents))
+		for i, d := range env.documents {
+			ids[i] = d.ID
+		}
+		periodic := !urgentOnly && (!env.listOK || (!closed(ids) && !now.Before(env.lastList.Add(maxInterval))))
+		if !env.urgent && !periodic {
+			continue
+		}
+		ctx := env.watched.ContextIdentifier
+		if ctx == "" {
+			ctx = contextIdentifier
+		}
+		out = append(out, listing{id: id, req: assuresign.EnvelopeRequest{ID: id, AuthToken: env.watched.AuthToken, ContextIdentifier: ctx}})
+	}
+	return out
+}
+
+// markUrgent asks for envelope id to be listed now and returns its known
+// documents, reporting false when it is not watched.
+func (e *envelopes) markUrgent(id string) ([]string, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	env, ok := e.byID[strings.ToUpper(strings.TrimSpace(id))]
+	if !ok {
+		return nil, false
+	}
+	env.urgent = true
+	ids := make([]string, len(env.documents))
+	for i, d := range env.documents {
+		ids[i] = d.ID
+	}
+	return ids, true
+}
+
+// any reports whether any envelope is watched.
+func (e *envelopes) any() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.order) > 0
+}
+
+// record applies one listing's outcome; it reports whether the envelope's
+// documents changed. A failed listing keeps the last known documents.
+func (e *envelopes) record(l listing, now time.Time) (changed bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	env, ok := e.byID[l.id]
+	if !ok || env.watched.AuthToken != l.req.AuthToken {
+		return false // left the watch list, or changed, while being listed
+	}
+	env.tried, env.urgent = true, false
+	if l.err != nil {
+		env.listOK, env.lastError = false, l.err.Error()
+		return false
+	}
+	env.listOK, env.lastError, env.lastList = true, "", now
+	changed = !slices.Equal(env.documents, l.got.Documents)
+	env.documents = l.got.Documents
+	return changed
+}
+
+// listEnvelopes lists the envelopes due at now, at most Concurrency at once,
+// and reports whether any envelope's documents changed. Failures are counted,
+// logged once for the round, and pinned on their envelope only.
+func (r *Refresher) listEnvelopes(ctx context.Context, now time.Time, urgentOnly bool) (changed bool) {
+	due := r.env.due(now, urgentOnly, r.sched.maxInterval, r.cfg.ContextIdentifier, r.store.anyTerminal)
+	if len(due) == 0 {
+		return false
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(r.cfg.Concurrency, 1))
+	for i := range due {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			lctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+			defer cancel()
+			due[i].got, due[i].err = r.cfg.Lister.ListEnvelopeDocuments(lctx, due[i].req)
+		})
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return false // shutting down: an interrupted listing says nothing of the envelope
+	}
+	failed := 0
+	var first listing
+	for _, l := range due {
+		if l.err == nil && r.cfg.MaxDocuments > 0 {
+			if n := r.env.count(l.id, l.got.Documents); n > r.cfg.MaxDocuments {
+				l.err = errTooManyDocuments{n, r.cfg.MaxDocuments}
+			}
+		}
+		result := "ok"
+		if l.err != nil {
+			result = assuresign.Outcome(l.err)
+			var tm errTooManyDocuments
+			if errors.As(l.err, &tm) {
+				result = "too_many_documents"
+			}
+			if failed++; failed == 1 {
+				first = l
+			}
+		}
+		var e *assuresign.Error
+		if errors.As(l.err, &e) && e.RetryAfter > 0 {
+			r.holdUntil(r.now().Add(e.RetryAfter)) // AssureSign asked every request to wait
+		}
+		r.metrics.envelopeListings.WithLabelValues(result).Inc()
+		if r.env.record(l, r.now()) {
+			changed = true
+		}
+	}
+	if failed > 0 {
+		r.logger.Warn("envelope listings failed; those envelopes keep their last known documents", "failed", failed,
+			"envelopes", len(due), "first_envelope_id", first.id, "first_err", first.err)
+	} else {
+		r.logger.Debug("envelopes listed", "envelopes", len(due))
+	}
+	return changed
+}
+
+type errTooManyDocuments struct{ n, limit int }
+
+func (e errTooManyDocuments) Error() string {
+	return fmt.Sprintf("the listing would make %d watched documents, more than --watch.max-documents=%d", e.n, e.limit)
+}
+
+// EnvelopeListingResults are the values of assuresign_envelope_listings_total's result label.
+var EnvelopeListingResults = append(slices.Clone(assuresign.Outcomes), "no_documents", "too_many_documents")
+
+// EnvelopeView is what a person may see of an envelope: never a secret.
+type EnvelopeView struct {
+	ID        string
+	Labels    map[string]string
+	Status    assuresign.Status // derived from its documents: see EnvelopeStatus
+	Documents []EnvelopeDocumentView
+	Tried     bool // a listing was attempted
+	ListOK    bool // the last listing succeeded
+	LastList  time.Time
+	LastError string
+}
+
+// EnvelopeDocumentView is one listed document of an envelope.
+type EnvelopeDocumentView struct {
+	ID, Name, OrderID string
+	Status            assuresign.Status
+}
+
+// EnvelopeStatus derives an envelope's status from its documents': any
+// Declined is Declined, else any Cancelled is Cancelled, else any Expired is
+// Expired, else all Completed is Completed; otherwise it is the least
+// advanced status of the documents not Completed, in the order Unknown (not
+// yet answered), Created, SigningStepInProgress, SignerAuthenticationFailed,
+// Staled. An envelope without documents is Unknown.
+func EnvelopeStatus(docs []assuresign.Status) assuresign.Status {
+	if len(docs) == 0 {
+		return assuresign.StatusUnknown
+	}
+	for _, s := range []assuresign.Status{assuresign.StatusDeclined, assuresign.StatusCancelled, assuresign.StatusExpired} {
+		if slices.Contains(docs, s) {
+			return s
+		}
+	}
+	least := assuresign.StatusCompleted
+	for _, s := range docs {
+		if advancement[s] < advancement[least] {
+			least = s
+		}
+	}
+	return least
+}
+
+var advancement = map[assuresign.Status]int{
+	assuresign.StatusUnknown: 0, assuresign.StatusCreated: 1, assuresign.StatusSigningStepInProgress: 2,
+	assuresign.StatusSignerAuthenticationFailed: 3, assuresign.StatusStaled: 4, assuresign.StatusCompleted: 5,
+}
+
+// views returns every envelope as people may see it, with its documents'
+// statuses from the store.
+func (e *envelopes) views(statuses func(ids []string) []assuresign.Status) []EnvelopeView {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]EnvelopeView, 0, len(e.order))
+	for _, id := range e.order {
+		env := e.byID[id]
+		ids := make([]string, len(env.documents))
+		for i, d := range env.documents {
+			ids[i] = d.ID
+		}
+		st := statuses(ids)
+		v := EnvelopeView{
+			ID: id, Labels: env.watched.Labels, Status: EnvelopeStatus(st), Tried: env.tried, ListOK: env.listOK,
+			LastList: env.lastList, LastError: env.lastError, Documents: make([]EnvelopeDocumentView, len(ids)),
+		}
+		for i, d := range env.documents {
+			v.Documents[i] = EnvelopeDocumentView{ID: d.ID, Name: d.Name, OrderID: d.OrderID, Status: st[i]}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// Envelopes returns the watched envelopes as of the last round or reload,
+// sorted by id.
+func (r *Refresher) Envelopes() []EnvelopeView {
+	if v := r.envelopeViews.Load(); v != nil {
+		return *v
+	}
+	return nil
+}
+
+// publishEnvelopes updates what Envelopes returns.
+func (r *Refresher) publishEnvelopes() {
+	v := r.env.views(r.store.statuses)
+	sort.Slice(v, func(i, j int) bool { return v[i].ID < v[j].ID })
+	r.envelopeViews.Store(&v)
+}
+
+// applyWatched gives the store the documents to watch now and reports how
+// many it checks at once. A reload and a round's listings may both call it:
+// one at a time, so the list applied last is the one built last.
+func (r *Refresher) applyWatched() int {
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
+	return r.store.SetWatchList(r.env.watched(r.logger))
+}
+
+// The envelopes' families, written by envelopeCollector. The info family's
+// descriptor depends on each envelope's label names, so it is built per scrape.
+const envelopeInfoName = "assuresign_envelope_info"
+
+var (
+	envelopeDescs = struct{ documents, documentInfo, status, listSuccess *prometheus.Desc }{
+		documents: prometheus.NewDesc("assuresign_envelope_documents",
+			"Documents the envelope's last good ListEnvelopeDocuments answer listed.", []string{"envelope_id"}, nil),
+		documentInfo: prometheus.NewDesc("assuresign_envelope_document_info",
+			"A document of a watched envelope, with its place in the envelope (order_id; empty when AssureSign gave none).",
+			[]string{"envelope_id", "document_id", "order_id"}, nil),
+		status: prometheus.NewDesc("assuresign_envelope_status",
+			"Envelope status as a state set derived from its documents: any Declined, else any Cancelled, else any Expired, else all Completed, else the least advanced open status.",
+			[]string{"envelope_id", "status"}, nil),
+		listSuccess: prometheus.NewDesc("assuresign_envelope_list_success",
+			"1 when the envelope's last ListEnvelopeDocuments call succeeded, 0 when it failed (its last known documents stay watched).",
+			[]string{"envelope_id"}, nil),
+	}
+)
+
+const envelopeInfoHelp = "Watched envelope with the labels given in the watch file."
+
+// envelopeCollector exposes the envelopes as the refresher last published
+// them. It is unchecked: each envelope's info carries its own watch labels.
+type envelopeCollector func() []EnvelopeView
+
+// NewEnvelopeCollector exposes views (Refresher.Envelopes) as the
+// assuresign_envelope_* families.
+func NewEnvelopeCollector(views func() []EnvelopeView) prometheus.Collector {
+	return envelopeCollector(views)
+}
+
+func (c envelopeCollector) Describe(chan<- *prometheus.Desc) {}
+
+func (c envelopeCollector) Collect(ch chan<- prometheus.Metric) {
+	infoDescs := map[string]*prometheus.Desc{}
+	for _, v := range c() {
+		names := slices.Sorted(maps.Keys(v.Labels))
+		key := strings.Join(names, ",")
+		desc, ok := infoDescs[key]
+		if !ok {
+			desc = prometheus.NewDesc(envelopeInfoName, envelopeInfoHelp, append([]string{"envelope_id"}, names...), nil)
+			infoDescs[key] = desc
+		}
+		values := []string{v.ID}
+		for _, n := range names {
+			values = append(values, v.Labels[n])
+		}
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, 1, values...)
+		ch <- prometheus.MustNewConstMetric(envelopeDescs.documents, prometheus.GaugeValue, float64(len(v.Documents)), v.ID)
+		for _, d := range v.Documents {
+			ch <- prometheus.MustNewConstMetric(envelopeDescs.documentInfo, prometheus.GaugeValue, 1, v.ID, d.ID, d.OrderID)
+		}
+		for _, s := range assuresign.Statuses {
+			val := 0.0
+			if s == v.Status {
+				val = 1
+			}
+			ch <- prometheus.MustNewConstMetric(envelopeDescs.status, prometheus.GaugeValue, val, v.ID, s.String())
+		}
+		if v.Tried {
+			ok := 0.0
+			if v.ListOK {
+				ok = 1
+			}
+			ch <- prometheus.MustNewConstMetric(envelopeDescs.listSuccess, prometheus.GaugeValue, ok, v.ID)
+		}
+	}
+}

@@ -1,0 +1,347 @@
+package collector
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
+)
+
+const (
+	envA      = "E0000000-0000-4000-8000-00000000000A" // three documents
+	envFaulty = "E0000000-0000-4000-8000-00000000000F" // its listing faults
+	envToken  = "7B3F9A2C-51D4-4E8B-9C6A-D2E5F7A1B3C8"
+)
+
+var (
+	envDocs = []string{testGUID(0xE1, 1), testGUID(0xE1, 2), testGUID(0xE1, 3)}
+	docA    = testGUID(0xD1, 1) // watched directly
+)
+
+// listedTokens are the AuthTokens the envelope's listing gives its documents:
+// random, so that no id shares a fragment with one.
+var listedTokens = map[string]string{}
+
+func init() {
+	for i := range 4 {
+		listedTokens[testGUID(0xE1, i+1)] = testenv.RandomGUID()
+	}
+}
+
+// envelopeSecrets are every token of the envelope scenario, listed ones included.
+func envelopeSecrets() *testenv.Secrets {
+	s := testenv.NewSecrets(testenv.FragmentLen, envToken, testenv.SecretContext)
+	for id, token := range listedTokens {
+		s.Add("listed token of "+id, token)
+	}
+	return s
+}
+
+// putListed adds an envelope document to the account, with its listed token.
+func putListed(r *rig, st assuresign.Status, step int, id string) {
+	r.sim.Put(simulator.Document{ID: id, AuthToken: listedTokens[id], Status: st, Step: step, StatusDate: testenv.T0})
+}
+
+// envelopeRig is a rig whose account holds envA (in progress, completed,
+// created) and envFaulty, watched with a direct document.
+func envelopeRig(t *testing.T, cfg RefreshConfig) (*rig, *watchlist.List) {
+	t.Helper()
+	r := newRig(t, rigOptions{cfg: cfg})
+	putListed(r, assuresign.StatusSigningStepInProgress, 2, envDocs[0])
+	putListed(r, assuresign.StatusCompleted, 0, envDocs[1])
+	putListed(r, assuresign.StatusCreated, 0, envDocs[2])
+	r.put(assuresign.StatusCreated, 0, docA)
+	r.sim.PutEnvelope(simulator.Envelope{ID: envA, AuthToken: envToken, Documents: envDocs})
+	r.sim.PutEnvelope(simulator.Envelope{ID: envFaulty, AuthToken: envToken, Documents: []string{docA}, Fault: true})
+	wl := &watchlist.List{
+		Documents: []watchlist.Document{{ID: docA, AuthToken: tokenFor(docA)}},
+		Envelopes: []watchlist.Document{
+			{ID: envA, AuthToken: envToken, Labels: map[string]string{"customer": "acme"}},
+			{ID: envFaulty, AuthToken: envToken},
+		},
+	}
+	r.refresher.SetWatchList(wl)
+	return r, wl
+}
+
+func envelopeView(t *testing.T, r *Refresher, id string) EnvelopeView {
+	t.Helper()
+	for _, v := range r.Envelopes() {
+		if v.ID == id {
+			return v
+		}
+	}
+	t.Fatalf("envelope %s not found", id)
+	return EnvelopeView{}
+}
+
+// Within one round, an envelope's documents are listed, checked and exposed
+// with its labels; a faulting envelope is its own failure only.
+func TestEnvelopeDocumentsWatchedWithinOneRound(t *testing.T) {
+	r, _ := envelopeRig(t, RefreshConfig{})
+	stats := r.round(0)
+	assert.Equal(t, 4, stats.Documents, "the direct document and the envelope's three")
+
+	st := r.sim.Stats()
+	assert.Equal(t, 2, st.Listings, "one request per envelope")
+	assert.Equal(t, 1, st.Requests-st.Listings, "one CheckStatus request")
+
+	body := exposition(t, r.store, false)
+	for _, id := range envDocs {
+		assert.Contains(t, body, `assuresign_document_info{document_id="`+id+`",customer="acme"} 1`)
+	}
+	assert.Contains(t, body, `assuresign_document_info{document_id="`+docA+`"} 1`)
+
+	a := envelopeView(t, r.refresher, envA)
+	assert.True(t, a.ListOK)
+	assert.Equal(t, assuresign.StatusCreated, a.Status, "the least advanced open status")
+	require.Len(t, a.Documents, 3)
+	assert.Equal(t, EnvelopeDocumentView{ID: envDocs[0], Name: simulator.DocumentName(1), OrderID: "1", Status: assuresign.StatusSigningStepInProgress}, a.Documents[0])
+
+	f := envelopeView(t, r.refresher, envFaulty)
+	assert.True(t, f.Tried)
+	assert.False(t, f.ListOK)
+	assert.Contains(t, f.LastError, "SOAP fault")
+	assert.Empty(t, f.Documents)
+
+	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(`
+# HELP assuresign_up 1 when every request of the last scheduled refresh round got a well-formed CheckStatus answer; a document answered without a status does not lower it (see assuresign_document_check_success).
+# TYPE assuresign_up gauge
+assuresign_up 1
+`), "assuresign_up"), "a failed listing is not AssureSign down")
+	assert.Equal(t, 1.0, testutil.ToFloat64(r.refresher.metrics.envelopeListings.WithLabelValues("ok")))
+	assert.Equal(t, 1.0, testutil.ToFloat64(r.refresher.metrics.envelopeListings.WithLabelValues("soap_fault")))
+	assert.Equal(t, 1, strings.Count(r.logs.String(), "envelope listings failed"), "logged once for the round")
+
+	// The envelope's series.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewEnvelopeCollector(r.refresher.Envelopes))
+	x, err := testenv.ParseExposition(gatherText(t, reg))
+	require.NoError(t, err)
+	for name, want := range map[string]struct {
+		labels map[string]string
+		value  float64
+	}{
+		"info":      {map[string]string{"envelope_id": envA, "customer": "acme"}, 1},
+		"documents": {map[string]string{"envelope_id": envA}, 3},
+		"status":    {map[string]string{"envelope_id": envA, "status": "Created"}, 1},
+		"declined":  {map[string]string{"envelope_id": envA, "status": "Declined"}, 0},
+		"doc info":  {map[string]string{"envelope_id": envA, "document_id": envDocs[2], "order_id": "3"}, 1},
+		"list ok":   {map[string]string{"envelope_id": envA}, 1},
+		"list fail": {map[string]string{"envelope_id": envFaulty}, 0},
+		"no docs":   {map[string]string{"envelope_id": envFaulty}, 0},
+	} {
+		family := map[string]string{"info": "assuresign_envelope_info", "documents": "assuresign_envelope_documents", "status": "assuresign_envelope_status",
+			"declined": "assuresign_envelope_status", "doc info": "assuresign_envelope_document_info", "list ok": "assuresign_envelope_list_success",
+			"list fail": "assuresign_envelope_list_success", "no docs": "assuresign_envelope_documents"}[name]
+		v, ok := x.Find(family, want.labels)
+		assert.True(t, ok, name)
+		assert.Equal(t, want.value, v, name)
+	}
+
+	// No listed AuthToken anywhere the exporter writes.
+	secrets := envelopeSecrets()
+	secrets.AssertNone(t, "exposition", body+gatherText(t, reg)+gatherText(t, r.reg))
+	secrets.AssertNone(t, "logs", r.logs.String())
+	_, state := r.store.State()
+	js, err := json.Marshal(state)
+	require.NoError(t, err)
+	secrets.AssertNone(t, "persisted state", string(js))
+	views, err := json.Marshal(r.refresher.Envelopes())
+	require.NoError(t, err)
+	secrets.AssertNone(t, "envelope views", string(views))
+}
+
+// A declined document makes its envelope Declined.
+func TestEnvelopeStatusFollowsItsDocuments(t *testing.T) {
+	r, _ := envelopeRig(t, RefreshConfig{})
+	r.round(0)
+	r.sim.Update(envDocs[0], func(d *simulator.Document) { d.Status, d.Step = assuresign.StatusDeclined, 0 })
+	r.round(5 * time.Minute)
+	assert.Equal(t, assuresign.StatusDeclined, envelopeView(t, r.refresher, envA).Status)
+}
+
+func TestEnvelopeStatusRule(t *testing.T) {
+	const (
+		u, cr, ip, co = assuresign.StatusUnknown, assuresign.StatusCreated, assuresign.StatusSigningStepInProgress, assuresign.StatusCompleted
+		de, ca, ex    = assuresign.StatusDeclined, assuresign.StatusCancelled, assuresign.StatusExpired
+		saf, stl      = assuresign.StatusSignerAuthenticationFailed, assuresign.StatusStaled
+	)
+	for _, tc := range []struct {
+		docs []assuresign.Status
+		want assuresign.Status
+	}{
+		{nil, u},
+		{[]assuresign.Status{co, co, co}, co},
+		{[]assuresign.Status{co, de, ca, ex}, de},
+		{[]assuresign.Status{ex, ca, co}, ca},
+		{[]assuresign.Status{ip, ex}, ex},
+		{[]assuresign.Status{co, ip, cr}, cr},
+		{[]assuresign.Status{co, ip, saf}, ip},
+		{[]assuresign.Status{co, saf}, saf},
+		{[]assuresign.Status{co, stl}, stl},
+		{[]assuresign.Status{ip, u}, u},
+	} {
+		assert.Equal(t, tc.want, EnvelopeStatus(tc.docs), "%v", tc.docs)
+	}
+}
+
+// A document listed directly and through an envelope is watched once, as the
+// direct entry says, with one warning however often the list is applied.
+func TestEnvelopeDocumentAlsoListedDirectly(t *testing.T) {
+	r, wl := envelopeRig(t, RefreshConfig{})
+	wl.Documents = append(wl.Documents, watchlist.Document{ID: envDocs[1], AuthToken: listedTokens[envDocs[1]], Labels: map[string]string{"team": "legal"}})
+	r.refresher.SetWatchList(wl)
+	r.round(0)
+	r.refresher.SetWatchList(wl)
+	r.round(5 * time.Minute)
+	assert.Equal(t, 4, r.store.Len())
+	body := exposition(t, r.store, false)
+	assert.Contains(t, body, `assuresign_document_info{document_id="`+envDocs[1]+`",team="legal"} 1`)
+	assert.Equal(t, 1, strings.Count(r.logs.String(), "watched both directly and through an envelope"))
+	assert.Len(t, envelopeView(t, r.refresher, envA).Documents, 3, "still a document of the envelope")
+}
+
+// A failed listing keeps the envelope's last known documents; a notification
+// naming the envelope lists it again at once; a periodic listing picks up an
+// added document while no document is closed, and stops once one is.
+func TestEnvelopeListingSchedule(t *testing.T) {
+	r, _ := envelopeRig(t, RefreshConfig{MaxInterval: time.Hour, TerminalInterval: 24 * time.Hour})
+	r.sim.Update(envDocs[1], func(d *simulator.Document) { d.Status = assuresign.StatusCreated }) // none closed
+	r.round(0)
+	listings := func() int { return r.sim.Stats().Listings }
+	require.Equal(t, 2, listings())
+
+	// Before max-interval: only the failing envelope is listed again.
+	r.round(5 * time.Minute)
+	assert.Equal(t, 3, listings())
+
+	// A notification naming the envelope: listed now, failing now.
+	r.sim.PutEnvelope(simulator.Envelope{ID: envA, AuthToken: envToken, Documents: envDocs, Fault: true})
+	require.True(t, r.refresher.CheckNow(strings.ToLower(envA), r.clock.Now()))
+	r.clock.Set(testenv.T0.Add(6 * time.Minute))
+	r.refresher.round(context.Background(), true)
+	assert.Equal(t, 4, listings(), "an urgent round lists the named envelope only")
+	a := envelopeView(t, r.refresher, envA)
+	assert.False(t, a.ListOK)
+	assert.Len(t, a.Documents, 3, "the last known documents stay")
+	assert.Equal(t, 4, r.store.Len())
+
+	// Recovered, with a fourth document: a scheduled round lists it again (it failed).
+	extra := testGUID(0xE1, 4)
+	putListed(r, assuresign.StatusCreated, 0, extra)
+	r.sim.PutEnvelope(simulator.Envelope{ID: envA, AuthToken: envToken, Documents: append(envDocs, extra)})
+	r.round(10 * time.Minute)
+	assert.Len(t, envelopeView(t, r.refresher, envA).Documents, 4)
+	assert.Equal(t, 5, r.store.Len())
+
+	// Open and listed: again after max-interval, not before.
+	before := listings()
+	r.round(40 * time.Minute)
+	assert.Equal(t, before+1, listings(), "the faulty envelope only")
+	r.round(75 * time.Minute)
+	assert.Equal(t, before+3, listings())
+
+	// A closed document: no more periodic listings of envA.
+	r.sim.Update(envDocs[0], func(d *simulator.Document) { d.Status, d.Step = assuresign.StatusCompleted, 0 })
+	r.round(80 * time.Minute)
+	before = listings()
+	r.round(3 * time.Hour)
+	assert.Equal(t, before+1, listings(), "the faulty envelope only")
+
+	assert.False(t, r.refresher.CheckNow("00000000-0000-4000-8000-000000000000", r.clock.Now()))
+}
+
+// A listing that would take the watched documents over the limit is refused
+// like a failed one.
+func TestEnvelopeListingOverTheLimit(t *testing.T) {
+	r, _ := envelopeRig(t, RefreshConfig{MaxDocuments: 3})
+	r.round(0)
+	a := envelopeView(t, r.refresher, envA)
+	assert.False(t, a.ListOK)
+	assert.Contains(t, a.LastError, "--watch.max-documents=3")
+	assert.Equal(t, 1, r.store.Len())
+	assert.Equal(t, 1.0, testutil.ToFloat64(r.refresher.metrics.envelopeListings.WithLabelValues("too_many_documents")))
+}
+
+// A restart lists each envelope again, one request each, and its documents
+// come back with their persisted state: only those due are asked about.
+func TestEnvelopeRestartKeepsListedDocumentsState(t *testing.T) {
+	r, wl := envelopeRig(t, RefreshConfig{})
+	r.round(0)
+	_, saved := r.store.State()
+	js, err := json.Marshal(saved)
+	require.NoError(t, err)
+	envelopeSecrets().AssertNone(t, "persisted state", string(js))
+
+	next := newRig(t, rigOptions{sim: r.sim})
+	next.clock.Set(testenv.T0.Add(time.Minute))
+	next.refresher.SetWatchList(wl)
+	next.refresher.Restore(saved)
+	_, st := next.store.State()
+	assert.Len(t, st.Documents, 4, "parked documents are kept in the state until listed")
+	r.sim.ResetStats()
+	next.round(time.Minute)
+	stats := r.sim.Stats()
+	assert.Equal(t, 2, stats.Listings, "one listing per envelope")
+	assert.Zero(t, stats.Documents, "nothing was due a minute later")
+	assert.Equal(t, assuresign.StatusSigningStepInProgress.String(), statusOf(t, next.store, envDocs[0]).Status)
+	_, st = next.store.State()
+	assert.Len(t, st.Documents, 4)
+}
+
+// A reload that drops an envelope drops its documents; one that changes its
+// AuthToken lists it again at once.
+func TestEnvelopeReload(t *testing.T) {
+	r, wl := envelopeRig(t, RefreshConfig{})
+	r.round(0)
+	require.Equal(t, 4, r.store.Len())
+	listings := r.sim.Stats().Listings
+
+	changed := *wl
+	changed.Envelopes = []watchlist.Document{{ID: envA, AuthToken: testenv.RandomGUID(), Labels: wl.Envelopes[0].Labels}}
+	r.refresher.SetWatchList(&changed)
+	r.clock.Set(testenv.T0.Add(time.Minute))
+	r.refresher.round(context.Background(), true)
+	assert.Equal(t, listings+1, r.sim.Stats().Listings, "the changed envelope only, at once")
+	assert.False(t, envelopeView(t, r.refresher, envA).ListOK, "the simulator refuses the new token")
+	assert.Equal(t, 4, r.store.Len(), "its documents stay as last listed")
+
+	dropped := *wl
+	dropped.Envelopes = nil
+	r.refresher.SetWatchList(&dropped)
+	assert.Equal(t, 1, r.store.Len(), "only the direct document is left")
+	assert.Empty(t, r.refresher.Envelopes())
+}
+
+// A listing answered 429 with Retry-After holds every request back, as a
+// CheckStatus answer would, and is that envelope's failure only.
+func TestEnvelopeListingRetryAfter(t *testing.T) {
+	r := newRig(t, rigOptions{wrap: func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if strings.Contains(req.Header.Get("SOAPAction"), "ListEnvelopeDocuments") {
+				w.Header().Set("Retry-After", "120")
+				http.Error(w, "slow down", http.StatusTooManyRequests)
+				return
+			}
+			next.ServeHTTP(w, req)
+		})
+	}})
+	r.refresher.SetWatchList(&watchlist.List{Envelopes: []watchlist.Document{{ID: envA, AuthToken: envToken}}})
+	r.round(0)
+	assert.True(t, testenv.T0.Add(120*time.Second).Equal(r.refresher.Upstream().HeldUntil), "held until %v", r.refresher.Upstream().HeldUntil)
+	assert.Equal(t, 1.0, testutil.ToFloat64(r.refresher.metrics.envelopeListings.WithLabelValues("http_429")))
+	assert.False(t, envelopeView(t, r.refresher, envA).ListOK)
+}
