@@ -44,16 +44,38 @@ LOCALBIN              := $(CURDIR)/.bin
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT         := $(LOCALBIN)/golangci-lint
 
-# The image `make docker` builds. DOCKER_PLATFORM (linux/arm64, say) sets
-# TARGETOS/TARGETARCH for the build stage; DOCKER_BUILD may be
-# "docker buildx build" with --push for several platforms at once.
-DOCKER          ?= docker
-DOCKER_BUILD    ?= $(DOCKER) build
-DOCKER_IMAGE    ?= assuresign_exporter
-DOCKER_TAG      ?= $(subst +,-,$(VERSION))
-DOCKER_PLATFORM ?=
+# The image `make docker` builds and `make docker-publish` pushes: the
+# published name and "v" + VERSION, as every manifest names it (deploy's
+# tests hold them together). DOCKER_PLATFORM (linux/arm64, say) sets
+# TARGETOS/TARGETARCH for the build stage.
+DOCKER           ?= docker
+DOCKER_BUILD     ?= $(DOCKER) build
+DOCKER_IMAGE     ?= ghcr.io/assuresign-exporter/assuresign_exporter
+DOCKER_TAG       ?= v$(subst +,-,$(VERSION))
+DOCKER_PLATFORM  ?=
+# The platforms of the published (multi-arch) image.
+DOCKER_PLATFORMS ?= linux/amd64,linux/arm64
 
-.PHONY: all help build demo test test-short lint golangci-lint unit rules deploy fuzz bench reliability docker clean
+# Releases: the platforms `make crossbuild` builds and `make tarballs` packs,
+# the same as .promu.yml's crossbuild.platforms (a test holds them together),
+# and the files each tarball carries beside the binary (.promu.yml's
+# tarball.files). Binaries go to BUILD_DIR, tarballs and sha256sums.txt to
+# RELEASE_DIR, as promu does.
+PLATFORMS     ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+TARBALL_FILES := LICENSE NOTICE README.md CHANGELOG.md examples
+BUILD_DIR     ?= .build
+RELEASE_DIR   ?= .tarballs
+
+DOCKER_BUILD_ARGS = \
+		--build-arg VERSION="$(VERSION)" \
+		--build-arg REVISION="$(REVISION)" \
+		--build-arg BRANCH="$(BRANCH)" \
+		--build-arg BUILD_USER="$(BUILD_USER)" \
+		--build-arg BUILD_DATE="$(BUILD_DATE)" \
+		--build-arg CREATED="$(CREATED)"
+
+.PHONY: all help build demo test test-short lint golangci-lint unit rules deploy fuzz bench reliability \
+	crossbuild tarballs image docker docker-publish clean
 
 all: lint build test
 
@@ -128,19 +150,52 @@ reliability:
 	sed -n '/^== reliability figures/,/^== end of reliability figures/p' $$log; \
 	rm -f $$log $$log.rc; exit $$rc
 
-## docker: the image DOCKER_IMAGE:DOCKER_TAG (assuresign_exporter:VERSION) with this build
-## information; DOCKER_PLATFORM=linux/arm64 (say) to cross-build.
+## crossbuild: the static binary for each of PLATFORMS, stamped as by build, into
+## BUILD_DIR/OS-ARCH/ (.exe on windows).
+crossbuild:
+	@set -e; for p in $(PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; if [ "$$os" = windows ]; then ext=.exe; fi; \
+		echo ">> building $$os/$$arch"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
+			-o "$(BUILD_DIR)/$$os-$$arch/$(BIN)$$ext" .; \
+	done
+
+## tarballs: crossbuild, then one BIN-VERSION.OS-ARCH.tar.gz per platform (promu's layout: a
+## directory of that name with the binary and TARBALL_FILES) and their sha256sums.txt, in RELEASE_DIR.
+tarballs: crossbuild
+	@set -e; mkdir -p "$(RELEASE_DIR)"; \
+	for p in $(PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; name="$(BIN)-$(VERSION).$$os-$$arch"; \
+		stage=$$(mktemp -d); mkdir "$$stage/$$name"; \
+		cp "$(BUILD_DIR)/$$os-$$arch/"$(BIN)* "$$stage/$$name/"; \
+		cp -R $(TARBALL_FILES) "$$stage/$$name/"; \
+		echo ">> packing $(RELEASE_DIR)/$$name.tar.gz"; \
+		tar -C "$$stage" --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$(BUILD_EPOCH)" -cf - "$$name" | \
+			gzip -9n > "$(RELEASE_DIR)/$$name.tar.gz"; \
+		rm -rf "$$stage"; \
+	done; \
+	cd "$(RELEASE_DIR)" && rm -f sha256sums.txt && \
+		{ sha256sum *.tar.gz 2>/dev/null || shasum -a 256 *.tar.gz; } > sha256sums.txt.tmp && mv sha256sums.txt.tmp sha256sums.txt
+
+## image: print the image reference the docker targets build, DOCKER_IMAGE:DOCKER_TAG.
+image:
+	@echo "$(DOCKER_IMAGE):$(DOCKER_TAG)"
+
+## docker: the image DOCKER_IMAGE:DOCKER_TAG (ghcr.io/assuresign-exporter/assuresign_exporter:vVERSION)
+## with this build information; DOCKER_PLATFORM=linux/arm64 (say) to cross-build.
 docker:
 	$(DOCKER_BUILD) \
 		$(if $(DOCKER_PLATFORM),--platform "$(DOCKER_PLATFORM)") \
-		--build-arg VERSION="$(VERSION)" \
-		--build-arg REVISION="$(REVISION)" \
-		--build-arg BRANCH="$(BRANCH)" \
-		--build-arg BUILD_USER="$(BUILD_USER)" \
-		--build-arg BUILD_DATE="$(BUILD_DATE)" \
-		--build-arg CREATED="$(CREATED)" \
+		$(DOCKER_BUILD_ARGS) \
 		-t "$(DOCKER_IMAGE):$(DOCKER_TAG)" .
 
-## clean: remove the built binary (not .bin/).
+## docker-publish: build the image for DOCKER_PLATFORMS at once with docker buildx, then push
+## it as DOCKER_IMAGE:DOCKER_TAG and :latest (the release workflow runs it on a v* tag).
+docker-publish:
+	$(DOCKER) buildx build --platform "$(DOCKER_PLATFORMS)" --push \
+		$(DOCKER_BUILD_ARGS) \
+		-t "$(DOCKER_IMAGE):$(DOCKER_TAG)" -t "$(DOCKER_IMAGE):latest" .
+
+## clean: remove the built binaries and release tarballs (not .bin/).
 clean:
-	rm -f $(BIN)
+	rm -rf $(BIN) $(BUILD_DIR) $(RELEASE_DIR)

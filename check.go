@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,9 +15,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -27,9 +28,40 @@ import (
 // --check's exit codes.
 const (
 	checkOK          = 0 // every document got a status
-	checkIncomplete  = 1 // a document got none, or the watch list is invalid
+	checkIncomplete  = 1 // a document got none, an envelope could not be listed, or the watch list, a flag or the ContextIdentifier is invalid
 	checkUnreachable = 2 // AssureSign could not be reached, or refused the request or every document
 )
+
+// checkExitCodes is the exit-code table that --check's help (and the docs)
+// show; a test holds each way out of --check to it.
+var checkExitCodes = []struct {
+	code    int
+	meaning string
+}{
+	{checkOK, "every document has a status"},
+	{checkIncomplete, "a document has none, an envelope cannot be listed, or the watch list, a flag or the ContextIdentifier is invalid"},
+	{checkUnreachable, "AssureSign could not be reached, or refused the request or every document"},
+}
+
+// checkHelp is the --check flag's help, with the exit-code table.
+func checkHelp() string {
+	codes := make([]string, len(checkExitCodes))
+	for i, c := range checkExitCodes {
+		codes[i] = fmt.Sprintf("%d when %s", c.code, c.meaning)
+	}
+	return "Ask AssureSign once about every watched document, print a table (or JSON: --check.output) and exit: " +
+		strings.Join(codes, "; ") + ". Starts no server."
+}
+
+// --check.output's values.
+const (
+	checkOutputTable = "table"
+	checkOutputJSON  = "json"
+)
+
+// checkCellWidth is the most characters a cell of --check's table shows;
+// --check.output=json has the full text.
+const checkCellWidth = 60
 
 // checkConfig is what --check needs of the flags.
 type checkConfig struct {
@@ -40,61 +72,186 @@ type checkConfig struct {
 	batchSize         int
 	concurrency       int
 	timeout           time.Duration
+	output            string // checkOutputTable (also when empty) or checkOutputJSON
+}
+
+// checkReport is what --check found. --check.output=json prints it as is: its
+// form is documented (docs/configuration.md) and stable, so fields may be added
+// but are never renamed or removed. Every field is always present.
+type checkReport struct {
+	Result string `json:"result"` // ok, incomplete, invalid or unreachable
+	// ExitCode is the process's exit code (see checkExitCodes).
+	ExitCode    int    `json:"exit_code"`
+	Message     string `json:"message"`      // why it failed; empty when ok
+	LikelyCause string `json:"likely_cause"` // what to look at first; may be empty
+	Endpoint    string `json:"endpoint"`
+	BatchSize   int    `json:"batch_size"`
+	Requests    int    `json:"requests"`
+	Failed      int    `json:"failed_requests"`
+	WithStatus  int    `json:"documents_with_status"`
+	// Documents are in watch-list order, with AssureSign's answer for each;
+	// the envelopes' documents follow.
+	Documents []checkedDocument `json:"documents"`
+	// Envelopes are the watch files' envelopes, listed or not.
+	Envelopes         []checkedEnvelope `json:"envelopes"`
+	EnvelopesListed   int               `json:"envelopes_listed"`
+	EnvelopesEndpoint string            `json:"envelopes_endpoint"`
+}
+
+type checkedDocument struct {
+	ID         string            `json:"id"`
+	Labels     map[string]string `json:"labels"`
+	Status     string            `json:"status"`      // StatusType as sent; empty without a status
+	Step       int               `json:"step"`        // 0 when none
+	StatusDate string            `json:"status_date"` // RFC 3339 in UTC; empty when none
+	Exceptions []checkException  `json:"exceptions"`
+	Error      string            `json:"error"` // why there is no status, if known
+	// requestFailed: Error is the failed request's, which the table prints once, below.
+	requestFailed bool
+}
+
+type checkException struct {
+	Severity string `json:"severity"`
+	Message  string `json:"message"`
+}
+
+// checkFailure is the report of a --check that could not start: a flag, the
+// ContextIdentifier or the watch list is invalid.
+func checkFailure(msg string) checkReport {
+	return checkReport{Result: "invalid", ExitCode: checkIncomplete, Message: msg, Documents: []checkedDocument{}, Envelopes: []checkedEnvelope{}}
 }
 
 // runCheck asks AssureSign once about every watched document, in batches as
-// the exporter would, prints a table and a summary to out, and returns the
-// exit code. It prints no secret: the client's errors and the server's texts
-// are redacted, and the table shows ids and labels only.
+// the exporter would, prints the outcome to out (a table, or JSON), and
+// returns the exit code. It prints no secret: the client's errors and the
+// server's texts are redacted, and the report holds ids and labels only.
 func runCheck(ctx context.Context, out io.Writer, cfg checkConfig, logger *slog.Logger) int {
+	rep := checkDocuments(ctx, cfg, logger)
+	writeCheckReport(out, cfg.output, rep)
+	return rep.ExitCode
+}
+
+// writeCheckReport prints rep as output asks.
+func writeCheckReport(out io.Writer, output string, rep checkReport) {
+	if output == checkOutputJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // AssureSign's texts as sent: `<`, not \u003c
+		_ = enc.Encode(rep)
+		return
+	}
+	if rep.Result == "invalid" {
+		fmt.Fprintln(out, rep.Message)
+		return
+	}
+	header := []string{"DOCUMENT ID", "LABELS", "STATUS", "STEP", "STATUS DATE", "EXCEPTIONS", "ERROR"}
+	rows := make([][]string, len(rep.Documents))
+	for i, d := range rep.Documents {
+		step := ""
+		if d.Step > 0 {
+			step = strconv.Itoa(d.Step)
+		}
+		errText := d.Error
+		if d.requestFailed {
+			errText = "request failed (see below)"
+		}
+		rows[i] = []string{d.ID, formatLabels(d.Labels), cmp.Or(d.Status, "-"), step, d.StatusDate, formatExceptions(d.Exceptions), errText}
+	}
+	envelopesCut := writeEnvelopes(out, rep)
+	if writeTable(out, header, rows, checkCellWidth, -1) || envelopesCut {
+		fmt.Fprintf(out, "(longer texts are cut to %d characters; --check.output=json has them in full)\n", checkCellWidth)
+	}
+	fmt.Fprintf(out, "\n%d of %d documents have a status; requests to %s: %d (up to %d documents each), failed: %d\n",
+		rep.WithStatus, len(rep.Documents), rep.Endpoint, rep.Requests, rep.BatchSize, rep.Failed)
+	if rep.Result == "ok" {
+		fmt.Fprintln(out, "OK")
+		return
+	}
+	fmt.Fprintf(out, "FAILED: %s\n", rep.Message)
+	if rep.LikelyCause != "" {
+		fmt.Fprintf(out, "likely cause: %s\n", rep.LikelyCause)
+	}
+}
+
+// writeTable prints a table whose every column is as wide as its widest cell,
+// two spaces apart, with no trailing blanks. Cells are made printable and cut
+// to maxCell characters, but for column whole (-1: none); it reports whether
+// any was cut.
+func writeTable(out io.Writer, header []string, rows [][]string, maxCell, whole int) (cut bool) {
+	all := append([][]string{header}, rows...)
+	widths := make([]int, len(header))
+	for _, row := range all {
+		for j := range row {
+			c := printable(row[j])
+			if n := utf8.RuneCountInString(c); n > maxCell && j != whole {
+				c = string([]rune(c)[:maxCell-1]) + "…"
+				cut = true
+			}
+			row[j] = c
+			widths[j] = max(widths[j], utf8.RuneCountInString(c))
+		}
+	}
+	var b strings.Builder
+	for _, row := range all {
+		b.Reset()
+		for j, c := range row {
+			b.WriteString(c)
+			if j < len(row)-1 {
+				b.WriteString(strings.Repeat(" ", widths[j]-utf8.RuneCountInString(c)+2))
+			}
+		}
+		fmt.Fprintln(out, strings.TrimRight(b.String(), " "))
+	}
+	return cut
+}
+
+// checkDocuments runs the check and reports what it found.
+func checkDocuments(ctx context.Context, cfg checkConfig, logger *slog.Logger) checkReport {
 	wl, err := watchlist.NewFiles(cfg.watchFiles, cfg.maxDocuments, cfg.contextIdentifier == "", prometheus.NewRegistry(), logger).Load()
 	if err != nil {
-		fmt.Fprintf(out, "watch list invalid: %v\n", err)
-		return checkIncomplete
+		return checkFailure(fmt.Sprintf("watch list invalid: %v", err))
 	}
 	client, err := assuresign.NewClient(cfg.client)
 	if err != nil {
-		fmt.Fprintln(out, err)
-		return checkUnreachable
+		rep := checkFailure(err.Error())
+		rep.Result, rep.ExitCode = "unreachable", checkUnreachable
+		return rep
 	}
-	var envelopesFailed int
-	wl.Documents, envelopesFailed = checkEnvelopes(ctx, out, client, wl, cfg)
+	docs, envelopes, envelopesFailed := checkEnvelopes(ctx, client, wl, cfg)
+	wl.Documents = docs
 	checks := make([]assuresign.Check, len(wl.Documents))
 	for i, d := range wl.Documents {
 		checks[i] = assuresign.Check{ID: d.ID, AuthToken: d.AuthToken, ContextIdentifier: cmp.Or(d.ContextIdentifier, cfg.contextIdentifier)}
 	}
 	results, batchErrs := checkAll(ctx, client, checks, cfg)
 
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "DOCUMENT ID\tLABELS\tSTATUS\tSTEP\tSTATUS DATE\tEXCEPTIONS\tERROR")
-	withStatus, refused := 0, 0
+	rep := checkReport{Endpoint: client.Endpoint(), BatchSize: cfg.batchSize, Requests: len(batchErrs), Documents: make([]checkedDocument, len(wl.Documents)),
+		Envelopes: envelopes, EnvelopesListed: len(envelopes) - envelopesFailed, EnvelopesEndpoint: client.EnvelopesEndpoint()}
+	refused := 0
 	for i, d := range wl.Documents {
 		r := results[i]
-		row := []string{d.ID, formatLabels(d.Labels), "-", "", "", formatExceptions(r.Exceptions), ""}
+		doc := checkedDocument{ID: d.ID, Labels: d.Labels, Exceptions: make([]checkException, len(r.Exceptions))}
+		if doc.Labels == nil {
+			doc.Labels = map[string]string{}
+		}
+		for j, e := range r.Exceptions {
+			doc.Exceptions[j] = checkException{Severity: e.Severity.String(), Message: e.Message}
+		}
 		switch {
-		case r.Err != nil && batchErrs[i/cfg.batchSize] != nil:
-			row[6] = "request failed (see below)"
 		case r.Err != nil:
-			row[6] = r.Err.Error()
+			doc.Error, doc.requestFailed = r.Err.Error(), batchErrs[i/cfg.batchSize] != nil
 		case r.HasStatus():
-			withStatus++
-			row[2] = r.RawStatus
-			if r.Step > 0 {
-				row[3] = strconv.Itoa(r.Step)
-			}
+			rep.WithStatus++
+			doc.Status, doc.Step = r.RawStatus, r.Step
 			if !r.StatusDate.IsZero() {
-				row[4] = r.StatusDate.UTC().Format(time.RFC3339)
+				doc.StatusDate = r.StatusDate.UTC().Format(time.RFC3339)
 			}
 		default:
 			refused++
-			row[6] = "no status in the answer"
+			doc.Error = "no status in the answer"
 		}
-		for j := range row {
-			row[j] = printable(row[j])
-		}
-		fmt.Fprintln(tw, strings.Join(row, "\t"))
+		rep.Documents[i] = doc
 	}
-	_ = tw.Flush()
 
 	var failed []error
 	for _, err := range batchErrs {
@@ -102,27 +259,26 @@ func runCheck(ctx context.Context, out io.Writer, cfg checkConfig, logger *slog.
 			failed = append(failed, err)
 		}
 	}
+	rep.Failed = len(failed)
 	n := len(wl.Documents)
-	fmt.Fprintf(out, "\n%d of %d documents have a status; requests to %s: %d (up to %d documents each), failed: %d\n",
-		withStatus, n, client.Endpoint(), len(batchErrs), cfg.batchSize, len(failed))
 	switch {
 	case len(failed) > 0:
-		fmt.Fprintf(out, "FAILED: %v\n", failed[0])
-		fmt.Fprintf(out, "likely cause: %s\n", likelyCause(failed[0], client.Endpoint()))
-		return checkUnreachable
+		rep.Result, rep.ExitCode = "unreachable", checkUnreachable
+		rep.Message, rep.LikelyCause = failed[0].Error(), likelyCause(failed[0], client.Endpoint())
 	case n > 0 && refused == n:
-		fmt.Fprintln(out, "FAILED: AssureSign answered, but with no status for any document")
-		fmt.Fprintln(out, "likely cause: a wrong ContextIdentifier, or documents of another account or region (the region host in --assuresign.endpoint)")
-		return checkUnreachable
-	case withStatus < n:
-		fmt.Fprintf(out, "FAILED: documents without a status: %d (see their exceptions and errors: a wrong AuthToken or id, or a document deleted in AssureSign)\n", n-withStatus)
-		return checkIncomplete
+		rep.Result, rep.ExitCode = "unreachable", checkUnreachable
+		rep.Message = "AssureSign answered, but with no status for any document"
+		rep.LikelyCause = "a wrong ContextIdentifier, or documents of another account or region (the region host in --assuresign.endpoint)"
+	case rep.WithStatus < n:
+		rep.Result, rep.ExitCode = "incomplete", checkIncomplete
+		rep.Message = fmt.Sprintf("documents without a status: %d (see their exceptions and errors: a wrong AuthToken or id, or a document deleted in AssureSign)", n-rep.WithStatus)
 	case envelopesFailed > 0:
-		fmt.Fprintf(out, "FAILED: envelopes not listed: %d (a wrong envelope id or AuthToken, or see --assuresign.envelopes-endpoint)\n", envelopesFailed)
-		return checkIncomplete
+		rep.Result, rep.ExitCode = "incomplete", checkIncomplete
+		rep.Message = fmt.Sprintf("envelopes not listed: %d (a wrong envelope id or AuthToken, or see --assuresign.envelopes-endpoint)", envelopesFailed)
+	default:
+		rep.Result, rep.ExitCode = "ok", checkOK
 	}
-	fmt.Fprintln(out, "OK")
-	return checkOK
+	return rep
 }
 
 // checkAll sends the checks in batches, at most cfg.concurrency at once. It
@@ -204,10 +360,10 @@ func formatLabels(labels map[string]string) string {
 	return strings.Join(parts, ",")
 }
 
-func formatExceptions(ex []assuresign.Exception) string {
+func formatExceptions(ex []checkException) string {
 	parts := make([]string, len(ex))
 	for i, e := range ex {
-		parts[i] = e.Severity.String() + ": " + e.Message
+		parts[i] = e.Severity + ": " + e.Message
 	}
 	return strings.Join(parts, "; ")
 }

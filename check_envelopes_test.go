@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 
@@ -55,6 +60,22 @@ func TestCheckListsEnvelopes(t *testing.T) {
 	assert.Len(t, regexp.MustCompile(`(?m)^`+chkDocC).FindAllString(out, -1), 1, "checked once")
 	assert.Contains(t, out, "4 of 4 documents have a status")
 	assert.NotContains(t, out, simulator.DocumentName(1), "no document name")
+
+	// The same in JSON: the envelope with its documents, before them in full.
+	var js bytes.Buffer
+	code = runCheck(context.Background(), &js, checkConfig{
+		watchFiles: []string{filepath.Join(r.dir, "*.yml")}, maxDocuments: 100, contextIdentifier: chkContext,
+		client: assuresign.Config{Endpoint: endpoint, MaxRetries: -1}, batchSize: 2, concurrency: 2, timeout: 5 * time.Second,
+		output: checkOutputJSON,
+	}, slog.New(slog.DiscardHandler))
+	assert.Equal(t, checkOK, code)
+	rep := decodeCheckReport(t, js.Bytes())
+	assert.Equal(t, []checkedEnvelope{{ID: chkEnvelope, Labels: map[string]string{"pack": "acme"}, Documents: []checkedEnvelopeDocument{
+		{Order: "1", ID: chkDocD}, {Order: "2", ID: chkDocC}}}}, rep.Envelopes)
+	assert.Equal(t, 1, rep.EnvelopesListed)
+	assert.Len(t, rep.Documents, 4)
+	assert.NotContains(t, js.String(), simulator.DocumentName(1), "no document name")
+	chkSecrets.AssertNone(t, "the JSON", js.String())
 }
 
 func TestCheckEnvelopeListingFails(t *testing.T) {

@@ -3,15 +3,22 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -191,5 +198,207 @@ func TestCheckBinary(t *testing.T) {
 		assert.Contains(t, out, "3 documents have a status")
 		assert.NotContains(t, out, "Listening on", "--check starts no server")
 		chkSecrets.AssertNone(t, "the output", out)
+	}
+}
+
+// TestCheckTableFitsItsContent: every column is as wide as its widest cell,
+// no wider; a long exception is cut in the table, not in the JSON.
+func TestCheckTableFitsItsContent(t *testing.T) {
+	r := newCheckRig(t)
+	long := "The signing invitation could not be delivered: " + strings.Repeat("the recipient's mail server refused it, ", 5) + "END"
+	require.True(t, r.sim.Update(chkDocA, func(d *simulator.Document) {
+		d.Exceptions = []assuresign.Exception{{Severity: assuresign.SeverityWarning, Message: long}}
+	}))
+	code, out := r.run(t, r.endpoint(), chkContext)
+	assert.Equal(t, checkOK, code, out)
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	for _, l := range lines {
+		assert.LessOrEqual(t, utf8.RuneCountInString(l), 200, "a line of a readable width: %q", l)
+		assert.Equal(t, strings.TrimRight(l, " "), l, "no trailing blanks: %q", l)
+	}
+	// The columns start two blanks after their widest cell.
+	header := lines[0]
+	assert.Equal(t, len("DOCUMENT ID")+len(chkDocA)-len("DOCUMENT ID")+2, strings.Index(header, "LABELS"))
+	assert.Equal(t, strings.Index(header, "LABELS")+len("team=sales")+2, strings.Index(header, "STATUS"))
+	exc := strings.Index(header, "EXCEPTIONS")
+	assert.Equal(t, exc+checkCellWidth+2, strings.Index(header, "ERROR"), "the cut exception sets the width")
+	assert.Contains(t, out, "  Warning: The signing invitation could not be delivered: the…\n")
+	assert.Contains(t, out, "(longer texts are cut to 60 characters; --check.output=json has them in full)")
+	assert.NotContains(t, out, "END")
+
+	var js bytes.Buffer
+	code = runCheck(context.Background(), &js, checkConfig{
+		watchFiles: []string{filepath.Join(r.dir, "*.yml")}, maxDocuments: 100, contextIdentifier: chkContext,
+		client: assuresign.Config{Endpoint: r.endpoint(), MaxRetries: -1}, batchSize: 2, concurrency: 2, timeout: 5 * time.Second,
+		output: checkOutputJSON,
+	}, slog.New(slog.DiscardHandler))
+	assert.Equal(t, checkOK, code)
+	rep := decodeCheckReport(t, js.Bytes())
+	require.Len(t, rep.Documents, 3)
+	assert.Equal(t, []checkException{{Severity: "Warning", Message: long}}, rep.Documents[1].Exceptions, "in full")
+}
+
+// decodeCheckReport decodes --check.output=json strictly: the whole output is
+// one object with the documented fields, every one present.
+func decodeCheckReport(t *testing.T, data []byte) checkReport {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var rep checkReport
+	require.NoError(t, dec.Decode(&rep), "%s", data)
+	assert.False(t, dec.More(), "one object")
+	var fields map[string]any
+	require.NoError(t, json.Unmarshal(data, &fields))
+	for _, f := range []string{"result", "exit_code", "message", "likely_cause", "endpoint", "batch_size", "requests", "failed_requests", "documents_with_status", "documents", "envelopes", "envelopes_listed", "envelopes_endpoint"} {
+		assert.Contains(t, fields, f, "every field is present")
+	}
+	return rep
+}
+
+func TestCheckJSON(t *testing.T) {
+	r := newCheckRig(t)
+	r.write(t, "legal.yml", "documents:\n  - {id: "+chkDocC+", auth_token: "+chkBadTok+"}\n")
+	run := func(endpoint string) (int, checkReport) {
+		var out bytes.Buffer
+		code := runCheck(context.Background(), &out, checkConfig{
+			watchFiles: []string{filepath.Join(r.dir, "*.yml")}, maxDocuments: 100, contextIdentifier: chkContext,
+			client: assuresign.Config{Endpoint: endpoint, MaxRetries: -1}, batchSize: 2, concurrency: 2, timeout: 5 * time.Second,
+			output: checkOutputJSON,
+		}, slog.New(slog.DiscardHandler))
+		chkSecrets.AssertNone(t, "the JSON", out.String())
+		return code, decodeCheckReport(t, out.Bytes())
+	}
+
+	require.True(t, r.sim.Update(chkDocB, func(d *simulator.Document) {
+		d.Exceptions = []assuresign.Exception{{Severity: assuresign.SeverityWarning, Message: `Reminder <not> sent & "queued"`}}
+	}))
+	var raw bytes.Buffer
+	runCheck(context.Background(), &raw, checkConfig{
+		watchFiles: []string{filepath.Join(r.dir, "*.yml")}, maxDocuments: 100, contextIdentifier: chkContext,
+		client: assuresign.Config{Endpoint: r.endpoint(), MaxRetries: -1}, batchSize: 2, concurrency: 2, timeout: 5 * time.Second,
+		output: checkOutputJSON,
+	}, slog.New(slog.DiscardHandler))
+	assert.Contains(t, raw.String(), `"message": "Reminder <not> sent & \"queued\""`, "texts as sent, not HTML-escaped")
+
+	code, rep := run(r.endpoint())
+	assert.Equal(t, checkIncomplete, code)
+	assert.Equal(t, "incomplete", rep.Result)
+	assert.Equal(t, checkIncomplete, rep.ExitCode)
+	assert.Equal(t, 2, rep.WithStatus)
+	assert.Equal(t, 2, rep.Requests)
+	assert.Equal(t, checkedDocument{ID: chkDocC, Labels: map[string]string{}, Error: "no status in the answer",
+		Exceptions: []checkException{{Severity: "Error", Message: "The AuthToken is not valid for this document."}}}, rep.Documents[0])
+	assert.Equal(t, checkedDocument{ID: chkDocA, Labels: map[string]string{"team": "sales"}, Status: "SigningStepInProgress", Step: 2,
+		StatusDate: "2026-03-01T09:30:00Z", Exceptions: []checkException{}}, rep.Documents[1])
+
+	code, rep = run(r.srv.URL + "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus")
+	assert.Equal(t, checkUnreachable, code)
+	assert.Equal(t, "unreachable", rep.Result)
+	assert.Equal(t, 2, rep.Failed)
+	assert.Contains(t, rep.Message, "HTTP status 404")
+	assert.Contains(t, rep.LikelyCause, "the endpoint path is likely wrong")
+	assert.Equal(t, rep.Message, rep.Documents[0].Error, "each document carries its request's error in full")
+
+	r.write(t, "bad.yml", "documents:\n  - {id: nope, auth_token: "+chkTokenB+"}\n")
+	code, rep = run(r.endpoint())
+	assert.Equal(t, checkIncomplete, code)
+	assert.Equal(t, "invalid", rep.Result)
+	assert.Contains(t, rep.Message, `documents[0].id: "nope" is not a GUID`)
+	assert.Empty(t, rep.Documents)
+}
+
+// TestCheckExitCodes holds every way out of --check to the exit-code table
+// its help shows: a code returned for a reason the table does not give fails.
+func TestCheckExitCodes(t *testing.T) {
+	testenv.SkipShort(t)
+	r := newCheckRig(t)
+	bin := testenv.BuildBinary(t, testenv.ExporterPkg)
+	for _, tc := range []struct {
+		name, context, endpoint string
+		extra                   []string
+		want                    int
+		reason                  string // in the table's meaning of the code
+	}{
+		{"all have a status", chkContext, r.endpoint(), nil, checkOK, "every document has a status"},
+		{"a malformed ContextIdentifier", "not-a-guid", r.endpoint(), nil, checkIncomplete, "the ContextIdentifier is invalid"},
+		{"an invalid flag", chkContext, r.endpoint(), []string{"--assuresign.batch-size=0"}, checkIncomplete, "a flag"},
+		{"a wrong ContextIdentifier", chkWrong, r.endpoint(), nil, checkUnreachable, "refused the request or every document"},
+		{"a wrong path", chkContext, r.srv.URL + "/CheckStatus", nil, checkUnreachable, "refused the request"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, output := range []string{checkOutputTable, checkOutputJSON} {
+				cmd := exec.Command(bin, append([]string{"--check", "--check.output=" + output, "--watch.file=" + filepath.Join(r.dir, "*.yml"),
+					"--assuresign.endpoint=" + tc.endpoint}, tc.extra...)...)
+				cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "ASSURESIGN_CONTEXT_IDENTIFIER=" + tc.context}
+				var stdout, stderr bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				err := cmd.Run()
+				code := 0
+				if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+					code = ee.ExitCode()
+				} else {
+					require.NoError(t, err)
+				}
+				assert.Equal(t, tc.want, code, "%s: %s%s", output, stdout.String(), stderr.String())
+				chkSecrets.AssertNone(t, "the output", stdout.String()+stderr.String())
+				if output == checkOutputJSON {
+					assert.Equal(t, tc.want, decodeCheckReport(t, stdout.Bytes()).ExitCode)
+				}
+			}
+			var meaning string
+			for _, c := range checkExitCodes {
+				if c.code == tc.want {
+					meaning = c.meaning
+				}
+			}
+			for _, part := range strings.Split(tc.reason, " ") {
+				assert.Contains(t, meaning, part, "the table's meaning of exit code %d gives the reason", tc.want)
+			}
+			assert.Contains(t, checkHelp(), fmt.Sprintf("%d when %s", tc.want, meaning), "--check's help has the table")
+		})
+	}
+}
+
+// TestCheckOutputIsDocumented holds the docs to --check: the JSON example
+// decodes strictly into the report (every field present, none unknown), the
+// field table names every field, and every exit-code table says what
+// checkExitCodes says.
+func TestCheckOutputIsDocumented(t *testing.T) {
+	docs, err := filepath.Glob(filepath.Join("docs", "*.md"))
+	require.NoError(t, err)
+	var example, fieldTable string
+	tables := 0
+	for _, doc := range docs {
+		data, err := os.ReadFile(doc)
+		require.NoError(t, err)
+		text := string(data)
+		if m := regexp.MustCompile("(?s)```json\n(\\{\n  \"result\".*?)```").FindStringSubmatch(text); m != nil {
+			example = m[1]
+			fieldTable = text[strings.Index(text, m[0])+len(m[0]):]
+		}
+		for _, table := range regexp.MustCompile(`(?m)^\| exit \| meaning \|\n\|---\|---\|\n((?:\|.*\n)+)`).FindAllStringSubmatch(text, -1) {
+			tables++
+			rows := strings.Split(strings.TrimSuffix(table[1], "\n"), "\n")
+			require.Len(t, rows, len(checkExitCodes), "%s: the exit-code table", doc)
+			for i, c := range checkExitCodes {
+				assert.True(t, strings.HasPrefix(rows[i], fmt.Sprintf("| %d | %s", c.code, c.meaning)), "%s: exit-code table row %q, want it to start with %q", doc, rows[i], c.meaning)
+			}
+		}
+	}
+	require.NotEmpty(t, example, "no JSON example of --check.output=json in docs/*.md")
+	assert.Positive(t, tables, "no exit-code table in docs/*.md")
+	rep := decodeCheckReport(t, []byte(example))
+	require.NotEmpty(t, rep.Documents)
+	for _, typ := range []reflect.Type{reflect.TypeFor[checkReport](), reflect.TypeFor[checkedDocument](), reflect.TypeFor[checkException]()} {
+		for f := range typ.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			assert.Contains(t, example, `"`+name+`":`, "the example has %s", name)
+			if typ != reflect.TypeFor[checkException]() {
+				assert.Contains(t, fieldTable, "`"+name+"`", "the field table explains %s", name)
+			}
+		}
 	}
 }

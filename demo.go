@@ -44,7 +44,8 @@ func applyDemoDefaults() {
 // simulated account's ContextIdentifier (contextIdentifier, or a random one),
 // the watch file's path, and a cleanup that removes the files.
 func startDemo(ctx context.Context, wg *sync.WaitGroup, contextIdentifier string, logger *slog.Logger) (_, watchPath string, cleanup func(), err error) {
-	if contextIdentifier == "" {
+	givenContext := contextIdentifier != ""
+	if !givenContext {
 		contextIdentifier = randomGUID()
 	}
 	sim := simulator.New(contextIdentifier)
@@ -120,7 +121,43 @@ func startDemo(ctx context.Context, wg *sync.WaitGroup, contextIdentifier string
 		"  curl -i -H %s -H 'Content-Type: application/json' -d '{\"documentId\": \"%s\"}' %s\n\n",
 		demoURL((*toolkitFlags.WebListenAddresses)[0]), notified.ID, header, notified.ID,
 		strings.TrimSuffix(demoURL(webhookAddr), "/")+server.WebhookPath)
+	fmt.Fprint(os.Stderr, demoCheckHelp(watchPath, contextIdentifier, givenContext, wrongToken.ID))
 	return contextIdentifier, watchPath, cleanup, nil
+}
+
+// demoCheckHelp says how to run --check against the running demo: its watch
+// file lasts while the demo runs. The ContextIdentifier is printed only when
+// the demo made it up, for its simulator: one the user gave may be a real
+// account's, and stays where the user put it.
+func demoCheckHelp(watchPath, contextIdentifier string, givenContext bool, wrongToken string) string {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	cmd := shellQuote(exe) + " --check --watch.file=" + shellQuote(watchPath) + " --assuresign.endpoint=" + shellQuote(*endpoint)
+	var b strings.Builder
+	b.WriteString("demo: ask the simulator about every watched document once, as --check does for an account, while the demo runs:\n")
+	switch {
+	case givenContext && *contextFile != "":
+		fmt.Fprintf(&b, "  %s --assuresign.context-identifier-file=%s\n", cmd, shellQuote(*contextFile))
+	case givenContext:
+		fmt.Fprintf(&b, "  %s\n(with the ContextIdentifier you gave the demo in $%s)\n", cmd, contextEnv)
+	default:
+		fmt.Fprintf(&b, "  %s=%s %s\n(that ContextIdentifier is the simulator's, made up for this run: no account's secret)\n", contextEnv, contextIdentifier, cmd)
+	}
+	fmt.Fprintf(&b, "demo: document %s is meant to fail: its AuthToken in the watch file is wrong, so --check says FAILED and exits 1\n\n", wrongToken)
+	return b.String()
+}
+
+// shellQuote quotes s for a POSIX shell unless it is plainly safe.
+func shellQuote(s string) string {
+	safe := func(r rune) bool {
+		return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@%+,", r)
+	}
+	if s != "" && !strings.ContainsFunc(s, func(r rune) bool { return !safe(r) }) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // demoURL is the URL a browser on this machine opens for a listen address.

@@ -75,7 +75,8 @@ var (
 	stuckAfter        = kingpin.Flag("web.landing-page.stuck-after", "How long a document may sit in one signing step before the landing page lists it as stuck (the AssureSignDocumentStuck alert's threshold).").Default(server.DefaultStuckAfter.String()).Duration()
 	metricsPath       = kingpin.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 	currentStatusOnly = kingpin.Flag("metrics.current-status-only", "Export one assuresign_document_status series per document, for its current status, instead of a state set of nine (about 8.5 series per document instead of 16.5).").Bool()
-	check             = kingpin.Flag("check", "Ask AssureSign once about every watched document, print a table and exit: 0 when all have a status, 1 when any has none, an envelope cannot be listed, or the watch list is invalid, 2 when AssureSign could not be reached or refused the request. Starts no server.").Bool()
+	check             = kingpin.Flag("check", checkHelp()).Bool()
+	checkOutput       = kingpin.Flag("check.output", "What --check prints: table (for people; long texts cut) or json (for CI: every text in full, in the form docs/configuration.md documents).").Default(checkOutputTable).Enum(checkOutputTable, checkOutputJSON)
 	demo              = kingpin.Flag("demo", "Run against a built-in AssureSign simulator with generated documents; no account needed. Listens on "+demoListen+" unless --web.listen-address is given, with the webhook on.").Bool()
 
 	toolkitFlags = kingpinflag.AddFlags(kingpin.CommandLine, defaultListen)
@@ -86,7 +87,7 @@ var (
 func main() {
 	promslogConfig := &promslog.Config{}
 	promslogflag.AddFlags(kingpin.CommandLine, promslogConfig)
-	kingpin.Version(version.Print(exporterName))
+	kingpin.Version(versionText(os.Args[1:]))
 	kingpin.HelpFlag.Short('h')
 	kingpin.CommandLine.GetFlag("web.listen-address").IsSetByUser(&listenAddressSet)
 	kingpin.Parse()
@@ -239,7 +240,11 @@ func runCheckFlags(logger *slog.Logger) int {
 		err = validateFlags(currentFlags())
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		if *checkOutput == checkOutputJSON {
+			writeCheckReport(os.Stdout, *checkOutput, checkFailure(err.Error()))
+		} else {
+			fmt.Fprintln(os.Stderr, err)
+		}
 		return checkIncomplete
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -249,7 +254,7 @@ func runCheckFlags(logger *slog.Logger) int {
 		client: assuresign.Config{
 			Endpoint: *endpoint, EnvelopesEndpoint: *envelopesURL, MaxBodyBytes: *maxResponseBytes, MaxRetries: retries(*maxRetries), Logger: logger,
 		},
-		batchSize: *batchSize, concurrency: *concurrency, timeout: *requestTimeout,
+		batchSize: *batchSize, concurrency: *concurrency, timeout: *requestTimeout, output: *checkOutput,
 	}, logger)
 }
 
@@ -456,7 +461,7 @@ func (e *exporter) buildServers() ([]*serverSpec, error) {
 	opts := server.Options{
 		MetricsPath: *metricsPath, Store: e.store, Gatherer: e.registry, RuntimeGatherer: e.runtimeRegistry, Ready: e.refresher.Ready, CheckIntervals: e.refresher.CheckIntervals, Envelopes: e.refresher.Envelopes,
 		Reload: e.reloads.reload, Version: version.Version, Logger: e.logger,
-		Upstream: e.refresher.Upstream, StuckAfter: *stuckAfter,
+		Upstream: e.refresher.Upstream, StuckAfter: *stuckAfter, Demo: *demo,
 	}
 	var webhookServer *serverSpec
 	if e.webhook != nil {

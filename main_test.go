@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -61,6 +62,8 @@ func TestBinary(t *testing.T) {
 	t.Run("demo", func(t *testing.T) { t.Parallel(); testDemo(t) })
 	t.Run("demo webhook", func(t *testing.T) { t.Parallel(); testDemoWebhook(t) })
 	t.Run("demo on loopback", func(t *testing.T) { t.Parallel(); testDemoLoopback(t) })
+	t.Run("demo check", func(t *testing.T) { t.Parallel(); testDemoCheck(t) })
+	t.Run("wrong endpoint path", func(t *testing.T) { t.Parallel(); testWrongEndpointPath(t) })
 	t.Run("persistence across a restart", func(t *testing.T) { t.Parallel(); testPersistence(t) })
 }
 
@@ -134,6 +137,25 @@ func serveSimulator(t *testing.T, sim *simulator.Simulator, gated bool) (endpoin
 		srv.Close()
 	})
 	return srv.URL + testenv.CheckStatusPath, open
+}
+
+// testWrongEndpointPath: AssureSign, as the simulator, answers 404 on a path
+// that is not CheckStatus's; the exporter's log and landing page say the
+// path is likely wrong.
+func testWrongEndpointPath(t *testing.T) {
+	sim := simulator.New(e2eContext)
+	sim.Put(simulator.Document{ID: e2eDocA, AuthToken: e2eTokenA, Status: assuresign.StatusCreated})
+	endpoint, _ := serveSimulator(t, sim, false)
+	watchPath := filepath.Join(t.TempDir(), "watch.yml")
+	require.NoError(t, os.WriteFile(watchPath, []byte("documents:\n"+entry(e2eDocA, e2eTokenA, "")), 0o600))
+	e := withContext.Start(t, "--watch.file="+watchPath, "--assuresign.max-retries=0", "--web.listen-address=127.0.0.1:0",
+		"--assuresign.endpoint="+strings.TrimSuffix(endpoint, "/text")) // .../DocumentNOW.svc/CheckStatus
+	const cause = "assuresign: HTTP status 404: no endpoint at this path: the path of the endpoint URL is likely wrong"
+	e.WaitOutput(t, regexp.MustCompile(`msg="refresh round failed; keeping the last known statuses".*first_err="`+regexp.QuoteMeta(cause)+`"`), waitFor)
+	_, page := e.Get(t, "/")
+	assert.Contains(t, page, cause, "the document's last error on the landing page")
+	assert.Equal(t, 1, sim.Stats().Requests)
+	assert.Zero(t, sim.Stats().Documents, "no CheckStatus was answered")
 }
 
 func entry(id, token, extra string) string {
@@ -511,11 +533,14 @@ func testDemo(t *testing.T) {
 	assert.Equal(t, http.StatusOK, code)
 	assert.Contains(t, page, stuck)
 	assert.Contains(t, page, wrongToken)
+	assert.Contains(t, page, "Demo: simulated AssureSign, made-up documents", "the page says it is the demo's")
 	assert.Contains(t, page, "2 envelopes")
 
 	e.Signal(t, syscall.SIGTERM)
 	assert.Equal(t, 0, e.ExitCode(t, 5*time.Second))
 	secrets.AssertNone(t, "the demo's output", e.Output.String())
+	assert.NotContains(t, e.Output.String(), "ASSURESIGN_CONTEXT_IDENTIFIER=", "a ContextIdentifier given to the demo is never printed")
+	assert.Contains(t, e.Output.String(), "(with the ContextIdentifier you gave the demo in $ASSURESIGN_CONTEXT_IDENTIFIER)")
 	secrets.AssertNone(t, "/metrics", text)
 	secrets.AssertNone(t, "the landing page", page)
 	left, err := os.ReadDir(tmp)
@@ -555,6 +580,35 @@ func testDemoWebhook(t *testing.T) {
 	demoSecrets(t, tmp).AssertNone(t, "the demo's output", e.Output.String())
 }
 
+// demoCheck finds the --check command the demo prints and the document it
+// says is meant to fail.
+var demoCheck = regexp.MustCompile(`(?m)^demo: ask the simulator about every watched document once, as --check does for an account, while the demo runs:\n  (.*--check .*)\n\(that ContextIdentifier is the simulator's, made up for this run: no account's secret\)\ndemo: document (\S+) is meant to fail: its AuthToken in the watch file is wrong, so --check says FAILED and exits 1$`)
+
+// testDemoCheck runs the --check command the demo prints, as a new user
+// would: only the document the demo names fails, and --check exits 1.
+func testDemoCheck(t *testing.T) {
+	tmp := t.TempDir()
+	e := testenv.ExporterOptions{Env: []string{"TMPDIR=" + tmp}}.
+		Start(t, "--demo", "--refresh.interval=1h", "--web.listen-address="+testenv.FreeAddr(t))
+	special := e.WaitOutput(t, demoSpecial, waitFor)
+	m := e.WaitOutput(t, demoCheck, waitFor)
+	command, failing := m[1], m[2]
+	assert.Equal(t, special[3], failing, "the document named is the one with the wrong AuthToken")
+
+	cmd := exec.Command("sh", "-c", command)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "%s", out)
+	assert.Equal(t, checkIncomplete, exit.ExitCode(), "%s", out)
+	m = regexp.MustCompile(`(\d+) of (\d+) documents have a status`).FindStringSubmatch(string(out))
+	require.NotNil(t, m, "%s", out)
+	assert.Equal(t, atoi(t, m[2])-1, atoi(t, m[1]), "all but one document have a status")
+	assert.Contains(t, string(out), "FAILED: documents without a status: 1")
+	assert.Regexp(t, `(?m)^`+failing+` .*Error: The AuthToken is not valid for this document\.\s+no status in the answer$`, string(out))
+	demoSecrets(t, tmp).AssertNone(t, "the --check output", string(out))
+}
+
 // testDemoLoopback starts the demo without --web.listen-address: it listens
 // on 127.0.0.1:9865, or fails trying if something else holds that port.
 func testDemoLoopback(t *testing.T) {
@@ -562,4 +616,11 @@ func testDemoLoopback(t *testing.T) {
 	e.WaitOutput(t, regexp.MustCompile(`(?m)^demo: open http://127\.0\.0\.1:9865/$`), waitFor)
 	e.WaitOutput(t, regexp.MustCompile(`msg="Listening on" address=127\.0\.0\.1:9865|listen tcp 127\.0\.0\.1:9865: bind: address already in use`), waitFor)
 	assert.NotRegexp(t, `Listening on" address=(\[::\]|0\.0\.0\.0|):`, e.Output.String())
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	require.NoError(t, err)
+	return n
 }

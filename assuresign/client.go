@@ -242,6 +242,10 @@ func (c *Client) roundTrip(ctx context.Context, op operation, body []byte, parse
 		if res.StatusCode == http.StatusTooManyRequests || res.StatusCode == http.StatusServiceUnavailable {
 			e.RetryAfter = retryAfter(res.Header.Get("Retry-After"))
 		}
+		if res.StatusCode == http.StatusNotFound {
+			// WCF's answer to a path no operation listens on.
+			e.Detail = "no endpoint at this path: the path of the endpoint URL is likely wrong"
+		}
 		return e
 	}
 	tooLarge := res.ContentLength > c.maxBody

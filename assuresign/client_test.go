@@ -369,6 +369,10 @@ func TestCheckStatusFailures(t *testing.T) {
 				writeXML(w, http.StatusNotFound, []byte("<error>no such endpoint</error>"))
 			},
 			kind: KindHTTPStatus, outcome: "http_4xx", status: 404, attempts: 1,
+			// The exporter logs and shows this text: it must point at the path.
+			check: func(t *testing.T, e *Error) {
+				assert.Equal(t, "assuresign: HTTP status 404: no endpoint at this path: the path of the endpoint URL is likely wrong", e.Error())
+			},
 		},
 		{
 			name: "HTTP 503 maintenance page",

@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"cmp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -58,14 +60,15 @@ type Query struct {
 }
 
 // Overview is a secret-free summary of every watched document, taken in one
-// pass in id order: nothing is sorted per request.
+// pass in id order: only the problem documents are sorted per request.
 type Overview struct {
 	Total    int
 	Checked  int             // documents with an answer or a failed check
 	ByStatus []int           // in assuresign.Statuses order
 	Problems [problemEnd]int // documents with each Problem
-	// ProblemDocuments lists up to ProblemLimit documents with a problem, in
-	// Problem order, then by id.
+	// ProblemDocuments lists up to ProblemLimit documents with a problem,
+	// newest first: by StatusDate, latest first (unknown last), then in
+	// Problem order and by id.
 	ProblemDocuments []DocumentView
 	Matches          int            // documents the query matches
 	Page             []DocumentView // the matches from Offset, at most Limit
@@ -83,7 +86,7 @@ func (s *Store) Overview(q Query) Overview {
 			statusIndex = i
 		}
 	}
-	var byProblem [problemEnd][]DocumentView
+	var problems []DocumentView
 
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -98,9 +101,7 @@ func (s *Store) Overview(q Query) Overview {
 		p := d.problem(q.Now, q.StuckAfter)
 		if p != NoProblem {
 			o.Problems[p]++
-			if len(byProblem[p]) < q.ProblemLimit {
-				byProblem[p] = append(byProblem[p], d.view(id, p))
-			}
+			problems = append(problems, d.view(id, p))
 		}
 		switch {
 		case q.Status != "" && si != statusIndex,
@@ -114,9 +115,10 @@ func (s *Store) Overview(q Query) Overview {
 			o.Page = append(o.Page, d.view(id, p))
 		}
 	}
-	for _, p := range Problems {
-		o.ProblemDocuments = append(o.ProblemDocuments, byProblem[p][:min(len(byProblem[p]), q.ProblemLimit-len(o.ProblemDocuments))]...)
-	}
+	slices.SortStableFunc(problems, func(a, b DocumentView) int { // stable: ids stay in order
+		return cmp.Or(b.StatusDate.Compare(a.StatusDate), cmp.Compare(a.Problem, b.Problem))
+	})
+	o.ProblemDocuments = problems[:min(len(problems), max(q.ProblemLimit, 0))]
 	return o
 }
 

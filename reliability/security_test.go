@@ -561,7 +561,7 @@ func TestXMLAttacks(t *testing.T) {
 
 	watch := filepath.Join(dir, "watch.yml")
 	writeFile(t, watch, watchYAML(docs))
-	e := startExporter(t, exporterOpts{watchFile: watch, endpoint: upstream.URL + "/CheckStatus", contextFile: ctxPath,
+	e := startExporter(t, exporterOpts{watchFile: watch, endpoint: upstream.URL + testenv.CheckStatusPath, contextFile: ctxPath,
 		flags: map[string]string{"assuresign.batch-size": "2"}})
 	testenv.Eventually(t, 30*time.Second, "every payload served twice", func() (bool, string) {
 		return served.Load() >= int64(2*len(payloads)), fmt.Sprintf("%d served", served.Load())

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"testing"
 	"time"
 
@@ -56,7 +59,7 @@ func TestLandingPageInABrowser(t *testing.T) {
 	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, version: "0.2.0", cfg: collector.RefreshConfig{BatchSize: 500, Concurrency: 4}})
 	srv := httptest.NewServer(fx.handler)
 	t.Cleanup(srv.Close)
-	declined, stuck := testGUID(0x1A4D, n-1), testGUID(0x1A4D, n-2)
+	declined, stuck, failing := testGUID(0x1A4D, n-1), testGUID(0x1A4D, n-2), testGUID(0x1A4D, n-3)
 
 	dom := chromium(t, "--dump-dom", srv.URL+"/")
 	assert.Contains(t, dom, "10000 documents by status")
@@ -64,9 +67,10 @@ func TestLandingPageInABrowser(t *testing.T) {
 	assert.Contains(t, dom, "<h2>Problems: 3</h2>")
 	problems := regexp.MustCompile(`<tr class="problem">.*?</tr>`).FindAllString(dom, -1)
 	require.Len(t, problems, 3)
-	assert.Contains(t, problems[0], declined, "the declined document is at the top")
-	assert.Contains(t, problems[0], "Declined 3 days ago")
-	assert.Contains(t, problems[1], stuck)
+	assert.Contains(t, problems[0], failing, "newest first")
+	assert.Contains(t, problems[1], declined)
+	assert.Contains(t, problems[1], "Declined 3 days ago")
+	assert.Contains(t, problems[2], stuck)
 	assert.Contains(t, dom, "Showing 1–100 of 10000, by id.")
 	testenv.KnownSecrets.AssertNone(t, "the page in the browser", dom)
 
@@ -84,4 +88,46 @@ func TestLandingPageInABrowser(t *testing.T) {
 	if *updateScreenshot {
 		require.NoError(t, os.WriteFile(filepath.Join("..", "docs", "landing-page.png"), data, 0o644))
 	}
+}
+
+// TestLandingPageOnANarrowScreen renders the demo's page 420 px wide, as on a
+// phone: the page does not scroll sideways (a wide table scrolls in its own
+// box), and the demo's marker is on screen. Headless Chromium keeps windows
+// at least 500 px wide, so the page is shown in a 420 px frame.
+func TestLandingPageOnANarrowScreen(t *testing.T) {
+	testenv.SkipShort(t)
+	wl, checker := landingDocs(1000)
+	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, version: "0.2.0", demo: true, cfg: collector.RefreshConfig{BatchSize: 500}})
+	mux := http.NewServeMux()
+	mux.Handle("/", fx.handler)
+	// The frame's onload runs before the outer page's load, so before the dump.
+	mux.HandleFunc("/narrow", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, `<!DOCTYPE html><html><body style="margin:0">
+<iframe id="f" src="/?refresh=off" width="420" height="900" style="border:0" onload="
+var d = this.contentDocument, demo = d.getElementById('demo').getBoundingClientRect();
+document.body.setAttribute('data-measured', [this.contentWindow.innerWidth, d.documentElement.scrollWidth, Math.round(demo.width), Math.round(demo.right)].join(' '));
+document.body.setAttribute('data-text', d.body.innerText.slice(0, 2000));
+"></iframe></body></html>`)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	dom := chromium(t, "--window-size=800,1000", "--dump-dom", srv.URL+"/narrow")
+	m := regexp.MustCompile(`data-measured="(\d+) (\d+) (\d+) (\d+)"`).FindStringSubmatch(dom)
+	require.NotNil(t, m, "the frame was measured:\n%s", dom)
+	viewport, scrollWidth, demoWidth, demoRight := atoi(t, m[1]), atoi(t, m[2]), atoi(t, m[3]), atoi(t, m[4])
+	assert.Equal(t, 420, viewport, "the frame's width")
+	assert.LessOrEqual(t, scrollWidth, viewport, "the page scrolls sideways at 420 px")
+	assert.Positive(t, demoWidth, "the demo marker is laid out")
+	assert.LessOrEqual(t, demoRight, viewport, "the demo marker is on screen")
+	assert.Contains(t, dom, "Demo: simulated AssureSign, made-up documents")
+	assert.Contains(t, dom, "Problems: 3", "the page rendered")
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	require.NoError(t, err)
+	return n
 }

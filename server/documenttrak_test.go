@@ -178,7 +178,7 @@ func dtStart(t testing.TB, o dtOptions) *dtEnv {
 
 	metrics := collector.NewMetrics(e.reg, e.store.Len, time.Hour, true)
 	client, err := assuresign.NewClient(assuresign.Config{
-		Endpoint: upSrv.URL, MaxRetries: -1, Logger: logger, Observe: metrics.ObserveRequest,
+		Endpoint: upSrv.URL + simulator.CheckStatusPath, MaxRetries: -1, Logger: logger, Observe: metrics.ObserveRequest,
 		HTTPClient: &http.Client{Transport: tr},
 	})
 	require.NoError(t, err)

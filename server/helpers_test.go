@@ -176,6 +176,7 @@ type fixtureOptions struct {
 	ready    func() bool         // instead of the refresher's Ready
 	version  string
 	webhook  http.Handler
+	demo     bool // the page is the demo's
 }
 
 func newFixture(t testing.TB, o fixtureOptions) *fixture {
@@ -225,7 +226,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	opts := Options{
 		MetricsPath: "/metrics", Store: fx.store, Gatherer: fx.reg, Ready: fx.refresher.Ready,
 		Reload: func(context.Context) error { return nil }, Version: o.version, Logger: logger, Webhook: o.webhook,
-		Upstream: fx.refresher.Upstream, Now: fx.clock.Now, RuntimeGatherer: o.runtime,
+		Upstream: fx.refresher.Upstream, Now: fx.clock.Now, RuntimeGatherer: o.runtime, Demo: o.demo,
 	}
 	if o.gatherer != nil {
 		opts.Gatherer = o.gatherer

@@ -37,6 +37,7 @@ type landingPage struct {
 	intervals func() []collector.CheckInterval
 	envelopes func() []collector.EnvelopeView // nil: none shown
 	logger    *slog.Logger
+	demo      bool
 }
 
 // link is one entry of the landing page's link list.
@@ -66,7 +67,7 @@ func (p *landingPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		o = p.store.Overview(q)
 	}
 	v := landingView{
-		Version: p.version, Links: p.links, Ready: p.ready(), Now: now, O: o, In: in,
+		Version: p.version, Links: p.links, Ready: p.ready(), Now: now, O: o, In: in, Demo: p.demo,
 		Refresh: in.Get("refresh") != "off", StuckAfter: p.stuckAfter,
 		Filtered: q.Search != "" || q.Status != "" || q.Problem != collector.NoProblem,
 		From:     min(q.Offset+1, o.Matches), To: q.Offset + len(o.Page), Page: pageNo,
@@ -111,7 +112,8 @@ type landingView struct {
 	From, To      int
 	Page          int
 	Intervals     []collector.CheckInterval // nil: not shown
-	Envelopes     *envelopeSection          // nil: not shown
+	Demo          bool
+	Envelopes     *envelopeSection // nil: not shown
 }
 
 type statusCount struct {
@@ -264,9 +266,12 @@ td.id{font-family:ui-monospace,monospace;font-size:85%;white-space:nowrap}
 form{display:flex;gap:.5em;flex-wrap:wrap;margin-bottom:.6em}
 input[type=search]{min-width:22em;padding:.3em}
 .pager a{margin-right:1em}.note{color:#5b6270;font-size:90%}
+.demo{background:#f0ad00;color:#1d2330}
+.wide{overflow-x:auto}
+@media (max-width:40em){header,main{padding-left:.6em;padding-right:.6em}section{padding:.6em}input[type=search]{min-width:0;flex:1 1 12em}td.id{white-space:normal;word-break:break-all}}
 </style></head>
 <body>
-<header><h1>AssureSign Exporter</h1><span>{{.Version}}</span>
+<header><h1>AssureSign Exporter</h1><span>{{.Version}}</span>{{if .Demo}}<span class="badge demo" id="demo" title="--demo: a built-in simulator stands in for AssureSign">Demo: simulated AssureSign, made-up documents</span>{{end}}
 <span class="links">{{range .Links}}<a href="{{.Address}}">{{.Text}}</a>{{end}}</span></header>
 <main>
 <section class="health" id="upstream"><h2>Upstream</h2>
@@ -284,10 +289,10 @@ input[type=search]{min-width:22em;padding:.3em}
 <section id="problems"><h2>{{if .ProblemTotal}}Problems: {{.ProblemTotal}}{{else}}No problems{{end}}</h2>
 <div class="tiles">{{range .ProblemCounts}}{{if .Count}}<a class="tile bad nonzero" href="{{$.With "problem" .Problem.String "status" ""}}#documents"><b>{{.Count}}</b>{{title .Problem}}</a>
 {{end}}{{end}}</div>
-{{if .O.ProblemDocuments}}<p class="note">Stuck: created or at one signing step for more than {{age .StuckAfter}}. {{if lt (len .O.ProblemDocuments) .ProblemTotal}}The first {{len .O.ProblemDocuments}} are listed, most urgent first; follow a count above for all.{{end}}</p>
-<table><tr><th>Problem</th><th>Document ID</th><th>Labels</th><th>Where it stands</th><th>Last check</th><th>Last error</th></tr>
+{{if .O.ProblemDocuments}}<p class="note">Stuck: created or at one signing step for more than {{age .StuckAfter}}. {{if lt (len .O.ProblemDocuments) .ProblemTotal}}The newest {{len .O.ProblemDocuments}} are listed; follow a count above for all.{{end}} Newest first, by status date.</p>
+<div class="wide"><table><tr><th>Problem</th><th>Document ID</th><th>Labels</th><th>Where it stands</th><th>Last check</th><th>Last error</th></tr>
 {{range .O.ProblemDocuments}}<tr class="problem"><td class="st bad">{{title .Problem}}</td><td class="id">{{.ID}}</td><td>{{range $k, $v := .Labels}}<span class="lbl">{{$k}}={{$v}}</span>{{end}}</td><td>{{describe . $.Now}}</td><td class="nw">{{if .LastCheck.IsZero}}never{{else}}{{ago $.Now .LastCheck}}{{end}}</td><td class="err">{{.LastError}}</td></tr>
-{{end}}</table>{{end}}
+{{end}}</table></div>{{end}}
 </section>
 
 {{template "envelopes" .}}
@@ -298,9 +303,9 @@ input[type=search]{min-width:22em;padding:.3em}
 {{if not .Refresh}}<input type="hidden" name="refresh" value="off">{{end}}
 <button type="submit">Search</button>{{if .Filtered}} <a href="{{.With "q" "" "status" "" "problem" ""}}">clear</a>{{end}}</form>
 <p class="note" id="matches">{{if .O.Matches}}Showing {{.From}}–{{.To}} of {{.O.Matches}}{{if .Filtered}} matching{{end}}, by id.{{else}}No document matches.{{end}} Statuses come from the background refresh, never from this page.</p>
-<table><tr><th>Document ID</th><th>Labels</th><th>Status</th><th>Where it stands</th><th>Status date</th><th>Last check</th><th>Last error</th></tr>
+<div class="wide"><table><tr><th>Document ID</th><th>Labels</th><th>Status</th><th>Where it stands</th><th>Status date</th><th>Last check</th><th>Last error</th></tr>
 {{range .O.Page}}<tr><td class="id">{{.ID}}</td><td>{{range $k, $v := .Labels}}<span class="lbl">{{$k}}={{$v}}</span>{{end}}</td><td class="st {{statusClass .Status}}">{{.Status}}</td><td>{{describe . $.Now}}</td><td class="nw">{{when .StatusDate}}</td><td class="nw">{{if .LastCheck.IsZero}}never{{else}}{{ago $.Now .LastCheck}}{{end}}</td><td class="err">{{.LastError}}</td></tr>
-{{end}}</table>
+{{end}}</table></div>
 <p class="pager">{{if gt .Page 1}}<a href="{{.PageLink (add .Page -1)}}#documents">← previous</a>{{end}}{{if .HasNext}}<a href="{{.PageLink (add .Page 1)}}#documents">next →</a>{{end}}</p>
 </section>
 {{with .Intervals}}<section id="intervals"><h2>How often documents are asked</h2>

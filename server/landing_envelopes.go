@@ -57,8 +57,8 @@ var _ = template.Must(landingTemplate.New("envelopes").Parse(`{{with .Envelopes}
 <form method="get" action="/#envelopes"><input type="search" name="envelope" value="{{.Filter}}" placeholder="envelope id, or part of a label value" aria-label="Envelope">
 <button type="submit">Filter</button>{{if .Filter}} <a href="{{$.With "envelope" ""}}#envelopes">clear</a>{{end}}</form>
 <p class="note">{{if .Matches}}Showing {{len .Shown}} of {{.Matches}}{{if .Filter}} matching{{end}}, by id. An envelope's state: any document Declined, else Cancelled, else Expired, else all Completed, else its least advanced document.{{else}}No envelope matches.{{end}}</p>
-<table><tr><th>Envelope ID</th><th>Labels</th><th>State</th><th>Documents (order, id, name, status)</th><th>Listing</th></tr>
+<div class="wide"><table><tr><th>Envelope ID</th><th>Labels</th><th>State</th><th>Documents (order, id, name, status)</th><th>Listing</th></tr>
 {{range .Shown}}<tr class="envelope"><td class="id">{{.ID}}</td><td>{{range $k, $v := .Labels}}<span class="lbl">{{$k}}={{$v}}</span>{{end}}</td><td class="st {{statusClass .Status.String}}">{{.Status}}</td>
 <td>{{range .Documents}}<div><span class="nw">{{.OrderID}}</span> <span class="id">{{.ID}}</span> {{.Name}} <span class="st {{statusClass .Status.String}}">{{.Status}}</span></div>{{else}}none listed{{end}}</td>
 <td>{{if not .Tried}}not yet listed{{else if .ListOK}}listed {{ago $.Now .LastList}}{{else}}<span class="err">failed: {{.LastError}}</span>{{if not .LastList.IsZero}} (documents as listed {{ago $.Now .LastList}}){{end}}{{end}}</td></tr>
-{{end}}</table></section>{{end}}`))
+{{end}}</table></div></section>{{end}}`))

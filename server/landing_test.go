@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/http/httptest"
@@ -113,21 +114,73 @@ func TestLandingPageShowsProblemsFirst(t *testing.T) {
 	assert.Contains(t, html, `href="?problem=stuck#documents"><b>1</b>Stuck</a>`)
 	assert.Contains(t, html, "AssureSign: <span class=\"badge up\">up</span>")
 	assert.Regexp(t, "Next round: in [45] minutes", html, "5 minutes less the jitter")
-	// In the problem table, most urgent first, each with its age.
-	rows := strings.Split(html[strings.Index(html, `id="problems"`):strings.Index(html, `id="documents"`)], `<tr class="problem">`)[1:]
+	// In the problem table, newest first (by status date), each with its age.
+	rows := problemRows(html)
 	require.Len(t, rows, 3)
-	assert.Contains(t, rows[0], declined)
-	assert.Contains(t, rows[0], "<td>Declined 3 days ago</td>")
-	assert.Contains(t, rows[1], stuck)
-	assert.Contains(t, rows[1], "<td>in step 2 for 10 days</td>")
-	assert.Contains(t, rows[2], failing)
-	assert.Contains(t, rows[2], `<td class="err">Error: Something &lt;failed&gt;</td>`)
+	assert.Contains(t, rows[0], failing)
+	assert.Contains(t, rows[0], `<td class="err">Error: Something &lt;failed&gt;</td>`)
+	assert.Contains(t, rows[1], declined)
+	assert.Contains(t, rows[1], "<td>Declined 3 days ago</td>")
+	assert.Contains(t, rows[2], stuck)
+	assert.Contains(t, rows[2], "<td>in step 2 for 10 days</td>")
+	assert.Contains(t, html, "Newest first, by status date.")
 
 	// The stuck threshold is the page's option.
 	h, err := New(Options{MetricsPath: "/metrics", Store: fx.store, Gatherer: fx.reg, Ready: func() bool { return true },
 		Reload: func(context.Context) error { return nil }, Now: fx.clock.Now, StuckAfter: 30 * 24 * time.Hour})
 	require.NoError(t, err)
 	assert.Contains(t, get(t, h, "/").Body.String(), "<h2>Problems: 2</h2>")
+}
+
+func TestLandingPageMarksTheDemo(t *testing.T) {
+	wl, checker := landingDocs(10)
+	for _, demo := range []bool{false, true} {
+		fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, demo: demo})
+		html := get(t, fx.handler, "/").Body.String()
+		marker := `<span class="badge demo" id="demo" title="--demo: a built-in simulator stands in for AssureSign">Demo: simulated AssureSign, made-up documents</span>`
+		if demo {
+			assert.Contains(t, html, marker)
+		} else {
+			assert.NotContains(t, html, "Demo:")
+		}
+	}
+}
+
+// problemRows cuts the rows of the problem table out of the page.
+func problemRows(html string) []string {
+	return strings.Split(html[strings.Index(html, `id="problems"`):strings.Index(html, `id="documents"`)], `<tr class="problem">`)[1:]
+}
+
+// TestLandingPageListsTheNewestProblems: with more problems than the page
+// lists, the newest are listed, newest first, whatever their ids and kinds.
+func TestLandingPageListsTheNewestProblems(t *testing.T) {
+	const n, problems = 300, problemsShown + 20
+	wl, index := labelledDocs(n, 0x1A4D)
+	checker := checkerFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+		out := make([]assuresign.Result, len(checks))
+		for k, c := range checks {
+			i := index[c.ID]
+			r := assuresign.Result{ID: c.ID, Status: assuresign.StatusCompleted, StatusDate: testenv.T0.Add(-time.Hour)}
+			if i < problems { // the higher the id, the newer; every other one expired
+				r.Status, r.StatusDate = assuresign.StatusDeclined, testenv.T0.Add(-time.Duration(problems-i)*time.Minute)
+				if i%2 == 1 {
+					r.Status = assuresign.StatusExpired
+				}
+			}
+			r.RawStatus = r.Status.String()
+			out[k] = r
+		}
+		return out, nil
+	})
+	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, cfg: collector.RefreshConfig{BatchSize: 500}})
+	html := get(t, fx.handler, "/").Body.String()
+	assert.Contains(t, html, fmt.Sprintf("<h2>Problems: %d</h2>", problems))
+	assert.Contains(t, html, fmt.Sprintf("The newest %d are listed; follow a count above for all.", problemsShown))
+	rows := problemRows(html)
+	require.Len(t, rows, problemsShown)
+	for k, row := range rows {
+		assert.Contains(t, row, testGUID(0x1A4D, problems-1-k), "row %d", k)
+	}
 }
 
 func TestLandingPageSearchFiltersAndPages(t *testing.T) {
@@ -272,7 +325,7 @@ func TestLandingPageNeverShowsSecrets(t *testing.T) {
 		{ID: testenv.DocC, AuthToken: testenv.SecretTokenWrong},
 	}, LabelNames: []string{"customer"}}
 	client, err := assuresign.NewClient(assuresign.Config{
-		Endpoint: srv.URL, HTTPClient: &http.Client{Transport: tr}, MaxRetries: -1, Logger: discardLogger(),
+		Endpoint: srv.URL + simulator.CheckStatusPath, HTTPClient: &http.Client{Transport: tr}, MaxRetries: -1, Logger: discardLogger(),
 	})
 	require.NoError(t, err)
 	fx := newFixture(t, fixtureOptions{docs: wl, checker: client, cfg: collector.RefreshConfig{BatchSize: 50}})

@@ -45,6 +45,8 @@ type Options struct {
 	// landing page lists it as stuck; DefaultStuckAfter when 0.
 	StuckAfter time.Duration
 	Now        func() time.Time // the landing page's clock and the runtime metrics'; time.Now when nil
+	// Demo marks the landing page as the demo's: its documents are made up.
+	Demo bool
 }
 
 // DefaultStuckAfter matches the AssureSignDocumentStuck alert's threshold.
@@ -118,7 +120,7 @@ func New(o Options) (http.Handler, error) {
 	}
 	mux.Handle("/", &landingPage{
 		version: o.Version, links: links, store: o.Store, ready: o.Ready, upstream: o.Upstream,
-		now: o.Now, stuckAfter: o.StuckAfter, intervals: o.CheckIntervals, envelopes: o.Envelopes, logger: o.Logger,
+		now: o.Now, stuckAfter: o.StuckAfter, intervals: o.CheckIntervals, envelopes: o.Envelopes, logger: o.Logger, demo: o.Demo,
 	})
 	return mux, nil
 }

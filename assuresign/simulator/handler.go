@@ -8,24 +8,37 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 )
 
-// ServeHTTP dispatches a request to its operation by SOAPAction, as WCF does;
-// anything else is taken as CheckStatus, whose validation answers it.
-func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch soapAction(r) {
-	case assuresign.ListEnvelopeDocumentsAction:
-		s.serveListEnvelopeDocuments(w, r)
-	default:
-		s.serveCheckStatus(w, r)
-	}
+// CheckStatusPath is where DocumentNOW v2 serves CheckStatus, on every
+// region's host (see assuresign.DefaultEndpoint).
+const CheckStatusPath = "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text"
+
+// operations are the paths the simulator serves, each an operation of the
+// DocumentNOW v2 service. Any other path is answered 404, as WCF does, so a
+// client with a wrong endpoint path fails here as it would on AssureSign.
+// Keys are lower case: IIS and WCF match paths case-insensitively (the
+// vendor's own WSDL address spells documentnow.svc in lower case).
+var operations = map[string]func(*Simulator, http.ResponseWriter, *http.Request){
+	strings.ToLower(CheckStatusPath):                 (*Simulator).serveCheckStatus,
+	strings.ToLower(assuresign.DefaultEnvelopesPath): (*Simulator).serveListEnvelopeDocuments,
 }
 
-// soapAction returns the request's SOAPAction without its quotes.
-func soapAction(r *http.Request) string {
-	a := strings.TrimSpace(r.Header.Get("SOAPAction"))
-	if len(a) >= 2 && a[0] == '"' && a[len(a)-1] == '"' {
-		a = a[1 : len(a)-1]
+// endpointNotFound is WCF's answer to a path no endpoint listens on.
+const endpointNotFound = `<!DOCTYPE html><html><head><title>Service</title></head><body><p>Endpoint not found.</p></body></html>`
+
+// ServeHTTP answers a request to one of the operations; any other path gets
+// WCF's 404 page. Every request is counted in Stats.Requests.
+func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	serve, ok := operations[strings.ToLower(r.URL.Path)]
+	if !ok {
+		s.mu.Lock()
+		s.stats.Requests++
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "text/html; charset=UTF-8")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(endpointNotFound))
+		return
 	}
-	return a
+	serve(s, w, r)
 }
 
 // serveCheckStatus answers one CheckStatus request.

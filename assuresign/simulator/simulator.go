@@ -78,8 +78,8 @@ type Stats struct {
 	Listings int `json:"listings"`
 }
 
-// Simulator is an http.Handler serving CheckStatus for one account. It is
-// safe for concurrent use.
+// Simulator is an http.Handler serving CheckStatus (at CheckStatusPath) for
+// one account. It is safe for concurrent use.
 type Simulator struct {
 	contextID string
 

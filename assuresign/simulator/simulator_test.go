@@ -122,9 +122,10 @@ func checkStatusBody(checks ...req) string {
 	return b.String()
 }
 
-func soapRequest(t *testing.T, url, body string) *http.Request {
+// soapRequest posts body to CheckStatus on the server at base.
+func soapRequest(t *testing.T, base, body string) *http.Request {
 	t.Helper()
-	r, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	r, err := http.NewRequest(http.MethodPost, base+CheckStatusPath, strings.NewReader(body))
 	require.NoError(t, err)
 	r.Header.Set("Content-Type", "text/xml; charset=utf-8")
 	r.Header.Set("SOAPAction", `"`+assuresign.CheckStatusAction+`"`)
@@ -238,11 +239,35 @@ func TestRejectsInvalidRequests(t *testing.T) {
 func TestRejectsOtherMethods(t *testing.T) {
 	srv := startServer(t, newTestSimulator())
 	for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodHead} {
-		r, err := http.NewRequest(m, srv.URL+"/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text", nil)
+		r, err := http.NewRequest(m, srv.URL+CheckStatusPath, nil)
 		require.NoError(t, err)
 		resp, _ := do(t, srv.Client(), r)
 		assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode, m)
 		assert.Equal(t, "POST", resp.Header.Get("Allow"))
+	}
+}
+
+// TestAnswers404OnAnotherPath: WCF serves each operation at its own path and
+// answers any other with a 404 page, which is how a wrong endpoint path shows.
+func TestAnswers404OnAnotherPath(t *testing.T) {
+	s := newTestSimulator()
+	srv := startServer(t, s)
+	body := checkStatusBody(req{testContext, docA, tokenA})
+	for _, path := range []string{"/", "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus", CheckStatusPath + "/", "/Documents" + CheckStatusPath, "/Services/DocumentNOW/v2/DocumentNOW.svc/Envelope/text"} {
+		r := soapRequest(t, srv.URL, body)
+		r.URL.Path = path
+		resp, b := do(t, srv.Client(), r)
+		assert.Equal(t, http.StatusNotFound, resp.StatusCode, path)
+		assert.Equal(t, "text/html; charset=UTF-8", resp.Header.Get("Content-Type"), path)
+		assert.Contains(t, string(b), "Endpoint not found.", path)
+	}
+	assert.Equal(t, 5, s.Stats().Requests, "every request is counted")
+	assert.Zero(t, s.Stats().Documents, "none reached CheckStatus")
+	for _, path := range []string{CheckStatusPath, strings.ToLower(CheckStatusPath)} {
+		r := soapRequest(t, srv.URL, body)
+		r.URL.Path = path
+		resp, _ := do(t, srv.Client(), r)
+		assert.Equal(t, http.StatusOK, resp.StatusCode, "CheckStatus's own path, in any case: %s", path)
 	}
 }
 
@@ -637,7 +662,7 @@ func TestFaults(t *testing.T) {
 	t.Run("other methods fault too", func(t *testing.T) {
 		s.SetFault(Fault{Kind: FaultHTMLMaintenance})
 		t.Cleanup(s.ClearFault)
-		resp, err := client.Get(srv.URL)
+		resp, err := client.Get(srv.URL + CheckStatusPath)
 		require.NoError(t, err)
 		resp.Body.Close()
 		assert.Equal(t, 200, resp.StatusCode)
@@ -1052,7 +1077,7 @@ func TestRunLifecycle(t *testing.T) {
 // for quick unit tests of callers.
 func TestServeHTTPWithRecorder(t *testing.T) {
 	s := newTestSimulator()
-	r := httptest.NewRequest(http.MethodPost, "/CheckStatus/text", strings.NewReader(checkStatusBody(req{testContext, docA, tokenA})))
+	r := httptest.NewRequest(http.MethodPost, CheckStatusPath, strings.NewReader(checkStatusBody(req{testContext, docA, tokenA})))
 	r.Header.Set("Content-Type", "text/xml; charset=utf-8")
 	r.Header.Set("SOAPAction", assuresign.CheckStatusAction)
 	w := httptest.NewRecorder()
@@ -1062,7 +1087,7 @@ func TestServeHTTPWithRecorder(t *testing.T) {
 
 	for _, k := range []FaultKind{FaultTruncatedBody, FaultCloseConnection} {
 		s.SetFault(Fault{Kind: k, Times: 1})
-		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(checkStatusBody(req{testContext, docA, tokenA})))
+		r := httptest.NewRequest(http.MethodPost, CheckStatusPath, strings.NewReader(checkStatusBody(req{testContext, docA, tokenA})))
 		r.Header.Set("Content-Type", "text/xml")
 		r.Header.Set("SOAPAction", assuresign.CheckStatusAction)
 		w := httptest.NewRecorder()

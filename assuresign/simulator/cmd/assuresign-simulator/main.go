@@ -1,8 +1,9 @@
 // Command assuresign-simulator serves the AssureSign CheckStatus simulator
 // over HTTP for end-to-end tests, with an admin API on the same listener.
 //
-// CheckStatus, and ListEnvelopeDocuments (by its SOAPAction), are served on
-// every path outside /admin/. The admin API:
+// CheckStatus is served at /Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text
+// and ListEnvelopeDocuments at .../DocumentNOW.svc/Envelopes/text; another path
+// outside /admin/ is a 404, as on AssureSign. The admin API:
 //
 //	GET    /admin/documents          the documents (JSON array, as --documents reads)
 //	POST   /admin/documents          add or replace a document (JSON object) or several (array)
@@ -155,7 +156,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// newHandler serves the admin API under /admin/ and CheckStatus elsewhere.
+// newHandler serves the admin API under /admin/ and the simulator elsewhere.
 func newHandler(sim *simulator.Simulator) http.Handler {
 	admin := http.NewServeMux()
 	admin.HandleFunc("GET /admin/documents", func(w http.ResponseWriter, r *http.Request) {

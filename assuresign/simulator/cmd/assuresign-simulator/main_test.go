@@ -138,7 +138,7 @@ func TestCommand(t *testing.T) {
 	t.Run("documents", func(t *testing.T) {
 		code, body := admin(t, http.MethodPost, base+"/admin/documents", `{"id":"`+docA+`","auth_token":"`+tokenA+`","status":"Completed"}`)
 		require.Equal(t, http.StatusNoContent, code, body)
-		_, body = checkStatus(t, base+"/anything", [2]string{docA, tokenA})
+		_, body = checkStatus(t, endpoint, [2]string{docA, tokenA})
 		assert.Equal(t, "Completed", parseResults(t, body)[0].StatusType)
 
 		code, body = admin(t, http.MethodGet, base+"/admin/documents", "")
@@ -246,7 +246,7 @@ func TestCommandDefaultsAndDemo(t *testing.T) {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><CheckStatus xmlns="https://www.assuresign.net/Services/DocumentNOW/CheckStatus"><DocumentStatusChecks><DocumentStatusCheck ContextIdentifier="%s" Id="%s" AuthToken="%s"/></DocumentStatusChecks></CheckStatus></s:Body></s:Envelope>`,
 		sampleContext, docs[0].ID, docs[0].AuthToken)
-	req, err := http.NewRequest(http.MethodPost, base+"/", strings.NewReader(b.String()))
+	req, err := http.NewRequest(http.MethodPost, base+simulator.CheckStatusPath, strings.NewReader(b.String()))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
 	req.Header.Set("SOAPAction", `"`+assuresign.CheckStatusAction+`"`)
