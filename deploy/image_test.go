@@ -39,8 +39,9 @@ func podImages(r *rendered) map[string]string {
 	return images
 }
 
-// TestEveryManifestNamesTheReleaseImage renders every kustomization: each
-// container runs the published image at this version, nothing else.
+// TestEveryManifestNamesTheReleaseImage renders every kustomization and the
+// Helm chart with its defaults: each container runs the published image at
+// this version, nothing else.
 func TestEveryManifestNamesTheReleaseImage(t *testing.T) {
 	kubectl := requiredTool(t, "kubectl")
 	want := releaseImage(t)
@@ -54,6 +55,16 @@ func TestEveryManifestNamesTheReleaseImage(t *testing.T) {
 			if image != want {
 				t.Errorf("deploy/kubernetes/%s: %s runs %q, want %q", dir, where, image, want)
 			}
+		}
+	}
+	// The Helm chart's default render, as `helm template` gives it.
+	images := podImages(renderValues(t, ""))
+	if len(images) == 0 {
+		t.Errorf("%s: no container in the default render", chartDir)
+	}
+	for where, image := range images {
+		if image != want {
+			t.Errorf("%s, default values: %s runs %q, want %q", chartDir, where, image, want)
 		}
 	}
 }
@@ -129,7 +140,7 @@ func TestDocsNameTheReleaseImage(t *testing.T) {
 	want := releaseImage(t)
 	tagged := regexp.MustCompile(regexp.QuoteMeta(publishedImage) + `:([A-Za-z0-9_.${}<>-]+)`)
 	var files []string
-	for _, pattern := range []string{"*.md", "docs/*.md", "deploy/kubernetes/*/*.yaml", "deploy/kubernetes/*/*/*.yaml", "deploy/helm/*/*.yaml", ".github/workflows/*.yml", "examples/*"} {
+	for _, pattern := range []string{"*.md", "docs/*.md", "deploy/kubernetes/*/*.yaml", "deploy/kubernetes/*/*/*.yaml", "deploy/helm/*/*.yaml", "deploy/helm/*/*.md", ".github/workflows/*.yml", "examples/*"} {
 		m, err := filepath.Glob(inRepo(pattern))
 		if err != nil {
 			t.Fatal(err)
