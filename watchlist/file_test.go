@@ -270,12 +270,20 @@ func receive[T any](t *testing.T, ch <-chan T, msg string) T {
 
 func TestWatchNoticesAChangedFile(t *testing.T) {
 	r := newFileRig(t, false, 10)
-	r.write(t, "documents:\n"+docEntry(docA, secretTokenA, ""))
+	// Each version appears whole (written aside, then renamed), as an
+	// editor or a deployment tool writes it: the watcher polls every 2 ms
+	// and would otherwise also see a half-written file, a change of its own.
+	write := func(data string) {
+		t.Helper()
+		writeFile(t, r.dir, "watch.yml.new", data, 0o600)
+		require.NoError(t, os.Rename(filepath.Join(r.dir, "watch.yml.new"), r.path))
+	}
+	write("documents:\n" + docEntry(docA, secretTokenA, ""))
 	calls := watch(t, r.file, nil)
 	// Let the watcher take its first stamp: it polls the file every 2 ms.
 	assert.Never(t, func() bool { return len(calls) > 0 }, 50*time.Millisecond, 5*time.Millisecond, "no change, no call")
 
-	r.write(t, "documents:\n"+docEntry(docA, secretTokenA, "")+docEntry(docB, secretTokenB, ""))
+	write("documents:\n" + docEntry(docA, secretTokenA, "") + docEntry(docB, secretTokenB, ""))
 	waitCall(t, calls, "a rewritten file")
 
 	later := time.Now().Add(time.Hour)
@@ -284,7 +292,7 @@ func TestWatchNoticesAChangedFile(t *testing.T) {
 
 	require.NoError(t, os.Remove(r.path))
 	waitCall(t, calls, "a removed file")
-	r.write(t, "documents:\n"+docEntry(docA, secretTokenA, ""))
+	write("documents:\n" + docEntry(docA, secretTokenA, ""))
 	waitCall(t, calls, "a file that came back")
 	assert.Never(t, func() bool { return len(calls) > 0 }, 50*time.Millisecond, 5*time.Millisecond, "one call per change")
 }
