@@ -494,21 +494,9 @@ func checkChartShards(t *testing.T, r *rendered, shards int32) {
 	t.Helper()
 	s := r.statefulSets[0]
 	what := "StatefulSet " + s.Name
-	c := &s.Spec.Template.Spec.Containers[0]
-	if _, total, _ := flagValue(c.Args, "total-shards"); s.Spec.Replicas == nil || *s.Spec.Replicas != shards || total != strconv.Itoa(int(shards)) {
-		t.Errorf("%s: replicas %v and --total-shards=%s, want %d", what, s.Spec.Replicas, total, shards)
-	}
-	if _, shard, _ := flagValue(c.Args, "shard"); shard != "$(POD_NAME)" {
-		t.Errorf("%s: --shard=%q, want $(POD_NAME)", what, shard)
-	}
-	fieldEnv := map[string]string{}
-	for _, e := range c.Env {
-		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
-			fieldEnv[e.Name] = e.ValueFrom.FieldRef.FieldPath
-		}
-	}
-	if fieldEnv["POD_NAME"] != "metadata.name" || fieldEnv["POD_NAMESPACE"] != "metadata.namespace" {
-		t.Errorf("%s: want env POD_NAME and POD_NAMESPACE from the downward API, have %v", what, fieldEnv)
+	c := checkShardPods(t, s)
+	if s.Spec.Replicas == nil || *s.Spec.Replicas != shards {
+		t.Errorf("%s: replicas %v, want %d", what, s.Spec.Replicas, shards)
 	}
 	headless := serviceNamed(t, r, s.Spec.ServiceName)
 	if headless.Spec.ClusterIP != corev1.ClusterIPNone || headless.Spec.PublishNotReadyAddresses {

@@ -423,9 +423,10 @@ func checkSecurityContext(t *testing.T, what string, pod *corev1.PodSecurityCont
 	}
 }
 
-// checkShards checks the sharded StatefulSet: replicas = --total-shards, the
-// pod's name as --shard, and the webhook's forwarding address.
-func checkShards(t *testing.T, r *rendered, s *appsv1.StatefulSet) {
+// checkShardPods checks what every sharded StatefulSet's pod needs:
+// --total-shards equal to the replicas, the pod's name as --shard, and the
+// downward API's POD_NAME and POD_NAMESPACE. It returns the container.
+func checkShardPods(t *testing.T, s *appsv1.StatefulSet) *corev1.Container {
 	t.Helper()
 	what := "StatefulSet " + s.Name
 	c := &s.Spec.Template.Spec.Containers[0]
@@ -445,6 +446,15 @@ func checkShards(t *testing.T, r *rendered, s *appsv1.StatefulSet) {
 	if fieldEnv["POD_NAME"] != "metadata.name" || fieldEnv["POD_NAMESPACE"] != "metadata.namespace" {
 		t.Errorf("%s: want env POD_NAME and POD_NAMESPACE from the downward API, have %v", what, fieldEnv)
 	}
+	return c
+}
+
+// checkShards checks the sharded StatefulSet: replicas = --total-shards, the
+// pod's name as --shard, and the webhook's forwarding address.
+func checkShards(t *testing.T, r *rendered, s *appsv1.StatefulSet) {
+	t.Helper()
+	what := "StatefulSet " + s.Name
+	c := checkShardPods(t, s)
 
 	// The headless Service that names each shard.
 	var headless *corev1.Service
