@@ -368,17 +368,29 @@ func serveFloor(dir string) error {
 		h := w.Header()
 		h.Set("Content-Type", contentType)
 		h.Add("Vary", "Accept-Encoding")
-		body := plain
+		body, piece := plain, floorWriteSize
 		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
 			h.Set("Content-Encoding", "gzip")
-			body = zipped
+			body, piece = zipped, len(zipped)
 		}
 		// Its length too, so the body goes out unchunked: the fastest a
 		// server can send it, whether or not the exporter says its length.
 		h.Set("Content-Length", strconv.Itoa(len(body)))
-		_, _ = w.Write(body)
+		// Each body the fastest way measured on loopback: the plain one in
+		// pieces, which a client reads as they come (one write of 17 MB was
+		// slower than the exporter's stored segments), the gzipped one whole.
+		for len(body) > 0 {
+			n := min(len(body), piece)
+			if _, err := w.Write(body[:n]); err != nil {
+				return
+			}
+			body = body[n:]
+		}
 	}))
 }
+
+// floorWriteSize is the size of the floor's writes of a plain body.
+const floorWriteSize = 256 << 10
 
 // prometheusAccept is the Accept header Prometheus 3 sends by default.
 const prometheusAccept = "application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=underscores;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
