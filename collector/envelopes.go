@@ -194,6 +194,18 @@ func (e *envelopes) any() bool {
 	return len(e.order) > 0
 }
 
+// allListed reports whether every envelope's last listing succeeded.
+func (e *envelopes) allListed() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, env := range e.byID {
+		if !env.listOK {
+			return false
+		}
+	}
+	return true
+}
+
 // record applies one listing's outcome; it reports whether the envelope's
 // documents changed. A failed listing keeps the last known documents.
 func (e *envelopes) record(l listing, now time.Time) (changed bool) {

@@ -302,6 +302,35 @@ func TestEnvelopeRestartKeepsListedDocumentsState(t *testing.T) {
 	assert.Len(t, st.Documents, 4)
 }
 
+// A restart whose first listings fail keeps the saved documents waiting: they
+// come back, state and schedule kept, with the first listing that succeeds.
+func TestEnvelopeRestartWithFailingListings(t *testing.T) {
+	r, wl := envelopeRig(t, RefreshConfig{})
+	wl.Envelopes = wl.Envelopes[:1] // envA only
+	r.refresher.SetWatchList(wl)
+	r.round(0)
+	_, saved := r.store.State()
+	require.Len(t, saved.Documents, 4)
+
+	next := newRig(t, rigOptions{sim: r.sim})
+	next.clock.Set(testenv.T0.Add(time.Minute))
+	next.refresher.SetWatchList(wl)
+	next.refresher.Restore(saved)
+	r.sim.PutEnvelope(simulator.Envelope{ID: envA, AuthToken: envToken, Documents: envDocs, Fault: true})
+	next.round(time.Minute)
+	require.False(t, envelopeView(t, next.refresher, envA).ListOK)
+	_, st := next.store.State()
+	assert.Len(t, st.Documents, 4, "a failed listing drops no saved document")
+	assert.NotContains(t, next.logs.String(), "dropped persisted documents")
+
+	r.sim.PutEnvelope(simulator.Envelope{ID: envA, AuthToken: envToken, Documents: envDocs})
+	r.sim.ResetStats()
+	next.round(2 * time.Minute)
+	assert.Zero(t, r.sim.Stats().Documents, "the saved schedule stands: nothing is due")
+	assert.Equal(t, assuresign.StatusSigningStepInProgress.String(), statusOf(t, next.store, envDocs[0]).Status)
+	assert.Equal(t, 4, next.store.Len())
+}
+
 // A reload that drops an envelope drops its documents; one that changes its
 // AuthToken lists it again at once.
 func TestEnvelopeReload(t *testing.T) {

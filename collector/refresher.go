@@ -68,8 +68,9 @@ type Refresher struct {
 	env           envelopes
 	applyMu       sync.Mutex // see applyWatched
 	envelopeViews atomic.Pointer[[]EnvelopeView]
-	// parkedDropped says whether the first round has ended the wait of
-	// restored documents for their envelope's listing.
+	// parkedDropped says whether a round, the first in which every envelope
+	// was listed, has ended the wait of restored documents for their
+	// envelope's listing.
 	parkedDropped bool
 }
 
@@ -167,8 +168,8 @@ func (r *Refresher) countIntervals() {
 // only about the documents that are due. See Store.Restore for what it returns.
 //
 // Saved documents not on the list wait, when envelopes are watched, for the
-// first round's listings to bring them back; those no listing brings are
-// dropped then.
+// listings to bring them back; those no listing brings are dropped after the
+// first round in which every envelope was listed.
 func (r *Refresher) Restore(st State) (restored, dropped, clamped int) {
 	restored, dropped, clamped = r.store.restore(st, r.sched, r.now(), r.env.any())
 	r.countIntervals()
@@ -294,7 +295,9 @@ func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 		r.applyWatched()
 	}
 	stats := r.checkRound(ctx, urgentOnly)
-	if !urgentOnly && !r.parkedDropped && ctx.Err() == nil {
+	// Only once every envelope has been listed: a listing that failed, or
+	// was held back, says nothing of which documents are still its own.
+	if !urgentOnly && !r.parkedDropped && ctx.Err() == nil && (r.cfg.Lister == nil || r.env.allListed()) {
 		r.parkedDropped = true
 		if n := r.store.dropParked(); n > 0 {
 			r.logger.Info("dropped persisted documents that no envelope listed", "dropped", n)
