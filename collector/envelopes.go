@@ -153,11 +153,7 @@ func (e *envelopes) due(now time.Time, urgentOnly bool, maxInterval time.Duratio
 	var out []listing
 	for _, id := range e.order {
 		env := e.byID[id]
-		ids := make([]string, len(env.documents))
-		for i, d := range env.documents {
-			ids[i] = d.ID
-		}
-		periodic := !urgentOnly && (!env.listOK || (!closed(ids) && !now.Before(env.lastList.Add(maxInterval))))
+		periodic := !urgentOnly && (!env.listOK || (!now.Before(env.lastList.Add(maxInterval)) && !closed(env.ids())))
 		if !env.urgent && !periodic {
 			continue
 		}
@@ -180,11 +176,16 @@ func (e *envelopes) markUrgent(id string) ([]string, bool) {
 		return nil, false
 	}
 	env.urgent = true
+	return env.ids(), true
+}
+
+// ids returns the ids of env's listed documents.
+func (env *envelope) ids() []string {
 	ids := make([]string, len(env.documents))
 	for i, d := range env.documents {
 		ids[i] = d.ID
 	}
-	return ids, true
+	return ids
 }
 
 // any reports whether any envelope is watched.
@@ -350,10 +351,7 @@ func (e *envelopes) views(statuses func(ids []string) []assuresign.Status) []Env
 	out := make([]EnvelopeView, 0, len(e.order))
 	for _, id := range e.order {
 		env := e.byID[id]
-		ids := make([]string, len(env.documents))
-		for i, d := range env.documents {
-			ids[i] = d.ID
-		}
+		ids := env.ids()
 		st := statuses(ids)
 		v := EnvelopeView{
 			ID: id, Labels: env.watched.Labels, Status: EnvelopeStatus(st), Tried: env.tried, ListOK: env.listOK,
