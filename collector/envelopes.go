@@ -137,10 +137,11 @@ func (e *envelopes) count(id string, docs []assuresign.EnvelopeDocument) int {
 
 // listing is one envelope to list, or listed.
 type listing struct {
-	id  string
-	req assuresign.EnvelopeRequest
-	got *assuresign.EnvelopeListing
-	err error
+	id      string
+	watched watchlist.Document // the entry it was listed for
+	req     assuresign.EnvelopeRequest
+	got     *assuresign.EnvelopeListing
+	err     error
 }
 
 // due returns the envelopes to list at now: urgent ones and, unless
@@ -161,7 +162,7 @@ func (e *envelopes) due(now time.Time, urgentOnly bool, maxInterval time.Duratio
 		if ctx == "" {
 			ctx = contextIdentifier
 		}
-		out = append(out, listing{id: id, req: assuresign.EnvelopeRequest{ID: id, AuthToken: env.watched.AuthToken, ContextIdentifier: ctx}})
+		out = append(out, listing{id: id, watched: env.watched, req: assuresign.EnvelopeRequest{ID: id, AuthToken: env.watched.AuthToken, ContextIdentifier: ctx}})
 	}
 	return out
 }
@@ -213,7 +214,7 @@ func (e *envelopes) record(l listing, now time.Time) (changed bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	env, ok := e.byID[l.id]
-	if !ok || env.watched.AuthToken != l.req.AuthToken {
+	if !ok || env.watched.AuthToken != l.watched.AuthToken || env.watched.ContextIdentifier != l.watched.ContextIdentifier {
 		return false // left the watch list, or changed, while being listed
 	}
 	env.tried, env.urgent = true, false

@@ -374,3 +374,26 @@ func TestEnvelopeListingRetryAfter(t *testing.T) {
 	assert.Equal(t, 1.0, testutil.ToFloat64(r.refresher.metrics.envelopeListings.WithLabelValues("http_429")))
 	assert.False(t, envelopeView(t, r.refresher, envA).ListOK)
 }
+
+// A listing made with credentials a reload has since changed, AuthToken or
+// ContextIdentifier, is not recorded: the envelope stays due at once.
+func TestEnvelopeListingOfChangedCredentialsIgnored(t *testing.T) {
+	never := func([]string) bool { return false }
+	for name, change := range map[string]func(*watchlist.Document){
+		"auth token": func(d *watchlist.Document) { d.AuthToken = testenv.RandomGUID() },
+		"context":    func(d *watchlist.Document) { d.ContextIdentifier = testenv.RandomGUID() },
+	} {
+		var e envelopes
+		entry := watchlist.Document{ID: envA, AuthToken: envToken}
+		require.Equal(t, 1, e.set(&watchlist.List{Envelopes: []watchlist.Document{entry}}), name)
+		due := e.due(testenv.T0, true, time.Hour, "", never)
+		require.Len(t, due, 1, name)
+
+		change(&entry)
+		e.set(&watchlist.List{Envelopes: []watchlist.Document{entry}})
+		due[0].got = &assuresign.EnvelopeListing{Documents: []assuresign.EnvelopeDocument{{ID: envDocs[0]}}}
+		assert.False(t, e.record(due[0], testenv.T0), name)
+		assert.Empty(t, e.byID[envA].documents, name)
+		assert.Len(t, e.due(testenv.T0, true, time.Hour, "", never), 1, "%s: still to be listed at once", name)
+	}
+}
