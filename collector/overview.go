@@ -86,7 +86,12 @@ func (s *Store) Overview(q Query) Overview {
 			statusIndex = i
 		}
 	}
-	var problems []DocumentView
+	type problemDoc struct {
+		id string
+		d  *document
+		p  Problem
+	}
+	var problems []problemDoc // viewed once sorted, only those shown
 
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -101,7 +106,7 @@ func (s *Store) Overview(q Query) Overview {
 		p := d.problem(q.Now, q.StuckAfter)
 		if p != NoProblem {
 			o.Problems[p]++
-			problems = append(problems, d.view(id, p))
+			problems = append(problems, problemDoc{id, d, p})
 		}
 		switch {
 		case q.Status != "" && si != statusIndex,
@@ -115,10 +120,12 @@ func (s *Store) Overview(q Query) Overview {
 			o.Page = append(o.Page, d.view(id, p))
 		}
 	}
-	slices.SortStableFunc(problems, func(a, b DocumentView) int { // stable: ids stay in order
-		return cmp.Or(b.StatusDate.Compare(a.StatusDate), cmp.Compare(a.Problem, b.Problem))
+	slices.SortStableFunc(problems, func(a, b problemDoc) int { // stable: ids stay in order
+		return cmp.Or(b.d.statusDate.Compare(a.d.statusDate), cmp.Compare(a.p, b.p))
 	})
-	o.ProblemDocuments = problems[:min(len(problems), max(q.ProblemLimit, 0))]
+	for _, pd := range problems[:min(len(problems), max(q.ProblemLimit, 0))] {
+		o.ProblemDocuments = append(o.ProblemDocuments, pd.d.view(pd.id, pd.p))
+	}
 	return o
 }
 
