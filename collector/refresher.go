@@ -165,7 +165,7 @@ func (r *Refresher) countIntervals() {
 
 // Restore joins a saved state with the watch list set before. The exporter is
 // ready at once: it serves the restored statuses while the first round asks
-// only about the documents that are due. See Store.Restore for what it returns.
+// only about the documents that are due. See Store.restore for what it returns.
 //
 // Saved documents not on the list wait, when envelopes are watched, for the
 // listings to bring them back; those no listing brings are dropped after the

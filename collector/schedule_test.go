@@ -245,7 +245,7 @@ func TestScheduleSurvivesRestart(t *testing.T) {
 	after := NewStore(StoreConfig{})
 	after.SetWatchList(watchList(testenv.DocA))
 	_, st := before.State()
-	after.Restore(st, sched, testenv.T0)
+	after.restore(st, sched, testenv.T0, false)
 	assert.Equal(t, bands, after.checkIntervals(sched, testenv.T0), "the same interval band after the restart")
 	checks, _, _ := after.due(testenv.T0.Add(39*time.Minute), 0, false, 1, "")
 	assert.Empty(t, checks, "not due before its restored due time")

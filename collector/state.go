@@ -69,20 +69,15 @@ func (d *document) state(id string) DocumentState {
 	return ds
 }
 
-// Restore joins a saved state with the watch list set before: documents no
-// longer watched are dropped, those it does not know stay due at once. A
-// closed document is next checked terminalInterval after its last check; an
-// open one when it was due. Times the schedule could not have produced (a
-// file written while the clock was wrong, or edited) are clamped: a last
-// check or change no later than now, a next check no later than now plus the
-// document's interval. It returns how many documents were restored, dropped
-// and clamped.
-func (s *Store) Restore(st State, sched schedule, now time.Time) (restored, dropped, clamped int) {
-	return s.restore(st, sched, now, false)
-}
-
-// restore is Restore; with park, documents not watched wait, restored, for
-// SetWatchList to bring them back (an envelope's listing) until dropParked.
+// restore joins a saved state with the watch list set before: documents no
+// longer watched are dropped (with park, they wait, restored, for SetWatchList
+// to bring them back, an envelope's listing, until dropParked), those it does
+// not know stay due at once. A closed document is next checked sched.terminal
+// after its last check; an open one when it was due. Times the schedule
+// could not have produced (a file written while the clock was wrong, or
+// edited) are clamped: a last check or change no later than now, a next check
+// no later than now plus the document's interval. It returns how many
+// documents were restored, dropped and clamped.
 func (s *Store) restore(st State, sched schedule, now time.Time, park bool) (restored, dropped, clamped int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
