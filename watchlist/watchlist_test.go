@@ -480,6 +480,7 @@ func TestLoadWatchListEnvelopes(t *testing.T) {
 	// Each envelope counts as at least one document.
 	_, err = Load(filepath.Join(watchFixtures, "envelopes_good.yml"), 2)
 	require.Error(t, err)
+	assert.Contains(t, err.Error(), "has 2 envelopes, of at least one document each, and the documents leave room for 1 under --watch.max-documents=2")
 
 	wl, err = Parse("only.yml", []byte("envelopes:\n  - id: 9A1C3F5E-2B4D-4E6F-8A0B-1C2D3E4F5A6B\n    auth_token: 5F1E2D3C-4B5A-4968-8776-A5B4C3D2E1F0\n"), 0)
 	require.NoError(t, err)
