@@ -173,6 +173,12 @@ func TestTarball(t *testing.T) {
 func TestWorkflow(t *testing.T) {
 	makeTool := requiredTool(t, "make")
 	const file = ".github/workflows/ci.yml"
+	type step struct {
+		Name string            `yaml:"name"`
+		Uses string            `yaml:"uses"`
+		Run  string            `yaml:"run"`
+		With map[string]string `yaml:"with"`
+	}
 	var wf struct {
 		On struct {
 			PullRequest *struct{} `yaml:"pull_request"`
@@ -185,12 +191,7 @@ func TestWorkflow(t *testing.T) {
 			If          string            `yaml:"if"`
 			Needs       []string          `yaml:"needs"`
 			Permissions map[string]string `yaml:"permissions"`
-			Steps       []struct {
-				Name string            `yaml:"name"`
-				Uses string            `yaml:"uses"`
-				Run  string            `yaml:"run"`
-				With map[string]string `yaml:"with"`
-			} `yaml:"steps"`
+			Steps       []step            `yaml:"steps"`
 		} `yaml:"jobs"`
 	}
 	data := readRepoFile(t, file)
@@ -255,10 +256,17 @@ func TestWorkflow(t *testing.T) {
 	if wf.Jobs["release"].Permissions["contents"] != "write" || wf.Jobs["image"].Permissions["packages"] != "write" {
 		t.Errorf("%s: release needs contents: write, image packages: write", file)
 	}
-	for _, s := range wf.Jobs["image"].Steps {
-		if s.Uses == "docker/login-action@v3" && s.With["registry"] != "ghcr.io" {
-			t.Errorf("%s: the image job logs in to %q, want ghcr.io", file, s.With["registry"])
-		}
+	if !slices.ContainsFunc(wf.Jobs["image"].Steps, func(s step) bool {
+		return strings.HasPrefix(s.Uses, "docker/login-action@") && s.With["registry"] == "ghcr.io"
+	}) {
+		t.Errorf("%s: the image job does not log in to ghcr.io with docker/login-action", file)
+	}
+	// The release job publishes what the build job uploads: make tarballs' RELEASE_DIR.
+	releaseDir := makeVar(t, "RELEASE_DIR")
+	if !slices.ContainsFunc(wf.Jobs["build"].Steps, func(s step) bool {
+		return strings.HasPrefix(s.Uses, "actions/upload-artifact@") && slices.Equal([]string{strings.TrimSuffix(s.With["path"], "/")}, releaseDir)
+	}) {
+		t.Errorf("%s: the build job does not upload RELEASE_DIR %v", file, releaseDir)
 	}
 
 	// Every target exists: make -n fails on one it has no rule for.
