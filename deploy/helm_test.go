@@ -75,15 +75,21 @@ func renderChart(t *testing.T, values map[string]any) (string, error) {
 	return out.String(), nil
 }
 
-// renderValues renders the chart with values given as YAML and decodes its
-// objects strictly.
-func renderValues(t *testing.T, valuesYAML string) *rendered {
+// chartValues decodes values given as YAML.
+func chartValues(t *testing.T, valuesYAML string) map[string]any {
 	t.Helper()
 	values := map[string]any{}
 	if err := yaml.Unmarshal([]byte(valuesYAML), &values); err != nil {
 		t.Fatalf("test values: %v", err)
 	}
-	out, err := renderChart(t, values)
+	return values
+}
+
+// renderValues renders the chart with values given as YAML and decodes its
+// objects strictly.
+func renderValues(t *testing.T, valuesYAML string) *rendered {
+	t.Helper()
+	out, err := renderChart(t, chartValues(t, valuesYAML))
 	if err != nil {
 		t.Fatalf("render: %v", err)
 	}
@@ -595,11 +601,7 @@ func flagNames(args []string) []string {
 func TestHelmChartLint(t *testing.T) {
 	for _, tc := range chartCases {
 		t.Run(tc.name, func(t *testing.T) {
-			values := map[string]any{}
-			if err := yaml.Unmarshal([]byte(tc.values), &values); err != nil {
-				t.Fatal(err)
-			}
-			result := lint.RunAll(inRepo(chartDir), values, namespace)
+			result := lint.RunAll(inRepo(chartDir), chartValues(t, tc.values), namespace)
 			for _, m := range result.Messages {
 				if m.Severity >= support.WarningSev {
 					t.Error(m)
@@ -617,11 +619,7 @@ func TestHelmChartRefuses(t *testing.T) {
 		"webhook: {enabled: true, bearerToken: {value: t}, httpRoute: {enabled: true}}": "webhook.httpRoute.enabled needs webhook.httpRoute.parentRefs",
 		"sharding: {shards: 2}\npersistence: {enabled: true, existingClaim: state}":     "persistence.existingClaim cannot be shared by shards",
 	} {
-		m := map[string]any{}
-		if err := yaml.Unmarshal([]byte(strings.ReplaceAll(values, `\n`, "\n")), &m); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := renderChart(t, m); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := renderChart(t, chartValues(t, values)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("values %s: want an error %q, got %v", values, want, err)
 		}
 	}
@@ -635,11 +633,7 @@ func TestHelmChartSchema(t *testing.T) {
 		"sharding: {shards: 0}":           "minimum",
 		"watchFiles: {files: {a.txt: x}}": "a.txt",
 	} {
-		m := map[string]any{}
-		if err := yaml.Unmarshal([]byte(values), &m); err != nil {
-			t.Fatal(err)
-		}
-		_, err := renderChart(t, m)
+		_, err := renderChart(t, chartValues(t, values))
 		if err == nil || !strings.Contains(err.Error(), "values don't meet the specifications of the schema") || !strings.Contains(err.Error(), want) {
 			t.Errorf("values %s: want the schema's error naming %q, got %v", values, want, err)
 		}
