@@ -728,8 +728,8 @@ func stringData(s *corev1.Secret) map[string]string {
 }
 
 // TestHelmChartReadmeExample renders the values the chart's README shows for
-// a sharded, persisted exporter with the webhook, a ServiceMonitor and a
-// PrometheusRule, and checks that they give it.
+// a sharded, persisted exporter with the webhook, a ServiceMonitor, a
+// PrometheusRule and the Grafana dashboard, and checks that they give it.
 func TestHelmChartReadmeExample(t *testing.T) {
 	readme := string(readRepoFile(t, chartReadme))
 	_, block, ok := strings.Cut(readme, "```yaml\n")
@@ -743,6 +743,10 @@ func TestHelmChartReadmeExample(t *testing.T) {
 	checkChartShards(t, r, 3)
 	checkWebhook(t, r)
 	checkServiceMonitor(t, r)
+	checkDashboard(t, r)
+	if len(r.rules) == 1 { // else wantCounts has said so
+		checkRuleGroups(t, "PrometheusRule", r.rules[0].Spec.Groups, exampleRuleGroups(t))
+	}
 	if len(r.statefulSets[0].Spec.VolumeClaimTemplates) != 1 {
 		t.Error("the example's shards keep no state on a claim")
 	}
