@@ -349,8 +349,6 @@ func checkChart(t *testing.T, r *rendered, existing []string) {
 		if ok, _ := selects(&metav1.LabelSelector{MatchLabels: svc.Spec.Selector}, tpl.Labels); !ok {
 			t.Errorf("Service %s does not select the exporter's pods", svc.Name)
 		}
-	}
-	for _, svc := range r.services {
 		if svc.Name == releaseName {
 			checkServicePort(t, svc)
 		}
