@@ -349,10 +349,8 @@ func checkChart(t *testing.T, r *rendered, existing []string) {
 		if ok, _ := selects(&metav1.LabelSelector{MatchLabels: svc.Spec.Selector}, tpl.Labels); !ok {
 			t.Errorf("Service %s does not select the exporter's pods", svc.Name)
 		}
-		if svc.Name == releaseName {
-			checkServicePort(t, svc)
-		}
 	}
+	checkServicePort(t, serviceNamed(t, r, releaseName)) // every render has the main Service
 	checkChartVolumes(t, r, what, &tpl.Spec, existing)
 
 	// No secret in a ConfigMap, an argument or the environment.
