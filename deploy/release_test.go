@@ -262,6 +262,9 @@ func TestWorkflow(t *testing.T) {
 		t.Errorf("%s: the image job does not log in to ghcr.io with docker/login-action", file)
 	}
 	// The release job publishes what the build job uploads: make tarballs' RELEASE_DIR.
+	if !slices.Contains(wf.Jobs["release"].Needs, "build") {
+		t.Errorf("%s: job release must run after build, whose tarballs it publishes", file)
+	}
 	releaseDir := makeVar(t, "RELEASE_DIR")
 	if !slices.ContainsFunc(wf.Jobs["build"].Steps, func(s step) bool {
 		return strings.HasPrefix(s.Uses, "actions/upload-artifact@") && slices.Equal([]string{strings.TrimSuffix(s.With["path"], "/")}, releaseDir)
