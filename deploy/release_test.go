@@ -272,6 +272,41 @@ func TestWorkflow(t *testing.T) {
 		t.Errorf("%s: the build job does not upload RELEASE_DIR %v", file, releaseDir)
 	}
 
+	// The release notes: the release job's first command cuts VERSION's section
+	// out of the CHANGELOG; run on copies, it must give that section.
+	var notes string
+	for _, st := range wf.Jobs["release"].Steps {
+		if strings.Contains(st.Run, "release-notes.md") {
+			notes, _, _ = strings.Cut(strings.TrimSpace(st.Run), "\n")
+		}
+	}
+	if notes == "" {
+		t.Errorf("%s: job release writes no release-notes.md", file)
+	} else {
+		dir := t.TempDir()
+		for _, f := range []string{"CHANGELOG.md", "VERSION"} {
+			if err := os.WriteFile(filepath.Join(dir, f), readRepoFile(t, f), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cmd := exec.Command(requiredTool(t, "sh"), "-ec", notes)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %s: %v\n%s", file, notes, err, out)
+		}
+		got, err := os.ReadFile(filepath.Join(dir, "release-notes.md"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		version := strings.TrimSpace(string(readRepoFile(t, "VERSION")))
+		_, section, _ := strings.Cut(string(readRepoFile(t, "CHANGELOG.md")), "\n## "+version+" ")
+		_, section, _ = strings.Cut(section, "\n")
+		section, _, _ = strings.Cut(section, "\n## ")
+		if strings.TrimSpace(string(got)) == "" || strings.TrimSpace(string(got)) != strings.TrimSpace(section) {
+			t.Errorf("%s: the release notes of %s are not the CHANGELOG's section \"## %s ...\":\n%s", file, version, version, firstLines(got, 5))
+		}
+	}
+
 	// Every target exists: make -n fails on one it has no rule for.
 	var targets []string
 	for _, ts := range runs {
