@@ -75,15 +75,21 @@ func renderChart(t *testing.T, values map[string]any) (string, error) {
 	return out.String(), nil
 }
 
-// renderValues renders the chart with values given as YAML and decodes its
-// objects strictly.
-func renderValues(t *testing.T, valuesYAML string) *rendered {
+// chartValues decodes values given as YAML.
+func chartValues(t *testing.T, valuesYAML string) map[string]any {
 	t.Helper()
 	values := map[string]any{}
 	if err := yaml.Unmarshal([]byte(valuesYAML), &values); err != nil {
 		t.Fatalf("test values: %v", err)
 	}
-	out, err := renderChart(t, values)
+	return values
+}
+
+// renderValues renders the chart with values given as YAML and decodes its
+// objects strictly.
+func renderValues(t *testing.T, valuesYAML string) *rendered {
+	t.Helper()
+	out, err := renderChart(t, chartValues(t, valuesYAML))
 	if err != nil {
 		t.Fatalf("render: %v", err)
 	}
@@ -344,11 +350,7 @@ func checkChart(t *testing.T, r *rendered, existing []string) {
 			t.Errorf("Service %s does not select the exporter's pods", svc.Name)
 		}
 	}
-	for _, svc := range r.services {
-		if svc.Name == releaseName {
-			checkServicePort(t, svc)
-		}
-	}
+	checkServicePort(t, serviceNamed(t, r, releaseName)) // every render has the main Service
 	checkChartVolumes(t, r, what, &tpl.Spec, existing)
 
 	// No secret in a ConfigMap, an argument or the environment.
@@ -595,11 +597,7 @@ func flagNames(args []string) []string {
 func TestHelmChartLint(t *testing.T) {
 	for _, tc := range chartCases {
 		t.Run(tc.name, func(t *testing.T) {
-			values := map[string]any{}
-			if err := yaml.Unmarshal([]byte(tc.values), &values); err != nil {
-				t.Fatal(err)
-			}
-			result := lint.RunAll(inRepo(chartDir), values, namespace)
+			result := lint.RunAll(inRepo(chartDir), chartValues(t, tc.values), namespace)
 			for _, m := range result.Messages {
 				if m.Severity >= support.WarningSev {
 					t.Error(m)
@@ -617,11 +615,7 @@ func TestHelmChartRefuses(t *testing.T) {
 		"webhook: {enabled: true, bearerToken: {value: t}, httpRoute: {enabled: true}}": "webhook.httpRoute.enabled needs webhook.httpRoute.parentRefs",
 		"sharding: {shards: 2}\npersistence: {enabled: true, existingClaim: state}":     "persistence.existingClaim cannot be shared by shards",
 	} {
-		m := map[string]any{}
-		if err := yaml.Unmarshal([]byte(strings.ReplaceAll(values, `\n`, "\n")), &m); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := renderChart(t, m); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := renderChart(t, chartValues(t, values)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("values %s: want an error %q, got %v", values, want, err)
 		}
 	}
@@ -635,11 +629,7 @@ func TestHelmChartSchema(t *testing.T) {
 		"sharding: {shards: 0}":           "minimum",
 		"watchFiles: {files: {a.txt: x}}": "a.txt",
 	} {
-		m := map[string]any{}
-		if err := yaml.Unmarshal([]byte(values), &m); err != nil {
-			t.Fatal(err)
-		}
-		_, err := renderChart(t, m)
+		_, err := renderChart(t, chartValues(t, values))
 		if err == nil || !strings.Contains(err.Error(), "values don't meet the specifications of the schema") || !strings.Contains(err.Error(), want) {
 			t.Errorf("values %s: want the schema's error naming %q, got %v", values, want, err)
 		}
@@ -734,8 +724,8 @@ func stringData(s *corev1.Secret) map[string]string {
 }
 
 // TestHelmChartReadmeExample renders the values the chart's README shows for
-// a sharded, persisted exporter with the webhook, a ServiceMonitor and a
-// PrometheusRule, and checks that they give it.
+// a sharded, persisted exporter with the webhook, a ServiceMonitor, a
+// PrometheusRule and the Grafana dashboard, and checks that they give it.
 func TestHelmChartReadmeExample(t *testing.T) {
 	readme := string(readRepoFile(t, chartReadme))
 	_, block, ok := strings.Cut(readme, "```yaml\n")
@@ -749,6 +739,10 @@ func TestHelmChartReadmeExample(t *testing.T) {
 	checkChartShards(t, r, 3)
 	checkWebhook(t, r)
 	checkServiceMonitor(t, r)
+	checkDashboard(t, r)
+	if len(r.rules) == 1 { // else wantCounts has said so
+		checkRuleGroups(t, "PrometheusRule", r.rules[0].Spec.Groups, exampleRuleGroups(t))
+	}
 	if len(r.statefulSets[0].Spec.VolumeClaimTemplates) != 1 {
 		t.Error("the example's shards keep no state on a claim")
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 // publishedImage is where releases publish the image (see .github/workflows
-// and the Makefile's IMAGE); its tag is "v" + VERSION.
+// and the Makefile's DOCKER_IMAGE); its tag is "v" + VERSION.
 const publishedImage = "ghcr.io/assuresign-exporter/assuresign_exporter"
 
 // releaseImage is the image reference of this version: VERSION's, tagged v.
@@ -158,10 +158,10 @@ func TestDocsNameTheReleaseImage(t *testing.T) {
 		}
 		for i, line := range strings.Split(string(data), "\n") {
 			for _, m := range tagged.FindAllStringSubmatch(line, -1) {
-				found++
 				if strings.Contains(m[1], "$") || strings.Contains(m[1], "VERSION") { // a variable or a placeholder
 					continue
 				}
+				found++
 				if m[0] != want {
 					t.Errorf("%s:%d: %s, want %s", mustRel(t, repoRoot, f), i+1, m[0], want)
 				}
@@ -169,7 +169,7 @@ func TestDocsNameTheReleaseImage(t *testing.T) {
 		}
 	}
 	if found == 0 {
-		t.Errorf("no file names %s with a tag: the install docs should", publishedImage)
+		t.Errorf("no file names %s with a version's tag: the install docs should", publishedImage)
 	}
 }
 

@@ -99,7 +99,10 @@ func decodeObjects(t *testing.T, where, stream string) *rendered {
 			t.Fatalf("%s: object %d: %v", where, i, err)
 		}
 		if meta == (metav1.TypeMeta{}) {
-			continue // only comments
+			var content map[string]any
+			if err := yaml.Unmarshal([]byte(doc), &content); err == nil && len(content) == 0 {
+				continue // only comments
+			}
 		}
 		var obj any
 		switch meta.APIVersion + " " + meta.Kind {

@@ -113,10 +113,7 @@ func TestPrometheusRuleGenerated(t *testing.T) {
 		t.Fatal(err)
 	}
 	if *update {
-		if err := os.WriteFile(inRepo(prometheusRuleFile), want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("wrote %s", prometheusRuleFile)
+		writeRepoFile(t, prometheusRuleFile, want)
 		return
 	}
 	if got := readRepoFile(t, prometheusRuleFile); !bytes.Equal(got, want) {

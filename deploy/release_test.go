@@ -173,6 +173,12 @@ func TestTarball(t *testing.T) {
 func TestWorkflow(t *testing.T) {
 	makeTool := requiredTool(t, "make")
 	const file = ".github/workflows/ci.yml"
+	type step struct {
+		Name string            `yaml:"name"`
+		Uses string            `yaml:"uses"`
+		Run  string            `yaml:"run"`
+		With map[string]string `yaml:"with"`
+	}
 	var wf struct {
 		On struct {
 			PullRequest *struct{} `yaml:"pull_request"`
@@ -185,12 +191,7 @@ func TestWorkflow(t *testing.T) {
 			If          string            `yaml:"if"`
 			Needs       []string          `yaml:"needs"`
 			Permissions map[string]string `yaml:"permissions"`
-			Steps       []struct {
-				Name string            `yaml:"name"`
-				Uses string            `yaml:"uses"`
-				Run  string            `yaml:"run"`
-				With map[string]string `yaml:"with"`
-			} `yaml:"steps"`
+			Steps       []step            `yaml:"steps"`
 		} `yaml:"jobs"`
 	}
 	data := readRepoFile(t, file)
@@ -255,9 +256,54 @@ func TestWorkflow(t *testing.T) {
 	if wf.Jobs["release"].Permissions["contents"] != "write" || wf.Jobs["image"].Permissions["packages"] != "write" {
 		t.Errorf("%s: release needs contents: write, image packages: write", file)
 	}
-	for _, s := range wf.Jobs["image"].Steps {
-		if s.Uses == "docker/login-action@v3" && s.With["registry"] != "ghcr.io" {
-			t.Errorf("%s: the image job logs in to %q, want ghcr.io", file, s.With["registry"])
+	if !slices.ContainsFunc(wf.Jobs["image"].Steps, func(s step) bool {
+		return strings.HasPrefix(s.Uses, "docker/login-action@") && s.With["registry"] == "ghcr.io"
+	}) {
+		t.Errorf("%s: the image job does not log in to ghcr.io with docker/login-action", file)
+	}
+	// The release job publishes what the build job uploads: make tarballs' RELEASE_DIR.
+	if !slices.Contains(wf.Jobs["release"].Needs, "build") {
+		t.Errorf("%s: job release must run after build, whose tarballs it publishes", file)
+	}
+	releaseDir := makeVar(t, "RELEASE_DIR")
+	if !slices.ContainsFunc(wf.Jobs["build"].Steps, func(s step) bool {
+		return strings.HasPrefix(s.Uses, "actions/upload-artifact@") && slices.Equal([]string{strings.TrimSuffix(s.With["path"], "/")}, releaseDir)
+	}) {
+		t.Errorf("%s: the build job does not upload RELEASE_DIR %v", file, releaseDir)
+	}
+
+	// The release notes: the release job's first command cuts VERSION's section
+	// out of the CHANGELOG; run on copies, it must give that section.
+	var notes string
+	for _, st := range wf.Jobs["release"].Steps {
+		if strings.Contains(st.Run, "release-notes.md") {
+			notes, _, _ = strings.Cut(strings.TrimSpace(st.Run), "\n")
+		}
+	}
+	if notes == "" {
+		t.Errorf("%s: job release writes no release-notes.md", file)
+	} else {
+		dir := t.TempDir()
+		for _, f := range []string{"CHANGELOG.md", "VERSION"} {
+			if err := os.WriteFile(filepath.Join(dir, f), readRepoFile(t, f), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cmd := exec.Command(requiredTool(t, "sh"), "-ec", notes)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %s: %v\n%s", file, notes, err, out)
+		}
+		got, err := os.ReadFile(filepath.Join(dir, "release-notes.md"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		version := strings.TrimSpace(string(readRepoFile(t, "VERSION")))
+		_, section, _ := strings.Cut(string(readRepoFile(t, "CHANGELOG.md")), "\n## "+version+" ")
+		_, section, _ = strings.Cut(section, "\n")
+		section, _, _ = strings.Cut(section, "\n## ")
+		if strings.TrimSpace(string(got)) == "" || strings.TrimSpace(string(got)) != strings.TrimSpace(section) {
+			t.Errorf("%s: the release notes of %s are not the CHANGELOG's section \"## %s ...\":\n%s", file, version, version, firstLines(got, 5))
 		}
 	}
 
