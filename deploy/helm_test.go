@@ -743,7 +743,7 @@ func TestHelmChartReadmeExample(t *testing.T) {
 	if len(r.rules) == 1 { // else wantCounts has said so
 		checkRuleGroups(t, "PrometheusRule", r.rules[0].Spec.Groups, exampleRuleGroups(t))
 	}
-	if len(r.statefulSets[0].Spec.VolumeClaimTemplates) != 1 {
+	if len(r.statefulSets) != 1 || len(r.statefulSets[0].Spec.VolumeClaimTemplates) != 1 {
 		t.Error("the example's shards keep no state on a claim")
 	}
 }
