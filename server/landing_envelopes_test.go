@@ -1,7 +1,10 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,11 +61,32 @@ func TestLandingPageShowsEnvelopes(t *testing.T) {
 	assert.Contains(t, filtered, "Showing 1 of 1 matching")
 	assert.Contains(t, filtered, pageEnvB)
 	assert.NotContains(t, filtered, pageEnvA)
-	byID := get(t, page, "/?envelope="+pageEnvA[28:]).Body.String()
-	assert.Contains(t, byID, pageEnvA)
-	assert.NotContains(t, byID, pageEnvB)
+	for _, part := range []string{pageEnvA[28:], strings.ToLower(pageEnvA[28:])} { // any case
+		byID := get(t, page, "/?envelope="+part).Body.String()
+		assert.Contains(t, byID, pageEnvA, part)
+		assert.NotContains(t, byID, pageEnvB, part)
+	}
 	assert.Contains(t, get(t, page, "/?envelope=nothing").Body.String(), "No envelope matches.")
 
 	// No envelopes watched: no section.
 	assert.NotContains(t, get(t, envelopePage(t, nil), "/").Body.String(), `id="envelopes"`)
+}
+
+// At most envelopesShown envelopes are listed; the count says how many match.
+func TestLandingPageBoundsTheEnvelopes(t *testing.T) {
+	const n = envelopesShown + 10
+	views := make([]collector.EnvelopeView, n)
+	for i := range views {
+		views[i] = collector.EnvelopeView{ID: testGUID(0xE0, i), Labels: map[string]string{"customer": "acme"}}
+	}
+	html := get(t, envelopePage(t, views), "/").Body.String()
+	assert.Contains(t, html, fmt.Sprintf("<h2>%d envelopes</h2>", n))
+	assert.Contains(t, html, fmt.Sprintf("Showing %d of %d, by id.", envelopesShown, n))
+	rows := regexp.MustCompile(`<tr class="envelope"><td class="id">([^<]*)</td>`).FindAllStringSubmatch(html, -1)
+	require.Len(t, rows, envelopesShown)
+	for i, row := range rows {
+		assert.Equal(t, testGUID(0xE0, i), row[1], "row %d", i)
+	}
+	assert.Contains(t, get(t, envelopePage(t, views), "/?envelope=ACME").Body.String(),
+		fmt.Sprintf("Showing %d of %d matching, by id.", envelopesShown, n))
 }

@@ -70,18 +70,17 @@ type batchWriter struct {
 const straight = 32 << 10
 
 func (b *batchWriter) Write(p []byte) (int, error) {
-	if len(p) < straight && len(b.buf)+len(p) <= cap(b.buf) {
-		b.buf = append(b.buf, p...)
-		return len(p), nil
+	large := len(p) >= straight
+	if large || len(b.buf)+len(p) > cap(b.buf) {
+		if err := b.Flush(); err != nil {
+			return 0, err
+		}
 	}
-	if err := b.Flush(); err != nil {
-		return 0, err
+	if large {
+		return b.w.Write(p)
 	}
-	if len(p) < straight {
-		b.buf = append(b.buf, p...)
-		return len(p), nil
-	}
-	return b.w.Write(p)
+	b.buf = append(b.buf, p...)
+	return len(p), nil
 }
 
 // Flush writes what is gathered.

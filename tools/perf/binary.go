@@ -296,6 +296,13 @@ func runBinary(ctx context.Context, o options, bin, dir string, n, scrapes int) 
 // (Prometheus) or a new one each scrape (curl and many tools).
 var connModes = []string{"kept", "new"}
 
+// exporterScrapes is how many scrapes the exporter has answered when its
+// memory is read after a run of pairs: the plain and the gzipped body
+// fetched once, then one scrape a connection mode and encoding in each pair
+// round, the warm-up included (the floor's half of each pair is not the
+// exporter's).
+func exporterScrapes(pairs int) int { return 2 + len(connModes)*2*(pairs+1) }
+
 func variantKey(target, mode string, gz bool) string { return target + "/" + mode + "/" + encoding(gz) }
 
 func encoding(gz bool) string {
@@ -608,7 +615,7 @@ func binaryRows(o options, runs []*binResult) []row {
 		row := row{
 			what: fmt.Sprintf("resident memory, %s documents, real binary", thousands(r.n)),
 			measured: fmt.Sprintf("VmRSS %s after ready, %s after %d scrapes (VmHWM %s)",
-				mib(r.rssReady), mib(r.rssAfter), 8*r.scrapes+12, mib(r.hwm)) +
+				mib(r.rssReady), mib(r.rssAfter), exporterScrapes(r.scrapes), mib(r.hwm)) +
 				fmt.Sprintf("; Go heap in use %s, next GC at %s", mib(int64(r.heapInuse)), mib(int64(r.heapGoal))),
 		}
 		worst := max(r.rssReady, r.rssAfter)
