@@ -119,20 +119,11 @@ func EncodeListEnvelopeDocumentsRequest(req EnvelopeRequest) []byte {
 // GUIDs of either case. A SOAP Fault is an *Error of KindSOAPFault. An answer
 // without documents is returned as such: the client makes it an error.
 func ParseListEnvelopeDocumentsResponse(body []byte) (*EnvelopeListing, error) {
-	l, err := parseListEnvelopeDocumentsResponse(body)
-	if err != nil {
-		return nil, cleanError(err, nil)
-	}
-	return l, nil
+	return cleaned(parseListEnvelopeDocumentsResponse(body))
 }
 
 func parseListEnvelopeDocumentsResponse(body []byte) (*EnvelopeListing, error) {
-	var l *EnvelopeListing
-	err := parseSOAP(body, EnvelopesNS, "ListEnvelopeDocumentsResponse", func(d *xml.Decoder) (err error) {
-		l, err = parseListing(d)
-		return err
-	})
-	return l, err
+	return parseSOAP(body, EnvelopesNS, "ListEnvelopeDocumentsResponse", parseListing)
 }
 
 func inEnvelopes(n xml.Name, local string) bool {
