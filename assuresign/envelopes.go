@@ -135,8 +135,7 @@ func inEnvelopes(n xml.Name, local string) bool {
 func parseListing(d *xml.Decoder) (*EnvelopeListing, error) {
 	l := &EnvelopeListing{}
 	seen := map[string]bool{}
-	// path is where the decoder is below the response: "", "result", "documents".
-	path := []string{}
+	depth := 0 // 0: in the response; 1: in the result; 2: in Documents
 	for {
 		tok, err := d.Token()
 		if err != nil {
@@ -145,18 +144,18 @@ func parseListing(d *xml.Decoder) (*EnvelopeListing, error) {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			switch {
-			case len(path) == 0 && inEnvelopes(t.Name, "ListEnvelopeDocumentsResult") && !isNilElement(&t):
+			case depth == 0 && inEnvelopes(t.Name, "ListEnvelopeDocumentsResult") && !isNilElement(&t):
 				for _, a := range t.Attr {
 					if envelopeAttr(a.Name) && a.Name.Local == "EnvelopeId" {
 						l.EnvelopeID = strings.ToUpper(strings.TrimSpace(a.Value))
 					}
 				}
-				path = append(path, "result")
+				depth = 1
 				continue
-			case len(path) == 1 && inEnvelopes(t.Name, "Documents") && !isNilElement(&t):
-				path = append(path, "documents")
+			case depth == 1 && inEnvelopes(t.Name, "Documents") && !isNilElement(&t):
+				depth = 2
 				continue
-			case len(path) == 2 && inEnvelopes(t.Name, "EnvelopeDocument"):
+			case depth == 2 && inEnvelopes(t.Name, "EnvelopeDocument"):
 				doc, ok := envelopeDocument(&t)
 				if ok && !seen[doc.ID] {
 					seen[doc.ID] = true
@@ -169,10 +168,10 @@ func parseListing(d *xml.Decoder) (*EnvelopeListing, error) {
 				return nil, malformed("", err)
 			}
 		case xml.EndElement:
-			if len(path) == 0 {
+			if depth == 0 {
 				return l, nil
 			}
-			path = path[:len(path)-1]
+			depth--
 		}
 	}
 }
