@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Envelopes wire constants, from the vendor's ListEnvelopeDocuments page.
@@ -202,5 +201,5 @@ func envelopeDocument(se *xml.StartElement) (doc EnvelopeDocument, ok bool) {
 			}
 		}
 	}
-	return doc, IsGUID(doc.ID) && IsGUID(doc.AuthToken) && utf8.ValidString(doc.Name)
+	return doc, IsGUID(doc.ID) && IsGUID(doc.AuthToken)
 }
