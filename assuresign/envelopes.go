@@ -74,9 +74,9 @@ const (
 )
 
 // ListEnvelopeDocuments asks for the documents of one envelope, retrying
-// transient failures within ctx. An answer without any usable document is an
-// *Error of KindNoDocuments, as is a Fault or an HTTP error: each is that
-// envelope's failure.
+// transient failures within ctx. Every failure is an *Error: a Fault, an HTTP
+// error, an answer about another envelope, or (KindNoDocuments) an answer
+// without any usable document.
 func (c *Client) ListEnvelopeDocuments(ctx context.Context, req EnvelopeRequest) (*EnvelopeListing, error) {
 	red := newRedactor(req.AuthToken, req.ContextIdentifier)
 	var listing *EnvelopeListing
