@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"testing"
@@ -15,16 +13,14 @@ import (
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
-	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
 const (
-	chkEnvelope    = "E0000000-0000-4000-8000-0000000000E1"
-	chkEnvFaulty   = "E0000000-0000-4000-8000-0000000000E2"
-	chkEnvToken    = "5EC2E7E1-E1E1-4E1E-8E1E-5EC2E7E1E1E2"
-	chkDocD        = "D0000000-0000-4000-8000-00000000000D"
-	chkTokenD      = "5EC2E7D4-D4D4-4D4D-8D4D-5EC2E7D4D4D5"
-	chkEnvDocument = "Contract for J. Doe" // a listed Name: never printed
+	chkEnvelope  = "E0000000-0000-4000-8000-0000000000E1"
+	chkEnvFaulty = "E0000000-0000-4000-8000-0000000000E2"
+	chkEnvToken  = "5EC2E7E1-E1E1-4E1E-8E1E-5EC2E7E1E1E2"
+	chkDocD      = "D0000000-0000-4000-8000-00000000000D"
+	chkTokenD    = "5EC2E7D4-D4D4-4D4D-8D4D-5EC2E7D4D4D5"
 )
 
 func init() {
@@ -39,13 +35,8 @@ func envelopeCheckRig(t *testing.T) (*checkRig, string) {
 	r := newCheckRig(t)
 	r.sim.Put(simulator.Document{ID: chkDocD, AuthToken: chkTokenD, Status: assuresign.StatusCreated})
 	r.sim.PutEnvelope(simulator.Envelope{ID: chkEnvelope, AuthToken: chkEnvToken, Documents: []string{chkDocD, chkDocC}})
-	mux := http.NewServeMux()
-	mux.Handle(testenv.CheckStatusPath, r.sim)
-	mux.Handle(assuresign.DefaultEnvelopesPath, r.sim)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
 	r.write(t, "envelopes.yml", "envelopes:\n  - {id: "+chkEnvelope+", auth_token: "+chkEnvToken+", labels: {pack: acme}}\n")
-	return r, srv.URL + testenv.CheckStatusPath
+	return r, r.endpoint()
 }
 
 func TestCheckListsEnvelopes(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -59,9 +58,7 @@ func newCheckRig(t *testing.T) *checkRig {
 	sim.Put(simulator.Document{ID: chkDocA, AuthToken: chkTokenA, Status: assuresign.StatusSigningStepInProgress, Step: 2, StatusDate: date})
 	sim.Put(simulator.Document{ID: chkDocB, AuthToken: chkTokenB, Status: assuresign.StatusDeclined, StatusDate: date})
 	sim.Put(simulator.Document{ID: chkDocC, AuthToken: chkTokenC, Status: assuresign.StatusCompleted, StatusDate: date})
-	mux := http.NewServeMux()
-	mux.Handle(testenv.CheckStatusPath, sim)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(sim) // it serves both operations' paths, and WCF's 404 elsewhere
 	t.Cleanup(srv.Close)
 	r := &checkRig{sim: sim, srv: srv, dir: t.TempDir()}
 	r.write(t, "sales.yml", "documents:\n"+

@@ -96,7 +96,7 @@ func startDemo(ctx context.Context, wg *sync.WaitGroup, contextIdentifier string
 		return "", "", nil, fmt.Errorf("demo: %w", err)
 	}
 
-	*endpoint = "http://" + ln.Addr().String() + "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text"
+	*endpoint = "http://" + ln.Addr().String() + simulator.CheckStatusPath
 	logger.Info("demo: simulator serving generated documents", "documents", len(docs), "endpoint", *endpoint,
 		"watch_file", watchPath, "refresh_interval", *refreshInterval)
 	logger.Info("demo: documents that raise alerts", "stuck", stuck.ID, "error_exceptions", failing.ID, "wrong_auth_token", wrongToken.ID)

@@ -27,19 +27,13 @@ func demoWatchedDocuments() int {
 func addDemoEnvelopes(sim *simulator.Simulator) string {
 	var b strings.Builder
 	b.WriteString("envelopes:\n")
-	total := 0
-	for _, n := range demoEnvelopeSizes {
-		total += n
-	}
-	docs := simulator.DemoDocuments(total, time.Now().UnixNano()+1)
 	packs := []string{"onboarding", "contract"}
 	for i, n := range demoEnvelopeSizes {
 		ids := make([]string, n)
-		for j, d := range docs[:n] {
+		for j, d := range simulator.DemoDocuments(n, time.Now().UnixNano()+1+int64(i)) {
 			sim.Put(d)
 			ids[j] = d.ID
 		}
-		docs = docs[n:]
 		e := simulator.Envelope{ID: randomGUID(), AuthToken: randomGUID(), Documents: ids}
 		sim.PutEnvelope(e)
 		fmt.Fprintf(&b, "  - id: %s\n    auth_token: %s\n    labels:\n      customer: acme\n      pack: %s\n", e.ID, e.AuthToken, packs[i%len(packs)])

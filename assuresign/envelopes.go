@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Envelopes wire constants, from the vendor's ListEnvelopeDocuments page.
@@ -75,9 +74,9 @@ const (
 )
 
 // ListEnvelopeDocuments asks for the documents of one envelope, retrying
-// transient failures within ctx. An answer without any usable document is an
-// *Error of KindNoDocuments, as is a Fault or an HTTP error: each is that
-// envelope's failure.
+// transient failures within ctx. Every failure is an *Error: a Fault, an HTTP
+// error, an answer about another envelope, or (KindNoDocuments) an answer
+// without any usable document.
 func (c *Client) ListEnvelopeDocuments(ctx context.Context, req EnvelopeRequest) (*EnvelopeListing, error) {
 	red := newRedactor(req.AuthToken, req.ContextIdentifier)
 	var listing *EnvelopeListing
@@ -119,20 +118,11 @@ func EncodeListEnvelopeDocumentsRequest(req EnvelopeRequest) []byte {
 // GUIDs of either case. A SOAP Fault is an *Error of KindSOAPFault. An answer
 // without documents is returned as such: the client makes it an error.
 func ParseListEnvelopeDocumentsResponse(body []byte) (*EnvelopeListing, error) {
-	l, err := parseListEnvelopeDocumentsResponse(body)
-	if err != nil {
-		return nil, cleanError(err, nil)
-	}
-	return l, nil
+	return cleaned(parseListEnvelopeDocumentsResponse(body))
 }
 
 func parseListEnvelopeDocumentsResponse(body []byte) (*EnvelopeListing, error) {
-	var l *EnvelopeListing
-	err := parseSOAP(body, EnvelopesNS, "ListEnvelopeDocumentsResponse", func(d *xml.Decoder) (err error) {
-		l, err = parseListing(d)
-		return err
-	})
-	return l, err
+	return parseSOAP(body, EnvelopesNS, "ListEnvelopeDocumentsResponse", parseListing)
 }
 
 func inEnvelopes(n xml.Name, local string) bool {
@@ -144,8 +134,7 @@ func inEnvelopes(n xml.Name, local string) bool {
 func parseListing(d *xml.Decoder) (*EnvelopeListing, error) {
 	l := &EnvelopeListing{}
 	seen := map[string]bool{}
-	// path is where the decoder is below the response: "", "result", "documents".
-	path := []string{}
+	depth := 0 // 0: in the response; 1: in the result; 2: in Documents
 	for {
 		tok, err := d.Token()
 		if err != nil {
@@ -154,18 +143,18 @@ func parseListing(d *xml.Decoder) (*EnvelopeListing, error) {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			switch {
-			case len(path) == 0 && inEnvelopes(t.Name, "ListEnvelopeDocumentsResult") && !isNilElement(&t):
+			case depth == 0 && inEnvelopes(t.Name, "ListEnvelopeDocumentsResult") && !isNilElement(&t):
 				for _, a := range t.Attr {
 					if envelopeAttr(a.Name) && a.Name.Local == "EnvelopeId" {
 						l.EnvelopeID = strings.ToUpper(strings.TrimSpace(a.Value))
 					}
 				}
-				path = append(path, "result")
+				depth = 1
 				continue
-			case len(path) == 1 && inEnvelopes(t.Name, "Documents") && !isNilElement(&t):
-				path = append(path, "documents")
+			case depth == 1 && inEnvelopes(t.Name, "Documents") && !isNilElement(&t):
+				depth = 2
 				continue
-			case len(path) == 2 && inEnvelopes(t.Name, "EnvelopeDocument"):
+			case depth == 2 && inEnvelopes(t.Name, "EnvelopeDocument"):
 				doc, ok := envelopeDocument(&t)
 				if ok && !seen[doc.ID] {
 					seen[doc.ID] = true
@@ -178,10 +167,10 @@ func parseListing(d *xml.Decoder) (*EnvelopeListing, error) {
 				return nil, malformed("", err)
 			}
 		case xml.EndElement:
-			if len(path) == 0 {
+			if depth == 0 {
 				return l, nil
 			}
-			path = path[:len(path)-1]
+			depth--
 		}
 	}
 }
@@ -212,5 +201,5 @@ func envelopeDocument(se *xml.StartElement) (doc EnvelopeDocument, ok bool) {
 			}
 		}
 	}
-	return doc, IsGUID(doc.ID) && IsGUID(doc.AuthToken) && utf8.ValidString(doc.Name)
+	return doc, IsGUID(doc.ID) && IsGUID(doc.AuthToken)
 }

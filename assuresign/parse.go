@@ -32,29 +32,30 @@ const (
 // of KindSOAPFault; anything unreadable as KindMalformed. DTDs are never
 // processed: entities other than XML's five predefined ones are an error.
 func ParseCheckStatusResponse(body []byte) (*Response, error) {
-	resp, err := parseCheckStatusResponse(body)
-	if err != nil {
-		return nil, cleanError(err, nil)
-	}
-	return resp, nil
+	return cleaned(parseCheckStatusResponse(body))
 }
 
-// parseCheckStatusResponse leaves server text in errors whole, so the client
-// can redact secrets before truncating (truncating first could cut a secret in
-// two and leave half of it unredacted).
 func parseCheckStatusResponse(body []byte) (*Response, error) {
-	var resp *Response
-	err := parseSOAP(body, CheckStatusNS, "CheckStatusResponse", func(d *xml.Decoder) (err error) {
-		resp, err = parseResponse(d)
-		return err
-	})
-	return resp, err
+	return parseSOAP(body, CheckStatusNS, "CheckStatusResponse", parseResponse)
+}
+
+// cleaned is a public parser's answer. The private parsers leave server text
+// in errors whole, so the client can redact secrets before truncating
+// (truncating first could cut a secret in two and leave half of it
+// unredacted); with no secrets known, the text is only truncated here.
+func cleaned[T any](v T, err error) (T, error) {
+	if err != nil {
+		var zero T
+		return zero, cleanError(err, nil)
+	}
+	return v, nil
 }
 
 // parseSOAP finds the operation's response element (by namespace, or
-// unqualified, and local name) in body and hands the decoder, just inside it,
-// to inner; a SOAP Fault found first is returned as an *Error.
-func parseSOAP(body []byte, ns, response string, inner func(*xml.Decoder) error) error {
+// unqualified, and local name) in body and reads it with inner, from just
+// inside it; a SOAP Fault found first is returned as an *Error.
+func parseSOAP[T any](body []byte, ns, response string, inner func(*xml.Decoder) (T, error)) (T, error) {
+	var zero T
 	body = bytes.TrimPrefix(body, []byte("\xEF\xBB\xBF"))
 	d := xml.NewDecoder(bytes.NewReader(body))
 	// Declared charsets other than UTF-8 are not expected from the service; reading
@@ -64,9 +65,9 @@ func parseSOAP(body []byte, ns, response string, inner func(*xml.Decoder) error)
 		tok, err := d.Token()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
-				return malformed("no "+response+" or Fault in body", nil)
+				return zero, malformed("no "+response+" or Fault in body", nil)
 			}
-			return malformed("", err)
+			return zero, malformed("", err)
 		}
 		se, ok := tok.(xml.StartElement)
 		if !ok {
@@ -74,14 +75,18 @@ func parseSOAP(body []byte, ns, response string, inner func(*xml.Decoder) error)
 		}
 		switch {
 		case se.Name.Space == SOAPEnvelopeNS && se.Name.Local == "Fault":
-			return parseFault(d, &se)
+			return zero, parseFault(d, &se)
 		case se.Name.Local == response && (se.Name.Space == ns || se.Name.Space == ""):
-			if err := inner(d); err != nil {
-				return err
+			v, err := inner(d)
+			if err != nil {
+				return zero, err
 			}
 			// Read to the end: an envelope cut short after the response is a
 			// truncated body, not a success.
-			return drain(d)
+			if err := drain(d); err != nil {
+				return zero, err
+			}
+			return v, nil
 		}
 	}
 }

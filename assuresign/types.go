@@ -15,9 +15,10 @@ const (
 	CheckStatusAction = "https://www.assuresign.net/Services/DocumentNOW/CheckStatus/ICheckStatusService/CheckStatus"
 	XSINS             = "http://www.w3.org/2001/XMLSchema-instance"
 
-	// DefaultEndpoint is inferred from the documented endpoint pattern, not confirmed
-	// by the vendor, so operators can override it.
-	DefaultEndpoint = "https://www.assuresign.net/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text"
+	// DefaultCheckStatusPath is inferred from the documented endpoint pattern, not
+	// confirmed by the vendor, so operators can override DefaultEndpoint.
+	DefaultCheckStatusPath = "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text"
+	DefaultEndpoint        = "https://www.assuresign.net" + DefaultCheckStatusPath
 )
 
 // Status is a document's StatusType.

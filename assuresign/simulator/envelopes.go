@@ -13,13 +13,15 @@ import (
 )
 
 // Envelope is an envelope of the simulated account. Its documents are Put on
-// their own; Documents names them, in order (OrderId 1, 2, ...).
+// their own; Documents names them, in order (OrderId 1, 2, ...). The JSON
+// form is the simulator command's --envelopes file.
 type Envelope struct {
-	ID, AuthToken string
-	Documents     []string
+	ID        string   `json:"id"`
+	AuthToken string   `json:"auth_token"`
+	Documents []string `json:"documents"`
 	// Fault makes every listing of the envelope answer a SOAP Server Fault.
 	// The reference documents no error answer; this is the simulator's choice.
-	Fault bool
+	Fault bool `json:"fault"`
 }
 
 // Messages of the listing's faults; they never hold the request's values.

@@ -8,9 +8,9 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 )
 
-// CheckStatusPath is where DocumentNOW v2 serves CheckStatus, on every
-// region's host (see assuresign.DefaultEndpoint).
-const CheckStatusPath = "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text"
+// CheckStatusPath is where the simulator serves CheckStatus: where
+// DocumentNOW v2 does, on every region's host.
+const CheckStatusPath = assuresign.DefaultCheckStatusPath
 
 // operations are the paths the simulator serves, each an operation of the
 // DocumentNOW v2 service. Any other path is answered 404, as WCF does, so a

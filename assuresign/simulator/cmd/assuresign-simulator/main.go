@@ -120,14 +120,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		var envs []jsonEnvelope
+		var envs []simulator.Envelope
 		err = decodeStrict(f, &envs)
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("%s: %w", *envelopesFile, err)
 		}
 		for _, e := range envs {
-			sim.PutEnvelope(simulator.Envelope{ID: e.ID, AuthToken: e.AuthToken, Documents: e.Documents, Fault: e.Fault})
+			sim.PutEnvelope(e)
 		}
 	}
 
@@ -347,12 +347,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, status int, err error) {
 	writeJSON(w, status, map[string]string{"error": err.Error()})
-}
-
-// jsonEnvelope is an Envelope as the --envelopes file gives it.
-type jsonEnvelope struct {
-	ID        string   `json:"id"`
-	AuthToken string   `json:"auth_token"`
-	Documents []string `json:"documents"`
-	Fault     bool     `json:"fault"`
 }

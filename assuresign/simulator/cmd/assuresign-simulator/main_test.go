@@ -289,3 +289,30 @@ func TestCommandDemoEnvelopes(t *testing.T) {
 	_, err = c.ListEnvelopeDocuments(t.Context(), assuresign.EnvelopeRequest{ID: envs[1].ID, AuthToken: envs[1].AuthToken, ContextIdentifier: sampleContext})
 	assert.Equal(t, "soap_fault", assuresign.Outcome(err))
 }
+
+// --envelopes FILE adds the file's envelopes of --documents' documents; an
+// unknown field is refused with the file's name.
+func TestCommandEnvelopesFile(t *testing.T) {
+	const (
+		doc   = "D0C00000-0000-4000-8000-000000000001"
+		env   = "E0000000-0000-4000-8000-0000000000E1"
+		token = "7A0E0000-0000-4000-8000-000000000001"
+	)
+	docs := writeFile(t, "docs.json", `[{"id":"`+doc+`","auth_token":"`+token+`"}]`)
+	envs := writeFile(t, "envs.json", `[{"id":"`+env+`","auth_token":"`+token+`","documents":["`+doc+`"]},{"id":"`+strings.Replace(env, "E1", "E2", 1)+`","auth_token":"`+token+`","documents":[],"fault":true}]`)
+	base := start(t, "--documents", docs, "--envelopes", envs)
+	c, err := assuresign.NewClient(assuresign.Config{Endpoint: base + simulator.CheckStatusPath, MaxRetries: -1})
+	require.NoError(t, err)
+	l, err := c.ListEnvelopeDocuments(t.Context(), assuresign.EnvelopeRequest{ID: env, AuthToken: token, ContextIdentifier: sampleContext})
+	require.NoError(t, err)
+	require.Len(t, l.Documents, 1)
+	assert.Equal(t, doc, l.Documents[0].ID)
+	_, err = c.ListEnvelopeDocuments(t.Context(), assuresign.EnvelopeRequest{ID: strings.Replace(env, "E1", "E2", 1), AuthToken: token, ContextIdentifier: sampleContext})
+	assert.Equal(t, "soap_fault", assuresign.Outcome(err))
+
+	bad := writeFile(t, "bad.json", `[{"id":"`+env+`","token":"`+token+`"}]`)
+	err = run(t.Context(), []string{"--envelopes", bad}, io.Discard, io.Discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), bad)
+	assert.Contains(t, err.Error(), "unknown field")
+}
