@@ -340,13 +340,16 @@ type exporter struct {
 
 	// runtimeRegistry holds the Go runtime's and the process's metrics.
 	runtimeRegistry *prometheus.Registry
+	// envelopeRegistry holds the envelopes' families, which change only
+	// when the refresher publishes them.
+	envelopeRegistry *prometheus.Registry
 }
 
 // buildCollector builds the store, the AssureSign client, the refresher that
 // asks it and the watch files' reader, registering their metrics with reg;
 // nothing runs yet.
 func buildCollector(reg registry, contextIdentifier string, logger *slog.Logger) (*exporter, error) {
-	e := &exporter{logger: logger, registry: reg, runtimeRegistry: prometheus.NewRegistry()}
+	e := &exporter{logger: logger, registry: reg, runtimeRegistry: prometheus.NewRegistry(), envelopeRegistry: prometheus.NewRegistry()}
 	// Gathered at most once a second (server.RuntimeMetricsMaxAge); the
 	// exporter's own metrics, in registry, at every scrape.
 	e.runtimeRegistry.MustRegister(
@@ -381,7 +384,8 @@ func buildCollector(reg registry, contextIdentifier string, logger *slog.Logger)
 		Lister:            client,
 		MaxDocuments:      *watchMaxDocuments,
 	}, e.store, client, metrics, logger)
-	e.registry.MustRegister(collector.NewCheckIntervalCollector(e.refresher.CheckIntervals), collector.NewEnvelopeCollector(e.refresher.Envelopes))
+	e.registry.MustRegister(collector.NewCheckIntervalCollector(e.refresher.CheckIntervals))
+	e.envelopeRegistry.MustRegister(collector.NewEnvelopeCollector(e.refresher.Envelopes))
 	e.shard, _ = parseShard(*shard) // validated by validateFlags
 	collector.RegisterShardMetrics(e.registry, e.shard, *totalShards)
 	e.watch = watchlist.NewFiles(*watchFiles, *watchMaxDocuments, contextIdentifier == "", e.registry, logger)
@@ -459,7 +463,9 @@ func (e *exporter) buildServers() ([]*serverSpec, error) {
 	}
 	e.reloads = newReloader(e.applyReload)
 	opts := server.Options{
-		MetricsPath: *metricsPath, Store: e.store, Gatherer: e.registry, RuntimeGatherer: e.runtimeRegistry, Ready: e.refresher.Ready, CheckIntervals: e.refresher.CheckIntervals, Envelopes: e.refresher.Envelopes,
+		MetricsPath: *metricsPath, Store: e.store, Gatherer: e.registry, RuntimeGatherer: e.runtimeRegistry,
+		EnvelopeGatherer: e.envelopeRegistry, EnvelopesGeneration: e.refresher.EnvelopesGeneration, Envelopes: e.refresher.Envelopes,
+		Ready: e.refresher.Ready, CheckIntervals: e.refresher.CheckIntervals,
 		Reload: e.reloads.reload, Version: version.Version, Logger: e.logger,
 		Upstream: e.refresher.Upstream, StuckAfter: *stuckAfter, Demo: *demo,
 	}

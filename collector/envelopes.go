@@ -380,7 +380,12 @@ func (r *Refresher) publishEnvelopes() {
 	v := r.env.views(r.store.statuses)
 	sort.Slice(v, func(i, j int) bool { return v[i].ID < v[j].ID })
 	r.envelopeViews.Store(&v)
+	r.envelopesGen.Add(1)
 }
+
+// EnvelopesGeneration changes whenever what Envelopes returns does, so that
+// a scrape encodes the envelopes' families again only then.
+func (r *Refresher) EnvelopesGeneration() uint64 { return r.envelopesGen.Load() }
 
 // applyWatched gives the store the documents to watch now and reports how
 // many it checks at once. A reload and a round's listings may both call it:

@@ -68,6 +68,7 @@ type Refresher struct {
 	env           envelopes
 	applyMu       sync.Mutex // see applyWatched
 	envelopeViews atomic.Pointer[[]EnvelopeView]
+	envelopesGen  atomic.Uint64 // counts publishEnvelopes
 	// parkedDropped says whether a round, the first in which every envelope
 	// was listed, has ended the wait of restored documents for their
 	// envelope's listing.

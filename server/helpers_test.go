@@ -173,10 +173,14 @@ type fixtureOptions struct {
 	cfg      collector.RefreshConfig
 	gatherer prometheus.Gatherer // instead of reg
 	runtime  prometheus.Gatherer // the runtime's and the process's metrics, if any
-	ready    func() bool         // instead of the refresher's Ready
-	version  string
-	webhook  http.Handler
-	demo     bool // the page is the demo's
+	// envelopes and envelopesGen stand for the envelopes' families and the
+	// refresher's EnvelopesGeneration, if any.
+	envelopes    prometheus.Gatherer
+	envelopesGen func() uint64
+	ready        func() bool // instead of the refresher's Ready
+	version      string
+	webhook      http.Handler
+	demo         bool // the page is the demo's
 }
 
 func newFixture(t testing.TB, o fixtureOptions) *fixture {
@@ -227,6 +231,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 		MetricsPath: "/metrics", Store: fx.store, Gatherer: fx.reg, Ready: fx.refresher.Ready,
 		Reload: func(context.Context) error { return nil }, Version: o.version, Logger: logger, Webhook: o.webhook,
 		Upstream: fx.refresher.Upstream, Now: fx.clock.Now, RuntimeGatherer: o.runtime, Demo: o.demo,
+		EnvelopeGatherer: o.envelopes, EnvelopesGeneration: o.envelopesGen,
 	}
 	if o.gatherer != nil {
 		opts.Gatherer = o.gatherer

@@ -163,18 +163,23 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // statistics, work a scrape of stored bytes should not repeat every time.
 const RuntimeMetricsMaxAge = time.Second
 
-// selfMetrics is what a scrape writes after the documents: the runtime's
-// and the process's metrics, gathered at most once per RuntimeMetricsMaxAge,
-// then the exporter's own, gathered every scrape (a reload's or a round's
+// selfMetrics is what a scrape writes after the documents: the envelopes'
+// families, encoded once per EnvelopesGeneration, the runtime's and the
+// process's metrics, gathered at most once per RuntimeMetricsMaxAge, then the
+// exporter's own, gathered every scrape (a reload's or a round's
 // outcome shows at once) but compressed again only when they changed.
 type selfMetrics struct {
 	runtime, own prometheus.Gatherer // runtime may be nil
 	now          func() time.Time
+	envelopes    prometheus.Gatherer // may be nil
+	envelopesGen func() uint64       // set with envelopes
 
-	mu          sync.Mutex
-	runtimeAt   [2]time.Time // by format: text, OpenMetrics
-	runtimeTail [2]*collector.Tail
-	ownTail     [2]*collector.Tail
+	mu            sync.Mutex
+	runtimeAt     [2]time.Time // by format: text, OpenMetrics
+	runtimeTail   [2]*collector.Tail
+	envelopesAt   [2]uint64 // the generation envelopesTail was encoded at
+	envelopesTail [2]*collector.Tail
+	ownTail       [2]*collector.Tail
 }
 
 // tails returns the tails to write after the documents, the last final.
@@ -185,7 +190,19 @@ func (s *selfMetrics) tails(format expfmt.Format) ([]*collector.Tail, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]*collector.Tail, 0, 2)
+	out := make([]*collector.Tail, 0, 3)
+	if s.envelopes != nil {
+		// Read before gathering: a publish in between only makes the next
+		// scrape encode them again.
+		if gen := s.envelopesGen(); s.envelopesTail[v] == nil || gen != s.envelopesAt[v] {
+			plain, err := encode(s.envelopes, format, false)
+			if err != nil {
+				return nil, err
+			}
+			s.envelopesTail[v], s.envelopesAt[v] = collector.NewTail(plain, false), gen
+		}
+		out = append(out, s.envelopesTail[v])
+	}
 	if s.runtime != nil {
 		if now := s.now(); s.runtimeTail[v] == nil || now.Sub(s.runtimeAt[v]) >= RuntimeMetricsMaxAge || now.Before(s.runtimeAt[v]) {
 			plain, err := encode(s.runtime, format, false)

@@ -442,6 +442,43 @@ func TestRuntimeMetricsAreReusedForASecond(t *testing.T) {
 	assert.Equal(t, text(false), text(true), "gzip and plain carry the same bytes")
 }
 
+// The envelopes' families change only when the refresher publishes them:
+// a scrape reuses their encoding until then, so its work does not grow with
+// the envelopes' documents.
+func TestEnvelopeMetricsAreEncodedOncePerPublish(t *testing.T) {
+	var gathers atomic.Int64
+	var generation atomic.Uint64
+	count := prometheus.NewGauge(prometheus.GaugeOpts{Name: "test_envelope_gathers", Help: "Gathers so far."})
+	counted := prometheus.NewRegistry()
+	counted.MustRegister(count)
+	envelopes := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		count.Set(float64(gathers.Add(1)))
+		return counted.Gather()
+	})
+	fx := newFixture(t, fixtureOptions{docs: fixedDocs(), answers: fixedAnswers(), envelopes: envelopes, envelopesGen: generation.Load})
+	text := func(gz bool) string {
+		h := http.Header{}
+		if gz {
+			h.Set("Accept-Encoding", "gzip")
+		}
+		rec := scrape(fx.handler, h)
+		require.Equal(t, http.StatusOK, rec.Code)
+		return body(t, rec)
+	}
+	for range 3 {
+		for _, gz := range []bool{false, true} {
+			assert.Contains(t, text(gz), "\ntest_envelope_gathers 1\n", "reused while unpublished, gzip %t", gz)
+		}
+	}
+	assert.Equal(t, int64(1), gathers.Load())
+
+	generation.Add(1)
+	assert.Contains(t, text(true), "\ntest_envelope_gathers 2\n", "encoded again after a publish")
+	assert.Equal(t, text(false), text(true), "gzip and plain carry the same bytes")
+	rec := scrape(fx.handler, http.Header{"Accept": {"application/openmetrics-text;version=1.0.0"}})
+	require.NoError(t, testenv.CheckOpenMetrics(body(t, rec)))
+}
+
 // recordingWriter keeps the size of every write.
 type recordingWriter struct {
 	bytes.Buffer

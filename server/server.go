@@ -28,7 +28,13 @@ type Options struct {
 	// metrics, served before the exporter's own and gathered at most once per
 	// RuntimeMetricsMaxAge.
 	RuntimeGatherer prometheus.Gatherer
-	Ready           func() bool // whether /-/ready answers 200
+	// EnvelopeGatherer, when set, gives the envelopes' families, served
+	// before the exporter's own and encoded again only when
+	// EnvelopesGeneration changes: a scrape must not do work that grows
+	// with the envelopes' documents.
+	EnvelopeGatherer    prometheus.Gatherer
+	EnvelopesGeneration func() uint64
+	Ready               func() bool // whether /-/ready answers 200
 	// CheckIntervals, when set, counts the documents on each check interval for the landing page.
 	CheckIntervals func() []collector.CheckInterval
 	// Envelopes, when set, gives the landing page the watched envelopes.
@@ -87,7 +93,8 @@ func New(o Options) (http.Handler, error) {
 		o.Now = time.Now
 	}
 	mux := http.NewServeMux()
-	self := &selfMetrics{runtime: o.RuntimeGatherer, own: o.Gatherer, now: o.Now}
+	self := &selfMetrics{runtime: o.RuntimeGatherer, own: o.Gatherer, now: o.Now,
+		envelopes: o.EnvelopeGatherer, envelopesGen: o.EnvelopesGeneration}
 	mux.Handle(o.MetricsPath, newMetricsHandler(o.Store, self, o.Logger))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
