@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"io"
 	"log"
 	"net"
@@ -143,7 +144,7 @@ func runBinary(ctx context.Context, o options, bin, dir string, n, scrapes int) 
 	defer logFile.Close()
 	cmd := exec.Command(bin,
 		"--watch.file="+watchPath,
-		"--assuresign.endpoint=http://"+simAddr+endpointPath,
+		"--assuresign.endpoint=http://"+simAddr+assuresign.DefaultCheckStatusPath,
 		"--assuresign.batch-size="+strconv.Itoa(o.batch),
 		"--assuresign.concurrency="+strconv.Itoa(o.concurrency),
 		"--watch.max-documents=200000",

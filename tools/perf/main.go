@@ -44,9 +44,6 @@ type options struct {
 	timeout      time.Duration
 }
 
-// endpointPath is where the simulator is asked, as AssureSign is.
-const endpointPath = "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text"
-
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 // thousands formats n with commas.

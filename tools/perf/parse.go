@@ -25,7 +25,7 @@ func measureParse() (row, error) {
 		sim.Put(d)
 		checks = append(checks, assuresign.Check{ID: d.ID, AuthToken: d.AuthToken, ContextIdentifier: contextID})
 	}
-	req := httptest.NewRequest(http.MethodPost, endpointPath, bytes.NewReader(assuresign.EncodeCheckStatusRequest(checks)))
+	req := httptest.NewRequest(http.MethodPost, assuresign.DefaultCheckStatusPath, bytes.NewReader(assuresign.EncodeCheckStatusRequest(checks)))
 	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
 	req.Header.Set("SOAPAction", `"`+assuresign.CheckStatusAction+`"`)
 	rec := httptest.NewRecorder()
