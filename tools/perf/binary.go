@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"io"
 	"log"
 	"net"
@@ -23,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
 )
 
