@@ -90,7 +90,16 @@ func (c *Client) ListEnvelopeDocuments(ctx context.Context, req EnvelopeRequest)
 		return nil, err
 	}
 	want := strings.ToUpper(strings.TrimSpace(req.ID))
-	if listing.EnvelopeID != "" && listing.EnvelopeID != want {
+	if len(listing.Documents) == 0 && listing.EnvelopeID == "" {
+		// A nil result: the service has nothing to say about the envelope.
+		return nil, &Error{Kind: KindNoDocuments, Detail: fmt.Sprintf("envelope %s (%d unusable)", truncate(want, 64), listing.Skipped)}
+	}
+	// Documents are only watched on the word of an answer that names the
+	// envelope asked about: any other could be another customer's.
+	if listing.EnvelopeID == "" {
+		return nil, &Error{Kind: KindMalformed, Detail: "the answer names no envelope"}
+	}
+	if listing.EnvelopeID != want {
 		return nil, &Error{Kind: KindMalformed, Detail: "the answer lists another envelope, " + truncate(red.redact(listing.EnvelopeID), 64)}
 	}
 	if len(listing.Documents) == 0 {
@@ -129,11 +138,12 @@ func inEnvelopes(n xml.Name, local string) bool {
 	return n.Local == local && (n.Space == EnvelopesNS || n.Space == "")
 }
 
-// parseListing reads ListEnvelopeDocumentsResponse's content: the result (one,
-// possibly nil), its Documents and their EnvelopeDocument items.
+// parseListing reads ListEnvelopeDocumentsResponse's content: the result
+// (exactly one, possibly nil), its Documents and their EnvelopeDocument items.
 func parseListing(d *xml.Decoder) (*EnvelopeListing, error) {
 	l := &EnvelopeListing{}
 	seen := map[string]bool{}
+	results := 0
 	depth := 0 // 0: in the response; 1: in the result; 2: in Documents
 	for {
 		tok, err := d.Token()
@@ -142,8 +152,16 @@ func parseListing(d *xml.Decoder) (*EnvelopeListing, error) {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
+			isResult := depth == 0 && inEnvelopes(t.Name, "ListEnvelopeDocumentsResult")
+			if isResult {
+				// A second result would let one envelope's answer carry
+				// another's documents.
+				if results++; results > 1 {
+					return nil, malformed("more than one ListEnvelopeDocumentsResult", nil)
+				}
+			}
 			switch {
-			case depth == 0 && inEnvelopes(t.Name, "ListEnvelopeDocumentsResult") && !isNilElement(&t):
+			case isResult && !isNilElement(&t):
 				for _, a := range t.Attr {
 					if envelopeAttr(a.Name) && a.Name.Local == "EnvelopeId" {
 						l.EnvelopeID = strings.ToUpper(strings.TrimSpace(a.Value))
@@ -168,6 +186,9 @@ func parseListing(d *xml.Decoder) (*EnvelopeListing, error) {
 			}
 		case xml.EndElement:
 			if depth == 0 {
+				if results == 0 {
+					return nil, malformed("no ListEnvelopeDocumentsResult", nil)
+				}
 				return l, nil
 			}
 			depth--
