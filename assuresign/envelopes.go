@@ -78,7 +78,7 @@ const (
 // error, an answer about another envelope, or (KindNoDocuments) an answer
 // without any usable document.
 func (c *Client) ListEnvelopeDocuments(ctx context.Context, req EnvelopeRequest) (*EnvelopeListing, error) {
-	red := newRedactor(req.AuthToken, req.ContextIdentifier)
+	red := newRedactor(c.secrets, req.AuthToken, req.ContextIdentifier)
 	var listing *EnvelopeListing
 	err := c.call(ctx, operation{"ListEnvelopeDocuments", c.envelopes, ListEnvelopeDocumentsAction, func(string, time.Duration) {}},
 		EncodeListEnvelopeDocumentsRequest(req), red,
@@ -104,6 +104,15 @@ func (c *Client) ListEnvelopeDocuments(ctx context.Context, req EnvelopeRequest)
 	}
 	if len(listing.Documents) == 0 {
 		return nil, &Error{Kind: KindNoDocuments, Detail: fmt.Sprintf("envelope %s (%d unusable)", truncate(want, 64), listing.Skipped)}
+	}
+	tokens := make([]string, len(listing.Documents))
+	for i, d := range listing.Documents {
+		tokens[i] = d.AuthToken
+	}
+	// Known from now on: a later answer, this envelope's or another's, may echo them.
+	c.secrets.Set("envelope "+want, tokens)
+	for i := range listing.Documents {
+		listing.Documents[i].Name = red.redact(listing.Documents[i].Name)
 	}
 	return listing, nil
 }
