@@ -114,7 +114,10 @@ func (x *secretIndex) spans(text, folded string, out [][2]int) [][2]int {
 			w = w<<4 | uint32(d)
 			at[run%fragmentLen] = i
 			run++
-			if _, found := x.hex[w]; found && run >= fragmentLen {
+			if run < fragmentLen {
+				continue
+			}
+			if _, found := x.hex[w]; found {
 				out = append(out, [2]int{at[run%fragmentLen], i + 1})
 			}
 		}
