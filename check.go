@@ -217,6 +217,7 @@ func checkDocuments(ctx context.Context, cfg checkConfig, logger *slog.Logger) c
 		rep.Result, rep.ExitCode = "unreachable", checkUnreachable
 		return rep
 	}
+	client.Secrets().Set("watch list", watchListSecrets(wl, cfg.contextIdentifier))
 	docs, envelopes, envelopesFailed := checkEnvelopes(ctx, client, wl, cfg)
 	wl.Documents = docs
 	checks := make([]assuresign.Check, len(wl.Documents))

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -177,6 +178,22 @@ func TestCheckNamesTheLikelyCause(t *testing.T) {
 			assert.Contains(t, out, chkDocA, "the table is printed still")
 		})
 	}
+}
+
+// A Fault echoing every watched token is redacted of them all, not only of
+// the tokens its own batch sent: A and B go together, C alone.
+func TestCheckRedactsOtherBatchesTokens(t *testing.T) {
+	r := newCheckRig(t)
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprintf(w, `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>s:Client</faultcode>`+
+			`<faultstring>bad tokens: %s %s %s</faultstring></s:Fault></s:Body></s:Envelope>`, chkTokenA, strings.ReplaceAll(chkTokenB, "-", ""), strings.ToLower(chkTokenC))
+	}))
+	t.Cleanup(echo.Close)
+	code, out := r.run(t, echo.URL+testenv.CheckStatusPath, chkContext) // asserts no secret in the output and log
+	assert.Equal(t, checkUnreachable, code, out)
+	assert.Contains(t, out, "bad tokens: <secret> <secret> <secret>")
 }
 
 // TestCheckBinary runs --check as an operator would: it prints the table,

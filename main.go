@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -337,6 +338,9 @@ type exporter struct {
 	saver     *persistence.Writer    // nil without --persistence.file
 	webhook   *server.WebhookHandler // nil without --webhook.bearer-token-file
 	reloads   *reloader
+	// secrets are every secret known, which the client redacts from what
+	// AssureSign says.
+	secrets *assuresign.Secrets
 
 	// runtimeRegistry holds the Go runtime's and the process's metrics.
 	runtimeRegistry *prometheus.Registry
@@ -371,6 +375,8 @@ func buildCollector(reg registry, contextIdentifier string, logger *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
+	e.secrets = client.Secrets()
+	e.secrets.Set("context identifier", []string{contextIdentifier})
 	logger.Info("calling AssureSign CheckStatus", "endpoint", client.Endpoint(), "batch_size", *batchSize,
 		"concurrency", *concurrency, "refresh_interval", *refreshInterval, "max_interval", *maxInterval)
 	e.refresher = collector.NewRefresher(collector.RefreshConfig{
@@ -410,6 +416,7 @@ func (e *exporter) load() (*watchlist.List, error) {
 	if wl == nil {
 		return nil, err
 	}
+	e.secrets.Set("watch list", watchListSecrets(wl))
 	owned := wl.Shard(e.shard, *totalShards)
 	if *totalShards > 1 {
 		e.logger.Info("documents of this shard", "shard", e.shard, "total_shards", *totalShards,
@@ -506,6 +513,7 @@ func (e *exporter) buildWebhook() error {
 	if e.webhook, err = server.NewWebhookHandler(*webhookTokenFile, e.refresher, e.registry, e.logger); err != nil {
 		return err
 	}
+	e.knowWebhookToken()
 	if *totalShards > 1 {
 		if strings.HasPrefix(*shardURLTemplate, "http://") {
 			e.logger.Warn("notifications are forwarded to other shards over plain HTTP, so the bearer token crosses the network in clear; use an https --webhook.shard-url-template")
@@ -513,6 +521,27 @@ func (e *exporter) buildWebhook() error {
 		e.webhook.ForwardTo(server.Shards{Shard: e.shard, Total: *totalShards, URLTemplate: *shardURLTemplate})
 	}
 	return nil
+}
+
+// watchListSecrets lists the watch list's AuthTokens and ContextIdentifiers
+// (with extra), for the client to redact should an answer echo them.
+func watchListSecrets(wl *watchlist.List, extra ...string) []string {
+	out := slices.Clone(extra)
+	for _, d := range slices.Concat(wl.Documents, wl.Envelopes) {
+		out = append(out, d.AuthToken)
+		if d.ContextIdentifier != "" {
+			out = append(out, d.ContextIdentifier)
+		}
+	}
+	return out
+}
+
+// knowWebhookToken adds the webhook's token, just loaded by its handler
+// (which keeps only a digest), to the secrets redacted.
+func (e *exporter) knowWebhookToken() {
+	if b, err := os.ReadFile(*webhookTokenFile); err == nil {
+		e.secrets.Set("webhook token", []string{strings.TrimSpace(string(b))})
+	}
 }
 
 // applyReload re-reads the watch files and the webhook's token. The good
@@ -523,7 +552,11 @@ func (e *exporter) applyReload() error {
 		e.refresher.SetWatchList(wl)
 	}
 	if e.webhook != nil {
-		err = errors.Join(err, e.webhook.Reload())
+		werr := e.webhook.Reload()
+		if werr == nil {
+			e.knowWebhookToken()
+		}
+		err = errors.Join(err, werr)
 	}
 	if err != nil {
 		e.logger.Error("reload failed; keeping the previous configuration", "err", err)

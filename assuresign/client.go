@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +40,10 @@ type Config struct {
 	// Dropped, when set, counts the n items of one answer that were ignored
 	// (item "unrequested_result": results for documents not asked about).
 	Dropped func(item string, n int)
+	// Secrets, when set, are every secret the caller knows, redacted from
+	// server text beside the request's own; a new set when nil. The client
+	// adds the AuthTokens of the documents envelopes list.
+	Secrets *Secrets
 }
 
 // Client calls CheckStatus. It is safe for concurrent use.
@@ -55,6 +58,7 @@ type Client struct {
 	logger    *slog.Logger
 	observe   func(string, time.Duration)
 	dropped   func(string, int)
+	secrets   *Secrets
 }
 
 // NewHTTPClient returns the shared client: bounded dial and handshake times,
@@ -82,6 +86,10 @@ func NewClient(cfg Config) (*Client, error) {
 	c := &Client{
 		endpoint: cfg.Endpoint, http: cfg.HTTPClient, maxBody: cfg.MaxBodyBytes, retries: cfg.MaxRetries,
 		base: cfg.BaseBackoff, max: cfg.MaxBackoff, logger: cfg.Logger, observe: cfg.Observe, dropped: cfg.Dropped,
+		secrets: cfg.Secrets,
+	}
+	if c.secrets == nil {
+		c.secrets = NewSecrets()
 	}
 	if c.endpoint == "" {
 		c.endpoint = DefaultEndpoint
@@ -149,6 +157,10 @@ func (c *Client) Endpoint() string { return c.endpoint }
 // EnvelopesEndpoint returns the URL the client calls for ListEnvelopeDocuments.
 func (c *Client) EnvelopesEndpoint() string { return c.envelopes }
 
+// Secrets returns the secrets the client redacts from server text, for the
+// caller to add its own (the watch list's, the webhook's).
+func (c *Client) Secrets() *Secrets { return c.secrets }
+
 // CheckStatus asks for every check's status in one request, retrying transient
 // failures within ctx. On success it returns one Result per check, in order; a
 // check that got no result has Result.Err set. A batch failure is an *Error.
@@ -160,7 +172,7 @@ func (c *Client) CheckStatus(ctx context.Context, checks []Check) ([]Result, err
 	for _, ch := range checks {
 		secrets = append(secrets, ch.AuthToken, ch.ContextIdentifier)
 	}
-	red := newRedactor(secrets...)
+	red := newRedactor(c.secrets, secrets...)
 	var resp *Response
 	err := c.call(ctx, operation{"CheckStatus", c.endpoint, CheckStatusAction, c.observe}, EncodeCheckStatusRequest(checks), red,
 		func(data []byte) (err error) {
@@ -399,85 +411,6 @@ func writeAttr(b *bytes.Buffer, v string) {
 		}
 	}
 	b.WriteString(v)
-}
-
-// redactor replaces a batch's secrets in server or library text, should either
-// ever echo them, and any fragment of one of fragmentLen characters or more: a
-// fault that echoes the request cut inside an AuthToken must not show the rest.
-// Secrets are GUIDs, so case is folded for ASCII only: that keeps byte offsets
-// in the text and its folded copy identical.
-type redactor struct {
-	short     []string        // ASCII-lowered secrets shorter than fragmentLen, matched whole
-	fragments map[string]bool // every fragmentLen-long piece of the longer ones
-}
-
-// fragmentLen is the shortest piece of a secret that is redacted on its own.
-const fragmentLen = 8
-
-func newRedactor(secrets ...string) *redactor {
-	r := &redactor{fragments: map[string]bool{}}
-	add := func(s string) {
-		s = asciiLower(s)
-		if len(s) < fragmentLen {
-			if s != "" && !slices.Contains(r.short, s) {
-				r.short = append(r.short, s)
-			}
-			return
-		}
-		for i := 0; i+fragmentLen <= len(s); i++ {
-			r.fragments[s[i:i+fragmentLen]] = true
-		}
-	}
-	for _, secret := range secrets {
-		add(secret)
-		// A GUID may come back without its hyphens.
-		if len(secret) == 36 && strings.Count(secret, "-") == 4 {
-			add(strings.ReplaceAll(secret, "-", ""))
-		}
-	}
-	return r
-}
-
-func (r *redactor) redact(s string) string {
-	if s == "" || (len(r.short) == 0 && len(r.fragments) == 0) {
-		return s
-	}
-	folded := asciiLower(s)
-	// Mark every piece of every secret before replacing any, so pieces that
-	// overlap in s are removed as one.
-	var spans [][2]int
-	for i := 0; len(r.fragments) > 0 && i+fragmentLen <= len(folded); i++ {
-		if r.fragments[folded[i:i+fragmentLen]] {
-			spans = append(spans, [2]int{i, i + fragmentLen})
-		}
-	}
-	for _, fs := range r.short {
-		for off := 0; ; {
-			i := strings.Index(folded[off:], fs)
-			if i < 0 {
-				break
-			}
-			spans = append(spans, [2]int{off + i, off + i + len(fs)})
-			off += i + 1
-		}
-	}
-	if len(spans) == 0 {
-		return s
-	}
-	slices.SortFunc(spans, func(a, b [2]int) int { return a[0] - b[0] })
-	var b strings.Builder
-	last := 0
-	for k := 0; k < len(spans); {
-		start, end := spans[k][0], spans[k][1]
-		for k++; k < len(spans) && spans[k][0] <= end; k++ {
-			end = max(end, spans[k][1])
-		}
-		b.WriteString(s[last:start])
-		b.WriteString("<secret>")
-		last = end
-	}
-	b.WriteString(s[last:])
-	return b.String()
 }
 
 func asciiLower(s string) string {

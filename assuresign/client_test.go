@@ -875,7 +875,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 }
 
 func TestRedactor(t *testing.T) {
-	r := newRedactor(secretToken, secretCtx, "abcdef", "defxyz")
+	r := newRedactor(nil, secretToken, secretCtx, "abcdef", "defxyz")
 	for _, in := range []string{
 		"ſſſſ" + strings.ToUpper(secretToken), // the upper-cased text is shorter than the original
 		"ıİ" + secretToken + "İı",             // and longer
@@ -930,7 +930,7 @@ func TestRedactsSecretFragments(t *testing.T) {
 		assert.Contains(t, err.Error(), "<secret>", "the fragment was there and was redacted")
 	}
 	// A piece shorter than the fragment length is no secret on its own.
-	assert.Equal(t, "x "+secretToken[:7]+" y", newRedactor(secretToken).redact("x "+secretToken[:7]+" y"))
+	assert.Equal(t, "x "+secretToken[:7]+" y", newRedactor(nil, secretToken).redact("x "+secretToken[:7]+" y"))
 }
 
 // Retry-After is honoured on 429 and 503 only: on a 400 it would hold every

@@ -153,10 +153,9 @@ func notifJSON(body []byte) (string, error) {
 // DOCTYPE is an opaque directive, and in strict mode an entity other than the
 // five predefined ones is a syntax error, so nothing is expanded or fetched.
 func notifXML(body []byte) (string, error) {
-	d := xml.NewDecoder(bytes.NewReader(body))
-	d.Strict = true
-	// The id is ASCII, so any declared ASCII-compatible charset reads the same.
-	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
+	// Strict, nesting bounded; the id is ASCII, so any declared
+	// ASCII-compatible charset reads the same.
+	d := newDecoder(body)
 	for {
 		tok, err := d.Token()
 		if errors.Is(err, io.EOF) {

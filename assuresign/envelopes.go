@@ -78,7 +78,7 @@ const (
 // error, an answer about another envelope, or (KindNoDocuments) an answer
 // without any usable document.
 func (c *Client) ListEnvelopeDocuments(ctx context.Context, req EnvelopeRequest) (*EnvelopeListing, error) {
-	red := newRedactor(req.AuthToken, req.ContextIdentifier)
+	red := newRedactor(c.secrets, req.AuthToken, req.ContextIdentifier)
 	var listing *EnvelopeListing
 	err := c.call(ctx, operation{"ListEnvelopeDocuments", c.envelopes, ListEnvelopeDocumentsAction, func(string, time.Duration) {}},
 		EncodeListEnvelopeDocumentsRequest(req), red,
@@ -90,11 +90,29 @@ func (c *Client) ListEnvelopeDocuments(ctx context.Context, req EnvelopeRequest)
 		return nil, err
 	}
 	want := strings.ToUpper(strings.TrimSpace(req.ID))
-	if listing.EnvelopeID != "" && listing.EnvelopeID != want {
+	if len(listing.Documents) == 0 && listing.EnvelopeID == "" {
+		// A nil result: the service has nothing to say about the envelope.
+		return nil, &Error{Kind: KindNoDocuments, Detail: fmt.Sprintf("envelope %s (%d unusable)", truncate(want, 64), listing.Skipped)}
+	}
+	// Documents are only watched on the word of an answer that names the
+	// envelope asked about: any other could be another customer's.
+	if listing.EnvelopeID == "" {
+		return nil, &Error{Kind: KindMalformed, Detail: "the answer names no envelope"}
+	}
+	if listing.EnvelopeID != want {
 		return nil, &Error{Kind: KindMalformed, Detail: "the answer lists another envelope, " + truncate(red.redact(listing.EnvelopeID), 64)}
 	}
 	if len(listing.Documents) == 0 {
 		return nil, &Error{Kind: KindNoDocuments, Detail: fmt.Sprintf("envelope %s (%d unusable)", truncate(want, 64), listing.Skipped)}
+	}
+	tokens := make([]string, len(listing.Documents))
+	for i, d := range listing.Documents {
+		tokens[i] = d.AuthToken
+	}
+	// Known from now on: a later answer, this envelope's or another's, may echo them.
+	c.secrets.Set("envelope "+want, tokens)
+	for i := range listing.Documents {
+		listing.Documents[i].Name = red.redact(listing.Documents[i].Name)
 	}
 	return listing, nil
 }
@@ -129,11 +147,12 @@ func inEnvelopes(n xml.Name, local string) bool {
 	return n.Local == local && (n.Space == EnvelopesNS || n.Space == "")
 }
 
-// parseListing reads ListEnvelopeDocumentsResponse's content: the result (one,
-// possibly nil), its Documents and their EnvelopeDocument items.
+// parseListing reads ListEnvelopeDocumentsResponse's content: the result
+// (exactly one, possibly nil), its Documents and their EnvelopeDocument items.
 func parseListing(d *xml.Decoder) (*EnvelopeListing, error) {
 	l := &EnvelopeListing{}
 	seen := map[string]bool{}
+	results := 0
 	depth := 0 // 0: in the response; 1: in the result; 2: in Documents
 	for {
 		tok, err := d.Token()
@@ -142,8 +161,16 @@ func parseListing(d *xml.Decoder) (*EnvelopeListing, error) {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
+			isResult := depth == 0 && inEnvelopes(t.Name, "ListEnvelopeDocumentsResult")
+			if isResult {
+				// A second result would let one envelope's answer carry
+				// another's documents.
+				if results++; results > 1 {
+					return nil, malformed("more than one ListEnvelopeDocumentsResult", nil)
+				}
+			}
 			switch {
-			case depth == 0 && inEnvelopes(t.Name, "ListEnvelopeDocumentsResult") && !isNilElement(&t):
+			case isResult && !isNilElement(&t):
 				for _, a := range t.Attr {
 					if envelopeAttr(a.Name) && a.Name.Local == "EnvelopeId" {
 						l.EnvelopeID = strings.ToUpper(strings.TrimSpace(a.Value))
@@ -168,6 +195,9 @@ func parseListing(d *xml.Decoder) (*EnvelopeListing, error) {
 			}
 		case xml.EndElement:
 			if depth == 0 {
+				if results == 0 {
+					return nil, malformed("no ListEnvelopeDocumentsResult", nil)
+				}
 				return l, nil
 			}
 			depth--

@@ -12,6 +12,7 @@ import (
 // checked: GUID id (upper case) and token, a bounded valid name, a numeric order.
 func FuzzParseListEnvelopeDocumentsResponse(f *testing.F) {
 	addFixtures(f, filepath.Join("testdata", "envelopes", "*.xml"))
+	f.Add(deepListing(maxDepth)) // just past the nesting bound
 	f.Fuzz(func(t *testing.T, body []byte) {
 		l, err := ParseListEnvelopeDocumentsResponse(body)
 		if err != nil {

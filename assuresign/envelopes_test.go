@@ -149,6 +149,55 @@ func TestListEnvelopeDocumentsFailures(t *testing.T) {
 	}
 }
 
+// A listing is only believed when it holds exactly one result, naming the
+// envelope asked about: a foreign result first must not bring its documents.
+func TestListEnvelopeDocumentsOneResultWithTheRequestedID(t *testing.T) {
+	result := func(id, docs string) string {
+		attr := ""
+		if id != "" {
+			attr = ` EnvelopeId="` + id + `"`
+		}
+		return `<ListEnvelopeDocumentsResult` + attr + `><Documents>` + docs + `</Documents></ListEnvelopeDocumentsResult>`
+	}
+	answer := func(results ...string) string {
+		return `<s:Envelope xmlns:s="` + SOAPEnvelopeNS + `"><s:Body><ListEnvelopeDocumentsResponse xmlns="` + EnvelopesNS + `">` +
+			strings.Join(results, "") + `</ListEnvelopeDocumentsResponse></s:Body></s:Envelope>`
+	}
+	foreignDoc := `<EnvelopeDocument DocumentId="` + idB + `" AuthToken="` + otherToken + `" Name="Foreign" OrderId="1"/>`
+	ownDoc := `<EnvelopeDocument DocumentId="` + idA + `" AuthToken="0b7a1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d" Name="Own" OrderId="1"/>`
+	const foreign = "0A1C3F5E-2B4D-4E6F-8A0B-1C2D3E4F5A6B"
+	cases := []struct {
+		name, body string
+		kind       ErrorKind // 0: success
+		detail     string
+	}{
+		{"foreign result first", answer(result(foreign, foreignDoc), result(envelopeA, "")), KindMalformed, "more than one"},
+		{"two results, both right", answer(result(envelopeA, ownDoc), result(envelopeA, ownDoc)), KindMalformed, "more than one"},
+		{"no result", answer(), KindMalformed, "no ListEnvelopeDocumentsResult"},
+		{"no EnvelopeId", answer(result("", ownDoc)), KindMalformed, "names no envelope"},
+		{"right id only", answer(result(strings.ToLower(envelopeA), ownDoc)), 0, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, _ := countingServer(t, func(w http.ResponseWriter, _ *http.Request) {
+				writeXML(w, http.StatusOK, []byte(tc.body))
+			})
+			h := newHarness(t, srv.URL+"/CheckStatus/text", nil)
+			l, err := h.c.ListEnvelopeDocuments(context.Background(), EnvelopeRequest{ID: envelopeA, AuthToken: secretToken, ContextIdentifier: secretCtx})
+			if tc.kind == 0 {
+				require.NoError(t, err)
+				assert.Equal(t, envelopeA, l.EnvelopeID)
+				require.Len(t, l.Documents, 1)
+				assert.Equal(t, idA, l.Documents[0].ID)
+				return
+			}
+			requireKind(t, err, tc.kind, "malformed")
+			assert.Contains(t, err.Error(), tc.detail)
+			assert.Nil(t, l)
+		})
+	}
+}
+
 func TestEnvelopesEndpoint(t *testing.T) {
 	assert.Equal(t, "https://ca1.assuresign.net"+DefaultEnvelopesPath, DefaultEnvelopesEndpoint("https://ca1.assuresign.net/Documents/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text?x=1"))
 	assert.Equal(t, "", DefaultEnvelopesEndpoint("not a url"))

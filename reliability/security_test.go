@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -497,6 +498,129 @@ func TestSecretsEveryPath(t *testing.T) {
 		t.Errorf("no redacted text in the log: the hostile upstream's echoes never reached it, so the scan proves little")
 	}
 	Figures.Fact("secret paths exercised (one exporter, debug log)", "%d paths, %d log bytes scanned", paths, len(e.Output.String()))
+}
+
+// TestSecretsOfOtherDocuments: a hostile upstream echoes, in a listing's
+// Fault, in a malformed listing and in CheckStatus answers asked about one
+// document each, the AuthTokens of every other document (watched, and listed
+// by an earlier good listing) and the webhook token, whole, without hyphens,
+// and as 8-hex-digit fragments. The log, the landing page and /metrics hold
+// none of them, scanned down to 8 hex digits.
+func TestSecretsOfOtherDocuments(t *testing.T) {
+	t.Parallel()
+	ctxID := secretGUID("exporter-wide ContextIdentifier")
+	dir := t.TempDir()
+	ctxPath := filepath.Join(dir, "context")
+	writeFile(t, ctxPath, []byte(ctxID))
+	docs := newDocs(2, "other documents")
+	listed := newDocs(2, "listed document")
+	envID, envToken := newID(), secretGUID("envelope AuthToken")
+	hook := "hook-" + strings.ToLower(testenv.RandomGUID()[:13]) + "-token"
+	secrets.Add("webhook token", hook)
+	hookPath := filepath.Join(dir, "hook")
+	writeFile(t, hookPath, []byte(hook+"\n"))
+	// The suite's scanner looks for 12 digits in hundreds of megabytes; this
+	// test's outputs are small enough to look for 8.
+	scan8 := testenv.NewSecrets(testenv.FragmentLen, ctxID, envToken, hook)
+	var echo []string
+	for _, d := range append(slices.Clone(docs), listed...) {
+		scan8.Add("AuthToken", d.Token)
+		bare := strings.ReplaceAll(d.Token, "-", "")
+		echo = append(echo, d.Token, strings.ToLower(bare), "x"+bare[:8]+"x", "x"+bare[20:28]+"x")
+	}
+	echoed := strings.Join(append(echo, hook), " ")
+
+	sim := simulator.New(ctxID)
+	for _, d := range append(slices.Clone(docs), listed...) {
+		sim.Put(simulator.Document{ID: d.ID, AuthToken: d.Token, Status: assuresign.ParseStatus(d.Status), Step: d.Step, StatusDate: time.Now()})
+	}
+	sim.PutEnvelope(simulator.Envelope{ID: envID, AuthToken: envToken, Documents: []string{listed[0].ID, listed[1].ID}})
+	fault := `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>bad tokens: ` +
+		echoed + `</faultstring></s:Fault></s:Body></s:Envelope>`
+	malformedListing := `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><ListEnvelopeDocumentsResponse xmlns="` +
+		assuresign.EnvelopesNS + `"><ListEnvelopeDocumentsResult EnvelopeId="` + envID + `"><Documents><x` + strings.ReplaceAll(listed[1].Token, "-", "") +
+		` a="` + echoed + `"></y></Documents></ListEnvelopeDocumentsResult></ListEnvelopeDocumentsResponse></s:Body></s:Envelope>`
+	idAttr := regexp.MustCompile(`Id="([^"]+)"`)
+	var mode atomic.Value
+	mode.Store("proxy")
+	var served sync.Map // mode → *atomic.Int64
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m := mode.Load().(string)
+		listing := strings.Contains(r.Header.Get("SOAPAction"), "ListEnvelopeDocuments")
+		body, _ := io.ReadAll(r.Body)
+		answer := ""
+		switch {
+		case m == "listing fault" && listing:
+			answer = fault
+		case m == "malformed listing" && listing:
+			answer = malformedListing
+		case m == "status echo" && !listing:
+			id := ""
+			if sm := idAttr.FindSubmatch(body); sm != nil {
+				id = string(sm[1])
+			}
+			answer = `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><CheckStatusResponse xmlns="` + assuresign.CheckStatusNS +
+				`"><DocumentStatusCheckResults><DocumentStatusCheckResult Id="` + id + `" StatusType="SigningStepInProgress" StatusDetails="Step 1 ` + echoed +
+				`"><Exceptions><StatusCheckException Severity="Error">` + echoed + `</StatusCheckException></Exceptions></DocumentStatusCheckResult>` +
+				`</DocumentStatusCheckResults></CheckStatusResponse></s:Body></s:Envelope>`
+		case m == "status fault" && !listing:
+			answer = fault
+		default:
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			sim.ServeHTTP(w, r)
+			return
+		}
+		n, _ := served.LoadOrStore(m, &atomic.Int64{})
+		n.(*atomic.Int64).Add(1)
+		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+		if answer == fault {
+			w.WriteHeader(http.StatusInternalServerError) // as WCF sends a Fault
+		}
+		fmt.Fprint(w, answer)
+	}))
+	defer upstream.Close()
+
+	watch := filepath.Join(dir, "watch.yml")
+	writeFile(t, watch, append(watchYAML(docs), []byte("envelopes:\n  - id: "+envID+"\n    auth_token: "+envToken+"\n")...))
+	e := startExporter(t, exporterOpts{watchFile: watch, endpoint: upstream.URL + testenv.CheckStatusPath, contextFile: ctxPath,
+		flags: map[string]string{"assuresign.batch-size": "1", "webhook.bearer-token-file": hookPath}})
+	var page, metrics []byte
+	fetch := func() {
+		var err error
+		if _, page, err = e.get("/"); err != nil {
+			t.Fatal(err)
+		}
+		metrics = e.scrape().raw
+	}
+	testenv.Eventually(t, 30*time.Second, "the listed documents watched", func() (bool, string) {
+		s := e.scrape()
+		return s.hasDocument(listed[0].ID) && s.hasDocument(listed[1].ID), ""
+	})
+	for _, m := range []string{"listing fault", "malformed listing", "status echo", "status fault"} {
+		mode.Store(m)
+		n, _ := served.LoadOrStore(m, &atomic.Int64{})
+		testenv.Eventually(t, 20*time.Second, m+" served twice", func() (bool, string) {
+			return n.(*atomic.Int64).Load() >= 2, ""
+		})
+		fetch()
+		if strings.Contains(m, "listing") {
+			// The listing's failure is on the landing page, redacted.
+			if !bytes.Contains(page, []byte("failed: ")) || !bytes.Contains(page, []byte("secret&gt;")) {
+				t.Errorf("%s: the landing page shows no redacted failure:\n%.3000s", m, page)
+			}
+		}
+		for _, f := range append(scan8.Find("landing page ("+m+")", page), scan8.Find("/metrics ("+m+")", metrics)...) {
+			t.Errorf("secret leaked: %s", f)
+		}
+	}
+	mode.Store("proxy")
+	e.stop()
+	for _, f := range scan8.Find("log", []byte(e.Output.String())) {
+		t.Errorf("secret leaked: %s", f)
+	}
+	if !strings.Contains(e.Output.String(), "<secret>") {
+		t.Errorf("no redacted text in the log: the echoes never reached it, so the scan proves little")
+	}
 }
 
 func basicAuth(user, pass string) string {

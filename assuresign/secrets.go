@@ -1,0 +1,216 @@
+package assuresign
+
+import (
+	"slices"
+	"strings"
+	"sync"
+)
+
+// fragmentLen is the shortest piece of a secret that is redacted on its own:
+// a fault that echoes a request cut inside an AuthToken must not show the rest.
+const fragmentLen = 8
+
+// Secrets is every secret the exporter knows (the watched and listed
+// AuthTokens, the ContextIdentifiers, the webhook token), by source, so that
+// server text is redacted of all of them: an answer may echo the tokens of
+// documents outside its request. It is safe for concurrent use.
+type Secrets struct {
+	mu      sync.RWMutex
+	sources map[string][]string
+	index   secretIndex
+}
+
+// NewSecrets returns an empty set.
+func NewSecrets() *Secrets {
+	return &Secrets{sources: map[string][]string{}, index: newSecretIndex()}
+}
+
+// Set replaces the secrets of source (say "watch list"); none removes it.
+func (s *Secrets) Set(source string, values []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, v := range s.sources[source] {
+		s.index.add(v, -1)
+	}
+	delete(s.sources, source)
+	if len(values) == 0 {
+		return
+	}
+	for _, v := range values {
+		s.index.add(v, 1)
+	}
+	s.sources[source] = slices.Clone(values)
+}
+
+// Redact returns text with every secret, and every piece of one of
+// fragmentLen characters or more, replaced by "<secret>".
+func (s *Secrets) Redact(text string) string { return newRedactor(s).redact(text) }
+
+func (s *Secrets) spans(text, folded string, out [][2]int) [][2]int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.index.spans(text, folded, out)
+}
+
+// secretIndex finds secrets and their pieces. A secret of hex digits and
+// hyphens (a GUID) is found by its hex digits, in any case, with hyphens
+// anywhere between them: each window of fragmentLen digits is a uint32, so
+// a GUID costs 25 small entries. Any other secret is found by its
+// fragmentLen-byte pieces, ASCII case folded (which keeps byte offsets in the
+// text and its folded copy identical), or whole when shorter. Counts let
+// sources share a secret.
+type secretIndex struct {
+	hex    map[uint32]int32
+	pieces map[string]int32
+	short  map[string]int32
+}
+
+func newSecretIndex() secretIndex {
+	return secretIndex{hex: map[uint32]int32{}, pieces: map[string]int32{}, short: map[string]int32{}}
+}
+
+// add counts secret in (n 1) or out (n -1).
+func (x *secretIndex) add(secret string, n int32) {
+	count := func(m map[string]int32, k string) {
+		if m[k] += n; m[k] <= 0 {
+			delete(m, k)
+		}
+	}
+	if h, ok := hexDigits(secret); ok && len(h) >= fragmentLen {
+		for i := 0; i+fragmentLen <= len(h); i++ {
+			w := packHex(h[i : i+fragmentLen])
+			if x.hex[w] += n; x.hex[w] <= 0 {
+				delete(x.hex, w)
+			}
+		}
+		return
+	}
+	s := asciiLower(secret)
+	switch {
+	case s == "":
+	case len(s) < fragmentLen:
+		count(x.short, s)
+	default:
+		for i := 0; i+fragmentLen <= len(s); i++ {
+			count(x.pieces, s[i:i+fragmentLen])
+		}
+	}
+}
+
+// spans appends to out the byte spans of text that hold a secret or a piece of one.
+func (x *secretIndex) spans(text, folded string, out [][2]int) [][2]int {
+	if len(x.hex) > 0 {
+		var w uint32
+		var at [fragmentLen]int // where the last fragmentLen digits are, as a ring
+		run := 0
+		for i := 0; i < len(text); i++ {
+			d, ok := hexValue(text[i])
+			if !ok {
+				if text[i] != '-' {
+					run = 0
+				}
+				continue
+			}
+			w = w<<4 | uint32(d)
+			at[run%fragmentLen] = i
+			run++
+			if run < fragmentLen {
+				continue
+			}
+			if _, found := x.hex[w]; found {
+				out = append(out, [2]int{at[run%fragmentLen], i + 1})
+			}
+		}
+	}
+	for i := 0; len(x.pieces) > 0 && i+fragmentLen <= len(folded); i++ {
+		if _, found := x.pieces[folded[i:i+fragmentLen]]; found {
+			out = append(out, [2]int{i, i + fragmentLen})
+		}
+	}
+	for fs := range x.short {
+		for off := 0; ; {
+			i := strings.Index(folded[off:], fs)
+			if i < 0 {
+				break
+			}
+			out = append(out, [2]int{off + i, off + i + len(fs)})
+			off += i + 1
+		}
+	}
+	return out
+}
+
+// redactor replaces a request's secrets, and every secret known, in server
+// or library text, should either ever echo them.
+type redactor struct {
+	own   secretIndex
+	known *Secrets // nil: the request's own only
+}
+
+func newRedactor(known *Secrets, secrets ...string) *redactor {
+	r := &redactor{own: newSecretIndex(), known: known}
+	for _, s := range secrets {
+		r.own.add(s, 1)
+	}
+	return r
+}
+
+func (r *redactor) redact(s string) string {
+	if s == "" {
+		return s
+	}
+	folded := asciiLower(s)
+	// Mark every piece of every secret before replacing any, so pieces that
+	// overlap in s are removed as one.
+	spans := r.own.spans(s, folded, nil)
+	if r.known != nil {
+		spans = r.known.spans(s, folded, spans)
+	}
+	if len(spans) == 0 {
+		return s
+	}
+	slices.SortFunc(spans, func(a, b [2]int) int { return a[0] - b[0] })
+	var b strings.Builder
+	last := 0
+	for k := 0; k < len(spans); {
+		start, end := spans[k][0], spans[k][1]
+		for k++; k < len(spans) && spans[k][0] <= end; k++ {
+			end = max(end, spans[k][1])
+		}
+		b.WriteString(s[last:start])
+		b.WriteString("<secret>")
+		last = end
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// hexDigits returns v's hex digits when v holds only hex digits and hyphens.
+func hexDigits(v string) (string, bool) {
+	if strings.Trim(v, "0123456789abcdefABCDEF-") != "" {
+		return "", false
+	}
+	return strings.ReplaceAll(v, "-", ""), true
+}
+
+func hexValue(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// packHex packs fragmentLen hex digits into a uint32.
+func packHex(h string) uint32 {
+	var w uint32
+	for i := 0; i < len(h); i++ {
+		d, _ := hexValue(h[i])
+		w = w<<4 | uint32(d)
+	}
+	return w
+}
