@@ -98,7 +98,7 @@ func TestEnvelopeDocumentsWatchedWithinOneRound(t *testing.T) {
 	assert.Equal(t, 2, st.Listings, "one request per envelope")
 	assert.Equal(t, 1, st.Requests-st.Listings, "one CheckStatus request")
 
-	body := exposition(t, r.store, false)
+	body := scrape(t, r.store, false)
 	for _, id := range envDocs {
 		assert.Contains(t, body, `assuresign_document_info{document_id="`+id+`",customer="acme"} 1`)
 	}
@@ -208,7 +208,7 @@ func TestEnvelopeDocumentAlsoListedDirectly(t *testing.T) {
 	r.refresher.SetWatchList(wl)
 	r.round(5 * time.Minute)
 	assert.Equal(t, 4, r.store.Len())
-	body := exposition(t, r.store, false)
+	body := scrape(t, r.store, false)
 	assert.Contains(t, body, `assuresign_document_info{document_id="`+envDocs[1]+`",team="legal"} 1`)
 	assert.Equal(t, 1, strings.Count(r.logs.String(), "watched both directly and through an envelope"))
 	assert.Len(t, envelopeView(t, r.refresher, envA).Documents, 3, "still a document of the envelope")

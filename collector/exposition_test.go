@@ -114,7 +114,7 @@ assuresign_document_info{document_id="{C}"} 1
 
 func TestDocumentExpositionIsExact(t *testing.T) {
 	s := fixedStore()
-	assert.Equal(t, fixedExposition, exposition(t, s, false))
+	assert.Equal(t, fixedExposition, scrape(t, s, false))
 	// The same as Prometheus reads it (testutil wants the labels sorted, as
 	// a registry sorts them).
 	sorted := strings.Replace(fixedExposition, `{document_id="`+testenv.DocA+`",customer="acme",`, `{customer="acme",document_id="`+testenv.DocA+`",`, 1)
@@ -129,11 +129,11 @@ func TestDocumentExpositionIsExact(t *testing.T) {
 // named without _total in its descriptors.
 func TestDocumentExpositionAsOpenMetrics(t *testing.T) {
 	s := fixedStore()
-	text := exposition(t, s, false)
+	text := scrape(t, s, false)
 	assert.NotContains(t, text, "# EOF")
 	assert.Contains(t, text, "# TYPE assuresign_document_exceptions_total counter\n")
 
-	om := exposition(t, s, true)
+	om := scrape(t, s, true)
 	require.NoError(t, testenv.CheckOpenMetrics(om))
 	assert.Contains(t, om, "# TYPE assuresign_document_exceptions counter\n")
 	assert.NotContains(t, om, "# TYPE assuresign_document_exceptions_total")
@@ -174,7 +174,7 @@ func TestSigningStepOnlyWhileInProgress(t *testing.T) {
 func TestDocumentFamiliesSayTheyAreCached(t *testing.T) {
 	mfs, err := documents(fixedStore()).Gather()
 	require.NoError(t, err)
-	require.Len(t, mfs, numFamilies)
+	require.Len(t, mfs, len(DocumentFamilies()))
 	for _, mf := range mfs {
 		assert.True(t, strings.HasSuffix(mf.GetHelp(), "Cached from the last background CheckStatus refresh; a scrape never calls AssureSign."), mf.GetName())
 	}
@@ -215,8 +215,8 @@ func TestSelfMetricsLintBesideTheDocuments(t *testing.T) {
 		"assuresign_webhook_notification_to_update_seconds",
 	}, names)
 
-	for _, fam := range families {
-		assert.NotContains(t, names, fam.name)
+	for _, fam := range DocumentFamilies() {
+		assert.NotContains(t, names, fam.Name)
 	}
 
 	all := documents(store, reg)
@@ -263,6 +263,6 @@ func TestPublishDuringRefresh(t *testing.T) {
 	for range 20 {
 		states := testenv.AssertStateSets(t, g)
 		assert.GreaterOrEqual(t, len(states), len(ids)-4)
-		require.NoError(t, testenv.CheckOpenMetrics(exposition(t, s, true)))
+		require.NoError(t, testenv.CheckOpenMetrics(scrape(t, s, true)))
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
+	"github.com/assuresign-exporter/assuresign_exporter/exposition"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
@@ -203,10 +204,10 @@ func statusOf(t testing.TB, s *Store, id string) DocumentView {
 	return DocumentView{}
 }
 
-// exposition publishes what changed in s and returns its plain body, in the
+// scrape publishes what changed in s and returns its plain body, in the
 // text format, or in OpenMetrics with openMetrics (then ending in "# EOF",
 // as a scrape does).
-func exposition(t testing.TB, s *Store, openMetrics bool) string {
+func scrape(t testing.TB, s *Store, openMetrics bool) string {
 	t.Helper()
 	s.Publish()
 	var buf bytes.Buffer
@@ -246,17 +247,17 @@ func writeFile(t *testing.T, dir, name, data string, perm os.FileMode) string {
 // tailOf returns a tail for Exposition.Write: the exporter's own metrics,
 // here text, cut in two Tails as the server writes the runtime's metrics,
 // kept for a second, and then the exporter's.
-func tailOf(text string) func() ([]*Tail, error) {
+func tailOf(text string) func() ([]*exposition.Tail, error) {
 	half := len(text) / 2
-	tails := []*Tail{NewTail([]byte(text[:half]), false), NewTail([]byte(text[half:]), true)}
-	return func() ([]*Tail, error) { return tails, nil }
+	tails := []*exposition.Tail{exposition.NewTail([]byte(text[:half]), false), exposition.NewTail([]byte(text[half:]), true)}
+	return func() ([]*exposition.Tail, error) { return tails, nil }
 }
 
 // checkSuccess returns assuresign_document_check_success by document id, as
 // a scrape reads it.
 func checkSuccess(t testing.TB, s *Store) map[string]float64 {
 	t.Helper()
-	x, err := testenv.ParseExposition(exposition(t, s, false), "assuresign_document_check_success")
+	x, err := testenv.ParseExposition(scrape(t, s, false), "assuresign_document_check_success")
 	require.NoError(t, err)
 	out := map[string]float64{}
 	for _, id := range s.order {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/exposition"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
@@ -20,7 +21,7 @@ func BenchmarkPublish(b *testing.B) {
 	}{{"scheduled-round", n}, {"notified-only", n / 100}} {
 		b.Run(tc.name, func(b *testing.B) {
 			s := segmentStore(b, n, StoreConfig{})
-			var stats PublishStats
+			var stats exposition.PublishStats
 			at := testenv.T0
 			for i := 0; b.Loop(); i++ {
 				at = at.Add(time.Minute)

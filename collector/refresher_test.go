@@ -376,7 +376,7 @@ func TestFailedBatchKeepsTheLastKnownStatus(t *testing.T) {
 
 			r.round(0)
 			require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, testenv.T0, map[string]int{"ok": 1})), roundMetricNames...))
-			before := exposition(t, r.store, false)
+			before := scrape(t, r.store, false)
 
 			r.sim.Update(testenv.DocA, func(d *simulator.Document) {
 				d.Status, d.Step, d.StatusDate = assuresign.StatusSigningStepInProgress, 1, testenv.T0.Add(time.Minute)
@@ -384,7 +384,7 @@ func TestFailedBatchKeepsTheLastKnownStatus(t *testing.T) {
 			r.sim.SetFault(tc.fault)
 			stats := r.round(5 * time.Minute)
 			assert.Equal(t, 1, stats.Failed)
-			assert.Equal(t, before, exposition(t, r.store, false), "the exposition keeps the last known statuses")
+			assert.Equal(t, before, scrape(t, r.store, false), "the exposition keeps the last known statuses")
 			require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(0, testenv.T0, map[string]int{"ok": 1, tc.outcome: 1})), roundMetricNames...),
 				"down, last success unchanged")
 			a := statusOf(t, r.store, testenv.DocA)
@@ -598,10 +598,10 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 	testenv.KnownSecrets.AssertNone(t, "the debug log", logs)
 
-	text := exposition(t, r.store, false)
+	text := scrape(t, r.store, false)
 	assert.Contains(t, text, `customer="acme"`)
 	testenv.KnownSecrets.AssertNone(t, "the exposition", text)
-	testenv.KnownSecrets.AssertNone(t, "the exposition as OpenMetrics", exposition(t, r.store, true))
+	testenv.KnownSecrets.AssertNone(t, "the exposition as OpenMetrics", scrape(t, r.store, true))
 	mfs, err := r.reg.Gather()
 	require.NoError(t, err)
 	var self strings.Builder

@@ -3,11 +3,10 @@ package collector
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
-	"hash/crc32"
 	"io"
-	"math/rand/v2"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,24 +14,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/exposition"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
-
-func TestCRC32Combine(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	for _, n := range [][2]int{{0, 0}, {0, 5}, {5, 0}, {1, 1}, {100, 3000}, {70000, 1 << 20}} {
-		a, b := make([]byte, n[0]), make([]byte, n[1])
-		for i := range a {
-			a[i] = byte(rng.Uint32())
-		}
-		for i := range b {
-			b[i] = byte(rng.Uint32())
-		}
-		want := crc32.ChecksumIEEE(append(bytes.Clone(a), b...))
-		require.Equal(t, want, crc32Combine(crc32.ChecksumIEEE(a), crc32.ChecksumIEEE(b), int64(len(b))), "lengths %v", n)
-	}
-}
 
 // segmentStore returns a store of n documents spread over several chunks,
 // each checked once at testenv.T0, statuses varied.
@@ -56,7 +41,7 @@ func segmentStore(t testing.TB, n int, cfg StoreConfig) *Store {
 }
 
 // bodies returns the plain and the gunzipped body of e, with tail.
-func bodies(t testing.TB, e *Exposition, openMetrics bool, tail string) (plain, unzipped string) {
+func bodies(t testing.TB, e *exposition.Exposition, openMetrics bool, tail string) (plain, unzipped string) {
 	var p, z bytes.Buffer
 	require.NoError(t, e.Write(&p, openMetrics, false, tailOf(tail)))
 	require.NoError(t, e.Write(&z, openMetrics, true, tailOf(tail)))
@@ -72,7 +57,7 @@ func bodies(t testing.TB, e *Exposition, openMetrics bool, tail string) (plain, 
 
 func TestSegmentedBodiesAreIdentical(t *testing.T) {
 	for _, cfg := range []StoreConfig{{}, {CurrentStatusOnly: true}} {
-		s := segmentStore(t, 3*chunkSize+17, cfg)
+		s := segmentStore(t, 3*exposition.ChunkSize+17, cfg)
 		for _, om := range []bool{false, true} {
 			tail := "# HELP x y\n# TYPE x gauge\nx 1\n"
 			if om {
@@ -91,7 +76,7 @@ func TestSegmentedBodiesAreIdentical(t *testing.T) {
 			check("full")
 			// A partial update: one document in the second chunk changes.
 			s.mu.Lock()
-			d := s.docs[s.order[chunkSize+3]]
+			d := s.docs[s.order[exposition.ChunkSize+3]]
 			s.mu.Unlock()
 			before := s.Metrics()
 			s.apply(assuresign.Result{ID: d.watched.ID, Status: assuresign.StatusDeclined, RawStatus: "Declined", StatusDate: testenv.T0.Add(time.Hour)}, testenv.T0.Add(time.Hour), schedule{interval: time.Minute, maxInterval: time.Minute, terminal: time.Hour}, ^uint64(0))
@@ -106,19 +91,24 @@ func TestSegmentedBodiesAreIdentical(t *testing.T) {
 	}
 }
 
-// A gzip body ends with its last tail's final block: one that is not final
-// would leave the deflate stream open, so Write refuses it; PlainLength is
-// what a plain scrape writes.
-func TestTails(t *testing.T) {
-	e := segmentStore(t, 300, StoreConfig{}).Metrics()
-	open := func() ([]*Tail, error) { return []*Tail{NewTail([]byte("a 1\n"), false)}, nil }
-	require.Error(t, e.Write(io.Discard, false, true, open))
-
-	tails := []*Tail{NewTail([]byte("a 1\n"), false), NewTail([]byte("b 2\n# EOF\n"), true)}
-	for _, openMetrics := range []bool{false, true} {
-		var p bytes.Buffer
-		require.NoError(t, e.Write(&p, openMetrics, false, func() ([]*Tail, error) { return tails, nil }))
-		assert.Equal(t, p.Len(), e.PlainLength(openMetrics, tails))
-		assert.True(t, strings.HasSuffix(p.String(), "a 1\nb 2\n# EOF\n"))
+// The documents' bodies, hashed, as they were written before the exposition
+// package was split out of collector: a change to how they are written must
+// not change their bytes. (fixedExposition shows a body whole.)
+func TestExpositionBytesUnchanged(t *testing.T) {
+	want := map[string]string{
+		"current-only=false openmetrics=false": "e9c0c25a5a4c06fae4d4646000157282e5a13dfa2a5b367ae6a45cc2889a73c8",
+		"current-only=false openmetrics=true":  "81950da54ce11aa899b39693211986543f2b02e51d9a8a9093619b2a931cf3aa",
+		"current-only=true openmetrics=false":  "9450d7299a6dc4b90c502de3f321914d1eeeb1d8e50a41adfb61892f2602dc51",
+		"current-only=true openmetrics=true":   "59c1229ef0f491144e973da666df70071d804cd14f42504a002cb72938db7863",
+	}
+	for _, cfg := range []StoreConfig{{}, {CurrentStatusOnly: true}} {
+		s := segmentStore(t, 2*256+17, cfg)
+		for _, om := range []bool{false, true} {
+			var b bytes.Buffer
+			require.NoError(t, s.Metrics().Write(&b, om, false, tailOf("")))
+			sum := sha256.Sum256(b.Bytes())
+			key := fmt.Sprintf("current-only=%t openmetrics=%t", cfg.CurrentStatusOnly, om)
+			assert.Equal(t, want[key], hex.EncodeToString(sum[:]), key)
+		}
 	}
 }

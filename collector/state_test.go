@@ -67,7 +67,7 @@ func TestRestoreJoinsTheWatchList(t *testing.T) {
 	assert.Zero(t, clamped, "times the schedule produced stand")
 	assert.True(t, after.refresher.Ready(), "ready before any round")
 
-	x, err := testenv.ParseExposition(exposition(t, after.store, false))
+	x, err := testenv.ParseExposition(scrape(t, after.store, false))
 	require.NoError(t, err)
 	assert.Equal(t, "SigningStepInProgress", x.Status(testenv.DocA))
 	assert.Equal(t, "Completed", x.Status(testenv.DocB))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/exposition"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
@@ -28,7 +29,7 @@ type Store struct {
 	generation atomic.Uint64
 	// dirty holds the chunks whose documents changed since the last publish.
 	dirty      map[int]bool
-	exposition atomic.Pointer[Exposition]
+	exposition atomic.Pointer[exposition.Exposition]
 	watched    atomic.Int64 // len(docs), for Len
 	// parked holds restored documents of envelopes not yet listed again.
 	parked map[string]*document
@@ -76,17 +77,17 @@ func NewStore(cfg StoreConfig) *Store {
 
 // changed marks d's samples for the next publish.
 func (s *Store) changed(d *document) {
-	s.dirty[d.index/chunkSize] = true
+	s.dirty[d.index/exposition.ChunkSize] = true
 	s.generation.Add(1)
 }
 
 // Publish makes what changed since the last call visible to scrapes; the
 // refresher calls it after each round, so one round costs one publish.
-func (s *Store) Publish() PublishStats {
+func (s *Store) Publish() exposition.PublishStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.dirty) == 0 {
-		return PublishStats{}
+		return exposition.PublishStats{}
 	}
 	return s.publish()
 }

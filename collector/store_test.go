@@ -40,7 +40,7 @@ func TestStoreSetWatchListKeepsKnownDocuments(t *testing.T) {
 	assert.Equal(t, testenv.T0, docs[0].LastCheck)
 	assert.Equal(t, testenv.DocC, docs[1].ID)
 	assert.Equal(t, "Unknown", docs[1].Status)
-	assert.Contains(t, exposition(t, s, false), `assuresign_document_info{document_id="`+testenv.DocA+`",team="legal"} 1`, "a kept document is rendered again")
+	assert.Contains(t, scrape(t, s, false), `assuresign_document_info{document_id="`+testenv.DocA+`",team="legal"} 1`, "a kept document is rendered again")
 
 	// The same list again adds nothing.
 	assert.Equal(t, 0, s.SetWatchList(wl))

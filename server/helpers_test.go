@@ -316,12 +316,12 @@ func body(t testing.TB, rec *httptest.ResponseRecorder) string {
 	return string(b)
 }
 
-// exposition turns the /metrics handler's output into a Gatherer: every
+// scraped turns the /metrics handler's output into a Gatherer: every
 // Gather scrapes h in the text format (gzipped, as Prometheus asks) and
 // parses the body. prometheus.Gatherers sorts the result and checks its
 // consistency (types, duplicate series, label names, UTF-8), as a registry
 // would.
-func exposition(t testing.TB, h http.Handler) prometheus.Gatherer {
+func scraped(t testing.TB, h http.Handler) prometheus.Gatherer {
 	return prometheus.Gatherers{prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
 		rec := scrape(h, http.Header{"Accept-Encoding": {"gzip"}})
 		if rec.Code != http.StatusOK {

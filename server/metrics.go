@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/assuresign-exporter/assuresign_exporter/collector"
+	"github.com/assuresign-exporter/assuresign_exporter/exposition"
 )
 
 const (
@@ -99,7 +100,7 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The exporter's own metrics are gathered while the stored documents
 	// are written.
 	type gathered struct {
-		tails []*collector.Tail
+		tails []*exposition.Tail
 		err   error
 	}
 	done := make(chan gathered, 1)
@@ -107,7 +108,7 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		tails, err := h.self.tails(format)
 		done <- gathered{tails, err}
 	}()
-	wait := func() ([]*collector.Tail, error) { g := <-done; return g.tails, g.err }
+	wait := func() ([]*exposition.Tail, error) { g := <-done; return g.tails, g.err }
 
 	header := w.Header()
 	header.Set("Content-Type", contentTypeText)
@@ -131,7 +132,7 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		header.Set("Content-Length", strconv.Itoa(e.PlainLength(openMetrics, tails)))
-		wait = func() ([]*collector.Tail, error) { return tails, nil }
+		wait = func() ([]*exposition.Tail, error) { return tails, nil }
 	}
 	sent := &countingWriter{w: w}
 	bw := getBatchWriter(sent)
@@ -176,21 +177,21 @@ type selfMetrics struct {
 
 	mu            sync.Mutex
 	runtimeAt     [2]time.Time // by format: text, OpenMetrics
-	runtimeTail   [2]*collector.Tail
+	runtimeTail   [2]*exposition.Tail
 	envelopesAt   [2]uint64 // the generation envelopesTail was encoded at
-	envelopesTail [2]*collector.Tail
-	ownTail       [2]*collector.Tail
+	envelopesTail [2]*exposition.Tail
+	ownTail       [2]*exposition.Tail
 }
 
 // tails returns the tails to write after the documents, the last final.
-func (s *selfMetrics) tails(format expfmt.Format) ([]*collector.Tail, error) {
+func (s *selfMetrics) tails(format expfmt.Format) ([]*exposition.Tail, error) {
 	v := 0
 	if format.FormatType() == expfmt.TypeOpenMetrics {
 		v = 1
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]*collector.Tail, 0, 3)
+	out := make([]*exposition.Tail, 0, 3)
 	if s.envelopes != nil {
 		// Read before gathering: a publish in between only makes the next
 		// scrape encode them again.
@@ -199,7 +200,7 @@ func (s *selfMetrics) tails(format expfmt.Format) ([]*collector.Tail, error) {
 			if err != nil {
 				return nil, err
 			}
-			s.envelopesTail[v], s.envelopesAt[v] = collector.NewTail(plain, false), gen
+			s.envelopesTail[v], s.envelopesAt[v] = exposition.NewTail(plain, false), gen
 		}
 		out = append(out, s.envelopesTail[v])
 	}
@@ -209,7 +210,7 @@ func (s *selfMetrics) tails(format expfmt.Format) ([]*collector.Tail, error) {
 			if err != nil {
 				return nil, err
 			}
-			s.runtimeTail[v], s.runtimeAt[v] = collector.NewTail(plain, false), now
+			s.runtimeTail[v], s.runtimeAt[v] = exposition.NewTail(plain, false), now
 		}
 		out = append(out, s.runtimeTail[v])
 	}
@@ -218,7 +219,7 @@ func (s *selfMetrics) tails(format expfmt.Format) ([]*collector.Tail, error) {
 		return nil, err
 	}
 	if t := s.ownTail[v]; t == nil || !bytes.Equal(t.Plain(), plain) {
-		s.ownTail[v] = collector.NewTail(plain, true)
+		s.ownTail[v] = exposition.NewTail(plain, true)
 	}
 	return append(out, s.ownTail[v]), nil
 }

@@ -43,11 +43,11 @@ func fullHandler(t *testing.T) (http.Handler, *prometheus.Registry) {
 
 func TestExpositionLintsClean(t *testing.T) {
 	h, _ := fullHandler(t)
-	problems, err := testutil.GatherAndLint(exposition(t, h))
+	problems, err := testutil.GatherAndLint(scraped(t, h))
 	require.NoError(t, err)
 	assert.Empty(t, problems)
 	// Every self-metric is there after the documents.
-	require.NoError(t, testutil.GatherAndCompare(exposition(t, h), strings.NewReader(`
+	require.NoError(t, testutil.GatherAndCompare(scraped(t, h), strings.NewReader(`
 # HELP assuresign_watched_documents Documents this exporter watches: the watch list's, or with --total-shards above 1 this shard's share of them.
 # TYPE assuresign_watched_documents gauge
 assuresign_watched_documents 3
@@ -64,7 +64,7 @@ assuresign_up 1
 # TYPE assuresign_last_refresh_success_timestamp_seconds gauge
 assuresign_last_refresh_success_timestamp_seconds 1.709298e+09
 `), "assuresign_watched_documents", "assuresign_watchlist_last_reload_successful", "assuresign_refresh_interval_seconds", "assuresign_up", "assuresign_last_refresh_success_timestamp_seconds"))
-	n, err := testutil.GatherAndCount(exposition(t, h), "assuresign_api_requests_total", "assuresign_api_request_duration_seconds", "assuresign_document_results_total")
+	n, err := testutil.GatherAndCount(scraped(t, h), "assuresign_api_requests_total", "assuresign_api_request_duration_seconds", "assuresign_document_results_total")
 	require.NoError(t, err)
 	assert.Equal(t, len(assuresign.Outcomes)+1+4, n)
 }
@@ -250,7 +250,7 @@ func TestScrapeDuringRefresh(t *testing.T) {
 		}),
 	})
 	h := fx.handler
-	g := exposition(t, h)
+	g := scraped(t, h)
 	stop, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(stopped)
