@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -57,6 +58,15 @@ func TestVersionAndManPage(t *testing.T) {
 		assert.NotRegexp(t, `^\s+(build user|build date|go version|platform|tags):`, l, "line %d", i+2)
 	}
 	assert.Contains(t, string(man), `\fB--watch.file=WATCH.FILE\fR`)
+	// The page says what the program is: NAME's "name \- summary", and a
+	// DESCRIPTION paragraph.
+	assert.Equal(t, filepath.Base(bin)+` \- `+appSummary, lines[2], "NAME")
+	desc := regexp.MustCompile(`(?m)^\.SH "DESCRIPTION"\n(.*)\n\.SH`).FindStringSubmatch(string(man))
+	require.NotNil(t, desc, "no DESCRIPTION section:\n%s", man)
+	assert.Equal(t, appDescription, desc[1])
+	help, err := exec.Command(bin, "--help").CombinedOutput()
+	require.NoError(t, err)
+	assert.Contains(t, strings.Join(strings.Fields(string(help)), " "), appDescription, "--help says what the program is")
 
 	groff, err := exec.LookPath("groff")
 	if err != nil {
