@@ -22,11 +22,12 @@ func releaseState(t *testing.T, version, changelog string) string {
 }
 
 // releaseDownloads are the ways the docs could tell users to take the
-// release of version: its tarballs, its image, its tag.
+// release of version: its tarballs, its image, its tag (kubectl apply of
+// it; a kustomization's resources may name the tag to pin).
 func releaseDownloads(version string) *regexp.Regexp {
 	v := regexp.QuoteMeta(version)
 	return regexp.MustCompile(`releases/download/v` + v + `\b|assuresign_exporter-` + v + `\.[a-z]|` +
-		`docker (?:run|pull)\b.*:v` + v + `\b|\?ref=v` + v + `\b`)
+		`docker (?:run|pull)\b.*:v` + v + `\b|apply -k\b.*\?ref=v` + v + `\b`)
 }
 
 // TestInstallDocsFollowTheChangelog: while CHANGELOG.md says VERSION is
