@@ -114,9 +114,10 @@ golangci-lint:
 		GOBIN="$(LOCALBIN)" $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); \
 	fi
 
-## unit: go test -race ./..., the end-to-end and reliability tests included.
+## unit: go test -race ./..., the end-to-end and reliability tests included, then every skipped
+## test and why (tools/testsummary: a missing prometheus or chromium shows without -v).
 unit:
-	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) run ./tools/testsummary -race -count=1 -timeout 15m ./...
 
 ## rules: promtool checks and tests of the alerting and recording rules.
 rules:
