@@ -101,3 +101,42 @@ func TestAlertmanagerGroupingDocumented(t *testing.T) {
 		assert.Equal(t, groupBy[1], m[1], "docs/deployment.md: alerts grouped by")
 	}
 }
+
+// TestREADMEDemoCount holds the README's count of the demo's documents to
+// what the demo watches, the count its landing page shows.
+func TestREADMEDemoCount(t *testing.T) {
+	readme := strings.Join(strings.Fields(readDoc(t, "README.md")), " ")
+	m := regexp.MustCompile(`watch list of (\d+) documents \(the count its landing page shows: (\d+) by their id and (\d+) in two envelopes, of (\d+) and (\d+)\)`).FindStringSubmatch(readme)
+	require.NotNil(t, m, "README.md: no count of the demo's documents")
+	want := []int{demoWatchedDocuments(), demoDocuments, demoWatchedDocuments() - demoDocuments}
+	want = append(want, demoEnvelopeSizes...)
+	got := make([]int, len(m)-1)
+	for i, s := range m[1:] {
+		got[i] = atoi(t, s)
+	}
+	assert.Equal(t, want, got, "README.md: the demo's documents: in all, by id, in envelopes, each envelope's")
+}
+
+// TestMemoryFiguresAgree holds the memory figures the README and
+// deployment.md give to the measured ones, performance.md's resident memory
+// rows (their VmHWM), so the three pages say one thing.
+func TestMemoryFiguresAgree(t *testing.T) {
+	perf := readDoc(t, filepath.Join("docs", "performance.md"))
+	measured := map[string]string{}
+	for _, docs := range []string{"10,000", "100,000"} {
+		m := regexp.MustCompile(`(?m)^\| resident memory, ` + docs + ` documents, real binary \|[^|]*\(VmHWM (\d+) MiB\)`).FindStringSubmatch(perf)
+		require.NotNil(t, m, "docs/performance.md: no resident memory row at %s documents with its VmHWM", docs)
+		measured[docs] = m[1]
+	}
+	flat := func(path string) string { return strings.Join(strings.Fields(readDoc(t, path)), " ") }
+	for _, c := range []struct{ page, docs, re string }{
+		{"README.md", "10,000", `at 10,000 documents it takes .{0,200}? in (\d+) MiB of memory`},
+		{"docs/deployment.md", "10,000", `at most (\d+) MiB RSS with 10,000 watched documents`},
+		{"docs/deployment.md", "100,000", `and at most (\d+) MiB with 100,000`},
+	} {
+		m := regexp.MustCompile(c.re).FindStringSubmatch(flat(c.page))
+		if assert.NotNil(t, m, "%s: no memory figure at %s documents (%s)", c.page, c.docs, c.re) {
+			assert.Equal(t, measured[c.docs], m[1], "%s: MiB at %s documents, as docs/performance.md measured", c.page, c.docs)
+		}
+	}
+}
