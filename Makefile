@@ -31,6 +31,10 @@ ifeq ($(strip $(CREATED)),)
 override CREATED := $(call epoch_date,%Y-%m-%dT%H:%M:%SZ)
 endif
 
+# Build tags: a static binary's pure-Go DNS resolver and user lookup (the
+# default without cgo, said out loud). --version prints them ("tags:").
+BUILD_TAGS ?= netgo,osusergo
+
 VERSION_PKG := github.com/prometheus/common/version
 LDFLAGS := -s -w \
 	-X $(VERSION_PKG).Version=$(VERSION) \
@@ -86,7 +90,7 @@ help:
 
 ## build: the static binary, stamped with version, revision, branch, build user and date.
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(BUILD_TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) .
 
 ## demo: the exporter against the built-in simulator (see README, "Try it").
 demo:
@@ -114,9 +118,10 @@ golangci-lint:
 		GOBIN="$(LOCALBIN)" $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); \
 	fi
 
-## unit: go test -race ./..., the end-to-end and reliability tests included.
+## unit: go test -race ./..., the end-to-end and reliability tests included, then every skipped
+## test and why (tools/testsummary: a missing prometheus or chromium shows without -v).
 unit:
-	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) run ./tools/testsummary -race -count=1 -timeout 15m ./...
 
 ## rules: promtool checks and tests of the alerting and recording rules.
 rules:
@@ -156,7 +161,7 @@ crossbuild:
 	@set -e; for p in $(PLATFORMS); do \
 		os=$${p%/*}; arch=$${p#*/}; ext=; if [ "$$os" = windows ]; then ext=.exe; fi; \
 		echo ">> building $$os/$$arch"; \
-		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -tags '$(BUILD_TAGS)' -ldflags '$(LDFLAGS)' \
 			-o "$(BUILD_DIR)/$$os-$$arch/$(BIN)$$ext" .; \
 	done
 

@@ -28,7 +28,7 @@ import (
 // --check's exit codes.
 const (
 	checkOK          = 0 // every document got a status
-	checkIncomplete  = 1 // a document got none, an envelope could not be listed, or the watch list, a flag or the ContextIdentifier is invalid
+	checkIncomplete  = 1 // a document got none, an envelope could not be listed, nothing to check, or the watch list, a flag or the ContextIdentifier is invalid
 	checkUnreachable = 2 // AssureSign could not be reached, or refused the request or every document
 )
 
@@ -39,7 +39,7 @@ var checkExitCodes = []struct {
 	meaning string
 }{
 	{checkOK, "every document has a status"},
-	{checkIncomplete, "a document has none, an envelope cannot be listed, or the watch list, a flag or the ContextIdentifier is invalid"},
+	{checkIncomplete, "a document has none, an envelope cannot be listed, the watch files name nothing to check, or the watch list, a flag or the ContextIdentifier is invalid"},
 	{checkUnreachable, "AssureSign could not be reached, or refused the request or every document"},
 }
 
@@ -210,6 +210,14 @@ func checkDocuments(ctx context.Context, cfg checkConfig, logger *slog.Logger) c
 	wl, err := watchlist.NewFiles(cfg.watchFiles, cfg.maxDocuments, cfg.contextIdentifier == "", prometheus.NewRegistry(), logger).Load()
 	if err != nil {
 		return checkFailure(fmt.Sprintf("watch list invalid: %v", err))
+	}
+	// "0 of 0 documents ... OK" would pass a typo in a glob.
+	if len(wl.Documents) == 0 && len(wl.Envelopes) == 0 {
+		quoted := make([]string, len(cfg.watchFiles))
+		for i, p := range cfg.watchFiles {
+			quoted[i] = strconv.Quote(p)
+		}
+		return checkFailure("nothing to check: --watch.file " + strings.Join(quoted, ", ") + " names no document or envelope (a glob that matches no file, or empty files)")
 	}
 	client, err := assuresign.NewClient(cfg.client)
 	if err != nil {

@@ -416,3 +416,29 @@ func TestCheckOutputIsDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckNothingToCheck: a glob that matches no file (a typo, say) is no
+// pass: "0 of 0 documents ... OK" would hide it.
+func TestCheckNothingToCheck(t *testing.T) {
+	r := newCheckRig(t)
+	pattern := filepath.Join(r.dir, "sale*.yaml")
+	for _, output := range []string{checkOutputTable, checkOutputJSON} {
+		var out bytes.Buffer
+		code := runCheck(context.Background(), &out, checkConfig{
+			watchFiles: []string{pattern}, maxDocuments: 100, contextIdentifier: chkContext,
+			client:    assuresign.Config{Endpoint: r.endpoint(), MaxRetries: -1},
+			batchSize: 2, concurrency: 2, timeout: 5 * time.Second, output: output,
+		}, slog.New(slog.DiscardHandler))
+		assert.Equal(t, checkIncomplete, code, out.String())
+		msg := out.String()
+		if output == checkOutputJSON {
+			rep := decodeCheckReport(t, out.Bytes())
+			assert.Equal(t, "invalid", rep.Result)
+			msg = rep.Message
+		}
+		assert.Contains(t, msg, `nothing to check: --watch.file "`+pattern+`" names no document or envelope`)
+		assert.NotContains(t, msg, "OK")
+	}
+	assert.Zero(t, r.sim.Stats().Requests, "nothing asked")
+	assert.Contains(t, checkHelp(), "1 when a document has none, an envelope cannot be listed, the watch files name nothing to check", "--check's help gives the reason")
+}

@@ -134,9 +134,13 @@ func demoCheckHelp(watchPath, contextIdentifier string, givenContext bool, wrong
 	if err != nil {
 		exe = os.Args[0]
 	}
-	cmd := shellQuote(exe) + " --check --watch.file=" + shellQuote(watchPath) + " --assuresign.endpoint=" + shellQuote(*endpoint)
+	cmd := demoCheckProgram(exe) + " --check --watch.file=" + shellQuote(watchPath) + " --assuresign.endpoint=" + shellQuote(*endpoint)
 	var b strings.Builder
-	b.WriteString("demo: ask the simulator about every watched document once, as --check does for an account, while the demo runs:\n")
+	b.WriteString("demo: ask the simulator about every watched document once, as --check does for an account, while the demo runs")
+	if strings.HasPrefix(cmd, "go run ") {
+		b.WriteString(" (from the directory you ran `go run . --demo` in)")
+	}
+	b.WriteString(":\n")
 	switch {
 	case givenContext && *contextFile != "":
 		fmt.Fprintf(&b, "  %s --assuresign.context-identifier-file=%s\n", cmd, shellQuote(*contextFile))
@@ -147,6 +151,18 @@ func demoCheckHelp(watchPath, contextIdentifier string, givenContext bool, wrong
 	}
 	fmt.Fprintf(&b, "demo: document %s is meant to fail: its AuthToken in the watch file is wrong, so --check says FAILED and exits 1\n\n", wrongToken)
 	return b.String()
+}
+
+// demoCheckProgram is how the printed --check command runs the exporter: the
+// binary exe, or `go run .` when exe is go run's, which lives in a go-build
+// directory (a temporary one, or the build cache) only while Go keeps it.
+func demoCheckProgram(exe string) string {
+	for _, dir := range strings.Split(filepath.ToSlash(filepath.Dir(exe)), "/") {
+		if digits, ok := strings.CutPrefix(dir, "go-build"); ok && strings.Trim(digits, "0123456789") == "" {
+			return "go run ."
+		}
+	}
+	return shellQuote(exe)
 }
 
 // shellQuote quotes s for a POSIX shell unless it is plainly safe.

@@ -63,6 +63,7 @@ func TestBinary(t *testing.T) {
 	t.Run("demo webhook", func(t *testing.T) { t.Parallel(); testDemoWebhook(t) })
 	t.Run("demo on loopback", func(t *testing.T) { t.Parallel(); testDemoLoopback(t) })
 	t.Run("demo check", func(t *testing.T) { t.Parallel(); testDemoCheck(t) })
+	t.Run("demo check via go run", func(t *testing.T) { t.Parallel(); testDemoCheckGoRun(t) })
 	t.Run("wrong endpoint path", func(t *testing.T) { t.Parallel(); testWrongEndpointPath(t) })
 	t.Run("persistence across a restart", func(t *testing.T) { t.Parallel(); testPersistence(t) })
 }
@@ -582,7 +583,7 @@ func testDemoWebhook(t *testing.T) {
 
 // demoCheck finds the --check command the demo prints and the document it
 // says is meant to fail.
-var demoCheck = regexp.MustCompile(`(?m)^demo: ask the simulator about every watched document once, as --check does for an account, while the demo runs:\n  (.*--check .*)\n\(that ContextIdentifier is the simulator's, made up for this run: no account's secret\)\ndemo: document (\S+) is meant to fail: its AuthToken in the watch file is wrong, so --check says FAILED and exits 1$`)
+var demoCheck = regexp.MustCompile(`(?m)^demo: ask the simulator about every watched document once, as --check does for an account, while the demo runs(?: \(from the directory you ran ` + "`go run . --demo`" + ` in\))?:\n  (.*--check .*)\n\(that ContextIdentifier is the simulator's, made up for this run: no account's secret\)\ndemo: document (\S+) is meant to fail: its AuthToken in the watch file is wrong, so --check says FAILED and exits 1$`)
 
 // testDemoCheck runs the --check command the demo prints, as a new user
 // would: only the document the demo names fails, and --check exits 1.
@@ -607,6 +608,48 @@ func testDemoCheck(t *testing.T) {
 	assert.Contains(t, string(out), "FAILED: documents without a status: 1")
 	assert.Regexp(t, `(?m)^`+failing+` .*Error: The AuthToken is not valid for this document\.\s+no status in the answer$`, string(out))
 	demoSecrets(t, tmp).AssertNone(t, "the --check output", string(out))
+}
+
+// testDemoCheckGoRun runs the demo as `go run . --demo` runs it, from a
+// go-build directory that Go may remove at any time: the --check command it
+// prints builds the exporter again instead of naming that binary, and works
+// from the source directory.
+func testDemoCheckGoRun(t *testing.T) {
+	tmp := t.TempDir()
+	exe := filepath.Join(tmp, "go-build1234", "b001", "exe", "assuresign_exporter")
+	require.NoError(t, os.MkdirAll(filepath.Dir(exe), 0o755))
+	bin, err := os.ReadFile(testenv.BuildBinary(t, testenv.ExporterPkg))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(exe, bin, 0o755))
+	cmd := exec.Command(exe, "--demo", "--refresh.interval=1h", "--web.listen-address="+testenv.FreeAddr(t))
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + tmp}
+	p := testenv.Start(t, cmd)
+	t.Cleanup(func() { p.Stop(10 * time.Second) })
+	m := p.WaitOutput(t, demoCheck, waitFor)
+	command := m[1]
+	assert.Regexp(t, `^ASSURESIGN_CONTEXT_IDENTIFIER=\S+ go run \. --check `, command, "not the go-build binary, which may be gone")
+	require.NoError(t, os.Remove(exe), "go run's binary is gone")
+
+	check := exec.Command("sh", "-c", command)
+	check.Env = os.Environ() // go needs its own (GOCACHE, HOME)
+	out, err := check.CombinedOutput()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "%s", out)
+	assert.Equal(t, checkIncomplete, exit.ExitCode(), "%s", out)
+	assert.Contains(t, string(out), "FAILED: documents without a status: 1", "only the document meant to fail fails")
+}
+
+func TestDemoCheckProgram(t *testing.T) {
+	for exe, want := range map[string]string{
+		"/tmp/go-build2159638305/b001/exe/assuresign_exporter":   "go run .",
+		"/home/me/.cache/go-build/4f/4f0c-d/assuresign_exporter": "go run .",
+		"/usr/local/bin/assuresign_exporter":                     "/usr/local/bin/assuresign_exporter",
+		"/home/me/go-builds/assuresign_exporter":                 "/home/me/go-builds/assuresign_exporter",
+		"/opt/my exporter/assuresign_exporter":                   "'/opt/my exporter/assuresign_exporter'",
+		"/home/me/src/assuresign_exporter/assuresign_exporter":   "/home/me/src/assuresign_exporter/assuresign_exporter",
+	} {
+		assert.Equal(t, want, demoCheckProgram(exe), exe)
+	}
 }
 
 // testDemoLoopback starts the demo without --web.listen-address: it listens

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -57,6 +58,15 @@ func TestVersionAndManPage(t *testing.T) {
 		assert.NotRegexp(t, `^\s+(build user|build date|go version|platform|tags):`, l, "line %d", i+2)
 	}
 	assert.Contains(t, string(man), `\fB--watch.file=WATCH.FILE\fR`)
+	// The page says what the program is: NAME's "name \- summary", and a
+	// DESCRIPTION paragraph.
+	assert.Equal(t, filepath.Base(bin)+` \- `+appSummary, lines[2], "NAME")
+	desc := regexp.MustCompile(`(?m)^\.SH "DESCRIPTION"\n(.*)\n\.SH`).FindStringSubmatch(string(man))
+	require.NotNil(t, desc, "no DESCRIPTION section:\n%s", man)
+	assert.Equal(t, appDescription, desc[1])
+	help, err := exec.Command(bin, "--help").CombinedOutput()
+	require.NoError(t, err)
+	assert.Contains(t, strings.Join(strings.Fields(string(help)), " "), appDescription, "--help says what the program is")
 
 	groff, err := exec.LookPath("groff")
 	if err != nil {
@@ -78,4 +88,27 @@ func TestVersionAndManPage(t *testing.T) {
 	text := strings.Split(strings.TrimSpace(string(page)), "\n")
 	assert.Regexp(t, `^assuresign_exporter\(1\)\s.*\sassuresign_exporter\(1\)$`, text[0], "the page's header")
 	assert.Regexp(t, `^\s+`+regexp.QuoteMeta(ver)+`\s+assuresign_exporter\(1\)$`, text[len(text)-1], "the page's footer carries the version")
+}
+
+// TestReleaseBuildTags: the build `make build` (and promu, and the image)
+// makes names its build tags in --version, which says "tags: unknown" for a
+// build without -tags.
+func TestReleaseBuildTags(t *testing.T) {
+	testenv.SkipShort(t)
+	makeTool, err := exec.LookPath("make")
+	if err != nil {
+		t.Skip("make not found")
+	}
+	plan, err := exec.Command(makeTool, "-s", "-n", "build").CombinedOutput()
+	require.NoError(t, err, "%s", plan)
+	m := regexp.MustCompile(`go build .*-tags '([^']+)'`).FindStringSubmatch(string(plan))
+	require.NotNil(t, m, "make build passes no -tags:\n%s", plan)
+	tags := m[1]
+	promu, err := os.ReadFile(".promu.yml")
+	require.NoError(t, err)
+	assert.Regexp(t, `(?m)^  flags: .*-tags `+regexp.QuoteMeta(tags)+`$`, string(promu), ".promu.yml builds with make build's tags")
+
+	out, err := exec.Command(testenv.BuildBinary(t, testenv.ExporterPkg, "-tags", tags), "--version").CombinedOutput()
+	require.NoError(t, err)
+	assert.Regexp(t, `(?m)^\s+tags:\s+`+regexp.QuoteMeta(tags)+`$`, string(out))
 }

@@ -26,6 +26,10 @@ promtool test rules alerts_test.yml rules_test.yml
 step "promtool check config (rule_files are relative to prometheus.yml)"
 promtool check config prometheus.yml
 
+step "the demo's rules (demo/alerts.yml: alerts.yml with shorter for:, go test -run TestDemoAlerts holds them together)"
+promtool test rules demo/alerts_test.yml
+promtool check config demo/prometheus.yml
+
 step "amtool check-config"
 amtool check-config alertmanager.yml
 

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestSummarize reads a recorded `go test -json ./...` of four packages: a
+// passes with two skips (one a subtest), b fails one test and skips one, c
+// fails to build, d has no tests.
+func TestSummarize(t *testing.T) {
+	f, err := os.Open("testdata/go-test.json")
+	require.NoError(t, err)
+	defer f.Close()
+	var out strings.Builder
+	summarize(f, &out)
+	assert.Equal(t, "    b_test.go:5: wrong answer\n"+
+		"--- FAIL: TestFails (0.00s)\n"+
+		"FAIL\texample.com/rec/b\t0.003s\n"+
+		"ok  \texample.com/rec/a\t0.007s\n"+
+		"# example.com/rec/c [example.com/rec/c.test]\n"+
+		"c/c_test.go:5:28: undefined: undefined\n"+
+		"FAIL\texample.com/rec/c [build failed]\n"+
+		"?   \texample.com/rec/d\t[no test files]\n"+
+		"\n3 tests skipped:\n"+
+		"SKIP example.com/rec/a TestNeedsPrometheus: a_test.go:8: prometheus not found on PATH: install it (Debian: apt-get install prometheus)\n"+
+		"SKIP example.com/rec/a TestSub/with_chromium: a_test.go:12: chromium not found\n"+
+		"SKIP example.com/rec/b TestSkipsToo: b_test.go:7: looking for amtool\n",
+		out.String())
+}
+
+func TestSummarizeNothingSkipped(t *testing.T) {
+	var out strings.Builder
+	summarize(strings.NewReader(`{"Action":"output","Package":"p","Output":"ok  \tp\t0.1s\n"}`+"\nnot json\n"), &out)
+	assert.Equal(t, "ok  \tp\t0.1s\nnot json\n", out.String(), "no summary when nothing was skipped")
+}
+
+// TestMakeUnitSummarizes: `make unit` (and so `make test`) runs the tests
+// through testsummary.
+func TestMakeUnitSummarizes(t *testing.T) {
+	out, err := exec.Command("make", "-s", "-n", "-C", "../..", "unit").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Regexp(t, `(?m)^go run \./tools/testsummary .*\./\.\.\.$`, string(out))
+}
