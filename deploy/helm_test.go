@@ -628,6 +628,18 @@ func TestHelmChartSchema(t *testing.T) {
 		"webhook: {enabeld: true}":        "enabeld",
 		"sharding: {shards: 0}":           "minimum",
 		"watchFiles: {files: {a.txt: x}}": "a.txt",
+		// The nested Kubernetes objects are closed: a typo is not dropped in silence.
+		"securityContext: {readOnlyRootFilesystm: true}":          "readOnlyRootFilesystm",
+		"podSecurityContext: {runAsNonRot: true}":                 "runAsNonRot",
+		"resources: {limits: {memry: 128Mi}}":                     "memry",
+		"resources: {limits: {memory: 128MB}}":                    "128MB",
+		"livenessProbe: {httpGett: {path: /-/healthy}}":           "httpGett",
+		"readinessProbe: {httpGet: {path: /-/ready, prot: 9865}}": "prot",
+		"podDisruptionBudget: {maxUnavailable: abc}":              "abc",
+		"persistence: {size: lots}":                               "lots",
+		"serviceMonitor: {interval: 30 seconds}":                  "30 seconds",
+		// What the exporter would refuse at start.
+		`webhook: {bearerToken: {value: "token\nwith a line break"}}`: "/webhook/bearerToken/value",
 	} {
 		_, err := renderChart(t, chartValues(t, values))
 		if err == nil || !strings.Contains(err.Error(), "values don't meet the specifications of the schema") || !strings.Contains(err.Error(), want) {
@@ -767,5 +779,58 @@ func TestHelmChartPackage(t *testing.T) {
 	}
 	if want := "assuresign-exporter-" + packaged.Metadata.Version + ".tgz"; path.Base(archive) != want {
 		t.Errorf("package %s, want %s", path.Base(archive), want)
+	}
+}
+
+// injection would add host namespaces to the pod if a template wrote a
+// string value unquoted: every string must come out verbatim, never as YAML.
+const injection = "x\n  hostNetwork: true\n  hostPID: true\n"
+
+// TestHelmChartQuotesStrings renders each free string value as injection:
+// the value is kept verbatim, and no pod shares the host's namespaces.
+func TestHelmChartQuotesStrings(t *testing.T) {
+	inj := strconv.Quote(injection)
+	for _, tc := range []struct {
+		values string
+		got    func(r *rendered) string
+	}{
+		{"priorityClassName: " + inj, func(r *rendered) string { return podSpec(r).PriorityClassName }},
+		{"serviceAccount: {name: " + inj + "}", func(r *rendered) string { return podSpec(r).ServiceAccountName }},
+		{"image: {repository: " + inj + "}", func(r *rendered) string {
+			return strings.TrimSuffix(podSpec(r).Containers[0].Image, ":"+loadChart(t).Metadata.AppVersion)
+		}},
+		{"image: {tag: " + inj + "}", func(r *rendered) string {
+			_, tag, _ := strings.Cut(podSpec(r).Containers[0].Image, ":")
+			return tag
+		}},
+		{"contextIdentifier: {existingSecret: " + inj + "}", func(r *rendered) string {
+			return podSpec(r).Volumes[1].Projected.Sources[0].Secret.Name
+		}},
+		{"webhook: {enabled: true, bearerToken: {existingSecret: " + inj + "}}", func(r *rendered) string {
+			return podSpec(r).Volumes[1].Projected.Sources[1].Secret.Name
+		}},
+		{"watchFiles: {existingSecret: " + inj + "}", func(r *rendered) string { return podSpec(r).Volumes[0].Secret.SecretName }},
+		{"watchFiles: {existingConfigMap: " + inj + "}", func(r *rendered) string { return podSpec(r).Volumes[0].ConfigMap.Name }},
+		{"webConfig: {existingSecret: " + inj + "}", func(r *rendered) string { return podSpec(r).Volumes[2].Secret.SecretName }},
+		{"persistence: {enabled: true, existingClaim: " + inj + "}", func(r *rendered) string {
+			return podSpec(r).Volumes[2].PersistentVolumeClaim.ClaimName
+		}},
+		{"persistence: {enabled: true, storageClassName: " + inj + "}", func(r *rendered) string { return *r.claims[0].Spec.StorageClassName }},
+		{"webhook: {enabled: true, bearerToken: {value: t}, ingress: {enabled: true, className: " + inj + "}}", func(r *rendered) string {
+			return *r.ingresses[0].Spec.IngressClassName
+		}},
+		{"grafanaDashboard: {enabled: true, namespace: " + inj + "}", func(r *rendered) string { return r.configMaps[0].Namespace }},
+		{"fullnameOverride: " + inj, func(r *rendered) string { return r.deployments[0].Name }},
+		{"nameOverride: " + inj, func(r *rendered) string { return podTemplate(r).Labels["app.kubernetes.io/name"] }},
+	} {
+		t.Run(tc.values, func(t *testing.T) {
+			r := renderValues(t, tc.values)
+			if spec := podSpec(r); spec.HostNetwork || spec.HostPID {
+				t.Errorf("the value became YAML: hostNetwork %v, hostPID %v", spec.HostNetwork, spec.HostPID)
+			}
+			if got := tc.got(r); got != injection {
+				t.Errorf("the value came out as %q, want %q", got, injection)
+			}
+		})
 	}
 }
