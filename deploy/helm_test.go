@@ -2,6 +2,8 @@ package deploy
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"fmt"
 	"maps"
 	"path"
 	"reflect"
@@ -22,6 +24,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/dynamic"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"sigs.k8s.io/yaml"
 )
 
@@ -55,13 +60,7 @@ func loadChart(t *testing.T) *chart.Chart {
 // against values.schema.json, and returns the manifests as one YAML stream.
 func renderChart(t *testing.T, values map[string]any) (string, error) {
 	t.Helper()
-	ch := loadChart(t)
-	opts := common.ReleaseOptions{Name: releaseName, Namespace: namespace, IsInstall: true}
-	top, err := chartutil.ToRenderValuesWithSchemaValidation(ch, values, opts, nil, false)
-	if err != nil {
-		return "", err
-	}
-	files, err := engine.Render(ch, top)
+	files, err := renderFiles(t, values, nil)
 	if err != nil {
 		return "", err
 	}
@@ -73,6 +72,22 @@ func renderChart(t *testing.T, values map[string]any) (string, error) {
 		out.WriteString("---\n# Source: " + name + "\n" + files[name] + "\n")
 	}
 	return out.String(), nil
+}
+
+// renderFiles renders the chart's templates, each to its own text; lookup
+// asks cluster, or finds nothing when it is nil (as `helm template` does).
+func renderFiles(t *testing.T, values map[string]any, cluster engine.ClientProvider) (map[string]string, error) {
+	t.Helper()
+	ch := loadChart(t)
+	opts := common.ReleaseOptions{Name: releaseName, Namespace: namespace, IsInstall: cluster == nil, IsUpgrade: cluster != nil}
+	top, err := chartutil.ToRenderValuesWithSchemaValidation(ch, values, opts, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	if cluster == nil {
+		return engine.Render(ch, top)
+	}
+	return engine.RenderWithClientProvider(ch, top, cluster)
 }
 
 // chartValues decodes values given as YAML.
@@ -832,5 +847,75 @@ func TestHelmChartQuotesStrings(t *testing.T) {
 				t.Errorf("the value came out as %q, want %q", got, injection)
 			}
 		})
+	}
+}
+
+// secretsCluster answers the chart's lookups of Secrets from secrets.
+type secretsCluster struct {
+	client *dynamicfake.FakeDynamicClient
+}
+
+func newSecretsCluster(t *testing.T, secrets ...*corev1.Secret) secretsCluster {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	if err := corev1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	objs := make([]runtime.Object, len(secrets))
+	for i, s := range secrets {
+		objs[i] = s
+	}
+	return secretsCluster{dynamicfake.NewSimpleDynamicClient(scheme, objs...)}
+}
+
+func (c secretsCluster) GetClientFor(apiVersion, kind string) (dynamic.NamespaceableResourceInterface, bool, error) {
+	if apiVersion != "v1" || kind != "Secret" {
+		return nil, false, fmt.Errorf("the test cluster has no %s %s", apiVersion, kind)
+	}
+	return c.client.Resource(corev1.SchemeGroupVersion.WithResource("secrets")), true, nil
+}
+
+// TestHelmChartSecretChecksum: the checksum/secret annotation, which anyone
+// who can read pods sees, is no hash a guess of the token can be checked
+// against; an upgrade keeps it while the Secret is unchanged (its salt is
+// read back) and changes it with the token.
+func TestHelmChartSecretChecksum(t *testing.T) {
+	const secretFile = "assuresign-exporter/templates/secret.yaml"
+	install := func(token string, cluster engine.ClientProvider) (annotation, secret string) {
+		t.Helper()
+		files, err := renderFiles(t, chartValues(t, "webhook: {enabled: true, bearerToken: {value: "+token+"}}"), cluster)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := decodeObjects(t, chartDir, files[secretFile]+"\n---\n"+files["assuresign-exporter/templates/deployment.yaml"])
+		return podTemplate(r).Annotations["checksum/secret"], files[secretFile]
+	}
+	sum := func(s string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(s))) }
+
+	annotation, manifest := install(testWebhookToken, nil)
+	// What one who knows the chart can build around a guess: the token, the
+	// manifest without its salt.
+	var unsalted []string
+	for _, line := range strings.Split(manifest, "\n") {
+		if !strings.Contains(line, "checksum-salt") {
+			unsalted = append(unsalted, line)
+		}
+	}
+	for what, guess := range map[string]string{"the token": testWebhookToken, "the Secret's manifest": strings.Join(unsalted, "\n")} {
+		if annotation == sum(guess) {
+			t.Errorf("checksum/secret is the SHA-256 of %s", what)
+		}
+	}
+
+	var installed corev1.Secret
+	if err := yaml.UnmarshalStrict([]byte(manifest), &installed); err != nil {
+		t.Fatal(err)
+	}
+	cluster := newSecretsCluster(t, &installed)
+	if again, _ := install(testWebhookToken, cluster); again != annotation {
+		t.Errorf("an upgrade with the same token changed checksum/secret (%s to %s): the pods would roll for nothing", annotation, again)
+	}
+	if changed, _ := install(testWebhookToken+"-new", cluster); changed == annotation {
+		t.Errorf("checksum/secret did not change with the token: the pods would keep the old one")
 	}
 }

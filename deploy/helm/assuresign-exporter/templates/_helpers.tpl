@@ -68,6 +68,21 @@ app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{- include "assuresign-exporter.fullname" . }}
 {{- end }}
 
+{{/*
+A random salt kept in the chart's Secret and read back on upgrade: the
+checksum/secret annotation hashes the Secret with it, so a change rolls the
+pods while the annotation, which anyone who can read pods sees, cannot be
+used to test guesses of the token. Made once a render (templates share .Values).
+*/}}
+{{- define "assuresign-exporter.secretSalt" -}}
+{{- if not (hasKey .Values "checksumSalt") }}
+{{- $secret := lookup "v1" "Secret" .Release.Namespace (include "assuresign-exporter.secretName" .) }}
+{{- $kept := dig "data" "checksum-salt" "" $secret | b64dec }}
+{{- $_ := set .Values "checksumSalt" (default (randAlphaNum 32) $kept) }}
+{{- end }}
+{{- .Values.checksumSalt }}
+{{- end }}
+
 {{- define "assuresign-exporter.contextIdentifierSecret" -}}
 {{- default (include "assuresign-exporter.secretName" .) .Values.contextIdentifier.existingSecret }}
 {{- end }}
@@ -108,7 +123,7 @@ metadata:
     {{- toYaml . | nindent 4 }}
     {{- end }}
   annotations:
-    {{- /* Rolls the pod when the chart's Secret changes (the ContextIdentifier is read at start only). */}}
+    {{- /* Rolls the pod when the chart's Secret changes (the ContextIdentifier is read at start only); salted, see secretSalt. */}}
     checksum/secret: {{ include (print $.Template.BasePath "/secret.yaml") . | sha256sum }}
     {{- with .Values.podAnnotations }}
     {{- toYaml . | nindent 4 }}
