@@ -153,13 +153,6 @@ watchFiles:
 	}},
 	{name: "watchFiles.existingSecret", values: "watchFiles: {existingSecret: watch-lists}", existing: []string{"watch-lists"},
 		check: func(t *testing.T, r *rendered) { wantCounts(t, r, map[string]int{"Secret": 1}) }},
-	{name: "watchFiles.existingConfigMap", values: "watchFiles: {existingConfigMap: watch-lists}", existing: []string{"watch-lists"},
-		check: func(t *testing.T, r *rendered) {
-			wantCounts(t, r, map[string]int{"Secret": 1})
-			if v := podSpec(r).Volumes[0]; v.ConfigMap == nil || v.ConfigMap.Name != "watch-lists" {
-				t.Errorf("watch volume: want ConfigMap watch-lists, have %+v", v.VolumeSource)
-			}
-		}},
 	{name: "pod options", values: `
 image: {repository: registry.example.com/assuresign_exporter, digest: "sha256:` + strings.Repeat("ab", 32) + `", pullPolicy: Always}
 imagePullSecrets: [{name: registry}]
@@ -653,6 +646,8 @@ func TestHelmChartSchema(t *testing.T) {
 		"podDisruptionBudget: {maxUnavailable: abc}":              "abc",
 		"persistence: {size: lots}":                               "lots",
 		"serviceMonitor: {interval: 30 seconds}":                  "30 seconds",
+		// Watch files hold AuthTokens: never in a ConfigMap.
+		"watchFiles: {existingConfigMap: watch-lists}": "existingConfigMap",
 		// What the exporter would refuse at start.
 		`webhook: {bearerToken: {value: "token\nwith a line break"}}`: "/webhook/bearerToken/value",
 	} {
@@ -825,7 +820,6 @@ func TestHelmChartQuotesStrings(t *testing.T) {
 			return podSpec(r).Volumes[1].Projected.Sources[1].Secret.Name
 		}},
 		{"watchFiles: {existingSecret: " + inj + "}", func(r *rendered) string { return podSpec(r).Volumes[0].Secret.SecretName }},
-		{"watchFiles: {existingConfigMap: " + inj + "}", func(r *rendered) string { return podSpec(r).Volumes[0].ConfigMap.Name }},
 		{"webConfig: {existingSecret: " + inj + "}", func(r *rendered) string { return podSpec(r).Volumes[2].Secret.SecretName }},
 		{"persistence: {enabled: true, existingClaim: " + inj + "}", func(r *rendered) string {
 			return podSpec(r).Volumes[2].PersistentVolumeClaim.ClaimName

@@ -218,15 +218,9 @@ spec:
   {{- /* Whole directories, never subPath: a subPath mount does not see a Secret's or ConfigMap's update. */}}
   volumes:
     - name: watch
-      {{- if or .Values.watchFiles.existingSecret (not .Values.watchFiles.existingConfigMap) }}
       secret:
         secretName: {{ include "assuresign-exporter.watchSecret" . | quote }}
         defaultMode: 0400
-      {{- else }}
-      configMap:
-        name: {{ .Values.watchFiles.existingConfigMap | quote }}
-        defaultMode: 0400
-      {{- end }}
     - name: secrets
       projected:
         defaultMode: 0400
