@@ -263,10 +263,31 @@ webhook: {enabled: true, bearerToken: {value: ` + testWebhookToken + `}}
 		}
 	}},
 	{name: "networkPolicy", values: "networkPolicy: {enabled: true}", check: func(t *testing.T, r *rendered) {
+		// The default: the Prometheus pods of the release's namespace, no other.
 		np := checkNetworkPolicy(t, r, 1)
-		if len(np.Spec.Ingress[0].From) == 0 {
-			t.Errorf("NetworkPolicy %s: the metrics port is open to all", np.Name)
+		peers := admittedTo(t, np, "http-metrics")
+		prometheus := map[string]string{"app.kubernetes.io/name": "prometheus"}
+		if len(peers) != 1 || peers[0].NamespaceSelector != nil || peers[0].IPBlock != nil {
+			t.Errorf("NetworkPolicy %s: the metrics port admits %v, want the release's namespace only", np.Name, peers)
+		} else if ok, _ := selects(peers[0].PodSelector, prometheus); !ok {
+			t.Errorf("NetworkPolicy %s: the metrics port does not admit Prometheus' pods", np.Name)
 		}
+	}},
+	{name: "networkPolicy.metricsNamespaceSelector", values: "networkPolicy: {enabled: true, metricsNamespaceSelector: {matchLabels: {kubernetes.io/metadata.name: observability}}}",
+		check: func(t *testing.T, r *rendered) {
+			np := checkNetworkPolicy(t, r, 1)
+			peers := admittedTo(t, np, "http-metrics")
+			other := slices.ContainsFunc(peers, func(p networkingv1.NetworkPolicyPeer) bool {
+				ok, _ := selects(p.NamespaceSelector, map[string]string{"kubernetes.io/metadata.name": "observability"})
+				return ok && p.PodSelector == nil
+			})
+			if len(peers) != 2 || !other {
+				t.Errorf("NetworkPolicy %s: the metrics port admits %v, want the release's Prometheus and the namespace observability", np.Name, peers)
+			}
+		}},
+	{name: "networkPolicy.metricsFrom empty", values: "networkPolicy: {enabled: true, metricsFrom: []}", check: func(t *testing.T, r *rendered) {
+		// No peer: the metrics port is closed, not open to all.
+		checkNetworkPolicy(t, r, 0)
 	}},
 	{name: "networkPolicy with the sharded webhook", values: `
 networkPolicy: {enabled: true, webhookFrom: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ingress-nginx}}}]}
@@ -274,7 +295,7 @@ sharding: {shards: 2}
 webhook: {enabled: true, bearerToken: {value: ` + testWebhookToken + `}}
 `, check: func(t *testing.T, r *rendered) {
 		np := checkNetworkPolicy(t, r, 2)
-		from := np.Spec.Ingress[1].From
+		from := admittedTo(t, np, "http-webhook")
 		self := slices.ContainsFunc(from, func(p networkingv1.NetworkPolicyPeer) bool {
 			ok, _ := selects(p.PodSelector, podTemplate(r).Labels)
 			return ok && p.NamespaceSelector == nil
@@ -548,13 +569,29 @@ func checkNetworkPolicy(t *testing.T, r *rendered, rules int) *networkingv1.Netw
 	if !slices.Equal(np.Spec.PolicyTypes, []networkingv1.PolicyType{"Ingress"}) || len(np.Spec.Ingress) != rules {
 		t.Fatalf("NetworkPolicy %s: want policyTypes [Ingress] and %d rules, have %v, %d", np.Name, rules, np.Spec.PolicyTypes, len(np.Spec.Ingress))
 	}
-	wantPorts := []string{"http-metrics", "http-webhook"}
 	for i, rule := range np.Spec.Ingress {
-		if len(rule.Ports) != 1 || rule.Ports[0].Port.StrVal != wantPorts[i] {
-			t.Errorf("NetworkPolicy %s: rule %d admits %v, want only port %s", np.Name, i, rule.Ports, wantPorts[i])
+		if len(rule.Ports) != 1 || !slices.Contains([]string{"http-metrics", "http-webhook"}, rule.Ports[0].Port.StrVal) {
+			t.Errorf("NetworkPolicy %s: rule %d admits %v, want only port http-metrics or http-webhook", np.Name, i, rule.Ports)
 		}
 	}
 	return np
+}
+
+// admittedTo returns the peers of the rules for port; a rule without
+// peers admits everyone, so it fails the test.
+func admittedTo(t *testing.T, np *networkingv1.NetworkPolicy, port string) []networkingv1.NetworkPolicyPeer {
+	t.Helper()
+	var peers []networkingv1.NetworkPolicyPeer
+	for _, rule := range np.Spec.Ingress {
+		if rule.Ports[0].Port.StrVal != port {
+			continue
+		}
+		if len(rule.From) == 0 {
+			t.Errorf("NetworkPolicy %s: port %s is open to all", np.Name, port)
+		}
+		peers = append(peers, rule.From...)
+	}
+	return peers
 }
 
 // TestHelmChartMatchesKustomizeBase: the chart's defaults deploy the pod the
