@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"maps"
+	"os"
 	"path"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -266,11 +268,13 @@ webhook: {enabled: true, bearerToken: {value: ` + testWebhookToken + `}}
 		// The default: the Prometheus pods of the release's namespace, no other.
 		np := checkNetworkPolicy(t, r, 1)
 		peers := admittedTo(t, np, "http-metrics")
-		prometheus := map[string]string{"app.kubernetes.io/name": "prometheus"}
-		if len(peers) != 1 || peers[0].NamespaceSelector != nil || peers[0].IPBlock != nil {
+		if slices.ContainsFunc(peers, func(p networkingv1.NetworkPolicyPeer) bool { return p.NamespaceSelector != nil || p.IPBlock != nil }) {
 			t.Errorf("NetworkPolicy %s: the metrics port admits %v, want the release's namespace only", np.Name, peers)
-		} else if ok, _ := selects(peers[0].PodSelector, prometheus); !ok {
-			t.Errorf("NetworkPolicy %s: the metrics port does not admit Prometheus' pods", np.Name)
+		}
+		for what, labels := range map[string]map[string]string{"Prometheus": {"app.kubernetes.io/name": "prometheus"}, "the helm test": r.pods[0].Labels} {
+			if !slices.ContainsFunc(peers, func(p networkingv1.NetworkPolicyPeer) bool { ok, _ := selects(p.PodSelector, labels); return ok }) {
+				t.Errorf("NetworkPolicy %s: the metrics port does not admit %s pod", np.Name, what)
+			}
 		}
 	}},
 	{name: "networkPolicy.metricsNamespaceSelector", values: "networkPolicy: {enabled: true, metricsNamespaceSelector: {matchLabels: {kubernetes.io/metadata.name: observability}}}",
@@ -281,11 +285,11 @@ webhook: {enabled: true, bearerToken: {value: ` + testWebhookToken + `}}
 				ok, _ := selects(p.NamespaceSelector, map[string]string{"kubernetes.io/metadata.name": "observability"})
 				return ok && p.PodSelector == nil
 			})
-			if len(peers) != 2 || !other {
+			if len(peers) != 3 || !other {
 				t.Errorf("NetworkPolicy %s: the metrics port admits %v, want the release's Prometheus and the namespace observability", np.Name, peers)
 			}
 		}},
-	{name: "networkPolicy.metricsFrom empty", values: "networkPolicy: {enabled: true, metricsFrom: []}", check: func(t *testing.T, r *rendered) {
+	{name: "networkPolicy.metricsFrom empty", values: "networkPolicy: {enabled: true, metricsFrom: []}\ntest: {enabled: false}", check: func(t *testing.T, r *rendered) {
 		// No peer: the metrics port is closed, not open to all.
 		checkNetworkPolicy(t, r, 0)
 	}},
@@ -302,6 +306,56 @@ webhook: {enabled: true, bearerToken: {value: ` + testWebhookToken + `}}
 		})
 		if len(from) != 2 || !self {
 			t.Errorf("NetworkPolicy %s: the webhook port should admit webhookFrom and the other shards, admits %v", np.Name, from)
+		}
+	}},
+	{name: "helm test", values: "", check: func(t *testing.T, r *rendered) {
+		checkTestPod(t, r, "http")
+	}},
+	{name: "helm test with TLS", values: "webConfig: {existingSecret: web-tls, tls: true}\ntest: {image: {digest: sha256:" + strings.Repeat("cd", 32) + "}}",
+		existing: []string{"web-tls"}, check: func(t *testing.T, r *rendered) {
+			pod := checkTestPod(t, r, "https")
+			if pod.Spec.Containers[0].Image != "busybox@sha256:"+strings.Repeat("cd", 32) {
+				t.Errorf("test pod image %s, want the digest", pod.Spec.Containers[0].Image)
+			}
+		}},
+	{name: "test disabled", values: "test: {enabled: false}", check: func(t *testing.T, r *rendered) {
+		if len(r.pods) != 0 {
+			t.Errorf("test.enabled false still makes %d test pods", len(r.pods))
+		}
+	}},
+	{name: "commonLabels, extraVolumes, relabelings", values: `
+commonLabels: {team: documents, cost-center: "42"}
+extraVolumes: [{name: ca, configMap: {name: corporate-ca}}]
+extraVolumeMounts: [{name: ca, mountPath: /etc/ssl/corporate, readOnly: true}]
+serviceMonitor:
+  enabled: true
+  relabelings: [{action: replace, sourceLabels: [__meta_kubernetes_pod_node_name], targetLabel: node}]
+  metricRelabelings: [{action: drop, sourceLabels: [__name__], regex: go_.*}]
+`, existing: []string{"corporate-ca"}, check: func(t *testing.T, r *rendered) {
+		objects := []metav1.ObjectMeta{r.deployments[0].ObjectMeta, r.serviceAccounts[0].ObjectMeta, r.serviceMonitors[0].ObjectMeta, r.pods[0].ObjectMeta}
+		for _, s := range r.services {
+			objects = append(objects, s.ObjectMeta)
+		}
+		for _, s := range r.secrets {
+			objects = append(objects, s.ObjectMeta)
+		}
+		for _, o := range objects {
+			if o.Labels["team"] != "documents" || o.Labels["cost-center"] != "42" {
+				t.Errorf("%s lacks commonLabels: %v", o.Name, o.Labels)
+			}
+		}
+		spec := podSpec(r)
+		if !slices.ContainsFunc(spec.Volumes, func(v corev1.Volume) bool { return v.Name == "ca" && v.ConfigMap != nil }) ||
+			!slices.ContainsFunc(spec.Containers[0].VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == "ca" && m.MountPath == "/etc/ssl/corporate" }) {
+			t.Errorf("extraVolumes or extraVolumeMounts missing: %v, %v", spec.Volumes, spec.Containers[0].VolumeMounts)
+		}
+		checkServiceMonitor(t, r)
+		ep := r.serviceMonitors[0].Spec.Endpoints[0]
+		if len(ep.RelabelConfigs) != 2 || ep.RelabelConfigs[1].TargetLabel != "node" {
+			t.Errorf("ServiceMonitor relabelings: want the chart's then node, have %v", ep.RelabelConfigs)
+		}
+		if len(ep.MetricRelabelConfigs) != 1 || ep.MetricRelabelConfigs[0].Regex != "go_.*" {
+			t.Errorf("ServiceMonitor metricRelabelings: %v", ep.MetricRelabelConfigs)
 		}
 	}},
 	{name: "all", values: `
@@ -705,6 +759,14 @@ func TestHelmChartAppVersion(t *testing.T) {
 	}
 }
 
+// TestHelmChartIcon: Artifact Hub and the Helm repositories show the chart
+// with its icon.
+func TestHelmChartIcon(t *testing.T) {
+	if icon := loadChart(t).Metadata.Icon; !strings.HasPrefix(icon, "https://") {
+		t.Errorf("%s/Chart.yaml: icon %q, want an https URL", chartDir, icon)
+	}
+}
+
 // chartFiles are the chart's copies of examples/ (Helm reads no file
 // outside the chart).
 var chartFiles = map[string]string{
@@ -948,5 +1010,50 @@ func TestHelmChartSecretChecksum(t *testing.T) {
 	}
 	if changed, _ := install(testWebhookToken+"-new", cluster); changed == annotation {
 		t.Errorf("checksum/secret did not change with the token: the pods would keep the old one")
+	}
+}
+
+// checkTestPod: the `helm test` pod fetches /-/healthy through the main
+// Service, hardened as the exporter, and is no exporter's pod to any selector.
+func checkTestPod(t *testing.T, r *rendered, scheme string) *corev1.Pod {
+	t.Helper()
+	if len(r.pods) != 1 {
+		t.Fatalf("want one helm test pod, have %d", len(r.pods))
+	}
+	pod := r.pods[0]
+	if pod.Annotations["helm.sh/hook"] != "test" || pod.Spec.RestartPolicy != corev1.RestartPolicyNever {
+		t.Errorf("pod %s: not a helm test hook that runs once: %v", pod.Name, pod.Annotations)
+	}
+	svc := serviceNamed(t, r, releaseName)
+	url := fmt.Sprintf("%s://%s:%d/-/healthy", scheme, svc.Name, svc.Spec.Ports[0].Port)
+	if cmd := pod.Spec.Containers[0].Command; cmd[0] != "wget" || cmd[len(cmd)-1] != url {
+		t.Errorf("pod %s runs %v, want wget of %s", pod.Name, cmd, url)
+	}
+	checkSecurityContext(t, "test pod "+pod.Name, pod.Spec.SecurityContext, pod.Spec.Containers[0].SecurityContext)
+	for what, sel := range map[string]map[string]string{"Service": svc.Spec.Selector, "workload": podTemplate(r).Labels} {
+		if ok, _ := selects(&metav1.LabelSelector{MatchLabels: sel}, pod.Labels); ok {
+			t.Errorf("pod %s has the %s's selector labels: it would be taken for an exporter", pod.Name, what)
+		}
+	}
+	return pod
+}
+
+// TestHelmChartCIValues renders the chart with each values file of its ci/
+// directory, as chart-testing installs it.
+func TestHelmChartCIValues(t *testing.T) {
+	files, err := filepath.Glob(inRepo(chartDir + "/ci/*-values.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("%s/ci: no *-values.yaml (%v)", chartDir, err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := renderValues(t, string(data))
+			checkChart(t, r, nil)
+			checkTestPod(t, r, "http")
+		})
 	}
 }

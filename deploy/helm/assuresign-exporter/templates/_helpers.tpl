@@ -31,6 +31,15 @@ helm.sh/chart: {{ include "assuresign-exporter.chart" . | quote }}
 app.kubernetes.io/version: {{ include "assuresign-exporter.tag" . | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
 app.kubernetes.io/part-of: {{ include "assuresign-exporter.name" . | quote }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* The labels of the `helm test` pod: not the selector labels. */}}
+{{- define "assuresign-exporter.testLabels" -}}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
+app.kubernetes.io/component: test
 {{- end }}
 
 {{/* The labels that select the exporter's pods. */}}
@@ -215,6 +224,9 @@ spec:
         {{- end }}
         - name: state
           mountPath: /var/lib/assuresign_exporter
+        {{- with .Values.extraVolumeMounts }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
   {{- /* Whole directories, never subPath: a subPath mount does not see a Secret's or ConfigMap's update. */}}
   volumes:
     - name: watch
@@ -252,6 +264,9 @@ spec:
       emptyDir:
         sizeLimit: {{ .Values.persistence.emptyDirSizeLimit | quote }}
       {{- end }}
+    {{- end }}
+    {{- with .Values.extraVolumes }}
+    {{- toYaml . | nindent 4 }}
     {{- end }}
   {{- with .Values.nodeSelector }}
   nodeSelector:
