@@ -930,11 +930,16 @@ func TestHelmChartQuotesStrings(t *testing.T) {
 		{"grafanaDashboard: {enabled: true, namespace: " + inj + "}", func(r *rendered) string { return r.configMaps[0].Namespace }},
 		{"fullnameOverride: " + inj, func(r *rendered) string { return r.deployments[0].Name }},
 		{"nameOverride: " + inj, func(r *rendered) string { return podTemplate(r).Labels["app.kubernetes.io/name"] }},
+		{"test: {image: {tag: " + inj + "}}", func(r *rendered) string {
+			return strings.TrimPrefix(r.pods[0].Spec.Containers[0].Image, "busybox:")
+		}},
 	} {
 		t.Run(tc.values, func(t *testing.T) {
 			r := renderValues(t, tc.values)
-			if spec := podSpec(r); spec.HostNetwork || spec.HostPID {
-				t.Errorf("the value became YAML: hostNetwork %v, hostPID %v", spec.HostNetwork, spec.HostPID)
+			for _, spec := range []*corev1.PodSpec{podSpec(r), &r.pods[0].Spec} {
+				if spec.HostNetwork || spec.HostPID {
+					t.Errorf("the value became YAML: hostNetwork %v, hostPID %v", spec.HostNetwork, spec.HostPID)
+				}
 			}
 			if got := tc.got(r); got != injection {
 				t.Errorf("the value came out as %q, want %q", got, injection)
