@@ -1,7 +1,8 @@
 # Build a static binary, then ship it alone on a minimal base, as Prometheus exporters do.
 # `make docker` passes the build information; .git is not in the context (.dockerignore).
 # The build stage runs on the builder's platform and cross-compiles for the target.
-FROM --platform=$BUILDPLATFORM golang:1.26 AS build
+# Base images are pinned by digest, the tag kept for the reader.
+FROM --platform=$BUILDPLATFORM golang:1.26.5@sha256:3aff6657219a4d9c14e27fb1d8976c49c29fddb70ba835014f477e1c70636647 AS build
 ARG TARGETOS
 ARG TARGETARCH
 ARG VERSION
@@ -17,7 +18,7 @@ RUN GOOS=$TARGETOS GOARCH=$TARGETARCH make build \
         VERSION="$VERSION" REVISION="$REVISION" BRANCH="$BRANCH" \
         BUILD_USER="$BUILD_USER" BUILD_DATE="$BUILD_DATE"
 
-FROM gcr.io/distroless/static-debian12:nonroot
+FROM gcr.io/distroless/static-debian12:nonroot@sha256:d093aa3e30dbadd3efe1310db061a14da60299baff8450a17fe0ccc514a16639
 ARG VERSION
 ARG REVISION
 ARG CREATED

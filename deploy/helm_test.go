@@ -2,8 +2,12 @@ package deploy
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"fmt"
 	"maps"
+	"os"
 	"path"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -22,6 +26,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/dynamic"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"sigs.k8s.io/yaml"
 )
 
@@ -55,13 +62,7 @@ func loadChart(t *testing.T) *chart.Chart {
 // against values.schema.json, and returns the manifests as one YAML stream.
 func renderChart(t *testing.T, values map[string]any) (string, error) {
 	t.Helper()
-	ch := loadChart(t)
-	opts := common.ReleaseOptions{Name: releaseName, Namespace: namespace, IsInstall: true}
-	top, err := chartutil.ToRenderValuesWithSchemaValidation(ch, values, opts, nil, false)
-	if err != nil {
-		return "", err
-	}
-	files, err := engine.Render(ch, top)
+	files, err := renderFiles(t, values, nil)
 	if err != nil {
 		return "", err
 	}
@@ -73,6 +74,22 @@ func renderChart(t *testing.T, values map[string]any) (string, error) {
 		out.WriteString("---\n# Source: " + name + "\n" + files[name] + "\n")
 	}
 	return out.String(), nil
+}
+
+// renderFiles renders the chart's templates, each to its own text; lookup
+// asks cluster, or finds nothing when it is nil (as `helm template` does).
+func renderFiles(t *testing.T, values map[string]any, cluster engine.ClientProvider) (map[string]string, error) {
+	t.Helper()
+	ch := loadChart(t)
+	opts := common.ReleaseOptions{Name: releaseName, Namespace: namespace, IsInstall: cluster == nil, IsUpgrade: cluster != nil}
+	top, err := chartutil.ToRenderValuesWithSchemaValidation(ch, values, opts, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	if cluster == nil {
+		return engine.Render(ch, top)
+	}
+	return engine.RenderWithClientProvider(ch, top, cluster)
 }
 
 // chartValues decodes values given as YAML.
@@ -138,13 +155,6 @@ watchFiles:
 	}},
 	{name: "watchFiles.existingSecret", values: "watchFiles: {existingSecret: watch-lists}", existing: []string{"watch-lists"},
 		check: func(t *testing.T, r *rendered) { wantCounts(t, r, map[string]int{"Secret": 1}) }},
-	{name: "watchFiles.existingConfigMap", values: "watchFiles: {existingConfigMap: watch-lists}", existing: []string{"watch-lists"},
-		check: func(t *testing.T, r *rendered) {
-			wantCounts(t, r, map[string]int{"Secret": 1})
-			if v := podSpec(r).Volumes[0]; v.ConfigMap == nil || v.ConfigMap.Name != "watch-lists" {
-				t.Errorf("watch volume: want ConfigMap watch-lists, have %+v", v.VolumeSource)
-			}
-		}},
 	{name: "pod options", values: `
 image: {repository: registry.example.com/assuresign_exporter, digest: "sha256:` + strings.Repeat("ab", 32) + `", pullPolicy: Always}
 imagePullSecrets: [{name: registry}]
@@ -255,10 +265,33 @@ webhook: {enabled: true, bearerToken: {value: ` + testWebhookToken + `}}
 		}
 	}},
 	{name: "networkPolicy", values: "networkPolicy: {enabled: true}", check: func(t *testing.T, r *rendered) {
+		// The default: the Prometheus pods of the release's namespace, no other.
 		np := checkNetworkPolicy(t, r, 1)
-		if len(np.Spec.Ingress[0].From) == 0 {
-			t.Errorf("NetworkPolicy %s: the metrics port is open to all", np.Name)
+		peers := admittedTo(t, np, "http-metrics")
+		if slices.ContainsFunc(peers, func(p networkingv1.NetworkPolicyPeer) bool { return p.NamespaceSelector != nil || p.IPBlock != nil }) {
+			t.Errorf("NetworkPolicy %s: the metrics port admits %v, want the release's namespace only", np.Name, peers)
 		}
+		for what, labels := range map[string]map[string]string{"Prometheus": {"app.kubernetes.io/name": "prometheus"}, "the helm test": r.pods[0].Labels} {
+			if !slices.ContainsFunc(peers, func(p networkingv1.NetworkPolicyPeer) bool { ok, _ := selects(p.PodSelector, labels); return ok }) {
+				t.Errorf("NetworkPolicy %s: the metrics port does not admit %s pod", np.Name, what)
+			}
+		}
+	}},
+	{name: "networkPolicy.metricsNamespaceSelector", values: "networkPolicy: {enabled: true, metricsNamespaceSelector: {matchLabels: {kubernetes.io/metadata.name: observability}}}",
+		check: func(t *testing.T, r *rendered) {
+			np := checkNetworkPolicy(t, r, 1)
+			peers := admittedTo(t, np, "http-metrics")
+			other := slices.ContainsFunc(peers, func(p networkingv1.NetworkPolicyPeer) bool {
+				ok, _ := selects(p.NamespaceSelector, map[string]string{"kubernetes.io/metadata.name": "observability"})
+				return ok && p.PodSelector == nil
+			})
+			if len(peers) != 3 || !other {
+				t.Errorf("NetworkPolicy %s: the metrics port admits %v, want the release's Prometheus and the namespace observability", np.Name, peers)
+			}
+		}},
+	{name: "networkPolicy.metricsFrom empty", values: "networkPolicy: {enabled: true, metricsFrom: []}\ntest: {enabled: false}", check: func(t *testing.T, r *rendered) {
+		// No peer: the metrics port is closed, not open to all.
+		checkNetworkPolicy(t, r, 0)
 	}},
 	{name: "networkPolicy with the sharded webhook", values: `
 networkPolicy: {enabled: true, webhookFrom: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ingress-nginx}}}]}
@@ -266,13 +299,63 @@ sharding: {shards: 2}
 webhook: {enabled: true, bearerToken: {value: ` + testWebhookToken + `}}
 `, check: func(t *testing.T, r *rendered) {
 		np := checkNetworkPolicy(t, r, 2)
-		from := np.Spec.Ingress[1].From
+		from := admittedTo(t, np, "http-webhook")
 		self := slices.ContainsFunc(from, func(p networkingv1.NetworkPolicyPeer) bool {
 			ok, _ := selects(p.PodSelector, podTemplate(r).Labels)
 			return ok && p.NamespaceSelector == nil
 		})
 		if len(from) != 2 || !self {
 			t.Errorf("NetworkPolicy %s: the webhook port should admit webhookFrom and the other shards, admits %v", np.Name, from)
+		}
+	}},
+	{name: "helm test", values: "", check: func(t *testing.T, r *rendered) {
+		checkTestPod(t, r, "http")
+	}},
+	{name: "helm test with TLS", values: "webConfig: {existingSecret: web-tls, tls: true}\ntest: {image: {digest: sha256:" + strings.Repeat("cd", 32) + "}}",
+		existing: []string{"web-tls"}, check: func(t *testing.T, r *rendered) {
+			pod := checkTestPod(t, r, "https")
+			if pod.Spec.Containers[0].Image != "busybox@sha256:"+strings.Repeat("cd", 32) {
+				t.Errorf("test pod image %s, want the digest", pod.Spec.Containers[0].Image)
+			}
+		}},
+	{name: "test disabled", values: "test: {enabled: false}", check: func(t *testing.T, r *rendered) {
+		if len(r.pods) != 0 {
+			t.Errorf("test.enabled false still makes %d test pods", len(r.pods))
+		}
+	}},
+	{name: "commonLabels, extraVolumes, relabelings", values: `
+commonLabels: {team: documents, cost-center: "42"}
+extraVolumes: [{name: ca, configMap: {name: corporate-ca}}]
+extraVolumeMounts: [{name: ca, mountPath: /etc/ssl/corporate, readOnly: true}]
+serviceMonitor:
+  enabled: true
+  relabelings: [{action: replace, sourceLabels: [__meta_kubernetes_pod_node_name], targetLabel: node}]
+  metricRelabelings: [{action: drop, sourceLabels: [__name__], regex: go_.*}]
+`, existing: []string{"corporate-ca"}, check: func(t *testing.T, r *rendered) {
+		objects := []metav1.ObjectMeta{r.deployments[0].ObjectMeta, r.serviceAccounts[0].ObjectMeta, r.serviceMonitors[0].ObjectMeta, r.pods[0].ObjectMeta}
+		for _, s := range r.services {
+			objects = append(objects, s.ObjectMeta)
+		}
+		for _, s := range r.secrets {
+			objects = append(objects, s.ObjectMeta)
+		}
+		for _, o := range objects {
+			if o.Labels["team"] != "documents" || o.Labels["cost-center"] != "42" {
+				t.Errorf("%s lacks commonLabels: %v", o.Name, o.Labels)
+			}
+		}
+		spec := podSpec(r)
+		if !slices.ContainsFunc(spec.Volumes, func(v corev1.Volume) bool { return v.Name == "ca" && v.ConfigMap != nil }) ||
+			!slices.ContainsFunc(spec.Containers[0].VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == "ca" && m.MountPath == "/etc/ssl/corporate" }) {
+			t.Errorf("extraVolumes or extraVolumeMounts missing: %v, %v", spec.Volumes, spec.Containers[0].VolumeMounts)
+		}
+		checkServiceMonitor(t, r)
+		ep := r.serviceMonitors[0].Spec.Endpoints[0]
+		if len(ep.RelabelConfigs) != 2 || ep.RelabelConfigs[1].TargetLabel != "node" {
+			t.Errorf("ServiceMonitor relabelings: want the chart's then node, have %v", ep.RelabelConfigs)
+		}
+		if len(ep.MetricRelabelConfigs) != 1 || ep.MetricRelabelConfigs[0].Regex != "go_.*" {
+			t.Errorf("ServiceMonitor metricRelabelings: %v", ep.MetricRelabelConfigs)
 		}
 	}},
 	{name: "all", values: `
@@ -540,13 +623,29 @@ func checkNetworkPolicy(t *testing.T, r *rendered, rules int) *networkingv1.Netw
 	if !slices.Equal(np.Spec.PolicyTypes, []networkingv1.PolicyType{"Ingress"}) || len(np.Spec.Ingress) != rules {
 		t.Fatalf("NetworkPolicy %s: want policyTypes [Ingress] and %d rules, have %v, %d", np.Name, rules, np.Spec.PolicyTypes, len(np.Spec.Ingress))
 	}
-	wantPorts := []string{"http-metrics", "http-webhook"}
 	for i, rule := range np.Spec.Ingress {
-		if len(rule.Ports) != 1 || rule.Ports[0].Port.StrVal != wantPorts[i] {
-			t.Errorf("NetworkPolicy %s: rule %d admits %v, want only port %s", np.Name, i, rule.Ports, wantPorts[i])
+		if len(rule.Ports) != 1 || !slices.Contains([]string{"http-metrics", "http-webhook"}, rule.Ports[0].Port.StrVal) {
+			t.Errorf("NetworkPolicy %s: rule %d admits %v, want only port http-metrics or http-webhook", np.Name, i, rule.Ports)
 		}
 	}
 	return np
+}
+
+// admittedTo returns the peers of the rules for port; a rule without
+// peers admits everyone, so it fails the test.
+func admittedTo(t *testing.T, np *networkingv1.NetworkPolicy, port string) []networkingv1.NetworkPolicyPeer {
+	t.Helper()
+	var peers []networkingv1.NetworkPolicyPeer
+	for _, rule := range np.Spec.Ingress {
+		if rule.Ports[0].Port.StrVal != port {
+			continue
+		}
+		if len(rule.From) == 0 {
+			t.Errorf("NetworkPolicy %s: port %s is open to all", np.Name, port)
+		}
+		peers = append(peers, rule.From...)
+	}
+	return peers
 }
 
 // TestHelmChartMatchesKustomizeBase: the chart's defaults deploy the pod the
@@ -628,6 +727,20 @@ func TestHelmChartSchema(t *testing.T) {
 		"webhook: {enabeld: true}":        "enabeld",
 		"sharding: {shards: 0}":           "minimum",
 		"watchFiles: {files: {a.txt: x}}": "a.txt",
+		// The nested Kubernetes objects are closed: a typo is not dropped in silence.
+		"securityContext: {readOnlyRootFilesystm: true}":          "readOnlyRootFilesystm",
+		"podSecurityContext: {runAsNonRot: true}":                 "runAsNonRot",
+		"resources: {limits: {memry: 128Mi}}":                     "memry",
+		"resources: {limits: {memory: 128MB}}":                    "128MB",
+		"livenessProbe: {httpGett: {path: /-/healthy}}":           "httpGett",
+		"readinessProbe: {httpGet: {path: /-/ready, prot: 9865}}": "prot",
+		"podDisruptionBudget: {maxUnavailable: abc}":              "abc",
+		"persistence: {size: lots}":                               "lots",
+		"serviceMonitor: {interval: 30 seconds}":                  "30 seconds",
+		// Watch files hold AuthTokens: never in a ConfigMap.
+		"watchFiles: {existingConfigMap: watch-lists}": "existingConfigMap",
+		// What the exporter would refuse at start.
+		`webhook: {bearerToken: {value: "token\nwith a line break"}}`: "/webhook/bearerToken/value",
 	} {
 		_, err := renderChart(t, chartValues(t, values))
 		if err == nil || !strings.Contains(err.Error(), "values don't meet the specifications of the schema") || !strings.Contains(err.Error(), want) {
@@ -643,6 +756,14 @@ func TestHelmChartAppVersion(t *testing.T) {
 	version := strings.TrimSpace(string(readRepoFile(t, "VERSION")))
 	if got := loadChart(t).Metadata.AppVersion; got != "v"+version {
 		t.Errorf("%s/Chart.yaml: appVersion %q, want %q (VERSION)", chartDir, got, "v"+version)
+	}
+}
+
+// TestHelmChartIcon: Artifact Hub and the Helm repositories show the chart
+// with its icon.
+func TestHelmChartIcon(t *testing.T) {
+	if icon := loadChart(t).Metadata.Icon; !strings.HasPrefix(icon, "https://") {
+		t.Errorf("%s/Chart.yaml: icon %q, want an https URL", chartDir, icon)
 	}
 }
 
@@ -767,5 +888,177 @@ func TestHelmChartPackage(t *testing.T) {
 	}
 	if want := "assuresign-exporter-" + packaged.Metadata.Version + ".tgz"; path.Base(archive) != want {
 		t.Errorf("package %s, want %s", path.Base(archive), want)
+	}
+}
+
+// injection would add host namespaces to the pod if a template wrote a
+// string value unquoted: every string must come out verbatim, never as YAML.
+const injection = "x\n  hostNetwork: true\n  hostPID: true\n"
+
+// TestHelmChartQuotesStrings renders each free string value as injection:
+// the value is kept verbatim, and no pod shares the host's namespaces.
+func TestHelmChartQuotesStrings(t *testing.T) {
+	inj := strconv.Quote(injection)
+	for _, tc := range []struct {
+		values string
+		got    func(r *rendered) string
+	}{
+		{"priorityClassName: " + inj, func(r *rendered) string { return podSpec(r).PriorityClassName }},
+		{"serviceAccount: {name: " + inj + "}", func(r *rendered) string { return podSpec(r).ServiceAccountName }},
+		{"image: {repository: " + inj + "}", func(r *rendered) string {
+			return strings.TrimSuffix(podSpec(r).Containers[0].Image, ":"+loadChart(t).Metadata.AppVersion)
+		}},
+		{"image: {tag: " + inj + "}", func(r *rendered) string {
+			_, tag, _ := strings.Cut(podSpec(r).Containers[0].Image, ":")
+			return tag
+		}},
+		{"contextIdentifier: {existingSecret: " + inj + "}", func(r *rendered) string {
+			return podSpec(r).Volumes[1].Projected.Sources[0].Secret.Name
+		}},
+		{"webhook: {enabled: true, bearerToken: {existingSecret: " + inj + "}}", func(r *rendered) string {
+			return podSpec(r).Volumes[1].Projected.Sources[1].Secret.Name
+		}},
+		{"watchFiles: {existingSecret: " + inj + "}", func(r *rendered) string { return podSpec(r).Volumes[0].Secret.SecretName }},
+		{"webConfig: {existingSecret: " + inj + "}", func(r *rendered) string { return podSpec(r).Volumes[2].Secret.SecretName }},
+		{"persistence: {enabled: true, existingClaim: " + inj + "}", func(r *rendered) string {
+			return podSpec(r).Volumes[2].PersistentVolumeClaim.ClaimName
+		}},
+		{"persistence: {enabled: true, storageClassName: " + inj + "}", func(r *rendered) string { return *r.claims[0].Spec.StorageClassName }},
+		{"webhook: {enabled: true, bearerToken: {value: t}, ingress: {enabled: true, className: " + inj + "}}", func(r *rendered) string {
+			return *r.ingresses[0].Spec.IngressClassName
+		}},
+		{"grafanaDashboard: {enabled: true, namespace: " + inj + "}", func(r *rendered) string { return r.configMaps[0].Namespace }},
+		{"fullnameOverride: " + inj, func(r *rendered) string { return r.deployments[0].Name }},
+		{"nameOverride: " + inj, func(r *rendered) string { return podTemplate(r).Labels["app.kubernetes.io/name"] }},
+		{"test: {image: {tag: " + inj + "}}", func(r *rendered) string {
+			return strings.TrimPrefix(r.pods[0].Spec.Containers[0].Image, "busybox:")
+		}},
+	} {
+		t.Run(tc.values, func(t *testing.T) {
+			r := renderValues(t, tc.values)
+			for _, spec := range []*corev1.PodSpec{podSpec(r), &r.pods[0].Spec} {
+				if spec.HostNetwork || spec.HostPID {
+					t.Errorf("the value became YAML: hostNetwork %v, hostPID %v", spec.HostNetwork, spec.HostPID)
+				}
+			}
+			if got := tc.got(r); got != injection {
+				t.Errorf("the value came out as %q, want %q", got, injection)
+			}
+		})
+	}
+}
+
+// secretsCluster answers the chart's lookups of Secrets from secrets.
+type secretsCluster struct {
+	client *dynamicfake.FakeDynamicClient
+}
+
+func newSecretsCluster(t *testing.T, secrets ...*corev1.Secret) secretsCluster {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	if err := corev1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	objs := make([]runtime.Object, len(secrets))
+	for i, s := range secrets {
+		objs[i] = s
+	}
+	return secretsCluster{dynamicfake.NewSimpleDynamicClient(scheme, objs...)}
+}
+
+func (c secretsCluster) GetClientFor(apiVersion, kind string) (dynamic.NamespaceableResourceInterface, bool, error) {
+	if apiVersion != "v1" || kind != "Secret" {
+		return nil, false, fmt.Errorf("the test cluster has no %s %s", apiVersion, kind)
+	}
+	return c.client.Resource(corev1.SchemeGroupVersion.WithResource("secrets")), true, nil
+}
+
+// TestHelmChartSecretChecksum: the checksum/secret annotation, which anyone
+// who can read pods sees, is no hash a guess of the token can be checked
+// against; an upgrade keeps it while the Secret is unchanged (its salt is
+// read back) and changes it with the token.
+func TestHelmChartSecretChecksum(t *testing.T) {
+	const secretFile = "assuresign-exporter/templates/secret.yaml"
+	install := func(token string, cluster engine.ClientProvider) (annotation, secret string) {
+		t.Helper()
+		files, err := renderFiles(t, chartValues(t, "webhook: {enabled: true, bearerToken: {value: "+token+"}}"), cluster)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := decodeObjects(t, chartDir, files[secretFile]+"\n---\n"+files["assuresign-exporter/templates/deployment.yaml"])
+		return podTemplate(r).Annotations["checksum/secret"], files[secretFile]
+	}
+	sum := func(s string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(s))) }
+
+	annotation, manifest := install(testWebhookToken, nil)
+	// What one who knows the chart can build around a guess: the token, the
+	// manifest without its salt.
+	var unsalted []string
+	for _, line := range strings.Split(manifest, "\n") {
+		if !strings.Contains(line, "checksum-salt") {
+			unsalted = append(unsalted, line)
+		}
+	}
+	for what, guess := range map[string]string{"the token": testWebhookToken, "the Secret's manifest": strings.Join(unsalted, "\n")} {
+		if annotation == sum(guess) {
+			t.Errorf("checksum/secret is the SHA-256 of %s", what)
+		}
+	}
+
+	var installed corev1.Secret
+	if err := yaml.UnmarshalStrict([]byte(manifest), &installed); err != nil {
+		t.Fatal(err)
+	}
+	cluster := newSecretsCluster(t, &installed)
+	if again, _ := install(testWebhookToken, cluster); again != annotation {
+		t.Errorf("an upgrade with the same token changed checksum/secret (%s to %s): the pods would roll for nothing", annotation, again)
+	}
+	if changed, _ := install(testWebhookToken+"-new", cluster); changed == annotation {
+		t.Errorf("checksum/secret did not change with the token: the pods would keep the old one")
+	}
+}
+
+// checkTestPod: the `helm test` pod fetches /-/healthy through the main
+// Service, hardened as the exporter, and is no exporter's pod to any selector.
+func checkTestPod(t *testing.T, r *rendered, scheme string) *corev1.Pod {
+	t.Helper()
+	if len(r.pods) != 1 {
+		t.Fatalf("want one helm test pod, have %d", len(r.pods))
+	}
+	pod := r.pods[0]
+	if pod.Annotations["helm.sh/hook"] != "test" || pod.Spec.RestartPolicy != corev1.RestartPolicyNever {
+		t.Errorf("pod %s: not a helm test hook that runs once: %v", pod.Name, pod.Annotations)
+	}
+	svc := serviceNamed(t, r, releaseName)
+	url := fmt.Sprintf("%s://%s:%d/-/healthy", scheme, svc.Name, svc.Spec.Ports[0].Port)
+	if cmd := pod.Spec.Containers[0].Command; cmd[0] != "wget" || cmd[len(cmd)-1] != url {
+		t.Errorf("pod %s runs %v, want wget of %s", pod.Name, cmd, url)
+	}
+	checkSecurityContext(t, "test pod "+pod.Name, pod.Spec.SecurityContext, pod.Spec.Containers[0].SecurityContext)
+	for what, sel := range map[string]map[string]string{"Service": svc.Spec.Selector, "workload": podTemplate(r).Labels} {
+		if ok, _ := selects(&metav1.LabelSelector{MatchLabels: sel}, pod.Labels); ok {
+			t.Errorf("pod %s has the %s's selector labels: it would be taken for an exporter", pod.Name, what)
+		}
+	}
+	return pod
+}
+
+// TestHelmChartCIValues renders the chart with each values file of its ci/
+// directory, as chart-testing installs it.
+func TestHelmChartCIValues(t *testing.T) {
+	files, err := filepath.Glob(inRepo(chartDir + "/ci/*-values.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("%s/ci: no *-values.yaml (%v)", chartDir, err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := renderValues(t, string(data))
+			checkChart(t, r, nil)
+			checkTestPod(t, r, "http")
+		})
 	}
 }

@@ -67,6 +67,7 @@ type rendered struct {
 	httpRoutes      []*gatewayv1.HTTPRoute
 	disruptions     []*policyv1.PodDisruptionBudget
 	networkPolicies []*networkingv1.NetworkPolicy
+	pods            []*corev1.Pod // the chart's `helm test` pod
 }
 
 var docSeparator = regexp.MustCompile(`(?m)^---\s*$`)
@@ -132,6 +133,8 @@ func decodeObjects(t *testing.T, where, stream string) *rendered {
 			obj = appendNew(&r.disruptions)
 		case "networking.k8s.io/v1 NetworkPolicy":
 			obj = appendNew(&r.networkPolicies)
+		case "v1 Pod":
+			obj = appendNew(&r.pods)
 		default:
 			t.Fatalf("%s: object %d: no check for %s %s", where, i, meta.APIVersion, meta.Kind)
 		}

@@ -169,15 +169,17 @@ func TestTarball(t *testing.T) {
 
 // TestWorkflow reads the CI workflow: it runs on pull requests and on v*
 // tags; pull requests lint, test and build; a tag publishes the tarballs and
-// the image; every make target it runs exists; every action is pinned.
+// the image; every make target it runs exists; every third-party action is
+// pinned to a commit and every image to a digest; no checkout keeps its
+// credentials (nothing pushes with git).
 func TestWorkflow(t *testing.T) {
 	makeTool := requiredTool(t, "make")
 	const file = ".github/workflows/ci.yml"
 	type step struct {
-		Name string            `yaml:"name"`
-		Uses string            `yaml:"uses"`
-		Run  string            `yaml:"run"`
-		With map[string]string `yaml:"with"`
+		Name string         `yaml:"name"`
+		Uses string         `yaml:"uses"`
+		Run  string         `yaml:"run"`
+		With map[string]any `yaml:"with"`
 	}
 	var wf struct {
 		On struct {
@@ -190,6 +192,7 @@ func TestWorkflow(t *testing.T) {
 		Jobs map[string]struct {
 			If          string            `yaml:"if"`
 			Needs       []string          `yaml:"needs"`
+			Container   any               `yaml:"container"`
 			Permissions map[string]string `yaml:"permissions"`
 			Steps       []step            `yaml:"steps"`
 		} `yaml:"jobs"`
@@ -214,8 +217,15 @@ func TestWorkflow(t *testing.T) {
 		}
 		for i, s := range j.Steps {
 			switch {
-			case s.Uses != "" && !regexp.MustCompile(`^[\w.-]+/[\w.-]+@v\d+$`).MatchString(s.Uses):
+			case strings.HasPrefix(s.Uses, "actions/") && !regexp.MustCompile(`^actions/[\w.-]+@v\d+$`).MatchString(s.Uses):
 				t.Errorf("%s: job %s step %d: %q is not pinned to a major version", file, job, i, s.Uses)
+			case s.Uses != "" && !strings.HasPrefix(s.Uses, "actions/") && !pinnedAction.MatchString(s.Uses):
+				// A tag of a third party's action can be moved to other code.
+				t.Errorf("%s: job %s step %d: %q is not pinned to a full commit SHA", file, job, i, s.Uses)
+			case strings.HasPrefix(s.Uses, "docker/setup-qemu-action@"):
+				t.Errorf("%s: job %s step %d: QEMU is not needed, the Dockerfile cross-compiles", file, job, i)
+			case strings.HasPrefix(s.Uses, "actions/checkout@") && s.With["persist-credentials"] != false:
+				t.Errorf("%s: job %s step %d: checkout keeps the job's token in .git/config; set persist-credentials: false", file, job, i)
 			case s.Uses == "" && s.Run == "":
 				t.Errorf("%s: job %s step %d runs nothing", file, job, i)
 			}
@@ -253,6 +263,18 @@ func TestWorkflow(t *testing.T) {
 			t.Errorf("%s: job %s does not check that the tag is VERSION's", file, job)
 		}
 	}
+	for job, j := range wf.Jobs {
+		image, _ := j.Container.(string)
+		if m, ok := j.Container.(map[string]any); ok {
+			image, _ = m["image"].(string)
+		}
+		if j.Container != nil && !pinnedImage.MatchString(image) {
+			t.Errorf("%s: job %s runs in %v, not pinned by digest", file, job, j.Container)
+		}
+	}
+	if slices.Contains(wf.Jobs["image"].Needs, "release") {
+		t.Errorf("%s: job image does not need release: the image is built from the tag's sources", file)
+	}
 	if wf.Jobs["release"].Permissions["contents"] != "write" || wf.Jobs["image"].Permissions["packages"] != "write" {
 		t.Errorf("%s: release needs contents: write, image packages: write", file)
 	}
@@ -267,7 +289,8 @@ func TestWorkflow(t *testing.T) {
 	}
 	releaseDir := makeVar(t, "RELEASE_DIR")
 	if !slices.ContainsFunc(wf.Jobs["build"].Steps, func(s step) bool {
-		return strings.HasPrefix(s.Uses, "actions/upload-artifact@") && slices.Equal([]string{strings.TrimSuffix(s.With["path"], "/")}, releaseDir)
+		path, _ := s.With["path"].(string)
+		return strings.HasPrefix(s.Uses, "actions/upload-artifact@") && slices.Equal([]string{strings.TrimSuffix(path, "/")}, releaseDir)
 	}) {
 		t.Errorf("%s: the build job does not upload RELEASE_DIR %v", file, releaseDir)
 	}
@@ -318,6 +341,26 @@ func TestWorkflow(t *testing.T) {
 		cmd.Dir = repoRoot
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("%s runs make %s: %v\n%s", file, target, err, firstLines(out, 5))
+		}
+	}
+}
+
+var (
+	pinnedAction = regexp.MustCompile(`^[\w.-]+/[\w./-]+@[0-9a-f]{40}$`)
+	pinnedImage  = regexp.MustCompile(`^[^\s@]+@sha256:[0-9a-f]{64}$`)
+)
+
+// TestDockerfileBaseImages: every FROM names its image by digest, so a
+// rebuild of a tag uses the base that was reviewed.
+func TestDockerfileBaseImages(t *testing.T) {
+	from := regexp.MustCompile(`(?m)^FROM\s+(?:--platform=\S+\s+)?(\S+)`)
+	froms := from.FindAllSubmatch(readRepoFile(t, "Dockerfile"), -1)
+	if len(froms) == 0 {
+		t.Fatal("Dockerfile: no FROM")
+	}
+	for _, m := range froms {
+		if !pinnedImage.Match(m[1]) {
+			t.Errorf("Dockerfile: FROM %s is not pinned by digest (@sha256:...)", m[1])
 		}
 	}
 }

@@ -26,17 +26,26 @@ chart's name unless the release name contains it. Truncated for DNS names.
 
 {{/* Labels of every object. */}}
 {{- define "assuresign-exporter.labels" -}}
-helm.sh/chart: {{ include "assuresign-exporter.chart" . }}
+helm.sh/chart: {{ include "assuresign-exporter.chart" . | quote }}
 {{ include "assuresign-exporter.selectorLabels" . }}
 app.kubernetes.io/version: {{ include "assuresign-exporter.tag" . | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/part-of: {{ include "assuresign-exporter.name" . }}
+app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
+app.kubernetes.io/part-of: {{ include "assuresign-exporter.name" . | quote }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* The labels of the `helm test` pod: not the selector labels. */}}
+{{- define "assuresign-exporter.testLabels" -}}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
+app.kubernetes.io/component: test
 {{- end }}
 
 {{/* The labels that select the exporter's pods. */}}
 {{- define "assuresign-exporter.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "assuresign-exporter.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/name: {{ include "assuresign-exporter.name" . | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{- end }}
 
 {{- define "assuresign-exporter.serviceAccountName" -}}
@@ -66,6 +75,21 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/* The Secret the chart makes for the ContextIdentifier and the webhook's token. */}}
 {{- define "assuresign-exporter.secretName" -}}
 {{- include "assuresign-exporter.fullname" . }}
+{{- end }}
+
+{{/*
+A random salt kept in the chart's Secret and read back on upgrade: the
+checksum/secret annotation hashes the Secret with it, so a change rolls the
+pods while the annotation, which anyone who can read pods sees, cannot be
+used to test guesses of the token. Made once a render (templates share .Values).
+*/}}
+{{- define "assuresign-exporter.secretSalt" -}}
+{{- if not (hasKey .Values "checksumSalt") }}
+{{- $secret := lookup "v1" "Secret" .Release.Namespace (include "assuresign-exporter.secretName" .) }}
+{{- $kept := dig "data" "checksum-salt" "" $secret | b64dec }}
+{{- $_ := set .Values "checksumSalt" (default (randAlphaNum 32) $kept) }}
+{{- end }}
+{{- .Values.checksumSalt }}
 {{- end }}
 
 {{- define "assuresign-exporter.contextIdentifierSecret" -}}
@@ -108,27 +132,27 @@ metadata:
     {{- toYaml . | nindent 4 }}
     {{- end }}
   annotations:
-    {{- /* Rolls the pod when the chart's Secret changes (the ContextIdentifier is read at start only). */}}
+    {{- /* Rolls the pod when the chart's Secret changes (the ContextIdentifier is read at start only); salted, see secretSalt. */}}
     checksum/secret: {{ include (print $.Template.BasePath "/secret.yaml") . | sha256sum }}
     {{- with .Values.podAnnotations }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
 spec:
-  serviceAccountName: {{ include "assuresign-exporter.serviceAccountName" . }}
+  serviceAccountName: {{ include "assuresign-exporter.serviceAccountName" . | quote }}
   automountServiceAccountToken: false
   {{- with .Values.imagePullSecrets }}
   imagePullSecrets:
     {{- toYaml . | nindent 4 }}
   {{- end }}
   {{- with .Values.priorityClassName }}
-  priorityClassName: {{ . }}
+  priorityClassName: {{ . | quote }}
   {{- end }}
   securityContext:
     {{- toYaml .Values.podSecurityContext | nindent 4 }}
   containers:
     - name: assuresign-exporter
-      image: {{ include "assuresign-exporter.image" . }}
-      imagePullPolicy: {{ .Values.image.pullPolicy }}
+      image: {{ include "assuresign-exporter.image" . | quote }}
+      imagePullPolicy: {{ .Values.image.pullPolicy | quote }}
       {{- if or $sharded .Values.env }}
       env:
         {{- if $sharded }}
@@ -152,7 +176,7 @@ spec:
         - --assuresign.context-identifier-file=/etc/assuresign_exporter/secrets/context-identifier
         - --persistence.file=/var/lib/assuresign_exporter/state.bin
         {{- with .Values.webConfig.existingSecret }}
-        - --web.config.file=/etc/assuresign_exporter/web/{{ $.Values.webConfig.key }}
+        - {{ printf "--web.config.file=/etc/assuresign_exporter/web/%s" $.Values.webConfig.key | quote }}
         {{- end }}
         {{- if .Values.webhook.enabled }}
         - --webhook.bearer-token-file=/etc/assuresign_exporter/secrets/webhook-token
@@ -163,7 +187,7 @@ spec:
         - --shard=$(POD_NAME)
         {{- if .Values.webhook.enabled }}
         {{- /* {shard} is the owning shard's number: its pod's name in the headless Service. */}}
-        - --webhook.shard-url-template=http://{{ include "assuresign-exporter.fullname" . }}-{shard}.{{ include "assuresign-exporter.shardsService" . }}.$(POD_NAMESPACE).svc:{{ .Values.webhook.port }}/webhooks/documenttrak
+        - {{ printf "--webhook.shard-url-template=http://%s-{shard}.%s.$(POD_NAMESPACE).svc:%d/webhooks/documenttrak" (include "assuresign-exporter.fullname" .) (include "assuresign-exporter.shardsService" .) (int .Values.webhook.port) | quote }}
         {{- end }}
         {{- end }}
         {{- with .Values.extraArgs }}
@@ -200,49 +224,49 @@ spec:
         {{- end }}
         - name: state
           mountPath: /var/lib/assuresign_exporter
+        {{- with .Values.extraVolumeMounts }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
   {{- /* Whole directories, never subPath: a subPath mount does not see a Secret's or ConfigMap's update. */}}
   volumes:
     - name: watch
-      {{- if or .Values.watchFiles.existingSecret (not .Values.watchFiles.existingConfigMap) }}
       secret:
-        secretName: {{ include "assuresign-exporter.watchSecret" . }}
+        secretName: {{ include "assuresign-exporter.watchSecret" . | quote }}
         defaultMode: 0400
-      {{- else }}
-      configMap:
-        name: {{ .Values.watchFiles.existingConfigMap }}
-        defaultMode: 0400
-      {{- end }}
     - name: secrets
       projected:
         defaultMode: 0400
         sources:
           - secret:
-              name: {{ include "assuresign-exporter.contextIdentifierSecret" . }}
+              name: {{ include "assuresign-exporter.contextIdentifierSecret" . | quote }}
               items:
-                - key: {{ .Values.contextIdentifier.key }}
+                - key: {{ .Values.contextIdentifier.key | quote }}
                   path: context-identifier
           {{- if .Values.webhook.enabled }}
           - secret:
-              name: {{ include "assuresign-exporter.webhookTokenSecret" . }}
+              name: {{ include "assuresign-exporter.webhookTokenSecret" . | quote }}
               items:
-                - key: {{ .Values.webhook.bearerToken.key }}
+                - key: {{ .Values.webhook.bearerToken.key | quote }}
                   path: webhook-token
           {{- end }}
     {{- with .Values.webConfig.existingSecret }}
     - name: web-config
       secret:
-        secretName: {{ . }}
+        secretName: {{ . | quote }}
         defaultMode: 0400
     {{- end }}
     {{- if not (and $sharded .Values.persistence.enabled) }}
     - name: state
       {{- if .Values.persistence.enabled }}
       persistentVolumeClaim:
-        claimName: {{ default (include "assuresign-exporter.fullname" .) .Values.persistence.existingClaim }}
+        claimName: {{ default (include "assuresign-exporter.fullname" .) .Values.persistence.existingClaim | quote }}
       {{- else }}
       emptyDir:
-        sizeLimit: {{ .Values.persistence.emptyDirSizeLimit }}
+        sizeLimit: {{ .Values.persistence.emptyDirSizeLimit | quote }}
       {{- end }}
+    {{- end }}
+    {{- with .Values.extraVolumes }}
+    {{- toYaml . | nindent 4 }}
     {{- end }}
   {{- with .Values.nodeSelector }}
   nodeSelector:
