@@ -5,6 +5,7 @@
 package rest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -332,7 +333,7 @@ func (c *Client) authenticate(ctx context.Context) (token, error) {
 	var value, expires string
 	start := c.now()
 	err = c.retry(ctx, OpAuthenticate, red, func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.auth, strings.NewReader(string(payload)))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.auth, bytes.NewReader(payload))
 		if err != nil {
 			return &assuresign.Error{Kind: assuresign.KindTransport, Err: err}
 		}

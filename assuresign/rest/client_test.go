@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
 const (
@@ -398,8 +399,12 @@ func TestSecretsRedacted(t *testing.T) {
 	c := newClient(t, srv, func(cfg *Config) { cfg.UnknownStatus = func(v string) { reported = append(reported, v) } })
 	st, err := c.EnvelopeStatus(context.Background(), envID)
 	require.NoError(t, err)
+	secrets := testenv.NewSecrets(8, ctxID)
+	secrets.Add("API key", apiKey)
+	secrets.Add("token", token)
 	text := fmt.Sprintf("%+v %v", st, reported)
-	for _, secret := range []string{apiKey, token, ctxID} {
+	secrets.AssertNone(t, "answer", text)
+	for _, secret := range []string{apiKey, token} {
 		assert.NotContains(t, text, secret[:8])
 	}
 	assert.Equal(t, 1, st.Documents[0].Step)
@@ -409,12 +414,13 @@ func TestSecretsRedacted(t *testing.T) {
 	// Malformed-answer errors quote the answer: redacted too.
 	f.status = func(w http.ResponseWriter, _ *http.Request, _ int) bool {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"result": {"envelopeID": "`+apiKey+`"}}`)
+		_, _ = io.WriteString(w, `{"result": {"envelopeID": "`+apiKey[3:]+" "+strings.ToLower(ctxID[:20])+`"}}`)
 		return true
 	}
 	_, err = c.EnvelopeStatus(context.Background(), envID)
 	assertKind(t, err, assuresign.KindMalformed)
-	assert.NotContains(t, err.Error(), apiKey[:8])
+	secrets.AssertNone(t, "error", err.Error())
+	assert.NotContains(t, err.Error(), apiKey[3:11])
 	assert.Contains(t, err.Error(), "<secret>")
 }
 
