@@ -19,8 +19,9 @@ type Envelope struct {
 	ID        string   `json:"id"`
 	AuthToken string   `json:"auth_token"`
 	Documents []string `json:"documents"`
-	// Fault makes every listing of the envelope answer a SOAP Server Fault.
-	// The reference documents no error answer; this is the simulator's choice.
+	// Fault makes every listing of the envelope answer a SOAP Server Fault,
+	// and its REST status a 500. The reference documents no error answer;
+	// this is the simulator's choice.
 	Fault bool `json:"fault"`
 }
 

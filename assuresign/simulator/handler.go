@@ -25,9 +25,12 @@ var operations = map[string]func(*Simulator, http.ResponseWriter, *http.Request)
 // endpointNotFound is WCF's answer to a path no endpoint listens on.
 const endpointNotFound = `<!DOCTYPE html><html><head><title>Service</title></head><body><p>Endpoint not found.</p></body></html>`
 
-// ServeHTTP answers a request to one of the operations; any other path gets
+// ServeHTTP answers a request to one of the operations or the REST API; any other path gets
 // WCF's 404 page. Every request is counted in Stats.Requests.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.serveREST(w, r) {
+		return
+	}
 	serve, ok := operations[strings.ToLower(r.URL.Path)]
 	if !ok {
 		s.mu.Lock()

@@ -173,8 +173,8 @@ func writeResult(b *bytes.Buffer, o Options, d Document) {
 	if st := statusType(d); st != "" {
 		attr(b, "StatusType", st)
 	}
-	if d.Status == assuresign.StatusSigningStepInProgress && d.Step > 0 {
-		attr(b, "StatusDetails", "Step "+strconv.Itoa(d.Step))
+	if sd := statusDetails(d); sd != "" {
+		attr(b, "StatusDetails", sd)
 	}
 	if len(d.Exceptions) == 0 {
 		b.WriteString("/>")
@@ -189,6 +189,14 @@ func writeResult(b *bytes.Buffer, o Options, d Document) {
 		b.WriteString("</StatusCheckException>")
 	}
 	b.WriteString("</Exceptions></DocumentStatusCheckResult>")
+}
+
+// statusDetails is "Step N" while a document is at signing step N, else "".
+func statusDetails(d Document) string {
+	if d.Status == assuresign.StatusSigningStepInProgress && d.Step > 0 {
+		return "Step " + strconv.Itoa(d.Step)
+	}
+	return ""
 }
 
 // statusType is the StatusType attribute: RawStatus if set, else the

@@ -76,6 +76,10 @@ type Stats struct {
 	PerDocument map[string]int `json:"per_document"`
 	// Listings counts ListEnvelopeDocuments requests (also in Requests).
 	Listings int `json:"listings"`
+	// RESTAuthentications and RESTStatuses count REST authentication and
+	// envelope status requests (also in Requests).
+	RESTAuthentications int `json:"rest_authentications"`
+	RESTStatuses        int `json:"rest_statuses"`
 }
 
 // Simulator is an http.Handler serving CheckStatus (at CheckStatusPath) for
@@ -92,6 +96,7 @@ type Simulator struct {
 	fault     Fault
 	faultLeft int // requests the fault still affects; 0 = until cleared
 	stats     Stats
+	rest      restState
 }
 
 // New returns a simulator for the account whose ContextIdentifier is

@@ -2,8 +2,11 @@
 // over HTTP for end-to-end tests, with an admin API on the same listener.
 //
 // CheckStatus is served at /Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text
-// and ListEnvelopeDocuments at .../DocumentNOW.svc/Envelopes/text; another path
-// outside /admin/ is a 404, as on AssureSign. The admin API:
+// and ListEnvelopeDocuments at .../DocumentNOW.svc/Envelopes/text; the REST
+// API's authentication at /api/v3.7/authentication/apiUser (for the --api-*
+// and --context-username user) and envelope status at
+// /api/documentnow/v3.7/envelopes/{id}/status; another path outside /admin/
+// is a 404, as on AssureSign. The admin API:
 //
 //	GET    /admin/documents          the documents (JSON array, as --documents reads)
 //	POST   /admin/documents          add or replace a document (JSON object) or several (array)
@@ -11,7 +14,9 @@
 //	DELETE /admin/fault              clear the fault
 //	POST   /admin/latency?ms=50      wait before every answer
 //	POST   /admin/options            {"bom":true,"prefix":"soap","lower_case_ids":true,"no_offset":true,"nil_results":true,"chunked":true}
-//	GET    /admin/stats              {"requests":3,"documents_per_request":[50,50],"documents":100,"per_document":{"<ID>":2,...},"listings":0}
+//	POST   /admin/rest/expire-tokens every REST token issued so far is refused
+//	POST   /admin/rest/refuse?n=2    the next n REST envelope status requests answer 401
+//	GET    /admin/stats              {"requests":3,"documents_per_request":[50,50],"documents":100,"per_document":{"<ID>":2,...},"listings":0,"rest_authentications":0,"rest_statuses":0}
 //	DELETE /admin/stats              zero the stats
 //
 // Once listening it prints "listening on http://ADDR" on stdout.
@@ -43,6 +48,9 @@ import (
 // used when no --context-file is given.
 const sampleContext = "06C4A84A-693C-46CB-8DF2-40A8215AA056"
 
+// sampleAPIUser is the REST API user accepted when no --api-* flag says otherwise.
+var sampleAPIUser = simulator.APIUser{Username: "simulator", Key: "simulator-sample-api-key", ContextUsername: "simulator@example.com"}
+
 var guidRE = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
 
 func main() {
@@ -63,6 +71,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	envelopesFile := fs.String("envelopes", "", `JSON array of envelopes: [{"id":"GUID","auth_token":"GUID","documents":["GUID",...],"fault":false}]`)
 	demo := fs.Int("demo", 0, "also add this many random demo documents")
 	demoEnvelopes := fs.Int("demo-envelopes", 0, "also add this many envelopes of 1 to 5 new demo documents each; with 2 or more, the last one's listing faults")
+	apiUsername := fs.String("api-username", sampleAPIUser.Username, "the REST API user's name")
+	apiKeyFile := fs.String("api-key-file", "", "file holding the REST API user's key; default a built-in sample key")
+	contextUsername := fs.String("context-username", sampleAPIUser.ContextUsername, "the REST API user's context username")
 	lifecycle := fs.Duration("lifecycle", 0, "advance the documents' life cycle every this often (0 = never)")
 	seed := fs.Int64("seed", 1, "seed for --demo and --lifecycle")
 	var o simulator.Options
@@ -90,7 +101,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%s: the ContextIdentifier is not a GUID", *contextFile)
 		}
 	}
+	user := simulator.APIUser{Username: *apiUsername, Key: sampleAPIUser.Key, ContextUsername: *contextUsername}
+	if *apiKeyFile != "" {
+		b, err := os.ReadFile(*apiKeyFile)
+		if err != nil {
+			return err
+		}
+		user.Key = strings.TrimSpace(strings.TrimPrefix(string(b), "\ufeff"))
+		if user.Key == "" {
+			return fmt.Errorf("%s: the API key is empty", *apiKeyFile)
+		}
+	}
+	if user.Username == "" || user.ContextUsername == "" || strings.Contains(user.ContextUsername, ":") {
+		return errors.New("--api-username and --context-username must not be empty; --context-username must not contain ':'")
+	}
 	sim := simulator.New(contextID)
+	sim.SetAPIUser(user)
 	sim.SetOptions(o)
 	if *documentsFile != "" {
 		b, err := os.ReadFile(*documentsFile)
@@ -241,6 +267,19 @@ func newHandler(sim *simulator.Simulator) http.Handler {
 			return
 		}
 		sim.SetOptions(simulator.Options(in))
+		w.WriteHeader(http.StatusNoContent)
+	})
+	admin.HandleFunc("POST /admin/rest/expire-tokens", func(w http.ResponseWriter, r *http.Request) {
+		sim.ExpireTokens()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	admin.HandleFunc("POST /admin/rest/refuse", func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.Atoi(r.URL.Query().Get("n"))
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, errors.New("n must be a whole number, 0 or more"))
+			return
+		}
+		sim.RefuseNext(n)
 		w.WriteHeader(http.StatusNoContent)
 	})
 	admin.HandleFunc("GET /admin/stats", func(w http.ResponseWriter, r *http.Request) {

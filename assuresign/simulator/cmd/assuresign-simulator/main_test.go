@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign/rest"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
 )
 
@@ -214,13 +215,13 @@ func TestCommand(t *testing.T) {
 		require.Equal(t, http.StatusNoContent, code)
 		code, body := admin(t, http.MethodGet, base+"/admin/stats", "")
 		require.Equal(t, 200, code)
-		assert.JSONEq(t, `{"requests":0,"documents_per_request":[],"documents":0,"per_document":{},"listings":0}`, body)
+		assert.JSONEq(t, `{"requests":0,"documents_per_request":[],"documents":0,"per_document":{},"listings":0,"rest_authentications":0,"rest_statuses":0}`, body)
 
 		checkStatus(t, endpoint, [2]string{docA, tokenA}, [2]string{docB, tokenB})
 		checkStatus(t, endpoint, [2]string{docA, tokenA})
 		admin(t, http.MethodGet, base+"/admin/documents", "") // admin calls are not counted
 		_, body = admin(t, http.MethodGet, base+"/admin/stats", "")
-		assert.JSONEq(t, fmt.Sprintf(`{"requests":2,"documents_per_request":[2,1],"documents":3,"per_document":{%q:2,%q:1},"listings":0}`,
+		assert.JSONEq(t, fmt.Sprintf(`{"requests":2,"documents_per_request":[2,1],"documents":3,"per_document":{%q:2,%q:1},"listings":0,"rest_authentications":0,"rest_statuses":0}`,
 			docA, docB), body)
 	})
 
@@ -315,4 +316,64 @@ func TestCommandEnvelopesFile(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), bad)
 	assert.Contains(t, err.Error(), "unknown field")
+}
+
+// The REST API answers for the --api-* user, with the admin API's 401s.
+func TestCommandREST(t *testing.T) {
+	const key = "0p3n-S3s4m3-K3y"
+	envs, _ := simulator.DemoEnvelopes(1, 3)
+	keyFile := writeFile(t, "key", "\ufeff"+key+"\n")
+	base := start(t, "--demo-envelopes", "1", "--seed", "3", "--api-username", "api.user", "--api-key-file", keyFile,
+		"--context-username", "jane@example.com", "--context-file", writeFile(t, "ctx", testContext))
+	client := func(key string) *rest.Client {
+		c, err := rest.New(rest.Config{
+			BaseURL: base + simulator.RESTBasePath, AuthURL: base + simulator.RESTAuthPath, APIUsername: "api.user",
+			APIKey: key, ContextUsername: "jane@example.com", ContextIdentifier: testContext, MaxRetries: -1,
+		})
+		require.NoError(t, err)
+		return c
+	}
+	c := client(key)
+	st, err := c.EnvelopeStatus(t.Context(), envs[0].ID)
+	require.NoError(t, err)
+	assert.Len(t, st.Documents, len(envs[0].Documents))
+	_, err = client("wrong").EnvelopeStatus(t.Context(), envs[0].ID)
+	assert.ErrorIs(t, err, rest.ErrCredentialsRefused)
+
+	code, _ := admin(t, http.MethodPost, base+"/admin/rest/expire-tokens", "")
+	require.Equal(t, http.StatusNoContent, code)
+	_, err = c.EnvelopeStatus(t.Context(), envs[0].ID)
+	require.NoError(t, err, "renewed")
+	code, _ = admin(t, http.MethodPost, base+"/admin/rest/refuse?n=2", "")
+	require.Equal(t, http.StatusNoContent, code)
+	_, err = c.EnvelopeStatus(t.Context(), envs[0].ID)
+	assert.ErrorIs(t, err, rest.ErrCredentialsRefused)
+	code, _ = admin(t, http.MethodPost, base+"/admin/rest/refuse?n=-1", "")
+	assert.Equal(t, http.StatusBadRequest, code)
+
+	code, body := admin(t, http.MethodGet, base+"/admin/stats", "")
+	require.Equal(t, 200, code)
+	var stats simulator.Stats
+	require.NoError(t, json.Unmarshal([]byte(body), &stats))
+	assert.Equal(t, 4, stats.RESTAuthentications, "first, wrong key, after expiry, after the first refusal")
+	assert.Equal(t, 5, stats.RESTStatuses)
+}
+
+// Without --api-* flags the sample user is accepted; bad values are refused.
+func TestCommandRESTDefaultsAndErrors(t *testing.T) {
+	envs, _ := simulator.DemoEnvelopes(1, 3)
+	base := start(t, "--demo-envelopes", "1", "--seed", "3")
+	c, err := rest.New(rest.Config{
+		BaseURL: base + simulator.RESTBasePath, AuthURL: base + simulator.RESTAuthPath, APIUsername: sampleAPIUser.Username,
+		APIKey: sampleAPIUser.Key, ContextUsername: sampleAPIUser.ContextUsername, MaxRetries: -1,
+	})
+	require.NoError(t, err)
+	_, err = c.EnvelopeStatus(t.Context(), envs[0].ID)
+	require.NoError(t, err)
+
+	ctx := t.Context()
+	assert.ErrorContains(t, run(ctx, []string{"--api-key-file", writeFile(t, "empty", " \n")}, io.Discard, io.Discard), "the API key is empty")
+	assert.Error(t, run(ctx, []string{"--api-key-file", filepath.Join(t.TempDir(), "missing")}, io.Discard, io.Discard))
+	assert.ErrorContains(t, run(ctx, []string{"--context-username", "a:b"}, io.Discard, io.Discard), "must not contain ':'")
+	assert.ErrorContains(t, run(ctx, []string{"--api-username", ""}, io.Discard, io.Discard), "must not be empty")
 }

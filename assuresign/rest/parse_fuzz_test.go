@@ -1,0 +1,46 @@
+package rest
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+)
+
+// FuzzParseEnvelopeStatus: no input panics, and an accepted answer holds
+// upper-case GUIDs and statuses and steps derived from the text as sent.
+func FuzzParseEnvelopeStatus(f *testing.F) {
+	f.Add([]byte(liveBody))
+	f.Add([]byte(`{"result": {"envelopeID": "` + envID + `", "status": "COMPLETED", "documentList": []}}`))
+	f.Add([]byte(`{"result": {"envelopeID": "` + envID + `", "documentList": [{"documentID": "` + docOne + `", "status": null}]}}`))
+	f.Add([]byte(`{"result": {"envelopeID": "` + envID + `", "status": "signeR_AUTHENTICATION_FAILED", "documentList": [{"documentID": "` + docOne + `", "status": {"statusType": "staled", "statusDetails": "step12"}}]}}`))
+	f.Add([]byte("\xEF\xBB\xBF" + `{"result": null}`))
+	f.Add([]byte(`{"result": {"envelopeID": 1}}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		st, err := ParseEnvelopeStatus(body)
+		if err != nil {
+			if st != nil {
+				t.Fatal("an answer and an error")
+			}
+			if e, ok := err.(*assuresign.Error); !ok || e.Kind != assuresign.KindMalformed {
+				t.Fatalf("error %T %v, want KindMalformed", err, err)
+			}
+			return
+		}
+		if !assuresign.IsGUID(st.EnvelopeID) || st.EnvelopeID != strings.ToUpper(st.EnvelopeID) {
+			t.Fatalf("envelope id %q", st.EnvelopeID)
+		}
+		if st.Status != ParseStatus(st.RawStatus) {
+			t.Fatalf("status %v for %q", st.Status, st.RawStatus)
+		}
+		for _, d := range st.Documents {
+			if !assuresign.IsGUID(d.ID) || d.ID != strings.ToUpper(d.ID) {
+				t.Fatalf("document id %q", d.ID)
+			}
+			if d.Status != ParseStatus(d.RawStatus) || d.Step != assuresign.StepNumber(d.StatusDetails) {
+				t.Fatalf("document %+v", d)
+			}
+		}
+	})
+}

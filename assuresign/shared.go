@@ -1,0 +1,43 @@
+package assuresign
+
+import (
+	"context"
+	"time"
+)
+
+// The helpers below share the SOAP client's wire rules with the REST client
+// (package assuresign/rest), so both upstreams step, wait, classify and
+// redact alike.
+
+// StepNumber reads N from a StatusDetails "Step N" (any case; the space
+// optional); 0 when there is none.
+func StepNumber(statusDetails string) int { return stepNumber(statusDetails) }
+
+// RetryAfter reads a Retry-After header (seconds or an HTTP date), capped at a
+// day; 0 when absent or unreadable.
+func RetryAfter(v string) time.Duration { return retryAfter(v) }
+
+// TransportError classifies a failed HTTP exchange as KindTimeout or KindTransport.
+func TransportError(ctx context.Context, err error) *Error { return transportError(ctx, err) }
+
+// Backoff is the wait before retry number attempt+1: exponential from base up
+// to maxWait with equal jitter, and never less than the server's retryAfter.
+func Backoff(base, maxWait time.Duration, attempt int, retryAfter time.Duration) time.Duration {
+	return (&Client{base: base, max: maxWait}).backoff(attempt, retryAfter)
+}
+
+// CleanError returns a copy of err (an *Error, or any error as KindTransport)
+// whose server-derived text has passed through redact (when set) and is cut
+// to a bounded length.
+func CleanError(err error, redact func(string) string) error { return cleanError(err, redact) }
+
+// Redactor replaces secrets, and any fragment of 8 or more characters of
+// one, in text that may echo them. It is safe for concurrent use.
+type Redactor struct{ r *redactor }
+
+// NewRedactor returns a Redactor for these secrets (case-insensitive; a GUID
+// also without its hyphens).
+func NewRedactor(secrets ...string) *Redactor { return &Redactor{newRedactor(secrets...)} }
+
+// Redact returns s with every secret, or piece of one, replaced by "<secret>".
+func (r *Redactor) Redact(s string) string { return r.r.redact(s) }
