@@ -35,9 +35,12 @@ func CleanError(err error, redact func(string) string) error { return cleanError
 // one, in text that may echo them. It is safe for concurrent use.
 type Redactor struct{ r *redactor }
 
-// NewRedactor returns a Redactor for these secrets (case-insensitive; a GUID
-// also without its hyphens).
-func NewRedactor(secrets ...string) *Redactor { return &Redactor{newRedactor(secrets...)} }
+// NewRedactor returns a Redactor for these secrets and, when known is set,
+// every secret the exporter knows (case-insensitive; a GUID also without its
+// hyphens).
+func NewRedactor(known *Secrets, secrets ...string) *Redactor {
+	return &Redactor{newRedactor(known, secrets...)}
+}
 
 // Redact returns s with every secret, or piece of one, replaced by "<secret>".
 func (r *Redactor) Redact(s string) string { return r.r.redact(s) }

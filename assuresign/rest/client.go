@@ -66,6 +66,8 @@ type Config struct {
 	// UnknownStatus, when set, is called once per distinct status value (as
 	// sent) that maps to no documented status.
 	UnknownStatus func(value string)
+	// Known, when set, is every secret the exporter knows, redacted too.
+	Known *assuresign.Secrets
 	// Now is the clock, for tests; time.Now when nil.
 	Now func() time.Time
 }
@@ -81,6 +83,7 @@ type Client struct {
 	maxBody             int64
 	observe             func(string, string, time.Duration)
 	unknown             func(string)
+	known               *assuresign.Secrets
 	now                 func() time.Time
 
 	sem  chan struct{} // held while a token is fetched: one fetch at a time
@@ -106,7 +109,7 @@ func New(cfg Config) (*Client, error) {
 		base: strings.TrimRight(cfg.BaseURL, "/"), auth: cfg.AuthURL,
 		user: cfg.APIUsername, key: cfg.APIKey, ctxUser: cfg.ContextUsername, ctxID: cfg.ContextIdentifier,
 		http: cfg.HTTPClient, timeout: cfg.Timeout, back: cfg.BaseBackoff, maxB: cfg.MaxBackoff,
-		retries: cfg.MaxRetries, maxBody: cfg.MaxBodyBytes, observe: cfg.Observe, unknown: cfg.UnknownStatus,
+		retries: cfg.MaxRetries, maxBody: cfg.MaxBodyBytes, observe: cfg.Observe, unknown: cfg.UnknownStatus, known: cfg.Known,
 		now: cfg.Now, sem: make(chan struct{}, 1), seen: map[string]bool{},
 	}
 	if c.base == "" {
@@ -158,7 +161,7 @@ func New(cfg Config) (*Client, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	c.tok.red = assuresign.NewRedactor(c.key, c.ctxID)
+	c.tok.red = assuresign.NewRedactor(c.known, c.key, c.ctxID)
 	return c, nil
 }
 
@@ -352,7 +355,7 @@ func (c *Client) authenticate(ctx context.Context) (token, error) {
 	if err != nil {
 		return token{}, err
 	}
-	t := token{value: value, red: assuresign.NewRedactor(c.key, c.ctxID, value)}
+	t := token{value: value, red: assuresign.NewRedactor(c.known, c.key, c.ctxID, value)}
 	// The asked-for lifetime bounds the stated one; an unreadable expiry is
 	// taken as that lifetime.
 	t.expires = start.Add(SessionMinutes * time.Minute)
