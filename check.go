@@ -65,14 +65,15 @@ const checkCellWidth = 60
 
 // checkConfig is what --check needs of the flags.
 type checkConfig struct {
-	watchFiles        []string
-	maxDocuments      int
-	contextIdentifier string
-	client            assuresign.Config
-	batchSize         int
-	concurrency       int
-	timeout           time.Duration
-	output            string // checkOutputTable (also when empty) or checkOutputJSON
+	watchFiles           []string
+	maxDocuments         int
+	maxEnvelopeDocuments int
+	contextIdentifier    string
+	client               assuresign.Config
+	batchSize            int
+	concurrency          int
+	timeout              time.Duration
+	output               string // checkOutputTable (also when empty) or checkOutputJSON
 }
 
 // checkReport is what --check found. --check.output=json prints it as is: its
