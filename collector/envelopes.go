@@ -60,6 +60,11 @@ func NewExpansion(wl *watchlist.List, limits EnvelopeLimits) *Expansion {
 	return x
 }
 
+// Full reports whether no listed document fits any more.
+func (x *Expansion) Full() bool {
+	return x.limits.MaxDocuments > 0 && len(x.direct)+x.pairs >= x.limits.MaxDocuments
+}
+
 // RefusedDocument is a listed document its envelope may not keep.
 type RefusedDocument struct {
 	ID     string
