@@ -436,9 +436,19 @@ func TestSlowListingDelaysNoCheck(t *testing.T) {
 		t.Fatal("the round ended before its listing")
 	default:
 	}
+	// An envelope named meanwhile: its known documents are checked at once,
+	// and it is listed by the next urgent round, which the round asks for.
+	require.True(t, r.refresher.CheckNow(envA, r.clock.Now()))
+	assert.Eventually(t, func() bool { return statusOf(t, r.store, envDocs[0]).LastCheck.After(testenv.T0) },
+		time.Second, 10*time.Millisecond, "the named envelope's documents checked while the listing hangs")
 	close(release)
 	<-done
 	assert.False(t, envelopeView(t, r.refresher, envFaulty).ListOK)
+	assert.Len(t, r.refresher.wake, 1, "an urgent round is asked for")
+	never := func([]string) bool { return false }
+	due := r.refresher.env.due(r.clock.Now(), true, time.Hour, "", never)
+	require.Len(t, due, 1)
+	assert.Equal(t, envA, due[0].id)
 }
 
 // Limits count what is exported: a document listed directly and through an

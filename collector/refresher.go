@@ -318,6 +318,7 @@ func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 		}
 	}
 	stats := r.checkRound(ctx, urgentOnly)
+	woken := false
 	for listed != nil {
 		select {
 		case changed := <-listed:
@@ -327,12 +328,16 @@ func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 			}
 		case <-r.wake:
 			// As Run would: let notifications that arrive together share a request.
+			woken = true
 			select {
 			case <-ctx.Done():
 			case <-time.After(r.cfg.Coalesce):
 				r.checkRound(ctx, true)
 			}
 		}
+	}
+	if woken {
+		r.Wake() // an envelope named meanwhile is listed in the next urgent round
 	}
 	// Only once every envelope has been listed: a listing that failed, or
 	// was held back, says nothing of which documents are still its own.
