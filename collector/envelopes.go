@@ -115,6 +115,9 @@ type envelope struct {
 	lastList  time.Time                     // when a listing last succeeded
 	lastError string                        // secret-free
 	urgent    bool                          // new, credentials changed, or named by a notification
+	// overLimit: the last listing was refused by a limit. Listing it again
+	// soon would bring the same, so it waits as a good listing does.
+	overLimit bool
 }
 
 // envelopes are the watched envelopes and the watch list they came with. The
@@ -241,7 +244,7 @@ func (e *envelopes) due(now time.Time, urgentOnly bool, maxInterval time.Duratio
 	var out []listing
 	for _, id := range e.order {
 		env := e.byID[id]
-		periodic := !urgentOnly && (!env.listOK || (!now.Before(env.lastList.Add(maxInterval)) && !closed(env.ids())))
+		periodic := !urgentOnly && ((!env.listOK && !env.overLimit) || (!now.Before(env.lastList.Add(maxInterval)) && !closed(env.ids())))
 		if !env.urgent && !periodic {
 			continue
 		}
@@ -310,7 +313,7 @@ func (e *envelopes) record(due []listing, now time.Time, logger *slog.Logger, dr
 		}
 		env.tried, env.urgent = true, false
 		if l.err != nil {
-			env.listOK, env.lastError = false, l.err.Error()
+			env.listOK, env.lastError, env.overLimit = false, l.err.Error(), false
 			continue
 		}
 		env.listOK, env.lastError, env.lastList = true, "", now
@@ -322,11 +325,20 @@ func (e *envelopes) record(due []listing, now time.Time, logger *slog.Logger, dr
 	}
 	refused := e.expand(fresh, logger, dropped)
 	for i, l := range due {
-		if err := refused[l.id]; err != nil {
-			due[i].err = err
-			env := e.byID[l.id]
-			env.listOK, env.lastError = false, err.Error()
+		if _, ok := fresh[l.id]; !ok {
+			continue
 		}
+		env, err := e.byID[l.id], refused[l.id]
+		if err == nil {
+			env.overLimit = false
+			continue
+		}
+		due[i].err = err
+		if !env.overLimit {
+			logger.Warn("envelope listing refused, over a limit: the envelope keeps its last known documents and is listed again after --refresh.max-interval",
+				"envelope_id", l.id, "err", err)
+		}
+		env.listOK, env.lastError, env.overLimit = false, err.Error(), true
 	}
 	for id, env := range e.byID {
 		if !slices.Equal(before[id], env.documents) {
@@ -360,12 +372,12 @@ func (r *Refresher) listEnvelopes(ctx context.Context, due []listing) (changed b
 	var first listing
 	for _, l := range due {
 		result := "ok"
-		if l.err != nil {
+		var tm errTooManyDocuments
+		switch {
+		case errors.As(l.err, &tm):
+			result = "too_many_documents" // logged by record, once
+		case l.err != nil:
 			result = assuresign.Outcome(l.err)
-			var tm errTooManyDocuments
-			if errors.As(l.err, &tm) {
-				result = "too_many_documents"
-			}
 			if failed++; failed == 1 {
 				first = l
 			}

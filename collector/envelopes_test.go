@@ -460,8 +460,8 @@ func TestEnvelopeLimitsCountExportedPairs(t *testing.T) {
 		cfg  RefreshConfig
 		flag string
 	}{
-		"total":        {RefreshConfig{MaxDocuments: 4}, "--watch.max-documents=4"},
-		"per envelope": {RefreshConfig{MaxEnvelopeDocuments: 2}, "--watch.max-envelope-documents=2"},
+		"total":        {RefreshConfig{MaxDocuments: 4, MaxInterval: time.Hour}, "--watch.max-documents=4"},
+		"per envelope": {RefreshConfig{MaxEnvelopeDocuments: 2, MaxInterval: time.Hour}, "--watch.max-envelope-documents=2"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r, wl := envelopeRig(t, tc.cfg)
@@ -477,6 +477,15 @@ func TestEnvelopeLimitsCountExportedPairs(t *testing.T) {
 			assert.Empty(t, a.Documents)
 			assert.Equal(t, 3, r.store.Len(), "the direct documents only")
 			assert.Equal(t, 1.0, testutil.ToFloat64(r.refresher.metrics.envelopeListings.WithLabelValues("too_many_documents")))
+
+			// Listed again after max-interval, not every round; logged once.
+			listings := r.sim.Stats().Listings
+			r.round(5 * time.Minute)
+			assert.Equal(t, listings+1, r.sim.Stats().Listings, "the faulty envelope only")
+			r.round(time.Hour)
+			assert.Equal(t, listings+3, r.sim.Stats().Listings)
+			assert.Equal(t, 2.0, testutil.ToFloat64(r.refresher.metrics.envelopeListings.WithLabelValues("too_many_documents")))
+			assert.Equal(t, 1, strings.Count(r.logs.String(), "envelope listing refused, over a limit"))
 		})
 	}
 }
