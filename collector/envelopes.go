@@ -196,12 +196,14 @@ func (e *envelopes) expand(fresh map[string][]assuresign.EnvelopeDocument, logge
 			warn("limit "+id, "an envelope's last known documents no longer fit the limits; none of them are watched", "envelope_id", id, "err", err)
 		}
 		env.listed, env.documents = listed, kept
-		for _, r := range refused {
-			key := "refused " + id + " " + r.ID + " " + r.Reason
+		if len(refused) > 0 {
+			// One line per envelope, again only when its refusals change.
+			key := fmt.Sprintf("refused %s %d %s", id, len(refused), refused[0].ID)
 			if !e.warned[key] && dropped != nil {
-				dropped("envelope_document", 1)
+				dropped("envelope_document", len(refused))
 			}
-			warn(key, "a listed document is refused for its envelope", "envelope_id", id, "document_id", r.ID, "reason", r.Reason)
+			warn(key, "listed documents refused for their envelope: another envelope has them, or the id is an envelope's",
+				"envelope_id", id, "refused", len(refused), "first_document_id", refused[0].ID, "first_reason", refused[0].Reason)
 		}
 		for _, d := range kept {
 			if x.direct[d.ID] {

@@ -513,6 +513,6 @@ func TestEnvelopeCannotTakeAnothersDocuments(t *testing.T) {
 	assert.Contains(t, body, `assuresign_document_info{document_id="`+envDocs[0]+`",customer="acme"} 1`)
 	assert.NotContains(t, body, `document_id="`+envA+`"`)
 	assert.Equal(t, 2.0, testutil.ToFloat64(r.refresher.metrics.dropped.WithLabelValues("envelope_document")))
-	assert.Equal(t, 2, strings.Count(r.logs.String(), "a listed document is refused for its envelope"), "once each")
-	assert.Contains(t, r.logs.String(), "envelope "+envA+" has it")
+	assert.Equal(t, 1, strings.Count(r.logs.String(), "listed documents refused for their envelope"), "once")
+	assert.Contains(t, r.logs.String(), `first_reason="envelope `+envA+` has it"`)
 }
