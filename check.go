@@ -65,14 +65,15 @@ const checkCellWidth = 60
 
 // checkConfig is what --check needs of the flags.
 type checkConfig struct {
-	watchFiles        []string
-	maxDocuments      int
-	contextIdentifier string
-	client            assuresign.Config
-	batchSize         int
-	concurrency       int
-	timeout           time.Duration
-	output            string // checkOutputTable (also when empty) or checkOutputJSON
+	watchFiles           []string
+	maxDocuments         int
+	maxEnvelopeDocuments int
+	contextIdentifier    string
+	client               assuresign.Config
+	batchSize            int
+	concurrency          int
+	timeout              time.Duration
+	output               string // checkOutputTable (also when empty) or checkOutputJSON
 }
 
 // checkReport is what --check found. --check.output=json prints it as is: its
@@ -226,7 +227,7 @@ func checkDocuments(ctx context.Context, cfg checkConfig, logger *slog.Logger) c
 		return rep
 	}
 	client.Secrets().Set("watch list", watchListSecrets(wl, cfg.contextIdentifier))
-	docs, envelopes, envelopesFailed := checkEnvelopes(ctx, client, wl, cfg)
+	docs, envelopes, envelopesFailed, overLimit := checkEnvelopes(ctx, client, wl, cfg)
 	wl.Documents = docs
 	checks := make([]assuresign.Check, len(wl.Documents))
 	for i, d := range wl.Documents {
@@ -278,6 +279,10 @@ func checkDocuments(ctx context.Context, cfg checkConfig, logger *slog.Logger) c
 		rep.Result, rep.ExitCode = "unreachable", checkUnreachable
 		rep.Message = "AssureSign answered, but with no status for any document"
 		rep.LikelyCause = "a wrong ContextIdentifier, or documents of another account or region (the region host in --assuresign.endpoint)"
+	case overLimit > 0:
+		rep.Result, rep.ExitCode = "incomplete", checkIncomplete
+		rep.Message = fmt.Sprintf("envelopes over --watch.max-documents=%d or --watch.max-envelope-documents=%d, their documents not checked: %d (see their errors)",
+			cfg.maxDocuments, cfg.maxEnvelopeDocuments, overLimit)
 	case rep.WithStatus < n:
 		rep.Result, rep.ExitCode = "incomplete", checkIncomplete
 		rep.Message = fmt.Sprintf("documents without a status: %d (see their exceptions and errors: a wrong AuthToken or id, or a document deleted in AssureSign)", n-rep.WithStatus)

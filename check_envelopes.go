@@ -3,69 +3,101 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"sync"
+	"sync/atomic"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/collector"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
-// checkEnvelopes lists each of wl's envelopes (at most cfg.concurrency at
-// once) and returns them with their documents' ids and order (never a name:
-// it may be personal data; never a token), the documents to check: wl's own,
-// then the listed ones with their envelope's labels unless listed directly,
-// and how many listings failed.
-func checkEnvelopes(ctx context.Context, client *assuresign.Client, wl *watchlist.List, cfg checkConfig) ([]watchlist.Document, []checkedEnvelope, int) {
-	envelopes := make([]checkedEnvelope, len(wl.Envelopes))
-	if len(wl.Envelopes) == 0 {
-		return wl.Documents, envelopes, 0
+// checkEnvelopes lists wl's envelopes (at most cfg.concurrency at once) and
+// takes them in watch-list order by the exporter's rule (collector.Expansion,
+// with the same limits), listing none once --watch.max-documents is reached.
+// It returns the envelopes with their documents' ids and order (never a name:
+// it may be personal data; never a token), the documents to check (wl's own,
+// then the listed ones with their envelope's labels unless listed directly),
+// how many envelopes were not listed, and how many of those were over a limit.
+func checkEnvelopes(ctx context.Context, client *assuresign.Client, wl *watchlist.List, cfg checkConfig) (docs []watchlist.Document, envelopes []checkedEnvelope, failed, overLimit int) {
+	x := collector.NewExpansion(wl, collector.EnvelopeLimits{MaxDocuments: cfg.maxDocuments, MaxEnvelopeDocuments: cfg.maxEnvelopeDocuments})
+	envelopes = make([]checkedEnvelope, len(wl.Envelopes))
+	type listed struct {
+		got      *assuresign.EnvelopeListing
+		err      error
+		launched bool
 	}
-	listings := make([]*assuresign.EnvelopeListing, len(wl.Envelopes))
-	errs := make([]error, len(wl.Envelopes))
+	done := make([]chan listed, len(wl.Envelopes))
+	for i := range done {
+		done[i] = make(chan listed, 1)
+	}
+	// A listing's slot is freed once its result is taken, so that none starts
+	// after the limit is reached.
+	var full atomic.Bool
 	sem := make(chan struct{}, max(cfg.concurrency, 1))
-	var wg sync.WaitGroup
-	for i, e := range wl.Envelopes {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			reqCtx, cancel := context.WithTimeout(ctx, cfg.timeout)
-			defer cancel()
-			listings[i], errs[i] = client.ListEnvelopeDocuments(reqCtx, assuresign.EnvelopeRequest{
-				ID: e.ID, AuthToken: e.AuthToken, ContextIdentifier: cmp.Or(e.ContextIdentifier, cfg.contextIdentifier),
-			})
-		})
-	}
-	wg.Wait()
-
-	docs := append([]watchlist.Document(nil), wl.Documents...)
-	seen := map[string]bool{}
-	for _, d := range docs {
-		seen[d.ID] = true
-	}
-	failed := 0
+	go func() {
+		for i, e := range wl.Envelopes {
+			sem <- struct{}{}
+			if full.Load() {
+				<-sem
+				done[i] <- listed{err: errLimitReached}
+				continue
+			}
+			go func() {
+				reqCtx, cancel := context.WithTimeout(ctx, cfg.timeout)
+				defer cancel()
+				got, err := client.ListEnvelopeDocuments(reqCtx, assuresign.EnvelopeRequest{
+					ID: e.ID, AuthToken: e.AuthToken, ContextIdentifier: cmp.Or(e.ContextIdentifier, cfg.contextIdentifier),
+				})
+				done[i] <- listed{got, err, true}
+			}()
+		}
+	}()
 	for i, e := range wl.Envelopes {
 		env := checkedEnvelope{ID: e.ID, Labels: e.Labels, Documents: []checkedEnvelopeDocument{}}
 		if env.Labels == nil {
 			env.Labels = map[string]string{}
 		}
-		if errs[i] != nil {
-			failed++
-			env.Error = errs[i].Error()
-		} else {
-			for _, d := range listings[i].Documents {
+		l := <-done[i]
+		var refused []collector.RefusedDocument
+		if l.err == nil && full.Load() {
+			l.err = errLimitReached // listed while the limit was being reached: not taken either
+		}
+		if l.err == nil {
+			var kept []assuresign.EnvelopeDocument
+			kept, refused, l.err = x.Add(e, l.got.Documents)
+			for _, d := range kept {
 				env.Documents = append(env.Documents, checkedEnvelopeDocument{Order: d.OrderID, ID: d.ID})
-				if !seen[d.ID] {
-					seen[d.ID] = true
-					docs = append(docs, watchlist.Document{ID: d.ID, AuthToken: d.AuthToken, ContextIdentifier: e.ContextIdentifier, Labels: e.Labels})
-				}
 			}
+			if l.err != nil {
+				overLimit++
+			}
+			full.Store(x.Full())
+		} else if errors.Is(l.err, errLimitReached) {
+			overLimit++
+		}
+		if l.launched {
+			<-sem
+		}
+		switch {
+		case l.err != nil:
+			failed++
+			env.Error = l.err.Error()
+		case len(refused) > 0:
+			parts := make([]string, len(refused))
+			for j, r := range refused {
+				parts[j] = r.ID + " (" + r.Reason + ")"
+			}
+			env.Error = "refused: " + strings.Join(parts, ", ")
 		}
 		envelopes[i] = env
 	}
-	return docs, envelopes, failed
+	return x.Documents, envelopes, failed, overLimit
 }
+
+var errLimitReached = errors.New("not listed: --watch.max-documents is reached")
 
 // checkedEnvelope is an envelope --check listed, or failed to list.
 type checkedEnvelope struct {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"regexp"
@@ -78,4 +79,38 @@ func TestCheckEnvelopeListingFails(t *testing.T) {
 	assert.Regexp(t, `(?m)^`+chkEnvFaulty+` +- +assuresign: SOAP fault s:Server`, out)
 	assert.Contains(t, out, "1 of 2 envelopes listed")
 	assert.Contains(t, out, "FAILED: envelopes not listed: 1")
+}
+
+// --check applies the exporter's limits to listed documents: an envelope
+// listing more than --watch.max-envelope-documents is refused and its
+// documents are not checked, and once --watch.max-documents is reached no
+// further envelope is listed. Either makes it fail.
+func TestCheckEnvelopeLimits(t *testing.T) {
+	const big = "E0000000-0000-4000-8000-0000000000E3"
+	r, endpoint := envelopeCheckRig(t)
+	var many []string
+	for i := range 501 {
+		id := fmt.Sprintf("D0000000-0000-4000-8000-%012X", 0x100+i)
+		r.sim.Put(simulator.Document{ID: id, AuthToken: chkTokenD, Status: assuresign.StatusCreated})
+		many = append(many, id)
+	}
+	r.sim.PutEnvelope(simulator.Envelope{ID: big, AuthToken: chkEnvToken, Documents: many})
+	r.write(t, "zbig.yml", "envelopes:\n  - {id: "+big+", auth_token: "+chkEnvToken+"}\n")
+
+	before := r.sim.Stats()
+	code, out := r.run(t, endpoint, chkContext)
+	assert.Equal(t, checkIncomplete, code, out)
+	assert.Regexp(t, `(?m)^`+big+` +- +the envelope lists 501 documents, more than --watch\.max-env…$`, out)
+	assert.Contains(t, out, "4 of 4 documents have a status", "the big envelope's documents are not checked")
+	assert.Contains(t, out, "FAILED: envelopes over --watch.max-documents=100 or --watch.max-envelope-documents=100, their documents not checked: 1")
+	assert.Equal(t, 2, r.sim.Stats().Requests-r.sim.Stats().Listings-(before.Requests-before.Listings), "two CheckStatus requests of 2")
+
+	// 3 direct documents and 2 of chkEnvelope's fill --watch.max-documents=5:
+	// the next envelope (zbig.yml sorts after envelopes.yml) is not listed.
+	before = r.sim.Stats()
+	code, out = r.run(t, endpoint, chkContext, func(c *checkConfig) { c.maxDocuments, c.maxEnvelopeDocuments, c.concurrency = 5, 1000, 1 })
+	assert.Equal(t, checkIncomplete, code, out)
+	assert.Regexp(t, `(?m)^`+big+` +- +not listed: --watch\.max-documents is reached$`, out)
+	assert.Contains(t, out, "4 of 4 documents have a status")
+	assert.Equal(t, 1, r.sim.Stats().Listings-before.Listings)
 }

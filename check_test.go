@@ -74,16 +74,21 @@ func (r *checkRig) write(t *testing.T, name, data string) {
 	require.NoError(t, os.WriteFile(filepath.Join(r.dir, name), []byte(data), 0o600))
 }
 
-// run runs --check over the rig's *.yml and returns its exit code and
-// output, having asserted that neither it nor the log holds a secret.
-func (r *checkRig) run(t *testing.T, endpoint, contextIdentifier string) (int, string) {
+// run runs --check over the rig's *.yml, with its flags as tune sets them,
+// and returns its exit code and output, having asserted that neither it nor
+// the log holds a secret.
+func (r *checkRig) run(t *testing.T, endpoint, contextIdentifier string, tune ...func(*checkConfig)) (int, string) {
 	t.Helper()
 	var out, logs bytes.Buffer
-	code := runCheck(context.Background(), &out, checkConfig{
-		watchFiles: []string{filepath.Join(r.dir, "*.yml")}, maxDocuments: 100, contextIdentifier: contextIdentifier,
+	cfg := checkConfig{
+		watchFiles: []string{filepath.Join(r.dir, "*.yml")}, maxDocuments: 100, maxEnvelopeDocuments: 100, contextIdentifier: contextIdentifier,
 		client:    assuresign.Config{Endpoint: endpoint, MaxRetries: -1},
 		batchSize: 2, concurrency: 2, timeout: 5 * time.Second,
-	}, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	code := runCheck(context.Background(), &out, cfg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	chkSecrets.AssertNone(t, "the output", out.String())
 	chkSecrets.AssertNone(t, "the log", logs.String())
 	return code, out.String()

@@ -318,9 +318,10 @@ func exposedFamilies(t *testing.T, watchLabels map[string]string) map[string]fam
 	testenv.Eventually(t, 30*time.Second, "the first round", func() (bool, string) {
 		_, x = e.Metrics(t)
 		last, _ := x.Value("assuresign_last_refresh_success_timestamp_seconds")
+		_, listed := x.Families["assuresign_envelope_list_success"] // the listing runs beside the round's checks
 		statuses := x.Statuses()
-		return last > 0 && len(statuses) > 0 && !slices.Contains(slices.Collect(maps.Values(statuses)), "Unknown"),
-			fmt.Sprintf("last round %v, statuses %v", last, statuses)
+		return last > 0 && listed && len(statuses) > 0 && !slices.Contains(slices.Collect(maps.Values(statuses)), "Unknown"),
+			fmt.Sprintf("last round %v, envelope listed %v, statuses %v", last, listed, statuses)
 	})
 	out := map[string]family{}
 	for name, mf := range x.Families {

@@ -11,7 +11,7 @@ import (
 func goodFlags() flagValues {
 	return flagValues{
 		watchFiles: []string{"watch.yml"}, metricsPath: "/metrics",
-		batchSize: 50, concurrency: 2, maxDocuments: 10000, maxRetries: 3,
+		batchSize: 50, concurrency: 2, maxDocuments: 10000, maxEnvelopeDocuments: 100, maxRetries: 3,
 		refreshInterval: 5 * time.Minute, maxInterval: time.Hour, terminalInterval: 24 * time.Hour,
 		requestTimeout: 30 * time.Second, watchPoll: 10 * time.Second,
 		shard: "0", totalShards: 1, stuckAfter: 7 * 24 * time.Hour,
@@ -40,6 +40,7 @@ func TestValidateFlags(t *testing.T) {
 		{"batch size 0", func(f *flagValues) { f.batchSize = 0 }, "--assuresign.batch-size must be at least 1, not 0"},
 		{"concurrency 0", func(f *flagValues) { f.concurrency = 0 }, "--assuresign.concurrency must be at least 1, not 0"},
 		{"max documents 0", func(f *flagValues) { f.maxDocuments = 0 }, "--watch.max-documents must be at least 1, not 0"},
+		{"max envelope documents 0", func(f *flagValues) { f.maxEnvelopeDocuments = 0 }, "--watch.max-envelope-documents must be at least 1, not 0"},
 		{"refresh interval under 1s", func(f *flagValues) { f.refreshInterval = 999 * time.Millisecond }, "--refresh.interval must be at least 1s, not 999ms"},
 		{"refresh interval 1s", func(f *flagValues) { f.refreshInterval = time.Second }, ""},
 		{"terminal interval shorter than the refresh interval", func(f *flagValues) { f.terminalInterval = time.Minute },

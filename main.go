@@ -44,9 +44,10 @@ const (
 )
 
 var (
-	watchFiles        = kingpin.Flag("watch.file", "YAML file listing documents to watch, or a glob pattern matching such files (repeatable; they hold AuthTokens: keep them mode 0600).").Strings()
-	watchMaxDocuments = kingpin.Flag("watch.max-documents", "Most documents the watch files may list, all together.").Default("10000").Int()
-	watchPoll         = kingpin.Flag("watch.poll-interval", "How often to look for changed, new or removed watch files (follows Kubernetes' symlink swaps).").Default("10s").Duration()
+	watchFiles                = kingpin.Flag("watch.file", "YAML file listing documents to watch, or a glob pattern matching such files (repeatable; they hold AuthTokens: keep them mode 0600).").Strings()
+	watchMaxDocuments         = kingpin.Flag("watch.max-documents", "Most documents the watch files may list, all together; envelopes' listed documents count once per envelope listing them.").Default("10000").Int()
+	watchMaxEnvelopeDocuments = kingpin.Flag("watch.max-envelope-documents", "Most documents one envelope's listing may hold; a listing with more is refused.").Default("100").Int()
+	watchPoll                 = kingpin.Flag("watch.poll-interval", "How often to look for changed, new or removed watch files (follows Kubernetes' symlink swaps).").Default("10s").Duration()
 
 	endpoint         = kingpin.Flag("assuresign.endpoint", "Full URL of the CheckStatus endpoint: pick the host of the account's region.").Default(assuresign.DefaultEndpoint).String()
 	envelopesURL     = kingpin.Flag("assuresign.envelopes-endpoint", "Full URL of the Envelopes endpoint, for the watch files' envelopes (ListEnvelopeDocuments); empty: --assuresign.endpoint's scheme and host with path "+assuresign.DefaultEnvelopesPath+".").String()
@@ -115,6 +116,7 @@ type flagValues struct {
 	metricsPath                                      string
 	demo, check                                      bool
 	batchSize, concurrency, maxDocuments, maxRetries int
+	maxEnvelopeDocuments                             int
 	refreshInterval, maxInterval, terminalInterval   time.Duration
 	requestTimeout, watchPoll                        time.Duration
 	webhookTokenFile, webhookListen, webhookConfig   string
@@ -135,7 +137,7 @@ func currentFlags() flagValues {
 	}
 	return flagValues{
 		watchFiles: *watchFiles, metricsPath: *metricsPath, demo: *demo, check: *check,
-		batchSize: *batchSize, concurrency: *concurrency, maxDocuments: *watchMaxDocuments, maxRetries: *maxRetries,
+		batchSize: *batchSize, concurrency: *concurrency, maxDocuments: *watchMaxDocuments, maxEnvelopeDocuments: *watchMaxEnvelopeDocuments, maxRetries: *maxRetries,
 		refreshInterval: *refreshInterval, maxInterval: *maxInterval, terminalInterval: *terminalInterval,
 		requestTimeout: *requestTimeout, watchPoll: *watchPoll,
 		webhookTokenFile: *webhookTokenFile, webhookListen: *webhookListen, webhookConfig: *webhookWebConfig,
@@ -157,6 +159,8 @@ func validateFlags(f flagValues) error {
 		return fmt.Errorf("--assuresign.concurrency must be at least 1, not %d", f.concurrency)
 	case f.maxDocuments < 1:
 		return fmt.Errorf("--watch.max-documents must be at least 1, not %d", f.maxDocuments)
+	case f.maxEnvelopeDocuments < 1:
+		return fmt.Errorf("--watch.max-envelope-documents must be at least 1, not %d", f.maxEnvelopeDocuments)
 	case f.refreshInterval < time.Second:
 		return fmt.Errorf("--refresh.interval must be at least 1s, not %s", f.refreshInterval)
 	case f.terminalInterval < f.refreshInterval:
@@ -251,7 +255,7 @@ func runCheckFlags(logger *slog.Logger) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return runCheck(ctx, os.Stdout, checkConfig{
-		watchFiles: *watchFiles, maxDocuments: *watchMaxDocuments, contextIdentifier: contextIdentifier,
+		watchFiles: *watchFiles, maxDocuments: *watchMaxDocuments, maxEnvelopeDocuments: *watchMaxEnvelopeDocuments, contextIdentifier: contextIdentifier,
 		client: assuresign.Config{
 			Endpoint: *endpoint, EnvelopesEndpoint: *envelopesURL, MaxBodyBytes: *maxResponseBytes, MaxRetries: retries(*maxRetries), Logger: logger,
 		},
@@ -380,15 +384,16 @@ func buildCollector(reg registry, contextIdentifier string, logger *slog.Logger)
 	logger.Info("calling AssureSign CheckStatus", "endpoint", client.Endpoint(), "batch_size", *batchSize,
 		"concurrency", *concurrency, "refresh_interval", *refreshInterval, "max_interval", *maxInterval)
 	e.refresher = collector.NewRefresher(collector.RefreshConfig{
-		Interval:          *refreshInterval,
-		TerminalInterval:  *terminalInterval,
-		MaxInterval:       *maxInterval,
-		BatchSize:         *batchSize,
-		Concurrency:       *concurrency,
-		Timeout:           *requestTimeout,
-		ContextIdentifier: contextIdentifier,
-		Lister:            client,
-		MaxDocuments:      *watchMaxDocuments,
+		Interval:             *refreshInterval,
+		TerminalInterval:     *terminalInterval,
+		MaxInterval:          *maxInterval,
+		BatchSize:            *batchSize,
+		Concurrency:          *concurrency,
+		Timeout:              *requestTimeout,
+		ContextIdentifier:    contextIdentifier,
+		Lister:               client,
+		MaxDocuments:         *watchMaxDocuments,
+		MaxEnvelopeDocuments: *watchMaxEnvelopeDocuments,
 	}, e.store, client, metrics, logger)
 	e.registry.MustRegister(collector.NewCheckIntervalCollector(e.refresher.CheckIntervals))
 	e.envelopeRegistry.MustRegister(collector.NewEnvelopeCollector(e.refresher.Envelopes))

@@ -23,30 +23,118 @@ type Lister interface {
 	ListEnvelopeDocuments(ctx context.Context, req assuresign.EnvelopeRequest) (*assuresign.EnvelopeListing, error)
 }
 
+// EnvelopeLimits bound what envelopes' listings add to the watched set. The
+// exporter and --check apply them through Expansion, the one rule.
+type EnvelopeLimits struct {
+	// MaxDocuments bounds the direct documents plus the envelope-document
+	// pairs, each of which is a series of its own (0: no bound).
+	MaxDocuments int
+	// MaxEnvelopeDocuments bounds one envelope's listed documents (0: no bound).
+	MaxEnvelopeDocuments int
+}
+
+// Expansion takes envelopes' listings in watch-list order and gives the
+// documents to watch: the watch list's own, then each envelope's. The first
+// envelope in watch-list order keeps a document listed by two; no envelope
+// keeps a document whose id is an envelope's (a notification naming it would
+// check the document, not list the envelope).
+type Expansion struct {
+	limits    EnvelopeLimits
+	envelopes map[string]bool   // the watched envelopes' ids
+	direct    map[string]bool   // the watch list's own documents
+	owner     map[string]string // listed document: the envelope that keeps it
+	pairs     int               // envelope-document pairs taken
+	Documents []watchlist.Document
+}
+
+// NewExpansion starts an expansion of wl's envelopes.
+func NewExpansion(wl *watchlist.List, limits EnvelopeLimits) *Expansion {
+	x := &Expansion{limits: limits, envelopes: make(map[string]bool, len(wl.Envelopes)), direct: make(map[string]bool, len(wl.Documents)),
+		owner: map[string]string{}, Documents: slices.Clone(wl.Documents)}
+	for _, e := range wl.Envelopes {
+		x.envelopes[e.ID] = true
+	}
+	for _, d := range wl.Documents {
+		x.direct[d.ID] = true
+	}
+	return x
+}
+
+// Full reports whether no listed document fits any more.
+func (x *Expansion) Full() bool {
+	return x.limits.MaxDocuments > 0 && len(x.direct)+x.pairs >= x.limits.MaxDocuments
+}
+
+// RefusedDocument is a listed document its envelope may not keep.
+type RefusedDocument struct {
+	ID     string
+	Reason string // secret-free
+}
+
+// Add takes envelope env's listing and returns the documents env keeps, and
+// those it may not (another envelope keeps them, or the id is an envelope's).
+// A listing over a limit is refused whole (errTooManyDocuments): nothing of it
+// is taken. A document also listed directly is kept (it is exported as the
+// envelope's) but watched with its direct entry.
+func (x *Expansion) Add(env watchlist.Document, listed []assuresign.EnvelopeDocument) (kept []assuresign.EnvelopeDocument, refused []RefusedDocument, err error) {
+	if l := x.limits.MaxEnvelopeDocuments; l > 0 && len(listed) > l {
+		return nil, nil, errTooManyDocuments{fmt.Sprintf("the envelope lists %d documents", len(listed)), "--watch.max-envelope-documents", l}
+	}
+	for _, d := range listed {
+		switch owner, owned := x.owner[d.ID]; {
+		case x.envelopes[d.ID]:
+			refused = append(refused, RefusedDocument{d.ID, "its id is a watched envelope's"})
+		case owned && owner == env.ID:
+			refused = append(refused, RefusedDocument{d.ID, "listed twice"})
+		case owned:
+			refused = append(refused, RefusedDocument{d.ID, "envelope " + owner + " has it"})
+		default:
+			kept = append(kept, d)
+		}
+	}
+	if l := x.limits.MaxDocuments; l > 0 && len(x.direct)+x.pairs+len(kept) > l {
+		return nil, nil, errTooManyDocuments{fmt.Sprintf("the listing would make %d watched documents and envelope documents", len(x.direct)+x.pairs+len(kept)), "--watch.max-documents", l}
+	}
+	x.pairs += len(kept)
+	for _, d := range kept {
+		x.owner[d.ID] = env.ID
+		if !x.direct[d.ID] {
+			x.Documents = append(x.Documents, watchlist.Document{ID: d.ID, AuthToken: d.AuthToken, ContextIdentifier: env.ContextIdentifier, Labels: env.Labels})
+		}
+	}
+	return kept, refused, nil
+}
+
 // envelope is a watched envelope and what its last good listing said.
 type envelope struct {
 	watched   watchlist.Document            // the envelopes: entry; holds secrets
-	documents []assuresign.EnvelopeDocument // the last good listing; AuthTokens are secrets
+	listed    []assuresign.EnvelopeDocument // the last good listing; AuthTokens are secrets
+	documents []assuresign.EnvelopeDocument // those of listed it keeps (see Expansion)
 	tried     bool                          // a listing was attempted
 	listOK    bool                          // the last listing succeeded
 	lastList  time.Time                     // when a listing last succeeded
 	lastError string                        // secret-free
 	urgent    bool                          // new, credentials changed, or named by a notification
+	// overLimit: the last listing was refused by a limit. Listing it again
+	// soon would bring the same, so it waits as a good listing does.
+	overLimit bool
 }
 
 // envelopes are the watched envelopes and the watch list they came with. The
-// watched set of documents is the list's own plus every envelope's listed ones.
+// watched set of documents is the list's own plus every envelope's kept ones.
 type envelopes struct {
-	mu     sync.Mutex
-	direct *watchlist.List
-	byID   map[string]*envelope
-	order  []string        // in watch-list order
-	warned map[string]bool // documents listed directly and through an envelope, already warned of
+	mu       sync.Mutex
+	direct   *watchlist.List
+	byID     map[string]*envelope
+	order    []string // in watch-list order
+	limits   EnvelopeLimits
+	expanded []watchlist.Document
+	warned   map[string]bool // warnings already logged: each is logged once while it holds
 }
 
 // set takes wl's envelopes: known ones keep their listing; new ones, and ones
 // whose credentials changed, are listed at once. It reports how many are.
-func (e *envelopes) set(wl *watchlist.List) (toList int) {
+func (e *envelopes) set(wl *watchlist.List, logger *slog.Logger, dropped func(item string, n int)) (toList int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.direct = wl
@@ -68,71 +156,75 @@ func (e *envelopes) set(wl *watchlist.List) (toList int) {
 		e.order = append(e.order, w.ID)
 	}
 	e.byID = next
+	e.expand(nil, logger, dropped)
 	return toList
 }
 
+// expand applies the rule to every envelope in watch-list order, fresh
+// listings (by envelope id) in place of the last good ones, and returns the
+// fresh listings it refused. An envelope whose fresh listing is refused keeps
+// its last good one if that still fits, else no document. It logs each
+// warning once while it holds. Call with mu held.
+func (e *envelopes) expand(fresh map[string][]assuresign.EnvelopeDocument, logger *slog.Logger, dropped func(item string, n int)) (refusedListings map[string]error) {
+	if e.direct == nil {
+		return nil
+	}
+	x := NewExpansion(e.direct, e.limits)
+	warned := map[string]bool{}
+	warn := func(key, msg string, args ...any) {
+		warned[key] = true
+		if !e.warned[key] {
+			logger.Warn(msg, args...)
+		}
+	}
+	for _, id := range e.order {
+		env := e.byID[id]
+		listed, isFresh := fresh[id]
+		if !isFresh {
+			listed = env.listed
+		}
+		kept, refused, err := x.Add(env.watched, listed)
+		if err != nil && isFresh {
+			if refusedListings == nil {
+				refusedListings = map[string]error{}
+			}
+			refusedListings[id] = err
+			listed = env.listed
+			kept, refused, err = x.Add(env.watched, listed)
+		}
+		if err != nil {
+			warn("limit "+id, "an envelope's last known documents no longer fit the limits; none of them are watched", "envelope_id", id, "err", err)
+		}
+		env.listed, env.documents = listed, kept
+		if len(refused) > 0 {
+			// One line per envelope, again only when its refusals change.
+			key := fmt.Sprintf("refused %s %d %s", id, len(refused), refused[0].ID)
+			if !e.warned[key] && dropped != nil {
+				dropped("envelope_document", len(refused))
+			}
+			warn(key, "listed documents refused for their envelope: another envelope has them, or the id is an envelope's",
+				"envelope_id", id, "refused", len(refused), "first_document_id", refused[0].ID, "first_reason", refused[0].Reason)
+		}
+		for _, d := range kept {
+			if x.direct[d.ID] {
+				warn("direct "+d.ID, "document is watched both directly and through an envelope; it is checked once, with the direct entry's labels and AuthToken",
+					"document_id", d.ID, "envelope_id", id)
+			}
+		}
+	}
+	e.warned, e.expanded = warned, x.Documents
+	return refusedListings
+}
+
 // watched returns the documents to watch: the watch list's own, then each
-// envelope's listed documents with the envelope's labels and context. A
-// document also listed directly keeps its direct entry, with one warning.
-func (e *envelopes) watched(logger *slog.Logger) *watchlist.List {
+// envelope's kept documents with the envelope's labels and context.
+func (e *envelopes) watched() *watchlist.List {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.direct == nil {
 		return &watchlist.List{}
 	}
-	wl := &watchlist.List{Documents: slices.Clone(e.direct.Documents), Envelopes: e.direct.Envelopes, LabelNames: e.direct.LabelNames}
-	if len(e.order) == 0 {
-		return wl
-	}
-	direct := make(map[string]bool, len(wl.Documents))
-	for _, d := range wl.Documents {
-		direct[d.ID] = true
-	}
-	listed := map[string]bool{}
-	overlap := map[string]bool{}
-	for _, id := range e.order {
-		env := e.byID[id]
-		for _, ld := range env.documents {
-			switch {
-			case direct[ld.ID]:
-				overlap[ld.ID] = true
-				if !e.warned[ld.ID] {
-					logger.Warn("document is watched both directly and through an envelope; it is checked once, with the direct entry's labels and AuthToken",
-						"document_id", ld.ID, "envelope_id", id)
-				}
-			case listed[ld.ID]:
-				// In two envelopes: the first one's labels.
-			default:
-				listed[ld.ID] = true
-				wl.Documents = append(wl.Documents, watchlist.Document{
-					ID: ld.ID, AuthToken: ld.AuthToken, ContextIdentifier: env.watched.ContextIdentifier, Labels: env.watched.Labels,
-				})
-			}
-		}
-	}
-	e.warned = overlap
-	return wl
-}
-
-// count returns how many documents would be watched were envelope id's
-// documents docs.
-func (e *envelopes) count(id string, docs []assuresign.EnvelopeDocument) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	seen := map[string]bool{}
-	for _, d := range e.direct.Documents {
-		seen[d.ID] = true
-	}
-	for _, eid := range e.order {
-		list := e.byID[eid].documents
-		if eid == id {
-			list = docs
-		}
-		for _, d := range list {
-			seen[d.ID] = true
-		}
-	}
-	return len(seen)
+	return &watchlist.List{Documents: e.expanded, Envelopes: e.direct.Envelopes, LabelNames: e.direct.LabelNames}
 }
 
 // listing is one envelope to list, or listed.
@@ -154,7 +246,7 @@ func (e *envelopes) due(now time.Time, urgentOnly bool, maxInterval time.Duratio
 	var out []listing
 	for _, id := range e.order {
 		env := e.byID[id]
-		periodic := !urgentOnly && (!env.listOK || (!now.Before(env.lastList.Add(maxInterval)) && !closed(env.ids())))
+		periodic := !urgentOnly && ((!env.listOK && !env.overLimit) || (!now.Before(env.lastList.Add(maxInterval)) && !closed(env.ids())))
 		if !env.urgent && !periodic {
 			continue
 		}
@@ -208,34 +300,60 @@ func (e *envelopes) allListed() bool {
 	return true
 }
 
-// record applies one listing's outcome; it reports whether the envelope's
-// documents changed. A failed listing keeps the last known documents.
-func (e *envelopes) record(l listing, now time.Time) (changed bool) {
+// record applies a round's listings and the rule to every envelope; it
+// reports whether the documents to watch changed. A failed or refused
+// listing keeps the envelope's last known documents; a refused one gets its
+// err set.
+func (e *envelopes) record(due []listing, now time.Time, logger *slog.Logger, dropped func(item string, n int)) (changed bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	env, ok := e.byID[l.id]
-	if !ok || env.watched.AuthToken != l.watched.AuthToken || env.watched.ContextIdentifier != l.watched.ContextIdentifier {
-		return false // left the watch list, or changed, while being listed
+	fresh := map[string][]assuresign.EnvelopeDocument{}
+	for _, l := range due {
+		env, ok := e.byID[l.id]
+		if !ok || env.watched.AuthToken != l.watched.AuthToken || env.watched.ContextIdentifier != l.watched.ContextIdentifier {
+			continue // left the watch list, or changed, while being listed
+		}
+		env.tried, env.urgent = true, false
+		if l.err != nil {
+			env.listOK, env.lastError, env.overLimit = false, l.err.Error(), false
+			continue
+		}
+		env.listOK, env.lastError, env.lastList = true, "", now
+		fresh[l.id] = l.got.Documents
 	}
-	env.tried, env.urgent = true, false
-	if l.err != nil {
-		env.listOK, env.lastError = false, l.err.Error()
-		return false
+	before := make(map[string][]assuresign.EnvelopeDocument, len(e.byID))
+	for id, env := range e.byID {
+		before[id] = env.documents
 	}
-	env.listOK, env.lastError, env.lastList = true, "", now
-	changed = !slices.Equal(env.documents, l.got.Documents)
-	env.documents = l.got.Documents
+	refused := e.expand(fresh, logger, dropped)
+	for i, l := range due {
+		if _, ok := fresh[l.id]; !ok {
+			continue
+		}
+		env, err := e.byID[l.id], refused[l.id]
+		if err == nil {
+			env.overLimit = false
+			continue
+		}
+		due[i].err = err
+		if !env.overLimit {
+			logger.Warn("envelope listing refused, over a limit: the envelope keeps its last known documents and is listed again after --refresh.max-interval",
+				"envelope_id", l.id, "err", err)
+		}
+		env.listOK, env.lastError, env.overLimit = false, err.Error(), true
+	}
+	for id, env := range e.byID {
+		if !slices.Equal(before[id], env.documents) {
+			changed = true
+		}
+	}
 	return changed
 }
 
-// listEnvelopes lists the envelopes due at now, at most Concurrency at once,
-// and reports whether any envelope's documents changed. Failures are counted,
+// listEnvelopes lists the envelopes due (at most Concurrency at once) and
+// reports whether the documents to watch changed. Failures are counted,
 // logged once for the round, and pinned on their envelope only.
-func (r *Refresher) listEnvelopes(ctx context.Context, now time.Time, urgentOnly bool) (changed bool) {
-	due := r.env.due(now, urgentOnly, r.sched.maxInterval, r.cfg.ContextIdentifier, r.store.anyTerminal)
-	if len(due) == 0 {
-		return false
-	}
+func (r *Refresher) listEnvelopes(ctx context.Context, due []listing) (changed bool) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, max(r.cfg.Concurrency, 1))
 	for i := range due {
@@ -251,21 +369,17 @@ func (r *Refresher) listEnvelopes(ctx context.Context, now time.Time, urgentOnly
 	if ctx.Err() != nil {
 		return false // shutting down: an interrupted listing says nothing of the envelope
 	}
+	changed = r.env.record(due, r.now(), r.logger, r.metrics.DroppedItems)
 	failed := 0
 	var first listing
 	for _, l := range due {
-		if l.err == nil && r.cfg.MaxDocuments > 0 {
-			if n := r.env.count(l.id, l.got.Documents); n > r.cfg.MaxDocuments {
-				l.err = errTooManyDocuments{n, r.cfg.MaxDocuments}
-			}
-		}
 		result := "ok"
-		if l.err != nil {
+		var tm errTooManyDocuments
+		switch {
+		case errors.As(l.err, &tm):
+			result = "too_many_documents" // logged by record, once
+		case l.err != nil:
 			result = assuresign.Outcome(l.err)
-			var tm errTooManyDocuments
-			if errors.As(l.err, &tm) {
-				result = "too_many_documents"
-			}
 			if failed++; failed == 1 {
 				first = l
 			}
@@ -275,9 +389,6 @@ func (r *Refresher) listEnvelopes(ctx context.Context, now time.Time, urgentOnly
 			r.holdUntil(r.now().Add(e.RetryAfter)) // AssureSign asked every request to wait
 		}
 		r.metrics.envelopeListings.WithLabelValues(result).Inc()
-		if r.env.record(l, r.now()) {
-			changed = true
-		}
 	}
 	if failed > 0 {
 		r.logger.Warn("envelope listings failed; those envelopes keep their last known documents", "failed", failed,
@@ -288,10 +399,14 @@ func (r *Refresher) listEnvelopes(ctx context.Context, now time.Time, urgentOnly
 	return changed
 }
 
-type errTooManyDocuments struct{ n, limit int }
+// errTooManyDocuments refuses a listing over a limit.
+type errTooManyDocuments struct {
+	what, flag string
+	limit      int
+}
 
 func (e errTooManyDocuments) Error() string {
-	return fmt.Sprintf("the listing would make %d watched documents, more than --watch.max-documents=%d", e.n, e.limit)
+	return fmt.Sprintf("%s, more than %s=%d", e.what, e.flag, e.limit)
 }
 
 // EnvelopeListingResults are the values of assuresign_envelope_listings_total's result label.
@@ -393,7 +508,7 @@ func (r *Refresher) EnvelopesGeneration() uint64 { return r.envelopesGen.Load() 
 func (r *Refresher) applyWatched() int {
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
-	return r.store.SetWatchList(r.env.watched(r.logger))
+	return r.store.SetWatchList(r.env.watched())
 }
 
 // The envelopes' families, written by envelopeCollector. The info family's

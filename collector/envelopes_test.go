@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -96,7 +97,7 @@ func TestEnvelopeDocumentsWatchedWithinOneRound(t *testing.T) {
 
 	st := r.sim.Stats()
 	assert.Equal(t, 2, st.Listings, "one request per envelope")
-	assert.Equal(t, 1, st.Requests-st.Listings, "one CheckStatus request")
+	assert.Equal(t, 2, st.Requests-st.Listings, "one CheckStatus request for the direct document, beside the listings; one for the listed ones after them")
 
 	body := scrape(t, r.store, false)
 	for _, id := range envDocs {
@@ -385,15 +386,133 @@ func TestEnvelopeListingOfChangedCredentialsIgnored(t *testing.T) {
 	} {
 		var e envelopes
 		entry := watchlist.Document{ID: envA, AuthToken: envToken}
-		require.Equal(t, 1, e.set(&watchlist.List{Envelopes: []watchlist.Document{entry}}), name)
+		require.Equal(t, 1, e.set(&watchlist.List{Envelopes: []watchlist.Document{entry}}, discardLogger(), nil), name)
 		due := e.due(testenv.T0, true, time.Hour, "", never)
 		require.Len(t, due, 1, name)
 
 		change(&entry)
-		e.set(&watchlist.List{Envelopes: []watchlist.Document{entry}})
+		e.set(&watchlist.List{Envelopes: []watchlist.Document{entry}}, discardLogger(), nil)
 		due[0].got = &assuresign.EnvelopeListing{Documents: []assuresign.EnvelopeDocument{{ID: envDocs[0]}}}
-		assert.False(t, e.record(due[0], testenv.T0), name)
+		assert.False(t, e.record(due, testenv.T0, discardLogger(), nil), name)
 		assert.Empty(t, e.byID[envA].documents, name)
 		assert.Len(t, e.due(testenv.T0, true, time.Hour, "", never), 1, "%s: still to be listed at once", name)
 	}
+}
+
+// listerFunc adapts a function to Lister.
+type listerFunc func(ctx context.Context, req assuresign.EnvelopeRequest) (*assuresign.EnvelopeListing, error)
+
+func (f listerFunc) ListEnvelopeDocuments(ctx context.Context, req assuresign.EnvelopeRequest) (*assuresign.EnvelopeListing, error) {
+	return f(ctx, req)
+}
+
+// A listing that hangs delays no check: a notification for a document
+// watched directly is answered while it still hangs, and the round ends
+// once it returns.
+func TestSlowListingDelaysNoCheck(t *testing.T) {
+	r, _ := envelopeRig(t, RefreshConfig{})
+	r.round(0) // envFaulty fails: it is listed again at the next scheduled round
+	listing, release := make(chan struct{}, 1), make(chan struct{})
+	r.refresher.cfg.Lister = listerFunc(func(ctx context.Context, _ assuresign.EnvelopeRequest) (*assuresign.EnvelopeListing, error) {
+		select {
+		case listing <- struct{}{}:
+		default:
+		}
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil, errors.New("hung up")
+	})
+	r.sim.Update(docA, func(d *simulator.Document) { d.Status = assuresign.StatusCompleted })
+	done := make(chan roundStats, 1)
+	go func() { done <- r.round(time.Minute) }()
+	<-listing
+	require.True(t, r.refresher.CheckNow(docA, r.clock.Now()))
+	assert.Eventually(t, func() bool { return statusOf(t, r.store, docA).Status == assuresign.StatusCompleted.String() },
+		time.Second, 10*time.Millisecond, "answered while the listing hangs")
+	select {
+	case <-done:
+		t.Fatal("the round ended before its listing")
+	default:
+	}
+	// An envelope named meanwhile: its known documents are checked at once,
+	// and it is listed by the next urgent round, which the round asks for.
+	require.True(t, r.refresher.CheckNow(envA, r.clock.Now()))
+	assert.Eventually(t, func() bool { return statusOf(t, r.store, envDocs[0]).LastCheck.After(testenv.T0) },
+		time.Second, 10*time.Millisecond, "the named envelope's documents checked while the listing hangs")
+	close(release)
+	<-done
+	assert.False(t, envelopeView(t, r.refresher, envFaulty).ListOK)
+	assert.Len(t, r.refresher.wake, 1, "an urgent round is asked for")
+	never := func([]string) bool { return false }
+	due := r.refresher.env.due(r.clock.Now(), true, time.Hour, "", never)
+	require.Len(t, due, 1)
+	assert.Equal(t, envA, due[0].id)
+}
+
+// Limits count what is exported: a document listed directly and through an
+// envelope counts twice (its series and the envelope's), and one envelope's
+// documents have a bound of their own. A refused listing is counted and
+// leaves nothing of it watched.
+func TestEnvelopeLimitsCountExportedPairs(t *testing.T) {
+	for name, tc := range map[string]struct {
+		cfg  RefreshConfig
+		flag string
+	}{
+		"total":        {RefreshConfig{MaxDocuments: 4, MaxInterval: time.Hour}, "--watch.max-documents=4"},
+		"per envelope": {RefreshConfig{MaxEnvelopeDocuments: 2, MaxInterval: time.Hour}, "--watch.max-envelope-documents=2"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r, wl := envelopeRig(t, tc.cfg)
+			// envDocs[0] and envDocs[1] directly too: 3 distinct documents, 5 exported pairs.
+			for _, id := range envDocs[:2] {
+				wl.Documents = append(wl.Documents, watchlist.Document{ID: id, AuthToken: listedTokens[id]})
+			}
+			r.refresher.SetWatchList(wl)
+			r.round(0)
+			a := envelopeView(t, r.refresher, envA)
+			assert.False(t, a.ListOK)
+			assert.Contains(t, a.LastError, tc.flag)
+			assert.Empty(t, a.Documents)
+			assert.Equal(t, 3, r.store.Len(), "the direct documents only")
+			assert.Equal(t, 1.0, testutil.ToFloat64(r.refresher.metrics.envelopeListings.WithLabelValues("too_many_documents")))
+
+			// Listed again after max-interval, not every round; logged once.
+			listings := r.sim.Stats().Listings
+			r.round(5 * time.Minute)
+			assert.Equal(t, listings+1, r.sim.Stats().Listings, "the faulty envelope only")
+			r.round(time.Hour)
+			assert.Equal(t, listings+3, r.sim.Stats().Listings)
+			assert.Equal(t, 2.0, testutil.ToFloat64(r.refresher.metrics.envelopeListings.WithLabelValues("too_many_documents")))
+			assert.Equal(t, 1, strings.Count(r.logs.String(), "envelope listing refused, over a limit"))
+		})
+	}
+}
+
+// An envelope may not take another's documents, nor list an envelope's id as
+// a document: the first envelope in watch-list order keeps a document, the
+// second is refused it, counted and logged once however many rounds list it.
+func TestEnvelopeCannotTakeAnothersDocuments(t *testing.T) {
+	const envB = "E0000000-0000-4000-8000-00000000000B"
+	r, wl := envelopeRig(t, RefreshConfig{})
+	own := testGUID(0xE1, 4)
+	putListed(r, assuresign.StatusCreated, 0, own)
+	r.sim.Put(simulator.Document{ID: envA, AuthToken: testenv.RandomGUID(), Status: assuresign.StatusCreated, StatusDate: testenv.T0})
+	r.sim.PutEnvelope(simulator.Envelope{ID: envB, AuthToken: envToken, Documents: []string{envDocs[0], envA, own}})
+	wl.Envelopes = append(wl.Envelopes, watchlist.Document{ID: envB, AuthToken: envToken, Labels: map[string]string{"customer": "mallory"}})
+	r.refresher.SetWatchList(wl)
+	r.round(0)
+	r.round(time.Hour)
+	b := envelopeView(t, r.refresher, envB)
+	assert.True(t, b.ListOK)
+	require.Len(t, b.Documents, 1)
+	assert.Equal(t, own, b.Documents[0].ID)
+	assert.Len(t, envelopeView(t, r.refresher, envA).Documents, 3, "the first envelope keeps its documents")
+	body := scrape(t, r.store, false)
+	assert.Contains(t, body, `assuresign_document_info{document_id="`+envDocs[0]+`",customer="acme"} 1`)
+	assert.NotContains(t, body, `document_id="`+envA+`"`)
+	assert.Equal(t, 2.0, testutil.ToFloat64(r.refresher.metrics.dropped.WithLabelValues("envelope_document")))
+	assert.Equal(t, 1, strings.Count(r.logs.String(), "listed documents refused for their envelope"), "once")
+	assert.Contains(t, r.logs.String(), `first_reason="envelope `+envA+` has it"`)
 }

@@ -56,7 +56,7 @@ func NewMetrics(reg prometheus.Registerer, watched func() int, refreshInterval t
 		}, []string{"result"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "assuresign_response_items_dropped_total",
-			Help: "Items of CheckStatus answers ignored to keep one answer from flooding the log and counters: unrequested_result (a result for a document not asked about) or exception (beyond the exceptions counted per document and answer).",
+			Help: "Items of AssureSign's answers ignored to keep one answer from flooding the log and counters: unrequested_result (a result for a document not asked about), exception (beyond the exceptions counted per document and answer) or envelope_document (a listed document another envelope has, or whose id is an envelope's; counted once).",
 		}, []string{"item"}),
 		holdUntil: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "assuresign_upstream_hold_until_timestamp_seconds",
@@ -65,7 +65,7 @@ func NewMetrics(reg prometheus.Registerer, watched func() int, refreshInterval t
 	}
 	m.envelopeListings = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "assuresign_envelope_listings_total",
-		Help: "ListEnvelopeDocuments calls made for watched envelopes, retries not counted, by result: ok, too_many_documents (the listing would exceed --watch.max-documents) or the failure's kind as in assuresign_api_requests_total, plus no_documents (an answer without any usable document).",
+		Help: "ListEnvelopeDocuments calls made for watched envelopes, retries not counted, by result: ok, too_many_documents (the listing would exceed --watch.max-documents or --watch.max-envelope-documents) or the failure's kind as in assuresign_api_requests_total, plus no_documents (an answer without any usable document).",
 	}, []string{"result"})
 	for _, r := range EnvelopeListingResults {
 		m.envelopeListings.WithLabelValues(r)
@@ -85,7 +85,7 @@ func NewMetrics(reg prometheus.Registerer, watched func() int, refreshInterval t
 	for _, r := range []string{"ok", "missing", "no_status", "unknown_status"} {
 		m.results.WithLabelValues(r)
 	}
-	for _, item := range []string{"unrequested_result", "exception"} {
+	for _, item := range []string{"unrequested_result", "exception", "envelope_document"} {
 		m.dropped.WithLabelValues(item)
 	}
 	reg.MustRegister(m.up, m.lastSuccess, m.refreshDuration, m.apiRequests, m.apiDuration, m.results, m.dropped, m.holdUntil,

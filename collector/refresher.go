@@ -38,8 +38,11 @@ type RefreshConfig struct {
 	Now func() time.Time
 	// Lister lists the watch list's envelopes; nil when none are watched.
 	Lister Lister
-	// MaxDocuments bounds the watched documents, envelopes' included (0: no bound).
+	// MaxDocuments bounds the watched documents plus the envelope-document
+	// pairs (0: no bound).
 	MaxDocuments int
+	// MaxEnvelopeDocuments bounds one envelope's listed documents (0: no bound).
+	MaxEnvelopeDocuments int
 }
 
 // Refresher runs the background refresh: scheduled rounds every Interval, and
@@ -126,11 +129,13 @@ func NewRefresher(cfg RefreshConfig, store *Store, checker Checker, metrics *Met
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Refresher{
+	r := &Refresher{
 		cfg: cfg, store: store, checker: checker, metrics: metrics, logger: logger,
 		now: cfg.Now, wake: make(chan struct{}, 1),
 		sched: schedule{interval: cfg.Interval, maxInterval: max(cfg.MaxInterval, cfg.Interval), terminal: cfg.TerminalInterval},
 	}
+	r.env.limits = EnvelopeLimits{MaxDocuments: cfg.MaxDocuments, MaxEnvelopeDocuments: cfg.MaxEnvelopeDocuments}
+	return r
 }
 
 // SetWatchList makes wl the watched set; documents it adds, or whose
@@ -139,7 +144,7 @@ func NewRefresher(cfg RefreshConfig, store *Store, checker Checker, metrics *Met
 // credentials it changes.
 func (r *Refresher) SetWatchList(wl *watchlist.List) {
 	defer r.countIntervals()
-	toList := r.env.set(wl)
+	toList := r.env.set(wl, r.logger, r.metrics.DroppedItems)
 	toCheck := r.applyWatched()
 	r.publishEnvelopes()
 	if toCheck > 0 || toList > 0 {
@@ -277,6 +282,16 @@ type roundStats struct {
 	Anomalies int // documents answered without a status
 }
 
+// add counts a round's tail in its stats.
+func (s *roundStats) add(t roundStats) {
+	s.Documents += t.Documents
+	s.Filled += t.Filled
+	s.Requests += t.Requests
+	s.Failed += t.Failed
+	s.Changes += t.Changes
+	s.Anomalies += t.Anomalies
+}
+
 // batchOutcome is what one request brought.
 type batchOutcome struct {
 	err                 error
@@ -289,13 +304,41 @@ type batchOutcome struct {
 // counted in the round's summary.
 const maxExceptionLines = 10
 
-// round lists the envelopes due now, then checks the documents due now (only
-// the urgent ones when urgentOnly), new documents of an envelope included.
+// round checks the documents due now (only the urgent ones when urgentOnly)
+// while it lists the envelopes due now beside them: a slow listing delays no
+// check of a document already known. Notifications that arrive meanwhile are
+// checked at once; the documents a listing newly finds are checked when it
+// returns, in the round's tail.
 func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
-	if r.cfg.Lister != nil && !r.quiet(r.now()) && r.listEnvelopes(ctx, r.now(), urgentOnly) {
-		r.applyWatched()
+	var listed chan bool
+	if r.cfg.Lister != nil && !r.quiet(r.now()) {
+		if due := r.env.due(r.now(), urgentOnly, r.sched.maxInterval, r.cfg.ContextIdentifier, r.store.anyTerminal); len(due) > 0 {
+			listed = make(chan bool, 1)
+			go func() { listed <- r.listEnvelopes(ctx, due) }()
+		}
 	}
 	stats := r.checkRound(ctx, urgentOnly)
+	woken := false
+	for listed != nil {
+		select {
+		case changed := <-listed:
+			listed = nil
+			if changed && r.applyWatched() > 0 {
+				stats.add(r.checkRound(ctx, true))
+			}
+		case <-r.wake:
+			// As Run would: let notifications that arrive together share a request.
+			woken = true
+			select {
+			case <-ctx.Done():
+			case <-time.After(r.cfg.Coalesce):
+				r.checkRound(ctx, true)
+			}
+		}
+	}
+	if woken {
+		r.Wake() // an envelope named meanwhile is listed in the next urgent round
+	}
 	// Only once every envelope has been listed: a listing that failed, or
 	// was held back, says nothing of which documents are still its own.
 	if !urgentOnly && !r.parkedDropped && ctx.Err() == nil && (r.cfg.Lister == nil || r.env.allListed()) {
