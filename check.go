@@ -4,13 +4,10 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"maps"
-	"net"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -274,7 +271,7 @@ func checkDocuments(ctx context.Context, cfg checkConfig, logger *slog.Logger) c
 	switch {
 	case len(failed) > 0:
 		rep.Result, rep.ExitCode = "unreachable", checkUnreachable
-		rep.Message, rep.LikelyCause = failed[0].Error(), likelyCause(failed[0], client.Endpoint())
+		rep.Message, rep.LikelyCause = failed[0].Error(), client.Hint(failed[0])
 	case n > 0 && refused == n:
 		rep.Result, rep.ExitCode = "unreachable", checkUnreachable
 		rep.Message = "AssureSign answered, but with no status for any document"
@@ -323,47 +320,6 @@ func checkAll(ctx context.Context, client *assuresign.Client, checks []assuresig
 	}
 	wg.Wait()
 	return results, errs
-}
-
-// likelyCause turns a failed request into what to look at first.
-func likelyCause(err error, endpoint string) string {
-	host := endpoint
-	if u, perr := url.Parse(endpoint); perr == nil {
-		host = u.Host
-	}
-	const regions = "www.assuresign.net is US West, na1. US East, ca1. Canada, sb. the sandbox"
-	var dnsErr *net.DNSError
-	var e *assuresign.Error
-	switch {
-	case errors.As(err, &dnsErr):
-		return fmt.Sprintf("the host %s does not resolve: check the region host in --assuresign.endpoint: %s", host, regions)
-	case !errors.As(err, &e):
-		return "an unexpected failure"
-	}
-	switch e.Kind {
-	case assuresign.KindTransport:
-		return fmt.Sprintf("%s could not be reached: check the region host in --assuresign.endpoint (%s), and any proxy or firewall", host, regions)
-	case assuresign.KindTimeout:
-		return fmt.Sprintf("%s did not answer within --assuresign.timeout: a wrong host, a firewall dropping packets, or AssureSign is slow", host)
-	case assuresign.KindSOAPFault:
-		return "AssureSign refused the request: a wrong ContextIdentifier, or an endpoint of another DocumentNOW operation"
-	case assuresign.KindHTTPStatus:
-		switch {
-		case e.StatusCode == 404 || e.StatusCode == 405:
-			return "the endpoint path is likely wrong: CheckStatus is expected at /Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text (a sandbox may need /Documents before /Services)"
-		case e.StatusCode == 401 || e.StatusCode == 403:
-			return "refused by the server or a proxy in front of it: a wrong ContextIdentifier, or a network that may not call AssureSign"
-		case e.StatusCode == 429:
-			return "AssureSign asks to slow down: try again later, with fewer requests (a larger --assuresign.batch-size)"
-		case e.StatusCode >= 500:
-			return "AssureSign (or a proxy) is failing: try again later; if it lasts, check the endpoint path"
-		}
-	case assuresign.KindContentType, assuresign.KindMalformed:
-		return "the endpoint did not answer as CheckStatus does (an HTML page, say): a wrong path or host, a proxy, or maintenance"
-	case assuresign.KindTooLarge:
-		return "the answer is larger than --assuresign.max-response-bytes: lower --assuresign.batch-size or raise the limit"
-	}
-	return "see the error above"
 }
 
 func formatLabels(labels map[string]string) string {
