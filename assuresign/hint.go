@@ -13,20 +13,20 @@ func (c *Client) Hint(err error) string {
 	if u, perr := url.Parse(c.endpoint); perr == nil {
 		host = u.Host
 	}
-	const regions = "www.net is US West, na1. US East, ca1. Canada, sb. the sandbox"
+	const regions = "www.assuresign.net is US West, na1. US East, ca1. Canada, sb. the sandbox"
 	var dnsErr *net.DNSError
 	var e *Error
 	switch {
 	case errors.As(err, &dnsErr):
-		return fmt.Sprintf("the host %s does not resolve: check the region host in --endpoint: %s", host, regions)
+		return fmt.Sprintf("the host %s does not resolve: check the region host in --assuresign.endpoint: %s", host, regions)
 	case !errors.As(err, &e):
 		return "an unexpected failure"
 	}
 	switch e.Kind {
 	case KindTransport:
-		return fmt.Sprintf("%s could not be reached: check the region host in --endpoint (%s), and any proxy or firewall", host, regions)
+		return fmt.Sprintf("%s could not be reached: check the region host in --assuresign.endpoint (%s), and any proxy or firewall", host, regions)
 	case KindTimeout:
-		return fmt.Sprintf("%s did not answer within --timeout: a wrong host, a firewall dropping packets, or AssureSign is slow", host)
+		return fmt.Sprintf("%s did not answer within --assuresign.timeout: a wrong host, a firewall dropping packets, or AssureSign is slow", host)
 	case KindSOAPFault:
 		return "AssureSign refused the request: a wrong ContextIdentifier, or an endpoint of another DocumentNOW operation"
 	case KindHTTPStatus:
@@ -36,14 +36,14 @@ func (c *Client) Hint(err error) string {
 		case e.StatusCode == 401 || e.StatusCode == 403:
 			return "refused by the server or a proxy in front of it: a wrong ContextIdentifier, or a network that may not call AssureSign"
 		case e.StatusCode == 429:
-			return "AssureSign asks to slow down: try again later, with fewer requests (a larger --batch-size)"
+			return "AssureSign asks to slow down: try again later, with fewer requests (a larger --assuresign.batch-size)"
 		case e.StatusCode >= 500:
 			return "AssureSign (or a proxy) is failing: try again later; if it lasts, check the endpoint path"
 		}
 	case KindContentType, KindMalformed:
 		return "the endpoint did not answer as CheckStatus does (an HTML page, say): a wrong path or host, a proxy, or maintenance"
 	case KindTooLarge:
-		return "the answer is larger than --max-response-bytes: lower --batch-size or raise the limit"
+		return "the answer is larger than --assuresign.max-response-bytes: lower --assuresign.batch-size or raise the limit"
 	}
 	return "see the error above"
 }
