@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -23,7 +24,7 @@ func FuzzParseEnvelopeStatus(f *testing.F) {
 			if st != nil {
 				t.Fatal("an answer and an error")
 			}
-			if e, ok := err.(*assuresign.Error); !ok || e.Kind != assuresign.KindMalformed {
+			if e := (*assuresign.Error)(nil); !errors.As(err, &e) || e.Kind != assuresign.KindMalformed {
 				t.Fatalf("error %T %v, want KindMalformed", err, err)
 			}
 			return
