@@ -391,7 +391,6 @@ func buildCollector(reg registry, contextIdentifier string, logger *slog.Logger)
 		Concurrency:          *concurrency,
 		Timeout:              *requestTimeout,
 		ContextIdentifier:    contextIdentifier,
-		Lister:               client,
 		MaxDocuments:         *watchMaxDocuments,
 		MaxEnvelopeDocuments: *watchMaxEnvelopeDocuments,
 	}, e.store, client, metrics, logger)

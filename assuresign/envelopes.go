@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
-	"time"
 )
 
 // Envelopes wire constants, from the vendor's ListEnvelopeDocuments page.
@@ -80,7 +79,7 @@ const (
 func (c *Client) ListEnvelopeDocuments(ctx context.Context, req EnvelopeRequest) (*EnvelopeListing, error) {
 	red := newRedactor(c.secrets, req.AuthToken, req.ContextIdentifier)
 	var listing *EnvelopeListing
-	err := c.call(ctx, operation{"ListEnvelopeDocuments", c.envelopes, ListEnvelopeDocumentsAction, func(string, time.Duration) {}},
+	err := c.call(ctx, operation{"ListEnvelopeDocuments", OpListEnvelopeDocuments, c.envelopes, ListEnvelopeDocumentsAction},
 		EncodeListEnvelopeDocumentsRequest(req), red,
 		func(data []byte) (err error) {
 			listing, err = parseListEnvelopeDocumentsResponse(data)

@@ -352,7 +352,7 @@ func newDayRefresher(b *testing.B, sim *simulator.Simulator, wl *watchlist.List,
 	store := NewStore(StoreConfig{})
 	refresher := NewRefresher(RefreshConfig{
 		Interval: interval, MaxInterval: dayMaxInterval, TerminalInterval: dayTerminal, BatchSize: batch, Concurrency: 4,
-		Timeout: 30 * time.Second, ContextIdentifier: dayContext, Now: clock.Now, Lister: client,
+		Timeout: 30 * time.Second, ContextIdentifier: dayContext, Now: clock.Now,
 	}, store, client, NewMetrics(prometheus.NewRegistry(), store.Len, interval, webhook), discardLogger())
 	refresher.SetWatchList(wl)
 	return store, refresher

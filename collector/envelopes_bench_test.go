@@ -13,6 +13,7 @@ import (
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream/upstreamtest"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
@@ -61,10 +62,10 @@ func envelopesAtScale(b *testing.B, envelopes, each int, shared bool) (series, b
 		}
 		listings[id] = l
 	}
-	lister := listerFunc(func(_ context.Context, req assuresign.EnvelopeRequest) (*assuresign.EnvelopeListing, error) {
+	lister := (func(_ context.Context, req assuresign.EnvelopeRequest) (*assuresign.EnvelopeListing, error) {
 		return listings[req.ID], nil
 	})
-	checker := checkerFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+	checker := upstreamtest.CheckFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
 		out := make([]assuresign.Result, len(checks))
 		for i, c := range checks {
 			st := assuresign.StatusSigningStepInProgress
@@ -80,8 +81,8 @@ func envelopesAtScale(b *testing.B, envelopes, each int, shared bool) (series, b
 	r := NewRefresher(RefreshConfig{
 		Interval: time.Minute, TerminalInterval: time.Hour, BatchSize: 50, Concurrency: 4, Timeout: time.Minute,
 		ContextIdentifier: token, Now: func() time.Time { return testenv.T0 }, Coalesce: time.Millisecond,
-		Lister: lister, MaxDocuments: 10000, MaxEnvelopeDocuments: 100,
-	}, store, checker, NewMetrics(prometheus.NewRegistry(), store.Len, time.Minute, false), discardLogger())
+		MaxDocuments: 10000, MaxEnvelopeDocuments: 100,
+	}, store, upstreamtest.WithListing{API: checker, List: lister}, NewMetrics(prometheus.NewRegistry(), store.Len, time.Minute, false), discardLogger())
 	r.SetWatchList(wl)
 	r.round(context.Background(), false)
 	envelopeReg := prometheus.NewRegistry()

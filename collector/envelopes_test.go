@@ -17,6 +17,7 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream/upstreamtest"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
@@ -399,13 +400,6 @@ func TestEnvelopeListingOfChangedCredentialsIgnored(t *testing.T) {
 	}
 }
 
-// listerFunc adapts a function to Lister.
-type listerFunc func(ctx context.Context, req assuresign.EnvelopeRequest) (*assuresign.EnvelopeListing, error)
-
-func (f listerFunc) ListEnvelopeDocuments(ctx context.Context, req assuresign.EnvelopeRequest) (*assuresign.EnvelopeListing, error) {
-	return f(ctx, req)
-}
-
 // A listing that hangs delays no check: a notification for a document
 // watched directly is answered while it still hangs, and the round ends
 // once it returns.
@@ -413,7 +407,7 @@ func TestSlowListingDelaysNoCheck(t *testing.T) {
 	r, _ := envelopeRig(t, RefreshConfig{})
 	r.round(0) // envFaulty fails: it is listed again at the next scheduled round
 	listing, release := make(chan struct{}, 1), make(chan struct{})
-	r.refresher.cfg.Lister = listerFunc(func(ctx context.Context, _ assuresign.EnvelopeRequest) (*assuresign.EnvelopeListing, error) {
+	r.refresher.api = upstreamtest.WithListing{API: r.refresher.api, List: func(ctx context.Context, _ assuresign.EnvelopeRequest) (*assuresign.EnvelopeListing, error) {
 		select {
 		case listing <- struct{}{}:
 		default:
@@ -423,7 +417,7 @@ func TestSlowListingDelaysNoCheck(t *testing.T) {
 		case <-ctx.Done():
 		}
 		return nil, errors.New("hung up")
-	})
+	}}
 	r.sim.Update(docA, func(d *simulator.Document) { d.Status = assuresign.StatusCompleted })
 	done := make(chan roundStats, 1)
 	go func() { done <- r.round(time.Minute) }()
@@ -515,4 +509,39 @@ func TestEnvelopeCannotTakeAnothersDocuments(t *testing.T) {
 	assert.Equal(t, 2.0, testutil.ToFloat64(r.refresher.metrics.dropped.WithLabelValues("envelope_document")))
 	assert.Equal(t, 1, strings.Count(r.logs.String(), "listed documents refused for their envelope"), "once")
 	assert.Contains(t, r.logs.String(), `first_reason="envelope `+envA+` has it"`)
+}
+
+// Listings reach assuresign_api_requests_total and the request-duration
+// histogram under their own operation, through the client's Observe hook as
+// main wires it; status checks stay under theirs.
+func TestListingsAreCountedUnderTheirOperation(t *testing.T) {
+	r, _ := envelopeRig(t, RefreshConfig{})
+	r.round(0)
+	requests := map[string]map[string]float64{}
+	durations := map[string]uint64{}
+	mfs, err := r.reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			switch mf.GetName() {
+			case "assuresign_api_requests_total":
+				if requests[labels["operation"]] == nil {
+					requests[labels["operation"]] = map[string]float64{}
+				}
+				requests[labels["operation"]][labels["result"]] = m.GetCounter().GetValue()
+			case "assuresign_api_request_duration_seconds":
+				durations[labels["operation"]] = m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	listings := requests[assuresign.OpListEnvelopeDocuments]
+	assert.Equal(t, 1.0, listings["ok"], "envA's listing")
+	assert.Equal(t, 1.0, listings["soap_fault"], "envFaulty's listing")
+	assert.Equal(t, uint64(2), durations[assuresign.OpListEnvelopeDocuments])
+	assert.Positive(t, requests[assuresign.OpCheckStatus]["ok"])
+	assert.Equal(t, uint64(requests[assuresign.OpCheckStatus]["ok"]), durations[assuresign.OpCheckStatus])
 }

@@ -188,8 +188,8 @@ func TestSelfMetricsLintBesideTheDocuments(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	store := fixedStore()
 	m := NewMetrics(reg, store.Len, 5*time.Minute, true)
-	m.ObserveRequest("ok", 120*time.Millisecond)
-	m.ObserveRequest("http_5xx", 3*time.Second)
+	m.ObserveRequest(assuresign.OpCheckStatus, "ok", 120*time.Millisecond)
+	m.ObserveRequest(assuresign.OpCheckStatus, "http_5xx", 3*time.Second)
 	r := NewRefresher(RefreshConfig{Interval: 5 * time.Minute, TerminalInterval: time.Hour, BatchSize: 2, Concurrency: 1, Timeout: time.Second,
 		Now: testenv.NewClock(testenv.T0.Add(time.Hour)).Now}, store, answerAll(assuresign.StatusCreated, testenv.T0), m, discardLogger())
 	r.round(t.Context(), false)
@@ -225,7 +225,7 @@ func TestSelfMetricsLintBesideTheDocuments(t *testing.T) {
 	assert.Empty(t, problems)
 	n, err := testutil.GatherAndCount(all, "assuresign_api_requests_total", "assuresign_api_request_duration_seconds", "assuresign_document_results_total")
 	require.NoError(t, err)
-	assert.Equal(t, len(assuresign.Outcomes)+1+4, n)
+	assert.Equal(t, 2*(len(assuresign.Outcomes)+1)+4, n, "two operations: check_status and list_envelope_documents")
 }
 
 // TestPublishDuringRefresh publishes and writes while results and reloads

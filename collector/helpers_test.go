@@ -23,6 +23,7 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
 	"github.com/assuresign-exporter/assuresign_exporter/exposition"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream/upstreamtest"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
@@ -67,15 +68,8 @@ func testGUID(prefix uint32, n int) string {
 	return fmt.Sprintf("%08X-%04X-4%03X-8%03X-%012X", prefix, n>>16&0xffff, n>>4&0xfff, n&0xfff, n)
 }
 
-// checkerFunc adapts a function to Checker.
-type checkerFunc func(ctx context.Context, checks []assuresign.Check) ([]assuresign.Result, error)
-
-func (f checkerFunc) CheckStatus(ctx context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
-	return f(ctx, checks)
-}
-
 // answerAll answers every check with status st.
-func answerAll(st assuresign.Status, date time.Time) checkerFunc {
+func answerAll(st assuresign.Status, date time.Time) upstreamtest.CheckFunc {
 	return func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
 		out := make([]assuresign.Result, len(checks))
 		for i, c := range checks {
@@ -159,7 +153,6 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		Observe:     metrics.ObserveRequest,
 	})
 	require.NoError(t, err)
-	o.cfg.Lister = client
 	refresher := NewRefresher(o.cfg, store, client, metrics, logger)
 	return &rig{sim: sim, store: store, reg: reg, refresher: refresher, clock: clock, logs: logs, logger: logger}
 }

@@ -11,13 +11,10 @@ import (
 	"time"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/fanout"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
-
-// Checker asks AssureSign for a batch of statuses; *assuresign.Client is one.
-type Checker interface {
-	CheckStatus(ctx context.Context, checks []assuresign.Check) ([]assuresign.Result, error)
-}
 
 // RefreshConfig sets the refresh schedule and its limits.
 type RefreshConfig struct {
@@ -36,8 +33,6 @@ type RefreshConfig struct {
 	Coalesce time.Duration
 	// Now is the clock (time.Now when nil); a simulated day runs on a fake one.
 	Now func() time.Time
-	// Lister lists the watch list's envelopes; nil when none are watched.
-	Lister Lister
 	// MaxDocuments bounds the watched documents plus the envelope-document
 	// pairs (0: no bound).
 	MaxDocuments int
@@ -51,7 +46,7 @@ type RefreshConfig struct {
 type Refresher struct {
 	cfg     RefreshConfig
 	store   *Store
-	checker Checker
+	api     upstream.API
 	metrics *Metrics
 	logger  *slog.Logger
 	now     func() time.Time
@@ -122,7 +117,7 @@ func (r *Refresher) nextRoundIn(timer *time.Timer) {
 }
 
 // NewRefresher returns a Refresher; call Run to start it.
-func NewRefresher(cfg RefreshConfig, store *Store, checker Checker, metrics *Metrics, logger *slog.Logger) *Refresher {
+func NewRefresher(cfg RefreshConfig, store *Store, api upstream.API, metrics *Metrics, logger *slog.Logger) *Refresher {
 	if cfg.Coalesce <= 0 {
 		cfg.Coalesce = 200 * time.Millisecond
 	}
@@ -130,7 +125,7 @@ func NewRefresher(cfg RefreshConfig, store *Store, checker Checker, metrics *Met
 		cfg.Now = time.Now
 	}
 	r := &Refresher{
-		cfg: cfg, store: store, checker: checker, metrics: metrics, logger: logger,
+		cfg: cfg, store: store, api: api, metrics: metrics, logger: logger,
 		now: cfg.Now, wake: make(chan struct{}, 1),
 		sched: schedule{interval: cfg.Interval, maxInterval: max(cfg.MaxInterval, cfg.Interval), terminal: cfg.TerminalInterval},
 	}
@@ -311,7 +306,7 @@ const maxExceptionLines = 10
 // returns, in the round's tail.
 func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 	var listed chan bool
-	if r.cfg.Lister != nil && !r.quiet(r.now()) {
+	if !r.quiet(r.now()) {
 		if due := r.env.due(r.now(), urgentOnly, r.sched.maxInterval, r.cfg.ContextIdentifier, r.store.anyTerminal); len(due) > 0 {
 			listed = make(chan bool, 1)
 			go func() { listed <- r.listEnvelopes(ctx, due) }()
@@ -341,7 +336,7 @@ func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 	}
 	// Only once every envelope has been listed: a listing that failed, or
 	// was held back, says nothing of which documents are still its own.
-	if !urgentOnly && !r.parkedDropped && ctx.Err() == nil && (r.cfg.Lister == nil || r.env.allListed()) {
+	if !urgentOnly && !r.parkedDropped && ctx.Err() == nil && r.env.allListed() {
 		r.parkedDropped = true
 		if n := r.store.dropParked(); n > 0 {
 			r.logger.Info("dropped persisted documents that no envelope listed", "dropped", n)
@@ -377,38 +372,33 @@ func (r *Refresher) checkRound(ctx context.Context, urgentOnly bool) roundStats 
 		return stats
 	}
 	var (
-		wg       sync.WaitGroup
 		mu       sync.Mutex
 		firstErr error
 		dropped  int
-		sem      = make(chan struct{}, max(r.cfg.Concurrency, 1))
 	)
-	for i := 0; i < len(checks); i += size {
-		batch := checks[i:min(i+size, len(checks))]
-		sem <- struct{}{}
+	batches := (len(checks) + size - 1) / size
+	fanout.Each(ctx, batches, r.cfg.Concurrency, func(ctx context.Context, b int) {
+		batch := checks[b*size : min((b+1)*size, len(checks))]
 		if r.quiet(r.now()) {
-			<-sem
-			stats.Failed++ // not sent: the batches left wait for the next round
-			continue
-		}
-		stats.Requests++
-		wg.Go(func() {
-			defer func() { <-sem }()
-			o := r.checkBatch(ctx, batch, asked)
 			mu.Lock()
-			defer mu.Unlock()
-			stats.Changes += o.changes
-			stats.Anomalies += o.anomalies
-			dropped += o.exceptionsDropped
-			if o.err != nil {
-				stats.Failed++
-				if firstErr == nil {
-					firstErr = o.err
-				}
+			stats.Failed++ // not sent: the batches left wait for the next round
+			mu.Unlock()
+			return
+		}
+		o := r.checkBatch(ctx, batch, asked)
+		mu.Lock()
+		defer mu.Unlock()
+		stats.Requests++
+		stats.Changes += o.changes
+		stats.Anomalies += o.anomalies
+		dropped += o.exceptionsDropped
+		if o.err != nil {
+			stats.Failed++
+			if firstErr == nil {
+				firstErr = o.err
 			}
-		})
-	}
-	wg.Wait()
+		}
+	})
 	r.store.Publish()
 	r.countIntervals()
 	elapsed := r.now().Sub(start)
@@ -450,7 +440,7 @@ func (r *Refresher) checkRound(ctx context.Context, urgentOnly bool) roundStats 
 func (r *Refresher) checkBatch(ctx context.Context, batch []assuresign.Check, asked uint64) (o batchOutcome) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
-	results, err := r.checker.CheckStatus(ctx, batch)
+	results, err := r.api.CheckStatus(ctx, batch)
 	now := r.now()
 	if err != nil {
 		ids := make([]string, len(batch))

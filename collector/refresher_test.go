@@ -26,11 +26,13 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream/upstreamtest"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
 // newFakeRefresher wires a refresher to a fake checker.
-func newFakeRefresher(t *testing.T, cfg RefreshConfig, c Checker) (*Refresher, *Store, *prometheus.Registry) {
+func newFakeRefresher(t *testing.T, cfg RefreshConfig, c upstream.API) (*Refresher, *Store, *prometheus.Registry) {
 	t.Helper()
 	if cfg.Interval == 0 {
 		cfg.Interval = time.Hour
@@ -70,6 +72,7 @@ func run(t *testing.T, r *Refresher) {
 // gateChecker holds every call until a token arrives on release (or its
 // context ends), and tracks how many calls are in flight.
 type gateChecker struct {
+	upstreamtest.Base
 	release chan struct{}
 	during  func() // called while a call is held, if set
 
@@ -277,7 +280,7 @@ assuresign_up 1
 }
 
 func TestEmptyWatchListIsUp(t *testing.T) {
-	r, _, reg := newFakeRefresher(t, RefreshConfig{Now: testenv.NewClock(testenv.T0).Now}, checkerFunc(func(context.Context, []assuresign.Check) ([]assuresign.Result, error) {
+	r, _, reg := newFakeRefresher(t, RefreshConfig{Now: testenv.NewClock(testenv.T0).Now}, upstreamtest.CheckFunc(func(context.Context, []assuresign.Check) ([]assuresign.Result, error) {
 		panic("nothing to ask")
 	}))
 	assert.Equal(t, roundStats{}, r.round(context.Background(), false))
@@ -338,9 +341,15 @@ func TestRoundsNeverOverlap(t *testing.T) {
 // selfMetrics is the expected text of the metrics the refresh rounds set.
 func selfMetrics(up int, lastSuccess time.Time, requests map[string]int) string {
 	var b strings.Builder
-	b.WriteString("# HELP assuresign_api_requests_total CheckStatus HTTP requests sent to AssureSign, retries included, by outcome.\n# TYPE assuresign_api_requests_total counter\n")
-	for _, o := range slices.Sorted(slices.Values(assuresign.Outcomes)) {
-		fmt.Fprintf(&b, "assuresign_api_requests_total{result=%q} %d\n", o, requests[o])
+	b.WriteString("# HELP assuresign_api_requests_total HTTP requests sent to AssureSign, retries included, by operation and outcome.\n# TYPE assuresign_api_requests_total counter\n")
+	for _, op := range []string{assuresign.OpCheckStatus, assuresign.OpListEnvelopeDocuments} {
+		for _, o := range slices.Sorted(slices.Values(assuresign.Outcomes)) {
+			n := requests[o]
+			if op != assuresign.OpCheckStatus {
+				n = 0 // these tests watch no envelope
+			}
+			fmt.Fprintf(&b, "assuresign_api_requests_total{operation=%q,result=%q} %d\n", op, o, n)
+		}
 	}
 	b.WriteString("# HELP assuresign_last_refresh_success_timestamp_seconds When a scheduled refresh round last completed without any failure, in Unix seconds.\n# TYPE assuresign_last_refresh_success_timestamp_seconds gauge\n")
 	ts := "0"
@@ -626,7 +635,7 @@ func TestUrgentRoundDoesNotRaiseUp(t *testing.T) {
 	a, b := testGUID(0x0B, 1), testGUID(0x0B, 2)
 	var failing atomic.Bool
 	failing.Store(true)
-	checker := checkerFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+	checker := upstreamtest.CheckFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
 		if failing.Load() {
 			return nil, &assuresign.Error{Kind: assuresign.KindHTTPStatus, StatusCode: 503}
 		}

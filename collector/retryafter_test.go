@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream/upstreamtest"
 )
 
 // A Retry-After longer than a request could wait holds every request back,
@@ -24,7 +25,7 @@ func TestRetryAfterHoldsRequestsBack(t *testing.T) {
 		calls int
 		limit = true
 	)
-	checker := checkerFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+	checker := upstreamtest.CheckFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		calls++

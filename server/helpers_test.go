@@ -22,6 +22,8 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/collector"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream/upstreamtest"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
@@ -46,13 +48,6 @@ func testGUID(prefix uint32, n int) string {
 	return fmt.Sprintf("%08X-%04X-4%03X-8%03X-%012X", prefix, n>>16&0xffff, n>>4&0xfff, n&0xfff, n)
 }
 
-// checkerFunc adapts a function to collector.Checker.
-type checkerFunc func(ctx context.Context, checks []assuresign.Check) ([]assuresign.Result, error)
-
-func (f checkerFunc) CheckStatus(ctx context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
-	return f(ctx, checks)
-}
-
 // answer is how fakeAssureSign answers the check of one document.
 type answer struct {
 	result assuresign.Result // its ID is filled in
@@ -60,11 +55,12 @@ type answer struct {
 	at     time.Time         // when set, the fake clock reads this when the answer arrives
 }
 
-// fakeAssureSign is a collector.Checker answering from a table; a document
+// fakeAssureSign is an upstream.API whose status checks answer from a table; a document
 // without an answer is left out of the answer, so the store keeps what it had.
 // Answers can set the refresher's fake clock, so each document's last check
 // lands at a chosen instant.
 type fakeAssureSign struct {
+	upstreamtest.Base
 	clock *testenv.Clock
 
 	mu      sync.Mutex
@@ -169,7 +165,7 @@ type fixture struct {
 type fixtureOptions struct {
 	docs     *watchlist.List   // the watch list; none when nil
 	answers  map[string]answer // fakeAssureSign's table
-	checker  collector.Checker // instead of fakeAssureSign
+	checker  upstream.API      // instead of fakeAssureSign
 	cfg      collector.RefreshConfig
 	gatherer prometheus.Gatherer // instead of reg
 	runtime  prometheus.Gatherer // the runtime's and the process's metrics, if any

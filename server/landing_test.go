@@ -20,6 +20,8 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
 	"github.com/assuresign-exporter/assuresign_exporter/collector"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream/upstreamtest"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
@@ -73,11 +75,11 @@ func TestLandingPageListsDocuments(t *testing.T) {
 // answering for them at testenv.T0: statuses spread over the life cycle, with, at
 // fixed places, one Declined document, one stuck at step 2 for ten days and
 // one whose checks answer with an Error exception.
-func landingDocs(n int) (*watchlist.List, collector.Checker) {
+func landingDocs(n int) (*watchlist.List, upstream.API) {
 	wl, index := labelledDocs(n, 0x1A4D)
 	wl.Documents[n/2].Labels = map[string]string{"customer": "wayne", "team": "legal"} // the one wayne
 	mostly := []assuresign.Status{assuresign.StatusSigningStepInProgress, assuresign.StatusCompleted, assuresign.StatusCreated}
-	return wl, checkerFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+	return wl, upstreamtest.CheckFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
 		out := make([]assuresign.Result, len(checks))
 		for k, c := range checks {
 			i := index[c.ID]
@@ -156,7 +158,7 @@ func problemRows(html string) []string {
 func TestLandingPageListsTheNewestProblems(t *testing.T) {
 	const n, problems = 300, problemsShown + 20
 	wl, index := labelledDocs(n, 0x1A4D)
-	checker := checkerFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+	checker := upstreamtest.CheckFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
 		out := make([]assuresign.Result, len(checks))
 		for k, c := range checks {
 			i := index[c.ID]

@@ -26,6 +26,7 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/collector"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream/upstreamtest"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
@@ -35,8 +36,8 @@ import (
 func fullHandler(t *testing.T) (http.Handler, *prometheus.Registry) {
 	t.Helper()
 	fx := newFixture(t, fixtureOptions{docs: fixedDocs(), answers: fullAnswers()})
-	fx.metrics.ObserveRequest("ok", 120*time.Millisecond)
-	fx.metrics.ObserveRequest("http_5xx", 3*time.Second)
+	fx.metrics.ObserveRequest(assuresign.OpCheckStatus, "ok", 120*time.Millisecond)
+	fx.metrics.ObserveRequest(assuresign.OpCheckStatus, "http_5xx", 3*time.Second)
 	watchlist.NewFile("watch.yml", 0, false, fx.reg, discardLogger())
 	return fx.handler, fx.reg
 }
@@ -66,7 +67,7 @@ assuresign_last_refresh_success_timestamp_seconds 1.709298e+09
 `), "assuresign_watched_documents", "assuresign_watchlist_last_reload_successful", "assuresign_refresh_interval_seconds", "assuresign_up", "assuresign_last_refresh_success_timestamp_seconds"))
 	n, err := testutil.GatherAndCount(scraped(t, h), "assuresign_api_requests_total", "assuresign_api_request_duration_seconds", "assuresign_document_results_total")
 	require.NoError(t, err)
-	assert.Equal(t, len(assuresign.Outcomes)+1+4, n)
+	assert.Equal(t, 2*(len(assuresign.Outcomes)+1)+4, n, "two operations: check_status and list_envelope_documents")
 }
 
 func TestContentNegotiation(t *testing.T) {
@@ -239,7 +240,7 @@ func TestScrapeDuringRefresh(t *testing.T) {
 	fx := newFixture(t, fixtureOptions{
 		docs: watchList(ids...),
 		cfg:  collector.RefreshConfig{BatchSize: 7, Concurrency: 2, Coalesce: time.Millisecond},
-		checker: checkerFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+		checker: upstreamtest.CheckFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
 			out := make([]assuresign.Result, len(checks))
 			for i, c := range checks {
 				n := int(answers.Add(1))

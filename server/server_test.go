@@ -22,6 +22,7 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/collector"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream/upstreamtest"
 )
 
 // options are server.New's options for an empty store, ready, reloading with
@@ -59,7 +60,7 @@ func TestHealthy(t *testing.T) {
 func TestReadyAfterTheFirstRound(t *testing.T) {
 	release := make(chan struct{})
 	var asked atomic.Bool
-	checker := checkerFunc(func(ctx context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+	checker := upstreamtest.CheckFunc(func(ctx context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
 		asked.Store(true)
 		select {
 		case <-release:
