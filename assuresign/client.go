@@ -365,7 +365,7 @@ func (c *Client) match(checks []Check, resp *Response, red *redactor) []Result {
 		asked[id] = true
 		r, ok := byID[id]
 		if !ok {
-			out[i] = Result{ID: id, Err: &Error{Kind: KindMissingResult, Detail: "document " + truncate(id, 64)}}
+			out[i] = Result{ID: id, Err: &Error{Kind: KindMissingResult, Detail: "document " + Truncate(id, 64)}}
 			continue
 		}
 		out[i] = r
@@ -383,7 +383,7 @@ func (c *Client) match(checks []Check, resp *Response, red *redactor) []Result {
 	if unrequested > 0 {
 		c.dropped("unrequested_result", unrequested)
 		c.logger.Warn("ignoring CheckStatus results for documents not asked about", "count", unrequested,
-			"first_document_id", truncate(red.redact(first), 64))
+			"first_document_id", Truncate(red.redact(first), 64))
 	}
 	if resp.Skipped > 0 {
 		c.logger.Debug("CheckStatus response held unusable results", "count", resp.Skipped)

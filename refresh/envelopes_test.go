@@ -1,4 +1,4 @@
-package collector
+package refresh
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/storetest"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 	"github.com/assuresign-exporter/assuresign_exporter/upstream/upstreamtest"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
@@ -28,8 +29,8 @@ const (
 )
 
 var (
-	envDocs = []string{testGUID(0xE1, 1), testGUID(0xE1, 2), testGUID(0xE1, 3)}
-	docA    = testGUID(0xD1, 1) // watched directly
+	envDocs = []string{testenv.GUID(0xE1, 1), testenv.GUID(0xE1, 2), testenv.GUID(0xE1, 3)}
+	docA    = testenv.GUID(0xD1, 1) // watched directly
 )
 
 // listedTokens are the AuthTokens the envelope's listing gives its documents:
@@ -38,7 +39,7 @@ var listedTokens = map[string]string{}
 
 func init() {
 	for i := range 4 {
-		listedTokens[testGUID(0xE1, i+1)] = testenv.RandomGUID()
+		listedTokens[testenv.GUID(0xE1, i+1)] = testenv.RandomGUID()
 	}
 }
 
@@ -100,7 +101,7 @@ func TestEnvelopeDocumentsWatchedWithinOneRound(t *testing.T) {
 	assert.Equal(t, 2, st.Listings, "one request per envelope")
 	assert.Equal(t, 2, st.Requests-st.Listings, "one CheckStatus request for the direct document, beside the listings; one for the listed ones after them")
 
-	body := scrape(t, r.store, false)
+	body := storetest.Scrape(t, r.store, false)
 	for _, id := range envDocs {
 		assert.Contains(t, body, `assuresign_document_info{document_id="`+id+`",customer="acme"} 1`)
 	}
@@ -130,7 +131,7 @@ assuresign_up 1
 	// The envelope's series.
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(NewEnvelopeCollector(r.refresher.Envelopes))
-	x, err := testenv.ParseExposition(gatherText(t, reg))
+	x, err := testenv.ParseExposition(testenv.GatherText(t, reg))
 	require.NoError(t, err)
 	for name, want := range map[string]struct {
 		labels map[string]string
@@ -155,7 +156,7 @@ assuresign_up 1
 
 	// No listed AuthToken anywhere the exporter writes.
 	secrets := envelopeSecrets()
-	secrets.AssertNone(t, "exposition", body+gatherText(t, reg)+gatherText(t, r.reg))
+	secrets.AssertNone(t, "exposition", body+testenv.GatherText(t, reg)+testenv.GatherText(t, r.reg))
 	secrets.AssertNone(t, "logs", r.logs.String())
 	_, state := r.store.State()
 	js, err := json.Marshal(state)
@@ -210,7 +211,7 @@ func TestEnvelopeDocumentAlsoListedDirectly(t *testing.T) {
 	r.refresher.SetWatchList(wl)
 	r.round(5 * time.Minute)
 	assert.Equal(t, 4, r.store.Len())
-	body := scrape(t, r.store, false)
+	body := storetest.Scrape(t, r.store, false)
 	assert.Contains(t, body, `assuresign_document_info{document_id="`+envDocs[1]+`",team="legal"} 1`)
 	assert.Equal(t, 1, strings.Count(r.logs.String(), "watched both directly and through an envelope"))
 	assert.Len(t, envelopeView(t, r.refresher, envA).Documents, 3, "still a document of the envelope")
@@ -242,7 +243,7 @@ func TestEnvelopeListingSchedule(t *testing.T) {
 	assert.Equal(t, 4, r.store.Len())
 
 	// Recovered, with a fourth document: a scheduled round lists it again (it failed).
-	extra := testGUID(0xE1, 4)
+	extra := testenv.GUID(0xE1, 4)
 	putListed(r, assuresign.StatusCreated, 0, extra)
 	r.sim.PutEnvelope(simulator.Envelope{ID: envA, AuthToken: envToken, Documents: append(envDocs, extra)})
 	r.round(10 * time.Minute)
@@ -387,14 +388,14 @@ func TestEnvelopeListingOfChangedCredentialsIgnored(t *testing.T) {
 	} {
 		var e envelopes
 		entry := watchlist.Document{ID: envA, AuthToken: envToken}
-		require.Equal(t, 1, e.set(&watchlist.List{Envelopes: []watchlist.Document{entry}}, discardLogger(), nil), name)
+		require.Equal(t, 1, e.set(&watchlist.List{Envelopes: []watchlist.Document{entry}}, testenv.DiscardLogger(), nil), name)
 		due := e.due(testenv.T0, true, time.Hour, "", never)
 		require.Len(t, due, 1, name)
 
 		change(&entry)
-		e.set(&watchlist.List{Envelopes: []watchlist.Document{entry}}, discardLogger(), nil)
+		e.set(&watchlist.List{Envelopes: []watchlist.Document{entry}}, testenv.DiscardLogger(), nil)
 		due[0].got = &assuresign.EnvelopeListing{Documents: []assuresign.EnvelopeDocument{{ID: envDocs[0]}}}
-		assert.False(t, e.record(due, testenv.T0, discardLogger(), nil), name)
+		assert.False(t, e.record(due, testenv.T0, testenv.DiscardLogger(), nil), name)
 		assert.Empty(t, e.byID[envA].documents, name)
 		assert.Len(t, e.due(testenv.T0, true, time.Hour, "", never), 1, "%s: still to be listed at once", name)
 	}
@@ -490,7 +491,7 @@ func TestEnvelopeLimitsCountExportedPairs(t *testing.T) {
 func TestEnvelopeCannotTakeAnothersDocuments(t *testing.T) {
 	const envB = "E0000000-0000-4000-8000-00000000000B"
 	r, wl := envelopeRig(t, RefreshConfig{})
-	own := testGUID(0xE1, 4)
+	own := testenv.GUID(0xE1, 4)
 	putListed(r, assuresign.StatusCreated, 0, own)
 	r.sim.Put(simulator.Document{ID: envA, AuthToken: testenv.RandomGUID(), Status: assuresign.StatusCreated, StatusDate: testenv.T0})
 	r.sim.PutEnvelope(simulator.Envelope{ID: envB, AuthToken: envToken, Documents: []string{envDocs[0], envA, own}})
@@ -503,7 +504,7 @@ func TestEnvelopeCannotTakeAnothersDocuments(t *testing.T) {
 	require.Len(t, b.Documents, 1)
 	assert.Equal(t, own, b.Documents[0].ID)
 	assert.Len(t, envelopeView(t, r.refresher, envA).Documents, 3, "the first envelope keeps its documents")
-	body := scrape(t, r.store, false)
+	body := storetest.Scrape(t, r.store, false)
 	assert.Contains(t, body, `assuresign_document_info{document_id="`+envDocs[0]+`",customer="acme"} 1`)
 	assert.NotContains(t, body, `document_id="`+envA+`"`)
 	assert.Equal(t, 2.0, testutil.ToFloat64(r.refresher.metrics.dropped.WithLabelValues("envelope_document")))

@@ -1,7 +1,6 @@
-package collector
+package refresh
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -137,20 +136,4 @@ func (c checkIntervalCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, b := range c() {
 		ch <- prometheus.MustNewConstMetric(checkIntervalDesc, prometheus.GaugeValue, float64(b.Documents), b.Band)
 	}
-}
-
-// RegisterShardMetrics exports the shard layout, as kube-state-metrics does,
-// so that alerts can find a missing shard or shards that disagree.
-func RegisterShardMetrics(reg prometheus.Registerer, shard, total int) {
-	ordinal := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "assuresign_shard_ordinal",
-		Help: "This exporter's shard (--shard), also as the shard label.",
-	}, []string{"shard"})
-	ordinal.WithLabelValues(strconv.Itoa(shard)).Set(float64(shard))
-	totalShards := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "assuresign_total_shards",
-		Help: "Number of shards the watch list is split into (--total-shards).",
-	})
-	totalShards.Set(float64(total))
-	reg.MustRegister(ordinal, totalShards)
 }

@@ -1,4 +1,4 @@
-package collector
+package refresh
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/collector"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/storetest"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 	"github.com/assuresign-exporter/assuresign_exporter/upstream/upstreamtest"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
@@ -77,21 +79,21 @@ func envelopesAtScale(b *testing.B, envelopes, each int, shared bool) (series, b
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	store := NewStore(StoreConfig{})
+	store := collector.NewStore(collector.StoreConfig{})
 	r := NewRefresher(RefreshConfig{
 		Interval: time.Minute, TerminalInterval: time.Hour, BatchSize: 50, Concurrency: 4, Timeout: time.Minute,
 		ContextIdentifier: token, Now: func() time.Time { return testenv.T0 }, Coalesce: time.Millisecond,
 		MaxDocuments: 10000, MaxEnvelopeDocuments: 100,
-	}, store, upstreamtest.WithListing{API: checker, List: lister}, NewMetrics(prometheus.NewRegistry(), store.Len, time.Minute, false), discardLogger())
+	}, store, upstreamtest.WithListing{API: checker, List: lister}, NewMetrics(prometheus.NewRegistry(), store.Len, time.Minute, false), testenv.DiscardLogger())
 	r.SetWatchList(wl)
 	r.round(context.Background(), false)
 	envelopeReg := prometheus.NewRegistry()
 	envelopeReg.MustRegister(NewEnvelopeCollector(r.Envelopes))
 	var out bytes.Buffer
-	if err := store.Metrics().Write(&out, false, false, tailOf("")); err != nil {
+	if err := store.Metrics().Write(&out, false, false, storetest.TailOf("")); err != nil {
 		b.Fatal(err)
 	}
-	out.WriteString(gatherText(b, envelopeReg))
+	out.WriteString(testenv.GatherText(b, envelopeReg))
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	for line := range strings.Lines(out.String()) {

@@ -1,4 +1,4 @@
-package collector
+package refresh
 
 import (
 	"context"
@@ -481,7 +481,7 @@ func (r *Refresher) Envelopes() []EnvelopeView {
 
 // publishEnvelopes updates what Envelopes returns.
 func (r *Refresher) publishEnvelopes() {
-	v := r.env.views(r.store.statuses)
+	v := r.env.views(r.store.Statuses)
 	sort.Slice(v, func(i, j int) bool { return v[i].ID < v[j].ID })
 	r.envelopeViews.Store(&v)
 	r.envelopesGen.Add(1)
