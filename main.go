@@ -384,7 +384,7 @@ func buildCollector(reg registry, contextIdentifier string, logger *slog.Logger)
 	e.secrets.Set("context identifier", []string{contextIdentifier})
 	logger.Info("calling AssureSign CheckStatus", "endpoint", client.Endpoint(), "batch_size", *batchSize,
 		"concurrency", *concurrency, "refresh_interval", *refreshInterval, "max_interval", *maxInterval)
-	e.refresher = refresh.NewRefresher(refresh.RefreshConfig{
+	e.refresher = refresh.NewRefresher(refresh.Config{
 		Interval:             *refreshInterval,
 		TerminalInterval:     *terminalInterval,
 		MaxInterval:          *maxInterval,

@@ -351,7 +351,7 @@ func newDayRefresher(b *testing.B, sim *simulator.Simulator, wl *watchlist.List,
 		b.Fatal(err)
 	}
 	store := collector.NewStore(collector.StoreConfig{})
-	refresher := NewRefresher(RefreshConfig{
+	refresher := NewRefresher(Config{
 		Interval: interval, MaxInterval: dayMaxInterval, TerminalInterval: dayTerminal, BatchSize: batch, Concurrency: 4,
 		Timeout: 30 * time.Second, ContextIdentifier: dayContext, Now: clock.Now,
 	}, store, client, NewMetrics(prometheus.NewRegistry(), store.Len, interval, webhook), testenv.DiscardLogger())

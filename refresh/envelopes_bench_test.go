@@ -80,7 +80,7 @@ func envelopesAtScale(b *testing.B, envelopes, each int, shared bool) (series, b
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	store := collector.NewStore(collector.StoreConfig{})
-	r := NewRefresher(RefreshConfig{
+	r := NewRefresher(Config{
 		Interval: time.Minute, TerminalInterval: time.Hour, BatchSize: 50, Concurrency: 4, Timeout: time.Minute,
 		ContextIdentifier: token, Now: func() time.Time { return testenv.T0 }, Coalesce: time.Millisecond,
 		MaxDocuments: 10000, MaxEnvelopeDocuments: 100,

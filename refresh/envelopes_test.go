@@ -59,7 +59,7 @@ func putListed(r *rig, st assuresign.Status, step int, id string) {
 
 // envelopeRig is a rig whose account holds envA (in progress, completed,
 // created) and envFaulty, watched with a direct document.
-func envelopeRig(t *testing.T, cfg RefreshConfig) (*rig, *watchlist.List) {
+func envelopeRig(t *testing.T, cfg Config) (*rig, *watchlist.List) {
 	t.Helper()
 	r := newRig(t, rigOptions{cfg: cfg})
 	putListed(r, assuresign.StatusSigningStepInProgress, 2, envDocs[0])
@@ -93,7 +93,7 @@ func envelopeView(t *testing.T, r *Refresher, id string) EnvelopeView {
 // Within one round, an envelope's documents are listed, checked and exposed
 // with its labels; a faulting envelope is its own failure only.
 func TestEnvelopeDocumentsWatchedWithinOneRound(t *testing.T) {
-	r, _ := envelopeRig(t, RefreshConfig{})
+	r, _ := envelopeRig(t, Config{})
 	stats := r.round(0)
 	assert.Equal(t, 4, stats.Documents, "the direct document and the envelope's three")
 
@@ -169,7 +169,7 @@ assuresign_up 1
 
 // A declined document makes its envelope Declined.
 func TestEnvelopeStatusFollowsItsDocuments(t *testing.T) {
-	r, _ := envelopeRig(t, RefreshConfig{})
+	r, _ := envelopeRig(t, Config{})
 	r.round(0)
 	r.sim.Update(envDocs[0], func(d *simulator.Document) { d.Status, d.Step = assuresign.StatusDeclined, 0 })
 	r.round(5 * time.Minute)
@@ -204,7 +204,7 @@ func TestEnvelopeStatusRule(t *testing.T) {
 // A document listed directly and through an envelope is watched once, as the
 // direct entry says, with one warning however often the list is applied.
 func TestEnvelopeDocumentAlsoListedDirectly(t *testing.T) {
-	r, wl := envelopeRig(t, RefreshConfig{})
+	r, wl := envelopeRig(t, Config{})
 	wl.Documents = append(wl.Documents, watchlist.Document{ID: envDocs[1], AuthToken: listedTokens[envDocs[1]], Labels: map[string]string{"team": "legal"}})
 	r.refresher.SetWatchList(wl)
 	r.round(0)
@@ -221,7 +221,7 @@ func TestEnvelopeDocumentAlsoListedDirectly(t *testing.T) {
 // naming the envelope lists it again at once; a periodic listing picks up an
 // added document while no document is closed, and stops once one is.
 func TestEnvelopeListingSchedule(t *testing.T) {
-	r, _ := envelopeRig(t, RefreshConfig{MaxInterval: time.Hour, TerminalInterval: 24 * time.Hour})
+	r, _ := envelopeRig(t, Config{MaxInterval: time.Hour, TerminalInterval: 24 * time.Hour})
 	r.sim.Update(envDocs[1], func(d *simulator.Document) { d.Status = assuresign.StatusCreated }) // none closed
 	r.round(0)
 	listings := func() int { return r.sim.Stats().Listings }
@@ -270,7 +270,7 @@ func TestEnvelopeListingSchedule(t *testing.T) {
 // A listing that would take the watched documents over the limit is refused
 // like a failed one.
 func TestEnvelopeListingOverTheLimit(t *testing.T) {
-	r, _ := envelopeRig(t, RefreshConfig{MaxDocuments: 3})
+	r, _ := envelopeRig(t, Config{MaxDocuments: 3})
 	r.round(0)
 	a := envelopeView(t, r.refresher, envA)
 	assert.False(t, a.ListOK)
@@ -282,7 +282,7 @@ func TestEnvelopeListingOverTheLimit(t *testing.T) {
 // A restart lists each envelope again, one request each, and its documents
 // come back with their persisted state: only those due are asked about.
 func TestEnvelopeRestartKeepsListedDocumentsState(t *testing.T) {
-	r, wl := envelopeRig(t, RefreshConfig{})
+	r, wl := envelopeRig(t, Config{})
 	r.round(0)
 	_, saved := r.store.State()
 	js, err := json.Marshal(saved)
@@ -308,7 +308,7 @@ func TestEnvelopeRestartKeepsListedDocumentsState(t *testing.T) {
 // A restart whose first listings fail keeps the saved documents waiting: they
 // come back, state and schedule kept, with the first listing that succeeds.
 func TestEnvelopeRestartWithFailingListings(t *testing.T) {
-	r, wl := envelopeRig(t, RefreshConfig{})
+	r, wl := envelopeRig(t, Config{})
 	wl.Envelopes = wl.Envelopes[:1] // envA only
 	r.refresher.SetWatchList(wl)
 	r.round(0)
@@ -337,7 +337,7 @@ func TestEnvelopeRestartWithFailingListings(t *testing.T) {
 // A reload that drops an envelope drops its documents; one that changes its
 // AuthToken lists it again at once.
 func TestEnvelopeReload(t *testing.T) {
-	r, wl := envelopeRig(t, RefreshConfig{})
+	r, wl := envelopeRig(t, Config{})
 	r.round(0)
 	require.Equal(t, 4, r.store.Len())
 	listings := r.sim.Stats().Listings
@@ -405,7 +405,7 @@ func TestEnvelopeListingOfChangedCredentialsIgnored(t *testing.T) {
 // watched directly is answered while it still hangs, and the round ends
 // once it returns.
 func TestSlowListingDelaysNoCheck(t *testing.T) {
-	r, _ := envelopeRig(t, RefreshConfig{})
+	r, _ := envelopeRig(t, Config{})
 	r.round(0) // envFaulty fails: it is listed again at the next scheduled round
 	listing, release := make(chan struct{}, 1), make(chan struct{})
 	r.refresher.api = upstreamtest.WithListing{API: r.refresher.api, List: func(ctx context.Context, _ assuresign.EnvelopeRequest) (*assuresign.EnvelopeListing, error) {
@@ -452,11 +452,11 @@ func TestSlowListingDelaysNoCheck(t *testing.T) {
 // leaves nothing of it watched.
 func TestEnvelopeLimitsCountExportedPairs(t *testing.T) {
 	for name, tc := range map[string]struct {
-		cfg  RefreshConfig
+		cfg  Config
 		flag string
 	}{
-		"total":        {RefreshConfig{MaxDocuments: 4, MaxInterval: time.Hour}, "--watch.max-documents=4"},
-		"per envelope": {RefreshConfig{MaxEnvelopeDocuments: 2, MaxInterval: time.Hour}, "--watch.max-envelope-documents=2"},
+		"total":        {Config{MaxDocuments: 4, MaxInterval: time.Hour}, "--watch.max-documents=4"},
+		"per envelope": {Config{MaxEnvelopeDocuments: 2, MaxInterval: time.Hour}, "--watch.max-envelope-documents=2"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r, wl := envelopeRig(t, tc.cfg)
@@ -490,7 +490,7 @@ func TestEnvelopeLimitsCountExportedPairs(t *testing.T) {
 // second is refused it, counted and logged once however many rounds list it.
 func TestEnvelopeCannotTakeAnothersDocuments(t *testing.T) {
 	const envB = "E0000000-0000-4000-8000-00000000000B"
-	r, wl := envelopeRig(t, RefreshConfig{})
+	r, wl := envelopeRig(t, Config{})
 	own := testenv.GUID(0xE1, 4)
 	putListed(r, assuresign.StatusCreated, 0, own)
 	r.sim.Put(simulator.Document{ID: envA, AuthToken: testenv.RandomGUID(), Status: assuresign.StatusCreated, StatusDate: testenv.T0})
@@ -516,7 +516,7 @@ func TestEnvelopeCannotTakeAnothersDocuments(t *testing.T) {
 // histogram under their own operation, through the client's Observe hook as
 // main wires it; status checks stay under theirs.
 func TestListingsAreCountedUnderTheirOperation(t *testing.T) {
-	r, _ := envelopeRig(t, RefreshConfig{})
+	r, _ := envelopeRig(t, Config{})
 	r.round(0)
 	requests := map[string]map[string]float64{}
 	durations := map[string]uint64{}

@@ -44,7 +44,7 @@ type rig struct {
 }
 
 type rigOptions struct {
-	cfg     RefreshConfig
+	cfg     Config
 	retries int                             // client MaxRetries: 0 (or negative) for none
 	wrap    func(http.Handler) http.Handler // wraps the simulator, if set
 	sim     *simulator.Simulator            // the account; a new one when nil

@@ -26,7 +26,7 @@ func TestSelfMetricsLintBesideTheDocuments(t *testing.T) {
 	m := NewMetrics(reg, store.Len, 5*time.Minute, true)
 	m.ObserveRequest(assuresign.OpCheckStatus, "ok", 120*time.Millisecond)
 	m.ObserveRequest(assuresign.OpCheckStatus, "http_5xx", 3*time.Second)
-	r := NewRefresher(RefreshConfig{Interval: 5 * time.Minute, TerminalInterval: time.Hour, BatchSize: 2, Concurrency: 1, Timeout: time.Second,
+	r := NewRefresher(Config{Interval: 5 * time.Minute, TerminalInterval: time.Hour, BatchSize: 2, Concurrency: 1, Timeout: time.Second,
 		Now: testenv.NewClock(testenv.T0.Add(time.Hour)).Now}, store, storetest.AnswerAll(assuresign.StatusCreated, testenv.T0), m, testenv.DiscardLogger())
 	r.round(t.Context(), false)
 

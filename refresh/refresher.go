@@ -17,8 +17,8 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
-// RefreshConfig sets the refresh schedule and its limits.
-type RefreshConfig struct {
+// Config sets the refresh schedule and its limits.
+type Config struct {
 	Interval         time.Duration // between scheduled rounds
 	TerminalInterval time.Duration // between checks of a document that can no longer change
 	// MaxInterval is the most an open document that sits still waits between
@@ -45,7 +45,7 @@ type RefreshConfig struct {
 // urgent rounds for documents added by a reload or named by a notification.
 // One goroutine runs every round, so rounds never overlap.
 type Refresher struct {
-	cfg     RefreshConfig
+	cfg     Config
 	store   *collector.Store
 	api     upstream.API
 	metrics *Metrics
@@ -118,7 +118,7 @@ func (r *Refresher) nextRoundIn(timer *time.Timer) {
 }
 
 // NewRefresher returns a Refresher; call Run to start it.
-func NewRefresher(cfg RefreshConfig, store *collector.Store, api upstream.API, metrics *Metrics, logger *slog.Logger) *Refresher {
+func NewRefresher(cfg Config, store *collector.Store, api upstream.API, metrics *Metrics, logger *slog.Logger) *Refresher {
 	if cfg.Coalesce <= 0 {
 		cfg.Coalesce = 200 * time.Millisecond
 	}

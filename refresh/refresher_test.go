@@ -34,7 +34,7 @@ import (
 )
 
 // newFakeRefresher wires a refresher to a fake checker.
-func newFakeRefresher(t *testing.T, cfg RefreshConfig, c upstream.API) (*Refresher, *collector.Store, *prometheus.Registry) {
+func newFakeRefresher(t *testing.T, cfg Config, c upstream.API) (*Refresher, *collector.Store, *prometheus.Registry) {
 	t.Helper()
 	if cfg.Interval == 0 {
 		cfg.Interval = time.Hour
@@ -132,7 +132,7 @@ func TestRoundSendsOneRequestPerBatch(t *testing.T) {
 		{due: 7, batch: 1, want: []int{1, 1, 1, 1, 1, 1, 1}},
 	} {
 		t.Run(fmt.Sprintf("%d due in batches of %d", tc.due, tc.batch), func(t *testing.T) {
-			r := newRig(t, rigOptions{cfg: RefreshConfig{BatchSize: tc.batch, Concurrency: 3}})
+			r := newRig(t, rigOptions{cfg: Config{BatchSize: tc.batch, Concurrency: 3}})
 			ids := make([]string, tc.due)
 			for i := range ids {
 				ids[i] = testenv.GUID(0xD0C, i)
@@ -158,7 +158,7 @@ func TestRoundSendsOneRequestPerBatch(t *testing.T) {
 func TestRoundKeepsConcurrencyLimit(t *testing.T) {
 	const batches, limit = 10, 3
 	g := newGateChecker()
-	r, store, _ := newFakeRefresher(t, RefreshConfig{BatchSize: 2, Concurrency: limit}, g)
+	r, store, _ := newFakeRefresher(t, Config{BatchSize: 2, Concurrency: limit}, g)
 	ids := make([]string, 2*batches)
 	for i := range ids {
 		ids[i] = testenv.GUID(0xC0C, i)
@@ -184,7 +184,7 @@ func TestRoundKeepsConcurrencyLimit(t *testing.T) {
 
 func TestTerminalDocumentsWaitForTheTerminalInterval(t *testing.T) {
 	const interval, terminal = 5 * time.Minute, 24 * time.Hour
-	r := newRig(t, rigOptions{cfg: RefreshConfig{Interval: interval, TerminalInterval: terminal}})
+	r := newRig(t, rigOptions{cfg: Config{Interval: interval, TerminalInterval: terminal}})
 	open := map[string]assuresign.Status{}
 	closed := map[string]assuresign.Status{}
 	var all []string
@@ -229,7 +229,7 @@ func TestTerminalDocumentsWaitForTheTerminalInterval(t *testing.T) {
 }
 
 func TestReloadedDocumentsAreCheckedWithinSeconds(t *testing.T) {
-	r := newRig(t, rigOptions{cfg: RefreshConfig{Interval: time.Hour, Coalesce: 10 * time.Millisecond}})
+	r := newRig(t, rigOptions{cfg: Config{Interval: time.Hour, Coalesce: 10 * time.Millisecond}})
 	r.put(assuresign.StatusCreated, 0, testenv.DocA, testenv.DocB, testenv.DocC)
 	dir := t.TempDir()
 	entry := func(id string) string {
@@ -265,7 +265,7 @@ func TestFirstRoundStartsAtOnce(t *testing.T) {
 	g := newGateChecker()
 	// A coalescing wait of an hour: were the first round to wait for the
 	// Wake the initial load leaves pending, it would not start in time.
-	r, store, reg := newFakeRefresher(t, RefreshConfig{Interval: time.Hour, Coalesce: time.Hour}, g)
+	r, store, reg := newFakeRefresher(t, Config{Interval: time.Hour, Coalesce: time.Hour}, g)
 	store.SetWatchList(storetest.WatchList(testenv.DocA, testenv.DocB))
 	r.Wake()
 	assert.False(t, r.Ready())
@@ -282,7 +282,7 @@ assuresign_up 1
 }
 
 func TestEmptyWatchListIsUp(t *testing.T) {
-	r, _, reg := newFakeRefresher(t, RefreshConfig{Now: testenv.NewClock(testenv.T0).Now}, upstreamtest.CheckFunc(func(context.Context, []assuresign.Check) ([]assuresign.Result, error) {
+	r, _, reg := newFakeRefresher(t, Config{Now: testenv.NewClock(testenv.T0).Now}, upstreamtest.CheckFunc(func(context.Context, []assuresign.Check) ([]assuresign.Result, error) {
 		panic("nothing to ask")
 	}))
 	assert.Equal(t, roundStats{}, r.round(context.Background(), false))
@@ -301,7 +301,7 @@ assuresign_watched_documents 0
 
 func TestRoundsNeverOverlap(t *testing.T) {
 	g := newGateChecker()
-	r, store, _ := newFakeRefresher(t, RefreshConfig{Interval: time.Hour, Coalesce: time.Millisecond, Concurrency: 1}, g)
+	r, store, _ := newFakeRefresher(t, Config{Interval: time.Hour, Coalesce: time.Millisecond, Concurrency: 1}, g)
 	store.SetWatchList(storetest.WatchList(testenv.DocA))
 	// Wakes and notifications while a round is held, from inside and out.
 	g.during = func() {
@@ -381,7 +381,7 @@ func TestFailedBatchKeepsTheLastKnownStatus(t *testing.T) {
 		{simulator.Fault{Kind: simulator.FaultSlowDrip}, "timeout", 300 * time.Millisecond},
 	} {
 		t.Run(tc.fault.Kind.String(), func(t *testing.T) {
-			r := newRig(t, rigOptions{cfg: RefreshConfig{Interval: 5 * time.Minute, Timeout: tc.timeout}})
+			r := newRig(t, rigOptions{cfg: Config{Interval: 5 * time.Minute, Timeout: tc.timeout}})
 			r.put(assuresign.StatusCreated, 0, testenv.DocA, testenv.DocB)
 			r.watch(testenv.DocA, testenv.DocB)
 
@@ -533,7 +533,7 @@ assuresign_up 1
 func TestSecretsNeverLeak(t *testing.T) {
 	var echo sync.Mutex // held: answer normally; echoing: see below
 	echoing := false
-	r := newRig(t, rigOptions{retries: 1, cfg: RefreshConfig{Concurrency: 1}, wrap: func(sim http.Handler) http.Handler {
+	r := newRig(t, rigOptions{retries: 1, cfg: Config{Concurrency: 1}, wrap: func(sim http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			echo.Lock()
 			on := echoing
@@ -650,7 +650,7 @@ func TestUrgentRoundDoesNotRaiseUp(t *testing.T) {
 	store := collector.NewStore(collector.StoreConfig{})
 	store.SetWatchList(storetest.WatchList(a, b))
 	metrics := NewMetrics(prometheus.NewRegistry(), store.Len, time.Hour, false)
-	r := NewRefresher(RefreshConfig{Interval: time.Hour, TerminalInterval: 24 * time.Hour, BatchSize: 10, Concurrency: 1, Timeout: time.Second},
+	r := NewRefresher(Config{Interval: time.Hour, TerminalInterval: 24 * time.Hour, BatchSize: 10, Concurrency: 1, Timeout: time.Second},
 		store, checker, metrics, testenv.DiscardLogger())
 	r.round(context.Background(), false)
 	require.Equal(t, 0.0, testutil.ToFloat64(metrics.up))
@@ -676,7 +676,7 @@ func TestNotificationLatencyOnlyWithWebhook(t *testing.T) {
 			store := collector.NewStore(collector.StoreConfig{})
 			store.SetWatchList(storetest.WatchList(testenv.DocA))
 			clock := testenv.NewClock(testenv.T0)
-			r := NewRefresher(RefreshConfig{Interval: time.Hour, TerminalInterval: 24 * time.Hour, BatchSize: 10, Concurrency: 1, Timeout: time.Second, Now: clock.Now},
+			r := NewRefresher(Config{Interval: time.Hour, TerminalInterval: 24 * time.Hour, BatchSize: 10, Concurrency: 1, Timeout: time.Second, Now: clock.Now},
 				store, storetest.AnswerAll(assuresign.StatusCreated, testenv.T0), NewMetrics(reg, store.Len, time.Hour, webhook), testenv.DiscardLogger())
 			r.round(t.Context(), false)
 			require.True(t, r.CheckNow(testenv.DocA, testenv.T0.Add(time.Minute)))
@@ -714,7 +714,7 @@ assuresign_webhook_notification_to_update_seconds_count 1
 // refresher for an urgent round; one that only drops documents, relabels them
 // or changes nothing does not.
 func TestSetWatchListWakesOnlyForDocumentsToCheck(t *testing.T) {
-	r, store, _ := newFakeRefresher(t, RefreshConfig{Now: testenv.NewClock(testenv.T0).Now}, storetest.AnswerAll(assuresign.StatusCreated, testenv.T0))
+	r, store, _ := newFakeRefresher(t, Config{Now: testenv.NewClock(testenv.T0).Now}, storetest.AnswerAll(assuresign.StatusCreated, testenv.T0))
 	woken := func() bool {
 		select {
 		case <-r.wake:

@@ -45,7 +45,7 @@ func TestRetryAfterHoldsRequestsBack(t *testing.T) {
 	store.SetWatchList(storetest.WatchList(testenv.GUID(0x429, 1), testenv.GUID(0x429, 2), testenv.GUID(0x429, 3)))
 	reg := prometheus.NewRegistry()
 	metrics := NewMetrics(reg, store.Len, 5*time.Minute, false)
-	r := NewRefresher(RefreshConfig{Interval: 5 * time.Minute, TerminalInterval: 24 * time.Hour, BatchSize: 1, Concurrency: 1, Timeout: time.Second,
+	r := NewRefresher(Config{Interval: 5 * time.Minute, TerminalInterval: 24 * time.Hour, BatchSize: 1, Concurrency: 1, Timeout: time.Second,
 		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }},
 		store, checker, metrics, slog.New(slog.DiscardHandler))
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }

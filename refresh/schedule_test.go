@@ -57,7 +57,7 @@ func TestScheduleDoublesPerIdleDay(t *testing.T) {
 // scheduleRig is a rig whose simulated documents moved at the given times.
 func scheduleRig(t *testing.T, batch int, moved map[string]time.Time, closed ...string) *rig {
 	t.Helper()
-	r := newRig(t, rigOptions{cfg: RefreshConfig{Interval: 5 * time.Minute, MaxInterval: time.Hour, BatchSize: batch}})
+	r := newRig(t, rigOptions{cfg: Config{Interval: 5 * time.Minute, MaxInterval: time.Hour, BatchSize: batch}})
 	var ids []string
 	for id, at := range moved {
 		r.sim.Put(simulator.Document{ID: id, AuthToken: tokenFor(id), Status: assuresign.StatusSigningStepInProgress, Step: 1, StatusDate: at})

@@ -39,7 +39,7 @@ func benchHandler(b *testing.B, n int) http.Handler {
 	// The binary's runtime collectors too, as main wires them.
 	runtime := prometheus.NewRegistry()
 	runtime.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	fx := newFixture(b, fixtureOptions{docs: wl, checker: answer, cfg: refresh.RefreshConfig{BatchSize: 500, Concurrency: 4}, runtime: runtime})
+	fx := newFixture(b, fixtureOptions{docs: wl, checker: answer, cfg: refresh.Config{BatchSize: 500, Concurrency: 4}, runtime: runtime})
 	if docs, _ := fx.store.Snapshot(1); len(docs) == 0 || docs[0].LastCheck.IsZero() {
 		b.Fatal("the first round left documents unchecked")
 	}

@@ -56,7 +56,7 @@ func TestLandingPageInABrowser(t *testing.T) {
 	testenv.SkipShort(t)
 	const n = 10_000
 	wl, checker := landingDocs(n)
-	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, version: "0.2.0", cfg: refresh.RefreshConfig{BatchSize: 500, Concurrency: 4}})
+	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, version: "0.2.0", cfg: refresh.Config{BatchSize: 500, Concurrency: 4}})
 	srv := httptest.NewServer(fx.handler)
 	t.Cleanup(srv.Close)
 	declined, stuck, failing := testenv.GUID(0x1A4D, n-1), testenv.GUID(0x1A4D, n-2), testenv.GUID(0x1A4D, n-3)
@@ -97,7 +97,7 @@ func TestLandingPageInABrowser(t *testing.T) {
 func TestLandingPageOnANarrowScreen(t *testing.T) {
 	testenv.SkipShort(t)
 	wl, checker := landingDocs(1000)
-	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, version: "0.2.0", demo: true, cfg: refresh.RefreshConfig{BatchSize: 500}})
+	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, version: "0.2.0", demo: true, cfg: refresh.Config{BatchSize: 500}})
 	mux := http.NewServeMux()
 	mux.Handle("/", fx.handler)
 	// The frame's onload runs before the outer page's load, so before the dump.

@@ -183,7 +183,7 @@ func dtStart(t testing.TB, o dtOptions) *dtEnv {
 		HTTPClient: &http.Client{Transport: tr},
 	})
 	require.NoError(t, err)
-	e.refresher = refresh.NewRefresher(refresh.RefreshConfig{
+	e.refresher = refresh.NewRefresher(refresh.Config{
 		Interval:          time.Hour, // the recommended setting with notifications on
 		TerminalInterval:  24 * time.Hour,
 		BatchSize:         o.batchSize,

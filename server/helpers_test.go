@@ -150,7 +150,7 @@ type fixtureOptions struct {
 	docs     *watchlist.List   // the watch list; none when nil
 	answers  map[string]answer // fakeAssureSign's table
 	checker  upstream.API      // instead of fakeAssureSign
-	cfg      refresh.RefreshConfig
+	cfg      refresh.Config
 	gatherer prometheus.Gatherer // instead of reg
 	runtime  prometheus.Gatherer // the runtime's and the process's metrics, if any
 	// envelopes and envelopesGen stand for the envelopes' families and the

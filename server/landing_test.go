@@ -106,7 +106,7 @@ func landingDocs(n int) (*watchlist.List, upstream.API) {
 func TestLandingPageShowsProblemsFirst(t *testing.T) {
 	const n = 1000
 	wl, checker := landingDocs(n)
-	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, cfg: refresh.RefreshConfig{BatchSize: 500}})
+	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, cfg: refresh.Config{BatchSize: 500}})
 	html := get(t, fx.handler, "/").Body.String()
 	declined, stuck, failing := testenv.GUID(0x1A4D, n-1), testenv.GUID(0x1A4D, n-2), testenv.GUID(0x1A4D, n-3)
 
@@ -175,7 +175,7 @@ func TestLandingPageListsTheNewestProblems(t *testing.T) {
 		}
 		return out, nil
 	})
-	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, cfg: refresh.RefreshConfig{BatchSize: 500}})
+	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, cfg: refresh.Config{BatchSize: 500}})
 	html := get(t, fx.handler, "/").Body.String()
 	assert.Contains(t, html, fmt.Sprintf("<h2>Problems: %d</h2>", problems))
 	assert.Contains(t, html, fmt.Sprintf("The newest %d are listed; follow a count above for all.", problemsShown))
@@ -189,7 +189,7 @@ func TestLandingPageListsTheNewestProblems(t *testing.T) {
 func TestLandingPageSearchFiltersAndPages(t *testing.T) {
 	const n = 1000
 	wl, checker := landingDocs(n)
-	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, cfg: refresh.RefreshConfig{BatchSize: 500}})
+	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, cfg: refresh.Config{BatchSize: 500}})
 	ids := func(html string) []string {
 		part := html[strings.Index(html, `id="documents"`):]
 		var out []string
@@ -275,7 +275,7 @@ func TestLandingPageAt100000Documents(t *testing.T) {
 	testenv.SkipShort(t)
 	const n = 100_000
 	wl, checker := landingDocs(n)
-	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, cfg: refresh.RefreshConfig{BatchSize: 500, Concurrency: 4}})
+	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, cfg: refresh.Config{BatchSize: 500, Concurrency: 4}})
 	for _, path := range []string{"/", "/?q=wayne", "/?page=1000"} {
 		rec := get(t, fx.handler, path)
 		require.Equal(t, http.StatusOK, rec.Code)
@@ -331,7 +331,7 @@ func TestLandingPageNeverShowsSecrets(t *testing.T) {
 		Endpoint: srv.URL + simulator.CheckStatusPath, HTTPClient: &http.Client{Transport: tr}, MaxRetries: -1, Logger: testenv.DiscardLogger(),
 	})
 	require.NoError(t, err)
-	fx := newFixture(t, fixtureOptions{docs: wl, checker: client, cfg: refresh.RefreshConfig{BatchSize: 50}})
+	fx := newFixture(t, fixtureOptions{docs: wl, checker: client, cfg: refresh.Config{BatchSize: 50}})
 
 	page := func(want ...string) {
 		t.Helper()

@@ -241,7 +241,7 @@ func TestScrapeDuringRefresh(t *testing.T) {
 	var answers atomic.Int64
 	fx := newFixture(t, fixtureOptions{
 		docs: storetest.WatchList(ids...),
-		cfg:  refresh.RefreshConfig{BatchSize: 7, Concurrency: 2, Coalesce: time.Millisecond},
+		cfg:  refresh.Config{BatchSize: 7, Concurrency: 2, Coalesce: time.Millisecond},
 		checker: upstreamtest.CheckFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
 			out := make([]assuresign.Result, len(checks))
 			for i, c := range checks {

@@ -74,7 +74,7 @@ func TestReadyAfterTheFirstRound(t *testing.T) {
 	store := collector.NewStore(collector.StoreConfig{})
 	store.SetWatchList(storetest.WatchList(testenv.DocA))
 	reg := prometheus.NewRegistry()
-	refresher := refresh.NewRefresher(refresh.RefreshConfig{Interval: time.Hour, TerminalInterval: time.Hour, BatchSize: 1, Concurrency: 1, Timeout: time.Minute},
+	refresher := refresh.NewRefresher(refresh.Config{Interval: time.Hour, TerminalInterval: time.Hour, BatchSize: 1, Concurrency: 1, Timeout: time.Minute},
 		store, checker, refresh.NewMetrics(reg, store.Len, time.Hour, false), testenv.DiscardLogger())
 	o := options(nil)
 	o.Store, o.Gatherer, o.Ready = store, reg, refresher.Ready
