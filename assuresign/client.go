@@ -112,18 +112,7 @@ func NewClient(cfg Config) (*Client, error) {
 		c.maxBody = DefaultMaxBodyBytes
 	}
 	c.maxBody = min(c.maxBody, math.MaxInt64-1) // the reader asks for one byte more
-	switch {
-	case c.retries == 0:
-		c.retries = 3
-	case c.retries < 0:
-		c.retries = 0
-	}
-	if c.base <= 0 {
-		c.base = 500 * time.Millisecond
-	}
-	if c.max <= 0 {
-		c.max = 10 * time.Second
-	}
+	c.retries, c.base, c.max = RetryDefaults(c.retries, c.base, c.max)
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
