@@ -10,19 +10,19 @@ import (
 	"sync/atomic"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
-	"github.com/assuresign-exporter/assuresign_exporter/collector"
+	"github.com/assuresign-exporter/assuresign_exporter/refresh"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
 // checkEnvelopes lists wl's envelopes (at most cfg.concurrency at once) and
-// takes them in watch-list order by the exporter's rule (collector.Expansion,
+// takes them in watch-list order by the exporter's rule (refresh.Expansion,
 // with the same limits), listing none once --watch.max-documents is reached.
 // It returns the envelopes with their documents' ids and order (never a name:
 // it may be personal data; never a token), the documents to check (wl's own,
 // then the listed ones with their envelope's labels unless listed directly),
 // how many envelopes were not listed, and how many of those were over a limit.
 func checkEnvelopes(ctx context.Context, client *assuresign.Client, wl *watchlist.List, cfg checkConfig) (docs []watchlist.Document, envelopes []checkedEnvelope, failed, overLimit int) {
-	x := collector.NewExpansion(wl, collector.EnvelopeLimits{MaxDocuments: cfg.maxDocuments, MaxEnvelopeDocuments: cfg.maxEnvelopeDocuments})
+	x := refresh.NewExpansion(wl, refresh.EnvelopeLimits{MaxDocuments: cfg.maxDocuments, MaxEnvelopeDocuments: cfg.maxEnvelopeDocuments})
 	envelopes = make([]checkedEnvelope, len(wl.Envelopes))
 	type listed struct {
 		got      *assuresign.EnvelopeListing
@@ -61,7 +61,7 @@ func checkEnvelopes(ctx context.Context, client *assuresign.Client, wl *watchlis
 			env.Labels = map[string]string{}
 		}
 		l := <-done[i]
-		var refused []collector.RefusedDocument
+		var refused []refresh.RefusedDocument
 		if l.err == nil && full.Load() {
 			l.err = errLimitReached // listed while the limit was being reached: not taken either
 		}

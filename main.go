@@ -33,6 +33,7 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/collector"
 	"github.com/assuresign-exporter/assuresign_exporter/persistence"
+	"github.com/assuresign-exporter/assuresign_exporter/refresh"
 	"github.com/assuresign-exporter/assuresign_exporter/server"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
@@ -336,7 +337,7 @@ type exporter struct {
 	logger    *slog.Logger
 	registry  registry
 	store     *collector.Store
-	refresher *collector.Refresher
+	refresher *refresh.Refresher
 	watch     *watchlist.File
 	shard     int
 	saver     *persistence.Writer    // nil without --persistence.file
@@ -366,7 +367,7 @@ func buildCollector(reg registry, contextIdentifier string, logger *slog.Logger)
 	)
 	e.registry.MustRegister(versioncollector.NewCollector(exporterName))
 	e.store = collector.NewStore(collector.StoreConfig{CurrentStatusOnly: *currentStatusOnly})
-	metrics := collector.NewMetrics(e.registry, e.store.Len, *refreshInterval, *webhookTokenFile != "")
+	metrics := refresh.NewMetrics(e.registry, e.store.Len, *refreshInterval, *webhookTokenFile != "")
 	client, err := assuresign.NewClient(assuresign.Config{
 		Endpoint:          *endpoint,
 		EnvelopesEndpoint: *envelopesURL,
@@ -383,7 +384,7 @@ func buildCollector(reg registry, contextIdentifier string, logger *slog.Logger)
 	e.secrets.Set("context identifier", []string{contextIdentifier})
 	logger.Info("calling AssureSign CheckStatus", "endpoint", client.Endpoint(), "batch_size", *batchSize,
 		"concurrency", *concurrency, "refresh_interval", *refreshInterval, "max_interval", *maxInterval)
-	e.refresher = collector.NewRefresher(collector.RefreshConfig{
+	e.refresher = refresh.NewRefresher(refresh.Config{
 		Interval:             *refreshInterval,
 		TerminalInterval:     *terminalInterval,
 		MaxInterval:          *maxInterval,
@@ -391,12 +392,11 @@ func buildCollector(reg registry, contextIdentifier string, logger *slog.Logger)
 		Concurrency:          *concurrency,
 		Timeout:              *requestTimeout,
 		ContextIdentifier:    contextIdentifier,
-		Lister:               client,
 		MaxDocuments:         *watchMaxDocuments,
 		MaxEnvelopeDocuments: *watchMaxEnvelopeDocuments,
 	}, e.store, client, metrics, logger)
-	e.registry.MustRegister(collector.NewCheckIntervalCollector(e.refresher.CheckIntervals))
-	e.envelopeRegistry.MustRegister(collector.NewEnvelopeCollector(e.refresher.Envelopes))
+	e.registry.MustRegister(refresh.NewCheckIntervalCollector(e.refresher.CheckIntervals))
+	e.envelopeRegistry.MustRegister(refresh.NewEnvelopeCollector(e.refresher.Envelopes))
 	e.shard, _ = parseShard(*shard) // validated by validateFlags
 	collector.RegisterShardMetrics(e.registry, e.shard, *totalShards)
 	e.watch = watchlist.NewFiles(*watchFiles, *watchMaxDocuments, contextIdentifier == "", e.registry, logger)

@@ -35,8 +35,9 @@ type Config struct {
 	BaseBackoff       time.Duration
 	MaxBackoff        time.Duration
 	Logger            *slog.Logger
-	// Observe, when set, is called once per HTTP attempt with its Outcome and duration.
-	Observe func(outcome string, d time.Duration)
+	// Observe, when set, is called once per HTTP attempt with the operation
+	// (OpCheckStatus, OpListEnvelopeDocuments), its Outcome and duration.
+	Observe func(operation, outcome string, d time.Duration)
 	// Dropped, when set, counts the n items of one answer that were ignored
 	// (item "unrequested_result": results for documents not asked about).
 	Dropped func(item string, n int)
@@ -56,7 +57,7 @@ type Client struct {
 	base      time.Duration
 	max       time.Duration
 	logger    *slog.Logger
-	observe   func(string, time.Duration)
+	observe   func(operation, outcome string, d time.Duration)
 	dropped   func(string, int)
 	secrets   *Secrets
 }
@@ -111,18 +112,7 @@ func NewClient(cfg Config) (*Client, error) {
 		c.maxBody = DefaultMaxBodyBytes
 	}
 	c.maxBody = min(c.maxBody, math.MaxInt64-1) // the reader asks for one byte more
-	switch {
-	case c.retries == 0:
-		c.retries = 3
-	case c.retries < 0:
-		c.retries = 0
-	}
-	if c.base <= 0 {
-		c.base = 500 * time.Millisecond
-	}
-	if c.max <= 0 {
-		c.max = 10 * time.Second
-	}
+	c.retries, c.base, c.max = RetryDefaults(c.retries, c.base, c.max)
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
@@ -130,7 +120,7 @@ func NewClient(cfg Config) (*Client, error) {
 		c.dropped = func(string, int) {}
 	}
 	if c.observe == nil {
-		c.observe = func(string, time.Duration) {}
+		c.observe = func(string, string, time.Duration) {}
 	}
 	return c, nil
 }
@@ -174,7 +164,7 @@ func (c *Client) CheckStatus(ctx context.Context, checks []Check) ([]Result, err
 	}
 	red := newRedactor(c.secrets, secrets...)
 	var resp *Response
-	err := c.call(ctx, operation{"CheckStatus", c.endpoint, CheckStatusAction, c.observe}, EncodeCheckStatusRequest(checks), red,
+	err := c.call(ctx, operation{"CheckStatus", OpCheckStatus, c.endpoint, CheckStatusAction}, EncodeCheckStatusRequest(checks), red,
 		func(data []byte) (err error) {
 			resp, err = parseCheckStatusResponse(data)
 			return err
@@ -185,10 +175,18 @@ func (c *Client) CheckStatus(ctx context.Context, checks []Check) ([]Result, err
 	return c.match(checks, resp, red), nil
 }
 
+// Operation names passed to Config.Observe, as the metrics' operation label.
+const (
+	OpCheckStatus           = "check_status"
+	OpListEnvelopeDocuments = "list_envelope_documents"
+)
+
 // operation is what differs between the service's calls on the wire.
 type operation struct {
-	name, endpoint, action string
-	observe                func(string, time.Duration)
+	name     string // the SOAP operation's, for logs
+	observed string // Op*, for Observe
+	endpoint string
+	action   string
 }
 
 // call posts body to op, retrying transient failures within ctx; parse reads
@@ -198,7 +196,7 @@ func (c *Client) call(ctx context.Context, op operation, body []byte, red *redac
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
 		err := c.roundTrip(ctx, op, body, parse)
-		op.observe(Outcome(err), time.Since(start))
+		c.observe(op.observed, Outcome(err), time.Since(start))
 		if err == nil {
 			return nil
 		}
@@ -356,7 +354,7 @@ func (c *Client) match(checks []Check, resp *Response, red *redactor) []Result {
 		asked[id] = true
 		r, ok := byID[id]
 		if !ok {
-			out[i] = Result{ID: id, Err: &Error{Kind: KindMissingResult, Detail: "document " + truncate(id, 64)}}
+			out[i] = Result{ID: id, Err: &Error{Kind: KindMissingResult, Detail: "document " + Truncate(id, 64)}}
 			continue
 		}
 		out[i] = r
@@ -374,7 +372,7 @@ func (c *Client) match(checks []Check, resp *Response, red *redactor) []Result {
 	if unrequested > 0 {
 		c.dropped("unrequested_result", unrequested)
 		c.logger.Warn("ignoring CheckStatus results for documents not asked about", "count", unrequested,
-			"first_document_id", truncate(red.redact(first), 64))
+			"first_document_id", Truncate(red.redact(first), 64))
 	}
 	if resp.Skipped > 0 {
 		c.logger.Debug("CheckStatus response held unusable results", "count", resp.Skipped)

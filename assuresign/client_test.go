@@ -25,16 +25,25 @@ import (
 
 // observer records the Observe hook's calls.
 type observer struct {
-	mu       sync.Mutex
-	outcomes []string
-	durs     []time.Duration
+	mu         sync.Mutex
+	operations []string
+	outcomes   []string
+	durs       []time.Duration
 }
 
-func (o *observer) observe(outcome string, d time.Duration) {
+func (o *observer) observe(operation, outcome string, d time.Duration) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.operations = append(o.operations, operation)
 	o.outcomes = append(o.outcomes, outcome)
 	o.durs = append(o.durs, d)
+}
+
+// ops returns the operations observed, in order.
+func (o *observer) ops() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.operations...)
 }
 
 func (o *observer) got() []string {
@@ -191,6 +200,7 @@ func TestCheckStatusOnTheWire(t *testing.T) {
 	assert.Equal(t, StatusSigningStepInProgress, results[2].Status)
 	assert.Equal(t, 3, results[2].Step)
 	assert.Equal(t, []string{"ok"}, h.obs.got())
+	assert.Equal(t, []string{OpCheckStatus}, h.obs.ops())
 }
 
 // transportRecorder notes how responses were framed.

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
-	"time"
 )
 
 // Envelopes wire constants, from the vendor's ListEnvelopeDocuments page.
@@ -80,7 +79,7 @@ const (
 func (c *Client) ListEnvelopeDocuments(ctx context.Context, req EnvelopeRequest) (*EnvelopeListing, error) {
 	red := newRedactor(c.secrets, req.AuthToken, req.ContextIdentifier)
 	var listing *EnvelopeListing
-	err := c.call(ctx, operation{"ListEnvelopeDocuments", c.envelopes, ListEnvelopeDocumentsAction, func(string, time.Duration) {}},
+	err := c.call(ctx, operation{"ListEnvelopeDocuments", OpListEnvelopeDocuments, c.envelopes, ListEnvelopeDocumentsAction},
 		EncodeListEnvelopeDocumentsRequest(req), red,
 		func(data []byte) (err error) {
 			listing, err = parseListEnvelopeDocumentsResponse(data)
@@ -92,7 +91,7 @@ func (c *Client) ListEnvelopeDocuments(ctx context.Context, req EnvelopeRequest)
 	want := strings.ToUpper(strings.TrimSpace(req.ID))
 	if len(listing.Documents) == 0 && listing.EnvelopeID == "" {
 		// A nil result: the service has nothing to say about the envelope.
-		return nil, &Error{Kind: KindNoDocuments, Detail: fmt.Sprintf("envelope %s (%d unusable)", truncate(want, 64), listing.Skipped)}
+		return nil, &Error{Kind: KindNoDocuments, Detail: fmt.Sprintf("envelope %s (%d unusable)", Truncate(want, 64), listing.Skipped)}
 	}
 	// Documents are only watched on the word of an answer that names the
 	// envelope asked about: any other could be another customer's.
@@ -100,10 +99,10 @@ func (c *Client) ListEnvelopeDocuments(ctx context.Context, req EnvelopeRequest)
 		return nil, &Error{Kind: KindMalformed, Detail: "the answer names no envelope"}
 	}
 	if listing.EnvelopeID != want {
-		return nil, &Error{Kind: KindMalformed, Detail: "the answer lists another envelope, " + truncate(red.redact(listing.EnvelopeID), 64)}
+		return nil, &Error{Kind: KindMalformed, Detail: "the answer lists another envelope, " + Truncate(red.redact(listing.EnvelopeID), 64)}
 	}
 	if len(listing.Documents) == 0 {
-		return nil, &Error{Kind: KindNoDocuments, Detail: fmt.Sprintf("envelope %s (%d unusable)", truncate(want, 64), listing.Skipped)}
+		return nil, &Error{Kind: KindNoDocuments, Detail: fmt.Sprintf("envelope %s (%d unusable)", Truncate(want, 64), listing.Skipped)}
 	}
 	tokens := make([]string, len(listing.Documents))
 	for i, d := range listing.Documents {
@@ -224,7 +223,7 @@ func envelopeDocument(se *xml.StartElement) (doc EnvelopeDocument, ok bool) {
 		case "AuthToken":
 			doc.AuthToken = v
 		case "Name":
-			doc.Name = truncate(strings.ToValidUTF8(v, "\uFFFD"), maxDocumentName)
+			doc.Name = Truncate(strings.ToValidUTF8(v, "\uFFFD"), maxDocumentName)
 		case "OrderId":
 			if v != "" && len(v) <= maxOrderID && strings.Trim(v, "0123456789") == "" {
 				doc.OrderID = v

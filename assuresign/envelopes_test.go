@@ -108,7 +108,8 @@ func TestListEnvelopeDocumentsOnTheWire(t *testing.T) {
 	assert.Equal(t, secretToken, got.Body.List.Request.AuthToken)
 	assert.Equal(t, secretCtx, got.Body.List.Request.ContextIdentifier)
 	assert.Len(t, l.Documents, 3)
-	assert.Empty(t, h.obs.got(), "listings are not CheckStatus requests")
+	assert.Equal(t, []string{"ok"}, h.obs.got(), "a listing is observed as every request is")
+	assert.Equal(t, []string{OpListEnvelopeDocuments}, h.obs.ops())
 }
 
 // Every failure is an *Error the caller pins on the envelope; the secrets of

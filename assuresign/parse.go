@@ -330,23 +330,24 @@ func cleanError(err error, clean func(string) string) error {
 	}
 	var e *Error
 	if !errors.As(err, &e) {
-		return &Error{Kind: KindTransport, Detail: truncate(clean(err.Error()), maxErrText)}
+		return &Error{Kind: KindTransport, Detail: Truncate(clean(err.Error()), maxErrText)}
 	}
 	c := *e
-	c.FaultCode = truncate(clean(e.FaultCode), maxFaultCode)
-	c.FaultString = truncate(clean(e.FaultString), maxFaultString)
-	c.Detail = truncate(clean(e.Detail), maxErrText)
+	c.FaultCode = Truncate(clean(e.FaultCode), maxFaultCode)
+	c.FaultString = Truncate(clean(e.FaultString), maxFaultString)
+	c.Detail = Truncate(clean(e.Detail), maxErrText)
 	if e.Err != nil {
 		msg := e.Err.Error()
-		if m := truncate(clean(msg), maxErrText); m != msg {
+		if m := Truncate(clean(msg), maxErrText); m != msg {
 			c.Err = errors.New(m)
 		}
 	}
 	return &c
 }
 
-// truncate cuts s to at most n bytes, on a rune boundary.
-func truncate(s string, n int) string {
+// Truncate cuts s to at most n bytes, on a rune boundary, and marks the cut;
+// the exporter uses it on every text of AssureSign's it logs or shows.
+func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

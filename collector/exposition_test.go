@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/storetest"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
@@ -49,7 +49,7 @@ func fixedStore() *Store {
 }
 
 // fixedExposition is fixedStore's exposition, byte for byte.
-var fixedExposition = strings.NewReplacer("{A}", testenv.DocA, "{B}", testenv.DocB, "{C}", testenv.DocC, "{cached}", cached).Replace(`# HELP assuresign_document_status Document status as a state set: 1 for the current StatusType, 0 for the others.{cached}
+var fixedExposition = strings.NewReplacer("{A}", testenv.DocA, "{B}", testenv.DocB, "{C}", testenv.DocC, "{CachedHelp}", CachedHelp).Replace(`# HELP assuresign_document_status Document status as a state set: 1 for the current StatusType, 0 for the others.{CachedHelp}
 # TYPE assuresign_document_status gauge
 assuresign_document_status{document_id="{A}",status="Created"} 0
 assuresign_document_status{document_id="{A}",status="SigningStepInProgress"} 1
@@ -78,14 +78,14 @@ assuresign_document_status{document_id="{C}",status="Cancelled"} 0
 assuresign_document_status{document_id="{C}",status="Staled"} 0
 assuresign_document_status{document_id="{C}",status="SignerAuthenticationFailed"} 0
 assuresign_document_status{document_id="{C}",status="Unknown"} 1
-# HELP assuresign_document_status_timestamp_seconds StatusDate of the document's current status, in Unix seconds.{cached}
+# HELP assuresign_document_status_timestamp_seconds StatusDate of the document's current status, in Unix seconds.{CachedHelp}
 # TYPE assuresign_document_status_timestamp_seconds gauge
 assuresign_document_status_timestamp_seconds{document_id="{A}"} 1.7092908e+09
 assuresign_document_status_timestamp_seconds{document_id="{B}"} 1.7092134005e+09
-# HELP assuresign_document_signing_step Signing step number while the document is SigningStepInProgress.{cached}
+# HELP assuresign_document_signing_step Signing step number while the document is SigningStepInProgress.{CachedHelp}
 # TYPE assuresign_document_signing_step gauge
 assuresign_document_signing_step{document_id="{A}"} 2
-# HELP assuresign_document_exceptions_total StatusCheckException items received for the document, by severity.{cached}
+# HELP assuresign_document_exceptions_total StatusCheckException items received for the document, by severity.{CachedHelp}
 # TYPE assuresign_document_exceptions_total counter
 assuresign_document_exceptions_total{document_id="{A}",severity="Warning"} 1
 assuresign_document_exceptions_total{document_id="{A}",severity="Error"} 0
@@ -97,15 +97,15 @@ assuresign_document_exceptions_total{document_id="{B}",severity="Unknown"} 1
 assuresign_document_exceptions_total{document_id="{C}",severity="Warning"} 0
 assuresign_document_exceptions_total{document_id="{C}",severity="Error"} 0
 assuresign_document_exceptions_total{document_id="{C}",severity="Fatal"} 0
-# HELP assuresign_document_last_check_timestamp_seconds When a CheckStatus result for the document last arrived, in Unix seconds.{cached}
+# HELP assuresign_document_last_check_timestamp_seconds When a CheckStatus result for the document last arrived, in Unix seconds.{CachedHelp}
 # TYPE assuresign_document_last_check_timestamp_seconds gauge
 assuresign_document_last_check_timestamp_seconds{document_id="{A}"} 1.70929443025e+09
 assuresign_document_last_check_timestamp_seconds{document_id="{B}"} 1.7092944e+09
-# HELP assuresign_document_check_success 1 when AssureSign's last answer about the document carried its status, 0 when it did not (no result, or only exceptions: a wrong AuthToken or ContextIdentifier, a deleted document, another region).{cached}
+# HELP assuresign_document_check_success 1 when AssureSign's last answer about the document carried its status, 0 when it did not (no result, or only exceptions: a wrong AuthToken or ContextIdentifier, a deleted document, another region).{CachedHelp}
 # TYPE assuresign_document_check_success gauge
 assuresign_document_check_success{document_id="{A}"} 1
 assuresign_document_check_success{document_id="{B}"} 0
-# HELP assuresign_document_info Watched document with the labels given in the watch file.{cached}
+# HELP assuresign_document_info Watched document with the labels given in the watch file.{CachedHelp}
 # TYPE assuresign_document_info gauge
 assuresign_document_info{document_id="{A}",customer="acme",note="say \"hi\" \\ C:\\dir\nline 2"} 1
 assuresign_document_info{document_id="{B}"} 1
@@ -114,13 +114,13 @@ assuresign_document_info{document_id="{C}"} 1
 
 func TestDocumentExpositionIsExact(t *testing.T) {
 	s := fixedStore()
-	assert.Equal(t, fixedExposition, scrape(t, s, false))
+	assert.Equal(t, fixedExposition, storetest.Scrape(t, s, false))
 	// The same as Prometheus reads it (testutil wants the labels sorted, as
 	// a registry sorts them).
 	sorted := strings.Replace(fixedExposition, `{document_id="`+testenv.DocA+`",customer="acme",`, `{customer="acme",document_id="`+testenv.DocA+`",`, 1)
 	require.NotEqual(t, fixedExposition, sorted)
-	require.NoError(t, testutil.GatherAndCompare(documents(s), strings.NewReader(sorted)))
-	problems, err := testutil.GatherAndLint(documents(s))
+	require.NoError(t, testutil.GatherAndCompare(storetest.Documents(s), strings.NewReader(sorted)))
+	problems, err := testutil.GatherAndLint(storetest.Documents(s))
 	require.NoError(t, err)
 	assert.Empty(t, problems)
 }
@@ -129,11 +129,11 @@ func TestDocumentExpositionIsExact(t *testing.T) {
 // named without _total in its descriptors.
 func TestDocumentExpositionAsOpenMetrics(t *testing.T) {
 	s := fixedStore()
-	text := scrape(t, s, false)
+	text := storetest.Scrape(t, s, false)
 	assert.NotContains(t, text, "# EOF")
 	assert.Contains(t, text, "# TYPE assuresign_document_exceptions_total counter\n")
 
-	om := scrape(t, s, true)
+	om := storetest.Scrape(t, s, true)
 	require.NoError(t, testenv.CheckOpenMetrics(om))
 	assert.Contains(t, om, "# TYPE assuresign_document_exceptions counter\n")
 	assert.NotContains(t, om, "# TYPE assuresign_document_exceptions_total")
@@ -148,7 +148,7 @@ func TestDocumentExpositionAsOpenMetrics(t *testing.T) {
 
 func TestSigningStepOnlyWhileInProgress(t *testing.T) {
 	s := fixedStore()
-	g := documents(s)
+	g := storetest.Documents(s)
 	steps := func() int {
 		n, err := testutil.GatherAndCount(g, "assuresign_document_signing_step")
 		require.NoError(t, err)
@@ -172,60 +172,12 @@ func TestSigningStepOnlyWhileInProgress(t *testing.T) {
 }
 
 func TestDocumentFamiliesSayTheyAreCached(t *testing.T) {
-	mfs, err := documents(fixedStore()).Gather()
+	mfs, err := storetest.Documents(fixedStore()).Gather()
 	require.NoError(t, err)
 	require.Len(t, mfs, len(DocumentFamilies()))
 	for _, mf := range mfs {
 		assert.True(t, strings.HasSuffix(mf.GetHelp(), "Cached from the last background CheckStatus refresh; a scrape never calls AssureSign."), mf.GetName())
 	}
-}
-
-// Every metric the exporter keeps of its own, the webhook's included, lints
-// clean beside the documents' families and shares no name with them. (That
-// /metrics serves them together, with their values, is tested in package
-// server.)
-func TestSelfMetricsLintBesideTheDocuments(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	store := fixedStore()
-	m := NewMetrics(reg, store.Len, 5*time.Minute, true)
-	m.ObserveRequest("ok", 120*time.Millisecond)
-	m.ObserveRequest("http_5xx", 3*time.Second)
-	r := NewRefresher(RefreshConfig{Interval: 5 * time.Minute, TerminalInterval: time.Hour, BatchSize: 2, Concurrency: 1, Timeout: time.Second,
-		Now: testenv.NewClock(testenv.T0.Add(time.Hour)).Now}, store, answerAll(assuresign.StatusCreated, testenv.T0), m, discardLogger())
-	r.round(t.Context(), false)
-
-	mfs, err := reg.Gather()
-	require.NoError(t, err)
-	var names []string
-	for _, mf := range mfs {
-		names = append(names, mf.GetName())
-	}
-	assert.Equal(t, []string{
-		"assuresign_api_request_duration_seconds",
-		"assuresign_api_requests_total",
-		"assuresign_document_results_total",
-		"assuresign_envelope_listings_total",
-		"assuresign_last_refresh_success_timestamp_seconds",
-		"assuresign_refresh_duration_seconds",
-		"assuresign_refresh_interval_seconds",
-		"assuresign_response_items_dropped_total",
-		"assuresign_up",
-		"assuresign_upstream_hold_until_timestamp_seconds",
-		"assuresign_watched_documents",
-		"assuresign_webhook_notification_to_update_seconds",
-	}, names)
-
-	for _, fam := range DocumentFamilies() {
-		assert.NotContains(t, names, fam.Name)
-	}
-
-	all := documents(store, reg)
-	problems, err := testutil.GatherAndLint(all)
-	require.NoError(t, err)
-	assert.Empty(t, problems)
-	n, err := testutil.GatherAndCount(all, "assuresign_api_requests_total", "assuresign_api_request_duration_seconds", "assuresign_document_results_total")
-	require.NoError(t, err)
-	assert.Equal(t, len(assuresign.Outcomes)+1+4, n)
 }
 
 // TestPublishDuringRefresh publishes and writes while results and reloads
@@ -235,10 +187,10 @@ func TestPublishDuringRefresh(t *testing.T) {
 	s := NewStore(StoreConfig{})
 	ids := make([]string, 50)
 	for i := range ids {
-		ids[i] = testGUID(0x5C4A, i)
+		ids[i] = testenv.GUID(0x5C4A, i)
 	}
-	s.SetWatchList(watchList(ids...))
-	g := documents(s)
+	s.SetWatchList(storetest.WatchList(ids...))
+	g := storetest.Documents(s)
 	stop, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(stopped)
@@ -251,7 +203,7 @@ func TestPublishDuringRefresh(t *testing.T) {
 			st := assuresign.Statuses[i%len(assuresign.Statuses)]
 			answer(s, assuresign.Result{ID: ids[i%len(ids)], RawStatus: st.String(), Status: st, Step: i % 4, StatusDate: testenv.T0}, testenv.T0, time.Hour, time.Hour)
 			if i%200 == 0 {
-				s.SetWatchList(watchList(ids[:len(ids)-i/200%5]...))
+				s.SetWatchList(storetest.WatchList(ids[:len(ids)-i/200%5]...))
 			}
 			runtime.Gosched()
 		}
@@ -263,6 +215,6 @@ func TestPublishDuringRefresh(t *testing.T) {
 	for range 20 {
 		states := testenv.AssertStateSets(t, g)
 		assert.GreaterOrEqual(t, len(states), len(ids)-4)
-		require.NoError(t, testenv.CheckOpenMetrics(scrape(t, s, true)))
+		require.NoError(t, testenv.CheckOpenMetrics(storetest.Scrape(t, s, true)))
 	}
 }

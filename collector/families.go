@@ -1,13 +1,12 @@
 package collector
 
 import (
-	"time"
-
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/exposition"
 )
 
-const cached = " Cached from the last background CheckStatus refresh; a scrape never calls AssureSign."
+// CachedHelp ends every document family's HELP.
+const CachedHelp = " Cached from the last background CheckStatus refresh; a scrape never calls AssureSign."
 
 // statusFamily is written first, as a state set of each document's status
 // over assuresign.Statuses; currentStatusHelp replaces its help when only
@@ -30,7 +29,7 @@ var documentFamilies = []documentFamily{
 			if d.statusDate.IsZero() {
 				return b
 			}
-			return s.Append(b, d.watched.ID, "", unixSeconds(d.statusDate))
+			return s.Append(b, d.watched.ID, "", exposition.UnixSeconds(d.statusDate))
 		}},
 	{"assuresign_document_signing_step", "gauge", "Signing step number while the document is SigningStepInProgress.",
 		func(b []byte, s exposition.Series, d *document) []byte {
@@ -54,7 +53,7 @@ var documentFamilies = []documentFamily{
 			if d.lastCheck.IsZero() {
 				return b
 			}
-			return s.Append(b, d.watched.ID, "", unixSeconds(d.lastCheck))
+			return s.Append(b, d.watched.ID, "", exposition.UnixSeconds(d.lastCheck))
 		}},
 	{"assuresign_document_check_success", "gauge", "1 when AssureSign's last answer about the document carried its status, 0 when it did not (no result, or only exceptions: a wrong AuthToken or ContextIdentifier, a deleted document, another region).",
 		func(b []byte, s exposition.Series, d *document) []byte {
@@ -81,9 +80,9 @@ var documentFamilies = []documentFamily{
 // other families are registered with a prometheus.Registerer and described
 // there.
 func DocumentFamilies() []exposition.Family {
-	out := []exposition.Family{{Name: statusFamily.Name, Type: statusFamily.Type, Help: statusFamily.Help + cached}}
+	out := []exposition.Family{{Name: statusFamily.Name, Type: statusFamily.Type, Help: statusFamily.Help + CachedHelp}}
 	for _, f := range documentFamilies {
-		out = append(out, exposition.Family{Name: f.name, Type: f.typ, Help: f.help + cached})
+		out = append(out, exposition.Family{Name: f.name, Type: f.typ, Help: f.help + CachedHelp})
 	}
 	return out
 }
@@ -97,7 +96,7 @@ var layouts = func() (out [2]*exposition.Layout) {
 	}
 	set := exposition.StateSet{Family: fams[0], Label: "status", States: states}
 	out[0] = exposition.NewLayout(set, fams[1:])
-	set.Help, set.CurrentOnly = currentStatusHelp+cached, true
+	set.Help, set.CurrentOnly = currentStatusHelp+CachedHelp, true
 	out[1] = exposition.NewLayout(set, fams[1:])
 	return out
 }()
@@ -164,7 +163,3 @@ func (s *Store) publish() exposition.PublishStats {
 
 // Metrics returns the latest published exposition.
 func (s *Store) Metrics() *exposition.Exposition { return s.exposition.Load() }
-
-// unixSeconds adds the fraction separately: float64(t.UnixNano()) already
-// rounds to 256 ns, so 12:00:30.25 would show as …30.2499998.
-func unixSeconds(t time.Time) float64 { return float64(t.Unix()) + float64(t.Nanosecond())/1e9 }

@@ -42,7 +42,7 @@ func BenchmarkPublish(b *testing.B) {
 						st = s.docs[id].status
 						s.mu.RUnlock()
 					}
-					s.apply(assuresign.Result{ID: id, Status: st, RawStatus: st.String(), StatusDate: at}, at, schedule{time.Minute, time.Minute, time.Hour}, ^uint64(0))
+					s.Apply(assuresign.Result{ID: id, Status: st, RawStatus: st.String(), StatusDate: at}, at, fixedSchedule{open: time.Minute, terminal: time.Hour}, ^uint64(0))
 				}
 				stats = s.Publish()
 			}

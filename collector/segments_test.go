@@ -15,6 +15,7 @@ import (
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/exposition"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/storetest"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
@@ -31,10 +32,10 @@ func segmentStore(t testing.TB, n int, cfg StoreConfig) *Store {
 		})
 	}
 	s.SetWatchList(wl)
-	checks, _, asked := s.due(testenv.T0, 0, false, 1, "ctx")
+	checks, _, asked := s.Due(testenv.T0, 0, false, 1, "ctx")
 	for i, c := range checks {
 		st := assuresign.Statuses[i%len(assuresign.Statuses)]
-		s.apply(assuresign.Result{ID: c.ID, Status: st, RawStatus: st.String(), StatusDate: testenv.T0, Step: 1 + i%3}, testenv.T0, schedule{interval: time.Minute, maxInterval: time.Minute, terminal: time.Hour}, asked)
+		s.Apply(assuresign.Result{ID: c.ID, Status: st, RawStatus: st.String(), StatusDate: testenv.T0, Step: 1 + i%3}, testenv.T0, fixedSchedule{open: time.Minute, terminal: time.Hour}, asked)
 	}
 	s.Publish()
 	return s
@@ -43,8 +44,8 @@ func segmentStore(t testing.TB, n int, cfg StoreConfig) *Store {
 // bodies returns the plain and the gunzipped body of e, with tail.
 func bodies(t testing.TB, e *exposition.Exposition, openMetrics bool, tail string) (plain, unzipped string) {
 	var p, z bytes.Buffer
-	require.NoError(t, e.Write(&p, openMetrics, false, tailOf(tail)))
-	require.NoError(t, e.Write(&z, openMetrics, true, tailOf(tail)))
+	require.NoError(t, e.Write(&p, openMetrics, false, storetest.TailOf(tail)))
+	require.NoError(t, e.Write(&z, openMetrics, true, storetest.TailOf(tail)))
 	zr, err := gzip.NewReader(&z)
 	require.NoError(t, err)
 	zr.Multistream(false) // one member: what every gzip reader can read
@@ -79,7 +80,7 @@ func TestSegmentedBodiesAreIdentical(t *testing.T) {
 			d := s.docs[s.order[exposition.ChunkSize+3]]
 			s.mu.Unlock()
 			before := s.Metrics()
-			s.apply(assuresign.Result{ID: d.watched.ID, Status: assuresign.StatusDeclined, RawStatus: "Declined", StatusDate: testenv.T0.Add(time.Hour)}, testenv.T0.Add(time.Hour), schedule{interval: time.Minute, maxInterval: time.Minute, terminal: time.Hour}, ^uint64(0))
+			s.Apply(assuresign.Result{ID: d.watched.ID, Status: assuresign.StatusDeclined, RawStatus: "Declined", StatusDate: testenv.T0.Add(time.Hour)}, testenv.T0.Add(time.Hour), fixedSchedule{open: time.Minute, terminal: time.Hour}, ^uint64(0))
 			stats := s.Publish()
 			require.Equal(t, 1, stats.Chunks)
 			require.Less(t, stats.Recompressed, stats.Total/3)
@@ -105,7 +106,7 @@ func TestExpositionBytesUnchanged(t *testing.T) {
 		s := segmentStore(t, 2*256+17, cfg)
 		for _, om := range []bool{false, true} {
 			var b bytes.Buffer
-			require.NoError(t, s.Metrics().Write(&b, om, false, tailOf("")))
+			require.NoError(t, s.Metrics().Write(&b, om, false, storetest.TailOf("")))
 			sum := sha256.Sum256(b.Bytes())
 			key := fmt.Sprintf("current-only=%t openmetrics=%t", cfg.CurrentStatusOnly, om)
 			assert.Equal(t, want[key], hex.EncodeToString(sum[:]), key)

@@ -69,16 +69,16 @@ func (d *document) state(id string) DocumentState {
 	return ds
 }
 
-// restore joins a saved state with the watch list set before: documents no
+// Restore joins a saved state with the watch list set before: documents no
 // longer watched are dropped (with park, they wait, restored, for SetWatchList
-// to bring them back, an envelope's listing, until dropParked), those it does
-// not know stay due at once. A closed document is next checked sched.terminal
-// after its last check; an open one when it was due. Times the schedule
+// to bring them back, an envelope's listing, until DropParked), those it does
+// not know stay due at once. A closed document is next checked its (terminal)
+// interval after its last check; an open one when it was due. Times the schedule
 // could not have produced (a file written while the clock was wrong, or
 // edited) are clamped: a last check or change no later than now, a next check
 // no later than now plus the document's interval. It returns how many
 // documents were restored, dropped and clamped.
-func (s *Store) restore(st State, sched schedule, now time.Time, park bool) (restored, dropped, clamped int) {
+func (s *Store) Restore(st State, sched Schedule, now time.Time, park bool) (restored, dropped, clamped int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, ds := range st.Documents {
@@ -108,9 +108,9 @@ func (s *Store) restore(st State, sched schedule, now time.Time, park bool) (res
 		}
 		d.nextCheck = ds.NextCheck
 		if d.status.Terminal() && !d.lastCheck.IsZero() {
-			d.nextCheck = d.lastCheck.Add(sched.terminal)
+			d.nextCheck = d.lastCheck.Add(sched.Next(d.status, d.lastChange, now))
 		}
-		latest := now.Add(sched.next(d, now))
+		latest := now.Add(sched.Next(d.status, d.lastChange, now))
 		if !d.lastCheck.Equal(ds.LastCheck) || !d.lastChange.Equal(ds.LastChange) || ds.NextCheck.After(latest) {
 			clamped++
 		}
@@ -133,9 +133,9 @@ func earliest(t, limit time.Time) time.Time {
 	return t
 }
 
-// dropParked forgets the restored documents no listing brought back and
+// DropParked forgets the restored documents no listing brought back and
 // returns how many.
-func (s *Store) dropParked() int {
+func (s *Store) DropParked() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := len(s.parked)

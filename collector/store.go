@@ -135,8 +135,8 @@ func (s *Store) SetWatchList(wl *watchlist.List) (toCheck int) {
 	return toCheck
 }
 
-// anyTerminal reports whether any of ids is watched and closed.
-func (s *Store) anyTerminal(ids []string) bool {
+// AnyTerminal reports whether any of ids is watched and closed.
+func (s *Store) AnyTerminal(ids []string) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for _, id := range ids {
@@ -147,8 +147,8 @@ func (s *Store) anyTerminal(ids []string) bool {
 	return false
 }
 
-// statuses returns the status of each of ids (Unknown when not watched).
-func (s *Store) statuses(ids []string) []assuresign.Status {
+// Statuses returns the status of each of ids (Unknown when not watched).
+func (s *Store) Statuses(ids []string) []assuresign.Status {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := make([]assuresign.Status, len(ids))
@@ -170,7 +170,7 @@ func (s *Store) Len() int { return int(s.watched.Load()) }
 // of now; then, as their requests go out anyway, the open documents due
 // soonest, up to a multiple of batch. It also returns the mark count when the
 // checks were chosen, for apply and fail.
-func (s *Store) due(now time.Time, slack time.Duration, urgentOnly bool, batch int, contextIdentifier string) (checks []assuresign.Check, n int, asked uint64) {
+func (s *Store) Due(now time.Time, slack time.Duration, urgentOnly bool, batch int, contextIdentifier string) (checks []assuresign.Check, n int, asked uint64) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var due, spare []string
@@ -218,22 +218,39 @@ func (s *Store) MarkUrgent(id string, at time.Time) bool {
 	return true
 }
 
-// applied says what a result changed.
-type applied struct {
-	notified time.Duration // since a pending notification asked (0 if none)
-	changed  bool          // the status differs from the one known before
-	first    bool          // no status was known before
-	from     assuresign.Status
-	dropped  int // exceptions beyond maxExceptionsPerResult, not counted
+// Applied says what a result changed.
+type Applied struct {
+	Notified time.Duration // since a pending notification asked (0 if none)
+	Changed  bool          // the status differs from the one known before
+	First    bool          // no status was known before
+	From     assuresign.Status
+	Dropped  int // exceptions beyond MaxExceptionsPerResult, not counted
 }
 
-// maxExceptionsPerResult caps the exceptions one result adds to its
+// Schedule says how long a document waits for its next check after one at
+// now, from its status and when it last changed: what a restart keeps, so the
+// schedule survives one. Package refresh has the exporter's.
+type Schedule interface {
+	Next(status assuresign.Status, lastChange, now time.Time) time.Duration
+}
+
+// Schedules calls f with every watched document's status and last change,
+// for counting them by check interval.
+func (s *Store) Schedules(f func(status assuresign.Status, lastChange time.Time)) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, d := range s.docs {
+		f(d.status, d.lastChange)
+	}
+}
+
+// MaxExceptionsPerResult caps the exceptions one result adds to its
 // document's counters: one answer must not inflate them without bound.
-const maxExceptionsPerResult = 16
+const MaxExceptionsPerResult = 16
 
 // apply records a result that arrived at now, for a check chosen by due when
 // the mark count was asked, and schedules the document's next check.
-func (s *Store) apply(r assuresign.Result, now time.Time, sched schedule, asked uint64) (a applied) {
+func (s *Store) Apply(r assuresign.Result, now time.Time, sched Schedule, asked uint64) (a Applied) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d, ok := s.docs[r.ID]
@@ -249,7 +266,7 @@ func (s *Store) apply(r assuresign.Result, now time.Time, sched schedule, asked 
 	// A result without StatusType (a wrong AuthToken, say) says nothing of the status.
 	if r.HasStatus() {
 		if r.RawStatus != d.rawStatus {
-			a.changed, a.first, a.from = true, d.rawStatus == "", d.status
+			a.Changed, a.First, a.From = true, d.rawStatus == "", d.status
 		}
 		moved := r.Status != d.status || r.RawStatus != d.rawStatus || r.Step != d.step || !r.StatusDate.Equal(d.statusDate)
 		reset := d.urgent && d.marked <= asked // a notification or a reload asked for this very check
@@ -268,20 +285,20 @@ func (s *Store) apply(r assuresign.Result, now time.Time, sched schedule, asked 
 	}
 	d.lastError = ""
 	for i, ex := range r.Exceptions {
-		if i == maxExceptionsPerResult {
-			a.dropped = len(r.Exceptions) - i
+		if i == MaxExceptionsPerResult {
+			a.Dropped = len(r.Exceptions) - i
 			break
 		}
 		d.exceptions[slices.Index(severityIndex[:], ex.Severity)]++
 		if ex.Severity != assuresign.SeverityWarning {
-			d.lastError = ex.Severity.String() + ": " + truncate(ex.Message, 512)
+			d.lastError = ex.Severity.String() + ": " + assuresign.Truncate(ex.Message, 512)
 		}
 	}
 	if !d.checkOK && d.lastError == "" {
 		d.lastError = "the answer carried no status"
 	}
 	d.lastCheck = now
-	d.nextCheck = now.Add(sched.next(d, now))
+	d.nextCheck = now.Add(sched.Next(d.status, d.lastChange, now))
 	s.changed(d)
 	if d.marked > asked {
 		// A notification came while this check was in flight: the answer may
@@ -291,7 +308,7 @@ func (s *Store) apply(r assuresign.Result, now time.Time, sched schedule, asked 
 	}
 	d.urgent = false
 	if !d.notifiedAt.IsZero() {
-		a.notified = now.Sub(d.notifiedAt)
+		a.Notified = now.Sub(d.notifiedAt)
 		d.notifiedAt = time.Time{}
 	}
 	return a
@@ -299,7 +316,7 @@ func (s *Store) apply(r assuresign.Result, now time.Time, sched schedule, asked 
 
 // fail records a failed check of ids, chosen by due when the mark count was
 // asked: their last known status stays.
-func (s *Store) fail(ids []string, err error, asked uint64) {
+func (s *Store) Fail(ids []string, err error, asked uint64) {
 	msg := err.Error()
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -10,28 +10,29 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/storetest"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
 func TestStoreSetWatchListKeepsKnownDocuments(t *testing.T) {
 	s := NewStore(StoreConfig{})
-	assert.Equal(t, 2, s.SetWatchList(watchList(testenv.DocB, testenv.DocA)))
+	assert.Equal(t, 2, s.SetWatchList(storetest.WatchList(testenv.DocB, testenv.DocA)))
 	assert.Equal(t, 2, s.Len())
 	// New documents are urgent: an urgent-only round takes them, sorted by id.
-	assert.Equal(t, []string{testenv.DocA, testenv.DocB}, dueIDs(s.due(testenv.T0, 0, true, 1, testenv.SecretContext)))
+	assert.Equal(t, []string{testenv.DocA, testenv.DocB}, storetest.DueIDs(s.Due(testenv.T0, 0, true, 1, testenv.SecretContext)))
 
 	answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: testenv.T0}, testenv.T0, time.Minute, time.Hour)
 	answer(s, assuresign.Result{ID: testenv.DocB, RawStatus: "Created", Status: assuresign.StatusCreated, StatusDate: testenv.T0}, testenv.T0, time.Minute, time.Hour)
-	assert.Empty(t, dueChecks(s.due(testenv.T0, 0, true, 1, testenv.SecretContext)), "checked documents are no longer urgent")
+	assert.Empty(t, storetest.DueChecks(s.Due(testenv.T0, 0, true, 1, testenv.SecretContext)), "checked documents are no longer urgent")
 
 	// A reload keeping A, dropping B and adding C: A keeps its state and is
 	// not urgent again; C is urgent; B is gone.
-	wl := watchList(testenv.DocC, testenv.DocA)
+	wl := storetest.WatchList(testenv.DocC, testenv.DocA)
 	wl.Documents[1].Labels = map[string]string{"team": "legal"}
 	assert.Equal(t, 1, s.SetWatchList(wl))
 	assert.Equal(t, 2, s.Len())
-	assert.Equal(t, []string{testenv.DocC}, dueIDs(s.due(testenv.T0, 0, true, 1, testenv.SecretContext)))
+	assert.Equal(t, []string{testenv.DocC}, storetest.DueIDs(s.Due(testenv.T0, 0, true, 1, testenv.SecretContext)))
 	docs, total := s.Snapshot(0)
 	require.Equal(t, 2, total)
 	assert.Equal(t, testenv.DocA, docs[0].ID)
@@ -40,7 +41,7 @@ func TestStoreSetWatchListKeepsKnownDocuments(t *testing.T) {
 	assert.Equal(t, testenv.T0, docs[0].LastCheck)
 	assert.Equal(t, testenv.DocC, docs[1].ID)
 	assert.Equal(t, "Unknown", docs[1].Status)
-	assert.Contains(t, scrape(t, s, false), `assuresign_document_info{document_id="`+testenv.DocA+`",team="legal"} 1`, "a kept document is rendered again")
+	assert.Contains(t, storetest.Scrape(t, s, false), `assuresign_document_info{document_id="`+testenv.DocA+`",team="legal"} 1`, "a kept document is rendered again")
 
 	// The same list again adds nothing.
 	assert.Equal(t, 0, s.SetWatchList(wl))
@@ -55,42 +56,42 @@ func TestStoreDueUsesTheDocumentsOwnContextIdentifier(t *testing.T) {
 	assert.Equal(t, []assuresign.Check{
 		{ID: testenv.DocA, AuthToken: testenv.SecretTokenA, ContextIdentifier: testenv.SecretContext},
 		{ID: testenv.DocB, AuthToken: testenv.SecretTokenB, ContextIdentifier: testenv.SecretDocContext},
-	}, dueChecks(s.due(testenv.T0, 0, false, 1, testenv.SecretContext)))
+	}, storetest.DueChecks(s.Due(testenv.T0, 0, false, 1, testenv.SecretContext)))
 }
 
 func TestStoreDueFollowsNextCheck(t *testing.T) {
 	s := NewStore(StoreConfig{})
-	s.SetWatchList(watchList(testenv.DocA, testenv.DocB))
+	s.SetWatchList(storetest.WatchList(testenv.DocA, testenv.DocB))
 	answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Created", Status: assuresign.StatusCreated}, testenv.T0, time.Hour, 24*time.Hour)
 	answer(s, assuresign.Result{ID: testenv.DocB, RawStatus: "Expired", Status: assuresign.StatusExpired}, testenv.T0, time.Hour, 24*time.Hour)
 
-	assert.Empty(t, dueChecks(s.due(testenv.T0.Add(59*time.Minute), 0, false, 1, "")))
-	assert.Equal(t, []string{testenv.DocA}, dueIDs(s.due(testenv.T0.Add(time.Hour), 0, false, 1, "")), "an open document is due after the interval")
-	assert.Equal(t, []string{testenv.DocA}, dueIDs(s.due(testenv.T0.Add(50*time.Minute), 10*time.Minute, false, 1, "")), "slack brings it forward")
-	assert.Empty(t, dueChecks(s.due(testenv.T0.Add(time.Hour), 0, true, 1, "")), "urgent-only rounds take no scheduled document")
-	assert.Equal(t, []string{testenv.DocA, testenv.DocB}, dueIDs(s.due(testenv.T0.Add(24*time.Hour), 0, false, 1, "")), "a terminal one after the terminal interval")
+	assert.Empty(t, storetest.DueChecks(s.Due(testenv.T0.Add(59*time.Minute), 0, false, 1, "")))
+	assert.Equal(t, []string{testenv.DocA}, storetest.DueIDs(s.Due(testenv.T0.Add(time.Hour), 0, false, 1, "")), "an open document is due after the interval")
+	assert.Equal(t, []string{testenv.DocA}, storetest.DueIDs(s.Due(testenv.T0.Add(50*time.Minute), 10*time.Minute, false, 1, "")), "slack brings it forward")
+	assert.Empty(t, storetest.DueChecks(s.Due(testenv.T0.Add(time.Hour), 0, true, 1, "")), "urgent-only rounds take no scheduled document")
+	assert.Equal(t, []string{testenv.DocA, testenv.DocB}, storetest.DueIDs(s.Due(testenv.T0.Add(24*time.Hour), 0, false, 1, "")), "a terminal one after the terminal interval")
 }
 
 func TestStoreMarkUrgent(t *testing.T) {
 	s := NewStore(StoreConfig{})
-	s.SetWatchList(watchList(testenv.DocA))
+	s.SetWatchList(storetest.WatchList(testenv.DocA))
 	answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Created", Status: assuresign.StatusCreated}, testenv.T0, time.Hour, time.Hour)
 
 	assert.False(t, s.MarkUrgent(testenv.DocB, testenv.T0), "not watched")
 	assert.True(t, s.MarkUrgent("aaaaaaaa-0000-4000-8000-00000000000a", testenv.T0), "ids compare case-insensitively")
 	assert.True(t, s.MarkUrgent(testenv.DocA, testenv.T0.Add(time.Second)), "a second notification keeps the first time")
-	assert.Equal(t, []string{testenv.DocA}, dueIDs(s.due(testenv.T0, 0, true, 1, "")))
+	assert.Equal(t, []string{testenv.DocA}, storetest.DueIDs(s.Due(testenv.T0, 0, true, 1, "")))
 
 	waited := answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Completed", Status: assuresign.StatusCompleted}, testenv.T0.Add(3*time.Second), time.Hour, time.Hour)
 	assert.Equal(t, 3*time.Second, waited, "latency from the first notification")
-	assert.Empty(t, dueChecks(s.due(testenv.T0, 0, true, 1, "")))
+	assert.Empty(t, storetest.DueChecks(s.Due(testenv.T0, 0, true, 1, "")))
 	waited = answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Completed", Status: assuresign.StatusCompleted}, testenv.T0.Add(4*time.Second), time.Hour, time.Hour)
 	assert.Zero(t, waited, "no notification pending")
 }
 
 func TestStoreApply(t *testing.T) {
 	s := NewStore(StoreConfig{})
-	s.SetWatchList(watchList(testenv.DocA))
+	s.SetWatchList(storetest.WatchList(testenv.DocA))
 	date := testenv.T0.Add(-time.Hour)
 	answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "SigningStepInProgress", Status: assuresign.StatusSigningStepInProgress, StatusDate: date, Step: 2,
 		Exceptions: []assuresign.Exception{{Severity: assuresign.SeverityWarning, Message: "reminder not delivered"}}}, testenv.T0, time.Hour, 24*time.Hour)
@@ -116,8 +117,8 @@ func TestStoreApply(t *testing.T) {
 		assert.Equal(t, "SigningStepInProgress", v.Status)
 		assert.Equal(t, testenv.T0.Add(time.Minute), v.LastCheck, "no answer arrived")
 		assert.Equal(t, "assuresign: no result for document", v.LastError)
-		assert.Equal(t, []string{testenv.DocA}, dueIDs(s.due(testenv.T0.Add(2*time.Minute), 0, false, 1, "")), "due again at the next round")
-		assert.Empty(t, dueChecks(s.due(testenv.T0.Add(2*time.Minute), 0, true, 1, "")), "but not urgently")
+		assert.Equal(t, []string{testenv.DocA}, storetest.DueIDs(s.Due(testenv.T0.Add(2*time.Minute), 0, false, 1, "")), "due again at the next round")
+		assert.Empty(t, storetest.DueChecks(s.Due(testenv.T0.Add(2*time.Minute), 0, true, 1, "")), "but not urgently")
 	})
 	t.Run("a new status clears the error", func(t *testing.T) {
 		answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Completed", Status: assuresign.StatusCompleted, StatusDate: testenv.T0}, testenv.T0.Add(3*time.Minute), time.Hour, 24*time.Hour)
@@ -136,20 +137,20 @@ func TestStoreApply(t *testing.T) {
 
 func TestStoreFailKeepsTheStatus(t *testing.T) {
 	s := NewStore(StoreConfig{})
-	s.SetWatchList(watchList(testenv.DocA, testenv.DocB))
+	s.SetWatchList(storetest.WatchList(testenv.DocA, testenv.DocB))
 	answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Declined", Status: assuresign.StatusDeclined, StatusDate: testenv.T0}, testenv.T0, time.Hour, 24*time.Hour)
-	_, _, asked := s.due(testenv.T0, 0, false, 1, "")
-	s.fail([]string{testenv.DocA, testenv.DocB, testenv.DocC}, errors.New("assuresign: HTTP status 500"), asked)
+	_, _, asked := s.Due(testenv.T0, 0, false, 1, "")
+	s.Fail([]string{testenv.DocA, testenv.DocB, testenv.DocC}, errors.New("assuresign: HTTP status 500"), asked)
 	a, b := statusOf(t, s, testenv.DocA), statusOf(t, s, testenv.DocB)
 	assert.Equal(t, DocumentView{ID: testenv.DocA, Status: "Declined", StatusDate: testenv.T0, LastCheck: testenv.T0, LastError: "assuresign: HTTP status 500"}, a)
 	assert.Equal(t, DocumentView{ID: testenv.DocB, Status: "Unknown", LastError: "assuresign: HTTP status 500"}, b)
-	assert.Empty(t, dueChecks(s.due(testenv.T0, 0, true, 1, "")), "a failure is not retried at once")
-	assert.Equal(t, []string{testenv.DocA, testenv.DocB}, dueIDs(s.due(testenv.T0, 0, false, 1, "")), "but at the next round, even a terminal document")
+	assert.Empty(t, storetest.DueChecks(s.Due(testenv.T0, 0, true, 1, "")), "a failure is not retried at once")
+	assert.Equal(t, []string{testenv.DocA, testenv.DocB}, storetest.DueIDs(s.Due(testenv.T0, 0, false, 1, "")), "but at the next round, even a terminal document")
 }
 
 func TestStoreSnapshotLimit(t *testing.T) {
 	s := NewStore(StoreConfig{})
-	s.SetWatchList(watchList(testenv.DocD, testenv.DocC, testenv.DocB, testenv.DocA))
+	s.SetWatchList(storetest.WatchList(testenv.DocD, testenv.DocC, testenv.DocB, testenv.DocA))
 	docs, total := s.Snapshot(2)
 	assert.Equal(t, 4, total)
 	assert.Equal(t, []string{testenv.DocA, testenv.DocB}, []string{docs[0].ID, docs[1].ID})
@@ -159,19 +160,19 @@ func TestStoreSnapshotLimit(t *testing.T) {
 
 // A reload that corrects a document's credentials checks it at once.
 func TestSetWatchListChangedCredentialsAreUrgent(t *testing.T) {
-	id := testGUID(0xC3ED, 1)
+	id := testenv.GUID(0xC3ED, 1)
 	s := NewStore(StoreConfig{})
-	wl := watchList(id)
+	wl := storetest.WatchList(id)
 	require.Equal(t, 1, s.SetWatchList(wl))
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	answer(s, assuresign.Result{ID: id, RawStatus: "Created", Status: assuresign.StatusCreated}, now, time.Hour, 24*time.Hour)
-	require.Empty(t, dueChecks(s.due(now, 0, true, 1, "")), "checked: not urgent")
+	require.Empty(t, storetest.DueChecks(s.Due(now, 0, true, 1, "")), "checked: not urgent")
 
-	require.Zero(t, s.SetWatchList(watchList(id)), "same credentials: nothing to check")
-	fixed := watchList(id)
+	require.Zero(t, s.SetWatchList(storetest.WatchList(id)), "same credentials: nothing to check")
+	fixed := storetest.WatchList(id)
 	fixed.Documents[0].AuthToken = "11111111-2222-4333-8444-555555555555"
 	require.Equal(t, 1, s.SetWatchList(fixed))
-	due, _, _ := s.due(now, 0, true, 1, "")
+	due, _, _ := s.Due(now, 0, true, 1, "")
 	require.Len(t, due, 1)
 	assert.Equal(t, "11111111-2222-4333-8444-555555555555", due[0].AuthToken)
 }
@@ -179,18 +180,18 @@ func TestSetWatchListChangedCredentialsAreUrgent(t *testing.T) {
 // A notification that arrives while a check of its document is in flight
 // keeps the document urgent even when that check fails.
 func TestFailKeepsNotificationDuringFlight(t *testing.T) {
-	id := testGUID(0xF1A7, 1)
+	id := testenv.GUID(0xF1A7, 1)
 	s := NewStore(StoreConfig{})
-	s.SetWatchList(watchList(id))
+	s.SetWatchList(storetest.WatchList(id))
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	_, _, asked := s.due(now, 0, false, 1, "")
+	_, _, asked := s.Due(now, 0, false, 1, "")
 	require.True(t, s.MarkUrgent(id, now))
-	s.fail([]string{id}, errors.New("boom"), asked)
-	assert.Len(t, dueChecks(s.due(now, 0, true, 1, "")), 1, "the notification still gets its check")
+	s.Fail([]string{id}, errors.New("boom"), asked)
+	assert.Len(t, storetest.DueChecks(s.Due(now, 0, true, 1, "")), 1, "the notification still gets its check")
 
-	_, _, asked = s.due(now, 0, false, 1, "")
-	s.fail([]string{id}, errors.New("boom"), asked)
-	assert.Empty(t, dueChecks(s.due(now, 0, true, 1, "")), "no newer notification: wait for the next round")
+	_, _, asked = s.Due(now, 0, false, 1, "")
+	s.Fail([]string{id}, errors.New("boom"), asked)
+	assert.Empty(t, storetest.DueChecks(s.Due(now, 0, true, 1, "")), "no newer notification: wait for the next round")
 }
 
 // A notification that arrives while a check of its document is in flight is
@@ -198,30 +199,30 @@ func TestFailKeepsNotificationDuringFlight(t *testing.T) {
 // change: the document stays urgent, and the notification's latency is taken
 // when the next check answers.
 func TestApplyKeepsNotificationDuringFlight(t *testing.T) {
-	id := testGUID(0xF1A7, 2)
+	id := testenv.GUID(0xF1A7, 2)
 	s := NewStore(StoreConfig{})
-	s.SetWatchList(watchList(id))
+	s.SetWatchList(storetest.WatchList(id))
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	created := assuresign.Result{ID: id, RawStatus: "Created", Status: assuresign.StatusCreated}
-	due, _, asked := s.due(now, 0, false, 1, "")
+	due, _, asked := s.Due(now, 0, false, 1, "")
 	require.Len(t, due, 1)
 	require.True(t, s.MarkUrgent(id, now.Add(time.Second)))
-	assert.Zero(t, s.apply(created, now.Add(2*time.Second), schedule{interval: time.Hour, maxInterval: time.Hour, terminal: time.Hour}, asked).notified, "the answer predates the notification")
+	assert.Zero(t, s.Apply(created, now.Add(2*time.Second), fixedSchedule{open: time.Hour, terminal: time.Hour}, asked).Notified, "the answer predates the notification")
 	assert.Equal(t, "Created", statusOf(t, s, id).Status, "the answer is still recorded")
-	assert.Equal(t, []string{id}, dueIDs(s.due(now.Add(2*time.Second), 0, true, 1, "")), "the notification still gets its check")
+	assert.Equal(t, []string{id}, storetest.DueIDs(s.Due(now.Add(2*time.Second), 0, true, 1, "")), "the notification still gets its check")
 
-	_, _, asked = s.due(now.Add(2*time.Second), 0, true, 1, "")
+	_, _, asked = s.Due(now.Add(2*time.Second), 0, true, 1, "")
 	declined := assuresign.Result{ID: id, RawStatus: "Declined", Status: assuresign.StatusDeclined}
-	assert.Equal(t, 3*time.Second, s.apply(declined, now.Add(4*time.Second), schedule{interval: time.Hour, maxInterval: time.Hour, terminal: time.Hour}, asked).notified, "latency from the notification")
-	assert.Empty(t, dueChecks(s.due(now.Add(4*time.Second), 0, true, 1, "")), "answered")
+	assert.Equal(t, 3*time.Second, s.Apply(declined, now.Add(4*time.Second), fixedSchedule{open: time.Hour, terminal: time.Hour}, asked).Notified, "latency from the notification")
+	assert.Empty(t, storetest.DueChecks(s.Due(now.Add(4*time.Second), 0, true, 1, "")), "answered")
 }
 
 // An exception message kept for the landing page is capped, however long
 // the upstream made it.
 func TestLastErrorIsCapped(t *testing.T) {
-	id := testGUID(0xCA9, 1)
+	id := testenv.GUID(0xCA9, 1)
 	s := NewStore(StoreConfig{})
-	s.SetWatchList(watchList(id))
+	s.SetWatchList(storetest.WatchList(id))
 	long := strings.Repeat("x", 1<<20)
 	answer(s, assuresign.Result{ID: id, Exceptions: []assuresign.Exception{{Severity: assuresign.SeverityError, Message: long}}},
 		time.Now(), time.Hour, 24*time.Hour)
@@ -231,17 +232,17 @@ func TestLastErrorIsCapped(t *testing.T) {
 }
 
 // One answer cannot inflate a document's counters without bound: what it
-// carries beyond maxExceptionsPerResult is dropped, and said so.
+// carries beyond MaxExceptionsPerResult is dropped, and said so.
 func TestApplyCapsExceptionsPerAnswer(t *testing.T) {
 	s := NewStore(StoreConfig{})
-	s.SetWatchList(watchList(testenv.DocA))
+	s.SetWatchList(storetest.WatchList(testenv.DocA))
 	flood := make([]assuresign.Exception, 50_000)
 	for i := range flood {
 		flood[i] = assuresign.Exception{Severity: assuresign.SeverityError, Message: "e"}
 	}
-	_, _, asked := s.due(testenv.T0, 0, false, 1, "")
-	a := s.apply(assuresign.Result{ID: testenv.DocA, Exceptions: flood}, testenv.T0, schedule{interval: time.Hour, maxInterval: time.Hour, terminal: time.Hour}, asked)
-	assert.Equal(t, 50_000-maxExceptionsPerResult, a.dropped)
+	_, _, asked := s.Due(testenv.T0, 0, false, 1, "")
+	a := s.Apply(assuresign.Result{ID: testenv.DocA, Exceptions: flood}, testenv.T0, fixedSchedule{open: time.Hour, terminal: time.Hour}, asked)
+	assert.Equal(t, 50_000-MaxExceptionsPerResult, a.Dropped)
 	_, st := s.State()
-	assert.Equal(t, uint64(maxExceptionsPerResult), st.Documents[0].Exceptions["Error"])
+	assert.Equal(t, uint64(MaxExceptionsPerResult), st.Documents[0].Exceptions["Error"])
 }

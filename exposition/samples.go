@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Series writes a family's sample lines, each labelled document_id first.
@@ -123,3 +124,8 @@ func (s *stateSet) appendLines(b []byte, st StateRef, currentOnly bool) []byte {
 	}
 	return b
 }
+
+// UnixSeconds is t as a sample's value in Unix seconds. It adds the fraction
+// separately: float64(t.UnixNano()) already rounds to 256 ns, so 12:00:30.25
+// would show as …30.2499998.
+func UnixSeconds(t time.Time) float64 { return float64(t.Unix()) + float64(t.Nanosecond())/1e9 }

@@ -426,7 +426,7 @@ func (s *scrape) lastSuccess() float64 {
 	return s.value("assuresign_last_refresh_success_timestamp_seconds")
 }
 func (s *scrape) requests(result string) float64 {
-	return s.value(`assuresign_api_requests_total{result="` + result + `"}`)
+	return s.value(`assuresign_api_requests_total{operation="check_status",result="` + result + `"}`)
 }
 
 func (s *scrape) reloadOK() float64 { return s.value("assuresign_watchlist_last_reload_successful") }

@@ -18,7 +18,7 @@ import (
 // FaultFigure is one injected upstream fault.
 type FaultFigure struct {
 	Name     string
-	Outcome  string        // the exporter's assuresign_api_requests_total result label
+	Outcome  string        // the exporter's assuresign_api_requests_total result label (check_status)
 	Survived bool          // kept running, kept statuses, up=0 and a stale timestamp (up=1 for missing results), recovered
 	Requests int           // upstream requests counted during the failure window
 	Bound    int           // rounds × batches × (1+max-retries) for that window

@@ -387,9 +387,9 @@ func TestSecretsEveryPath(t *testing.T) {
 	round := func(what string) { // waits for one more round's worth of requests
 		t.Helper()
 		paths++
-		before := e.scrape().value("assuresign_api_request_duration_seconds_count")
+		before := e.scrape().value(`assuresign_api_request_duration_seconds_count{operation="check_status"}`)
 		testenv.Eventually(t, 20*time.Second, what, func() (bool, string) {
-			n := e.scrape().value("assuresign_api_request_duration_seconds_count")
+			n := e.scrape().value(`assuresign_api_request_duration_seconds_count{operation="check_status"}`)
 			return n >= before+2, fmt.Sprintf("%v requests", n)
 		})
 		fetchAll()

@@ -13,8 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
-	"github.com/assuresign-exporter/assuresign_exporter/collector"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/refresh"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream/upstreamtest"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
@@ -23,7 +24,7 @@ import (
 // metrics.
 func benchHandler(b *testing.B, n int) http.Handler {
 	wl, index := labelledDocs(n, 0xBE4C)
-	answer := checkerFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+	answer := upstreamtest.CheckFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
 		out := make([]assuresign.Result, len(checks))
 		for k, c := range checks {
 			i := index[c.ID]
@@ -38,7 +39,7 @@ func benchHandler(b *testing.B, n int) http.Handler {
 	// The binary's runtime collectors too, as main wires them.
 	runtime := prometheus.NewRegistry()
 	runtime.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	fx := newFixture(b, fixtureOptions{docs: wl, checker: answer, cfg: collector.RefreshConfig{BatchSize: 500, Concurrency: 4}, runtime: runtime})
+	fx := newFixture(b, fixtureOptions{docs: wl, checker: answer, cfg: refresh.Config{BatchSize: 500, Concurrency: 4}, runtime: runtime})
 	if docs, _ := fx.store.Snapshot(1); len(docs) == 0 || docs[0].LastCheck.IsZero() {
 		b.Fatal("the first round left documents unchecked")
 	}
@@ -52,10 +53,10 @@ func labelledDocs(n int, prefix uint32) (*watchlist.List, map[string]int) {
 	customers := []string{"acme", "globex", "initech", "umbrella"}
 	index := make(map[string]int, n)
 	for i := range n {
-		id := testGUID(prefix, i)
+		id := testenv.GUID(prefix, i)
 		index[id] = i
 		wl.Documents = append(wl.Documents, watchlist.Document{
-			ID: id, AuthToken: testGUID(0x70CE, i),
+			ID: id, AuthToken: testenv.GUID(0x70CE, i),
 			Labels: map[string]string{"customer": customers[i%len(customers)], "team": fmt.Sprintf("team-%d", i%7)},
 		})
 	}

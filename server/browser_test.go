@@ -18,8 +18,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/assuresign-exporter/assuresign_exporter/collector"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/refresh"
 )
 
 var updateScreenshot = flag.Bool("update-screenshot", false, "write the browser test's screenshot to docs/landing-page.png")
@@ -56,10 +56,10 @@ func TestLandingPageInABrowser(t *testing.T) {
 	testenv.SkipShort(t)
 	const n = 10_000
 	wl, checker := landingDocs(n)
-	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, version: "0.2.0", cfg: collector.RefreshConfig{BatchSize: 500, Concurrency: 4}})
+	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, version: "0.2.0", cfg: refresh.Config{BatchSize: 500, Concurrency: 4}})
 	srv := httptest.NewServer(fx.handler)
 	t.Cleanup(srv.Close)
-	declined, stuck, failing := testGUID(0x1A4D, n-1), testGUID(0x1A4D, n-2), testGUID(0x1A4D, n-3)
+	declined, stuck, failing := testenv.GUID(0x1A4D, n-1), testenv.GUID(0x1A4D, n-2), testenv.GUID(0x1A4D, n-3)
 
 	dom := chromium(t, "--dump-dom", srv.URL+"/")
 	assert.Contains(t, dom, "10000 documents by status")
@@ -78,7 +78,7 @@ func TestLandingPageInABrowser(t *testing.T) {
 	assert.Contains(t, found, "Showing 1–1 of 1 matching, by id.")
 	rows := regexp.MustCompile(`<tr><td class="id">([0-9A-F-]{36})</td>`).FindAllStringSubmatch(found, -1)
 	require.Len(t, rows, 1)
-	assert.Equal(t, testGUID(0x1A4D, n/2), rows[0][1])
+	assert.Equal(t, testenv.GUID(0x1A4D, n/2), rows[0][1])
 
 	png := filepath.Join(t.TempDir(), "landing-page.png")
 	chromium(t, "--screenshot="+png, "--window-size=1280,1100", srv.URL+"/?refresh=off")
@@ -97,7 +97,7 @@ func TestLandingPageInABrowser(t *testing.T) {
 func TestLandingPageOnANarrowScreen(t *testing.T) {
 	testenv.SkipShort(t)
 	wl, checker := landingDocs(1000)
-	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, version: "0.2.0", demo: true, cfg: collector.RefreshConfig{BatchSize: 500}})
+	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, version: "0.2.0", demo: true, cfg: refresh.Config{BatchSize: 500}})
 	mux := http.NewServeMux()
 	mux.Handle("/", fx.handler)
 	// The frame's onload runs before the outer page's load, so before the dump.

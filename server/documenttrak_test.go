@@ -31,6 +31,7 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
 	"github.com/assuresign-exporter/assuresign_exporter/collector"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/refresh"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
@@ -133,7 +134,7 @@ type dtEnv struct {
 	sim       *simulator.Simulator
 	up        *dtUpstream
 	store     *collector.Store
-	refresher *collector.Refresher
+	refresher *refresh.Refresher
 	reg       *prometheus.Registry
 	webhook   *WebhookHandler
 	srv       *httptest.Server // serves server.New's handler, /metrics and the webhook, as the main listener does
@@ -176,13 +177,13 @@ func dtStart(t testing.TB, o dtOptions) *dtEnv {
 	// checks every document, and no urgent round follows it.
 	e.store.SetWatchList(wl)
 
-	metrics := collector.NewMetrics(e.reg, e.store.Len, time.Hour, true)
+	metrics := refresh.NewMetrics(e.reg, e.store.Len, time.Hour, true)
 	client, err := assuresign.NewClient(assuresign.Config{
 		Endpoint: upSrv.URL + simulator.CheckStatusPath, MaxRetries: -1, Logger: logger, Observe: metrics.ObserveRequest,
 		HTTPClient: &http.Client{Transport: tr},
 	})
 	require.NoError(t, err)
-	e.refresher = collector.NewRefresher(collector.RefreshConfig{
+	e.refresher = refresh.NewRefresher(refresh.Config{
 		Interval:          time.Hour, // the recommended setting with notifications on
 		TerminalInterval:  24 * time.Hour,
 		BatchSize:         o.batchSize,

@@ -22,35 +22,14 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/collector"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/refresh"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream/upstreamtest"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-// watchList builds a list of documents without labels or contexts, each with
-// a distinct token.
-func watchList(ids ...string) *watchlist.List {
-	wl := &watchlist.List{}
-	for i, id := range ids {
-		wl.Documents = append(wl.Documents, watchlist.Document{ID: id, AuthToken: fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1)})
-	}
-	return wl
-}
-
-// testGUID returns a distinct upper-case GUID for n.
-func testGUID(prefix uint32, n int) string {
-	return fmt.Sprintf("%08X-%04X-4%03X-8%03X-%012X", prefix, n>>16&0xffff, n>>4&0xfff, n&0xfff, n)
-}
-
-// checkerFunc adapts a function to collector.Checker.
-type checkerFunc func(ctx context.Context, checks []assuresign.Check) ([]assuresign.Result, error)
-
-func (f checkerFunc) CheckStatus(ctx context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
-	return f(ctx, checks)
 }
 
 // answer is how fakeAssureSign answers the check of one document.
@@ -60,11 +39,12 @@ type answer struct {
 	at     time.Time         // when set, the fake clock reads this when the answer arrives
 }
 
-// fakeAssureSign is a collector.Checker answering from a table; a document
+// fakeAssureSign is an upstream.API whose status checks answer from a table; a document
 // without an answer is left out of the answer, so the store keeps what it had.
 // Answers can set the refresher's fake clock, so each document's last check
 // lands at a chosen instant.
 type fakeAssureSign struct {
+	upstreamtest.Base
 	clock *testenv.Clock
 
 	mu      sync.Mutex
@@ -158,8 +138,8 @@ func fullAnswers() map[string]answer {
 type fixture struct {
 	store     *collector.Store
 	reg       *prometheus.Registry // the exporter's own metrics
-	metrics   *collector.Metrics
-	refresher *collector.Refresher
+	metrics   *refresh.Metrics
+	refresher *refresh.Refresher
 	upstream  *fakeAssureSign // when no checker was given
 	clock     *testenv.Clock
 	logs      *testenv.SyncBuffer
@@ -169,8 +149,8 @@ type fixture struct {
 type fixtureOptions struct {
 	docs     *watchlist.List   // the watch list; none when nil
 	answers  map[string]answer // fakeAssureSign's table
-	checker  collector.Checker // instead of fakeAssureSign
-	cfg      collector.RefreshConfig
+	checker  upstream.API      // instead of fakeAssureSign
+	cfg      refresh.Config
 	gatherer prometheus.Gatherer // instead of reg
 	runtime  prometheus.Gatherer // the runtime's and the process's metrics, if any
 	// envelopes and envelopesGen stand for the envelopes' families and the
@@ -187,7 +167,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	t.Helper()
 	logger, logs := testenv.DebugLogger()
 	fx := &fixture{store: collector.NewStore(collector.StoreConfig{}), reg: prometheus.NewRegistry(), clock: testenv.NewClock(testenv.T0), logs: logs}
-	fx.metrics = collector.NewMetrics(fx.reg, fx.store.Len, 5*time.Minute, o.webhook != nil)
+	fx.metrics = refresh.NewMetrics(fx.reg, fx.store.Len, 5*time.Minute, o.webhook != nil)
 	checker := o.checker
 	if checker == nil {
 		fx.upstream = &fakeAssureSign{clock: fx.clock, answers: o.answers}
@@ -218,7 +198,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	if cfg.Now == nil {
 		cfg.Now = fx.clock.Now
 	}
-	fx.refresher = collector.NewRefresher(cfg, fx.store, checker, fx.metrics, logger)
+	fx.refresher = refresh.NewRefresher(cfg, fx.store, checker, fx.metrics, logger)
 	if o.docs != nil {
 		// Into the store, as main's first load does before Run: the first
 		// round checks them all.
@@ -246,7 +226,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 }
 
 // runRefresher runs r until the test ends.
-func runRefresher(t testing.TB, r *collector.Refresher) {
+func runRefresher(t testing.TB, r *refresh.Refresher) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); r.Run(ctx) }()

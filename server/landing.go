@@ -12,6 +12,7 @@ import (
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/collector"
+	"github.com/assuresign-exporter/assuresign_exporter/refresh"
 )
 
 const (
@@ -30,12 +31,12 @@ type landingPage struct {
 	links      []link
 	store      *collector.Store
 	ready      func() bool
-	upstream   func() collector.Upstream
+	upstream   func() refresh.Upstream
 	now        func() time.Time
 	stuckAfter time.Duration
 	// intervals is nil when the page has no refresher to ask.
-	intervals func() []collector.CheckInterval
-	envelopes func() []collector.EnvelopeView // nil: none shown
+	intervals func() []refresh.CheckInterval
+	envelopes func() []refresh.EnvelopeView // nil: none shown
 	logger    *slog.Logger
 	demo      bool
 }
@@ -100,7 +101,7 @@ type landingView struct {
 	Links         []link
 	Ready         bool
 	Now           time.Time
-	Upstream      *collector.Upstream // nil when unknown
+	Upstream      *refresh.Upstream // nil when unknown
 	O             collector.Overview
 	In            url.Values
 	Refresh       bool
@@ -111,7 +112,7 @@ type landingView struct {
 	Filtered      bool
 	From, To      int
 	Page          int
-	Intervals     []collector.CheckInterval // nil: not shown
+	Intervals     []refresh.CheckInterval // nil: not shown
 	Demo          bool
 	Envelopes     *envelopeSection // nil: not shown
 }

@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/assuresign-exporter/assuresign_exporter/collector"
+	"github.com/assuresign-exporter/assuresign_exporter/refresh"
 )
 
 // envelopesShown bounds the envelopes the landing page lists; a filter finds the rest.
@@ -18,12 +18,12 @@ type envelopeSection struct {
 	Total   int
 	Matches int
 	Filter  string
-	Shown   []collector.EnvelopeView
+	Shown   []refresh.EnvelopeView
 }
 
 // newEnvelopeSection keeps the envelopes matching ?envelope= (a part of the
 // id, or of a label value, any case), up to envelopesShown; nil when none is watched.
-func newEnvelopeSection(all []collector.EnvelopeView, in url.Values) *envelopeSection {
+func newEnvelopeSection(all []refresh.EnvelopeView, in url.Values) *envelopeSection {
 	if len(all) == 0 {
 		return nil
 	}
@@ -41,7 +41,7 @@ func newEnvelopeSection(all []collector.EnvelopeView, in url.Values) *envelopeSe
 	return s
 }
 
-func envelopeMatches(e collector.EnvelopeView, needle string) bool {
+func envelopeMatches(e refresh.EnvelopeView, needle string) bool {
 	if strings.Contains(e.ID, needle) {
 		return true
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/collector"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/refresh"
 )
 
 const (
@@ -22,11 +23,11 @@ const (
 	pageEnvB = "E0000000-0000-4000-8000-00000000000B"
 )
 
-func envelopePage(t *testing.T, views []collector.EnvelopeView) http.Handler {
+func envelopePage(t *testing.T, views []refresh.EnvelopeView) http.Handler {
 	t.Helper()
 	h, err := New(Options{
 		MetricsPath: "/metrics", Store: collector.NewStore(collector.StoreConfig{}), Gatherer: prometheus.NewRegistry(),
-		Ready: func() bool { return true }, Envelopes: func() []collector.EnvelopeView { return views },
+		Ready: func() bool { return true }, Envelopes: func() []refresh.EnvelopeView { return views },
 		Now: func() time.Time { return testenv.T0 },
 	})
 	require.NoError(t, err)
@@ -36,9 +37,9 @@ func envelopePage(t *testing.T, views []collector.EnvelopeView) http.Handler {
 // The landing page lists each envelope with its state, its documents (names
 // included, escaped) and its listing, and filters by envelope.
 func TestLandingPageShowsEnvelopes(t *testing.T) {
-	views := []collector.EnvelopeView{
+	views := []refresh.EnvelopeView{
 		{ID: pageEnvA, Labels: map[string]string{"customer": "acme"}, Status: assuresign.StatusDeclined, Tried: true, ListOK: true,
-			LastList: testenv.T0.Add(-2 * time.Minute), Documents: []collector.EnvelopeDocumentView{
+			LastList: testenv.T0.Add(-2 * time.Minute), Documents: []refresh.EnvelopeDocumentView{
 				{ID: testenv.DocA, Name: `Contract <b>J. Doe</b>`, OrderID: "1", Status: assuresign.StatusDeclined},
 				{ID: testenv.DocB, Name: "Schedule A", OrderID: "2", Status: assuresign.StatusCompleted},
 			}},
@@ -75,9 +76,9 @@ func TestLandingPageShowsEnvelopes(t *testing.T) {
 // At most envelopesShown envelopes are listed; the count says how many match.
 func TestLandingPageBoundsTheEnvelopes(t *testing.T) {
 	const n = envelopesShown + 10
-	views := make([]collector.EnvelopeView, n)
+	views := make([]refresh.EnvelopeView, n)
 	for i := range views {
-		views[i] = collector.EnvelopeView{ID: testGUID(0xE0, i), Labels: map[string]string{"customer": "acme"}}
+		views[i] = refresh.EnvelopeView{ID: testenv.GUID(0xE0, i), Labels: map[string]string{"customer": "acme"}}
 	}
 	html := get(t, envelopePage(t, views), "/").Body.String()
 	assert.Contains(t, html, fmt.Sprintf("<h2>%d envelopes</h2>", n))
@@ -85,7 +86,7 @@ func TestLandingPageBoundsTheEnvelopes(t *testing.T) {
 	rows := regexp.MustCompile(`<tr class="envelope"><td class="id">([^<]*)</td>`).FindAllStringSubmatch(html, -1)
 	require.Len(t, rows, envelopesShown)
 	for i, row := range rows {
-		assert.Equal(t, testGUID(0xE0, i), row[1], "row %d", i)
+		assert.Equal(t, testenv.GUID(0xE0, i), row[1], "row %d", i)
 	}
 	assert.Contains(t, get(t, envelopePage(t, views), "/?envelope=ACME").Body.String(),
 		fmt.Sprintf("Showing %d of %d matching, by id.", envelopesShown, n))

@@ -20,6 +20,9 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
 	"github.com/assuresign-exporter/assuresign_exporter/collector"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/refresh"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream/upstreamtest"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
@@ -73,11 +76,11 @@ func TestLandingPageListsDocuments(t *testing.T) {
 // answering for them at testenv.T0: statuses spread over the life cycle, with, at
 // fixed places, one Declined document, one stuck at step 2 for ten days and
 // one whose checks answer with an Error exception.
-func landingDocs(n int) (*watchlist.List, collector.Checker) {
+func landingDocs(n int) (*watchlist.List, upstream.API) {
 	wl, index := labelledDocs(n, 0x1A4D)
 	wl.Documents[n/2].Labels = map[string]string{"customer": "wayne", "team": "legal"} // the one wayne
 	mostly := []assuresign.Status{assuresign.StatusSigningStepInProgress, assuresign.StatusCompleted, assuresign.StatusCreated}
-	return wl, checkerFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+	return wl, upstreamtest.CheckFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
 		out := make([]assuresign.Result, len(checks))
 		for k, c := range checks {
 			i := index[c.ID]
@@ -103,9 +106,9 @@ func landingDocs(n int) (*watchlist.List, collector.Checker) {
 func TestLandingPageShowsProblemsFirst(t *testing.T) {
 	const n = 1000
 	wl, checker := landingDocs(n)
-	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, cfg: collector.RefreshConfig{BatchSize: 500}})
+	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, cfg: refresh.Config{BatchSize: 500}})
 	html := get(t, fx.handler, "/").Body.String()
-	declined, stuck, failing := testGUID(0x1A4D, n-1), testGUID(0x1A4D, n-2), testGUID(0x1A4D, n-3)
+	declined, stuck, failing := testenv.GUID(0x1A4D, n-1), testenv.GUID(0x1A4D, n-2), testenv.GUID(0x1A4D, n-3)
 
 	// Counts by status, the problem ones marked.
 	assert.Contains(t, html, `<a class="tile bad nonzero" href="?status=Declined#documents"><b>1</b>Declined</a>`)
@@ -156,7 +159,7 @@ func problemRows(html string) []string {
 func TestLandingPageListsTheNewestProblems(t *testing.T) {
 	const n, problems = 300, problemsShown + 20
 	wl, index := labelledDocs(n, 0x1A4D)
-	checker := checkerFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+	checker := upstreamtest.CheckFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
 		out := make([]assuresign.Result, len(checks))
 		for k, c := range checks {
 			i := index[c.ID]
@@ -172,21 +175,21 @@ func TestLandingPageListsTheNewestProblems(t *testing.T) {
 		}
 		return out, nil
 	})
-	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, cfg: collector.RefreshConfig{BatchSize: 500}})
+	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, cfg: refresh.Config{BatchSize: 500}})
 	html := get(t, fx.handler, "/").Body.String()
 	assert.Contains(t, html, fmt.Sprintf("<h2>Problems: %d</h2>", problems))
 	assert.Contains(t, html, fmt.Sprintf("The newest %d are listed; follow a count above for all.", problemsShown))
 	rows := problemRows(html)
 	require.Len(t, rows, problemsShown)
 	for k, row := range rows {
-		assert.Contains(t, row, testGUID(0x1A4D, problems-1-k), "row %d", k)
+		assert.Contains(t, row, testenv.GUID(0x1A4D, problems-1-k), "row %d", k)
 	}
 }
 
 func TestLandingPageSearchFiltersAndPages(t *testing.T) {
 	const n = 1000
 	wl, checker := landingDocs(n)
-	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, cfg: collector.RefreshConfig{BatchSize: 500}})
+	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, cfg: refresh.Config{BatchSize: 500}})
 	ids := func(html string) []string {
 		part := html[strings.Index(html, `id="documents"`):]
 		var out []string
@@ -202,11 +205,11 @@ func TestLandingPageSearchFiltersAndPages(t *testing.T) {
 	}{
 		{"/", nil, "Showing 1–100 of 1000, by id."},
 		{"/?page=10", nil, "Showing 901–1000 of 1000, by id."},
-		{"/?q=wayne", []string{testGUID(0x1A4D, n/2)}, "Showing 1–1 of 1 matching, by id."},
-		{"/?q=customer%3Dwayne", []string{testGUID(0x1A4D, n/2)}, "Showing 1–1 of 1 matching"},
-		{"/?q=" + strings.ToLower(testGUID(0x1A4D, 7)[24:]), []string{testGUID(0x1A4D, 7)}, "Showing 1–1 of 1 matching"},
-		{"/?status=Declined", []string{testGUID(0x1A4D, n-1)}, "of 1 matching"},
-		{"/?problem=check_failing", []string{testGUID(0x1A4D, n-3)}, "of 1 matching"},
+		{"/?q=wayne", []string{testenv.GUID(0x1A4D, n/2)}, "Showing 1–1 of 1 matching, by id."},
+		{"/?q=customer%3Dwayne", []string{testenv.GUID(0x1A4D, n/2)}, "Showing 1–1 of 1 matching"},
+		{"/?q=" + strings.ToLower(testenv.GUID(0x1A4D, 7)[24:]), []string{testenv.GUID(0x1A4D, 7)}, "Showing 1–1 of 1 matching"},
+		{"/?status=Declined", []string{testenv.GUID(0x1A4D, n-1)}, "of 1 matching"},
+		{"/?problem=check_failing", []string{testenv.GUID(0x1A4D, n-3)}, "of 1 matching"},
 		{"/?q=team-3&status=Completed", nil, "Showing 1–48 of 48 matching"},
 		{"/?q=nothing-like-it", []string{}, "No document matches."},
 	} {
@@ -220,8 +223,8 @@ func TestLandingPageSearchFiltersAndPages(t *testing.T) {
 	}
 	first, tenth := get(t, fx.handler, "/").Body.String(), get(t, fx.handler, "/?page=10").Body.String()
 	assert.Len(t, ids(first), 100)
-	assert.Equal(t, testGUID(0x1A4D, 0), ids(first)[0])
-	assert.Equal(t, testGUID(0x1A4D, 999), ids(tenth)[99])
+	assert.Equal(t, testenv.GUID(0x1A4D, 0), ids(first)[0])
+	assert.Equal(t, testenv.GUID(0x1A4D, 999), ids(tenth)[99])
 	assert.Contains(t, first, `<a href="?page=2#documents">next →</a>`)
 	assert.Contains(t, tenth, `<a href="?page=9#documents">← previous</a>`)
 	assert.NotContains(t, tenth, "next →")
@@ -272,7 +275,7 @@ func TestLandingPageAt100000Documents(t *testing.T) {
 	testenv.SkipShort(t)
 	const n = 100_000
 	wl, checker := landingDocs(n)
-	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, cfg: collector.RefreshConfig{BatchSize: 500, Concurrency: 4}})
+	fx := newFixture(t, fixtureOptions{docs: wl, checker: checker, cfg: refresh.Config{BatchSize: 500, Concurrency: 4}})
 	for _, path := range []string{"/", "/?q=wayne", "/?page=1000"} {
 		rec := get(t, fx.handler, path)
 		require.Equal(t, http.StatusOK, rec.Code)
@@ -325,10 +328,10 @@ func TestLandingPageNeverShowsSecrets(t *testing.T) {
 		{ID: testenv.DocC, AuthToken: testenv.SecretTokenWrong},
 	}, LabelNames: []string{"customer"}}
 	client, err := assuresign.NewClient(assuresign.Config{
-		Endpoint: srv.URL + simulator.CheckStatusPath, HTTPClient: &http.Client{Transport: tr}, MaxRetries: -1, Logger: discardLogger(),
+		Endpoint: srv.URL + simulator.CheckStatusPath, HTTPClient: &http.Client{Transport: tr}, MaxRetries: -1, Logger: testenv.DiscardLogger(),
 	})
 	require.NoError(t, err)
-	fx := newFixture(t, fixtureOptions{docs: wl, checker: client, cfg: collector.RefreshConfig{BatchSize: 50}})
+	fx := newFixture(t, fixtureOptions{docs: wl, checker: client, cfg: refresh.Config{BatchSize: 50}})
 
 	page := func(want ...string) {
 		t.Helper()
@@ -364,14 +367,14 @@ func TestLandingPageNeverShowsSecrets(t *testing.T) {
 
 func TestLandingPageShowsCheckIntervals(t *testing.T) {
 	s := collector.NewStore(collector.StoreConfig{})
-	intervals := []collector.CheckInterval{{Band: "5m", Documents: 20}, {Band: "1h", Documents: 180}, {Band: "terminal", Documents: 800}}
+	intervals := []refresh.CheckInterval{{Band: "5m", Documents: 20}, {Band: "1h", Documents: 180}, {Band: "terminal", Documents: 800}}
 	h, err := New(Options{MetricsPath: "/metrics", Store: s, Gatherer: prometheus.NewRegistry(), Ready: func() bool { return true },
-		CheckIntervals: func() []collector.CheckInterval { return intervals }})
+		CheckIntervals: func() []refresh.CheckInterval { return intervals }})
 	require.NoError(t, err)
 	html := get(t, h, "/").Body.String()
 	assert.Contains(t, html, "<h2>How often documents are asked</h2>")
 	assert.Contains(t, html, "<tr><td>5m</td><td>20</td></tr>\n<tr><td>1h</td><td>180</td></tr>\n<tr><td>terminal</td><td>800</td></tr>")
 
-	assert.NotContains(t, get(t, newHandler(t, s, prometheus.NewRegistry(), discardLogger()), "/").Body.String(), "How often documents are asked",
+	assert.NotContains(t, get(t, newHandler(t, s, prometheus.NewRegistry(), testenv.DiscardLogger()), "/").Body.String(), "How often documents are asked",
 		"no section without a refresher to ask")
 }

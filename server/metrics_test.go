@@ -25,7 +25,10 @@ import (
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/collector"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/storetest"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/refresh"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream/upstreamtest"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
@@ -35,9 +38,9 @@ import (
 func fullHandler(t *testing.T) (http.Handler, *prometheus.Registry) {
 	t.Helper()
 	fx := newFixture(t, fixtureOptions{docs: fixedDocs(), answers: fullAnswers()})
-	fx.metrics.ObserveRequest("ok", 120*time.Millisecond)
-	fx.metrics.ObserveRequest("http_5xx", 3*time.Second)
-	watchlist.NewFile("watch.yml", 0, false, fx.reg, discardLogger())
+	fx.metrics.ObserveRequest(assuresign.OpCheckStatus, "ok", 120*time.Millisecond)
+	fx.metrics.ObserveRequest(assuresign.OpCheckStatus, "http_5xx", 3*time.Second)
+	watchlist.NewFile("watch.yml", 0, false, fx.reg, testenv.DiscardLogger())
 	return fx.handler, fx.reg
 }
 
@@ -66,7 +69,7 @@ assuresign_last_refresh_success_timestamp_seconds 1.709298e+09
 `), "assuresign_watched_documents", "assuresign_watchlist_last_reload_successful", "assuresign_refresh_interval_seconds", "assuresign_up", "assuresign_last_refresh_success_timestamp_seconds"))
 	n, err := testutil.GatherAndCount(scraped(t, h), "assuresign_api_requests_total", "assuresign_api_request_duration_seconds", "assuresign_document_results_total")
 	require.NoError(t, err)
-	assert.Equal(t, len(assuresign.Outcomes)+1+4, n)
+	assert.Equal(t, 2*(len(assuresign.Outcomes)+1)+4, n, "two operations: check_status and list_envelope_documents")
 }
 
 func TestContentNegotiation(t *testing.T) {
@@ -192,10 +195,10 @@ func TestGathererErrorIs500(t *testing.T) {
 func TestGathererErrorAfterTheDocumentsEndsTheBody(t *testing.T) {
 	ids := make([]string, 3000) // more than the writer holds back
 	for i := range ids {
-		ids[i] = testGUID(0x6A7E, i)
+		ids[i] = testenv.GUID(0x6A7E, i)
 	}
 	store := collector.NewStore(collector.StoreConfig{})
-	store.SetWatchList(watchList(ids...))
+	store.SetWatchList(storetest.WatchList(ids...))
 	logger, logs := testenv.DebugLogger()
 	h := newHandler(t, store, prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
 		return nil, errors.New("collector exploded")
@@ -232,14 +235,14 @@ func TestPlainScrapeHasItsLength(t *testing.T) {
 func TestScrapeDuringRefresh(t *testing.T) {
 	ids := make([]string, 50)
 	for i := range ids {
-		ids[i] = testGUID(0x5C4A, i)
+		ids[i] = testenv.GUID(0x5C4A, i)
 	}
 	// Every answer moves the document on, through every status and step.
 	var answers atomic.Int64
 	fx := newFixture(t, fixtureOptions{
-		docs: watchList(ids...),
-		cfg:  collector.RefreshConfig{BatchSize: 7, Concurrency: 2, Coalesce: time.Millisecond},
-		checker: checkerFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+		docs: storetest.WatchList(ids...),
+		cfg:  refresh.Config{BatchSize: 7, Concurrency: 2, Coalesce: time.Millisecond},
+		checker: upstreamtest.CheckFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
 			out := make([]assuresign.Result, len(checks))
 			for i, c := range checks {
 				n := int(answers.Add(1))
@@ -263,7 +266,7 @@ func TestScrapeDuringRefresh(t *testing.T) {
 			// A notification: an urgent check, answered moments later.
 			fx.refresher.CheckNow(ids[i%len(ids)], testenv.T0)
 			if i%200 == 0 {
-				fx.refresher.SetWatchList(watchList(ids[:len(ids)-i/200%5]...))
+				fx.refresher.SetWatchList(storetest.WatchList(ids[:len(ids)-i/200%5]...))
 			}
 			runtime.Gosched()
 		}
@@ -299,11 +302,11 @@ func TestAcceptsGzip(t *testing.T) {
 func TestGzipManySegments(t *testing.T) {
 	ids := make([]string, 3000) // twelve chunks of documents, six families each
 	for i := range ids {
-		ids[i] = testGUID(0xB10C, i)
+		ids[i] = testenv.GUID(0xB10C, i)
 	}
 	store := collector.NewStore(collector.StoreConfig{})
-	store.SetWatchList(watchList(ids...))
-	h := newHandler(t, store, prometheus.NewRegistry(), discardLogger())
+	store.SetWatchList(storetest.WatchList(ids...))
+	h := newHandler(t, store, prometheus.NewRegistry(), testenv.DiscardLogger())
 	plain := scrape(h, nil).Body.String()
 
 	zipped := scrape(h, http.Header{"Accept-Encoding": {"gzip"}})
@@ -340,11 +343,11 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 func TestScrapeClientGoesAway(t *testing.T) {
 	ids := make([]string, 3000)
 	for i := range ids {
-		ids[i] = testGUID(0xD15C, i)
+		ids[i] = testenv.GUID(0xD15C, i)
 	}
 	store := collector.NewStore(collector.StoreConfig{})
-	store.SetWatchList(watchList(ids...))
-	h := newHandler(t, store, prometheus.NewRegistry(), discardLogger())
+	store.SetWatchList(storetest.WatchList(ids...))
+	h := newHandler(t, store, prometheus.NewRegistry(), testenv.DiscardLogger())
 	for _, enc := range []string{"", "gzip"} {
 		for _, limit := range []int{0, 100, 128 << 10, 768 << 10} {
 			w := &failingWriter{header: http.Header{}, limit: limit}
@@ -369,11 +372,11 @@ func TestScrapeClientGoesAway(t *testing.T) {
 func TestSlowReadersDoNotBlockScrapes(t *testing.T) {
 	ids := make([]string, 10000) // about 16 MB plain: more than loopback's socket buffers
 	for i := range ids {
-		ids[i] = testGUID(0x510E, i)
+		ids[i] = testenv.GUID(0x510E, i)
 	}
 	store := collector.NewStore(collector.StoreConfig{})
-	store.SetWatchList(watchList(ids...))
-	srv := httptest.NewServer(newHandler(t, store, prometheus.NewRegistry(), discardLogger()))
+	store.SetWatchList(storetest.WatchList(ids...))
+	srv := httptest.NewServer(newHandler(t, store, prometheus.NewRegistry(), testenv.DiscardLogger()))
 	defer srv.Close()
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	for range 8 {
@@ -529,11 +532,11 @@ func TestGzipScrapeWorkIsIndependentOfDocuments(t *testing.T) {
 	perScrape := func(n int) (allocs, bytes float64) {
 		ids := make([]string, n)
 		for i := range ids {
-			ids[i] = testGUID(0xA110, i)
+			ids[i] = testenv.GUID(0xA110, i)
 		}
 		store := collector.NewStore(collector.StoreConfig{})
-		store.SetWatchList(watchList(ids...))
-		h := newHandler(t, store, prometheus.NewRegistry(), discardLogger())
+		store.SetWatchList(storetest.WatchList(ids...))
+		h := newHandler(t, store, prometheus.NewRegistry(), testenv.DiscardLogger())
 		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 		req.Header.Set("Accept-Encoding", "gzip")
 		scrape := func() { h.ServeHTTP(&discardWriter{header: http.Header{}}, req) }

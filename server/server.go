@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/assuresign-exporter/assuresign_exporter/collector"
+	"github.com/assuresign-exporter/assuresign_exporter/refresh"
 )
 
 // WebhookPath is where DocumentTRAK notifications are received.
@@ -36,9 +37,9 @@ type Options struct {
 	EnvelopesGeneration func() uint64
 	Ready               func() bool // whether /-/ready answers 200
 	// CheckIntervals, when set, counts the documents on each check interval for the landing page.
-	CheckIntervals func() []collector.CheckInterval
+	CheckIntervals func() []refresh.CheckInterval
 	// Envelopes, when set, gives the landing page the watched envelopes.
-	Envelopes func() []collector.EnvelopeView
+	Envelopes func() []refresh.EnvelopeView
 	// Reload reloads the configuration; it gives up when ctx ends.
 	Reload func(ctx context.Context) error
 	// Webhook, when set, is served at WebhookPath and linked from the landing page.
@@ -46,7 +47,7 @@ type Options struct {
 	Version string
 	Logger  *slog.Logger
 	// Upstream, when set, gives the landing page AssureSign's health.
-	Upstream func() collector.Upstream
+	Upstream func() refresh.Upstream
 	// StuckAfter is how long a document may sit in one step before the
 	// landing page lists it as stuck; DefaultStuckAfter when 0.
 	StuckAfter time.Duration

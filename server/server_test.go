@@ -21,7 +21,10 @@ import (
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/collector"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/storetest"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/refresh"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream/upstreamtest"
 )
 
 // options are server.New's options for an empty store, ready, reloading with
@@ -31,7 +34,7 @@ func options(reload func(context.Context) error) Options {
 		reload = func(context.Context) error { return nil }
 	}
 	return Options{MetricsPath: "/metrics", Store: collector.NewStore(collector.StoreConfig{}), Gatherer: prometheus.NewRegistry(),
-		Ready: func() bool { return true }, Reload: reload, Logger: discardLogger()}
+		Ready: func() bool { return true }, Reload: reload, Logger: testenv.DiscardLogger()}
 }
 
 func mustNew(t *testing.T, o Options) http.Handler {
@@ -59,7 +62,7 @@ func TestHealthy(t *testing.T) {
 func TestReadyAfterTheFirstRound(t *testing.T) {
 	release := make(chan struct{})
 	var asked atomic.Bool
-	checker := checkerFunc(func(ctx context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+	checker := upstreamtest.CheckFunc(func(ctx context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
 		asked.Store(true)
 		select {
 		case <-release:
@@ -69,10 +72,10 @@ func TestReadyAfterTheFirstRound(t *testing.T) {
 		return nil, nil
 	})
 	store := collector.NewStore(collector.StoreConfig{})
-	store.SetWatchList(watchList(testenv.DocA))
+	store.SetWatchList(storetest.WatchList(testenv.DocA))
 	reg := prometheus.NewRegistry()
-	refresher := collector.NewRefresher(collector.RefreshConfig{Interval: time.Hour, TerminalInterval: time.Hour, BatchSize: 1, Concurrency: 1, Timeout: time.Minute},
-		store, checker, collector.NewMetrics(reg, store.Len, time.Hour, false), discardLogger())
+	refresher := refresh.NewRefresher(refresh.Config{Interval: time.Hour, TerminalInterval: time.Hour, BatchSize: 1, Concurrency: 1, Timeout: time.Minute},
+		store, checker, refresh.NewMetrics(reg, store.Len, time.Hour, false), testenv.DiscardLogger())
 	o := options(nil)
 	o.Store, o.Gatherer, o.Ready = store, reg, refresher.Ready
 	h := mustNew(t, o)

@@ -1,5 +1,5 @@
 // Package upstream is what the exporter asks AssureSign, whichever of its APIs
-// answers. The collector, --check and the demo use only API; each AssureSign
+// answers. The refresh, --check and the demo use only API; each AssureSign
 // API is one implementation of it (the SOAP services: *assuresign.Client), so
 // a new one is a new package, not edits across the tree.
 package upstream

@@ -136,18 +136,7 @@ func New(cfg Config) (*Client, error) {
 	if c.http == nil {
 		c.http = assuresign.NewHTTPClient()
 	}
-	switch {
-	case c.retries == 0:
-		c.retries = 3
-	case c.retries < 0:
-		c.retries = 0
-	}
-	if c.back <= 0 {
-		c.back = 500 * time.Millisecond
-	}
-	if c.maxB <= 0 {
-		c.maxB = 10 * time.Second
-	}
+	c.retries, c.back, c.maxB = assuresign.RetryDefaults(c.retries, c.back, c.maxB)
 	if c.maxBody <= 0 {
 		c.maxBody = assuresign.DefaultMaxBodyBytes
 	}

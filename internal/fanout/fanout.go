@@ -1,5 +1,5 @@
 // Package fanout runs a bounded number of calls at once: the one copy of the
-// semaphore and WaitGroup that batched requests and listings share.
+// semaphore-and-WaitGroup the refresh and --check both need.
 package fanout
 
 import (
@@ -7,27 +7,21 @@ import (
 	"sync"
 )
 
-// Each calls f for every i in [0, n), at most limit at a time (at least one),
-// and returns when all calls have returned. Calls not yet started when ctx
-// ends are not made.
+// Each runs f(ctx, i) for every i in [0, n), at most limit at a time (at
+// least one), and returns when all have returned. It cancels nothing itself:
+// f sees ctx and decides what a cancelled context means for its call.
 func Each(ctx context.Context, n, limit int, f func(ctx context.Context, i int)) {
-	sem := make(chan struct{}, max(limit, 1))
+	if limit < 1 {
+		limit = 1
+	}
+	slots := make(chan struct{}, limit)
 	var wg sync.WaitGroup
 	for i := range n {
-		if ctx.Err() != nil {
-			break
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			wg.Wait()
-			return
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
 			f(ctx, i)
-		}()
+		})
 	}
 	wg.Wait()
 }

@@ -2,40 +2,62 @@ package fanout
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
 )
 
-func TestEachBoundsConcurrency(t *testing.T) {
-	var running, most, calls atomic.Int32
-	Each(context.Background(), 20, 3, func(context.Context, int) {
-		n := running.Add(1)
-		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+func TestEachRunsEveryIndexOnce(t *testing.T) {
+	const n = 50
+	var seen [n]atomic.Int32
+	Each(context.Background(), n, 4, func(_ context.Context, i int) { seen[i].Add(1) })
+	for i := range seen {
+		if got := seen[i].Load(); got != 1 {
+			t.Errorf("index %d ran %d times, want 1", i, got)
 		}
-		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestEachRunsAtMostLimitAtOnce(t *testing.T) {
+	const limit = 3
+	var running, peak atomic.Int32
+	var mu sync.Mutex
+	Each(context.Background(), 20, limit, func(context.Context, int) {
+		now := running.Add(1)
+		mu.Lock()
+		if now > peak.Load() {
+			peak.Store(now)
+		}
+		mu.Unlock()
+		time.Sleep(2 * time.Millisecond)
 		running.Add(-1)
-		calls.Add(1)
 	})
-	assert.Equal(t, int32(20), calls.Load())
-	assert.Equal(t, int32(3), most.Load())
+	if got := peak.Load(); got != limit {
+		t.Errorf("peak concurrency %d, want %d", got, limit)
+	}
 }
 
-func TestEachStopsStartingWhenCanceled(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var calls atomic.Int32
-	Each(ctx, 10, 1, func(context.Context, int) {
-		if calls.Add(1) == 2 {
-			cancel()
+func TestEachWithoutALimitRunsOneAtATime(t *testing.T) {
+	var running, peak atomic.Int32
+	Each(context.Background(), 5, 0, func(context.Context, int) {
+		if now := running.Add(1); now > peak.Load() {
+			peak.Store(now)
+		}
+		time.Sleep(time.Millisecond)
+		running.Add(-1)
+	})
+	if got := peak.Load(); got != 1 {
+		t.Errorf("peak concurrency %d with limit 0, want 1", got)
+	}
+}
+
+func TestEachPassesTheContext(t *testing.T) {
+	type key struct{}
+	ctx := context.WithValue(context.Background(), key{}, "round")
+	Each(ctx, 2, 2, func(got context.Context, _ int) {
+		if got.Value(key{}) != "round" {
+			t.Error("f did not get the caller's context")
 		}
 	})
-	assert.Equal(t, int32(2), calls.Load())
-}
-
-func TestEachWithoutLimitStillRuns(t *testing.T) {
-	var calls atomic.Int32
-	Each(context.Background(), 4, 0, func(context.Context, int) { calls.Add(1) })
-	assert.Equal(t, int32(4), calls.Load())
 }

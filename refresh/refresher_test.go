@@ -1,4 +1,4 @@
-package collector
+package refresh
 
 import (
 	"context"
@@ -25,12 +25,16 @@ import (
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
+	"github.com/assuresign-exporter/assuresign_exporter/collector"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/storetest"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream/upstreamtest"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
 // newFakeRefresher wires a refresher to a fake checker.
-func newFakeRefresher(t *testing.T, cfg RefreshConfig, c Checker) (*Refresher, *Store, *prometheus.Registry) {
+func newFakeRefresher(t *testing.T, cfg Config, c upstream.API) (*Refresher, *collector.Store, *prometheus.Registry) {
 	t.Helper()
 	if cfg.Interval == 0 {
 		cfg.Interval = time.Hour
@@ -48,8 +52,8 @@ func newFakeRefresher(t *testing.T, cfg RefreshConfig, c Checker) (*Refresher, *
 		cfg.Concurrency = 1
 	}
 	reg := prometheus.NewRegistry()
-	store := NewStore(StoreConfig{})
-	return NewRefresher(cfg, store, c, NewMetrics(reg, store.Len, cfg.Interval, false), discardLogger()), store, reg
+	store := collector.NewStore(collector.StoreConfig{})
+	return NewRefresher(cfg, store, c, NewMetrics(reg, store.Len, cfg.Interval, false), testenv.DiscardLogger()), store, reg
 }
 
 // run starts r.Run and stops it when the test ends.
@@ -70,6 +74,7 @@ func run(t *testing.T, r *Refresher) {
 // gateChecker holds every call until a token arrives on release (or its
 // context ends), and tracks how many calls are in flight.
 type gateChecker struct {
+	upstreamtest.Base
 	release chan struct{}
 	during  func() // called while a call is held, if set
 
@@ -100,7 +105,7 @@ func (g *gateChecker) CheckStatus(ctx context.Context, checks []assuresign.Check
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	return answerAll(assuresign.StatusCreated, testenv.T0)(ctx, checks)
+	return storetest.AnswerAll(assuresign.StatusCreated, testenv.T0)(ctx, checks)
 }
 
 func (g *gateChecker) state() (inflight, peak, calls, finished int) {
@@ -127,10 +132,10 @@ func TestRoundSendsOneRequestPerBatch(t *testing.T) {
 		{due: 7, batch: 1, want: []int{1, 1, 1, 1, 1, 1, 1}},
 	} {
 		t.Run(fmt.Sprintf("%d due in batches of %d", tc.due, tc.batch), func(t *testing.T) {
-			r := newRig(t, rigOptions{cfg: RefreshConfig{BatchSize: tc.batch, Concurrency: 3}})
+			r := newRig(t, rigOptions{cfg: Config{BatchSize: tc.batch, Concurrency: 3}})
 			ids := make([]string, tc.due)
 			for i := range ids {
-				ids[i] = testGUID(0xD0C, i)
+				ids[i] = testenv.GUID(0xD0C, i)
 			}
 			r.put(assuresign.StatusCreated, 0, ids...)
 			r.watch(ids...)
@@ -153,12 +158,12 @@ func TestRoundSendsOneRequestPerBatch(t *testing.T) {
 func TestRoundKeepsConcurrencyLimit(t *testing.T) {
 	const batches, limit = 10, 3
 	g := newGateChecker()
-	r, store, _ := newFakeRefresher(t, RefreshConfig{BatchSize: 2, Concurrency: limit}, g)
+	r, store, _ := newFakeRefresher(t, Config{BatchSize: 2, Concurrency: limit}, g)
 	ids := make([]string, 2*batches)
 	for i := range ids {
-		ids[i] = testGUID(0xC0C, i)
+		ids[i] = testenv.GUID(0xC0C, i)
 	}
-	store.SetWatchList(watchList(ids...))
+	store.SetWatchList(storetest.WatchList(ids...))
 
 	done := make(chan roundStats, 1)
 	go func() { done <- r.round(context.Background(), false) }()
@@ -179,12 +184,12 @@ func TestRoundKeepsConcurrencyLimit(t *testing.T) {
 
 func TestTerminalDocumentsWaitForTheTerminalInterval(t *testing.T) {
 	const interval, terminal = 5 * time.Minute, 24 * time.Hour
-	r := newRig(t, rigOptions{cfg: RefreshConfig{Interval: interval, TerminalInterval: terminal}})
+	r := newRig(t, rigOptions{cfg: Config{Interval: interval, TerminalInterval: terminal}})
 	open := map[string]assuresign.Status{}
 	closed := map[string]assuresign.Status{}
 	var all []string
 	for i, st := range assuresign.Statuses {
-		id := testGUID(0x57A7, i)
+		id := testenv.GUID(0x57A7, i)
 		all = append(all, id)
 		if st == assuresign.StatusUnknown {
 			r.sim.Put(simulator.Document{ID: id, AuthToken: tokenFor(id), RawStatus: "Archived", StatusDate: testenv.T0})
@@ -224,13 +229,13 @@ func TestTerminalDocumentsWaitForTheTerminalInterval(t *testing.T) {
 }
 
 func TestReloadedDocumentsAreCheckedWithinSeconds(t *testing.T) {
-	r := newRig(t, rigOptions{cfg: RefreshConfig{Interval: time.Hour, Coalesce: 10 * time.Millisecond}})
+	r := newRig(t, rigOptions{cfg: Config{Interval: time.Hour, Coalesce: 10 * time.Millisecond}})
 	r.put(assuresign.StatusCreated, 0, testenv.DocA, testenv.DocB, testenv.DocC)
 	dir := t.TempDir()
 	entry := func(id string) string {
 		return fmt.Sprintf("  - id: %s\n    auth_token: %s\n", id, tokenFor(id))
 	}
-	path := writeFile(t, dir, "watch.yml", "documents:\n"+entry(testenv.DocA), 0o600)
+	path := testenv.WriteFile(t, dir, "watch.yml", "documents:\n"+entry(testenv.DocA), 0o600)
 	wf := watchlist.NewFile(path, 100, false, prometheus.NewRegistry(), r.logger)
 	load := func() {
 		t.Helper()
@@ -244,12 +249,12 @@ func TestReloadedDocumentsAreCheckedWithinSeconds(t *testing.T) {
 	assert.Equal(t, 1, r.sim.Stats().Documents, "the first round checked A")
 
 	// A reload adding B: checked at once, not in an hour.
-	writeFile(t, dir, "watch.yml", "documents:\n"+entry(testenv.DocA)+entry(testenv.DocB), 0o600)
+	testenv.WriteFile(t, dir, "watch.yml", "documents:\n"+entry(testenv.DocA)+entry(testenv.DocB), 0o600)
 	load()
 	require.Eventually(t, func() bool { return statusOf(t, r.store, testenv.DocB).Status == "Created" }, waitFor, tick)
 	assert.Equal(t, []int{1, 2}, r.sim.Stats().DocumentsPerRequest, "one request for B, which A, open, rode along in")
 
-	// Store.SetWatchList followed by Wake does the same.
+	// collector.Store.SetWatchList followed by Wake does the same.
 	r.watch(testenv.DocA, testenv.DocB, testenv.DocC)
 	r.refresher.Wake()
 	require.Eventually(t, func() bool { return statusOf(t, r.store, testenv.DocC).Status == "Created" }, waitFor, tick)
@@ -260,8 +265,8 @@ func TestFirstRoundStartsAtOnce(t *testing.T) {
 	g := newGateChecker()
 	// A coalescing wait of an hour: were the first round to wait for the
 	// Wake the initial load leaves pending, it would not start in time.
-	r, store, reg := newFakeRefresher(t, RefreshConfig{Interval: time.Hour, Coalesce: time.Hour}, g)
-	store.SetWatchList(watchList(testenv.DocA, testenv.DocB))
+	r, store, reg := newFakeRefresher(t, Config{Interval: time.Hour, Coalesce: time.Hour}, g)
+	store.SetWatchList(storetest.WatchList(testenv.DocA, testenv.DocB))
 	r.Wake()
 	assert.False(t, r.Ready())
 	run(t, r)
@@ -277,7 +282,7 @@ assuresign_up 1
 }
 
 func TestEmptyWatchListIsUp(t *testing.T) {
-	r, _, reg := newFakeRefresher(t, RefreshConfig{Now: testenv.NewClock(testenv.T0).Now}, checkerFunc(func(context.Context, []assuresign.Check) ([]assuresign.Result, error) {
+	r, _, reg := newFakeRefresher(t, Config{Now: testenv.NewClock(testenv.T0).Now}, upstreamtest.CheckFunc(func(context.Context, []assuresign.Check) ([]assuresign.Result, error) {
 		panic("nothing to ask")
 	}))
 	assert.Equal(t, roundStats{}, r.round(context.Background(), false))
@@ -296,8 +301,8 @@ assuresign_watched_documents 0
 
 func TestRoundsNeverOverlap(t *testing.T) {
 	g := newGateChecker()
-	r, store, _ := newFakeRefresher(t, RefreshConfig{Interval: time.Hour, Coalesce: time.Millisecond, Concurrency: 1}, g)
-	store.SetWatchList(watchList(testenv.DocA))
+	r, store, _ := newFakeRefresher(t, Config{Interval: time.Hour, Coalesce: time.Millisecond, Concurrency: 1}, g)
+	store.SetWatchList(storetest.WatchList(testenv.DocA))
 	// Wakes and notifications while a round is held, from inside and out.
 	g.during = func() {
 		for range 100 {
@@ -338,9 +343,15 @@ func TestRoundsNeverOverlap(t *testing.T) {
 // selfMetrics is the expected text of the metrics the refresh rounds set.
 func selfMetrics(up int, lastSuccess time.Time, requests map[string]int) string {
 	var b strings.Builder
-	b.WriteString("# HELP assuresign_api_requests_total CheckStatus HTTP requests sent to AssureSign, retries included, by outcome.\n# TYPE assuresign_api_requests_total counter\n")
-	for _, o := range slices.Sorted(slices.Values(assuresign.Outcomes)) {
-		fmt.Fprintf(&b, "assuresign_api_requests_total{result=%q} %d\n", o, requests[o])
+	b.WriteString("# HELP assuresign_api_requests_total HTTP requests sent to AssureSign, retries included, by operation and outcome.\n# TYPE assuresign_api_requests_total counter\n")
+	for _, op := range []string{assuresign.OpCheckStatus, assuresign.OpListEnvelopeDocuments} {
+		for _, o := range slices.Sorted(slices.Values(assuresign.Outcomes)) {
+			n := requests[o]
+			if op != assuresign.OpCheckStatus {
+				n = 0 // these tests watch no envelope
+			}
+			fmt.Fprintf(&b, "assuresign_api_requests_total{operation=%q,result=%q} %d\n", op, o, n)
+		}
 	}
 	b.WriteString("# HELP assuresign_last_refresh_success_timestamp_seconds When a scheduled refresh round last completed without any failure, in Unix seconds.\n# TYPE assuresign_last_refresh_success_timestamp_seconds gauge\n")
 	ts := "0"
@@ -370,13 +381,13 @@ func TestFailedBatchKeepsTheLastKnownStatus(t *testing.T) {
 		{simulator.Fault{Kind: simulator.FaultSlowDrip}, "timeout", 300 * time.Millisecond},
 	} {
 		t.Run(tc.fault.Kind.String(), func(t *testing.T) {
-			r := newRig(t, rigOptions{cfg: RefreshConfig{Interval: 5 * time.Minute, Timeout: tc.timeout}})
+			r := newRig(t, rigOptions{cfg: Config{Interval: 5 * time.Minute, Timeout: tc.timeout}})
 			r.put(assuresign.StatusCreated, 0, testenv.DocA, testenv.DocB)
 			r.watch(testenv.DocA, testenv.DocB)
 
 			r.round(0)
 			require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, testenv.T0, map[string]int{"ok": 1})), roundMetricNames...))
-			before := scrape(t, r.store, false)
+			before := storetest.Scrape(t, r.store, false)
 
 			r.sim.Update(testenv.DocA, func(d *simulator.Document) {
 				d.Status, d.Step, d.StatusDate = assuresign.StatusSigningStepInProgress, 1, testenv.T0.Add(time.Minute)
@@ -384,7 +395,7 @@ func TestFailedBatchKeepsTheLastKnownStatus(t *testing.T) {
 			r.sim.SetFault(tc.fault)
 			stats := r.round(5 * time.Minute)
 			assert.Equal(t, 1, stats.Failed)
-			assert.Equal(t, before, scrape(t, r.store, false), "the exposition keeps the last known statuses")
+			assert.Equal(t, before, storetest.Scrape(t, r.store, false), "the exposition keeps the last known statuses")
 			require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(0, testenv.T0, map[string]int{"ok": 1, tc.outcome: 1})), roundMetricNames...),
 				"down, last success unchanged")
 			a := statusOf(t, r.store, testenv.DocA)
@@ -398,7 +409,7 @@ func TestFailedBatchKeepsTheLastKnownStatus(t *testing.T) {
 			require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, testenv.T0.Add(10*time.Minute), map[string]int{"ok": 2, tc.outcome: 1})), roundMetricNames...),
 				"a later success is up")
 			a = statusOf(t, r.store, testenv.DocA)
-			assert.Equal(t, DocumentView{ID: testenv.DocA, Status: "SigningStepInProgress", Step: 1, StatusDate: testenv.T0.Add(time.Minute), LastCheck: testenv.T0.Add(10 * time.Minute)}, a)
+			assert.Equal(t, collector.DocumentView{ID: testenv.DocA, Status: "SigningStepInProgress", Step: 1, StatusDate: testenv.T0.Add(time.Minute), LastCheck: testenv.T0.Add(10 * time.Minute)}, a)
 		})
 	}
 }
@@ -432,7 +443,7 @@ assuresign_document_results_total{result="no_status"} 0
 assuresign_document_results_total{result="ok"} 5
 assuresign_document_results_total{result="unknown_status"} 0
 `), append(roundMetricNames, "assuresign_document_results_total")...))
-	assert.Equal(t, map[string]float64{testenv.DocA: 1, testenv.DocB: 0, testenv.DocC: 1}, checkSuccess(t, r.store))
+	assert.Equal(t, map[string]float64{testenv.DocA: 1, testenv.DocB: 0, testenv.DocC: 1}, storetest.CheckSuccess(t, r.store))
 
 	// B failed, so the next round asks about it again (A and C are closed).
 	stats = r.round(10 * time.Minute)
@@ -462,7 +473,7 @@ func TestPerDocumentAnomaliesKeepUp(t *testing.T) {
 	stats := r.round(0)
 	assert.Equal(t, roundStats{Documents: 4, Requests: 1, Anomalies: 2}, stats)
 	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, testenv.T0, map[string]int{"ok": 1})), roundMetricNames...))
-	assert.Equal(t, map[string]float64{testenv.DocA: 1, testenv.DocB: 0, testenv.DocC: 0, testenv.DocD: 1}, checkSuccess(t, r.store))
+	assert.Equal(t, map[string]float64{testenv.DocA: 1, testenv.DocB: 0, testenv.DocC: 0, testenv.DocD: 1}, storetest.CheckSuccess(t, r.store))
 	assert.Contains(t, statusOf(t, r.store, testenv.DocB).LastError, "no result for document")
 	assert.Contains(t, statusOf(t, r.store, testenv.DocC).LastError, "Error: ")
 }
@@ -489,7 +500,7 @@ func TestExceptionsOnlyResultKeepsTheStatus(t *testing.T) {
 	assert.Equal(t, testenv.T0.Add(5*time.Minute), a.LastCheck)
 	assert.Equal(t, "Error: The AuthToken is not valid for this document.", a.LastError)
 
-	require.NoError(t, testutil.GatherAndCompare(documents(r.store, r.reg), strings.NewReader(fmt.Sprintf(`
+	require.NoError(t, testutil.GatherAndCompare(storetest.Documents(r.store, r.reg), strings.NewReader(fmt.Sprintf(`
 # HELP assuresign_document_exceptions_total StatusCheckException items received for the document, by severity.%[1]s
 # TYPE assuresign_document_exceptions_total counter
 assuresign_document_exceptions_total{document_id=%[2]q,severity="Error"} 1
@@ -510,7 +521,7 @@ assuresign_document_results_total{result="unknown_status"} 2
 # HELP assuresign_up 1 when every request of the last scheduled refresh round got a well-formed CheckStatus answer; a document answered without a status does not lower it (see assuresign_document_check_success).
 # TYPE assuresign_up gauge
 assuresign_up 1
-`, cached, testenv.DocA, testenv.DocB)), "assuresign_document_exceptions_total", "assuresign_document_signing_step", "assuresign_document_results_total", "assuresign_up"))
+`, collector.CachedHelp, testenv.DocA, testenv.DocB)), "assuresign_document_exceptions_total", "assuresign_document_signing_step", "assuresign_document_results_total", "assuresign_up"))
 	assert.Contains(t, r.logs.String(), `msg="CheckStatus exception" document_id=`+testenv.DocA+` severity=Error`)
 }
 
@@ -522,7 +533,7 @@ assuresign_up 1
 func TestSecretsNeverLeak(t *testing.T) {
 	var echo sync.Mutex // held: answer normally; echoing: see below
 	echoing := false
-	r := newRig(t, rigOptions{retries: 1, cfg: RefreshConfig{Concurrency: 1}, wrap: func(sim http.Handler) http.Handler {
+	r := newRig(t, rigOptions{retries: 1, cfg: Config{Concurrency: 1}, wrap: func(sim http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			echo.Lock()
 			on := echoing
@@ -548,7 +559,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	r.sim.Put(simulator.Document{ID: testenv.DocB, AuthToken: testenv.SecretTokenB, Status: assuresign.StatusCreated, StatusDate: testenv.T0})
 	r.sim.Put(simulator.Document{ID: testenv.DocC, AuthToken: testenv.SecretTokenC, Status: assuresign.StatusCreated, StatusDate: testenv.T0})
 	dir := t.TempDir()
-	path := writeFile(t, dir, "watch.yml", fmt.Sprintf(`documents:
+	path := testenv.WriteFile(t, dir, "watch.yml", fmt.Sprintf(`documents:
   - id: %s
     auth_token: %s
     labels: {customer: acme}
@@ -587,7 +598,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	r.round(11 * time.Hour)
 
 	// A mistyped secret in a watch file must not show in the load error.
-	bad := writeFile(t, dir, "bad.yml", fmt.Sprintf("documents:\n  - id: %s\n    auth_token: %s\n", testenv.DocA, testenv.SecretTokenA[:35]), 0o600)
+	bad := testenv.WriteFile(t, dir, "bad.yml", fmt.Sprintf("documents:\n  - id: %s\n    auth_token: %s\n", testenv.DocA, testenv.SecretTokenA[:35]), 0o600)
 	_, err = watchlist.NewFile(bad, 100, false, prometheus.NewRegistry(), r.logger).Load()
 	require.Error(t, err)
 	testenv.KnownSecrets.AssertNone(t, "the load error", err.Error())
@@ -598,10 +609,10 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 	testenv.KnownSecrets.AssertNone(t, "the debug log", logs)
 
-	text := scrape(t, r.store, false)
+	text := storetest.Scrape(t, r.store, false)
 	assert.Contains(t, text, `customer="acme"`)
 	testenv.KnownSecrets.AssertNone(t, "the exposition", text)
-	testenv.KnownSecrets.AssertNone(t, "the exposition as OpenMetrics", scrape(t, r.store, true))
+	testenv.KnownSecrets.AssertNone(t, "the exposition as OpenMetrics", storetest.Scrape(t, r.store, true))
 	mfs, err := r.reg.Gather()
 	require.NoError(t, err)
 	var self strings.Builder
@@ -623,10 +634,10 @@ func TestSecretsNeverLeak(t *testing.T) {
 // Only a scheduled round can set assuresign_up back to 1: an urgent check that
 // succeeds says nothing of the documents a failed round left stale.
 func TestUrgentRoundDoesNotRaiseUp(t *testing.T) {
-	a, b := testGUID(0x0B, 1), testGUID(0x0B, 2)
+	a, b := testenv.GUID(0x0B, 1), testenv.GUID(0x0B, 2)
 	var failing atomic.Bool
 	failing.Store(true)
-	checker := checkerFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+	checker := upstreamtest.CheckFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
 		if failing.Load() {
 			return nil, &assuresign.Error{Kind: assuresign.KindHTTPStatus, StatusCode: 503}
 		}
@@ -636,11 +647,11 @@ func TestUrgentRoundDoesNotRaiseUp(t *testing.T) {
 		}
 		return out, nil
 	})
-	store := NewStore(StoreConfig{})
-	store.SetWatchList(watchList(a, b))
+	store := collector.NewStore(collector.StoreConfig{})
+	store.SetWatchList(storetest.WatchList(a, b))
 	metrics := NewMetrics(prometheus.NewRegistry(), store.Len, time.Hour, false)
-	r := NewRefresher(RefreshConfig{Interval: time.Hour, TerminalInterval: 24 * time.Hour, BatchSize: 10, Concurrency: 1, Timeout: time.Second},
-		store, checker, metrics, discardLogger())
+	r := NewRefresher(Config{Interval: time.Hour, TerminalInterval: 24 * time.Hour, BatchSize: 10, Concurrency: 1, Timeout: time.Second},
+		store, checker, metrics, testenv.DiscardLogger())
 	r.round(context.Background(), false)
 	require.Equal(t, 0.0, testutil.ToFloat64(metrics.up))
 
@@ -662,11 +673,11 @@ func TestNotificationLatencyOnlyWithWebhook(t *testing.T) {
 	for _, webhook := range []bool{false, true} {
 		t.Run(fmt.Sprintf("webhook=%t", webhook), func(t *testing.T) {
 			reg := prometheus.NewRegistry()
-			store := NewStore(StoreConfig{})
-			store.SetWatchList(watchList(testenv.DocA))
+			store := collector.NewStore(collector.StoreConfig{})
+			store.SetWatchList(storetest.WatchList(testenv.DocA))
 			clock := testenv.NewClock(testenv.T0)
-			r := NewRefresher(RefreshConfig{Interval: time.Hour, TerminalInterval: 24 * time.Hour, BatchSize: 10, Concurrency: 1, Timeout: time.Second, Now: clock.Now},
-				store, answerAll(assuresign.StatusCreated, testenv.T0), NewMetrics(reg, store.Len, time.Hour, webhook), discardLogger())
+			r := NewRefresher(Config{Interval: time.Hour, TerminalInterval: 24 * time.Hour, BatchSize: 10, Concurrency: 1, Timeout: time.Second, Now: clock.Now},
+				store, storetest.AnswerAll(assuresign.StatusCreated, testenv.T0), NewMetrics(reg, store.Len, time.Hour, webhook), testenv.DiscardLogger())
 			r.round(t.Context(), false)
 			require.True(t, r.CheckNow(testenv.DocA, testenv.T0.Add(time.Minute)))
 			clock.Set(testenv.T0.Add(time.Minute + 1500*time.Millisecond))
@@ -703,7 +714,7 @@ assuresign_webhook_notification_to_update_seconds_count 1
 // refresher for an urgent round; one that only drops documents, relabels them
 // or changes nothing does not.
 func TestSetWatchListWakesOnlyForDocumentsToCheck(t *testing.T) {
-	r, store, _ := newFakeRefresher(t, RefreshConfig{Now: testenv.NewClock(testenv.T0).Now}, answerAll(assuresign.StatusCreated, testenv.T0))
+	r, store, _ := newFakeRefresher(t, Config{Now: testenv.NewClock(testenv.T0).Now}, storetest.AnswerAll(assuresign.StatusCreated, testenv.T0))
 	woken := func() bool {
 		select {
 		case <-r.wake:
@@ -712,31 +723,31 @@ func TestSetWatchListWakesOnlyForDocumentsToCheck(t *testing.T) {
 			return false
 		}
 	}
-	r.SetWatchList(watchList(testenv.DocA, testenv.DocB))
+	r.SetWatchList(storetest.WatchList(testenv.DocA, testenv.DocB))
 	assert.True(t, woken(), "new documents")
 	r.round(t.Context(), false)
-	require.Empty(t, dueChecks(store.due(testenv.T0, 0, true, 1, "")))
+	require.Empty(t, storetest.DueChecks(store.Due(testenv.T0, 0, true, 1, "")))
 
-	r.SetWatchList(watchList(testenv.DocA, testenv.DocB))
+	r.SetWatchList(storetest.WatchList(testenv.DocA, testenv.DocB))
 	assert.False(t, woken(), "the same list")
-	relabelled := watchList(testenv.DocA)
+	relabelled := storetest.WatchList(testenv.DocA)
 	relabelled.Documents[0].Labels = map[string]string{"team": "legal"}
 	r.SetWatchList(relabelled)
 	assert.False(t, woken(), "B dropped, A relabelled")
 	assert.Equal(t, map[string]string{"team": "legal"}, statusOf(t, store, testenv.DocA).Labels)
 
-	fixed := watchList(testenv.DocA)
+	fixed := storetest.WatchList(testenv.DocA)
 	fixed.Documents[0].AuthToken = "11111111-2222-4333-8444-555555555555"
 	r.SetWatchList(fixed)
 	assert.True(t, woken(), "a changed AuthToken")
-	assert.Equal(t, []string{testenv.DocA}, dueIDs(store.due(testenv.T0, 0, true, 1, "")))
+	assert.Equal(t, []string{testenv.DocA}, storetest.DueIDs(store.Due(testenv.T0, 0, true, 1, "")))
 
-	added := watchList(testenv.DocA, testenv.DocC)
+	added := storetest.WatchList(testenv.DocA, testenv.DocC)
 	added.Documents[0].AuthToken = fixed.Documents[0].AuthToken
 	r.round(t.Context(), true)
 	r.SetWatchList(added)
 	assert.True(t, woken(), "C added")
-	assert.Equal(t, []string{testenv.DocC}, dueIDs(store.due(testenv.T0, 0, true, 1, "")))
+	assert.Equal(t, []string{testenv.DocC}, storetest.DueIDs(store.Due(testenv.T0, 0, true, 1, "")))
 }
 
 // A round publishes what it learnt: scrapes see it without anyone else
@@ -748,7 +759,7 @@ func TestRoundPublishes(t *testing.T) {
 	r.watch(testenv.DocA)
 	published := func() string {
 		var b strings.Builder
-		require.NoError(t, r.store.Metrics().Write(&b, false, false, tailOf("")))
+		require.NoError(t, r.store.Metrics().Write(&b, false, false, storetest.TailOf("")))
 		return b.String()
 	}
 	require.Contains(t, published(), `assuresign_document_status{document_id="`+testenv.DocA+`",status="Unknown"} 1`)

@@ -1,7 +1,6 @@
-package collector
+package refresh
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,7 +14,7 @@ type Metrics struct {
 	lastSuccess         prometheus.Gauge
 	refreshDuration     prometheus.Gauge
 	apiRequests         *prometheus.CounterVec
-	apiDuration         prometheus.Histogram
+	apiDuration         *prometheus.HistogramVec
 	results             *prometheus.CounterVec
 	dropped             *prometheus.CounterVec
 	holdUntil           prometheus.Gauge
@@ -43,13 +42,13 @@ func NewMetrics(reg prometheus.Registerer, watched func() int, refreshInterval t
 		}),
 		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "assuresign_api_requests_total",
-			Help: "CheckStatus HTTP requests sent to AssureSign, retries included, by outcome.",
-		}, []string{"result"}),
-		apiDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Help: "HTTP requests sent to AssureSign, retries included, by operation and outcome.",
+		}, []string{"operation", "result"}),
+		apiDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "assuresign_api_request_duration_seconds",
-			Help:    "Duration of CheckStatus HTTP requests to AssureSign.",
+			Help:    "Duration of HTTP requests to AssureSign, by operation.",
 			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-		}),
+		}, []string{"operation"}),
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "assuresign_document_results_total",
 			Help: "Per-document outcomes of successful CheckStatus requests: ok, missing (no result for a document asked about), no_status (a result with exceptions only) or unknown_status (a StatusType outside the documented eight).",
@@ -79,8 +78,11 @@ func NewMetrics(reg prometheus.Registerer, watched func() int, refreshInterval t
 		})
 		reg.MustRegister(m.notificationLatency)
 	}
-	for _, o := range assuresign.Outcomes {
-		m.apiRequests.WithLabelValues(o)
+	for _, op := range apiOperations {
+		for _, o := range assuresign.Outcomes {
+			m.apiRequests.WithLabelValues(op, o)
+		}
+		m.apiDuration.WithLabelValues(op)
 	}
 	for _, r := range []string{"ok", "missing", "no_status", "unknown_status"} {
 		m.results.WithLabelValues(r)
@@ -104,10 +106,14 @@ func NewMetrics(reg prometheus.Registerer, watched func() int, refreshInterval t
 // DroppedItems counts items of an answer that were ignored; it is the client's Dropped hook.
 func (m *Metrics) DroppedItems(item string, n int) { m.dropped.WithLabelValues(item).Add(float64(n)) }
 
-// ObserveRequest counts one CheckStatus HTTP attempt; it is the client's Observe hook.
-func (m *Metrics) ObserveRequest(outcome string, d time.Duration) {
-	m.apiRequests.WithLabelValues(outcome).Inc()
-	m.apiDuration.Observe(d.Seconds())
+// apiOperations are the operations the SOAP client observes, exported at 0
+// before their first request.
+var apiOperations = []string{assuresign.OpCheckStatus, assuresign.OpListEnvelopeDocuments}
+
+// ObserveRequest counts one HTTP attempt of operation; it is the client's Observe hook.
+func (m *Metrics) ObserveRequest(operation, outcome string, d time.Duration) {
+	m.apiRequests.WithLabelValues(operation, outcome).Inc()
+	m.apiDuration.WithLabelValues(operation).Observe(d.Seconds())
 }
 
 var checkIntervalDesc = prometheus.NewDesc("assuresign_documents_by_check_interval",
@@ -130,20 +136,4 @@ func (c checkIntervalCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, b := range c() {
 		ch <- prometheus.MustNewConstMetric(checkIntervalDesc, prometheus.GaugeValue, float64(b.Documents), b.Band)
 	}
-}
-
-// RegisterShardMetrics exports the shard layout, as kube-state-metrics does,
-// so that alerts can find a missing shard or shards that disagree.
-func RegisterShardMetrics(reg prometheus.Registerer, shard, total int) {
-	ordinal := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "assuresign_shard_ordinal",
-		Help: "This exporter's shard (--shard), also as the shard label.",
-	}, []string{"shard"})
-	ordinal.WithLabelValues(strconv.Itoa(shard)).Set(float64(shard))
-	totalShards := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "assuresign_total_shards",
-		Help: "Number of shards the watch list is split into (--total-shards).",
-	})
-	totalShards.Set(float64(total))
-	reg.MustRegister(ordinal, totalShards)
 }

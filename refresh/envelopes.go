@@ -1,4 +1,4 @@
-package collector
+package refresh
 
 import (
 	"context"
@@ -15,13 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/fanout"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
-
-// Lister lists an envelope's documents; *assuresign.Client is one.
-type Lister interface {
-	ListEnvelopeDocuments(ctx context.Context, req assuresign.EnvelopeRequest) (*assuresign.EnvelopeListing, error)
-}
 
 // EnvelopeLimits bound what envelopes' listings add to the watched set. The
 // exporter and --check apply them through Expansion, the one rule.
@@ -354,18 +350,11 @@ func (e *envelopes) record(due []listing, now time.Time, logger *slog.Logger, dr
 // reports whether the documents to watch changed. Failures are counted,
 // logged once for the round, and pinned on their envelope only.
 func (r *Refresher) listEnvelopes(ctx context.Context, due []listing) (changed bool) {
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, max(r.cfg.Concurrency, 1))
-	for i := range due {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			lctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-			defer cancel()
-			due[i].got, due[i].err = r.cfg.Lister.ListEnvelopeDocuments(lctx, due[i].req)
-		})
-	}
-	wg.Wait()
+	fanout.Each(ctx, len(due), r.cfg.Concurrency, func(ctx context.Context, i int) {
+		ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+		defer cancel()
+		due[i].got, due[i].err = r.api.ListEnvelopeDocuments(ctx, due[i].req)
+	})
 	if ctx.Err() != nil {
 		return false // shutting down: an interrupted listing says nothing of the envelope
 	}
@@ -492,7 +481,7 @@ func (r *Refresher) Envelopes() []EnvelopeView {
 
 // publishEnvelopes updates what Envelopes returns.
 func (r *Refresher) publishEnvelopes() {
-	v := r.env.views(r.store.statuses)
+	v := r.env.views(r.store.Statuses)
 	sort.Slice(v, func(i, j int) bool { return v[i].ID < v[j].ID })
 	r.envelopeViews.Store(&v)
 	r.envelopesGen.Add(1)

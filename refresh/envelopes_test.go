@@ -1,4 +1,4 @@
-package collector
+package refresh
 
 import (
 	"context"
@@ -16,7 +16,9 @@ import (
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/storetest"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream/upstreamtest"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
@@ -27,8 +29,8 @@ const (
 )
 
 var (
-	envDocs = []string{testGUID(0xE1, 1), testGUID(0xE1, 2), testGUID(0xE1, 3)}
-	docA    = testGUID(0xD1, 1) // watched directly
+	envDocs = []string{testenv.GUID(0xE1, 1), testenv.GUID(0xE1, 2), testenv.GUID(0xE1, 3)}
+	docA    = testenv.GUID(0xD1, 1) // watched directly
 )
 
 // listedTokens are the AuthTokens the envelope's listing gives its documents:
@@ -37,7 +39,7 @@ var listedTokens = map[string]string{}
 
 func init() {
 	for i := range 4 {
-		listedTokens[testGUID(0xE1, i+1)] = testenv.RandomGUID()
+		listedTokens[testenv.GUID(0xE1, i+1)] = testenv.RandomGUID()
 	}
 }
 
@@ -57,7 +59,7 @@ func putListed(r *rig, st assuresign.Status, step int, id string) {
 
 // envelopeRig is a rig whose account holds envA (in progress, completed,
 // created) and envFaulty, watched with a direct document.
-func envelopeRig(t *testing.T, cfg RefreshConfig) (*rig, *watchlist.List) {
+func envelopeRig(t *testing.T, cfg Config) (*rig, *watchlist.List) {
 	t.Helper()
 	r := newRig(t, rigOptions{cfg: cfg})
 	putListed(r, assuresign.StatusSigningStepInProgress, 2, envDocs[0])
@@ -91,7 +93,7 @@ func envelopeView(t *testing.T, r *Refresher, id string) EnvelopeView {
 // Within one round, an envelope's documents are listed, checked and exposed
 // with its labels; a faulting envelope is its own failure only.
 func TestEnvelopeDocumentsWatchedWithinOneRound(t *testing.T) {
-	r, _ := envelopeRig(t, RefreshConfig{})
+	r, _ := envelopeRig(t, Config{})
 	stats := r.round(0)
 	assert.Equal(t, 4, stats.Documents, "the direct document and the envelope's three")
 
@@ -99,7 +101,7 @@ func TestEnvelopeDocumentsWatchedWithinOneRound(t *testing.T) {
 	assert.Equal(t, 2, st.Listings, "one request per envelope")
 	assert.Equal(t, 2, st.Requests-st.Listings, "one CheckStatus request for the direct document, beside the listings; one for the listed ones after them")
 
-	body := scrape(t, r.store, false)
+	body := storetest.Scrape(t, r.store, false)
 	for _, id := range envDocs {
 		assert.Contains(t, body, `assuresign_document_info{document_id="`+id+`",customer="acme"} 1`)
 	}
@@ -129,7 +131,7 @@ assuresign_up 1
 	// The envelope's series.
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(NewEnvelopeCollector(r.refresher.Envelopes))
-	x, err := testenv.ParseExposition(gatherText(t, reg))
+	x, err := testenv.ParseExposition(testenv.GatherText(t, reg))
 	require.NoError(t, err)
 	for name, want := range map[string]struct {
 		labels map[string]string
@@ -154,7 +156,7 @@ assuresign_up 1
 
 	// No listed AuthToken anywhere the exporter writes.
 	secrets := envelopeSecrets()
-	secrets.AssertNone(t, "exposition", body+gatherText(t, reg)+gatherText(t, r.reg))
+	secrets.AssertNone(t, "exposition", body+testenv.GatherText(t, reg)+testenv.GatherText(t, r.reg))
 	secrets.AssertNone(t, "logs", r.logs.String())
 	_, state := r.store.State()
 	js, err := json.Marshal(state)
@@ -167,7 +169,7 @@ assuresign_up 1
 
 // A declined document makes its envelope Declined.
 func TestEnvelopeStatusFollowsItsDocuments(t *testing.T) {
-	r, _ := envelopeRig(t, RefreshConfig{})
+	r, _ := envelopeRig(t, Config{})
 	r.round(0)
 	r.sim.Update(envDocs[0], func(d *simulator.Document) { d.Status, d.Step = assuresign.StatusDeclined, 0 })
 	r.round(5 * time.Minute)
@@ -202,14 +204,14 @@ func TestEnvelopeStatusRule(t *testing.T) {
 // A document listed directly and through an envelope is watched once, as the
 // direct entry says, with one warning however often the list is applied.
 func TestEnvelopeDocumentAlsoListedDirectly(t *testing.T) {
-	r, wl := envelopeRig(t, RefreshConfig{})
+	r, wl := envelopeRig(t, Config{})
 	wl.Documents = append(wl.Documents, watchlist.Document{ID: envDocs[1], AuthToken: listedTokens[envDocs[1]], Labels: map[string]string{"team": "legal"}})
 	r.refresher.SetWatchList(wl)
 	r.round(0)
 	r.refresher.SetWatchList(wl)
 	r.round(5 * time.Minute)
 	assert.Equal(t, 4, r.store.Len())
-	body := scrape(t, r.store, false)
+	body := storetest.Scrape(t, r.store, false)
 	assert.Contains(t, body, `assuresign_document_info{document_id="`+envDocs[1]+`",team="legal"} 1`)
 	assert.Equal(t, 1, strings.Count(r.logs.String(), "watched both directly and through an envelope"))
 	assert.Len(t, envelopeView(t, r.refresher, envA).Documents, 3, "still a document of the envelope")
@@ -219,7 +221,7 @@ func TestEnvelopeDocumentAlsoListedDirectly(t *testing.T) {
 // naming the envelope lists it again at once; a periodic listing picks up an
 // added document while no document is closed, and stops once one is.
 func TestEnvelopeListingSchedule(t *testing.T) {
-	r, _ := envelopeRig(t, RefreshConfig{MaxInterval: time.Hour, TerminalInterval: 24 * time.Hour})
+	r, _ := envelopeRig(t, Config{MaxInterval: time.Hour, TerminalInterval: 24 * time.Hour})
 	r.sim.Update(envDocs[1], func(d *simulator.Document) { d.Status = assuresign.StatusCreated }) // none closed
 	r.round(0)
 	listings := func() int { return r.sim.Stats().Listings }
@@ -241,7 +243,7 @@ func TestEnvelopeListingSchedule(t *testing.T) {
 	assert.Equal(t, 4, r.store.Len())
 
 	// Recovered, with a fourth document: a scheduled round lists it again (it failed).
-	extra := testGUID(0xE1, 4)
+	extra := testenv.GUID(0xE1, 4)
 	putListed(r, assuresign.StatusCreated, 0, extra)
 	r.sim.PutEnvelope(simulator.Envelope{ID: envA, AuthToken: envToken, Documents: append(envDocs, extra)})
 	r.round(10 * time.Minute)
@@ -268,7 +270,7 @@ func TestEnvelopeListingSchedule(t *testing.T) {
 // A listing that would take the watched documents over the limit is refused
 // like a failed one.
 func TestEnvelopeListingOverTheLimit(t *testing.T) {
-	r, _ := envelopeRig(t, RefreshConfig{MaxDocuments: 3})
+	r, _ := envelopeRig(t, Config{MaxDocuments: 3})
 	r.round(0)
 	a := envelopeView(t, r.refresher, envA)
 	assert.False(t, a.ListOK)
@@ -280,7 +282,7 @@ func TestEnvelopeListingOverTheLimit(t *testing.T) {
 // A restart lists each envelope again, one request each, and its documents
 // come back with their persisted state: only those due are asked about.
 func TestEnvelopeRestartKeepsListedDocumentsState(t *testing.T) {
-	r, wl := envelopeRig(t, RefreshConfig{})
+	r, wl := envelopeRig(t, Config{})
 	r.round(0)
 	_, saved := r.store.State()
 	js, err := json.Marshal(saved)
@@ -306,7 +308,7 @@ func TestEnvelopeRestartKeepsListedDocumentsState(t *testing.T) {
 // A restart whose first listings fail keeps the saved documents waiting: they
 // come back, state and schedule kept, with the first listing that succeeds.
 func TestEnvelopeRestartWithFailingListings(t *testing.T) {
-	r, wl := envelopeRig(t, RefreshConfig{})
+	r, wl := envelopeRig(t, Config{})
 	wl.Envelopes = wl.Envelopes[:1] // envA only
 	r.refresher.SetWatchList(wl)
 	r.round(0)
@@ -335,7 +337,7 @@ func TestEnvelopeRestartWithFailingListings(t *testing.T) {
 // A reload that drops an envelope drops its documents; one that changes its
 // AuthToken lists it again at once.
 func TestEnvelopeReload(t *testing.T) {
-	r, wl := envelopeRig(t, RefreshConfig{})
+	r, wl := envelopeRig(t, Config{})
 	r.round(0)
 	require.Equal(t, 4, r.store.Len())
 	listings := r.sim.Stats().Listings
@@ -386,34 +388,27 @@ func TestEnvelopeListingOfChangedCredentialsIgnored(t *testing.T) {
 	} {
 		var e envelopes
 		entry := watchlist.Document{ID: envA, AuthToken: envToken}
-		require.Equal(t, 1, e.set(&watchlist.List{Envelopes: []watchlist.Document{entry}}, discardLogger(), nil), name)
+		require.Equal(t, 1, e.set(&watchlist.List{Envelopes: []watchlist.Document{entry}}, testenv.DiscardLogger(), nil), name)
 		due := e.due(testenv.T0, true, time.Hour, "", never)
 		require.Len(t, due, 1, name)
 
 		change(&entry)
-		e.set(&watchlist.List{Envelopes: []watchlist.Document{entry}}, discardLogger(), nil)
+		e.set(&watchlist.List{Envelopes: []watchlist.Document{entry}}, testenv.DiscardLogger(), nil)
 		due[0].got = &assuresign.EnvelopeListing{Documents: []assuresign.EnvelopeDocument{{ID: envDocs[0]}}}
-		assert.False(t, e.record(due, testenv.T0, discardLogger(), nil), name)
+		assert.False(t, e.record(due, testenv.T0, testenv.DiscardLogger(), nil), name)
 		assert.Empty(t, e.byID[envA].documents, name)
 		assert.Len(t, e.due(testenv.T0, true, time.Hour, "", never), 1, "%s: still to be listed at once", name)
 	}
-}
-
-// listerFunc adapts a function to Lister.
-type listerFunc func(ctx context.Context, req assuresign.EnvelopeRequest) (*assuresign.EnvelopeListing, error)
-
-func (f listerFunc) ListEnvelopeDocuments(ctx context.Context, req assuresign.EnvelopeRequest) (*assuresign.EnvelopeListing, error) {
-	return f(ctx, req)
 }
 
 // A listing that hangs delays no check: a notification for a document
 // watched directly is answered while it still hangs, and the round ends
 // once it returns.
 func TestSlowListingDelaysNoCheck(t *testing.T) {
-	r, _ := envelopeRig(t, RefreshConfig{})
+	r, _ := envelopeRig(t, Config{})
 	r.round(0) // envFaulty fails: it is listed again at the next scheduled round
 	listing, release := make(chan struct{}, 1), make(chan struct{})
-	r.refresher.cfg.Lister = listerFunc(func(ctx context.Context, _ assuresign.EnvelopeRequest) (*assuresign.EnvelopeListing, error) {
+	r.refresher.api = upstreamtest.WithListing{API: r.refresher.api, List: func(ctx context.Context, _ assuresign.EnvelopeRequest) (*assuresign.EnvelopeListing, error) {
 		select {
 		case listing <- struct{}{}:
 		default:
@@ -423,7 +418,7 @@ func TestSlowListingDelaysNoCheck(t *testing.T) {
 		case <-ctx.Done():
 		}
 		return nil, errors.New("hung up")
-	})
+	}}
 	r.sim.Update(docA, func(d *simulator.Document) { d.Status = assuresign.StatusCompleted })
 	done := make(chan roundStats, 1)
 	go func() { done <- r.round(time.Minute) }()
@@ -457,11 +452,11 @@ func TestSlowListingDelaysNoCheck(t *testing.T) {
 // leaves nothing of it watched.
 func TestEnvelopeLimitsCountExportedPairs(t *testing.T) {
 	for name, tc := range map[string]struct {
-		cfg  RefreshConfig
+		cfg  Config
 		flag string
 	}{
-		"total":        {RefreshConfig{MaxDocuments: 4, MaxInterval: time.Hour}, "--watch.max-documents=4"},
-		"per envelope": {RefreshConfig{MaxEnvelopeDocuments: 2, MaxInterval: time.Hour}, "--watch.max-envelope-documents=2"},
+		"total":        {Config{MaxDocuments: 4, MaxInterval: time.Hour}, "--watch.max-documents=4"},
+		"per envelope": {Config{MaxEnvelopeDocuments: 2, MaxInterval: time.Hour}, "--watch.max-envelope-documents=2"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r, wl := envelopeRig(t, tc.cfg)
@@ -495,8 +490,8 @@ func TestEnvelopeLimitsCountExportedPairs(t *testing.T) {
 // second is refused it, counted and logged once however many rounds list it.
 func TestEnvelopeCannotTakeAnothersDocuments(t *testing.T) {
 	const envB = "E0000000-0000-4000-8000-00000000000B"
-	r, wl := envelopeRig(t, RefreshConfig{})
-	own := testGUID(0xE1, 4)
+	r, wl := envelopeRig(t, Config{})
+	own := testenv.GUID(0xE1, 4)
 	putListed(r, assuresign.StatusCreated, 0, own)
 	r.sim.Put(simulator.Document{ID: envA, AuthToken: testenv.RandomGUID(), Status: assuresign.StatusCreated, StatusDate: testenv.T0})
 	r.sim.PutEnvelope(simulator.Envelope{ID: envB, AuthToken: envToken, Documents: []string{envDocs[0], envA, own}})
@@ -509,10 +504,45 @@ func TestEnvelopeCannotTakeAnothersDocuments(t *testing.T) {
 	require.Len(t, b.Documents, 1)
 	assert.Equal(t, own, b.Documents[0].ID)
 	assert.Len(t, envelopeView(t, r.refresher, envA).Documents, 3, "the first envelope keeps its documents")
-	body := scrape(t, r.store, false)
+	body := storetest.Scrape(t, r.store, false)
 	assert.Contains(t, body, `assuresign_document_info{document_id="`+envDocs[0]+`",customer="acme"} 1`)
 	assert.NotContains(t, body, `document_id="`+envA+`"`)
 	assert.Equal(t, 2.0, testutil.ToFloat64(r.refresher.metrics.dropped.WithLabelValues("envelope_document")))
 	assert.Equal(t, 1, strings.Count(r.logs.String(), "listed documents refused for their envelope"), "once")
 	assert.Contains(t, r.logs.String(), `first_reason="envelope `+envA+` has it"`)
+}
+
+// Listings reach assuresign_api_requests_total and the request-duration
+// histogram under their own operation, through the client's Observe hook as
+// main wires it; status checks stay under theirs.
+func TestListingsAreCountedUnderTheirOperation(t *testing.T) {
+	r, _ := envelopeRig(t, Config{})
+	r.round(0)
+	requests := map[string]map[string]float64{}
+	durations := map[string]uint64{}
+	mfs, err := r.reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			switch mf.GetName() {
+			case "assuresign_api_requests_total":
+				if requests[labels["operation"]] == nil {
+					requests[labels["operation"]] = map[string]float64{}
+				}
+				requests[labels["operation"]][labels["result"]] = m.GetCounter().GetValue()
+			case "assuresign_api_request_duration_seconds":
+				durations[labels["operation"]] = m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	listings := requests[assuresign.OpListEnvelopeDocuments]
+	assert.Equal(t, 1.0, listings["ok"], "envA's listing")
+	assert.Equal(t, 1.0, listings["soap_fault"], "envFaulty's listing")
+	assert.Equal(t, uint64(2), durations[assuresign.OpListEnvelopeDocuments])
+	assert.Positive(t, requests[assuresign.OpCheckStatus]["ok"])
+	assert.Equal(t, uint64(requests[assuresign.OpCheckStatus]["ok"]), durations[assuresign.OpCheckStatus])
 }

@@ -1,26 +1,24 @@
-package collector
+package refresh
 
 import (
 	"context"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/collector"
+	"github.com/assuresign-exporter/assuresign_exporter/exposition"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/fanout"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
-// Checker asks AssureSign for a batch of statuses; *assuresign.Client is one.
-type Checker interface {
-	CheckStatus(ctx context.Context, checks []assuresign.Check) ([]assuresign.Result, error)
-}
-
-// RefreshConfig sets the refresh schedule and its limits.
-type RefreshConfig struct {
+// Config sets the refresh schedule and its limits.
+type Config struct {
 	Interval         time.Duration // between scheduled rounds
 	TerminalInterval time.Duration // between checks of a document that can no longer change
 	// MaxInterval is the most an open document that sits still waits between
@@ -36,8 +34,6 @@ type RefreshConfig struct {
 	Coalesce time.Duration
 	// Now is the clock (time.Now when nil); a simulated day runs on a fake one.
 	Now func() time.Time
-	// Lister lists the watch list's envelopes; nil when none are watched.
-	Lister Lister
 	// MaxDocuments bounds the watched documents plus the envelope-document
 	// pairs (0: no bound).
 	MaxDocuments int
@@ -49,9 +45,9 @@ type RefreshConfig struct {
 // urgent rounds for documents added by a reload or named by a notification.
 // One goroutine runs every round, so rounds never overlap.
 type Refresher struct {
-	cfg     RefreshConfig
-	store   *Store
-	checker Checker
+	cfg     Config
+	store   *collector.Store
+	api     upstream.API
 	metrics *Metrics
 	logger  *slog.Logger
 	now     func() time.Time
@@ -109,7 +105,7 @@ func (r *Refresher) setUp(up bool) {
 	}
 	r.upstream.LastSuccess = r.now()
 	r.metrics.up.Set(1)
-	r.metrics.lastSuccess.Set(unixSeconds(r.upstream.LastSuccess))
+	r.metrics.lastSuccess.Set(exposition.UnixSeconds(r.upstream.LastSuccess))
 }
 
 // nextRoundIn resets timer to the next scheduled round, jittered, and notes when it is.
@@ -122,7 +118,7 @@ func (r *Refresher) nextRoundIn(timer *time.Timer) {
 }
 
 // NewRefresher returns a Refresher; call Run to start it.
-func NewRefresher(cfg RefreshConfig, store *Store, checker Checker, metrics *Metrics, logger *slog.Logger) *Refresher {
+func NewRefresher(cfg Config, store *collector.Store, api upstream.API, metrics *Metrics, logger *slog.Logger) *Refresher {
 	if cfg.Coalesce <= 0 {
 		cfg.Coalesce = 200 * time.Millisecond
 	}
@@ -130,7 +126,7 @@ func NewRefresher(cfg RefreshConfig, store *Store, checker Checker, metrics *Met
 		cfg.Now = time.Now
 	}
 	r := &Refresher{
-		cfg: cfg, store: store, checker: checker, metrics: metrics, logger: logger,
+		cfg: cfg, store: store, api: api, metrics: metrics, logger: logger,
 		now: cfg.Now, wake: make(chan struct{}, 1),
 		sched: schedule{interval: cfg.Interval, maxInterval: max(cfg.MaxInterval, cfg.Interval), terminal: cfg.TerminalInterval},
 	}
@@ -165,19 +161,19 @@ func (r *Refresher) CheckIntervals() []CheckInterval {
 
 // countIntervals updates what CheckIntervals returns.
 func (r *Refresher) countIntervals() {
-	c := r.store.checkIntervals(r.sched, r.now())
+	c := checkIntervals(r.store, r.sched, r.now())
 	r.intervals.Store(&c)
 }
 
 // Restore joins a saved state with the watch list set before. The exporter is
 // ready at once: it serves the restored statuses while the first round asks
-// only about the documents that are due. See Store.restore for what it returns.
+// only about the documents that are due. See collector.Store.Restore for what it returns.
 //
 // Saved documents not on the list wait, when envelopes are watched, for the
 // listings to bring them back; those no listing brings are dropped after the
 // first round in which every envelope was listed.
-func (r *Refresher) Restore(st State) (restored, dropped, clamped int) {
-	restored, dropped, clamped = r.store.restore(st, r.sched, r.now(), r.env.any())
+func (r *Refresher) Restore(st collector.State) (restored, dropped, clamped int) {
+	restored, dropped, clamped = r.store.Restore(st, r.sched, r.now(), r.env.any())
 	r.countIntervals()
 	r.ready.Store(true)
 	return restored, dropped, clamped
@@ -264,7 +260,7 @@ func (r *Refresher) holdUntil(t time.Time) {
 			return
 		}
 		if r.quietUntil.CompareAndSwap(cur, t.UnixNano()) {
-			r.metrics.holdUntil.Set(unixSeconds(t))
+			r.metrics.holdUntil.Set(exposition.UnixSeconds(t))
 			r.logger.Warn("AssureSign asked to wait (Retry-After): holding every request back", "until", t)
 			time.AfterFunc(t.Sub(r.now()), r.Wake)
 			return
@@ -311,8 +307,8 @@ const maxExceptionLines = 10
 // returns, in the round's tail.
 func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 	var listed chan bool
-	if r.cfg.Lister != nil && !r.quiet(r.now()) {
-		if due := r.env.due(r.now(), urgentOnly, r.sched.maxInterval, r.cfg.ContextIdentifier, r.store.anyTerminal); len(due) > 0 {
+	if !r.quiet(r.now()) {
+		if due := r.env.due(r.now(), urgentOnly, r.sched.maxInterval, r.cfg.ContextIdentifier, r.store.AnyTerminal); len(due) > 0 {
 			listed = make(chan bool, 1)
 			go func() { listed <- r.listEnvelopes(ctx, due) }()
 		}
@@ -341,9 +337,9 @@ func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 	}
 	// Only once every envelope has been listed: a listing that failed, or
 	// was held back, says nothing of which documents are still its own.
-	if !urgentOnly && !r.parkedDropped && ctx.Err() == nil && (r.cfg.Lister == nil || r.env.allListed()) {
+	if !urgentOnly && !r.parkedDropped && ctx.Err() == nil && r.env.allListed() {
 		r.parkedDropped = true
-		if n := r.store.dropParked(); n > 0 {
+		if n := r.store.DropParked(); n > 0 {
 			r.logger.Info("dropped persisted documents that no envelope listed", "dropped", n)
 		}
 	}
@@ -358,7 +354,7 @@ func (r *Refresher) checkRound(ctx context.Context, urgentOnly bool) roundStats 
 	// Slack keeps a round that jitter made a little early from skipping
 	// documents that fall due moments later.
 	size := max(r.cfg.BatchSize, 1)
-	checks, due, asked := r.store.due(start, r.cfg.Interval/2, urgentOnly, size, r.cfg.ContextIdentifier)
+	checks, due, asked := r.store.Due(start, r.cfg.Interval/2, urgentOnly, size, r.cfg.ContextIdentifier)
 	if len(checks) > 0 && r.quiet(start) {
 		// Documents stay due; up stays as the answer that asked for quiet left it.
 		r.logger.Debug("holding requests back as AssureSign's Retry-After asked", "documents", due,
@@ -377,38 +373,33 @@ func (r *Refresher) checkRound(ctx context.Context, urgentOnly bool) roundStats 
 		return stats
 	}
 	var (
-		wg       sync.WaitGroup
 		mu       sync.Mutex
 		firstErr error
 		dropped  int
-		sem      = make(chan struct{}, max(r.cfg.Concurrency, 1))
 	)
-	for i := 0; i < len(checks); i += size {
-		batch := checks[i:min(i+size, len(checks))]
-		sem <- struct{}{}
+	batches := (len(checks) + size - 1) / size
+	fanout.Each(ctx, batches, r.cfg.Concurrency, func(ctx context.Context, b int) {
+		batch := checks[b*size : min((b+1)*size, len(checks))]
 		if r.quiet(r.now()) {
-			<-sem
-			stats.Failed++ // not sent: the batches left wait for the next round
-			continue
-		}
-		stats.Requests++
-		wg.Go(func() {
-			defer func() { <-sem }()
-			o := r.checkBatch(ctx, batch, asked)
 			mu.Lock()
-			defer mu.Unlock()
-			stats.Changes += o.changes
-			stats.Anomalies += o.anomalies
-			dropped += o.exceptionsDropped
-			if o.err != nil {
-				stats.Failed++
-				if firstErr == nil {
-					firstErr = o.err
-				}
+			stats.Failed++ // not sent: the batches left wait for the next round
+			mu.Unlock()
+			return
+		}
+		o := r.checkBatch(ctx, batch, asked)
+		mu.Lock()
+		defer mu.Unlock()
+		stats.Requests++
+		stats.Changes += o.changes
+		stats.Anomalies += o.anomalies
+		dropped += o.exceptionsDropped
+		if o.err != nil {
+			stats.Failed++
+			if firstErr == nil {
+				firstErr = o.err
 			}
-		})
-	}
-	wg.Wait()
+		}
+	})
 	r.store.Publish()
 	r.countIntervals()
 	elapsed := r.now().Sub(start)
@@ -416,7 +407,7 @@ func (r *Refresher) checkRound(ctx context.Context, urgentOnly bool) roundStats 
 	if dropped > 0 {
 		r.metrics.dropped.WithLabelValues("exception").Add(float64(dropped))
 		r.logger.Warn("answers held more exceptions per document than are counted; the rest were dropped",
-			"dropped", dropped, "counted_per_document", maxExceptionsPerResult)
+			"dropped", dropped, "counted_per_document", collector.MaxExceptionsPerResult)
 	}
 	if ctx.Err() != nil {
 		return stats // shutting down: an interrupted round says nothing of AssureSign
@@ -450,14 +441,14 @@ func (r *Refresher) checkRound(ctx context.Context, urgentOnly bool) roundStats 
 func (r *Refresher) checkBatch(ctx context.Context, batch []assuresign.Check, asked uint64) (o batchOutcome) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
-	results, err := r.checker.CheckStatus(ctx, batch)
+	results, err := r.api.CheckStatus(ctx, batch)
 	now := r.now()
 	if err != nil {
 		ids := make([]string, len(batch))
 		for i, c := range batch {
 			ids[i] = c.ID
 		}
-		r.store.fail(ids, err, asked)
+		r.store.Fail(ids, err, asked)
 		var e *assuresign.Error
 		if errors.As(err, &e) && e.RetryAfter > 0 {
 			r.holdUntil(now.Add(e.RetryAfter))
@@ -476,7 +467,7 @@ func (r *Refresher) checkBatch(ctx context.Context, batch []assuresign.Check, as
 			r.metrics.results.WithLabelValues("no_status").Inc()
 		case res.Status == assuresign.StatusUnknown:
 			r.metrics.results.WithLabelValues("unknown_status").Inc()
-			r.logger.Warn("undocumented StatusType; reported as Unknown", "document_id", res.ID, "status_type", truncate(res.RawStatus, 64))
+			r.logger.Warn("undocumented StatusType; reported as Unknown", "document_id", res.ID, "status_type", assuresign.Truncate(res.RawStatus, 64))
 		default:
 			r.metrics.results.WithLabelValues("ok").Inc()
 		}
@@ -489,29 +480,21 @@ func (r *Refresher) checkBatch(ctx context.Context, batch []assuresign.Check, as
 			if ex.Severity == assuresign.SeverityWarning {
 				level = slog.LevelDebug
 			}
-			r.logger.Log(ctx, level, "CheckStatus exception", "document_id", res.ID, "severity", ex.Severity.String(), "message", truncate(ex.Message, 200))
+			r.logger.Log(ctx, level, "CheckStatus exception", "document_id", res.ID, "severity", ex.Severity.String(), "message", assuresign.Truncate(ex.Message, 200))
 		}
-		a := r.store.apply(res, now, r.sched, asked)
-		if a.notified > 0 && r.metrics.notificationLatency != nil {
-			r.metrics.notificationLatency.Observe(a.notified.Seconds())
+		a := r.store.Apply(res, now, r.sched, asked)
+		if a.Notified > 0 && r.metrics.notificationLatency != nil {
+			r.metrics.notificationLatency.Observe(a.Notified.Seconds())
 		}
-		if a.changed {
+		if a.Changed {
 			level := slog.LevelDebug // a first sighting: a start would log every document
-			if !a.first {
+			if !a.First {
 				o.changes++
 				level = slog.LevelInfo
 			}
-			r.logger.Log(ctx, level, "status changed", "document_id", res.ID, "from", a.from.String(), "to", res.Status.String(), "step", res.Step)
+			r.logger.Log(ctx, level, "status changed", "document_id", res.ID, "from", a.From.String(), "to", res.Status.String(), "step", res.Step)
 		}
-		o.exceptionsDropped += a.dropped
+		o.exceptionsDropped += a.Dropped
 	}
 	return o
-}
-
-// truncate cuts s to at most n bytes without splitting a character.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
 }

@@ -1,4 +1,4 @@
-package collector
+package refresh
 
 // A simulated day of the real scheduler: the Refresher and the real
 // assuresign.Client against the in-process simulator over loopback, on a fake
@@ -24,6 +24,7 @@ import (
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
+	"github.com/assuresign-exporter/assuresign_exporter/collector"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
@@ -334,7 +335,7 @@ func newDayAccount(b *testing.B, start time.Time) (*simulator.Simulator, *watchl
 
 // newDayRefresher returns a store watching wl and the real refresher and
 // client asking sim over loopback, on clock.
-func newDayRefresher(b *testing.B, sim *simulator.Simulator, wl *watchlist.List, batch int, interval time.Duration, clock *testenv.Clock, webhook bool) (*Store, *Refresher) {
+func newDayRefresher(b *testing.B, sim *simulator.Simulator, wl *watchlist.List, batch int, interval time.Duration, clock *testenv.Clock, webhook bool) (*collector.Store, *Refresher) {
 	b.Helper()
 	srv := httptest.NewServer(sim)
 	tr := &http.Transport{}
@@ -349,11 +350,11 @@ func newDayRefresher(b *testing.B, sim *simulator.Simulator, wl *watchlist.List,
 	if err != nil {
 		b.Fatal(err)
 	}
-	store := NewStore(StoreConfig{})
-	refresher := NewRefresher(RefreshConfig{
+	store := collector.NewStore(collector.StoreConfig{})
+	refresher := NewRefresher(Config{
 		Interval: interval, MaxInterval: dayMaxInterval, TerminalInterval: dayTerminal, BatchSize: batch, Concurrency: 4,
-		Timeout: 30 * time.Second, ContextIdentifier: dayContext, Now: clock.Now, Lister: client,
-	}, store, client, NewMetrics(prometheus.NewRegistry(), store.Len, interval, webhook), discardLogger())
+		Timeout: 30 * time.Second, ContextIdentifier: dayContext, Now: clock.Now,
+	}, store, client, NewMetrics(prometheus.NewRegistry(), store.Len, interval, webhook), testenv.DiscardLogger())
 	refresher.SetWatchList(wl)
 	return store, refresher
 }

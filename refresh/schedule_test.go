@@ -1,4 +1,4 @@
-package collector
+package refresh
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
+	"github.com/assuresign-exporter/assuresign_exporter/collector"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/storetest"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
@@ -43,8 +45,7 @@ func TestScheduleDoublesPerIdleDay(t *testing.T) {
 			assuresign.StatusCreated, testenv.T0.Add(-3 * day), 30 * time.Minute},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := &document{status: tc.status, lastChange: tc.lastChange}
-			got := tc.sched.next(d, testenv.T0)
+			got := tc.sched.Next(tc.status, tc.lastChange, testenv.T0)
 			assert.Equal(t, tc.want, got)
 			if !tc.status.Terminal() {
 				assert.Contains(t, tc.sched.bands(), got, "every interval has its band")
@@ -56,7 +57,7 @@ func TestScheduleDoublesPerIdleDay(t *testing.T) {
 // scheduleRig is a rig whose simulated documents moved at the given times.
 func scheduleRig(t *testing.T, batch int, moved map[string]time.Time, closed ...string) *rig {
 	t.Helper()
-	r := newRig(t, rigOptions{cfg: RefreshConfig{Interval: 5 * time.Minute, MaxInterval: time.Hour, BatchSize: batch}})
+	r := newRig(t, rigOptions{cfg: Config{Interval: 5 * time.Minute, MaxInterval: time.Hour, BatchSize: batch}})
 	var ids []string
 	for id, at := range moved {
 		r.sim.Put(simulator.Document{ID: id, AuthToken: tokenFor(id), Status: assuresign.StatusSigningStepInProgress, Step: 1, StatusDate: at})
@@ -161,12 +162,12 @@ func TestChangesNotificationsAndReloadsResetTheInterval(t *testing.T) {
 	r.store.SetWatchList(&watchlist.List{Documents: []watchlist.Document{
 		{ID: testenv.DocA, AuthToken: tokenFor(testenv.DocA)}, {ID: testenv.DocB, AuthToken: tokenFor(testenv.DocB), Labels: map[string]string{"team": "legal"}}, {ID: testenv.DocC, AuthToken: testenv.SecretTokenC},
 	}})
-	assert.Empty(t, dueChecks(r.store.due(r.clock.Now(), 0, true, 1, "")))
+	assert.Empty(t, storetest.DueChecks(r.store.Due(r.clock.Now(), 0, true, 1, "")))
 }
 
 func TestRequestsAreFilledWithTheDocumentsDueSoonest(t *testing.T) {
 	idle := testenv.T0.Add(-5 * day)
-	r := scheduleRig(t, 3, map[string]time.Time{testenv.DocA: testenv.T0, testenv.DocB: idle, testenv.DocC: idle, testenv.DocD: idle}, testGUID(0xC105ED, 1))
+	r := scheduleRig(t, 3, map[string]time.Time{testenv.DocA: testenv.T0, testenv.DocB: idle, testenv.DocC: idle, testenv.DocD: idle}, testenv.GUID(0xC105ED, 1))
 	// 5 due: ceil(5/3) = 2 requests, the second filled by nothing (none left).
 	assert.Equal(t, roundStats{Documents: 5, Requests: 2}, r.round(0))
 
@@ -179,7 +180,7 @@ func TestRequestsAreFilledWithTheDocumentsDueSoonest(t *testing.T) {
 	assert.Equal(t, roundStats{Documents: 1, Filled: 2, Requests: 1}, r.round(10*time.Minute))
 	assert.Equal(t, testenv.T0.Add(10*time.Minute), statusOf(t, r.store, testenv.DocD).LastCheck, "D was due soonest now")
 	assert.Equal(t, testenv.T0.Add(10*time.Minute), statusOf(t, r.store, testenv.DocB).LastCheck, "then B, checked before C")
-	assert.Equal(t, testenv.T0, statusOf(t, r.store, testGUID(0xC105ED, 1)).LastCheck, "closed documents do not ride along")
+	assert.Equal(t, testenv.T0, statusOf(t, r.store, testenv.GUID(0xC105ED, 1)).LastCheck, "closed documents do not ride along")
 	assert.Equal(t, []int{3, 3}, r.sim.Stats().DocumentsPerRequest)
 
 	// The idle documents, always riding along, never fall due by themselves.
@@ -193,17 +194,17 @@ func TestRequestsAreFilledWithTheDocumentsDueSoonest(t *testing.T) {
 func TestDueFillsUpToAMultipleOfTheBatch(t *testing.T) {
 	ids := make([]string, 10)
 	for i := range ids {
-		ids[i] = testGUID(0xF111, i)
+		ids[i] = testenv.GUID(0xF111, i)
 	}
-	s := NewStore(StoreConfig{})
-	s.SetWatchList(watchList(ids...))
+	s := collector.NewStore(collector.StoreConfig{})
+	s.SetWatchList(storetest.WatchList(ids...))
 	sched := schedule{interval: time.Hour, maxInterval: time.Hour, terminal: day}
-	checks, n, asked := s.due(testenv.T0, 0, false, 4, "")
+	checks, n, asked := s.Due(testenv.T0, 0, false, 4, "")
 	require.Equal(t, 10, n)
 	require.Len(t, checks, 10, "nothing left to fill with")
 	for i, c := range checks {
 		// Later documents fall due later.
-		s.apply(assuresign.Result{ID: c.ID, Status: assuresign.StatusCreated, RawStatus: "Created", StatusDate: testenv.T0}, testenv.T0.Add(time.Duration(i)*time.Minute), sched, asked)
+		s.Apply(assuresign.Result{ID: c.ID, Status: assuresign.StatusCreated, RawStatus: "Created", StatusDate: testenv.T0}, testenv.T0.Add(time.Duration(i)*time.Minute), sched, asked)
 	}
 	for _, tc := range []struct {
 		at        time.Duration
@@ -214,7 +215,7 @@ func TestDueFillsUpToAMultipleOfTheBatch(t *testing.T) {
 		{at: time.Hour + 4*time.Minute, due: 5, want: 8}, // five: two requests, filled to two batches
 		{at: time.Hour + 9*time.Minute, due: 10, want: 10},
 	} {
-		checks, n, _ := s.due(testenv.T0.Add(tc.at), 0, false, 4, "")
+		checks, n, _ := s.Due(testenv.T0.Add(tc.at), 0, false, 4, "")
 		assert.Equal(t, tc.due, n, "due at %s", tc.at)
 		assert.Len(t, checks, tc.want, "checks at %s", tc.at)
 		for i := 1; i < len(checks); i++ {
@@ -230,24 +231,24 @@ func TestScheduleSurvivesRestart(t *testing.T) {
 	sched := schedule{interval: 5 * time.Minute, maxInterval: time.Hour, terminal: 24 * time.Hour}
 	still := assuresign.Result{ID: testenv.DocA, Status: assuresign.StatusSigningStepInProgress, RawStatus: "SigningStepInProgress",
 		StatusDate: testenv.T0.Add(-72 * time.Hour), Step: 1} // three days at the same step
-	answer := func(s *Store, at time.Time) DocumentState {
-		_, _, asked := s.due(at, 0, false, 1, "")
-		s.apply(still, at, sched, asked)
+	answer := func(s *collector.Store, at time.Time) collector.DocumentState {
+		_, _, asked := s.Due(at, 0, false, 1, "")
+		s.Apply(still, at, sched, asked)
 		_, st := s.State()
 		return st.Documents[0]
 	}
-	before := NewStore(StoreConfig{})
-	before.SetWatchList(watchList(testenv.DocA))
+	before := collector.NewStore(collector.StoreConfig{})
+	before.SetWatchList(storetest.WatchList(testenv.DocA))
 	saved := answer(before, testenv.T0)
 	require.Equal(t, testenv.T0.Add(40*time.Minute), saved.NextCheck, "three idle days: 5m doubled three times")
-	bands := before.checkIntervals(sched, testenv.T0)
+	bands := checkIntervals(before, sched, testenv.T0)
 
-	after := NewStore(StoreConfig{})
-	after.SetWatchList(watchList(testenv.DocA))
+	after := collector.NewStore(collector.StoreConfig{})
+	after.SetWatchList(storetest.WatchList(testenv.DocA))
 	_, st := before.State()
-	after.restore(st, sched, testenv.T0, false)
-	assert.Equal(t, bands, after.checkIntervals(sched, testenv.T0), "the same interval band after the restart")
-	checks, _, _ := after.due(testenv.T0.Add(39*time.Minute), 0, false, 1, "")
+	after.Restore(st, sched, testenv.T0, false)
+	assert.Equal(t, bands, checkIntervals(after, sched, testenv.T0), "the same interval band after the restart")
+	checks, _, _ := after.Due(testenv.T0.Add(39*time.Minute), 0, false, 1, "")
 	assert.Empty(t, checks, "not due before its restored due time")
 	again := answer(after, testenv.T0.Add(40*time.Minute))
 	assert.Equal(t, testenv.T0.Add(80*time.Minute), again.NextCheck, "still stretched after the restart")

@@ -1,4 +1,4 @@
-package collector
+package refresh
 
 import (
 	"bytes"
@@ -12,7 +12,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/collector"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/storetest"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream/upstreamtest"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
@@ -61,10 +64,10 @@ func envelopesAtScale(b *testing.B, envelopes, each int, shared bool) (series, b
 		}
 		listings[id] = l
 	}
-	lister := listerFunc(func(_ context.Context, req assuresign.EnvelopeRequest) (*assuresign.EnvelopeListing, error) {
+	lister := (func(_ context.Context, req assuresign.EnvelopeRequest) (*assuresign.EnvelopeListing, error) {
 		return listings[req.ID], nil
 	})
-	checker := checkerFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+	checker := upstreamtest.CheckFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
 		out := make([]assuresign.Result, len(checks))
 		for i, c := range checks {
 			st := assuresign.StatusSigningStepInProgress
@@ -76,21 +79,21 @@ func envelopesAtScale(b *testing.B, envelopes, each int, shared bool) (series, b
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	store := NewStore(StoreConfig{})
-	r := NewRefresher(RefreshConfig{
+	store := collector.NewStore(collector.StoreConfig{})
+	r := NewRefresher(Config{
 		Interval: time.Minute, TerminalInterval: time.Hour, BatchSize: 50, Concurrency: 4, Timeout: time.Minute,
 		ContextIdentifier: token, Now: func() time.Time { return testenv.T0 }, Coalesce: time.Millisecond,
-		Lister: lister, MaxDocuments: 10000, MaxEnvelopeDocuments: 100,
-	}, store, checker, NewMetrics(prometheus.NewRegistry(), store.Len, time.Minute, false), discardLogger())
+		MaxDocuments: 10000, MaxEnvelopeDocuments: 100,
+	}, store, upstreamtest.WithListing{API: checker, List: lister}, NewMetrics(prometheus.NewRegistry(), store.Len, time.Minute, false), testenv.DiscardLogger())
 	r.SetWatchList(wl)
 	r.round(context.Background(), false)
 	envelopeReg := prometheus.NewRegistry()
 	envelopeReg.MustRegister(NewEnvelopeCollector(r.Envelopes))
 	var out bytes.Buffer
-	if err := store.Metrics().Write(&out, false, false, tailOf("")); err != nil {
+	if err := store.Metrics().Write(&out, false, false, storetest.TailOf("")); err != nil {
 		b.Fatal(err)
 	}
-	out.WriteString(gatherText(b, envelopeReg))
+	out.WriteString(testenv.GatherText(b, envelopeReg))
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	for line := range strings.Lines(out.String()) {

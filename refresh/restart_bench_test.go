@@ -1,4 +1,4 @@
-package collector
+package refresh
 
 import (
 	"path/filepath"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
+	"github.com/assuresign-exporter/assuresign_exporter/collector"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 	"github.com/assuresign-exporter/assuresign_exporter/persistence"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
@@ -55,7 +56,7 @@ func inEnvelopes(b *testing.B, sim *simulator.Simulator, wl *watchlist.List) *wa
 	out.Documents = append(out.Documents, wl.Documents[:dayOpen-n/2]...)
 	out.Documents = append(out.Documents, wl.Documents[dayOpen+n/2:]...)
 	for e := range restartEnvelopes {
-		env := simulator.Envelope{ID: testGUID(0xE4B, e), AuthToken: testGUID(0x70C, e)}
+		env := simulator.Envelope{ID: testenv.GUID(0xE4B, e), AuthToken: testenv.GUID(0x70C, e)}
 		for _, d := range moved[e*restartEnvelopeSize : (e+1)*restartEnvelopeSize] {
 			env.Documents = append(env.Documents, d.ID)
 		}
@@ -91,8 +92,8 @@ func simulateRestart(b *testing.B, persisted, envelopes bool) (requests, documen
 	clock.Set(start.Add(time.Hour + time.Minute))
 	_, next := newDayRefresher(b, sim, wl, 50, dayPollInterval, clock, false)
 	if persisted {
-		var loaded State
-		if err := persistence.Load(path, &loaded, StateFileLimit(10_000)); err != nil {
+		var loaded collector.State
+		if err := persistence.Load(path, &loaded, collector.StateFileLimit(10_000)); err != nil {
 			b.Fatal(err)
 		}
 		next.Restore(loaded)

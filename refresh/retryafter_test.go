@@ -1,4 +1,4 @@
-package collector
+package refresh
 
 import (
 	"context"
@@ -13,6 +13,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/collector"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/storetest"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream/upstreamtest"
 )
 
 // A Retry-After longer than a request could wait holds every request back,
@@ -24,7 +28,7 @@ func TestRetryAfterHoldsRequestsBack(t *testing.T) {
 		calls int
 		limit = true
 	)
-	checker := checkerFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+	checker := upstreamtest.CheckFunc(func(_ context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		calls++
@@ -37,11 +41,11 @@ func TestRetryAfterHoldsRequestsBack(t *testing.T) {
 		}
 		return out, nil
 	})
-	store := NewStore(StoreConfig{})
-	store.SetWatchList(watchList(testGUID(0x429, 1), testGUID(0x429, 2), testGUID(0x429, 3)))
+	store := collector.NewStore(collector.StoreConfig{})
+	store.SetWatchList(storetest.WatchList(testenv.GUID(0x429, 1), testenv.GUID(0x429, 2), testenv.GUID(0x429, 3)))
 	reg := prometheus.NewRegistry()
 	metrics := NewMetrics(reg, store.Len, 5*time.Minute, false)
-	r := NewRefresher(RefreshConfig{Interval: 5 * time.Minute, TerminalInterval: 24 * time.Hour, BatchSize: 1, Concurrency: 1, Timeout: time.Second,
+	r := NewRefresher(Config{Interval: 5 * time.Minute, TerminalInterval: 24 * time.Hour, BatchSize: 1, Concurrency: 1, Timeout: time.Second,
 		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }},
 		store, checker, metrics, slog.New(slog.DiscardHandler))
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
@@ -54,11 +58,11 @@ func TestRetryAfterHoldsRequestsBack(t *testing.T) {
 	assert.Equal(t, 0.0, testutil.ToFloat64(metrics.up))
 
 	advance(5 * time.Minute)
-	require.True(t, r.CheckNow(testGUID(0x429, 1), now))
+	require.True(t, r.CheckNow(testenv.GUID(0x429, 1), now))
 	r.round(context.Background(), true)
 	r.round(context.Background(), false)
 	assert.Equal(t, 1, callCount(), "no request while Retry-After lasts")
-	assert.Len(t, dueChecks(store.due(now, 0, false, 1, "")), 3, "the documents stay due")
+	assert.Len(t, storetest.DueChecks(store.Due(now, 0, false, 1, "")), 3, "the documents stay due")
 
 	mu.Lock()
 	limit = false
@@ -69,5 +73,5 @@ func TestRetryAfterHoldsRequestsBack(t *testing.T) {
 	assert.Equal(t, 3, stats.Requests)
 	assert.Zero(t, stats.Failed)
 	assert.Equal(t, 1.0, testutil.ToFloat64(metrics.up))
-	assert.Equal(t, "Created", statusOf(t, store, testGUID(0x429, 2)).Status)
+	assert.Equal(t, "Created", statusOf(t, store, testenv.GUID(0x429, 2)).Status)
 }

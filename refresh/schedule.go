@@ -1,39 +1,42 @@
-package collector
+package refresh
 
 import (
 	"slices"
 	"time"
 
 	"github.com/prometheus/common/model"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/collector"
 )
 
 // idleDay is how long an open document must sit still for its check interval
 // to double.
 const idleDay = 24 * time.Hour
 
-// schedule says how long a document waits for its next check. An open
+// schedule is the collector.Schedule the refresher gives the store: how long
+// a document waits for its next check. An open
 // document that moved within the last day is asked every interval; for each
 // full day it has sat still since then the interval doubles, up to
 // maxInterval. A closed one is asked every terminal interval.
 type schedule struct{ interval, maxInterval, terminal time.Duration }
 
-// next returns how long d waits after a check at now. It reads only fields
-// a restart can restore (status, lastChange), so the schedule survives one.
-func (s schedule) next(d *document, now time.Time) time.Duration {
-	if d.status.Terminal() {
+// Next returns how long a document waits after a check at now.
+func (s schedule) Next(status assuresign.Status, lastChange, now time.Time) time.Duration {
+	if status.Terminal() {
 		return s.terminal
 	}
 	next := s.interval
-	if d.lastChange.IsZero() {
+	if lastChange.IsZero() {
 		return next // never answered: nothing says it sits still
 	}
-	for idle := now.Sub(d.lastChange); idle >= idleDay && next < s.maxInterval; idle -= idleDay {
+	for idle := now.Sub(lastChange); idle >= idleDay && next < s.maxInterval; idle -= idleDay {
 		next *= 2
 	}
 	return min(next, s.maxInterval)
 }
 
-// bands returns every interval next can give an open document, shortest first.
+// bands returns every interval Next can give an open document, shortest first.
 func (s schedule) bands() []time.Duration {
 	var out []time.Duration
 	for d := s.interval; d < s.maxInterval; d *= 2 {
@@ -51,18 +54,16 @@ type CheckInterval struct {
 
 // checkIntervals counts the watched documents on each of sched's intervals at
 // now, open ones by the interval they would be given now, closed ones last.
-func (s *Store) checkIntervals(sched schedule, now time.Time) []CheckInterval {
+func checkIntervals(s *collector.Store, sched schedule, now time.Time) []CheckInterval {
 	bands := sched.bands()
 	counts := make([]int, len(bands)+1)
-	s.mu.RLock()
-	for _, d := range s.docs {
-		if d.status.Terminal() {
+	s.Schedules(func(status assuresign.Status, lastChange time.Time) {
+		if status.Terminal() {
 			counts[len(bands)]++
 		} else {
-			counts[slices.Index(bands, sched.next(d, now))]++
+			counts[slices.Index(bands, sched.Next(status, lastChange, now))]++
 		}
-	}
-	s.mu.RUnlock()
+	})
 	out := make([]CheckInterval, len(counts))
 	for i, b := range bands {
 		out[i] = CheckInterval{Band: model.Duration(b).String(), Documents: counts[i]}
