@@ -14,6 +14,9 @@ func Each(ctx context.Context, n, limit int, f func(ctx context.Context, i int))
 	sem := make(chan struct{}, max(limit, 1))
 	var wg sync.WaitGroup
 	for i := range n {
+		if ctx.Err() != nil {
+			break
+		}
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
