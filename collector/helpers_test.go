@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +35,7 @@ func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 func watchList(ids ...string) *watchlist.List {
 	wl := &watchlist.List{}
 	for i, id := range ids {
-		wl.Documents = append(wl.Documents, watchlist.Document{ID: id, AuthToken: fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1)})
+		wl.Documents = append(wl.Documents, watchlist.Entry{ID: id, AuthToken: fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1)})
 	}
 	return wl
 }
@@ -178,7 +176,7 @@ func tokenFor(id string) string { return "70CE0000" + id[8:] }
 func (r *rig) watch(ids ...string) {
 	wl := &watchlist.List{}
 	for _, id := range ids {
-		wl.Documents = append(wl.Documents, watchlist.Document{ID: id, AuthToken: tokenFor(id)})
+		wl.Documents = append(wl.Documents, watchlist.Entry{ID: id, AuthToken: tokenFor(id)})
 	}
 	r.store.SetWatchList(wl)
 }
@@ -233,15 +231,6 @@ func documents(s *Store, others ...prometheus.Gatherer) prometheus.Gatherer {
 		}
 		return testenv.ParseText(buf.String())
 	})}, others...)
-}
-
-// writeFile writes data to dir/name with mode perm and returns its path.
-func writeFile(t *testing.T, dir, name, data string, perm os.FileMode) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	require.NoError(t, os.WriteFile(p, []byte(data), perm))
-	require.NoError(t, os.Chmod(p, perm)) // whatever the umask
-	return p
 }
 
 // tailOf returns a tail for Exposition.Write: the exporter's own metrics,

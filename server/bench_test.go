@@ -54,7 +54,7 @@ func labelledDocs(n int, prefix uint32) (*watchlist.List, map[string]int) {
 	for i := range n {
 		id := testGUID(prefix, i)
 		index[id] = i
-		wl.Documents = append(wl.Documents, watchlist.Document{
+		wl.Documents = append(wl.Documents, watchlist.Entry{
 			ID: id, AuthToken: testGUID(0x70CE, i),
 			Labels: map[string]string{"customer": customers[i%len(customers)], "team": fmt.Sprintf("team-%d", i%7)},
 		})
