@@ -422,7 +422,7 @@ func testBrokenWatchFile(t *testing.T) {
 	})
 }
 
-// testBadFlags checks what validateFlags' table test cannot: the exit code,
+// testBadFlags checks what Options.Validate's table test (internal/options) cannot: the exit code,
 // and that nothing panics on the way.
 func testBadFlags(t *testing.T) {
 	good := filepath.Join(t.TempDir(), "watch.yml")
