@@ -26,6 +26,8 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
 	"github.com/assuresign-exporter/assuresign_exporter/collector"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/demo"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/options"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
@@ -51,7 +53,9 @@ func helpFlags(t *testing.T) []helpFlag {
 	out, err := exec.Command(testenv.BuildBinary(t, testenv.ExporterPkg), "--help").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	boolDefaults := map[string]string{}
-	for _, f := range kingpin.CommandLine.Model().Flags {
+	app := kingpin.New(exporterName, "")
+	options.AddFlags(app)
+	for _, f := range app.Model().Flags {
 		if f.IsBoolFlag() {
 			boolDefaults[f.Name] = strings.Join(f.Default, ",")
 		}
@@ -209,27 +213,22 @@ func describedFamilies(t *testing.T) map[string]family {
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "token")
 	require.NoError(t, os.WriteFile(tokenFile, []byte("token\n"), 0o600))
-	// The flags as a run with these would have them: kingpin sets every
-	// other flag to its default. Afterwards every flag is at its default (no
-	// other test reads them unparsed), and the repeatable ones, which
-	// kingpin appends to, as they were.
-	savedWatchFiles, savedListen := *watchFiles, *toolkitFlags.WebListenAddresses
-	_, err := kingpin.CommandLine.Parse([]string{
+	// The flags as a run with these would have them.
+	app := kingpin.New(exporterName, "")
+	o := options.AddFlags(app)
+	_, err := app.Parse([]string{
 		"--watch.file=" + filepath.Join(dir, "watch.yml"),
 		"--webhook.bearer-token-file=" + tokenFile, "--total-shards=2", "--shard=0",
 		"--webhook.shard-url-template=https://exporter-{shard}.example:9865/webhooks/documenttrak",
 		"--persistence.file=" + filepath.Join(dir, "state"),
 	})
 	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, err := kingpin.CommandLine.Parse(nil)
-		assert.NoError(t, err)
-		*watchFiles, *toolkitFlags.WebListenAddresses = savedWatchFiles, savedListen
-	})
+	o.Resolve()
+	require.NoError(t, o.Validate())
 
 	reg := &recordingRegistry{Registry: prometheus.NewRegistry()}
 	logger := slog.New(slog.DiscardHandler)
-	e, err := buildCollector(reg, "", logger)
+	e, err := buildExporter(o, reg, "", logger)
 	require.NoError(t, err)
 	require.NoError(t, e.restore())
 	_, err = e.buildServers()
@@ -470,7 +469,7 @@ func TestREADMECommands(t *testing.T) {
 	t.Run("demo", func(t *testing.T) {
 		t.Parallel()
 		cmd, comment := withoutComment(findPrefix(t, cmds, "go run . "))
-		assert.Contains(t, comment, "http://"+demoListen+"/", "the URL the README says to open")
+		assert.Contains(t, comment, "http://"+options.DemoListen+"/", "the URL the README says to open")
 		args := strings.Fields(strings.TrimPrefix(cmd, "go run . "))
 		require.Contains(t, args, "--demo")
 		// A port of its own: other tests may run a demo at the same time.
@@ -481,7 +480,7 @@ func TestREADMECommands(t *testing.T) {
 			// without a status: check_success 0).
 			last, _ := x.Value("assuresign_last_refresh_success_timestamp_seconds")
 			n := len(x.Families["assuresign_document_check_success"].GetMetric())
-			return last > 0 && n == demoWatchedDocuments(), fmt.Sprintf("%d documents answered for on /metrics (want %d), last round %v", n, demoWatchedDocuments(), last)
+			return last > 0 && n == demo.WatchedDocuments(), fmt.Sprintf("%d documents answered for on /metrics (want %d), last round %v", n, demo.WatchedDocuments(), last)
 		})
 	})
 

@@ -249,12 +249,12 @@ func TestAlertRunbooks(t *testing.T) {
 // linkRe is a Markdown link or image: its target, less any title.
 var linkRe = regexp.MustCompile(`\]\(([^)\s]+)(?:\s+"[^"]*")?\)`)
 
-// TestDocLinks: every relative link of the READMEs, the CHANGELOG and docs/ leads to a file
+// TestDocLinks: every relative link of the READMEs, CONTRIBUTING.md, the CHANGELOG and docs/ leads to a file
 // that exists and, into a Markdown file, to a heading it has.
 func TestDocLinks(t *testing.T) {
 	pages, err := filepath.Glob("docs/*.md")
 	require.NoError(t, err)
-	pages = append(pages, "README.md", "CHANGELOG.md", "mixin/README.md", "deploy/helm/assuresign-exporter/README.md")
+	pages = append(pages, "README.md", "CONTRIBUTING.md", "CHANGELOG.md", "mixin/README.md", "deploy/helm/assuresign-exporter/README.md")
 	inlineCode := regexp.MustCompile("`[^`]*`")
 	for _, page := range pages {
 		for _, l := range proseLines(readDoc(t, page)) {

@@ -10,7 +10,7 @@ import (
 // the man page (--help-man): its NAME line and its DESCRIPTION.
 const (
 	appSummary     = "A Prometheus exporter and alerting sidecar for AssureSign e-signature documents."
-	appDescription = appSummary + " It asks AssureSign's DocumentNOW CheckStatus about the documents and envelopes that the watch files list, " +
+	appDescription = appSummary + " It asks AssureSign about the documents (DocumentNOW CheckStatus) and envelopes (ListEnvelopeDocuments) that the watch files list, " +
 		"in batches and in a slow background round, and serves their statuses from its cache on /metrics, with a landing page on /; " +
 		"a DocumentTRAK notification has a document checked at once. With --check it asks once, prints a table and exits; " +
 		"with --demo it runs against a built-in simulator. Documentation: https://github.com/assuresign-exporter/assuresign_exporter"

@@ -22,6 +22,7 @@ import (
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/check"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
@@ -421,7 +422,7 @@ func testBrokenWatchFile(t *testing.T) {
 	})
 }
 
-// testBadFlags checks what validateFlags' table test cannot: the exit code,
+// testBadFlags checks what Options.Validate's table test (internal/options) cannot: the exit code,
 // and that nothing panics on the way.
 func testBadFlags(t *testing.T) {
 	good := filepath.Join(t.TempDir(), "watch.yml")
@@ -601,7 +602,7 @@ func testDemoCheck(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	require.ErrorAs(t, err, &exit, "%s", out)
-	assert.Equal(t, checkIncomplete, exit.ExitCode(), "%s", out)
+	assert.Equal(t, check.Incomplete, exit.ExitCode(), "%s", out)
 	m = regexp.MustCompile(`(\d+) of (\d+) documents have a status`).FindStringSubmatch(string(out))
 	require.NotNil(t, m, "%s", out)
 	assert.Equal(t, atoi(t, m[2])-1, atoi(t, m[1]), "all but one document have a status")
@@ -630,26 +631,13 @@ func testDemoCheckGoRun(t *testing.T) {
 	assert.Regexp(t, `^ASSURESIGN_CONTEXT_IDENTIFIER=\S+ go run \. --check `, command, "not the go-build binary, which may be gone")
 	require.NoError(t, os.Remove(exe), "go run's binary is gone")
 
-	check := exec.Command("sh", "-c", command)
-	check.Env = os.Environ() // go needs its own (GOCACHE, HOME)
-	out, err := check.CombinedOutput()
+	checkCmd := exec.Command("sh", "-c", command)
+	checkCmd.Env = os.Environ() // go needs its own (GOCACHE, HOME)
+	out, err := checkCmd.CombinedOutput()
 	var exit *exec.ExitError
 	require.ErrorAs(t, err, &exit, "%s", out)
-	assert.Equal(t, checkIncomplete, exit.ExitCode(), "%s", out)
+	assert.Equal(t, check.Incomplete, exit.ExitCode(), "%s", out)
 	assert.Contains(t, string(out), "FAILED: documents without a status: 1", "only the document meant to fail fails")
-}
-
-func TestDemoCheckProgram(t *testing.T) {
-	for exe, want := range map[string]string{
-		"/tmp/go-build2159638305/b001/exe/assuresign_exporter":   "go run .",
-		"/home/me/.cache/go-build/4f/4f0c-d/assuresign_exporter": "go run .",
-		"/usr/local/bin/assuresign_exporter":                     "/usr/local/bin/assuresign_exporter",
-		"/home/me/go-builds/assuresign_exporter":                 "/home/me/go-builds/assuresign_exporter",
-		"/opt/my exporter/assuresign_exporter":                   "'/opt/my exporter/assuresign_exporter'",
-		"/home/me/src/assuresign_exporter/assuresign_exporter":   "/home/me/src/assuresign_exporter/assuresign_exporter",
-	} {
-		assert.Equal(t, want, demoCheckProgram(exe), exe)
-	}
 }
 
 // testDemoLoopback starts the demo without --web.listen-address: it listens

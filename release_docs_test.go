@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/assuresign-exporter/assuresign_exporter/internal/demo"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -108,8 +109,8 @@ func TestREADMEDemoCount(t *testing.T) {
 	readme := strings.Join(strings.Fields(readDoc(t, "README.md")), " ")
 	m := regexp.MustCompile(`watch list of (\d+) documents \(the count its landing page shows: (\d+) by their id and (\d+) in two envelopes, of (\d+) and (\d+)\)`).FindStringSubmatch(readme)
 	require.NotNil(t, m, "README.md: no count of the demo's documents")
-	want := []int{demoWatchedDocuments(), demoDocuments, demoWatchedDocuments() - demoDocuments}
-	want = append(want, demoEnvelopeSizes...)
+	want := []int{demo.WatchedDocuments(), demo.Documents, demo.WatchedDocuments() - demo.Documents}
+	want = append(want, demo.EnvelopeSizes...)
 	got := make([]int, len(m)-1)
 	for i, s := range m[1:] {
 		got[i] = atoi(t, s)

@@ -25,7 +25,7 @@ import (
 //   - C: never checked.
 func fixedStore() *Store {
 	s := NewStore(StoreConfig{})
-	s.SetWatchList(&watchlist.List{Documents: []watchlist.Document{
+	s.SetWatchList(&watchlist.List{Documents: []watchlist.Entry{
 		{ID: testenv.DocA, AuthToken: testenv.SecretTokenA, Labels: map[string]string{"customer": "acme", "note": "say \"hi\" \\ C:\\dir\nline 2"}},
 		{ID: testenv.DocB, AuthToken: testenv.SecretTokenB},
 		{ID: testenv.DocC, AuthToken: testenv.SecretTokenC, ContextIdentifier: testenv.SecretDocContext},

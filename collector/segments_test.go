@@ -26,7 +26,7 @@ func segmentStore(t testing.TB, n int, cfg StoreConfig) *Store {
 	s := NewStore(cfg)
 	wl := &watchlist.List{}
 	for i := range n {
-		wl.Documents = append(wl.Documents, watchlist.Document{
+		wl.Documents = append(wl.Documents, watchlist.Entry{
 			ID: fmt.Sprintf("%08X-0000-4000-8000-%012X", i, i), AuthToken: "00000000-0000-4000-8000-000000000001",
 			Labels: map[string]string{"customer": fmt.Sprintf("c%d", i%7)},
 		})

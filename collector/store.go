@@ -43,7 +43,7 @@ type StoreConfig struct {
 }
 
 type document struct {
-	watched watchlist.Document // holds the secrets; never leaves the package except as a Check
+	watched watchlist.Entry // holds the secrets; never leaves the package except as a Check
 
 	status     assuresign.Status
 	rawStatus  string
@@ -191,11 +191,7 @@ func (s *Store) Due(now time.Time, slack time.Duration, urgentOnly bool, batch i
 	}
 	for _, id := range due {
 		d := s.docs[id]
-		ctx := d.watched.ContextIdentifier
-		if ctx == "" {
-			ctx = contextIdentifier
-		}
-		checks = append(checks, assuresign.Check{ID: id, AuthToken: d.watched.AuthToken, ContextIdentifier: ctx})
+		checks = append(checks, assuresign.Check{ID: id, AuthToken: d.watched.AuthToken, ContextIdentifier: d.watched.ContextIdentifierOr(contextIdentifier)})
 	}
 	return checks, n, s.marks
 }

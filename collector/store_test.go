@@ -49,7 +49,7 @@ func TestStoreSetWatchListKeepsKnownDocuments(t *testing.T) {
 
 func TestStoreDueUsesTheDocumentsOwnContextIdentifier(t *testing.T) {
 	s := NewStore(StoreConfig{})
-	s.SetWatchList(&watchlist.List{Documents: []watchlist.Document{
+	s.SetWatchList(&watchlist.List{Documents: []watchlist.Entry{
 		{ID: testenv.DocA, AuthToken: testenv.SecretTokenA},
 		{ID: testenv.DocB, AuthToken: testenv.SecretTokenB, ContextIdentifier: testenv.SecretDocContext},
 	}})

@@ -156,14 +156,14 @@ func newStack(t *testing.T, docs []document) *stack {
 	}
 	docsJSON, err := json.Marshal(simDocs)
 	require.NoError(t, err)
-	writeFile(t, filepath.Join(s.dir, "documents.json"), string(docsJSON))
-	writeFile(t, filepath.Join(s.dir, "context"), contextID+"\n")
+	testenv.WriteFile(t, filepath.Join(s.dir, "documents.json"), string(docsJSON), 0o600)
+	testenv.WriteFile(t, filepath.Join(s.dir, "context"), contextID+"\n", 0o600)
 	s.sim = testenv.StartSimulator(t,
 		"--listen", "127.0.0.1:0", "--context-file", filepath.Join(s.dir, "context"), "--documents", filepath.Join(s.dir, "documents.json"))
 	s.procs = append(s.procs, s.sim.Process)
 	s.simURL = s.sim.URL
-	writeFile(t, filepath.Join(s.dir, "watch.yml"), watch.String())
-	writeFile(t, filepath.Join(s.dir, "webhook-token"), webhookToken+"\n")
+	testenv.WriteFile(t, filepath.Join(s.dir, "watch.yml"), watch.String(), 0o600)
+	testenv.WriteFile(t, filepath.Join(s.dir, "webhook-token"), webhookToken+"\n", 0o600)
 	return s
 }
 
@@ -193,7 +193,7 @@ func (s *stack) startMonitoring(t *testing.T, tools map[string]string, targets .
 	amAddr := testenv.FreeAddr(t)
 	s.amURL = "http://" + amAddr
 	amConfig := filepath.Join(dir, "alertmanager.yml")
-	writeFile(t, amConfig, fmt.Sprintf(`route:
+	testenv.WriteFile(t, amConfig, fmt.Sprintf(`route:
   receiver: e2e
   group_by: [alertname, document_id]
   group_wait: 1s
@@ -204,7 +204,8 @@ receivers:
     webhook_configs:
       - url: %q
         send_resolved: true
-`, sinkSrv.URL+"/alertmanager"))
+`, sinkSrv.URL+"/alertmanager"), 0o600)
+
 	runTool(t, tools["amtool"], "check-config", amConfig)
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "alertmanager-data"), 0o700))
 	am := testenv.Start(t, exec.Command(tools["prometheus-alertmanager"],
@@ -224,12 +225,12 @@ receivers:
 	require.NoError(t, err)
 	alertsCopy, err := rewriteAlerts(string(src))
 	require.NoError(t, err)
-	writeFile(t, filepath.Join(dir, "alerts.yml"), alertsCopy)
+	testenv.WriteFile(t, filepath.Join(dir, "alerts.yml"), alertsCopy, 0o600)
 	promAddr := testenv.FreeAddr(t)
 	targetsJSON, err := json.Marshal(targets) // a YAML flow sequence
 	require.NoError(t, err)
 	promConfig := filepath.Join(dir, "prometheus.yml")
-	writeFile(t, promConfig, fmt.Sprintf(`global:
+	testenv.WriteFile(t, promConfig, fmt.Sprintf(`global:
   scrape_interval: 1s
   scrape_timeout: 1s
   evaluation_interval: 1s
@@ -245,7 +246,8 @@ scrape_configs:
   - job_name: assuresign
     static_configs:
       - targets: %s
-`, filepath.Join(dir, "alerts.yml"), filepath.Join(s.examples, "rules.yml"), amAddr, targetsJSON))
+`, filepath.Join(dir, "alerts.yml"), filepath.Join(s.examples, "rules.yml"), amAddr, targetsJSON), 0o600)
+
 	// Checks the generated configuration and the edited copy of alerts.yml
 	// (check.sh checks the shipped files).
 	runTool(t, tools["promtool"], "check", "config", promConfig)

@@ -45,16 +45,17 @@ func TestEnvelopeDeclineEndToEnd(t *testing.T) {
 	assert.NoError(t, err)
 	envJSON, err := json.Marshal([]map[string]any{{"id": e2eEnvelope, "auth_token": e2eEnvelopeToken, "documents": ids}})
 	assert.NoError(t, err)
-	writeFile(t, filepath.Join(s.dir, "documents.json"), string(docsJSON))
-	writeFile(t, filepath.Join(s.dir, "envelopes.json"), string(envJSON))
-	writeFile(t, filepath.Join(s.dir, "context"), contextID+"\n")
+	testenv.WriteFile(t, filepath.Join(s.dir, "documents.json"), string(docsJSON), 0o600)
+	testenv.WriteFile(t, filepath.Join(s.dir, "envelopes.json"), string(envJSON), 0o600)
+	testenv.WriteFile(t, filepath.Join(s.dir, "context"), contextID+"\n", 0o600)
 	s.sim = testenv.StartSimulator(t, "--listen", "127.0.0.1:0", "--context-file", filepath.Join(s.dir, "context"),
 		"--documents", filepath.Join(s.dir, "documents.json"), "--envelopes", filepath.Join(s.dir, "envelopes.json"))
 	s.procs = append(s.procs, s.sim.Process)
 	s.simURL = s.sim.URL
-	writeFile(t, filepath.Join(s.dir, "watch.yml"), fmt.Sprintf(
-		"envelopes:\n  - id: %s\n    auth_token: %s\n    labels:\n      customer: acme\n      team: sales\n", e2eEnvelope, e2eEnvelopeToken))
-	writeFile(t, filepath.Join(s.dir, "webhook-token"), webhookToken+"\n")
+	testenv.WriteFile(t, filepath.Join(s.dir, "watch.yml"), fmt.Sprintf(
+		"envelopes:\n  - id: %s\n    auth_token: %s\n    labels:\n      customer: acme\n      team: sales\n", e2eEnvelope, e2eEnvelopeToken), 0o600)
+
+	testenv.WriteFile(t, filepath.Join(s.dir, "webhook-token"), webhookToken+"\n", 0o600)
 	s.exporterArgs = []string{"--refresh.interval=2s"}
 	s.runExporter(t, "127.0.0.1:0")
 	s.startMonitoring(t, tools, s.exporterAddr)

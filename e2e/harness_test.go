@@ -64,13 +64,6 @@ func moduleRoot(t *testing.T) string {
 	return root
 }
 
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // ---------------------------------------------------------------- waiting
 
 // eventually is testenv.EventuallyEvery, failing at once if a process of the

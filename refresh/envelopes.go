@@ -40,7 +40,7 @@ type Expansion struct {
 	direct    map[string]bool   // the watch list's own documents
 	owner     map[string]string // listed document: the envelope that keeps it
 	pairs     int               // envelope-document pairs taken
-	Documents []watchlist.Document
+	Documents []watchlist.Entry
 }
 
 // NewExpansion starts an expansion of wl's envelopes.
@@ -72,7 +72,7 @@ type RefusedDocument struct {
 // A listing over a limit is refused whole (errTooManyDocuments): nothing of it
 // is taken. A document also listed directly is kept (it is exported as the
 // envelope's) but watched with its direct entry.
-func (x *Expansion) Add(env watchlist.Document, listed []assuresign.EnvelopeDocument) (kept []assuresign.EnvelopeDocument, refused []RefusedDocument, err error) {
+func (x *Expansion) Add(env watchlist.Entry, listed []assuresign.EnvelopeDocument) (kept []assuresign.EnvelopeDocument, refused []RefusedDocument, err error) {
 	if l := x.limits.MaxEnvelopeDocuments; l > 0 && len(listed) > l {
 		return nil, nil, errTooManyDocuments{fmt.Sprintf("the envelope lists %d documents", len(listed)), "--watch.max-envelope-documents", l}
 	}
@@ -95,7 +95,7 @@ func (x *Expansion) Add(env watchlist.Document, listed []assuresign.EnvelopeDocu
 	for _, d := range kept {
 		x.owner[d.ID] = env.ID
 		if !x.direct[d.ID] {
-			x.Documents = append(x.Documents, watchlist.Document{ID: d.ID, AuthToken: d.AuthToken, ContextIdentifier: env.ContextIdentifier, Labels: env.Labels})
+			x.Documents = append(x.Documents, watchlist.Entry{ID: d.ID, AuthToken: d.AuthToken, ContextIdentifier: env.ContextIdentifier, Labels: env.Labels})
 		}
 	}
 	return kept, refused, nil
@@ -103,7 +103,7 @@ func (x *Expansion) Add(env watchlist.Document, listed []assuresign.EnvelopeDocu
 
 // envelope is a watched envelope and what its last good listing said.
 type envelope struct {
-	watched   watchlist.Document            // the envelopes: entry; holds secrets
+	watched   watchlist.Entry               // the envelopes: entry; holds secrets
 	listed    []assuresign.EnvelopeDocument // the last good listing; AuthTokens are secrets
 	documents []assuresign.EnvelopeDocument // those of listed it keeps (see Expansion)
 	tried     bool                          // a listing was attempted
@@ -124,7 +124,7 @@ type envelopes struct {
 	byID     map[string]*envelope
 	order    []string // in watch-list order
 	limits   EnvelopeLimits
-	expanded []watchlist.Document
+	expanded []watchlist.Entry
 	warned   map[string]bool // warnings already logged: each is logged once while it holds
 }
 
@@ -226,7 +226,7 @@ func (e *envelopes) watched() *watchlist.List {
 // listing is one envelope to list, or listed.
 type listing struct {
 	id      string
-	watched watchlist.Document // the entry it was listed for
+	watched watchlist.Entry // the entry it was listed for
 	req     assuresign.EnvelopeRequest
 	got     *assuresign.EnvelopeListing
 	err     error
@@ -246,11 +246,7 @@ func (e *envelopes) due(now time.Time, urgentOnly bool, maxInterval time.Duratio
 		if !env.urgent && !periodic {
 			continue
 		}
-		ctx := env.watched.ContextIdentifier
-		if ctx == "" {
-			ctx = contextIdentifier
-		}
-		out = append(out, listing{id: id, watched: env.watched, req: assuresign.EnvelopeRequest{ID: id, AuthToken: env.watched.AuthToken, ContextIdentifier: ctx}})
+		out = append(out, listing{id: id, watched: env.watched, req: assuresign.EnvelopeRequest{ID: id, AuthToken: env.watched.AuthToken, ContextIdentifier: env.watched.ContextIdentifierOr(contextIdentifier)}})
 	}
 	return out
 }

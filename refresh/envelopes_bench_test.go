@@ -53,7 +53,7 @@ func envelopesAtScale(b *testing.B, envelopes, each int, shared bool) (series, b
 	wl := &watchlist.List{}
 	for e := range envelopes {
 		id := fmt.Sprintf("E%07X-0000-4000-8000-%012X", e, e)
-		wl.Envelopes = append(wl.Envelopes, watchlist.Document{ID: id, AuthToken: token, Labels: map[string]string{"customer": fmt.Sprintf("c%d", e%7)}})
+		wl.Envelopes = append(wl.Envelopes, watchlist.Entry{ID: id, AuthToken: token, Labels: map[string]string{"customer": fmt.Sprintf("c%d", e%7)}})
 		l := &assuresign.EnvelopeListing{}
 		for d := range each {
 			n := e*each + d

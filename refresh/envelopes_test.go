@@ -69,8 +69,8 @@ func envelopeRig(t *testing.T, cfg Config) (*rig, *watchlist.List) {
 	r.sim.PutEnvelope(simulator.Envelope{ID: envA, AuthToken: envToken, Documents: envDocs})
 	r.sim.PutEnvelope(simulator.Envelope{ID: envFaulty, AuthToken: envToken, Documents: []string{docA}, Fault: true})
 	wl := &watchlist.List{
-		Documents: []watchlist.Document{{ID: docA, AuthToken: tokenFor(docA)}},
-		Envelopes: []watchlist.Document{
+		Documents: []watchlist.Entry{{ID: docA, AuthToken: tokenFor(docA)}},
+		Envelopes: []watchlist.Entry{
 			{ID: envA, AuthToken: envToken, Labels: map[string]string{"customer": "acme"}},
 			{ID: envFaulty, AuthToken: envToken},
 		},
@@ -205,7 +205,7 @@ func TestEnvelopeStatusRule(t *testing.T) {
 // direct entry says, with one warning however often the list is applied.
 func TestEnvelopeDocumentAlsoListedDirectly(t *testing.T) {
 	r, wl := envelopeRig(t, Config{})
-	wl.Documents = append(wl.Documents, watchlist.Document{ID: envDocs[1], AuthToken: listedTokens[envDocs[1]], Labels: map[string]string{"team": "legal"}})
+	wl.Documents = append(wl.Documents, watchlist.Entry{ID: envDocs[1], AuthToken: listedTokens[envDocs[1]], Labels: map[string]string{"team": "legal"}})
 	r.refresher.SetWatchList(wl)
 	r.round(0)
 	r.refresher.SetWatchList(wl)
@@ -343,7 +343,7 @@ func TestEnvelopeReload(t *testing.T) {
 	listings := r.sim.Stats().Listings
 
 	changed := *wl
-	changed.Envelopes = []watchlist.Document{{ID: envA, AuthToken: testenv.RandomGUID(), Labels: wl.Envelopes[0].Labels}}
+	changed.Envelopes = []watchlist.Entry{{ID: envA, AuthToken: testenv.RandomGUID(), Labels: wl.Envelopes[0].Labels}}
 	r.refresher.SetWatchList(&changed)
 	r.clock.Set(testenv.T0.Add(time.Minute))
 	r.refresher.round(context.Background(), true)
@@ -371,7 +371,7 @@ func TestEnvelopeListingRetryAfter(t *testing.T) {
 			next.ServeHTTP(w, req)
 		})
 	}})
-	r.refresher.SetWatchList(&watchlist.List{Envelopes: []watchlist.Document{{ID: envA, AuthToken: envToken}}})
+	r.refresher.SetWatchList(&watchlist.List{Envelopes: []watchlist.Entry{{ID: envA, AuthToken: envToken}}})
 	r.round(0)
 	assert.True(t, testenv.T0.Add(120*time.Second).Equal(r.refresher.Upstream().HeldUntil), "held until %v", r.refresher.Upstream().HeldUntil)
 	assert.Equal(t, 1.0, testutil.ToFloat64(r.refresher.metrics.envelopeListings.WithLabelValues("http_429")))
@@ -382,18 +382,18 @@ func TestEnvelopeListingRetryAfter(t *testing.T) {
 // ContextIdentifier, is not recorded: the envelope stays due at once.
 func TestEnvelopeListingOfChangedCredentialsIgnored(t *testing.T) {
 	never := func([]string) bool { return false }
-	for name, change := range map[string]func(*watchlist.Document){
-		"auth token": func(d *watchlist.Document) { d.AuthToken = testenv.RandomGUID() },
-		"context":    func(d *watchlist.Document) { d.ContextIdentifier = testenv.RandomGUID() },
+	for name, change := range map[string]func(*watchlist.Entry){
+		"auth token": func(d *watchlist.Entry) { d.AuthToken = testenv.RandomGUID() },
+		"context":    func(d *watchlist.Entry) { d.ContextIdentifier = testenv.RandomGUID() },
 	} {
 		var e envelopes
-		entry := watchlist.Document{ID: envA, AuthToken: envToken}
-		require.Equal(t, 1, e.set(&watchlist.List{Envelopes: []watchlist.Document{entry}}, testenv.DiscardLogger(), nil), name)
+		entry := watchlist.Entry{ID: envA, AuthToken: envToken}
+		require.Equal(t, 1, e.set(&watchlist.List{Envelopes: []watchlist.Entry{entry}}, testenv.DiscardLogger(), nil), name)
 		due := e.due(testenv.T0, true, time.Hour, "", never)
 		require.Len(t, due, 1, name)
 
 		change(&entry)
-		e.set(&watchlist.List{Envelopes: []watchlist.Document{entry}}, testenv.DiscardLogger(), nil)
+		e.set(&watchlist.List{Envelopes: []watchlist.Entry{entry}}, testenv.DiscardLogger(), nil)
 		due[0].got = &assuresign.EnvelopeListing{Documents: []assuresign.EnvelopeDocument{{ID: envDocs[0]}}}
 		assert.False(t, e.record(due, testenv.T0, testenv.DiscardLogger(), nil), name)
 		assert.Empty(t, e.byID[envA].documents, name)
@@ -462,7 +462,7 @@ func TestEnvelopeLimitsCountExportedPairs(t *testing.T) {
 			r, wl := envelopeRig(t, tc.cfg)
 			// envDocs[0] and envDocs[1] directly too: 3 distinct documents, 5 exported pairs.
 			for _, id := range envDocs[:2] {
-				wl.Documents = append(wl.Documents, watchlist.Document{ID: id, AuthToken: listedTokens[id]})
+				wl.Documents = append(wl.Documents, watchlist.Entry{ID: id, AuthToken: listedTokens[id]})
 			}
 			r.refresher.SetWatchList(wl)
 			r.round(0)
@@ -495,7 +495,7 @@ func TestEnvelopeCannotTakeAnothersDocuments(t *testing.T) {
 	putListed(r, assuresign.StatusCreated, 0, own)
 	r.sim.Put(simulator.Document{ID: envA, AuthToken: testenv.RandomGUID(), Status: assuresign.StatusCreated, StatusDate: testenv.T0})
 	r.sim.PutEnvelope(simulator.Envelope{ID: envB, AuthToken: envToken, Documents: []string{envDocs[0], envA, own}})
-	wl.Envelopes = append(wl.Envelopes, watchlist.Document{ID: envB, AuthToken: envToken, Labels: map[string]string{"customer": "mallory"}})
+	wl.Envelopes = append(wl.Envelopes, watchlist.Entry{ID: envB, AuthToken: envToken, Labels: map[string]string{"customer": "mallory"}})
 	r.refresher.SetWatchList(wl)
 	r.round(0)
 	r.round(time.Hour)

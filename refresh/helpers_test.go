@@ -123,7 +123,7 @@ func tokenFor(id string) string { return "70CE0000" + id[8:] }
 func (r *rig) watch(ids ...string) {
 	wl := &watchlist.List{}
 	for _, id := range ids {
-		wl.Documents = append(wl.Documents, watchlist.Document{ID: id, AuthToken: tokenFor(id)})
+		wl.Documents = append(wl.Documents, watchlist.Entry{ID: id, AuthToken: tokenFor(id)})
 	}
 	r.store.SetWatchList(wl)
 }

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
@@ -235,7 +236,7 @@ func TestReloadedDocumentsAreCheckedWithinSeconds(t *testing.T) {
 	entry := func(id string) string {
 		return fmt.Sprintf("  - id: %s\n    auth_token: %s\n", id, tokenFor(id))
 	}
-	path := testenv.WriteFile(t, dir, "watch.yml", "documents:\n"+entry(testenv.DocA), 0o600)
+	path := testenv.WriteFile(t, filepath.Join(dir, "watch.yml"), "documents:\n"+entry(testenv.DocA), 0o600)
 	wf := watchlist.NewFile(path, 100, false, prometheus.NewRegistry(), r.logger)
 	load := func() {
 		t.Helper()
@@ -249,7 +250,7 @@ func TestReloadedDocumentsAreCheckedWithinSeconds(t *testing.T) {
 	assert.Equal(t, 1, r.sim.Stats().Documents, "the first round checked A")
 
 	// A reload adding B: checked at once, not in an hour.
-	testenv.WriteFile(t, dir, "watch.yml", "documents:\n"+entry(testenv.DocA)+entry(testenv.DocB), 0o600)
+	testenv.WriteFile(t, filepath.Join(dir, "watch.yml"), "documents:\n"+entry(testenv.DocA)+entry(testenv.DocB), 0o600)
 	load()
 	require.Eventually(t, func() bool { return statusOf(t, r.store, testenv.DocB).Status == "Created" }, waitFor, tick)
 	assert.Equal(t, []int{1, 2}, r.sim.Stats().DocumentsPerRequest, "one request for B, which A, open, rode along in")
@@ -491,7 +492,7 @@ func TestExceptionsOnlyResultKeepsTheStatus(t *testing.T) {
 	// The watch file now has a wrong AuthToken for A: AssureSign answers
 	// with an exception and no StatusType.
 	r.sim.Update(testenv.DocA, func(d *simulator.Document) { d.Status = assuresign.StatusCompleted })
-	r.store.SetWatchList(&watchlist.List{Documents: []watchlist.Document{{ID: testenv.DocA, AuthToken: testenv.SecretTokenWrong}, {ID: testenv.DocB, AuthToken: tokenFor(testenv.DocB)}}})
+	r.store.SetWatchList(&watchlist.List{Documents: []watchlist.Entry{{ID: testenv.DocA, AuthToken: testenv.SecretTokenWrong}, {ID: testenv.DocB, AuthToken: tokenFor(testenv.DocB)}}})
 	stats := r.round(5 * time.Minute)
 	assert.Zero(t, stats.Failed)
 	a := statusOf(t, r.store, testenv.DocA)
@@ -559,7 +560,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	r.sim.Put(simulator.Document{ID: testenv.DocB, AuthToken: testenv.SecretTokenB, Status: assuresign.StatusCreated, StatusDate: testenv.T0})
 	r.sim.Put(simulator.Document{ID: testenv.DocC, AuthToken: testenv.SecretTokenC, Status: assuresign.StatusCreated, StatusDate: testenv.T0})
 	dir := t.TempDir()
-	path := testenv.WriteFile(t, dir, "watch.yml", fmt.Sprintf(`documents:
+	path := testenv.WriteFile(t, filepath.Join(dir, "watch.yml"), fmt.Sprintf(`documents:
   - id: %s
     auth_token: %s
     labels: {customer: acme}
@@ -598,7 +599,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	r.round(11 * time.Hour)
 
 	// A mistyped secret in a watch file must not show in the load error.
-	bad := testenv.WriteFile(t, dir, "bad.yml", fmt.Sprintf("documents:\n  - id: %s\n    auth_token: %s\n", testenv.DocA, testenv.SecretTokenA[:35]), 0o600)
+	bad := testenv.WriteFile(t, filepath.Join(dir, "bad.yml"), fmt.Sprintf("documents:\n  - id: %s\n    auth_token: %s\n", testenv.DocA, testenv.SecretTokenA[:35]), 0o600)
 	_, err = watchlist.NewFile(bad, 100, false, prometheus.NewRegistry(), r.logger).Load()
 	require.Error(t, err)
 	testenv.KnownSecrets.AssertNone(t, "the load error", err.Error())

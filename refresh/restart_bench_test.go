@@ -49,7 +49,7 @@ const restartEnvelopes, restartEnvelopeSize = 20, 5
 func inEnvelopes(b *testing.B, sim *simulator.Simulator, wl *watchlist.List) *watchlist.List {
 	b.Helper()
 	n := restartEnvelopes * restartEnvelopeSize
-	var moved []watchlist.Document
+	var moved []watchlist.Entry
 	moved = append(moved, wl.Documents[dayOpen-n/2:dayOpen]...)
 	moved = append(moved, wl.Documents[dayOpen:dayOpen+n/2]...)
 	out := &watchlist.List{}
@@ -61,7 +61,7 @@ func inEnvelopes(b *testing.B, sim *simulator.Simulator, wl *watchlist.List) *wa
 			env.Documents = append(env.Documents, d.ID)
 		}
 		sim.PutEnvelope(env)
-		out.Envelopes = append(out.Envelopes, watchlist.Document{ID: env.ID, AuthToken: env.AuthToken})
+		out.Envelopes = append(out.Envelopes, watchlist.Entry{ID: env.ID, AuthToken: env.AuthToken})
 	}
 	return out
 }

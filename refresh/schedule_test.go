@@ -146,7 +146,7 @@ func TestChangesNotificationsAndReloadsResetTheInterval(t *testing.T) {
 	// C's AuthToken is corrected by a reload at 40m.
 	r.sim.Update(testenv.DocC, func(d *simulator.Document) { d.AuthToken = testenv.SecretTokenC })
 	r.clock.Set(testenv.T0.Add(40 * time.Minute))
-	r.store.SetWatchList(&watchlist.List{Documents: []watchlist.Document{
+	r.store.SetWatchList(&watchlist.List{Documents: []watchlist.Entry{
 		{ID: testenv.DocA, AuthToken: tokenFor(testenv.DocA)}, {ID: testenv.DocB, AuthToken: tokenFor(testenv.DocB)}, {ID: testenv.DocC, AuthToken: testenv.SecretTokenC},
 	}})
 	r.refresher.round(context.Background(), true)
@@ -159,7 +159,7 @@ func TestChangesNotificationsAndReloadsResetTheInterval(t *testing.T) {
 
 	// A relabelling says nothing of the document: no reset.
 	r.clock.Set(testenv.T0.Add(81 * time.Minute))
-	r.store.SetWatchList(&watchlist.List{Documents: []watchlist.Document{
+	r.store.SetWatchList(&watchlist.List{Documents: []watchlist.Entry{
 		{ID: testenv.DocA, AuthToken: tokenFor(testenv.DocA)}, {ID: testenv.DocB, AuthToken: tokenFor(testenv.DocB), Labels: map[string]string{"team": "legal"}}, {ID: testenv.DocC, AuthToken: testenv.SecretTokenC},
 	}})
 	assert.Empty(t, storetest.DueChecks(r.store.Due(r.clock.Now(), 0, true, 1, "")))

@@ -30,7 +30,7 @@ func TestRestoreJoinsTheWatchList(t *testing.T) {
 	docs := func(ids ...string) *watchlist.List {
 		wl := &watchlist.List{}
 		for _, id := range ids {
-			wl.Documents = append(wl.Documents, watchlist.Document{ID: id, AuthToken: token[id],
+			wl.Documents = append(wl.Documents, watchlist.Entry{ID: id, AuthToken: token[id],
 				Labels: map[string]string{"customer": label}})
 		}
 		return wl

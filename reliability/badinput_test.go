@@ -40,7 +40,7 @@ func TestBadWatchFiles(t *testing.T) {
 	dir, ctxPath, sim := newAccount(t, docs)
 	path := filepath.Join(dir, "watch.yml")
 	good := watchYAML(docs)
-	writeFile(t, path, good)
+	testenv.ReplaceFile(t, path, good)
 	e := startExporter(t, exporterOpts{watchFile: path, endpoint: sim.Endpoint(), contextFile: ctxPath,
 		flags: map[string]string{"watch.max-documents": "5", "refresh.interval": "2s", "refresh.terminal-interval": "2s"}})
 	testenv.Eventually(t, 20*time.Second, "the first round", func() (bool, string) { return statusesMatch(e.scrape(), docs) })
@@ -133,7 +133,7 @@ func TestBadWatchFiles(t *testing.T) {
 			t.Cleanup(func() {
 				_ = os.Chmod(path, 0o600)
 				_ = os.RemoveAll(path)
-				writeFile(t, path, good)
+				testenv.ReplaceFile(t, path, good)
 				if code, body := e.reload(); code != 200 {
 					t.Errorf("restoring the good file: %d %s", code, body)
 				}
@@ -141,7 +141,7 @@ func TestBadWatchFiles(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(t, path)
 			} else {
-				writeFile(t, path, []byte(tc.yaml))
+				testenv.ReplaceFile(t, path, []byte(tc.yaml))
 			}
 			fig.Message = reloadExpectingError(t, e, tc.viaSIGHUP)
 			checkBadInputError(t, fig.Message, path, tc.lineFrom, tc.line, tc.want)
@@ -190,7 +190,7 @@ func TestBadWatchFiles(t *testing.T) {
 		fig := BadInputFigure{Name: "bad file at start-up: exits non-zero"}
 		defer func() { fig.Rejected = !t.Failed(); Figures.AddBadInput(fig) }()
 		bad := filepath.Join(t.TempDir(), "start.yml")
-		writeFile(t, bad, []byte("documents:\n  - id: "+docs[0].ID+"\n    auth_token: "+mangled+"\n"))
+		testenv.ReplaceFile(t, bad, []byte("documents:\n  - id: "+docs[0].ID+"\n    auth_token: "+mangled+"\n"))
 		e := testenv.ExporterOptions{NoWait: true}.Start(t, "--web.listen-address=127.0.0.1:0", "--watch.file="+bad,
 			"--assuresign.endpoint="+sim.Endpoint(), "--assuresign.context-identifier-file="+ctxPath, "--log.level=debug")
 		code := e.ExitCode(t, 30*time.Second)
@@ -280,7 +280,7 @@ func symlinkSwap(t *testing.T, sim *simulatorProc, ctxPath string, docs []doc) {
 	fig := BadInputFigure{Name: "symlink swapped during reloads"}
 	defer func() { fig.Rejected = !t.Failed(); Figures.AddBadInput(fig) }()
 	path := filepath.Join(t.TempDir(), "watch.yml")
-	writeFile(t, path, watchYAML(docs))
+	testenv.ReplaceFile(t, path, watchYAML(docs))
 	e := startExporter(t, exporterOpts{watchFile: path, endpoint: sim.Endpoint(), contextFile: ctxPath,
 		flags: map[string]string{"refresh.interval": "2s", "refresh.terminal-interval": "2s"}})
 	testenv.Eventually(t, 20*time.Second, "the first round", func() (bool, string) { return statusesMatch(e.scrape(), docs) })
@@ -293,8 +293,8 @@ func symlinkSwap(t *testing.T, sim *simulatorProc, ctxPath string, docs []doc) {
 	listA := append(slices.Clone(docs), newDocs(1997, "swap A")...)
 	listB := append(slices.Clone(docs), newDocs(1997, "swap B")...)
 	fileA, fileB := filepath.Join(dir, "a.yml"), filepath.Join(dir, "b.yml")
-	writeFile(t, fileA, watchYAML(listA))
-	writeFile(t, fileB, watchYAML(listB))
+	testenv.ReplaceFile(t, fileA, watchYAML(listA))
+	testenv.ReplaceFile(t, fileB, watchYAML(listB))
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
@@ -365,7 +365,7 @@ func TestBadPersistenceFiles(t *testing.T) {
 	dir, ctxPath, sim := newAccount(t, docs)
 	testenv.BuildBinary(t, testenv.ExporterPkg) // before the clock starts
 	watch := filepath.Join(dir, "watch.yml")
-	writeFile(t, watch, watchYAML(docs))
+	testenv.ReplaceFile(t, watch, watchYAML(docs))
 	for _, tc := range []struct {
 		name, want string
 		setup      func(t *testing.T, path string)

@@ -54,12 +54,12 @@ func TestSlowListing(t *testing.T) {
 	token := "whk-" + testenv.RandomGUID()[:18] + "-secret"
 	secrets.Add("webhook bearer token", token)
 	tokenFile := filepath.Join(dir, "webhook-token")
-	writeFile(t, tokenFile, []byte(token+"\n"))
+	testenv.ReplaceFile(t, tokenFile, []byte(token+"\n"))
 	// The envelope is not in the account: its first listing fails, so it has
 	// no known document, and a notification naming it sends its listing alone.
 	envelope := newID()
 	watch := filepath.Join(dir, "watch.yml")
-	writeFile(t, watch, fmt.Appendf(watchYAML(docs), "envelopes:\n  - id: %s\n    auth_token: %s\n", envelope, secretGUID("envelope AuthToken")))
+	testenv.ReplaceFile(t, watch, fmt.Appendf(watchYAML(docs), "envelopes:\n  - id: %s\n    auth_token: %s\n", envelope, secretGUID("envelope AuthToken")))
 	e := startExporter(t, exporterOpts{watchFile: watch, endpoint: front.URL + testenv.CheckStatusPath, contextFile: ctxPath, flags: map[string]string{
 		"webhook.bearer-token-file": tokenFile, "refresh.interval": "1h", "refresh.terminal-interval": "1h", "assuresign.timeout": "10s",
 	}})

@@ -37,7 +37,7 @@ func startPair(t *testing.T, n int, flags map[string]string) *pair {
 	var ctxPath string
 	p.dir, ctxPath, p.sim = newAccount(t, p.docs)
 	watch := p.dir + "/watch.yml"
-	writeFile(t, watch, watchYAML(p.docs))
+	testenv.ReplaceFile(t, watch, watchYAML(p.docs))
 	f := map[string]string{ // the bound in runFault is computed from these
 		"assuresign.batch-size":     fmt.Sprint(faultBatch),
 		"assuresign.concurrency":    "2",

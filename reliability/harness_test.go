@@ -119,17 +119,6 @@ func closeClients() {
 	testenv.Client.CloseIdleConnections()
 }
 
-func writeFile(t testing.TB, path string, data []byte) {
-	t.Helper()
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // ---------------------------------------------------------------- documents
 
 // doc is one document: on the simulated account and on the watch list.
@@ -209,7 +198,7 @@ func startSimulator(t testing.TB, ctxFile string, docs []doc, extra ...string) *
 	t.Helper()
 	s := &simulatorProc{t: t, ctxFile: ctxFile, admin: newClient(t, nil, 10*time.Second), extra: extra}
 	s.docsFile = filepath.Join(t.TempDir(), "docs.json")
-	writeFile(t, s.docsFile, simJSON(docs))
+	testenv.ReplaceFile(t, s.docsFile, simJSON(docs))
 	s.start("127.0.0.1:0")
 	t.Cleanup(s.stop)
 	return s
@@ -227,7 +216,7 @@ func (s *simulatorProc) stop() { s.Stop(5 * time.Second) }
 func (s *simulatorProc) restart(docs []doc) {
 	s.t.Helper()
 	s.stop()
-	writeFile(s.t, s.docsFile, simJSON(docs))
+	testenv.ReplaceFile(s.t, s.docsFile, simJSON(docs))
 	s.start(s.Addr)
 }
 
@@ -459,6 +448,6 @@ func newAccount(t testing.TB, docs []doc, simArgs ...string) (dir, ctxPath strin
 func contextFile(t testing.TB, dir string) (path, value string) {
 	value = secretGUID("exporter-wide ContextIdentifier")
 	path = filepath.Join(dir, "context")
-	writeFile(t, path, []byte(value+"\n"))
+	testenv.ReplaceFile(t, path, []byte(value+"\n"))
 	return path, value
 }

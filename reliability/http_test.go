@@ -46,9 +46,9 @@ func webhookExporter(t *testing.T, n int, flags map[string]string) (*exporter, *
 	token := "whk-" + testenv.RandomGUID()[:18] + "-secret"
 	secrets.Add("webhook bearer token", token)
 	tokenFile := filepath.Join(dir, "webhook-token")
-	writeFile(t, tokenFile, []byte(token+"\n"))
+	testenv.ReplaceFile(t, tokenFile, []byte(token+"\n"))
 	watch := filepath.Join(dir, "watch.yml")
-	writeFile(t, watch, watchYAML(docs))
+	testenv.ReplaceFile(t, watch, watchYAML(docs))
 	f := map[string]string{"webhook.bearer-token-file": tokenFile}
 	for k, v := range flags {
 		f[k] = v

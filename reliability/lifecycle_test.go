@@ -20,7 +20,7 @@ func TestSIGTERMDuringRound(t *testing.T) {
 	dir, ctxPath, sim := newAccount(t, docs)
 	sim.latency(60_000)
 	watch := filepath.Join(dir, "watch.yml")
-	writeFile(t, watch, watchYAML(docs))
+	testenv.ReplaceFile(t, watch, watchYAML(docs))
 	e := startExporter(t, exporterOpts{watchFile: watch, endpoint: sim.Endpoint(), contextFile: ctxPath,
 		flags: map[string]string{"assuresign.timeout": "90s", "assuresign.batch-size": "2"}})
 	testenv.Eventually(t, 10*time.Second, "a round to be in flight", func() (bool, string) {
@@ -54,7 +54,7 @@ func TestReloadDuringRound(t *testing.T) {
 	kept, removed, added := all[:2], all[2], all[3]
 	dir, ctxPath, sim := newAccount(t, all)
 	watch := filepath.Join(dir, "watch.yml")
-	writeFile(t, watch, watchYAML(all[:3]))
+	testenv.ReplaceFile(t, watch, watchYAML(all[:3]))
 	e := startExporter(t, exporterOpts{watchFile: watch, endpoint: sim.Endpoint(), contextFile: ctxPath,
 		flags: map[string]string{"refresh.interval": "3s", "refresh.terminal-interval": "3s", "assuresign.timeout": "10s"}})
 	testenv.Eventually(t, 20*time.Second, "the first round", func() (bool, string) { return statusesMatch(e.scrape(), all[:3]) })
@@ -71,7 +71,7 @@ func TestReloadDuringRound(t *testing.T) {
 	moved[0].Status, moved[0].Step = "SigningStepInProgress", 3
 	sim.put(moved[0])
 
-	writeFile(t, watch, watchYAML([]doc{kept[0], kept[1], added}))
+	testenv.ReplaceFile(t, watch, watchYAML([]doc{kept[0], kept[1], added}))
 	reloadAt := time.Now()
 	e.Signal(t, syscall.SIGHUP)
 	sim.latency(0)

@@ -35,7 +35,7 @@ func TestLoad(t *testing.T) {
 	docs := newDocs(loadDocs, "load")
 	dir, ctxPath, sim := newAccount(t, docs, "--lifecycle", "1s", "--seed", "7")
 	watch := filepath.Join(dir, "watch.yml")
-	writeFile(t, watch, watchYAML(docs))
+	testenv.ReplaceFile(t, watch, watchYAML(docs))
 	e := startExporter(t, exporterOpts{watchFile: watch, endpoint: sim.Endpoint(), contextFile: ctxPath,
 		flags: map[string]string{
 			"refresh.interval": "2s", "refresh.terminal-interval": "2s", "assuresign.timeout": "10s",
@@ -266,11 +266,11 @@ func TestRaceSoak(t *testing.T) {
 	dir, ctxPath, sim := newAccount(t, docs, "--lifecycle", "200ms", "--seed", "3")
 	listA, listB := watchYAML(docs[:400]), watchYAML(docs[100:])
 	watch := filepath.Join(dir, "watch.yml")
-	writeFile(t, watch, listA)
+	testenv.ReplaceFile(t, watch, listA)
 	token := "whk-" + strings.ToLower(testenv.RandomGUID()[:18]) + "-soak"
 	secrets.Add("webhook bearer token", token)
 	tokenFile := filepath.Join(dir, "token")
-	writeFile(t, tokenFile, []byte(token))
+	testenv.ReplaceFile(t, tokenFile, []byte(token))
 	e := startExporter(t, exporterOpts{watchFile: watch, endpoint: sim.Endpoint(), contextFile: ctxPath, race: true,
 		flags: map[string]string{"assuresign.batch-size": "20", "webhook.bearer-token-file": tokenFile, "log.level": "info"}})
 	testenv.Eventually(t, 60*time.Second, "the first round", func() (bool, string) {
@@ -328,7 +328,7 @@ func TestRaceSoak(t *testing.T) {
 			if i%2 == 1 {
 				list = listB
 			}
-			writeFile(t, watch, list)
+			testenv.ReplaceFile(t, watch, list)
 			if i%3 == 0 {
 				_ = e.Cmd.Process.Signal(syscall.SIGHUP)
 			} else if code, body := e.reload(); code != 200 {

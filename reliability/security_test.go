@@ -71,8 +71,8 @@ func newTLSFiles(t *testing.T) *tlsFiles {
 		t.Fatal(err)
 	}
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writeFile(t, certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	writeFile(t, keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
+	testenv.ReplaceFile(t, certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	testenv.ReplaceFile(t, keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
 		t.Fatal(err)
@@ -89,9 +89,9 @@ func newTLSFiles(t *testing.T) *tlsFiles {
 	}
 	tlsBlock := fmt.Sprintf("tls_server_config:\n  cert_file: %s\n  key_file: %s\n", certFile, keyFile)
 	f.mainConfig = filepath.Join(dir, "web.yml")
-	writeFile(t, f.mainConfig, []byte(tlsBlock+fmt.Sprintf("basic_auth_users:\n  %s: %s\n", f.user, hash)))
+	testenv.ReplaceFile(t, f.mainConfig, []byte(tlsBlock+fmt.Sprintf("basic_auth_users:\n  %s: %s\n", f.user, hash)))
 	f.webhookConfig = filepath.Join(dir, "webhook-web.yml")
-	writeFile(t, f.webhookConfig, []byte(tlsBlock))
+	testenv.ReplaceFile(t, f.webhookConfig, []byte(tlsBlock))
 	return f
 }
 
@@ -141,9 +141,9 @@ func startSecure(t *testing.T, endpoint, ctxPath string, docs []doc, flags map[s
 	s.token = "whk-" + strings.ToLower(testenv.RandomGUID()[:18]) + "-bearer"
 	secrets.Add("webhook bearer token", s.token)
 	tokenFile := filepath.Join(dir, "webhook-token")
-	writeFile(t, tokenFile, []byte(s.token+"\n"))
+	testenv.ReplaceFile(t, tokenFile, []byte(s.token+"\n"))
 	s.watch = filepath.Join(dir, "watch.yml")
-	writeFile(t, s.watch, watchYAML(docs))
+	testenv.ReplaceFile(t, s.watch, watchYAML(docs))
 	f := map[string]string{
 		"web.config.file":           s.files.mainConfig,
 		"webhook.bearer-token-file": tokenFile,
@@ -439,7 +439,7 @@ func TestSecretsEveryPath(t *testing.T) {
 		"\t" + token + "\n",
 		head + "    auth_token: \"" + token + "\x01\"\n",
 	} {
-		writeFile(t, s.watch, []byte(bad))
+		testenv.ReplaceFile(t, s.watch, []byte(bad))
 		paths++
 		if i%2 == 0 {
 			if code, body := e.reload(); code != 500 {
@@ -454,7 +454,7 @@ func TestSecretsEveryPath(t *testing.T) {
 		}
 		fetchAll()
 	}
-	writeFile(t, s.watch, watchYAML(docs))
+	testenv.ReplaceFile(t, s.watch, watchYAML(docs))
 	if code, body := e.reload(); code != 200 {
 		t.Errorf("good file: reload gave %d %s", code, body)
 	}
@@ -511,14 +511,14 @@ func TestSecretsOfOtherDocuments(t *testing.T) {
 	ctxID := secretGUID("exporter-wide ContextIdentifier")
 	dir := t.TempDir()
 	ctxPath := filepath.Join(dir, "context")
-	writeFile(t, ctxPath, []byte(ctxID))
+	testenv.ReplaceFile(t, ctxPath, []byte(ctxID))
 	docs := newDocs(2, "other documents")
 	listed := newDocs(2, "listed document")
 	envID, envToken := newID(), secretGUID("envelope AuthToken")
 	hook := "hook-" + strings.ToLower(testenv.RandomGUID()[:13]) + "-token"
 	secrets.Add("webhook token", hook)
 	hookPath := filepath.Join(dir, "hook")
-	writeFile(t, hookPath, []byte(hook+"\n"))
+	testenv.ReplaceFile(t, hookPath, []byte(hook+"\n"))
 	// The suite's scanner looks for 12 digits in hundreds of megabytes; this
 	// test's outputs are small enough to look for 8.
 	scan8 := testenv.NewSecrets(testenv.FragmentLen, ctxID, envToken, hook)
@@ -581,7 +581,7 @@ func TestSecretsOfOtherDocuments(t *testing.T) {
 	defer upstream.Close()
 
 	watch := filepath.Join(dir, "watch.yml")
-	writeFile(t, watch, append(watchYAML(docs), []byte("envelopes:\n  - id: "+envID+"\n    auth_token: "+envToken+"\n")...))
+	testenv.ReplaceFile(t, watch, append(watchYAML(docs), []byte("envelopes:\n  - id: "+envID+"\n    auth_token: "+envToken+"\n")...))
 	e := startExporter(t, exporterOpts{watchFile: watch, endpoint: upstream.URL + testenv.CheckStatusPath, contextFile: ctxPath,
 		flags: map[string]string{"assuresign.batch-size": "1", "webhook.bearer-token-file": hookPath}})
 	var page, metrics []byte
@@ -644,7 +644,7 @@ func TestXMLAttacks(t *testing.T) {
 	ctxID := secretGUID("exporter-wide ContextIdentifier")
 	dir := t.TempDir()
 	ctxPath := filepath.Join(dir, "context")
-	writeFile(t, ctxPath, []byte(ctxID))
+	testenv.ReplaceFile(t, ctxPath, []byte(ctxID))
 	docs := newDocs(2, "xml")
 	sim := simulator.New(ctxID)
 	for _, d := range docs {
@@ -684,7 +684,7 @@ func TestXMLAttacks(t *testing.T) {
 	defer upstream.Close()
 
 	watch := filepath.Join(dir, "watch.yml")
-	writeFile(t, watch, watchYAML(docs))
+	testenv.ReplaceFile(t, watch, watchYAML(docs))
 	e := startExporter(t, exporterOpts{watchFile: watch, endpoint: upstream.URL + testenv.CheckStatusPath, contextFile: ctxPath,
 		flags: map[string]string{"assuresign.batch-size": "2"}})
 	testenv.Eventually(t, 30*time.Second, "every payload served twice", func() (bool, string) {

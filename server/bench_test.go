@@ -55,7 +55,7 @@ func labelledDocs(n int, prefix uint32) (*watchlist.List, map[string]int) {
 	for i := range n {
 		id := testenv.GUID(prefix, i)
 		index[id] = i
-		wl.Documents = append(wl.Documents, watchlist.Document{
+		wl.Documents = append(wl.Documents, watchlist.Entry{
 			ID: id, AuthToken: testenv.GUID(0x70CE, i),
 			Labels: map[string]string{"customer": customers[i%len(customers)], "team": fmt.Sprintf("team-%d", i%7)},
 		})

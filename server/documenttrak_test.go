@@ -162,7 +162,7 @@ func dtStart(t testing.TB, o dtOptions) *dtEnv {
 			ID: dtDocID(i), AuthToken: dtAuthToken(i),
 			Status: assuresign.StatusSigningStepInProgress, Step: 1, StatusDate: statusDate,
 		})
-		wl.Documents = append(wl.Documents, watchlist.Document{ID: dtDocID(i), AuthToken: dtAuthToken(i)})
+		wl.Documents = append(wl.Documents, watchlist.Entry{ID: dtDocID(i), AuthToken: dtAuthToken(i)})
 	}
 	up := &dtUpstream{sim: sim}
 	upSrv := httptest.NewServer(up)
@@ -199,8 +199,8 @@ func dtStart(t testing.TB, o dtOptions) *dtEnv {
 	require.NoError(t, err)
 
 	h, err := New(Options{
-		MetricsPath: "/metrics", Store: e.store, Gatherer: e.reg, Ready: e.refresher.Ready,
-		Reload: func(context.Context) error { return e.webhook.Reload() }, Webhook: e.webhook, Logger: logger,
+		MetricsPath: "/metrics", Store: e.store, Gatherer: e.reg, Webhook: e.webhook, Logger: logger,
+		Exporter: exporterFuncs{ready: e.refresher.Ready, reload: func(context.Context) error { return e.webhook.Reload() }},
 	})
 	require.NoError(t, err)
 	e.srv = httptest.NewServer(h)

@@ -85,7 +85,7 @@ func (f *fakeAssureSign) CheckStatus(_ context.Context, checks []assuresign.Chec
 //   - B;
 //   - C with its own ContextIdentifier.
 func fixedDocs() *watchlist.List {
-	return &watchlist.List{Documents: []watchlist.Document{
+	return &watchlist.List{Documents: []watchlist.Entry{
 		{ID: testenv.DocA, AuthToken: testenv.SecretTokenA, Labels: map[string]string{"customer": "acme", "note": "say \"hi\" \\ C:\\dir\nline 2"}},
 		{ID: testenv.DocB, AuthToken: testenv.SecretTokenB},
 		{ID: testenv.DocC, AuthToken: testenv.SecretTokenC, ContextIdentifier: testenv.SecretDocContext},
@@ -207,22 +207,71 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	runRefresher(t, fx.refresher)
 	require.Eventually(t, fx.refresher.Ready, 2*time.Minute, time.Millisecond, "the first refresh round") // 100,000 documents under -race take a while
 
+	exp := exporterFuncs{ready: fx.refresher.Ready, upstream: fx.refresher.Upstream, envelopesGen: o.envelopesGen}
+	if o.ready != nil {
+		exp.ready = o.ready
+	}
 	opts := Options{
-		MetricsPath: "/metrics", Store: fx.store, Gatherer: fx.reg, Ready: fx.refresher.Ready,
-		Reload: func(context.Context) error { return nil }, Version: o.version, Logger: logger, Webhook: o.webhook,
-		Upstream: fx.refresher.Upstream, Now: fx.clock.Now, RuntimeGatherer: o.runtime, Demo: o.demo,
-		EnvelopeGatherer: o.envelopes, EnvelopesGeneration: o.envelopesGen,
+		MetricsPath: "/metrics", Store: fx.store, Gatherer: fx.reg, Exporter: exp,
+		Version: o.version, Logger: logger, Webhook: o.webhook,
+		Now: fx.clock.Now, RuntimeGatherer: o.runtime, Demo: o.demo,
+		EnvelopeGatherer: o.envelopes,
 	}
 	if o.gatherer != nil {
 		opts.Gatherer = o.gatherer
-	}
-	if o.ready != nil {
-		opts.Ready = o.ready
 	}
 	h, err := New(opts)
 	require.NoError(t, err)
 	fx.handler = h
 	return fx
+}
+
+// exporterFuncs is the Exporter of a test: each method calls its func, or,
+// when that is nil, is ready, reloads and has nothing to show.
+type exporterFuncs struct {
+	ready        func() bool
+	intervals    func() []refresh.CheckInterval
+	envelopes    func() []refresh.EnvelopeView
+	envelopesGen func() uint64
+	upstream     func() refresh.Upstream
+	reload       func(context.Context) error
+}
+
+func (e exporterFuncs) Ready() bool { return e.ready == nil || e.ready() }
+
+func (e exporterFuncs) CheckIntervals() []refresh.CheckInterval {
+	if e.intervals == nil {
+		return nil
+	}
+	return e.intervals()
+}
+
+func (e exporterFuncs) Envelopes() []refresh.EnvelopeView {
+	if e.envelopes == nil {
+		return nil
+	}
+	return e.envelopes()
+}
+
+func (e exporterFuncs) EnvelopesGeneration() uint64 {
+	if e.envelopesGen == nil {
+		return 0
+	}
+	return e.envelopesGen()
+}
+
+func (e exporterFuncs) Upstream() refresh.Upstream {
+	if e.upstream == nil {
+		return refresh.Upstream{}
+	}
+	return e.upstream()
+}
+
+func (e exporterFuncs) Reload(ctx context.Context) error {
+	if e.reload == nil {
+		return nil
+	}
+	return e.reload(ctx)
 }
 
 // runRefresher runs r until the test ends.
@@ -236,8 +285,7 @@ func runRefresher(t testing.TB, r *refresh.Refresher) {
 // newHandler serves store and gatherer with server.New, nothing else set.
 func newHandler(t testing.TB, store *collector.Store, gatherer prometheus.Gatherer, logger *slog.Logger) http.Handler {
 	t.Helper()
-	h, err := New(Options{MetricsPath: "/metrics", Store: store, Gatherer: gatherer, Ready: func() bool { return true },
-		Reload: func(context.Context) error { return nil }, Logger: logger})
+	h, err := New(Options{MetricsPath: "/metrics", Store: store, Gatherer: gatherer, Exporter: exporterFuncs{}, Logger: logger})
 	require.NoError(t, err)
 	return h
 }

@@ -30,15 +30,11 @@ type landingPage struct {
 	version    string
 	links      []link
 	store      *collector.Store
-	ready      func() bool
-	upstream   func() refresh.Upstream
+	exporter   Exporter
 	now        func() time.Time
 	stuckAfter time.Duration
-	// intervals is nil when the page has no refresher to ask.
-	intervals func() []refresh.CheckInterval
-	envelopes func() []refresh.EnvelopeView // nil: none shown
-	logger    *slog.Logger
-	demo      bool
+	logger     *slog.Logger
+	demo       bool
 }
 
 // link is one entry of the landing page's link list.
@@ -68,21 +64,15 @@ func (p *landingPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		o = p.store.Overview(q)
 	}
 	v := landingView{
-		Version: p.version, Links: p.links, Ready: p.ready(), Now: now, O: o, In: in, Demo: p.demo,
+		Version: p.version, Links: p.links, Ready: p.exporter.Ready(), Now: now, O: o, In: in, Demo: p.demo,
 		Refresh: in.Get("refresh") != "off", StuckAfter: p.stuckAfter,
 		Filtered: q.Search != "" || q.Status != "" || q.Problem != collector.NoProblem,
 		From:     min(q.Offset+1, o.Matches), To: q.Offset + len(o.Page), Page: pageNo,
 	}
-	if p.upstream != nil {
-		u := p.upstream()
-		v.Upstream = &u
-	}
-	if p.intervals != nil {
-		v.Intervals = p.intervals()
-	}
-	if p.envelopes != nil {
-		v.Envelopes = newEnvelopeSection(p.envelopes(), in)
-	}
+	u := p.exporter.Upstream()
+	v.Upstream = &u
+	v.Intervals = p.exporter.CheckIntervals()
+	v.Envelopes = newEnvelopeSection(p.exporter.Envelopes(), in)
 	for i, st := range assuresign.Statuses {
 		v.Statuses = append(v.Statuses, statusCount{st.String(), o.ByStatus[i]})
 	}

@@ -27,8 +27,8 @@ func envelopePage(t *testing.T, views []refresh.EnvelopeView) http.Handler {
 	t.Helper()
 	h, err := New(Options{
 		MetricsPath: "/metrics", Store: collector.NewStore(collector.StoreConfig{}), Gatherer: prometheus.NewRegistry(),
-		Ready: func() bool { return true }, Envelopes: func() []refresh.EnvelopeView { return views },
-		Now: func() time.Time { return testenv.T0 },
+		Exporter: exporterFuncs{envelopes: func() []refresh.EnvelopeView { return views }},
+		Now:      func() time.Time { return testenv.T0 },
 	})
 	require.NoError(t, err)
 	return h

@@ -36,7 +36,7 @@ func TestLandingPageListsDocuments(t *testing.T) {
 		testenv.DocC: {err: errors.New("assuresign: HTTP status 503")},
 		testenv.DocD: {result: assuresign.Result{RawStatus: "Archived", Status: assuresign.StatusUnknown}, at: testenv.T0},
 	})
-	fx.refresher.SetWatchList(&watchlist.List{Documents: []watchlist.Document{
+	fx.refresher.SetWatchList(&watchlist.List{Documents: []watchlist.Entry{
 		{ID: testenv.DocA, AuthToken: testenv.SecretTokenA, Labels: map[string]string{"customer": "acme", "note": `<script>alert("x")</script>`}},
 		{ID: testenv.DocB, AuthToken: testenv.SecretTokenB, ContextIdentifier: testenv.SecretDocContext},
 		{ID: testenv.DocC, AuthToken: testenv.SecretTokenC, ContextIdentifier: testenv.SecretDocContext},
@@ -129,8 +129,8 @@ func TestLandingPageShowsProblemsFirst(t *testing.T) {
 	assert.Contains(t, html, "Newest first, by status date.")
 
 	// The stuck threshold is the page's option.
-	h, err := New(Options{MetricsPath: "/metrics", Store: fx.store, Gatherer: fx.reg, Ready: func() bool { return true },
-		Reload: func(context.Context) error { return nil }, Now: fx.clock.Now, StuckAfter: 30 * 24 * time.Hour})
+	h, err := New(Options{MetricsPath: "/metrics", Store: fx.store, Gatherer: fx.reg, Exporter: exporterFuncs{},
+		Now: fx.clock.Now, StuckAfter: 30 * 24 * time.Hour})
 	require.NoError(t, err)
 	assert.Contains(t, get(t, h, "/").Body.String(), "<h2>Problems: 2</h2>")
 }
@@ -322,7 +322,7 @@ func TestLandingPageNeverShowsSecrets(t *testing.T) {
 	})
 	// B has its own ContextIdentifier, of another account; C's AuthToken in
 	// the watch file is wrong.
-	wl := &watchlist.List{Documents: []watchlist.Document{
+	wl := &watchlist.List{Documents: []watchlist.Entry{
 		{ID: testenv.DocA, AuthToken: testenv.SecretTokenA, Labels: map[string]string{"customer": "acme"}},
 		{ID: testenv.DocB, AuthToken: testenv.SecretTokenB, ContextIdentifier: testenv.SecretDocContext},
 		{ID: testenv.DocC, AuthToken: testenv.SecretTokenWrong},
@@ -368,8 +368,8 @@ func TestLandingPageNeverShowsSecrets(t *testing.T) {
 func TestLandingPageShowsCheckIntervals(t *testing.T) {
 	s := collector.NewStore(collector.StoreConfig{})
 	intervals := []refresh.CheckInterval{{Band: "5m", Documents: 20}, {Band: "1h", Documents: 180}, {Band: "terminal", Documents: 800}}
-	h, err := New(Options{MetricsPath: "/metrics", Store: s, Gatherer: prometheus.NewRegistry(), Ready: func() bool { return true },
-		CheckIntervals: func() []refresh.CheckInterval { return intervals }})
+	h, err := New(Options{MetricsPath: "/metrics", Store: s, Gatherer: prometheus.NewRegistry(),
+		Exporter: exporterFuncs{intervals: func() []refresh.CheckInterval { return intervals }}})
 	require.NoError(t, err)
 	html := get(t, h, "/").Body.String()
 	assert.Contains(t, html, "<h2>How often documents are asked</h2>")

@@ -29,12 +29,12 @@ const (
 // accepts gzip.
 type metricsHandler struct {
 	store  *collector.Store
-	self   *selfMetrics
+	tail   *tailMetrics
 	logger *slog.Logger
 }
 
-func newMetricsHandler(store *collector.Store, self *selfMetrics, logger *slog.Logger) *metricsHandler {
-	return &metricsHandler{store: store, self: self, logger: logger}
+func newMetricsHandler(store *collector.Store, tail *tailMetrics, logger *slog.Logger) *metricsHandler {
+	return &metricsHandler{store: store, tail: tail, logger: logger}
 }
 
 // bodyWriters keeps batch writers between scrapes. Unlike a sync.Pool it is
@@ -105,7 +105,7 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	done := make(chan gathered, 1)
 	go func() {
-		tails, err := h.self.tails(format)
+		tails, err := h.tail.tails(format)
 		done <- gathered{tails, err}
 	}()
 	wait := func() ([]*exposition.Tail, error) { g := <-done; return g.tails, g.err }
@@ -164,12 +164,12 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // statistics, work a scrape of stored bytes should not repeat every time.
 const RuntimeMetricsMaxAge = time.Second
 
-// selfMetrics is what a scrape writes after the documents: the envelopes'
+// tailMetrics is what a scrape writes after the documents: the envelopes'
 // families, encoded once per EnvelopesGeneration, the runtime's and the
 // process's metrics, gathered at most once per RuntimeMetricsMaxAge, then the
 // exporter's own, gathered every scrape (a reload's or a round's
 // outcome shows at once) but compressed again only when they changed.
-type selfMetrics struct {
+type tailMetrics struct {
 	runtime, own prometheus.Gatherer // runtime may be nil
 	now          func() time.Time
 	envelopes    prometheus.Gatherer // may be nil
@@ -184,7 +184,7 @@ type selfMetrics struct {
 }
 
 // tails returns the tails to write after the documents, the last final.
-func (s *selfMetrics) tails(format expfmt.Format) ([]*exposition.Tail, error) {
+func (s *tailMetrics) tails(format expfmt.Format) ([]*exposition.Tail, error) {
 	v := 0
 	if format.FormatType() == expfmt.TypeOpenMetrics {
 		v = 1

@@ -33,27 +33,37 @@ type Options struct {
 	// before the exporter's own and encoded again only when
 	// EnvelopesGeneration changes: a scrape must not do work that grows
 	// with the envelopes' documents.
-	EnvelopeGatherer    prometheus.Gatherer
-	EnvelopesGeneration func() uint64
-	Ready               func() bool // whether /-/ready answers 200
-	// CheckIntervals, when set, counts the documents on each check interval for the landing page.
-	CheckIntervals func() []refresh.CheckInterval
-	// Envelopes, when set, gives the landing page the watched envelopes.
-	Envelopes func() []refresh.EnvelopeView
-	// Reload reloads the configuration; it gives up when ctx ends.
-	Reload func(ctx context.Context) error
+	EnvelopeGatherer prometheus.Gatherer
+	// Exporter is what the handler asks of the exporter behind it.
+	Exporter Exporter
 	// Webhook, when set, is served at WebhookPath and linked from the landing page.
 	Webhook http.Handler
 	Version string
 	Logger  *slog.Logger
-	// Upstream, when set, gives the landing page AssureSign's health.
-	Upstream func() refresh.Upstream
 	// StuckAfter is how long a document may sit in one step before the
 	// landing page lists it as stuck; DefaultStuckAfter when 0.
 	StuckAfter time.Duration
 	Now        func() time.Time // the landing page's clock and the runtime metrics'; time.Now when nil
 	// Demo marks the landing page as the demo's: its documents are made up.
 	Demo bool
+}
+
+// Exporter is what the handler asks of the exporter: the refresher's state,
+// and reloads.
+type Exporter interface {
+	// Ready is whether /-/ready answers 200: the first round is done.
+	Ready() bool
+	// CheckIntervals counts the documents on each check interval, for the landing page.
+	CheckIntervals() []refresh.CheckInterval
+	// Envelopes are the watched envelopes, for the landing page.
+	Envelopes() []refresh.EnvelopeView
+	// EnvelopesGeneration changes whenever the envelopes' families do:
+	// EnvelopeGatherer is encoded again only then.
+	EnvelopesGeneration() uint64
+	// Upstream is AssureSign's health, for the landing page.
+	Upstream() refresh.Upstream
+	// Reload reloads the configuration; it gives up when ctx ends.
+	Reload(ctx context.Context) error
 }
 
 // DefaultStuckAfter matches the AssureSignDocumentStuck alert's threshold.
@@ -94,12 +104,12 @@ func New(o Options) (http.Handler, error) {
 		o.Now = time.Now
 	}
 	mux := http.NewServeMux()
-	self := &selfMetrics{runtime: o.RuntimeGatherer, own: o.Gatherer, now: o.Now,
-		envelopes: o.EnvelopeGatherer, envelopesGen: o.EnvelopesGeneration}
-	mux.Handle(o.MetricsPath, newMetricsHandler(o.Store, self, o.Logger))
+	tail := &tailMetrics{runtime: o.RuntimeGatherer, own: o.Gatherer, now: o.Now,
+		envelopes: o.EnvelopeGatherer, envelopesGen: o.Exporter.EnvelopesGeneration}
+	mux.Handle(o.MetricsPath, newMetricsHandler(o.Store, tail, o.Logger))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !o.Ready() {
+		if !o.Exporter.Ready() {
 			http.Error(w, "waiting for the first refresh round", http.StatusServiceUnavailable)
 			return
 		}
@@ -111,7 +121,7 @@ func New(o Options) (http.Handler, error) {
 			http.Error(w, "use POST to reload", http.StatusMethodNotAllowed)
 			return
 		}
-		if err := o.Reload(r.Context()); err != nil {
+		if err := o.Exporter.Reload(r.Context()); err != nil {
 			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 				http.Error(w, "reload not finished: "+err.Error(), http.StatusServiceUnavailable)
 				return
@@ -127,8 +137,8 @@ func New(o Options) (http.Handler, error) {
 		links = append(links, link{Address: WebhookPath, Text: "DocumentTRAK webhook (POST)"})
 	}
 	mux.Handle("/", &landingPage{
-		version: o.Version, links: links, store: o.Store, ready: o.Ready, upstream: o.Upstream,
-		now: o.Now, stuckAfter: o.StuckAfter, intervals: o.CheckIntervals, envelopes: o.Envelopes, logger: o.Logger, demo: o.Demo,
+		version: o.Version, links: links, store: o.Store, exporter: o.Exporter,
+		now: o.Now, stuckAfter: o.StuckAfter, logger: o.Logger, demo: o.Demo,
 	})
 	return mux, nil
 }

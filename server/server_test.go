@@ -30,11 +30,8 @@ import (
 // options are server.New's options for an empty store, ready, reloading with
 // reload (nil: at once, successfully).
 func options(reload func(context.Context) error) Options {
-	if reload == nil {
-		reload = func(context.Context) error { return nil }
-	}
 	return Options{MetricsPath: "/metrics", Store: collector.NewStore(collector.StoreConfig{}), Gatherer: prometheus.NewRegistry(),
-		Ready: func() bool { return true }, Reload: reload, Logger: testenv.DiscardLogger()}
+		Exporter: exporterFuncs{reload: reload}, Logger: testenv.DiscardLogger()}
 }
 
 func mustNew(t *testing.T, o Options) http.Handler {
@@ -77,7 +74,7 @@ func TestReadyAfterTheFirstRound(t *testing.T) {
 	refresher := refresh.NewRefresher(refresh.Config{Interval: time.Hour, TerminalInterval: time.Hour, BatchSize: 1, Concurrency: 1, Timeout: time.Minute},
 		store, checker, refresh.NewMetrics(reg, store.Len, time.Hour, false), testenv.DiscardLogger())
 	o := options(nil)
-	o.Store, o.Gatherer, o.Ready = store, reg, refresher.Ready
+	o.Store, o.Gatherer, o.Exporter = store, reg, exporterFuncs{ready: refresher.Ready}
 	h := mustNew(t, o)
 
 	assert.Equal(t, http.StatusServiceUnavailable, do(h, http.MethodGet, "/-/ready").Code, "before the refresher runs")

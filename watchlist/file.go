@@ -16,10 +16,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// File is the watch list on disk: one or more files, named by paths or glob
+// Files is the watch list on disk: one or more files, named by paths or glob
 // patterns, loaded into one list. A file that fails to load keeps its last
 // good version; the others' changes still apply.
-type File struct {
+type Files struct {
 	patterns     []string
 	maxDocuments int // over all the files together
 	// requireContext says no exporter-wide ContextIdentifier is set, so every
@@ -42,19 +42,19 @@ type loadedAs struct {
 	list  *List
 }
 
-// NewFile returns a File for one path or glob pattern; see NewFiles.
-func NewFile(pattern string, maxDocuments int, requireContext bool, reg prometheus.Registerer, logger *slog.Logger) *File {
+// NewFile returns a Files for one path or glob pattern; see NewFiles.
+func NewFile(pattern string, maxDocuments int, requireContext bool, reg prometheus.Registerer, logger *slog.Logger) *Files {
 	return NewFiles([]string{pattern}, maxDocuments, requireContext, reg, logger)
 }
 
-// NewFiles returns a File over every file the patterns name. A pattern with
+// NewFiles returns a Files over every file the patterns name. A pattern with
 // glob meta characters may match none; a plain path must exist. It registers
 // the reload metrics with reg; nothing is read until Load.
-func NewFiles(patterns []string, maxDocuments int, requireContext bool, reg prometheus.Registerer, logger *slog.Logger) *File {
+func NewFiles(patterns []string, maxDocuments int, requireContext bool, reg prometheus.Registerer, logger *slog.Logger) *Files {
 	gauge := func(name, help string) prometheus.Gauge {
 		return prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
 	}
-	f := &File{
+	f := &Files{
 		patterns: patterns, maxDocuments: maxDocuments, requireContext: requireContext, logger: logger,
 		reloadSuccessful: gauge("assuresign_watchlist_last_reload_successful",
 			"1 when the last watch-file load succeeded; on failure the previous list stays in use."),
@@ -81,7 +81,7 @@ func CheckPatterns(patterns []string) error {
 }
 
 // match returns the paths the patterns name now, sorted, each once.
-func (f *File) match() []string {
+func (f *Files) match() []string {
 	var paths []string
 	for _, p := range f.patterns {
 		if !hasMeta(p) {
@@ -104,7 +104,7 @@ func hasMeta(p string) bool {
 // returned beside the list; the caller uses the list and logs the error, or, at
 // start-up, stops. A document id in two files, or more documents in all than
 // the limit, fails the whole load: the list is nil and the caller keeps its own.
-func (f *File) Load() (*List, error) {
+func (f *Files) Load() (*List, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	paths := f.match()
@@ -146,7 +146,7 @@ func (f *File) Load() (*List, error) {
 }
 
 // loadOne parses one file and checks what the exporter needs of it.
-func (f *File) loadOne(path string) (*List, error) {
+func (f *Files) loadOne(path string) (*List, error) {
 	wl, err := Load(path, f.maxDocuments)
 	if err != nil {
 		return nil, err
@@ -154,7 +154,7 @@ func (f *File) loadOne(path string) (*List, error) {
 	if f.requireContext {
 		for _, entries := range []struct {
 			kind string
-			list []Document
+			list []Entry
 		}{{"document", wl.Documents}, {"envelope", wl.Envelopes}} {
 			for _, d := range entries.list {
 				if d.ContextIdentifier == "" {
@@ -171,7 +171,7 @@ func (f *File) loadOne(path string) (*List, error) {
 
 // merge joins the files' lists in path order, refusing an id in two files
 // and more documents than the limit.
-func (f *File) merge(paths []string, lists map[string]loadedAs) (*List, error) {
+func (f *Files) merge(paths []string, lists map[string]loadedAs) (*List, error) {
 	n, envelopes := 0, 0
 	for _, l := range lists {
 		n += len(l.list.Documents)
@@ -183,7 +183,7 @@ func (f *File) merge(paths []string, lists map[string]loadedAs) (*List, error) {
 	if f.maxDocuments > 0 && n+envelopes > f.maxDocuments {
 		return nil, fmt.Errorf("watch list: the %d files hold %d documents and %d envelopes of at least one document each, more than --watch.max-documents=%d", len(lists), n, envelopes, f.maxDocuments)
 	}
-	merged := &List{Documents: make([]Document, 0, n)}
+	merged := &List{Documents: make([]Entry, 0, n)}
 	from := make(map[string]string, n)                 // id -> file
 	envelopeFrom := make(map[string]string, envelopes) // id -> file
 	labelNames := map[string]bool{}
@@ -218,7 +218,7 @@ func (f *File) merge(paths []string, lists map[string]loadedAs) (*List, error) {
 // polling every interval until ctx ends. Polling the paths (not an inotify
 // watch on the files) follows the symlink swap Kubernetes uses to update
 // mounted ConfigMaps and Secrets.
-func (f *File) Watch(ctx context.Context, interval time.Duration, changed func()) {
+func (f *Files) Watch(ctx context.Context, interval time.Duration, changed func()) {
 	last := f.stamps()
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -237,7 +237,7 @@ func (f *File) Watch(ctx context.Context, interval time.Duration, changed func()
 
 // stamps stamps every file the patterns match now; the set of keys tells
 // files appearing and disappearing.
-func (f *File) stamps() map[string]fileStamp {
+func (f *Files) stamps() map[string]fileStamp {
 	paths := f.match()
 	s := make(map[string]fileStamp, len(paths))
 	for _, p := range paths {

@@ -35,12 +35,12 @@ var fileSecrets = testenv.NewSecrets(testenv.FragmentLen, secretDocContext, secr
 // waitFor bounds every wait on the watcher, which polls every 2ms.
 const waitFor = 10 * time.Second
 
-// fileRig is a File on a temporary watch file, with its registry and log.
+// fileRig is a Files on a temporary watch file, with its registry and log.
 type fileRig struct {
 	dir, path string
 	reg       *prometheus.Registry
 	logs      *testenv.SyncBuffer
-	file      *File
+	file      *Files
 }
 
 func newFileRig(t *testing.T, requireContext bool, maxDocuments int) *fileRig {
@@ -53,7 +53,9 @@ func newFileRig(t *testing.T, requireContext bool, maxDocuments int) *fileRig {
 	return &fileRig{dir: dir, path: path, reg: reg, logs: logs, file: NewFile(path, maxDocuments, requireContext, reg, logger)}
 }
 
-func (r *fileRig) write(t *testing.T, data string) { writeFile(t, r.dir, "watch.yml", data, 0o600) }
+func (r *fileRig) write(t *testing.T, data string) {
+	testenv.WriteFile(t, filepath.Join(r.dir, "watch.yml"), data, 0o600)
+}
 
 // gauge returns the value of the registry's gauge name.
 func (r *fileRig) gauge(t *testing.T, name string) float64 {
@@ -81,14 +83,6 @@ func reloadGauge(ok int) string {
 # TYPE assuresign_watchlist_last_reload_successful gauge
 assuresign_watchlist_last_reload_successful %d
 `, ok)
-}
-
-func writeFile(t *testing.T, dir, name, data string, perm os.FileMode) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	require.NoError(t, os.WriteFile(p, []byte(data), perm))
-	require.NoError(t, os.Chmod(p, perm)) // WriteFile keeps an existing file's mode
-	return p
 }
 
 func docEntry(id, token, extra string) string {
@@ -210,7 +204,7 @@ func TestFileLoadWarnsAboutAReadableFile(t *testing.T) {
 	} {
 		t.Run(tc.perm.String(), func(t *testing.T) {
 			r := newFileRig(t, false, 10)
-			writeFile(t, r.dir, "watch.yml", "documents:\n"+docEntry(docA, secretTokenA, ""), tc.perm)
+			testenv.WriteFile(t, filepath.Join(r.dir, "watch.yml"), "documents:\n"+docEntry(docA, secretTokenA, ""), tc.perm)
 			_, err := r.file.Load()
 			require.NoError(t, err)
 			logs := r.logs.String()
@@ -226,7 +220,7 @@ func TestFileLoadWarnsAboutAReadableFile(t *testing.T) {
 
 // watch runs f.Watch with a short poll until the test ends; every call of
 // its callback is sent on the returned channel.
-func watch(t *testing.T, f *File, changed func()) <-chan struct{} {
+func watch(t *testing.T, f *Files, changed func()) <-chan struct{} {
 	t.Helper()
 	calls := make(chan struct{}, 100)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -275,7 +269,7 @@ func TestWatchNoticesAChangedFile(t *testing.T) {
 	// and would otherwise also see a half-written file, a change of its own.
 	write := func(data string) {
 		t.Helper()
-		writeFile(t, r.dir, "watch.yml.new", data, 0o600)
+		testenv.WriteFile(t, filepath.Join(r.dir, "watch.yml.new"), data, 0o600)
 		require.NoError(t, os.Rename(filepath.Join(r.dir, "watch.yml.new"), r.path))
 	}
 	write("documents:\n" + docEntry(docA, secretTokenA, ""))
@@ -308,7 +302,7 @@ func TestWatchFollowsKubernetesSymlinkSwap(t *testing.T) {
 	version := func(name, content string) {
 		t.Helper()
 		require.NoError(t, os.Mkdir(filepath.Join(r.dir, name), 0o755))
-		p := writeFile(t, filepath.Join(r.dir, name), "watch.yml", content, 0o600)
+		p := testenv.WriteFile(t, filepath.Join(filepath.Join(r.dir, name), "watch.yml"), content, 0o600)
 		require.NoError(t, os.Chtimes(p, mtime, mtime))
 	}
 	v1 := "documents:\n" + docEntry(docA, secretTokenA, "")

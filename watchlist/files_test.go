@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
@@ -16,7 +17,7 @@ import (
 
 const docD = "DDDDDDDD-0000-4000-8000-00000000000D"
 
-// newDirRig is a File over the glob dir/watch.d/*.yml, as an application
+// newDirRig is a Files over the glob dir/watch.d/*.yml, as an application
 // dropping one file per batch would use it.
 func newDirRig(t *testing.T, maxDocuments int) (*fileRig, string) {
 	t.Helper()
@@ -47,9 +48,9 @@ func TestFilesGlobMergesInPathOrder(t *testing.T) {
 	require.NoError(t, err, "a glob matching nothing is an empty list")
 	assert.Empty(t, wl.Documents)
 
-	writeFile(t, d, "b.yml", "documents:\n"+docEntry(docB, secretTokenB, "    labels: {team: legal}\n"), 0o600)
-	writeFile(t, d, "a.yml", "documents:\n"+docEntry(docA, secretTokenA, "    labels: {customer: acme}\n")+docEntry(docC, secretTokenC, ""), 0o600)
-	writeFile(t, d, "c.yml.tmp", "documents:\n  - id: [", 0o600) // being written: the glob does not match it
+	testenv.WriteFile(t, filepath.Join(d, "b.yml"), "documents:\n"+docEntry(docB, secretTokenB, "    labels: {team: legal}\n"), 0o600)
+	testenv.WriteFile(t, filepath.Join(d, "a.yml"), "documents:\n"+docEntry(docA, secretTokenA, "    labels: {customer: acme}\n")+docEntry(docC, secretTokenC, ""), 0o600)
+	testenv.WriteFile(t, filepath.Join(d, "c.yml.tmp"), "documents:\n  - id: [", 0o600) // being written: the glob does not match it
 	wl, err = r.file.Load()
 	require.NoError(t, err)
 	assert.Equal(t, []string{docA, docC, docB}, ids(wl))
@@ -57,7 +58,7 @@ func TestFilesGlobMergesInPathOrder(t *testing.T) {
 	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(filesGauges(2, 0)), "assuresign_watchlist_files", "assuresign_watchlist_files_failed"))
 
 	// Paths and patterns together; a file named twice counts once.
-	extra := writeFile(t, r.dir, "extra.yml", one(docD, secretTokenA), 0o600)
+	extra := testenv.WriteFile(t, filepath.Join(r.dir, "extra.yml"), one(docD, secretTokenA), 0o600)
 	both := NewFiles([]string{filepath.Join(d, "*.yml"), extra, filepath.Join(d, "a.yml")}, 10, false, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 	wl, err = both.Load()
 	require.NoError(t, err)
@@ -66,11 +67,11 @@ func TestFilesGlobMergesInPathOrder(t *testing.T) {
 
 func TestFilesDuplicateAcrossFilesNamesBoth(t *testing.T) {
 	r, d := newDirRig(t, 10)
-	a := writeFile(t, d, "a.yml", one(docA, secretTokenA), 0o600)
+	a := testenv.WriteFile(t, filepath.Join(d, "a.yml"), one(docA, secretTokenA), 0o600)
 	_, err := r.file.Load()
 	require.NoError(t, err)
 
-	b := writeFile(t, d, "b.yml", one(docA, secretTokenB), 0o600)
+	b := testenv.WriteFile(t, filepath.Join(d, "b.yml"), one(docA, secretTokenB), 0o600)
 	wl, err := r.file.Load()
 	require.Error(t, err)
 	assert.Nil(t, wl, "the whole load fails: the caller keeps its list")
@@ -87,12 +88,12 @@ func TestFilesDuplicateAcrossFilesNamesBoth(t *testing.T) {
 
 func TestFilesLimitAppliesToTheUnion(t *testing.T) {
 	r, d := newDirRig(t, 2)
-	writeFile(t, d, "a.yml", one(docA, secretTokenA), 0o600)
-	writeFile(t, d, "b.yml", one(docB, secretTokenB), 0o600)
+	testenv.WriteFile(t, filepath.Join(d, "a.yml"), one(docA, secretTokenA), 0o600)
+	testenv.WriteFile(t, filepath.Join(d, "b.yml"), one(docB, secretTokenB), 0o600)
 	_, err := r.file.Load()
 	require.NoError(t, err, "two files of one document each, limit two")
 
-	writeFile(t, d, "c.yml", one(docC, secretTokenC), 0o600)
+	testenv.WriteFile(t, filepath.Join(d, "c.yml"), one(docC, secretTokenC), 0o600)
 	wl, err := r.file.Load()
 	require.Error(t, err)
 	assert.Nil(t, wl)
@@ -101,8 +102,8 @@ func TestFilesLimitAppliesToTheUnion(t *testing.T) {
 
 func TestFilesRemovedFileTakesItsDocuments(t *testing.T) {
 	r, d := newDirRig(t, 10)
-	writeFile(t, d, "a.yml", one(docA, secretTokenA), 0o600)
-	b := writeFile(t, d, "b.yml", one(docB, secretTokenB), 0o600)
+	testenv.WriteFile(t, filepath.Join(d, "a.yml"), one(docA, secretTokenA), 0o600)
+	b := testenv.WriteFile(t, filepath.Join(d, "b.yml"), one(docB, secretTokenB), 0o600)
 	_, err := r.file.Load()
 	require.NoError(t, err)
 
@@ -119,16 +120,16 @@ func TestFilesRemovedFileTakesItsDocuments(t *testing.T) {
 // fixing it brings its new version in.
 func TestFilesBadFileKeepsItsLastGoodVersion(t *testing.T) {
 	r, d := newDirRig(t, 10)
-	a := writeFile(t, d, "a.yml", one(docA, secretTokenA), 0o600)
-	writeFile(t, d, "b.yml", one(docB, secretTokenB), 0o600)
+	a := testenv.WriteFile(t, filepath.Join(d, "a.yml"), one(docA, secretTokenA), 0o600)
+	testenv.WriteFile(t, filepath.Join(d, "b.yml"), one(docB, secretTokenB), 0o600)
 	_, err := r.file.Load()
 	require.NoError(t, err)
 	loadedAt := r.gauge(t, reloadAt)
 
 	full := "documents:\n" + docEntry(docA, secretTokenA, "") + docEntry(docD, secretTokenC, "")
-	writeFile(t, d, "a.yml", full[:len(full)-20], 0o600) // cut inside D's token
-	writeFile(t, d, "b.yml", "documents:\n"+docEntry(docB, secretTokenB, "    labels: {team: legal}\n"), 0o600)
-	writeFile(t, d, "c.yml", one(docC, secretTokenC), 0o600)
+	testenv.WriteFile(t, filepath.Join(d, "a.yml"), full[:len(full)-20], 0o600) // cut inside D's token
+	testenv.WriteFile(t, filepath.Join(d, "b.yml"), "documents:\n"+docEntry(docB, secretTokenB, "    labels: {team: legal}\n"), 0o600)
+	testenv.WriteFile(t, filepath.Join(d, "c.yml"), one(docC, secretTokenC), 0o600)
 	wl, err := r.file.Load()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), a+":", "the error names the bad file")
@@ -143,13 +144,13 @@ func TestFilesBadFileKeepsItsLastGoodVersion(t *testing.T) {
 	assert.Contains(t, r.logs.String(), `msg="watch file failed to load; keeping its last good version" file=`+a+" documents=1")
 
 	// A new file that is bad from the start has no good version: it adds nothing.
-	writeFile(t, d, "e.yml", "documents:\n  - id: "+docD+"\n", 0o600)
+	testenv.WriteFile(t, filepath.Join(d, "e.yml"), "documents:\n  - id: "+docD+"\n", 0o600)
 	wl, err = r.file.Load()
 	require.Error(t, err)
 	assert.Equal(t, []string{docA, docB, docC}, ids(wl))
 
 	require.NoError(t, os.Remove(filepath.Join(d, "e.yml")))
-	writeFile(t, d, "a.yml", full, 0o600)
+	testenv.WriteFile(t, filepath.Join(d, "a.yml"), full, 0o600)
 	wl, err = r.file.Load()
 	require.NoError(t, err)
 	assert.Equal(t, []string{docA, docD, docB, docC}, ids(wl))
@@ -163,7 +164,7 @@ func TestFilesBadFileKeepsItsLastGoodVersion(t *testing.T) {
 // changes still apply.
 func TestFilesDanglingSymlinkInAGlob(t *testing.T) {
 	r, d := newDirRig(t, 10)
-	writeFile(t, d, "a.yml", one(docA, secretTokenA), 0o600)
+	testenv.WriteFile(t, filepath.Join(d, "a.yml"), one(docA, secretTokenA), 0o600)
 	dangling := filepath.Join(d, "b.yml")
 	require.NoError(t, os.Symlink(filepath.Join(d, "gone.yml"), dangling))
 	_, err := r.file.Load()
@@ -171,13 +172,13 @@ func TestFilesDanglingSymlinkInAGlob(t *testing.T) {
 	assert.Contains(t, err.Error(), dangling+": no such file or directory")
 
 	require.NoError(t, os.Remove(dangling))
-	writeFile(t, d, "b.yml", one(docB, secretTokenB), 0o600)
+	testenv.WriteFile(t, filepath.Join(d, "b.yml"), one(docB, secretTokenB), 0o600)
 	_, err = r.file.Load()
 	require.NoError(t, err)
 
 	require.NoError(t, os.Remove(dangling))
 	require.NoError(t, os.Symlink(filepath.Join(d, "gone.yml"), dangling))
-	writeFile(t, d, "a.yml", "documents:\n"+docEntry(docA, secretTokenA, "")+docEntry(docC, secretTokenC, ""), 0o600)
+	testenv.WriteFile(t, filepath.Join(d, "a.yml"), "documents:\n"+docEntry(docA, secretTokenA, "")+docEntry(docC, secretTokenC, ""), 0o600)
 	wl, err := r.file.Load()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), dangling+": no such file or directory")
@@ -187,15 +188,15 @@ func TestFilesDanglingSymlinkInAGlob(t *testing.T) {
 
 func TestWatchNoticesFilesAppearingAndDisappearing(t *testing.T) {
 	r, d := newDirRig(t, 10)
-	writeFile(t, d, "a.yml", one(docA, secretTokenA), 0o600)
+	testenv.WriteFile(t, filepath.Join(d, "a.yml"), one(docA, secretTokenA), 0o600)
 	calls := watch(t, r.file, nil)
 	assert.Never(t, func() bool { return len(calls) > 0 }, 50*time.Millisecond, 5*time.Millisecond, "no change, no call")
 
-	tmp := writeFile(t, d, "b.yml.tmp", one(docB, secretTokenB), 0o600)
+	tmp := testenv.WriteFile(t, filepath.Join(d, "b.yml.tmp"), one(docB, secretTokenB), 0o600)
 	assert.Never(t, func() bool { return len(calls) > 0 }, 50*time.Millisecond, 5*time.Millisecond, "a file the glob does not match is not a change")
 	require.NoError(t, os.Rename(tmp, filepath.Join(d, "b.yml")))
 	waitCall(t, calls, "a file renamed into the glob")
-	writeFile(t, d, "a.yml", one(docA, secretTokenC), 0o600)
+	testenv.WriteFile(t, filepath.Join(d, "a.yml"), one(docA, secretTokenC), 0o600)
 	waitCall(t, calls, "a changed file")
 	require.NoError(t, os.Remove(filepath.Join(d, "a.yml")))
 	waitCall(t, calls, "a removed file")
@@ -203,8 +204,8 @@ func TestWatchNoticesFilesAppearingAndDisappearing(t *testing.T) {
 
 func TestFilesEnvelopesMerge(t *testing.T) {
 	r, d := newDirRig(t, 4)
-	writeFile(t, d, "a.yml", "envelopes:\n"+docEntry(docA, secretTokenA, "    labels: {pack: one}\n"), 0o600)
-	writeFile(t, d, "b.yml", one(docB, secretTokenB)+"envelopes:\n"+docEntry(docC, secretTokenC, ""), 0o600)
+	testenv.WriteFile(t, filepath.Join(d, "a.yml"), "envelopes:\n"+docEntry(docA, secretTokenA, "    labels: {pack: one}\n"), 0o600)
+	testenv.WriteFile(t, filepath.Join(d, "b.yml"), one(docB, secretTokenB)+"envelopes:\n"+docEntry(docC, secretTokenC, ""), 0o600)
 	wl, err := r.file.Load()
 	require.NoError(t, err)
 	assert.Equal(t, []string{docB}, ids(wl))
@@ -213,14 +214,14 @@ func TestFilesEnvelopesMerge(t *testing.T) {
 	assert.Equal(t, []string{"pack"}, wl.LabelNames)
 
 	b := filepath.Join(d, "b.yml")
-	c := writeFile(t, d, "c.yml", "envelopes:\n"+docEntry(docC, secretTokenA, ""), 0o600)
+	c := testenv.WriteFile(t, filepath.Join(d, "c.yml"), "envelopes:\n"+docEntry(docC, secretTokenA, ""), 0o600)
 	_, err = r.file.Load()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "envelope "+docC+" is in both "+b+" and "+c)
 	fileSecrets.AssertNone(t, "the error", err.Error())
 
 	require.NoError(t, os.Remove(c))
-	writeFile(t, d, "d.yml", one(docD, secretTokenA)+docEntry("EEEEEEEE-0000-4000-8000-00000000000E", secretTokenA, ""), 0o600)
+	testenv.WriteFile(t, filepath.Join(d, "d.yml"), one(docD, secretTokenA)+docEntry("EEEEEEEE-0000-4000-8000-00000000000E", secretTokenA, ""), 0o600)
 	_, err = r.file.Load()
 	require.Error(t, err, "3 documents and 2 envelopes of at least one document each are over 4")
 	assert.Contains(t, err.Error(), "3 documents and 2 envelopes")

@@ -56,7 +56,7 @@ func TestListShardPartitions(t *testing.T) {
 	var l List
 	l.LabelNames = []string{"customer"}
 	for i := range 100 {
-		l.Documents = append(l.Documents, Document{ID: fmt.Sprintf("00000000-0000-0000-0000-%012d", i)})
+		l.Documents = append(l.Documents, Entry{ID: fmt.Sprintf("00000000-0000-0000-0000-%012d", i)})
 	}
 	assert.Same(t, &l, l.Shard(0, 1), "one shard keeps the whole list")
 	seen := map[string]int{}

@@ -32,17 +32,26 @@ var ReservedLabelNames = []string{
 	"job", "instance", "le", "quantile", "alertname",
 }
 
-// Document is one entry. AuthToken and ContextIdentifier are secrets.
-type Document struct {
+// Entry is one watched document or envelope. AuthToken and ContextIdentifier are secrets.
+type Entry struct {
 	ID                string            // GUID, upper case
 	AuthToken         string            // GUID as written (trimmed)
 	ContextIdentifier string            // "" when not set
 	Labels            map[string]string // nil when none
 }
 
+// ContextIdentifierOr is the ContextIdentifier the entry is asked about
+// with: its own, else account's (the exporter-wide one).
+func (d Entry) ContextIdentifierOr(account string) string {
+	if d.ContextIdentifier != "" {
+		return d.ContextIdentifier
+	}
+	return account
+}
+
 // String prints the ID and labels only, so that logging a document with %v
 // or %s never leaks its secrets.
-func (d Document) String() string {
+func (d Entry) String() string {
 	var b strings.Builder
 	b.WriteString(d.ID)
 	if len(d.Labels) == 0 {
@@ -67,17 +76,17 @@ func (d Document) String() string {
 }
 
 // GoString keeps %#v, which bypasses String, from printing the secrets.
-func (d Document) GoString() string {
-	return fmt.Sprintf("watchlist.Document{ID:%q, Labels:%#v}", d.ID, d.Labels)
+func (d Entry) GoString() string {
+	return fmt.Sprintf("watchlist.Entry{ID:%q, Labels:%#v}", d.ID, d.Labels)
 }
 
 // LogValue keeps slog's handlers, the JSON one included, from printing the secrets.
-func (d Document) LogValue() slog.Value {
+func (d Entry) LogValue() slog.Value {
 	return slog.StringValue(d.String())
 }
 
 // MarshalJSON keeps encoding/json from printing the secrets.
-func (d Document) MarshalJSON() ([]byte, error) {
+func (d Entry) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		ID     string            `json:"id"`
 		Labels map[string]string `json:"labels,omitempty"`
@@ -86,12 +95,25 @@ func (d Document) MarshalJSON() ([]byte, error) {
 
 // List is a parsed watch file.
 type List struct {
-	Documents []Document // in file order
+	Documents []Entry // in file order
 	// Envelopes are the envelopes: entries, in file order. An entry has a
 	// document's fields: its id and AuthToken are the envelope's, and its
 	// labels go to every document listed in it.
-	Envelopes  []Document
+	Envelopes  []Entry
 	LabelNames []string // sorted union of every entry's label names
+}
+
+// Secrets are the list's AuthTokens and ContextIdentifiers, for a client to
+// redact should an answer echo them.
+func (l *List) Secrets() []string {
+	var out []string
+	for _, d := range slices.Concat(l.Documents, l.Envelopes) {
+		out = append(out, d.AuthToken)
+		if d.ContextIdentifier != "" {
+			out = append(out, d.ContextIdentifier)
+		}
+	}
+	return out
 }
 
 // envelopeReservedLabelNames are set on the envelope's own series.
@@ -319,7 +341,7 @@ func (p *watchListParser) parse(doc *yaml.Node, maxDocuments int) (*List, error)
 	if docs == nil && envs == nil {
 		return nil, p.errorf(top, "", "missing required field \"documents\" (or \"envelopes\")")
 	}
-	wl := &List{Documents: []Document{}}
+	wl := &List{Documents: []Entry{}}
 	labelNames := map[string]struct{}{}
 	room := -1
 	if maxDocuments > 0 {
@@ -329,7 +351,7 @@ func (p *watchListParser) parse(doc *yaml.Node, maxDocuments int) (*List, error)
 		return nil, err
 	}
 	if wl.Documents == nil {
-		wl.Documents = []Document{}
+		wl.Documents = []Entry{}
 	}
 	if room >= 0 {
 		room -= len(wl.Documents) // each envelope holds at least one document
@@ -347,7 +369,7 @@ func (p *watchListParser) parse(doc *yaml.Node, maxDocuments int) (*List, error)
 // entries parses the documents: or envelopes: sequence seq (nil when the key
 // is absent) named field, adding their label names to labelNames.
 // room is how many entries fit under maxDocuments (negative: no limit).
-func (p *watchListParser) entries(seq *yaml.Node, field string, room, maxDocuments int, labelNames map[string]struct{}) ([]Document, error) {
+func (p *watchListParser) entries(seq *yaml.Node, field string, room, maxDocuments int, labelNames map[string]struct{}) ([]Entry, error) {
 	if seq == nil || isNullNode(seq) {
 		return nil, nil // absent, or "documents:" with nothing after it
 	}
@@ -365,7 +387,7 @@ func (p *watchListParser) entries(seq *yaml.Node, field string, room, maxDocumen
 		index, line int
 	}
 	ids := make(map[string]firstSeen, len(seq.Content))
-	out := make([]Document, 0, len(seq.Content))
+	out := make([]Entry, 0, len(seq.Content))
 	for i, item := range seq.Content {
 		f := fmt.Sprintf("%s[%d]", field, i)
 		d, idNode, err := p.document(item, f)
@@ -389,8 +411,8 @@ func (p *watchListParser) entries(seq *yaml.Node, field string, room, maxDocumen
 
 // document parses one entry and also returns its id node, for duplicate
 // reports.
-func (p *watchListParser) document(n *yaml.Node, field string) (Document, *yaml.Node, error) {
-	var d Document
+func (p *watchListParser) document(n *yaml.Node, field string) (Entry, *yaml.Node, error) {
+	var d Entry
 	if err := p.checkKind(n, field, yaml.MappingNode); err != nil {
 		return d, nil, err
 	}

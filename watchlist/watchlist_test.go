@@ -62,7 +62,7 @@ func TestLoadWatchListGood(t *testing.T) {
 	wl, err := Load(filepath.Join(watchFixtures, "good.yml"), 10000)
 	require.NoError(t, err)
 	assert.Equal(t, &List{
-		Documents: []Document{
+		Documents: []Entry{
 			{
 				ID:                "2CE11EF1-8938-DD11-8735-00065B8CE99B",
 				AuthToken:         "8CC9A84B-693C-46CC-4342-40A8215AD76A",
@@ -90,55 +90,55 @@ func TestParseWatchListValid(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want []Document
+		want []Entry
 	}{
-		{"empty list", "documents: []\n", []Document{}},
-		{"null list", "documents:\n", []Document{}},
-		{"tilde list", "documents: ~\n", []Document{}},
-		{"explicit document markers", "---\ndocuments: []\n...\n", []Document{}},
-		{"byte order mark", "\ufeffdocuments: []\n", []Document{}},
-		{"minimal", doc, []Document{{ID: id, AuthToken: tok}}},
+		{"empty list", "documents: []\n", []Entry{}},
+		{"null list", "documents:\n", []Entry{}},
+		{"tilde list", "documents: ~\n", []Entry{}},
+		{"explicit document markers", "---\ndocuments: []\n...\n", []Entry{}},
+		{"byte order mark", "\ufeffdocuments: []\n", []Entry{}},
+		{"minimal", doc, []Entry{{ID: id, AuthToken: tok}}},
 		{
 			"flow style",
 			"{documents: [{id: " + strings.ToLower(id) + ", auth_token: '" + tok + "', labels: {a: b}}]}",
-			[]Document{{ID: id, AuthToken: tok, Labels: map[string]string{"a": "b"}}},
+			[]Entry{{ID: id, AuthToken: tok, Labels: map[string]string{"a": "b"}}},
 		},
 		{
 			"keys in any order, null labels and context",
 			"documents:\n  - labels:\n    context_identifier: null\n    auth_token: " + tok + "\n    id: " + id + "\n",
-			[]Document{{ID: id, AuthToken: tok}},
+			[]Entry{{ID: id, AuthToken: tok}},
 		},
 		{
 			"context identifier kept as written",
 			doc + "    context_identifier: ' 06c4a84a-693c-46cb-8df2-40a8215aa056 '\n",
-			[]Document{{ID: id, AuthToken: tok, ContextIdentifier: "06c4a84a-693c-46cb-8df2-40a8215aa056"}},
+			[]Entry{{ID: id, AuthToken: tok, ContextIdentifier: "06c4a84a-693c-46cb-8df2-40a8215aa056"}},
 		},
 		{
 			"scalar label values taken as written",
 			doc + "    labels: {i: 0x1F, f: 1.50, b: yes, t: 2024-01-02, s: '', m: \"a\\nb\", u: \"ünï\", n: True}\n",
-			[]Document{{ID: id, AuthToken: tok, Labels: map[string]string{
+			[]Entry{{ID: id, AuthToken: tok, Labels: map[string]string{
 				"i": "0x1F", "f": "1.50", "b": "yes", "t": "2024-01-02", "s": "", "m": "a\nb", "u": "ünï", "n": "True",
 			}}},
 		},
 		{
 			"label names at the edges of the rules",
 			doc + "    labels: {_: a, _x: b, A9: c, status_code: d, Le: e, documentid: f}\n",
-			[]Document{{ID: id, AuthToken: tok, Labels: map[string]string{
+			[]Entry{{ID: id, AuthToken: tok, Labels: map[string]string{
 				"_": "a", "_x": "b", "A9": "c", "status_code": "d", "Le": "e", "documentid": "f",
 			}}},
 		},
 		{
 			"explicit tags that keep the text",
 			doc + "    labels: {a: !!str 1, b: !!int 2, c: <<, d: ! x}\n",
-			[]Document{{ID: id, AuthToken: tok, Labels: map[string]string{"a": "1", "b": "2", "c": "<<", "d": "x"}}},
+			[]Entry{{ID: id, AuthToken: tok, Labels: map[string]string{"a": "1", "b": "2", "c": "<<", "d": "x"}}},
 		},
 		{
 			"CRLF line ends",
 			"documents:\r\n  - id: " + id + "\r\n    auth_token: " + tok + "\r\n    labels:\r\n      a: b\r\n",
-			[]Document{{ID: id, AuthToken: tok, Labels: map[string]string{"a": "b"}}},
+			[]Entry{{ID: id, AuthToken: tok, Labels: map[string]string{"a": "b"}}},
 		},
-		{"anchor without alias", "documents: &d []\n", []Document{}},
-		{"comments only around", "# head\ndocuments: [] # tail\n# foot\n", []Document{}},
+		{"anchor without alias", "documents: &d []\n", []Entry{}},
+		{"comments only around", "# head\ndocuments: [] # tail\n# foot\n", []Entry{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -383,19 +383,19 @@ func TestLoadWatchListFileErrors(t *testing.T) {
 }
 
 func TestWatchListDocumentString(t *testing.T) {
-	d := Document{
+	d := Entry{
 		ID:                "2CE11EF1-8938-DD11-8735-00065B8CE99B",
 		AuthToken:         "8CC9A84B-693C-46CC-4342-40A8215AD76A",
 		ContextIdentifier: "06C4A84A-693C-46CB-8DF2-40A8215AA056",
 		Labels:            map[string]string{"region": "eu", "customer": `a"b`},
 	}
 	assert.Equal(t, `2CE11EF1-8938-DD11-8735-00065B8CE99B{customer="a\"b",region="eu"}`, d.String())
-	assert.Equal(t, `watchlist.Document{ID:"2CE11EF1-8938-DD11-8735-00065B8CE99B", Labels:map[string]string{"customer":"a\"b", "region":"eu"}}`, d.GoString())
+	assert.Equal(t, `watchlist.Entry{ID:"2CE11EF1-8938-DD11-8735-00065B8CE99B", Labels:map[string]string{"customer":"a\"b", "region":"eu"}}`, d.GoString())
 
-	bare := Document{ID: d.ID, AuthToken: d.AuthToken}
+	bare := Entry{ID: d.ID, AuthToken: d.AuthToken}
 	assert.Equal(t, d.ID, bare.String())
 
-	wl := &List{Documents: []Document{d, bare}, LabelNames: []string{"customer", "region"}}
+	wl := &List{Documents: []Entry{d, bare}, LabelNames: []string{"customer", "region"}}
 	// Every way a careless log line might print a document or the list.
 	for _, s := range []string{
 		fmt.Sprint(d), fmt.Sprintf("%v %+v %s %q %#v", d, d, d, d, d),
@@ -403,7 +403,7 @@ func TestWatchListDocumentString(t *testing.T) {
 		fmt.Sprintf("%v %+v %#v", wl, wl, wl),
 		fmt.Sprintf("%v %+v %#v", *wl, *wl, *wl),
 		fmt.Sprintf("%v %+v %#v", wl.Documents, wl.Documents, wl.Documents),
-		fmt.Sprintf("%v", map[string]Document{"x": d}),
+		fmt.Sprintf("%v", map[string]Entry{"x": d}),
 	} {
 		assert.Contains(t, s, d.ID)
 		assert.NotContains(t, s, d.AuthToken)
@@ -449,7 +449,7 @@ func TestWatchListLabelValueUTF8(t *testing.T) {
 }
 
 func TestWatchedDocumentLogAndJSONHideSecrets(t *testing.T) {
-	d := Document{
+	d := Entry{
 		ID:                "2CE11EF1-8938-DD11-8735-00065B8CE99B",
 		AuthToken:         "8CC9A84B-693C-46CC-4342-40A8215AD76A",
 		ContextIdentifier: "06C4A84A-693C-46CB-8DF2-40A8215AA056",
@@ -471,7 +471,7 @@ func TestLoadWatchListEnvelopes(t *testing.T) {
 	wl, err := Load(filepath.Join(watchFixtures, "envelopes_good.yml"), 3)
 	require.NoError(t, err)
 	require.Len(t, wl.Documents, 1)
-	assert.Equal(t, []Document{
+	assert.Equal(t, []Entry{
 		{ID: "9A1C3F5E-2B4D-4E6F-8A0B-1C2D3E4F5A6B", AuthToken: "5F1E2D3C-4B5A-4968-8776-A5B4C3D2E1F0", Labels: map[string]string{"customer": "acme", "pack": "contract"}},
 		{ID: "0B2D4F6A-3C5E-4F70-9B1C-2D3E4F5A6B7C", AuthToken: "6A2F3E4D-5C6B-4A79-9887-B6C5D4E3F2A1", ContextIdentifier: "06C4A84A-693C-46CB-8DF2-40A8215AA056"},
 	}, wl.Envelopes)

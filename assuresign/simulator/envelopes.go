@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/guid"
 )
 
 // Envelope is an envelope of the simulated account. Its documents are Put on
@@ -157,7 +158,7 @@ func DemoEnvelopes(n int, seed int64) ([]Envelope, []Document) {
 	for i := range n {
 		size := 1 + rng.Intn(5)
 		own := DemoDocuments(size, rng.Int63())
-		e := Envelope{ID: randomGUID(rng), AuthToken: randomGUID(rng), Fault: n >= 2 && i == n-1}
+		e := Envelope{ID: guid.New(rng), AuthToken: guid.New(rng), Fault: n >= 2 && i == n-1}
 		for _, d := range own {
 			e.Documents = append(e.Documents, d.ID)
 		}

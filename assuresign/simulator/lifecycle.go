@@ -2,11 +2,11 @@ package simulator
 
 import (
 	"context"
-	"fmt"
 	"math/rand"
 	"time"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/guid"
 )
 
 // Life-cycle odds. Each tick an open document moves with probability
@@ -152,7 +152,7 @@ func DemoDocuments(n int, seed int64) []Document {
 	now := time.Now()
 	docs := make([]Document, 0, n)
 	for range n {
-		d := Document{ID: randomGUID(rng), AuthToken: randomGUID(rng)}
+		d := Document{ID: guid.New(rng), AuthToken: guid.New(rng)}
 		d.StatusDate = now.Add(-time.Duration(rng.Int63n(int64(72 * time.Hour))))
 		switch r := rng.Float64(); {
 		case r < 0.40:
@@ -176,13 +176,4 @@ func DemoDocuments(n int, seed int64) []Document {
 		docs = append(docs, d)
 	}
 	return docs
-}
-
-// randomGUID returns a version-4 GUID in upper case.
-func randomGUID(rng *rand.Rand) string {
-	var b [16]byte
-	_, _ = rng.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%X-%X-%X-%X-%X", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

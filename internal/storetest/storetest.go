@@ -26,7 +26,7 @@ import (
 func WatchList(ids ...string) *watchlist.List {
 	wl := &watchlist.List{}
 	for i, id := range ids {
-		wl.Documents = append(wl.Documents, watchlist.Document{ID: id, AuthToken: fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1)})
+		wl.Documents = append(wl.Documents, watchlist.Entry{ID: id, AuthToken: fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1)})
 	}
 	return wl
 }

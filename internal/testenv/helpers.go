@@ -3,8 +3,6 @@ package testenv
 import (
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -34,17 +32,4 @@ func GatherText(t testing.TB, g prometheus.Gatherer) string {
 		}
 	}
 	return b.String()
-}
-
-// WriteFile writes data to dir/name with mode perm and returns its path.
-func WriteFile(t testing.TB, dir, name, data string, perm os.FileMode) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte(data), perm); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(p, perm); err != nil { // whatever the umask
-		t.Fatal(err)
-	}
-	return p
 }

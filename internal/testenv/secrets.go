@@ -2,11 +2,13 @@ package testenv
 
 import (
 	"bytes"
+	"crypto/rand"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/assuresign-exporter/assuresign_exporter/internal/guid"
 )
 
 // FragmentLen is the shortest piece of a secret GUID that Secrets reports:
@@ -128,12 +130,4 @@ func lowerHex(c byte) byte {
 
 // RandomGUID returns a random version-4 GUID in upper case, as AssureSign
 // writes them: a document id, or a secret to register with Add.
-func RandomGUID() string {
-	var b [16]byte
-	for i := range b {
-		b[i] = byte(rand.IntN(256))
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%X-%X-%X-%X-%X", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+func RandomGUID() string { return guid.New(rand.Reader) }

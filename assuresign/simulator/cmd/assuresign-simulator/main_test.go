@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,6 +19,7 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/rest"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
 const (
@@ -54,13 +54,6 @@ func start(t *testing.T, args ...string) string {
 		}
 	})
 	return strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
-}
-
-func writeFile(t *testing.T, name, content string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
-	return p
 }
 
 func checkStatus(t *testing.T, url string, docs ...[2]string) (int, string) {
@@ -116,12 +109,13 @@ func parseResults(t *testing.T, body string) []result {
 }
 
 func TestCommand(t *testing.T) {
-	ctxFile := writeFile(t, "context", "\ufeff"+strings.ToLower(testContext)+"\n")
-	docsFile := writeFile(t, "docs.json", `[
+	ctxFile := testenv.WriteFile(t, filepath.Join(t.TempDir(), "context"), "\ufeff"+strings.ToLower(testContext)+"\n", 0o600)
+	docsFile := testenv.WriteFile(t, filepath.Join(t.TempDir(), "docs.json"), `[
 		{"id": "`+docA+`", "auth_token": "`+tokenA+`", "status": "SigningStepInProgress", "step": 2},
 		{"id": "`+docB+`", "auth_token": "`+tokenB+`", "status": "OnHold", "status_date": "2008-03-19T11:24:08.5231954-04:00",
 		 "exceptions": [{"severity": "Warning", "message": "w"}]}
-	]`)
+	]`, 0o600)
+
 	base := start(t, "--listen", "127.0.0.1:0", "--context-file", ctxFile, "--documents", docsFile)
 	endpoint := base + "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text"
 
@@ -263,10 +257,10 @@ func TestCommandDefaultsAndDemo(t *testing.T) {
 
 func TestCommandErrors(t *testing.T) {
 	ctx := context.Background()
-	bad := writeFile(t, "context", "acme")
+	bad := testenv.WriteFile(t, filepath.Join(t.TempDir(), "context"), "acme", 0o600)
 	assert.ErrorContains(t, run(ctx, []string{"--context-file", bad}, io.Discard, io.Discard), "not a GUID")
 	assert.Error(t, run(ctx, []string{"--context-file", filepath.Join(t.TempDir(), "missing")}, io.Discard, io.Discard))
-	docs := writeFile(t, "docs.json", `{"id":"x"}`)
+	docs := testenv.WriteFile(t, filepath.Join(t.TempDir(), "docs.json"), `{"id":"x"}`, 0o600)
 	assert.Error(t, run(ctx, []string{"--documents", docs}, io.Discard, io.Discard), "an array is required")
 	assert.Error(t, run(ctx, []string{"--listen", "256.0.0.1:0"}, io.Discard, io.Discard))
 	assert.Error(t, run(ctx, []string{"--no-such-flag"}, io.Discard, io.Discard))
@@ -299,8 +293,8 @@ func TestCommandEnvelopesFile(t *testing.T) {
 		env   = "E0000000-0000-4000-8000-0000000000E1"
 		token = "7A0E0000-0000-4000-8000-000000000001"
 	)
-	docs := writeFile(t, "docs.json", `[{"id":"`+doc+`","auth_token":"`+token+`"}]`)
-	envs := writeFile(t, "envs.json", `[{"id":"`+env+`","auth_token":"`+token+`","documents":["`+doc+`"]},{"id":"`+strings.Replace(env, "E1", "E2", 1)+`","auth_token":"`+token+`","documents":[],"fault":true}]`)
+	docs := testenv.WriteFile(t, filepath.Join(t.TempDir(), "docs.json"), `[{"id":"`+doc+`","auth_token":"`+token+`"}]`, 0o600)
+	envs := testenv.WriteFile(t, filepath.Join(t.TempDir(), "envs.json"), `[{"id":"`+env+`","auth_token":"`+token+`","documents":["`+doc+`"]},{"id":"`+strings.Replace(env, "E1", "E2", 1)+`","auth_token":"`+token+`","documents":[],"fault":true}]`, 0o600)
 	base := start(t, "--documents", docs, "--envelopes", envs)
 	c, err := assuresign.NewClient(assuresign.Config{Endpoint: base + simulator.CheckStatusPath, MaxRetries: -1})
 	require.NoError(t, err)
@@ -311,7 +305,7 @@ func TestCommandEnvelopesFile(t *testing.T) {
 	_, err = c.ListEnvelopeDocuments(t.Context(), assuresign.EnvelopeRequest{ID: strings.Replace(env, "E1", "E2", 1), AuthToken: token, ContextIdentifier: sampleContext})
 	assert.Equal(t, "soap_fault", assuresign.Outcome(err))
 
-	bad := writeFile(t, "bad.json", `[{"id":"`+env+`","token":"`+token+`"}]`)
+	bad := testenv.WriteFile(t, filepath.Join(t.TempDir(), "bad.json"), `[{"id":"`+env+`","token":"`+token+`"}]`, 0o600)
 	err = run(t.Context(), []string{"--envelopes", bad}, io.Discard, io.Discard)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), bad)
@@ -322,9 +316,9 @@ func TestCommandEnvelopesFile(t *testing.T) {
 func TestCommandREST(t *testing.T) {
 	const key = "0p3n-S3s4m3-K3y"
 	envs, _ := simulator.DemoEnvelopes(1, 3)
-	keyFile := writeFile(t, "key", "\ufeff"+key+"\n")
+	keyFile := testenv.WriteFile(t, filepath.Join(t.TempDir(), "key"), "\ufeff"+key+"\n", 0o600)
 	base := start(t, "--demo-envelopes", "1", "--seed", "3", "--api-username", "api.user", "--api-key-file", keyFile,
-		"--context-username", "jane@example.com", "--context-file", writeFile(t, "ctx", testContext))
+		"--context-username", "jane@example.com", "--context-file", testenv.WriteFile(t, filepath.Join(t.TempDir(), "ctx"), testContext, 0o600))
 	client := func(key string) *rest.Client {
 		c, err := rest.New(rest.Config{
 			BaseURL: base + simulator.RESTBasePath, AuthURL: base + simulator.RESTAuthPath, APIUsername: "api.user",
@@ -372,7 +366,7 @@ func TestCommandRESTDefaultsAndErrors(t *testing.T) {
 	require.NoError(t, err)
 
 	ctx := t.Context()
-	assert.ErrorContains(t, run(ctx, []string{"--api-key-file", writeFile(t, "empty", " \n")}, io.Discard, io.Discard), "the API key is empty")
+	assert.ErrorContains(t, run(ctx, []string{"--api-key-file", testenv.WriteFile(t, filepath.Join(t.TempDir(), "empty"), " \n", 0o600)}, io.Discard, io.Discard), "the API key is empty")
 	assert.Error(t, run(ctx, []string{"--api-key-file", filepath.Join(t.TempDir(), "missing")}, io.Discard, io.Discard))
 	assert.ErrorContains(t, run(ctx, []string{"--context-username", "a:b"}, io.Discard, io.Discard), "must not contain ':'")
 	assert.ErrorContains(t, run(ctx, []string{"--api-username", ""}, io.Discard, io.Discard), "must not be empty")

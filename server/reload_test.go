@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -21,7 +21,7 @@ func TestReloaderGivesUpWithItsCaller(t *testing.T) {
 	var applied sync.WaitGroup
 	applied.Add(1)
 	calls := 0
-	r := newReloader(func() error {
+	r := NewReloader(func() error {
 		calls++
 		if calls == 1 {
 			applied.Done()
@@ -31,12 +31,12 @@ func TestReloaderGivesUpWithItsCaller(t *testing.T) {
 	})
 	ctx, stop := context.WithCancel(context.Background())
 	ran := make(chan struct{})
-	go func() { r.run(ctx); close(ran) }()
+	go func() { r.Run(ctx); close(ran) }()
 	var releaseOnce sync.Once
 	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }); stop(); <-ran })
 
 	first := make(chan error, 1)
-	go func() { first <- r.reload(context.Background()) }()
+	go func() { first <- r.Reload(context.Background()) }()
 	applied.Wait()
 	before := runtime.NumGoroutine()
 
@@ -45,7 +45,7 @@ func TestReloaderGivesUpWithItsCaller(t *testing.T) {
 		wg.Go(func() {
 			reqCtx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 			defer cancel()
-			assert.ErrorIs(t, r.reload(reqCtx), context.DeadlineExceeded)
+			assert.ErrorIs(t, r.Reload(reqCtx), context.DeadlineExceeded)
 		})
 	}
 	wg.Wait()
@@ -55,10 +55,10 @@ func TestReloaderGivesUpWithItsCaller(t *testing.T) {
 
 	releaseOnce.Do(func() { close(release) })
 	require.NoError(t, <-first)
-	require.NoError(t, r.reload(context.Background()), "the loop goes on")
+	require.NoError(t, r.Reload(context.Background()), "the loop goes on")
 
 	stop()
 	<-ran
-	err := r.reload(context.Background())
+	err := r.Reload(context.Background())
 	assert.True(t, errors.Is(err, context.Canceled), "after shutdown a reload says so: %v", err)
 }

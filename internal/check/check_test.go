@@ -1,4 +1,4 @@
-package main
+package check
 
 import (
 	"bytes"
@@ -26,6 +26,7 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream"
 )
 
 // Known secrets of the --check tests: no output may hold any of them.
@@ -77,21 +78,32 @@ func (r *checkRig) write(t *testing.T, name, data string) {
 // run runs --check over the rig's *.yml, with its flags as tune sets them,
 // and returns its exit code and output, having asserted that neither it nor
 // the log holds a secret.
-func (r *checkRig) run(t *testing.T, endpoint, contextIdentifier string, tune ...func(*checkConfig)) (int, string) {
+func (r *checkRig) run(t *testing.T, endpoint, contextIdentifier string, tune ...func(*Config)) (int, string) {
 	t.Helper()
 	var out, logs bytes.Buffer
-	cfg := checkConfig{
-		watchFiles: []string{filepath.Join(r.dir, "*.yml")}, maxDocuments: 100, maxEnvelopeDocuments: 100, contextIdentifier: contextIdentifier,
-		client:    assuresign.Config{Endpoint: endpoint, MaxRetries: -1},
-		batchSize: 2, concurrency: 2, timeout: 5 * time.Second,
+	cfg := Config{
+		WatchFiles: []string{filepath.Join(r.dir, "*.yml")}, MaxDocuments: 100, MaxEnvelopeDocuments: 100, ContextIdentifier: contextIdentifier,
+		Upstream:  soap(endpoint),
+		BatchSize: 2, Concurrency: 2, Timeout: 5 * time.Second,
 	}
 	for _, f := range tune {
 		f(&cfg)
 	}
-	code := runCheck(context.Background(), &out, cfg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	code := Run(context.Background(), &out, cfg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	chkSecrets.AssertNone(t, "the output", out.String())
 	chkSecrets.AssertNone(t, "the log", logs.String())
 	return code, out.String()
+}
+
+// soap is the SOAP client of endpoint, as the exporter makes it, without retries.
+func soap(endpoint string) func(*assuresign.Secrets) (upstream.API, error) {
+	return func(secrets *assuresign.Secrets) (upstream.API, error) {
+		c, err := assuresign.NewClient(assuresign.Config{Endpoint: endpoint, MaxRetries: -1, Secrets: secrets})
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
 }
 
 func (r *checkRig) endpoint() string { return r.srv.URL + testenv.CheckStatusPath }
@@ -99,7 +111,7 @@ func (r *checkRig) endpoint() string { return r.srv.URL + testenv.CheckStatusPat
 func TestCheckEveryDocumentHasAStatus(t *testing.T) {
 	r := newCheckRig(t)
 	code, out := r.run(t, r.endpoint(), chkContext)
-	assert.Equal(t, checkOK, code, out)
+	assert.Equal(t, OK, code, out)
 	lines := strings.Split(out, "\n")
 	assert.Regexp(t, `^DOCUMENT ID +LABELS +STATUS +STEP +STATUS DATE +EXCEPTIONS +ERROR$`, lines[0])
 	assert.Regexp(t, `^`+chkDocC+` +Completed +2026-03-01T09:30:00Z *$`, lines[1], "legal.yml sorts first")
@@ -113,7 +125,7 @@ func TestCheckADocumentWithoutAStatus(t *testing.T) {
 	r := newCheckRig(t)
 	r.write(t, "legal.yml", "documents:\n  - {id: "+chkDocC+", auth_token: "+chkBadTok+"}\n")
 	code, out := r.run(t, r.endpoint(), chkContext)
-	assert.Equal(t, checkIncomplete, code, out)
+	assert.Equal(t, Incomplete, code, out)
 	assert.Regexp(t, chkDocC+` +- +Error: The AuthToken is not valid for this document. +no status in the answer`, out)
 	assert.Contains(t, out, "2 of 3 documents have a status")
 	assert.Contains(t, out, "FAILED: documents without a status: 1 (see their exceptions and errors: a wrong AuthToken or id, or a document deleted in AssureSign)")
@@ -123,20 +135,20 @@ func TestCheckAnInvalidWatchList(t *testing.T) {
 	r := newCheckRig(t)
 	r.write(t, "bad.yml", "documents:\n  - {id: "+chkDocC+", auth_token: "+chkTokenB+"}\n")
 	code, out := r.run(t, r.endpoint(), chkContext)
-	assert.Equal(t, checkIncomplete, code)
+	assert.Equal(t, Incomplete, code)
 	assert.Equal(t, "watch list invalid: watch list: document "+chkDocC+" is in both "+filepath.Join(r.dir, "bad.yml")+" and "+filepath.Join(r.dir, "legal.yml")+"\n", out)
 	assert.Zero(t, r.sim.Stats().Requests, "nothing asked")
 
 	r.write(t, "bad.yml", "documents:\n  - {id: nope, auth_token: "+chkTokenB+"}\n")
 	code, out = r.run(t, r.endpoint(), chkContext)
-	assert.Equal(t, checkIncomplete, code)
+	assert.Equal(t, Incomplete, code)
 	assert.Contains(t, out, filepath.Join(r.dir, "bad.yml")+`:2: documents[0].id: "nope" is not a GUID`)
 
 	// A match of the glob that cannot be read: a symlink to nothing.
 	require.NoError(t, os.Remove(filepath.Join(r.dir, "bad.yml")))
 	require.NoError(t, os.Symlink(filepath.Join(r.dir, "gone"), filepath.Join(r.dir, "bad.yml")))
 	code, out = r.run(t, r.endpoint(), chkContext)
-	assert.Equal(t, checkIncomplete, code)
+	assert.Equal(t, Incomplete, code)
 	assert.Contains(t, out, "watch list invalid: watch list: stat "+filepath.Join(r.dir, "bad.yml")+": no such file or directory")
 	assert.Zero(t, r.sim.Stats().Requests, "nothing asked")
 }
@@ -176,7 +188,7 @@ func TestCheckNamesTheLikelyCause(t *testing.T) {
 			r.sim.SetFault(simulator.Fault{Kind: tc.fault})
 			defer r.sim.ClearFault()
 			code, out := r.run(t, tc.endpoint, tc.context)
-			assert.Equal(t, checkUnreachable, code, out)
+			assert.Equal(t, Unreachable, code, out)
 			for _, w := range tc.want {
 				assert.Contains(t, out, w)
 			}
@@ -197,7 +209,7 @@ func TestCheckRedactsOtherBatchesTokens(t *testing.T) {
 	}))
 	t.Cleanup(echo.Close)
 	code, out := r.run(t, echo.URL+testenv.CheckStatusPath, chkContext) // asserts no secret in the output and log
-	assert.Equal(t, checkUnreachable, code, out)
+	assert.Equal(t, Unreachable, code, out)
 	assert.Contains(t, out, "bad tokens: <secret> <secret> <secret>")
 }
 
@@ -209,7 +221,7 @@ func TestCheckBinary(t *testing.T) {
 	for _, tc := range []struct {
 		context string
 		want    int
-	}{{chkContext, checkOK}, {chkWrong, checkUnreachable}} {
+	}{{chkContext, OK}, {chkWrong, Unreachable}} {
 		e := testenv.ExporterOptions{NoWait: true, Env: []string{"ASSURESIGN_CONTEXT_IDENTIFIER=" + tc.context}}.Start(t,
 			"--check", "--watch.file="+filepath.Join(r.dir, "*.yml"), "--assuresign.endpoint="+r.endpoint(), "--web.listen-address=127.0.0.1:0")
 		assert.Equal(t, tc.want, e.ExitCode(t, 30*time.Second))
@@ -229,7 +241,7 @@ func TestCheckTableFitsItsContent(t *testing.T) {
 		d.Exceptions = []assuresign.Exception{{Severity: assuresign.SeverityWarning, Message: long}}
 	}))
 	code, out := r.run(t, r.endpoint(), chkContext)
-	assert.Equal(t, checkOK, code, out)
+	assert.Equal(t, OK, code, out)
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	for _, l := range lines {
 		assert.LessOrEqual(t, utf8.RuneCountInString(l), 200, "a line of a readable width: %q", l)
@@ -246,12 +258,12 @@ func TestCheckTableFitsItsContent(t *testing.T) {
 	assert.NotContains(t, out, "END")
 
 	var js bytes.Buffer
-	code = runCheck(context.Background(), &js, checkConfig{
-		watchFiles: []string{filepath.Join(r.dir, "*.yml")}, maxDocuments: 100, contextIdentifier: chkContext,
-		client: assuresign.Config{Endpoint: r.endpoint(), MaxRetries: -1}, batchSize: 2, concurrency: 2, timeout: 5 * time.Second,
-		output: checkOutputJSON,
+	code = Run(context.Background(), &js, Config{
+		WatchFiles: []string{filepath.Join(r.dir, "*.yml")}, MaxDocuments: 100, ContextIdentifier: chkContext,
+		Upstream: soap(r.endpoint()), BatchSize: 2, Concurrency: 2, Timeout: 5 * time.Second,
+		Output: OutputJSON,
 	}, slog.New(slog.DiscardHandler))
-	assert.Equal(t, checkOK, code)
+	assert.Equal(t, OK, code)
 	rep := decodeCheckReport(t, js.Bytes())
 	require.Len(t, rep.Documents, 3)
 	assert.Equal(t, []checkException{{Severity: "Warning", Message: long}}, rep.Documents[1].Exceptions, "in full")
@@ -259,11 +271,11 @@ func TestCheckTableFitsItsContent(t *testing.T) {
 
 // decodeCheckReport decodes --check.output=json strictly: the whole output is
 // one object with the documented fields, every one present.
-func decodeCheckReport(t *testing.T, data []byte) checkReport {
+func decodeCheckReport(t *testing.T, data []byte) Report {
 	t.Helper()
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	var rep checkReport
+	var rep Report
 	require.NoError(t, dec.Decode(&rep), "%s", data)
 	assert.False(t, dec.More(), "one object")
 	var fields map[string]any
@@ -277,12 +289,12 @@ func decodeCheckReport(t *testing.T, data []byte) checkReport {
 func TestCheckJSON(t *testing.T) {
 	r := newCheckRig(t)
 	r.write(t, "legal.yml", "documents:\n  - {id: "+chkDocC+", auth_token: "+chkBadTok+"}\n")
-	run := func(endpoint string) (int, checkReport) {
+	run := func(endpoint string) (int, Report) {
 		var out bytes.Buffer
-		code := runCheck(context.Background(), &out, checkConfig{
-			watchFiles: []string{filepath.Join(r.dir, "*.yml")}, maxDocuments: 100, contextIdentifier: chkContext,
-			client: assuresign.Config{Endpoint: endpoint, MaxRetries: -1}, batchSize: 2, concurrency: 2, timeout: 5 * time.Second,
-			output: checkOutputJSON,
+		code := Run(context.Background(), &out, Config{
+			WatchFiles: []string{filepath.Join(r.dir, "*.yml")}, MaxDocuments: 100, ContextIdentifier: chkContext,
+			Upstream: soap(endpoint), BatchSize: 2, Concurrency: 2, Timeout: 5 * time.Second,
+			Output: OutputJSON,
 		}, slog.New(slog.DiscardHandler))
 		chkSecrets.AssertNone(t, "the JSON", out.String())
 		return code, decodeCheckReport(t, out.Bytes())
@@ -292,17 +304,17 @@ func TestCheckJSON(t *testing.T) {
 		d.Exceptions = []assuresign.Exception{{Severity: assuresign.SeverityWarning, Message: `Reminder <not> sent & "queued"`}}
 	}))
 	var raw bytes.Buffer
-	runCheck(context.Background(), &raw, checkConfig{
-		watchFiles: []string{filepath.Join(r.dir, "*.yml")}, maxDocuments: 100, contextIdentifier: chkContext,
-		client: assuresign.Config{Endpoint: r.endpoint(), MaxRetries: -1}, batchSize: 2, concurrency: 2, timeout: 5 * time.Second,
-		output: checkOutputJSON,
+	Run(context.Background(), &raw, Config{
+		WatchFiles: []string{filepath.Join(r.dir, "*.yml")}, MaxDocuments: 100, ContextIdentifier: chkContext,
+		Upstream: soap(r.endpoint()), BatchSize: 2, Concurrency: 2, Timeout: 5 * time.Second,
+		Output: OutputJSON,
 	}, slog.New(slog.DiscardHandler))
 	assert.Contains(t, raw.String(), `"message": "Reminder <not> sent & \"queued\""`, "texts as sent, not HTML-escaped")
 
 	code, rep := run(r.endpoint())
-	assert.Equal(t, checkIncomplete, code)
+	assert.Equal(t, Incomplete, code)
 	assert.Equal(t, "incomplete", rep.Result)
-	assert.Equal(t, checkIncomplete, rep.ExitCode)
+	assert.Equal(t, Incomplete, rep.ExitCode)
 	assert.Equal(t, 2, rep.WithStatus)
 	assert.Equal(t, 2, rep.Requests)
 	assert.Equal(t, checkedDocument{ID: chkDocC, Labels: map[string]string{}, Error: "no status in the answer",
@@ -311,7 +323,7 @@ func TestCheckJSON(t *testing.T) {
 		StatusDate: "2026-03-01T09:30:00Z", Exceptions: []checkException{}}, rep.Documents[1])
 
 	code, rep = run(r.srv.URL + "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus")
-	assert.Equal(t, checkUnreachable, code)
+	assert.Equal(t, Unreachable, code)
 	assert.Equal(t, "unreachable", rep.Result)
 	assert.Equal(t, 2, rep.Failed)
 	assert.Contains(t, rep.Message, "HTTP status 404")
@@ -320,7 +332,7 @@ func TestCheckJSON(t *testing.T) {
 
 	r.write(t, "bad.yml", "documents:\n  - {id: nope, auth_token: "+chkTokenB+"}\n")
 	code, rep = run(r.endpoint())
-	assert.Equal(t, checkIncomplete, code)
+	assert.Equal(t, Incomplete, code)
 	assert.Equal(t, "invalid", rep.Result)
 	assert.Contains(t, rep.Message, `documents[0].id: "nope" is not a GUID`)
 	assert.Empty(t, rep.Documents)
@@ -338,14 +350,14 @@ func TestCheckExitCodes(t *testing.T) {
 		want                    int
 		reason                  string // in the table's meaning of the code
 	}{
-		{"all have a status", chkContext, r.endpoint(), nil, checkOK, "every document has a status"},
-		{"a malformed ContextIdentifier", "not-a-guid", r.endpoint(), nil, checkIncomplete, "the ContextIdentifier is invalid"},
-		{"an invalid flag", chkContext, r.endpoint(), []string{"--assuresign.batch-size=0"}, checkIncomplete, "a flag"},
-		{"a wrong ContextIdentifier", chkWrong, r.endpoint(), nil, checkUnreachable, "refused the request or every document"},
-		{"a wrong path", chkContext, r.srv.URL + "/CheckStatus", nil, checkUnreachable, "refused the request"},
+		{"all have a status", chkContext, r.endpoint(), nil, OK, "every document has a status"},
+		{"a malformed ContextIdentifier", "not-a-guid", r.endpoint(), nil, Incomplete, "the ContextIdentifier is invalid"},
+		{"an invalid flag", chkContext, r.endpoint(), []string{"--assuresign.batch-size=0"}, Incomplete, "a flag"},
+		{"a wrong ContextIdentifier", chkWrong, r.endpoint(), nil, Unreachable, "refused the request or every document"},
+		{"a wrong path", chkContext, r.srv.URL + "/CheckStatus", nil, Unreachable, "refused the request"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, output := range []string{checkOutputTable, checkOutputJSON} {
+			for _, output := range []string{OutputTable, OutputJSON} {
 				cmd := exec.Command(bin, append([]string{"--check", "--check.output=" + output, "--watch.file=" + filepath.Join(r.dir, "*.yml"),
 					"--assuresign.endpoint=" + tc.endpoint}, tc.extra...)...)
 				cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "ASSURESIGN_CONTEXT_IDENTIFIER=" + tc.context}
@@ -360,7 +372,7 @@ func TestCheckExitCodes(t *testing.T) {
 				}
 				assert.Equal(t, tc.want, code, "%s: %s%s", output, stdout.String(), stderr.String())
 				chkSecrets.AssertNone(t, "the output", stdout.String()+stderr.String())
-				if output == checkOutputJSON {
+				if output == OutputJSON {
 					assert.Equal(t, tc.want, decodeCheckReport(t, stdout.Bytes()).ExitCode)
 				}
 			}
@@ -373,7 +385,7 @@ func TestCheckExitCodes(t *testing.T) {
 			for _, part := range strings.Split(tc.reason, " ") {
 				assert.Contains(t, meaning, part, "the table's meaning of exit code %d gives the reason", tc.want)
 			}
-			assert.Contains(t, checkHelp(), fmt.Sprintf("%d when %s", tc.want, meaning), "--check's help has the table")
+			assert.Contains(t, Help(), fmt.Sprintf("%d when %s", tc.want, meaning), "--check's help has the table")
 		})
 	}
 }
@@ -383,7 +395,7 @@ func TestCheckExitCodes(t *testing.T) {
 // field table names every field, and every exit-code table says what
 // checkExitCodes says.
 func TestCheckOutputIsDocumented(t *testing.T) {
-	docs, err := filepath.Glob(filepath.Join("docs", "*.md"))
+	docs, err := filepath.Glob(filepath.Join("..", "..", "docs", "*.md"))
 	require.NoError(t, err)
 	var example, fieldTable string
 	tables := 0
@@ -408,7 +420,7 @@ func TestCheckOutputIsDocumented(t *testing.T) {
 	assert.Positive(t, tables, "no exit-code table in docs/*.md")
 	rep := decodeCheckReport(t, []byte(example))
 	require.NotEmpty(t, rep.Documents)
-	for _, typ := range []reflect.Type{reflect.TypeFor[checkReport](), reflect.TypeFor[checkedDocument](), reflect.TypeFor[checkException]()} {
+	for _, typ := range []reflect.Type{reflect.TypeFor[Report](), reflect.TypeFor[checkedDocument](), reflect.TypeFor[checkException]()} {
 		for f := range typ.Fields() {
 			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 			if name == "" || name == "-" {
@@ -427,16 +439,16 @@ func TestCheckOutputIsDocumented(t *testing.T) {
 func TestCheckNothingToCheck(t *testing.T) {
 	r := newCheckRig(t)
 	pattern := filepath.Join(r.dir, "sale*.yaml")
-	for _, output := range []string{checkOutputTable, checkOutputJSON} {
+	for _, output := range []string{OutputTable, OutputJSON} {
 		var out bytes.Buffer
-		code := runCheck(context.Background(), &out, checkConfig{
-			watchFiles: []string{pattern}, maxDocuments: 100, contextIdentifier: chkContext,
-			client:    assuresign.Config{Endpoint: r.endpoint(), MaxRetries: -1},
-			batchSize: 2, concurrency: 2, timeout: 5 * time.Second, output: output,
+		code := Run(context.Background(), &out, Config{
+			WatchFiles: []string{pattern}, MaxDocuments: 100, ContextIdentifier: chkContext,
+			Upstream:  soap(r.endpoint()),
+			BatchSize: 2, Concurrency: 2, Timeout: 5 * time.Second, Output: output,
 		}, slog.New(slog.DiscardHandler))
-		assert.Equal(t, checkIncomplete, code, out.String())
+		assert.Equal(t, Incomplete, code, out.String())
 		msg := out.String()
-		if output == checkOutputJSON {
+		if output == OutputJSON {
 			rep := decodeCheckReport(t, out.Bytes())
 			assert.Equal(t, "invalid", rep.Result)
 			msg = rep.Message
@@ -445,5 +457,5 @@ func TestCheckNothingToCheck(t *testing.T) {
 		assert.NotContains(t, msg, "OK")
 	}
 	assert.Zero(t, r.sim.Stats().Requests, "nothing asked")
-	assert.Contains(t, checkHelp(), "1 when a document has none, an envelope cannot be listed, the watch files name nothing to check", "--check's help gives the reason")
+	assert.Contains(t, Help(), "1 when a document has none, an envelope cannot be listed, the watch files name nothing to check", "--check's help gives the reason")
 }

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"fmt"
@@ -8,14 +8,14 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
 )
 
-// demoEnvelopeSizes are the documents of each envelope the demo watches.
-var demoEnvelopeSizes = []int{3, 5}
+// EnvelopeSizes are the documents of each envelope the demo watches.
+var EnvelopeSizes = []int{3, 5}
 
-// demoWatchedDocuments is how many documents the demo watches: its own and
+// WatchedDocuments is how many documents the demo watches: its own and
 // its envelopes'.
-func demoWatchedDocuments() int {
-	n := demoDocuments
-	for _, size := range demoEnvelopeSizes {
+func WatchedDocuments() int {
+	n := Documents
+	for _, size := range EnvelopeSizes {
 		n += size
 	}
 	return n
@@ -28,7 +28,7 @@ func addDemoEnvelopes(sim *simulator.Simulator) string {
 	var b strings.Builder
 	b.WriteString("envelopes:\n")
 	packs := []string{"onboarding", "contract"}
-	for i, n := range demoEnvelopeSizes {
+	for i, n := range EnvelopeSizes {
 		ids := make([]string, n)
 		for j, d := range simulator.DemoDocuments(n, time.Now().UnixNano()+1+int64(i)) {
 			sim.Put(d)

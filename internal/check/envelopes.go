@@ -1,4 +1,4 @@
-package main
+package check
 
 import (
 	"cmp"
@@ -10,51 +10,49 @@ import (
 	"sync/atomic"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/fanout"
 	"github.com/assuresign-exporter/assuresign_exporter/refresh"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
-// checkEnvelopes lists wl's envelopes (at most cfg.concurrency at once) and
+// checkEnvelopes lists wl's envelopes (at most cfg.Concurrency at once) and
 // takes them in watch-list order by the exporter's rule (refresh.Expansion,
 // with the same limits), listing none once --watch.max-documents is reached.
 // It returns the envelopes with their documents' ids and order (never a name:
 // it may be personal data; never a token), the documents to check (wl's own,
 // then the listed ones with their envelope's labels unless listed directly),
 // how many envelopes were not listed, and how many of those were over a limit.
-func checkEnvelopes(ctx context.Context, client *assuresign.Client, wl *watchlist.List, cfg checkConfig) (docs []watchlist.Document, envelopes []checkedEnvelope, failed, overLimit int) {
-	x := refresh.NewExpansion(wl, refresh.EnvelopeLimits{MaxDocuments: cfg.maxDocuments, MaxEnvelopeDocuments: cfg.maxEnvelopeDocuments})
+func checkEnvelopes(ctx context.Context, client upstream.API, wl *watchlist.List, cfg Config) (docs []watchlist.Entry, envelopes []checkedEnvelope, failed, overLimit int) {
+	x := refresh.NewExpansion(wl, refresh.EnvelopeLimits{MaxDocuments: cfg.MaxDocuments, MaxEnvelopeDocuments: cfg.MaxEnvelopeDocuments})
 	envelopes = make([]checkedEnvelope, len(wl.Envelopes))
 	type listed struct {
-		got      *assuresign.EnvelopeListing
-		err      error
-		launched bool
+		got *assuresign.EnvelopeListing
+		err error
 	}
 	done := make([]chan listed, len(wl.Envelopes))
+	taken := make([]chan struct{}, len(wl.Envelopes))
 	for i := range done {
-		done[i] = make(chan listed, 1)
+		done[i], taken[i] = make(chan listed, 1), make(chan struct{})
 	}
 	// A listing's slot is freed once its result is taken, so that none starts
-	// after the limit is reached.
+	// after the limit is reached. Every envelope gets a result: once ctx has
+	// ended, its error.
 	var full atomic.Bool
-	sem := make(chan struct{}, max(cfg.concurrency, 1))
-	go func() {
-		for i, e := range wl.Envelopes {
-			sem <- struct{}{}
-			if full.Load() {
-				<-sem
-				done[i] <- listed{err: errLimitReached}
-				continue
-			}
-			go func() {
-				reqCtx, cancel := context.WithTimeout(ctx, cfg.timeout)
-				defer cancel()
-				got, err := client.ListEnvelopeDocuments(reqCtx, assuresign.EnvelopeRequest{
-					ID: e.ID, AuthToken: e.AuthToken, ContextIdentifier: cmp.Or(e.ContextIdentifier, cfg.contextIdentifier),
-				})
-				done[i] <- listed{got, err, true}
-			}()
+	go fanout.Each(context.WithoutCancel(ctx), len(wl.Envelopes), cfg.Concurrency, func(_ context.Context, i int) {
+		if full.Load() {
+			done[i] <- listed{err: errLimitReached}
+			return
 		}
-	}()
+		e := wl.Envelopes[i]
+		reqCtx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+		got, err := client.ListEnvelopeDocuments(reqCtx, assuresign.EnvelopeRequest{
+			ID: e.ID, AuthToken: e.AuthToken, ContextIdentifier: e.ContextIdentifierOr(cfg.ContextIdentifier),
+		})
+		cancel()
+		done[i] <- listed{got, err}
+		<-taken[i]
+	})
 	for i, e := range wl.Envelopes {
 		env := checkedEnvelope{ID: e.ID, Labels: e.Labels, Documents: []checkedEnvelopeDocument{}}
 		if env.Labels == nil {
@@ -78,9 +76,7 @@ func checkEnvelopes(ctx context.Context, client *assuresign.Client, wl *watchlis
 		} else if errors.Is(l.err, errLimitReached) {
 			overLimit++
 		}
-		if l.launched {
-			<-sem
-		}
+		close(taken[i])
 		switch {
 		case l.err != nil:
 			failed++
@@ -114,7 +110,7 @@ type checkedEnvelopeDocument struct {
 
 // writeEnvelopes prints the envelopes' table, if there are any, and reports
 // whether a cell was cut.
-func writeEnvelopes(out io.Writer, rep checkReport) (cut bool) {
+func writeEnvelopes(out io.Writer, rep Report) (cut bool) {
 	if len(rep.Envelopes) == 0 {
 		return false
 	}

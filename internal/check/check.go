@@ -1,4 +1,7 @@
-package main
+// Package check is --check: it asks AssureSign once about every watched
+// document and envelope, as the exporter would, prints what it found (a
+// table, or JSON) and gives the exit code.
+package check
 
 import (
 	"cmp"
@@ -11,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -19,14 +21,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/fanout"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
 // --check's exit codes.
 const (
-	checkOK          = 0 // every document got a status
-	checkIncomplete  = 1 // a document got none, an envelope could not be listed, nothing to check, or the watch list, a flag or the ContextIdentifier is invalid
-	checkUnreachable = 2 // AssureSign could not be reached, or refused the request or every document
+	OK          = 0 // every document got a status
+	Incomplete  = 1 // a document got none, an envelope could not be listed, nothing to check, or the watch list, a flag or the ContextIdentifier is invalid
+	Unreachable = 2 // AssureSign could not be reached, or refused the request or every document
 )
 
 // checkExitCodes is the exit-code table that --check's help (and the docs)
@@ -35,13 +39,13 @@ var checkExitCodes = []struct {
 	code    int
 	meaning string
 }{
-	{checkOK, "every document has a status"},
-	{checkIncomplete, "a document has none, an envelope cannot be listed, the watch files name nothing to check, or the watch list, a flag or the ContextIdentifier is invalid"},
-	{checkUnreachable, "AssureSign could not be reached, or refused the request or every document"},
+	{OK, "every document has a status"},
+	{Incomplete, "a document has none, an envelope cannot be listed, the watch files name nothing to check, or the watch list, a flag or the ContextIdentifier is invalid"},
+	{Unreachable, "AssureSign could not be reached, or refused the request or every document"},
 }
 
-// checkHelp is the --check flag's help, with the exit-code table.
-func checkHelp() string {
+// Help is the --check flag's help, with the exit-code table.
+func Help() string {
 	codes := make([]string, len(checkExitCodes))
 	for i, c := range checkExitCodes {
 		codes[i] = fmt.Sprintf("%d when %s", c.code, c.meaning)
@@ -52,31 +56,34 @@ func checkHelp() string {
 
 // --check.output's values.
 const (
-	checkOutputTable = "table"
-	checkOutputJSON  = "json"
+	OutputTable = "table"
+	OutputJSON  = "json"
 )
 
 // checkCellWidth is the most characters a cell of --check's table shows;
 // --check.output=json has the full text.
 const checkCellWidth = 60
 
-// checkConfig is what --check needs of the flags.
-type checkConfig struct {
-	watchFiles           []string
-	maxDocuments         int
-	maxEnvelopeDocuments int
-	contextIdentifier    string
-	client               assuresign.Config
-	batchSize            int
-	concurrency          int
-	timeout              time.Duration
-	output               string // checkOutputTable (also when empty) or checkOutputJSON
+// Config is what --check needs of the flags.
+type Config struct {
+	WatchFiles           []string
+	MaxDocuments         int
+	MaxEnvelopeDocuments int
+	ContextIdentifier    string
+	// Upstream makes the API asked, redacting secrets from what it says;
+	// --check adds the watch list's to them. It is called once the watch
+	// list is read: an invalid list is reported before an invalid endpoint.
+	Upstream    func(secrets *assuresign.Secrets) (upstream.API, error)
+	BatchSize   int
+	Concurrency int
+	Timeout     time.Duration
+	Output      string // OutputTable (also when empty) or OutputJSON
 }
 
-// checkReport is what --check found. --check.output=json prints it as is: its
+// Report is what --check found. --check.output=json prints it as is: its
 // form is documented (docs/configuration.md) and stable, so fields may be added
 // but are never renamed or removed. Every field is always present.
-type checkReport struct {
+type Report struct {
 	Result string `json:"result"` // ok, incomplete, invalid or unreachable
 	// ExitCode is the process's exit code (see checkExitCodes).
 	ExitCode    int    `json:"exit_code"`
@@ -113,25 +120,25 @@ type checkException struct {
 	Message  string `json:"message"`
 }
 
-// checkFailure is the report of a --check that could not start: a flag, the
+// Failure is the report of a --check that could not start: a flag, the
 // ContextIdentifier or the watch list is invalid.
-func checkFailure(msg string) checkReport {
-	return checkReport{Result: "invalid", ExitCode: checkIncomplete, Message: msg, Documents: []checkedDocument{}, Envelopes: []checkedEnvelope{}}
+func Failure(msg string) Report {
+	return Report{Result: "invalid", ExitCode: Incomplete, Message: msg, Documents: []checkedDocument{}, Envelopes: []checkedEnvelope{}}
 }
 
-// runCheck asks AssureSign once about every watched document, in batches as
+// Run asks AssureSign once about every watched document, in batches as
 // the exporter would, prints the outcome to out (a table, or JSON), and
 // returns the exit code. It prints no secret: the client's errors and the
 // server's texts are redacted, and the report holds ids and labels only.
-func runCheck(ctx context.Context, out io.Writer, cfg checkConfig, logger *slog.Logger) int {
+func Run(ctx context.Context, out io.Writer, cfg Config, logger *slog.Logger) int {
 	rep := checkDocuments(ctx, cfg, logger)
-	writeCheckReport(out, cfg.output, rep)
+	WriteReport(out, cfg.Output, rep)
 	return rep.ExitCode
 }
 
-// writeCheckReport prints rep as output asks.
-func writeCheckReport(out io.Writer, output string, rep checkReport) {
-	if output == checkOutputJSON {
+// WriteReport prints rep as output asks.
+func WriteReport(out io.Writer, output string, rep Report) {
+	if output == OutputJSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false) // AssureSign's texts as sent: `<`, not \u003c
@@ -204,35 +211,36 @@ func writeTable(out io.Writer, header []string, rows [][]string, maxCell, whole 
 }
 
 // checkDocuments runs the check and reports what it found.
-func checkDocuments(ctx context.Context, cfg checkConfig, logger *slog.Logger) checkReport {
-	wl, err := watchlist.NewFiles(cfg.watchFiles, cfg.maxDocuments, cfg.contextIdentifier == "", prometheus.NewRegistry(), logger).Load()
+func checkDocuments(ctx context.Context, cfg Config, logger *slog.Logger) Report {
+	wl, err := watchlist.NewFiles(cfg.WatchFiles, cfg.MaxDocuments, cfg.ContextIdentifier == "", prometheus.NewRegistry(), logger).Load()
 	if err != nil {
-		return checkFailure(fmt.Sprintf("watch list invalid: %v", err))
+		return Failure(fmt.Sprintf("watch list invalid: %v", err))
 	}
 	// "0 of 0 documents ... OK" would pass a typo in a glob.
 	if len(wl.Documents) == 0 && len(wl.Envelopes) == 0 {
-		quoted := make([]string, len(cfg.watchFiles))
-		for i, p := range cfg.watchFiles {
+		quoted := make([]string, len(cfg.WatchFiles))
+		for i, p := range cfg.WatchFiles {
 			quoted[i] = strconv.Quote(p)
 		}
-		return checkFailure("nothing to check: --watch.file " + strings.Join(quoted, ", ") + " names no document or envelope (a glob that matches no file, or empty files)")
+		return Failure("nothing to check: --watch.file " + strings.Join(quoted, ", ") + " names no document or envelope (a glob that matches no file, or empty files)")
 	}
-	client, err := assuresign.NewClient(cfg.client)
+	secrets := assuresign.NewSecrets()
+	secrets.Set("watch list", append(wl.Secrets(), cfg.ContextIdentifier))
+	client, err := cfg.Upstream(secrets)
 	if err != nil {
-		rep := checkFailure(err.Error())
-		rep.Result, rep.ExitCode = "unreachable", checkUnreachable
+		rep := Failure(err.Error())
+		rep.Result, rep.ExitCode = "unreachable", Unreachable
 		return rep
 	}
-	client.Secrets().Set("watch list", watchListSecrets(wl, cfg.contextIdentifier))
 	docs, envelopes, envelopesFailed, overLimit := checkEnvelopes(ctx, client, wl, cfg)
 	wl.Documents = docs
 	checks := make([]assuresign.Check, len(wl.Documents))
 	for i, d := range wl.Documents {
-		checks[i] = assuresign.Check{ID: d.ID, AuthToken: d.AuthToken, ContextIdentifier: cmp.Or(d.ContextIdentifier, cfg.contextIdentifier)}
+		checks[i] = assuresign.Check{ID: d.ID, AuthToken: d.AuthToken, ContextIdentifier: d.ContextIdentifierOr(cfg.ContextIdentifier)}
 	}
 	results, batchErrs := checkAll(ctx, client, checks, cfg)
 
-	rep := checkReport{Endpoint: client.Endpoint(), BatchSize: cfg.batchSize, Requests: len(batchErrs), Documents: make([]checkedDocument, len(wl.Documents)),
+	rep := Report{Endpoint: client.Endpoint(), BatchSize: cfg.BatchSize, Requests: len(batchErrs), Documents: make([]checkedDocument, len(wl.Documents)),
 		Envelopes: envelopes, EnvelopesListed: len(envelopes) - envelopesFailed, EnvelopesEndpoint: client.EnvelopesEndpoint()}
 	refused := 0
 	for i, d := range wl.Documents {
@@ -246,7 +254,7 @@ func checkDocuments(ctx context.Context, cfg checkConfig, logger *slog.Logger) c
 		}
 		switch {
 		case r.Err != nil:
-			doc.Error, doc.requestFailed = r.Err.Error(), batchErrs[i/cfg.batchSize] != nil
+			doc.Error, doc.requestFailed = r.Err.Error(), batchErrs[i/cfg.BatchSize] != nil
 		case r.HasStatus():
 			rep.WithStatus++
 			doc.Status, doc.Step = r.RawStatus, r.Step
@@ -270,55 +278,49 @@ func checkDocuments(ctx context.Context, cfg checkConfig, logger *slog.Logger) c
 	n := len(wl.Documents)
 	switch {
 	case len(failed) > 0:
-		rep.Result, rep.ExitCode = "unreachable", checkUnreachable
+		rep.Result, rep.ExitCode = "unreachable", Unreachable
 		rep.Message, rep.LikelyCause = failed[0].Error(), client.Hint(failed[0])
 	case n > 0 && refused == n:
-		rep.Result, rep.ExitCode = "unreachable", checkUnreachable
+		rep.Result, rep.ExitCode = "unreachable", Unreachable
 		rep.Message = "AssureSign answered, but with no status for any document"
 		rep.LikelyCause = "a wrong ContextIdentifier, or documents of another account or region (the region host in --assuresign.endpoint)"
 	case overLimit > 0:
-		rep.Result, rep.ExitCode = "incomplete", checkIncomplete
+		rep.Result, rep.ExitCode = "incomplete", Incomplete
 		rep.Message = fmt.Sprintf("envelopes over --watch.max-documents=%d or --watch.max-envelope-documents=%d, their documents not checked: %d (see their errors)",
-			cfg.maxDocuments, cfg.maxEnvelopeDocuments, overLimit)
+			cfg.MaxDocuments, cfg.MaxEnvelopeDocuments, overLimit)
 	case rep.WithStatus < n:
-		rep.Result, rep.ExitCode = "incomplete", checkIncomplete
+		rep.Result, rep.ExitCode = "incomplete", Incomplete
 		rep.Message = fmt.Sprintf("documents without a status: %d (see their exceptions and errors: a wrong AuthToken or id, or a document deleted in AssureSign)", n-rep.WithStatus)
 	case envelopesFailed > 0:
-		rep.Result, rep.ExitCode = "incomplete", checkIncomplete
+		rep.Result, rep.ExitCode = "incomplete", Incomplete
 		rep.Message = fmt.Sprintf("envelopes not listed: %d (a wrong envelope id or AuthToken, or see --assuresign.envelopes-endpoint)", envelopesFailed)
 	default:
-		rep.Result, rep.ExitCode = "ok", checkOK
+		rep.Result, rep.ExitCode = "ok", OK
 	}
 	return rep
 }
 
-// checkAll sends the checks in batches, at most cfg.concurrency at once. It
+// checkAll sends the checks in batches, at most cfg.Concurrency at once. It
 // returns one result per check (Err set when its batch failed) and each
 // batch's error.
-func checkAll(ctx context.Context, client *assuresign.Client, checks []assuresign.Check, cfg checkConfig) ([]assuresign.Result, []error) {
+func checkAll(ctx context.Context, client upstream.API, checks []assuresign.Check, cfg Config) ([]assuresign.Result, []error) {
 	results := make([]assuresign.Result, len(checks))
-	errs := make([]error, (len(checks)+cfg.batchSize-1)/cfg.batchSize)
-	sem := make(chan struct{}, cfg.concurrency)
-	var wg sync.WaitGroup
-	for b := range errs {
-		lo, hi := b*cfg.batchSize, min((b+1)*cfg.batchSize, len(checks))
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			reqCtx, cancel := context.WithTimeout(ctx, cfg.timeout)
-			defer cancel()
-			res, err := client.CheckStatus(reqCtx, checks[lo:hi])
-			if err != nil {
-				errs[b] = err
-				for i := lo; i < hi; i++ {
-					results[i] = assuresign.Result{ID: checks[i].ID, Err: err}
-				}
-				return
+	errs := make([]error, (len(checks)+cfg.BatchSize-1)/cfg.BatchSize)
+	fanout.Each(context.WithoutCancel(ctx), len(errs), cfg.Concurrency, func(_ context.Context, b int) {
+		// Every batch gets a result: once ctx has ended, its error.
+		lo, hi := b*cfg.BatchSize, min((b+1)*cfg.BatchSize, len(checks))
+		reqCtx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+		defer cancel()
+		res, err := client.CheckStatus(reqCtx, checks[lo:hi])
+		if err != nil {
+			errs[b] = err
+			for i := lo; i < hi; i++ {
+				results[i] = assuresign.Result{ID: checks[i].ID, Err: err}
 			}
-			copy(results[lo:hi], res)
-		})
-	}
-	wg.Wait()
+			return
+		}
+		copy(results[lo:hi], res)
+	})
 	return results, errs
 }
 

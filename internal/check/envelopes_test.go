@@ -1,4 +1,4 @@
-package main
+package check
 
 import (
 	"bytes"
@@ -43,7 +43,7 @@ func envelopeCheckRig(t *testing.T) (*checkRig, string) {
 func TestCheckListsEnvelopes(t *testing.T) {
 	r, endpoint := envelopeCheckRig(t)
 	code, out := r.run(t, endpoint, chkContext)
-	assert.Equal(t, checkOK, code, out)
+	assert.Equal(t, OK, code, out)
 	assert.Regexp(t, `(?m)^ENVELOPE ID +LABELS +DOCUMENTS \(ORDER:ID\) +ERROR$`, out)
 	assert.Regexp(t, `(?m)^`+chkEnvelope+` +pack=acme +1:`+chkDocD+` 2:`+chkDocC+` *$`, out)
 	assert.Contains(t, out, "1 of 1 envelopes listed")
@@ -55,12 +55,12 @@ func TestCheckListsEnvelopes(t *testing.T) {
 
 	// The same in JSON: the envelope with its documents, before them in full.
 	var js bytes.Buffer
-	code = runCheck(context.Background(), &js, checkConfig{
-		watchFiles: []string{filepath.Join(r.dir, "*.yml")}, maxDocuments: 100, contextIdentifier: chkContext,
-		client: assuresign.Config{Endpoint: endpoint, MaxRetries: -1}, batchSize: 2, concurrency: 2, timeout: 5 * time.Second,
-		output: checkOutputJSON,
+	code = Run(context.Background(), &js, Config{
+		WatchFiles: []string{filepath.Join(r.dir, "*.yml")}, MaxDocuments: 100, ContextIdentifier: chkContext,
+		Upstream: soap(endpoint), BatchSize: 2, Concurrency: 2, Timeout: 5 * time.Second,
+		Output: OutputJSON,
 	}, slog.New(slog.DiscardHandler))
-	assert.Equal(t, checkOK, code)
+	assert.Equal(t, OK, code)
 	rep := decodeCheckReport(t, js.Bytes())
 	assert.Equal(t, []checkedEnvelope{{ID: chkEnvelope, Labels: map[string]string{"pack": "acme"}, Documents: []checkedEnvelopeDocument{
 		{Order: "1", ID: chkDocD}, {Order: "2", ID: chkDocC}}}}, rep.Envelopes)
@@ -75,7 +75,7 @@ func TestCheckEnvelopeListingFails(t *testing.T) {
 	r.sim.PutEnvelope(simulator.Envelope{ID: chkEnvFaulty, AuthToken: chkEnvToken, Documents: []string{chkDocD}, Fault: true})
 	r.write(t, "more.yml", "envelopes:\n  - {id: "+chkEnvFaulty+", auth_token: "+chkEnvToken+"}\n")
 	code, out := r.run(t, endpoint, chkContext)
-	assert.Equal(t, checkIncomplete, code, out)
+	assert.Equal(t, Incomplete, code, out)
 	assert.Regexp(t, `(?m)^`+chkEnvFaulty+` +- +assuresign: SOAP fault s:Server`, out)
 	assert.Contains(t, out, "1 of 2 envelopes listed")
 	assert.Contains(t, out, "FAILED: envelopes not listed: 1")
@@ -99,7 +99,7 @@ func TestCheckEnvelopeLimits(t *testing.T) {
 
 	before := r.sim.Stats()
 	code, out := r.run(t, endpoint, chkContext)
-	assert.Equal(t, checkIncomplete, code, out)
+	assert.Equal(t, Incomplete, code, out)
 	assert.Regexp(t, `(?m)^`+big+` +- +the envelope lists 501 documents, more than --watch\.max-env…$`, out)
 	assert.Contains(t, out, "4 of 4 documents have a status", "the big envelope's documents are not checked")
 	assert.Contains(t, out, "FAILED: envelopes over --watch.max-documents=100 or --watch.max-envelope-documents=100, their documents not checked: 1")
@@ -108,8 +108,8 @@ func TestCheckEnvelopeLimits(t *testing.T) {
 	// 3 direct documents and 2 of chkEnvelope's fill --watch.max-documents=5:
 	// the next envelope (zbig.yml sorts after envelopes.yml) is not listed.
 	before = r.sim.Stats()
-	code, out = r.run(t, endpoint, chkContext, func(c *checkConfig) { c.maxDocuments, c.maxEnvelopeDocuments, c.concurrency = 5, 1000, 1 })
-	assert.Equal(t, checkIncomplete, code, out)
+	code, out = r.run(t, endpoint, chkContext, func(c *Config) { c.MaxDocuments, c.MaxEnvelopeDocuments, c.Concurrency = 5, 1000, 1 })
+	assert.Equal(t, Incomplete, code, out)
 	assert.Regexp(t, `(?m)^`+big+` +- +not listed: --watch\.max-documents is reached$`, out)
 	assert.Contains(t, out, "4 of 4 documents have a status")
 	assert.Equal(t, 1, r.sim.Stats().Listings-before.Listings)
