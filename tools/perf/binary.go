@@ -11,7 +11,6 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,6 +48,8 @@ type binResult struct {
 	// the exporter's user and system CPU time over its timed scrapes, by
 	// "gzip"/"identity"
 	scrapeUser, scrapeSys map[string]time.Duration
+	// the client's reads over the timed scrapes, by target
+	reads map[string]int
 }
 
 // timedHandler records when the first request arrived, when the last answer
@@ -102,7 +103,7 @@ func freePort() (string, error) {
 func runBinary(ctx context.Context, o options, bin, dir string, n, scrapes int) (*binResult, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	res := &binResult{n: n, scrapes: scrapes, times: map[string][]time.Duration{}, firstByte: map[string][]time.Duration{}, scrapeUser: map[string]time.Duration{}, scrapeSys: map[string]time.Duration{}}
+	res := &binResult{n: n, scrapes: scrapes, times: map[string][]time.Duration{}, firstByte: map[string][]time.Duration{}, scrapeUser: map[string]time.Duration{}, scrapeSys: map[string]time.Duration{}, reads: map[string]int{}}
 
 	log.Printf("%d documents: generating documents and the watch file", n)
 	contextID := "C0FFEE00-1234-4ABC-9DEF-0123456789AB"
@@ -241,20 +242,20 @@ func runBinary(ctx context.Context, o options, bin, dir string, n, scrapes int) 
 	}
 	defer stop(floor.cmd, floor.exited)
 	targets := []struct {
-		name, url string
-		pid       int
-	}{{"exporter", metricsURL, pid}, {"memory", "http://" + floor.addr + "/metrics", floor.cmd.Process.Pid}}
-	// Each target gets a client of its own per connection mode: on "kept",
+		name, addr string
+		pid        int
+	}{{"exporter", addr, pid}, {"memory", floor.addr, floor.cmd.Process.Pid}}
+	// Each target gets a scraper of its own per connection mode: on "kept",
 	// one connection it keeps, as Prometheus scrapes; on "new", a new
 	// connection a scrape, as curl and many tools arrive.
-	clients := map[string][2]*http.Client{}
+	scrapers := map[string][2]*scraper{}
 	for _, mode := range connModes {
-		for t := range targets {
-			tr := &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 1, DisableKeepAlives: mode == "new"}
-			defer tr.CloseIdleConnections()
-			c := clients[mode]
-			c[t] = &http.Client{Transport: tr, Timeout: time.Minute}
-			clients[mode] = c
+		for t, tg := range targets {
+			s := newScraper(tg.addr, "/metrics", mode == "kept")
+			defer s.Close()
+			c := scrapers[mode]
+			c[t] = s
+			scrapers[mode] = c
 		}
 	}
 	log.Printf("%d documents: %d interleaved pairs of scrapes (exporter, floor) for each of 4 variants (%.1f MB, %.1f MB gzipped)", n, scrapes, float64(len(body))/1e6, float64(len(zipped))/1e6)
@@ -266,7 +267,10 @@ func runBinary(ctx context.Context, o options, bin, dir string, n, scrapes int) 
 					t := (k + max(i, 0)) % len(targets)
 					tg := targets[t]
 					user0, sys0, _ := cpuTimes(tg.pid)
-					d, first, err := timeScrape(ctx, clients[mode][t], tg.url, gz)
+					s, err := scrapers[mode][t].scrape(ctx, gz)
+					if err == nil {
+						err = s.check(gz, map[bool]int{true: len(zipped), false: len(body)}[gz])
+					}
 					if err != nil {
 						return fail(fmt.Errorf("scraping %s (%s connection): %w", tg.name, mode, err))
 					}
@@ -277,8 +281,9 @@ func runBinary(ctx context.Context, o options, bin, dir string, n, scrapes int) 
 					user1, sys1, _ := cpuTimes(tg.pid)
 					res.scrapeUser[key] += user1 - user0
 					res.scrapeSys[key] += sys1 - sys0
-					res.times[key] = append(res.times[key], d)
-					res.firstByte[key] = append(res.firstByte[key], first)
+					res.times[key] = append(res.times[key], s.last)
+					res.firstByte[key] = append(res.firstByte[key], s.first)
+					res.reads[key] += s.reads
 				}
 			}
 		}
@@ -415,36 +420,6 @@ func newScrape(ctx context.Context, url string, gz bool) (*http.Request, error) 
 		req.Header.Set("Accept-Encoding", "gzip")
 	}
 	return req, nil
-}
-
-// timeScrape times one scrape to its first and its last byte; the body is
-// not decompressed (both servers would pay the scraper's decompression alike).
-func timeScrape(ctx context.Context, client *http.Client, url string, gz bool) (last, first time.Duration, err error) {
-	req, err := newScrape(ctx, url, gz)
-	if err != nil {
-		return 0, 0, err
-	}
-	var start time.Time
-	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
-		GotFirstResponseByte: func() { first = time.Since(start) },
-	}))
-	start = time.Now()
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer resp.Body.Close()
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		return 0, 0, err
-	}
-	last = time.Since(start)
-	if resp.StatusCode != http.StatusOK {
-		return 0, 0, fmt.Errorf("status %s", resp.Status)
-	}
-	if got := resp.Header.Get("Content-Encoding") == "gzip"; got != gz {
-		return 0, 0, fmt.Errorf("Content-Encoding %q", resp.Header.Get("Content-Encoding"))
-	}
-	return last, first, nil
 }
 
 func fetch(ctx context.Context, client *http.Client, url string, gz bool) ([]byte, string, error) {
@@ -652,9 +627,10 @@ func scrapeRow(r *binResult, mode string, gz bool) row {
 	out := row{
 		what: fmt.Sprintf("scrape, %s documents, %s, %s, real binary (%d interleaved pairs with the floor: the same bytes written from memory%s by a process of its own)",
 			thousands(r.n), enc, connection, r.scrapes, map[bool]string{true: ", already compressed,", false: ""}[gz]),
-		measured: fmt.Sprintf("median %s, p99 %s, max %s; floor median %s, max %s: **%.2fx** (%s; first byte after %s, floor %s; CPU a scrape: exporter %s, floor %s; exporter VmRSS %s)",
+		measured: fmt.Sprintf("median %s, p99 %s, max %s; floor median %s, max %s: **%.2fx** (%s; first byte after %s, floor %s; CPU a scrape: exporter %s, floor %s; client reads a scrape: %.1f, floor %.1f; exporter VmRSS %s)",
 			ms(e.median), ms(e.p99), ms(e.max), ms(m.median), ms(m.max), ratio, size, ms(ef.median), ms(mf.median),
-			perScrape(ek), perScrape(mk), mib(max(r.rssReady, r.rssAfter))),
+			perScrape(ek), perScrape(mk), float64(r.reads[ek])/float64(max(r.scrapes, 1)), float64(r.reads[mk])/float64(max(r.scrapes, 1)),
+			mib(max(r.rssReady, r.rssAfter))),
 	}
 	limit := map[bool]float64{true: 1.3, false: 1.2}[gz]
 	switch {
