@@ -555,7 +555,14 @@ func distOf(ds []time.Duration) dist {
 	return dist{med, rank(0.99), s[len(s)-1]}
 }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/1e6) }
+// ms shows hundredths of a millisecond below 10 ms: a gzip scrape on
+// loopback takes less than one.
+func ms(d time.Duration) string {
+	if d < 10*time.Millisecond {
+		return fmt.Sprintf("%.2f ms", float64(d)/1e6)
+	}
+	return fmt.Sprintf("%.1f ms", float64(d)/1e6)
+}
 
 func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 
