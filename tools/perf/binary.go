@@ -45,9 +45,8 @@ type binResult struct {
 	// scrape durations to the last and to the first byte, by
 	// "exporter"/"memory" and "gzip"/"identity"
 	times, firstByte map[string][]time.Duration
-	// the exporter's user and system CPU time over its timed scrapes, by
-	// "gzip"/"identity"
-	scrapeUser, scrapeSys map[string]time.Duration
+	// each target's CPU time over its timed scrapes, by variantKey
+	scrapeCPU map[string]time.Duration
 	// the client's reads over the timed scrapes, by target
 	reads map[string]int
 }
@@ -103,7 +102,7 @@ func freePort() (string, error) {
 func runBinary(ctx context.Context, o options, bin, dir string, n, scrapes int) (*binResult, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	res := &binResult{n: n, scrapes: scrapes, times: map[string][]time.Duration{}, firstByte: map[string][]time.Duration{}, scrapeUser: map[string]time.Duration{}, scrapeSys: map[string]time.Duration{}, reads: map[string]int{}}
+	res := &binResult{n: n, scrapes: scrapes, times: map[string][]time.Duration{}, firstByte: map[string][]time.Duration{}, scrapeCPU: map[string]time.Duration{}, reads: map[string]int{}}
 
 	log.Printf("%d documents: generating documents and the watch file", n)
 	contextID := "C0FFEE00-1234-4ABC-9DEF-0123456789AB"
@@ -193,11 +192,9 @@ func runBinary(ctx context.Context, o options, bin, dir string, n, scrapes int) 
 	if res.rssReady, _, err = memory(pid); err != nil {
 		return fail(err)
 	}
-	user, sys, err := cpuTimes(pid)
-	if err != nil {
+	if res.cpuReady, err = cpuTime(pid); err != nil {
 		return fail(err)
 	}
-	res.cpuReady = user + sys
 	timed.mu.Lock()
 	res.simWall = timed.last.Sub(timed.first)
 	res.maxInFlight = timed.maxInFlight
@@ -266,7 +263,7 @@ func runBinary(ctx context.Context, o options, bin, dir string, n, scrapes int) 
 				for k := range targets {
 					t := (k + max(i, 0)) % len(targets)
 					tg := targets[t]
-					user0, sys0, _ := cpuTimes(tg.pid)
+					cpu0, _ := cpuTime(tg.pid)
 					s, err := scrapers[mode][t].scrape(ctx, gz)
 					if err == nil {
 						err = s.check(gz, map[bool]int{true: len(zipped), false: len(body)}[gz])
@@ -278,9 +275,8 @@ func runBinary(ctx context.Context, o options, bin, dir string, n, scrapes int) 
 						continue
 					}
 					key := variantKey(tg.name, mode, gz)
-					user1, sys1, _ := cpuTimes(tg.pid)
-					res.scrapeUser[key] += user1 - user0
-					res.scrapeSys[key] += sys1 - sys0
+					cpu1, _ := cpuTime(tg.pid)
+					res.scrapeCPU[key] += cpu1 - cpu0
 					res.times[key] = append(res.times[key], s.last)
 					res.firstByte[key] = append(res.firstByte[key], s.first)
 					res.reads[key] += s.reads
@@ -496,25 +492,31 @@ func memory(pid int) (rss, hwm int64, err error) {
 	return rss, hwm, nil
 }
 
-// cpuTimes returns the process's user and system CPU time, in 10 ms ticks:
-// only sums over many scrapes mean anything.
-func cpuTimes(pid int) (user, sys time.Duration, err error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+// cpuTime is the time the process's threads have run, in nanoseconds (the
+// first field of each /proc/PID/task/TID/schedstat), where /proc/PID/stat
+// counts 10 ms ticks: a scrape takes about a millisecond.
+func cpuTime(pid int) (time.Duration, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
-	i := bytes.LastIndexByte(data, ')')
-	f := strings.Fields(string(data[i+1:]))
-	if i < 0 || len(f) < 13 {
-		return 0, 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	var total time.Duration
+	for _, t := range tasks {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
+		if err != nil {
+			continue // the thread has exited
+		}
+		f := strings.Fields(string(data))
+		if len(f) == 0 {
+			return 0, fmt.Errorf("unexpected /proc/%d/task/%s/schedstat", pid, t.Name())
+		}
+		ns, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, err
+		}
+		total += time.Duration(ns)
 	}
-	// Fields 14 and 15 (utime, stime) in clock ticks; Linux's USER_HZ is 100.
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, 0, err
-	}
-	return time.Duration(utime) * 10 * time.Millisecond, time.Duration(stime) * 10 * time.Millisecond, nil
+	return total, nil
 }
 
 // stop ends the exporter: SIGTERM, then SIGKILL after 10 s.
@@ -628,7 +630,7 @@ func scrapeRow(r *binResult, mode string, gz bool) row {
 		size = fmt.Sprintf("%.2f MB gzipped from %.1f MB", float64(r.gzipBytes)/1e6, float64(r.bodyBytes)/1e6)
 	}
 	perScrape := func(key string) string {
-		return ms((r.scrapeUser[key] + r.scrapeSys[key]) / time.Duration(max(r.scrapes, 1)))
+		return ms(r.scrapeCPU[key] / time.Duration(max(r.scrapes, 1)))
 	}
 	connection := map[string]string{"kept": "one kept connection", "new": "a new connection each"}[mode]
 	out := row{

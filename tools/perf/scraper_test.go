@@ -6,10 +6,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestScraperReadsLargeIntoItsBuffer checks the floor's client: every byte
@@ -111,4 +113,32 @@ type readSizes struct {
 func (c *readSizes) Read(p []byte) (int, error) {
 	*c.sizes = append(*c.sizes, len(p))
 	return c.Conn.Read(p)
+}
+
+// TestCPUTimeIsFinerThanTicks checks that a scrape's CPU time, about a
+// millisecond, is measured: /proc/PID/stat counts 10 ms ticks.
+func TestCPUTimeIsFinerThanTicks(t *testing.T) {
+	runtime.LockOSThread() // spin on one thread, counted once
+	defer runtime.UnlockOSThread()
+	var grew []time.Duration
+	for range 5 {
+		before, err := cpuTime(os.Getpid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for start := time.Now(); time.Since(start) < 3*time.Millisecond; {
+		}
+		after, err := cpuTime(os.Getpid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		grew = append(grew, after-before)
+	}
+	// On a loaded machine the spin may be preempted: it ran at most 3 ms
+	// of CPU, and at least some of it, in every try.
+	for _, d := range grew {
+		if d <= 0 || d >= 10*time.Millisecond {
+			t.Fatalf("CPU time grew by %v over 3 ms of spinning: %v", d, grew)
+		}
+	}
 }
