@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -20,7 +21,7 @@ import (
 // buffer it keeps, on a kept connection and on new ones.
 func TestScraperReadsLargeIntoItsBuffer(t *testing.T) {
 	body := bytes.Repeat([]byte("assuresign_document_info{document_id=\"x\"} 1\n"), 200_000) // 9 MB
-	var conns int
+	var conns atomic.Int32
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Accept") != prometheusAccept {
 			http.Error(w, "not Prometheus's Accept", http.StatusBadRequest)
@@ -39,7 +40,7 @@ func TestScraperReadsLargeIntoItsBuffer(t *testing.T) {
 	}))
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
-			conns++
+			conns.Add(1)
 		}
 	}
 	srv.Start()
@@ -55,7 +56,7 @@ func TestScraperReadsLargeIntoItsBuffer(t *testing.T) {
 			return &readSizes{Conn: c, sizes: &reads}, err
 		}
 		buf := &s.buf[0]
-		before := conns
+		before := conns.Load()
 		for range 3 {
 			for _, gz := range []bool{true, false} {
 				r, err := s.scrape(context.Background(), gz)
@@ -83,8 +84,8 @@ func TestScraperReadsLargeIntoItsBuffer(t *testing.T) {
 		if &s.buf[0] != buf {
 			t.Errorf("keep %v: the read buffer was replaced", keep)
 		}
-		want := map[bool]int{true: 1, false: 6}[keep]
-		if got := conns - before; got != want {
+		want := map[bool]int32{true: 1, false: 6}[keep]
+		if got := conns.Load() - before; got != want {
 			t.Errorf("keep %v: %d connections for 6 scrapes, want %d", keep, got, want)
 		}
 		s.Close()
@@ -118,9 +119,8 @@ func (c *readSizes) Read(p []byte) (int, error) {
 // TestCPUTimeIsFinerThanTicks checks that a scrape's CPU time, about a
 // millisecond, is measured: /proc/PID/stat counts 10 ms ticks.
 func TestCPUTimeIsFinerThanTicks(t *testing.T) {
-	runtime.LockOSThread() // spin on one thread, counted once
-	defer runtime.UnlockOSThread()
 	var grew []time.Duration
+	within := 0
 	for range 5 {
 		before, err := cpuTime(os.Getpid())
 		if err != nil {
@@ -128,17 +128,20 @@ func TestCPUTimeIsFinerThanTicks(t *testing.T) {
 		}
 		for start := time.Now(); time.Since(start) < 3*time.Millisecond; {
 		}
+		// A thread's run time is brought up to date when it stops running,
+		// as the exporter's threads do between scrapes.
+		time.Sleep(2 * time.Millisecond)
 		after, err := cpuTime(os.Getpid())
 		if err != nil {
 			t.Fatal(err)
 		}
 		grew = append(grew, after-before)
-	}
-	// On a loaded machine the spin may be preempted: it ran at most 3 ms
-	// of CPU, and at least some of it, in every try.
-	for _, d := range grew {
-		if d <= 0 || d >= 10*time.Millisecond {
-			t.Fatalf("CPU time grew by %v over 3 ms of spinning: %v", d, grew)
+		if d := after - before; d > 0 && d < 10*time.Millisecond {
+			within++
 		}
+	}
+	// On a loaded machine a try may be preempted or share its tick.
+	if within < 3 {
+		t.Errorf("CPU time over 3 ms of spinning, five tries: %v; want most between 0 and 10 ms", grew)
 	}
 }
