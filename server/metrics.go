@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,6 +32,27 @@ type metricsHandler struct {
 	store  *collector.Store
 	tail   *tailMetrics
 	logger *slog.Logger
+	// negotiated is the last Accept header's format: a scraper sends the
+	// same header every time, and negotiating parses it anew.
+	negotiated atomic.Pointer[negotiation]
+}
+
+type negotiation struct {
+	accept string
+	format expfmt.Format
+}
+
+// format is the exposition format the request's Accept header asks for.
+func (h *metricsHandler) format(r *http.Request) expfmt.Format {
+	accept := r.Header["Accept"]
+	if last := h.negotiated.Load(); last != nil && len(accept) == 1 && accept[0] == last.accept {
+		return last.format
+	}
+	format := expfmt.NegotiateAccept(r.Header, expfmt.NewFormat(expfmt.TypeTextPlain), expfmt.NewFormat(expfmt.TypeOpenMetrics))
+	if len(accept) == 1 {
+		h.negotiated.Store(&negotiation{accept[0], format})
+	}
+	return format
 }
 
 func newMetricsHandler(store *collector.Store, tail *tailMetrics, logger *slog.Logger) *metricsHandler {
@@ -95,7 +117,7 @@ func (b *batchWriter) Flush() error {
 }
 
 func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	format := expfmt.NegotiateAccept(r.Header, expfmt.NewFormat(expfmt.TypeTextPlain), expfmt.NewFormat(expfmt.TypeOpenMetrics))
+	format := h.format(r)
 	openMetrics := format.FormatType() == expfmt.TypeOpenMetrics
 	// The exporter's own metrics are gathered while the stored documents
 	// are written.
@@ -181,6 +203,7 @@ type tailMetrics struct {
 	envelopesAt   [2]uint64 // the generation envelopesTail was encoded at
 	envelopesTail [2]*exposition.Tail
 	ownTail       [2]*exposition.Tail
+	ownScratch    [2]bytes.Buffer // the own metrics are encoded here, kept only when they changed
 }
 
 // tails returns the tails to write after the documents, the last final.
@@ -196,7 +219,7 @@ func (s *tailMetrics) tails(format expfmt.Format) ([]*exposition.Tail, error) {
 		// Read before gathering: a publish in between only makes the next
 		// scrape encode them again.
 		if gen := s.envelopesGen(); s.envelopesTail[v] == nil || gen != s.envelopesAt[v] {
-			plain, err := encode(s.envelopes, format, false)
+			plain, err := encode(new(bytes.Buffer), s.envelopes, format, false)
 			if err != nil {
 				return nil, err
 			}
@@ -206,7 +229,7 @@ func (s *tailMetrics) tails(format expfmt.Format) ([]*exposition.Tail, error) {
 	}
 	if s.runtime != nil {
 		if now := s.now(); s.runtimeTail[v] == nil || now.Sub(s.runtimeAt[v]) >= RuntimeMetricsMaxAge || now.Before(s.runtimeAt[v]) {
-			plain, err := encode(s.runtime, format, false)
+			plain, err := encode(new(bytes.Buffer), s.runtime, format, false)
 			if err != nil {
 				return nil, err
 			}
@@ -214,12 +237,13 @@ func (s *tailMetrics) tails(format expfmt.Format) ([]*exposition.Tail, error) {
 		}
 		out = append(out, s.runtimeTail[v])
 	}
-	plain, err := encode(s.own, format, true)
+	s.ownScratch[v].Reset()
+	plain, err := encode(&s.ownScratch[v], s.own, format, true)
 	if err != nil {
 		return nil, err
 	}
 	if t := s.ownTail[v]; t == nil || !bytes.Equal(t.Plain(), plain) {
-		s.ownTail[v] = exposition.NewTail(plain, true)
+		s.ownTail[v] = exposition.NewTail(bytes.Clone(plain), true)
 	}
 	return append(out, s.ownTail[v]), nil
 }
@@ -229,15 +253,14 @@ type ownMetricsError struct{ err error }
 
 func (e *ownMetricsError) Error() string { return e.err.Error() }
 
-// encode gathers g and encodes its metrics in format, ending with
+// encode gathers g and encodes its metrics in format into buf, ending with
 // OpenMetrics' "# EOF" in that format when last.
-func encode(g prometheus.Gatherer, format expfmt.Format, last bool) ([]byte, error) {
+func encode(buf *bytes.Buffer, g prometheus.Gatherer, format expfmt.Format, last bool) ([]byte, error) {
 	families, err := g.Gather()
 	if err != nil {
 		return nil, &ownMetricsError{err}
 	}
-	var buf bytes.Buffer
-	enc := expfmt.NewEncoder(&buf, format)
+	enc := expfmt.NewEncoder(buf, format)
 	for _, mf := range families {
 		if err := enc.Encode(mf); err != nil {
 			return nil, &ownMetricsError{err}

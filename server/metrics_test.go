@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -554,4 +555,70 @@ func TestGzipScrapeWorkIsIndependentOfDocuments(t *testing.T) {
 	largeAllocs, largeBytes := perScrape(5000)
 	assert.InDelta(t, smallAllocs, largeAllocs, 5, "allocations a scrape")
 	assert.InDelta(t, smallBytes, largeBytes, 8<<10, "bytes allocated a scrape: %.0f at 500 documents, %.0f at 5,000", smallBytes, largeBytes)
+}
+
+// A scrape's own work, beyond gathering the exporter's own metrics (kept
+// fresh every scrape), does not grow with them: they are encoded into a
+// buffer kept for it and copied only when they changed.
+func TestScrapeEncodesOwnMetricsIntoAKeptBuffer(t *testing.T) {
+	// Beyond gathering, bytes allocated a gzip scrape, and the size of
+	// the own metrics encoded, with labels of length labelLen.
+	extraBytes := func(labelLen int) (extra, encoded uint64) {
+		own := prometheus.NewRegistry()
+		g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "assuresign_test_gauge", Help: "A gauge with long labels."}, []string{"name"})
+		own.MustRegister(g)
+		for i := range 300 {
+			g.WithLabelValues(fmt.Sprintf("%0*d", labelLen, i)).Set(float64(i))
+		}
+		store := collector.NewStore(collector.StoreConfig{})
+		store.SetWatchList(storetest.WatchList(testenv.GUID(0xA110, 1)))
+		h := newHandler(t, store, own, testenv.DiscardLogger())
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		scrapeBytes := allocatedBytes(func() { h.ServeHTTP(&discardWriter{header: http.Header{}}, req) })
+		gatherBytes := allocatedBytes(func() { _, _ = own.Gather() })
+		fams, err := own.Gather()
+		require.NoError(t, err)
+		var b bytes.Buffer
+		for _, f := range fams {
+			_, _ = expfmt.MetricFamilyToText(&b, f)
+		}
+		return scrapeBytes - min(gatherBytes, scrapeBytes), uint64(b.Len())
+	}
+	short, shortEncoded := extraBytes(10)
+	long, longEncoded := extraBytes(1000)
+	t.Logf("beyond gathering, a scrape allocates %d bytes with %d bytes of own metrics, %d with %d", short, shortEncoded, long, longEncoded)
+	assert.Less(t, long, short+(longEncoded-shortEncoded)/4, "bytes allocated a scrape beyond gathering grow with the own metrics' size")
+}
+
+// Prometheus sends the same Accept header every scrape: it is parsed once.
+func TestScrapeNegotiatesPrometheusAcceptOnce(t *testing.T) {
+	store := collector.NewStore(collector.StoreConfig{})
+	store.SetWatchList(storetest.WatchList(testenv.GUID(0xA110, 1)))
+	h := newHandler(t, store, prometheus.NewRegistry(), testenv.DiscardLogger())
+	allocs := func(accept string) float64 {
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		req.Header.Set("Accept", accept)
+		req.Header.Set("Accept-Encoding", "gzip")
+		return testing.AllocsPerRun(50, func() { h.ServeHTTP(&discardWriter{header: http.Header{}}, req) })
+	}
+	prom := "application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=underscores;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
+	// The same choice among ten more alternatives: parsed at each scrape,
+	// every alternative would cost allocations.
+	longer := prom + strings.Repeat(",application/x-other;q=0.01", 10)
+	promAllocs, longerAllocs := allocs(prom), allocs(longer)
+	assert.InDelta(t, promAllocs, longerAllocs, 2, "allocations a scrape: %v with Prometheus's Accept header, %v with ten more alternatives", promAllocs, longerAllocs)
+}
+
+// allocatedBytes is what f allocates a run, after a first run.
+func allocatedBytes(f func()) uint64 {
+	f()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const runs = 20
+	for range runs {
+		f()
+	}
+	runtime.ReadMemStats(&after)
+	return (after.TotalAlloc - before.TotalAlloc) / runs
 }

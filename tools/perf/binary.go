@@ -11,7 +11,6 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,9 +45,10 @@ type binResult struct {
 	// scrape durations to the last and to the first byte, by
 	// "exporter"/"memory" and "gzip"/"identity"
 	times, firstByte map[string][]time.Duration
-	// the exporter's user and system CPU time over its timed scrapes, by
-	// "gzip"/"identity"
-	scrapeUser, scrapeSys map[string]time.Duration
+	// each target's CPU time over its timed scrapes, by variantKey
+	scrapeCPU map[string]time.Duration
+	// the client's reads over the timed scrapes, by target
+	reads map[string]int
 }
 
 // timedHandler records when the first request arrived, when the last answer
@@ -102,7 +102,7 @@ func freePort() (string, error) {
 func runBinary(ctx context.Context, o options, bin, dir string, n, scrapes int) (*binResult, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	res := &binResult{n: n, scrapes: scrapes, times: map[string][]time.Duration{}, firstByte: map[string][]time.Duration{}, scrapeUser: map[string]time.Duration{}, scrapeSys: map[string]time.Duration{}}
+	res := &binResult{n: n, scrapes: scrapes, times: map[string][]time.Duration{}, firstByte: map[string][]time.Duration{}, scrapeCPU: map[string]time.Duration{}, reads: map[string]int{}}
 
 	log.Printf("%d documents: generating documents and the watch file", n)
 	contextID := "C0FFEE00-1234-4ABC-9DEF-0123456789AB"
@@ -192,11 +192,9 @@ func runBinary(ctx context.Context, o options, bin, dir string, n, scrapes int) 
 	if res.rssReady, _, err = memory(pid); err != nil {
 		return fail(err)
 	}
-	user, sys, err := cpuTimes(pid)
-	if err != nil {
+	if res.cpuReady, err = cpuTime(pid); err != nil {
 		return fail(err)
 	}
-	res.cpuReady = user + sys
 	timed.mu.Lock()
 	res.simWall = timed.last.Sub(timed.first)
 	res.maxInFlight = timed.maxInFlight
@@ -241,20 +239,20 @@ func runBinary(ctx context.Context, o options, bin, dir string, n, scrapes int) 
 	}
 	defer stop(floor.cmd, floor.exited)
 	targets := []struct {
-		name, url string
-		pid       int
-	}{{"exporter", metricsURL, pid}, {"memory", "http://" + floor.addr + "/metrics", floor.cmd.Process.Pid}}
-	// Each target gets a client of its own per connection mode: on "kept",
+		name, addr string
+		pid        int
+	}{{"exporter", addr, pid}, {"memory", floor.addr, floor.cmd.Process.Pid}}
+	// Each target gets a scraper of its own per connection mode: on "kept",
 	// one connection it keeps, as Prometheus scrapes; on "new", a new
 	// connection a scrape, as curl and many tools arrive.
-	clients := map[string][2]*http.Client{}
+	scrapers := map[string][2]*scraper{}
 	for _, mode := range connModes {
-		for t := range targets {
-			tr := &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 1, DisableKeepAlives: mode == "new"}
-			defer tr.CloseIdleConnections()
-			c := clients[mode]
-			c[t] = &http.Client{Transport: tr, Timeout: time.Minute}
-			clients[mode] = c
+		for t, tg := range targets {
+			s := newScraper(tg.addr, "/metrics", mode == "kept")
+			defer s.Close()
+			c := scrapers[mode]
+			c[t] = s
+			scrapers[mode] = c
 		}
 	}
 	log.Printf("%d documents: %d interleaved pairs of scrapes (exporter, floor) for each of 4 variants (%.1f MB, %.1f MB gzipped)", n, scrapes, float64(len(body))/1e6, float64(len(zipped))/1e6)
@@ -265,8 +263,11 @@ func runBinary(ctx context.Context, o options, bin, dir string, n, scrapes int) 
 				for k := range targets {
 					t := (k + max(i, 0)) % len(targets)
 					tg := targets[t]
-					user0, sys0, _ := cpuTimes(tg.pid)
-					d, first, err := timeScrape(ctx, clients[mode][t], tg.url, gz)
+					cpu0, _ := cpuTime(tg.pid)
+					s, err := scrapers[mode][t].scrape(ctx, gz)
+					if err == nil {
+						err = s.check(gz, map[bool]int{true: len(zipped), false: len(body)}[gz])
+					}
 					if err != nil {
 						return fail(fmt.Errorf("scraping %s (%s connection): %w", tg.name, mode, err))
 					}
@@ -274,11 +275,11 @@ func runBinary(ctx context.Context, o options, bin, dir string, n, scrapes int) 
 						continue
 					}
 					key := variantKey(tg.name, mode, gz)
-					user1, sys1, _ := cpuTimes(tg.pid)
-					res.scrapeUser[key] += user1 - user0
-					res.scrapeSys[key] += sys1 - sys0
-					res.times[key] = append(res.times[key], d)
-					res.firstByte[key] = append(res.firstByte[key], first)
+					cpu1, _ := cpuTime(tg.pid)
+					res.scrapeCPU[key] += cpu1 - cpu0
+					res.times[key] = append(res.times[key], s.last)
+					res.firstByte[key] = append(res.firstByte[key], s.first)
+					res.reads[key] += s.reads
 				}
 			}
 		}
@@ -417,36 +418,6 @@ func newScrape(ctx context.Context, url string, gz bool) (*http.Request, error) 
 	return req, nil
 }
 
-// timeScrape times one scrape to its first and its last byte; the body is
-// not decompressed (both servers would pay the scraper's decompression alike).
-func timeScrape(ctx context.Context, client *http.Client, url string, gz bool) (last, first time.Duration, err error) {
-	req, err := newScrape(ctx, url, gz)
-	if err != nil {
-		return 0, 0, err
-	}
-	var start time.Time
-	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
-		GotFirstResponseByte: func() { first = time.Since(start) },
-	}))
-	start = time.Now()
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer resp.Body.Close()
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		return 0, 0, err
-	}
-	last = time.Since(start)
-	if resp.StatusCode != http.StatusOK {
-		return 0, 0, fmt.Errorf("status %s", resp.Status)
-	}
-	if got := resp.Header.Get("Content-Encoding") == "gzip"; got != gz {
-		return 0, 0, fmt.Errorf("Content-Encoding %q", resp.Header.Get("Content-Encoding"))
-	}
-	return last, first, nil
-}
-
 func fetch(ctx context.Context, client *http.Client, url string, gz bool) ([]byte, string, error) {
 	req, err := newScrape(ctx, url, gz)
 	if err != nil {
@@ -521,25 +492,31 @@ func memory(pid int) (rss, hwm int64, err error) {
 	return rss, hwm, nil
 }
 
-// cpuTimes returns the process's user and system CPU time, in 10 ms ticks:
-// only sums over many scrapes mean anything.
-func cpuTimes(pid int) (user, sys time.Duration, err error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+// cpuTime is the time the process's threads have run, in nanoseconds (the
+// first field of each /proc/PID/task/TID/schedstat), where /proc/PID/stat
+// counts 10 ms ticks: a scrape takes about a millisecond.
+func cpuTime(pid int) (time.Duration, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
-	i := bytes.LastIndexByte(data, ')')
-	f := strings.Fields(string(data[i+1:]))
-	if i < 0 || len(f) < 13 {
-		return 0, 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	var total time.Duration
+	for _, t := range tasks {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
+		if err != nil {
+			continue // the thread has exited
+		}
+		f := strings.Fields(string(data))
+		if len(f) == 0 {
+			return 0, fmt.Errorf("unexpected /proc/%d/task/%s/schedstat", pid, t.Name())
+		}
+		ns, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, err
+		}
+		total += time.Duration(ns)
 	}
-	// Fields 14 and 15 (utime, stime) in clock ticks; Linux's USER_HZ is 100.
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, 0, err
-	}
-	return time.Duration(utime) * 10 * time.Millisecond, time.Duration(stime) * 10 * time.Millisecond, nil
+	return total, nil
 }
 
 // stop ends the exporter: SIGTERM, then SIGKILL after 10 s.
@@ -580,7 +557,14 @@ func distOf(ds []time.Duration) dist {
 	return dist{med, rank(0.99), s[len(s)-1]}
 }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/1e6) }
+// ms shows hundredths of a millisecond below 10 ms: a gzip scrape on
+// loopback takes less than one.
+func ms(d time.Duration) string {
+	if d < 10*time.Millisecond {
+		return fmt.Sprintf("%.2f ms", float64(d)/1e6)
+	}
+	return fmt.Sprintf("%.1f ms", float64(d)/1e6)
+}
 
 func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 
@@ -646,15 +630,16 @@ func scrapeRow(r *binResult, mode string, gz bool) row {
 		size = fmt.Sprintf("%.2f MB gzipped from %.1f MB", float64(r.gzipBytes)/1e6, float64(r.bodyBytes)/1e6)
 	}
 	perScrape := func(key string) string {
-		return ms((r.scrapeUser[key] + r.scrapeSys[key]) / time.Duration(max(r.scrapes, 1)))
+		return ms(r.scrapeCPU[key] / time.Duration(max(r.scrapes, 1)))
 	}
 	connection := map[string]string{"kept": "one kept connection", "new": "a new connection each"}[mode]
 	out := row{
 		what: fmt.Sprintf("scrape, %s documents, %s, %s, real binary (%d interleaved pairs with the floor: the same bytes written from memory%s by a process of its own)",
 			thousands(r.n), enc, connection, r.scrapes, map[bool]string{true: ", already compressed,", false: ""}[gz]),
-		measured: fmt.Sprintf("median %s, p99 %s, max %s; floor median %s, max %s: **%.2fx** (%s; first byte after %s, floor %s; CPU a scrape: exporter %s, floor %s; exporter VmRSS %s)",
+		measured: fmt.Sprintf("median %s, p99 %s, max %s; floor median %s, max %s: **%.2fx** (%s; first byte after %s, floor %s; CPU a scrape: exporter %s, floor %s; client reads a scrape: %.1f, floor %.1f; exporter VmRSS %s)",
 			ms(e.median), ms(e.p99), ms(e.max), ms(m.median), ms(m.max), ratio, size, ms(ef.median), ms(mf.median),
-			perScrape(ek), perScrape(mk), mib(max(r.rssReady, r.rssAfter))),
+			perScrape(ek), perScrape(mk), float64(r.reads[ek])/float64(max(r.scrapes, 1)), float64(r.reads[mk])/float64(max(r.scrapes, 1)),
+			mib(max(r.rssReady, r.rssAfter))),
 	}
 	limit := map[bool]float64{true: 1.3, false: 1.2}[gz]
 	switch {
