@@ -23,14 +23,6 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// answer records res for its document as a round does: the check is chosen
-// (due gives the mark count then), then its answer applied. It returns how
-// long a pending notification waited.
-func answer(s *collector.Store, res assuresign.Result, now time.Time, interval, terminalInterval time.Duration) time.Duration {
-	_, _, asked := s.Due(now, 0, false, 1, "")
-	return s.Apply(res, now, schedule{interval: interval, maxInterval: interval, terminal: terminalInterval}, asked).Notified
-}
-
 // rig is a refresher wired to a simulator over loopback HTTP, with the
 // exporter's metrics in their own registry.
 type rig struct {
