@@ -6,6 +6,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign/rest"
+	"github.com/assuresign-exporter/assuresign_exporter/exposition"
 )
 
 // Metrics are the exporter's own metrics, served after the documents' samples.
@@ -106,9 +108,25 @@ func NewMetrics(reg prometheus.Registerer, watched func() int, refreshInterval t
 // DroppedItems counts items of an answer that were ignored; it is the client's Dropped hook.
 func (m *Metrics) DroppedItems(item string, n int) { m.dropped.WithLabelValues(item).Add(float64(n)) }
 
-// apiOperations are the operations the SOAP client observes, exported at 0
-// before their first request.
-var apiOperations = []string{assuresign.OpCheckStatus, assuresign.OpListEnvelopeDocuments}
+// apiOperations are the operations the clients observe, the SOAP client's
+// and the REST client's, all exported at 0 before their first request
+// whichever API is chosen: a dashboard's queries need not know which.
+var apiOperations = []string{assuresign.OpCheckStatus, assuresign.OpListEnvelopeDocuments, rest.OpAuthenticate, rest.OpEnvelopeStatus}
+
+// NewTokenExpiryCollector exposes expiry (the REST client's TokenExpiry)
+// as assuresign_rest_token_expiry_timestamp_seconds, 0 before the first
+// token.
+func NewTokenExpiryCollector(expiry func() time.Time) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "assuresign_rest_token_expiry_timestamp_seconds",
+		Help: "When the REST API's current bearer token expires, in Unix seconds (it is renewed 5 minutes before); 0 before the first. Only with --assuresign.api=rest.",
+	}, func() float64 {
+		if t := expiry(); !t.IsZero() {
+			return exposition.UnixSeconds(t)
+		}
+		return 0
+	})
+}
 
 // ObserveRequest counts one HTTP attempt of operation; it is the client's Observe hook.
 func (m *Metrics) ObserveRequest(operation, outcome string, d time.Duration) {

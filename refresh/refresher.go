@@ -306,20 +306,30 @@ const maxExceptionLines = 10
 // checked at once; the documents a listing newly finds are checked when it
 // returns, in the round's tail.
 func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
-	var listed chan bool
+	var listed chan listedEnvelopes
 	if !r.quiet(r.now()) {
 		if due := r.env.due(r.now(), urgentOnly, r.sched.maxInterval, r.cfg.ContextIdentifier, r.store.AnyTerminal); len(due) > 0 {
-			listed = make(chan bool, 1)
-			go func() { listed <- r.listEnvelopes(ctx, due) }()
+			listed = make(chan listedEnvelopes, 1)
+			asked := r.store.Marks()
+			go func() { listed <- r.listEnvelopes(ctx, due, asked) }()
 		}
 	}
 	stats := r.checkRound(ctx, urgentOnly)
 	woken := false
 	for listed != nil {
 		select {
-		case changed := <-listed:
+		case l := <-listed:
 			listed = nil
-			if changed && r.applyWatched() > 0 {
+			toCheck := 0
+			if l.changed {
+				toCheck = r.applyWatched()
+			}
+			// The statuses a listing brought (REST) first: the documents
+			// they answer need no check of their own.
+			if len(l.results) > 0 {
+				r.recordListed(ctx, l)
+			}
+			if toCheck > 0 {
 				stats.add(r.checkRound(ctx, true))
 			}
 		case <-r.wake:
@@ -457,44 +467,50 @@ func (r *Refresher) checkBatch(ctx context.Context, batch []assuresign.Check, as
 		return o
 	}
 	for _, res := range results {
-		switch {
-		case res.Err != nil:
-			o.anomalies++
-			r.metrics.results.WithLabelValues("missing").Inc()
-			r.logger.Debug("CheckStatus answer had no result for a document; keeping its last known status", "document_id", res.ID)
-		case !res.HasStatus():
-			o.anomalies++
-			r.metrics.results.WithLabelValues("no_status").Inc()
-		case res.Status == assuresign.StatusUnknown:
-			r.metrics.results.WithLabelValues("unknown_status").Inc()
-			r.logger.Warn("undocumented StatusType; reported as Unknown", "document_id", res.ID, "status_type", assuresign.Truncate(res.RawStatus, 64))
-		default:
-			r.metrics.results.WithLabelValues("ok").Inc()
-		}
-		for _, ex := range res.Exceptions {
-			if o.exceptionLinesShown == maxExceptionLines {
-				break
-			}
-			o.exceptionLinesShown++
-			level := slog.LevelWarn
-			if ex.Severity == assuresign.SeverityWarning {
-				level = slog.LevelDebug
-			}
-			r.logger.Log(ctx, level, "CheckStatus exception", "document_id", res.ID, "severity", ex.Severity.String(), "message", assuresign.Truncate(ex.Message, 200))
-		}
-		a := r.store.Apply(res, now, r.sched, asked)
-		if a.Notified > 0 && r.metrics.notificationLatency != nil {
-			r.metrics.notificationLatency.Observe(a.Notified.Seconds())
-		}
-		if a.Changed {
-			level := slog.LevelDebug // a first sighting: a start would log every document
-			if !a.First {
-				o.changes++
-				level = slog.LevelInfo
-			}
-			r.logger.Log(ctx, level, "status changed", "document_id", res.ID, "from", a.From.String(), "to", res.Status.String(), "step", res.Step)
-		}
-		o.exceptionsDropped += a.Dropped
+		r.record(ctx, res, now, asked, &o)
 	}
 	return o
+}
+
+// record records one document's result, answered at now, in the store, the
+// metrics and the log. asked is the store's mark count when it was asked.
+func (r *Refresher) record(ctx context.Context, res assuresign.Result, now time.Time, asked uint64, o *batchOutcome) {
+	switch {
+	case res.Err != nil:
+		o.anomalies++
+		r.metrics.results.WithLabelValues("missing").Inc()
+		r.logger.Debug("CheckStatus answer had no result for a document; keeping its last known status", "document_id", res.ID)
+	case !res.HasStatus():
+		o.anomalies++
+		r.metrics.results.WithLabelValues("no_status").Inc()
+	case res.Status == assuresign.StatusUnknown:
+		r.metrics.results.WithLabelValues("unknown_status").Inc()
+		r.logger.Warn("undocumented StatusType; reported as Unknown", "document_id", res.ID, "status_type", assuresign.Truncate(res.RawStatus, 64))
+	default:
+		r.metrics.results.WithLabelValues("ok").Inc()
+	}
+	for _, ex := range res.Exceptions {
+		if o.exceptionLinesShown == maxExceptionLines {
+			break
+		}
+		o.exceptionLinesShown++
+		level := slog.LevelWarn
+		if ex.Severity == assuresign.SeverityWarning {
+			level = slog.LevelDebug
+		}
+		r.logger.Log(ctx, level, "CheckStatus exception", "document_id", res.ID, "severity", ex.Severity.String(), "message", assuresign.Truncate(ex.Message, 200))
+	}
+	a := r.store.Apply(res, now, r.sched, asked)
+	if a.Notified > 0 && r.metrics.notificationLatency != nil {
+		r.metrics.notificationLatency.Observe(a.Notified.Seconds())
+	}
+	if a.Changed {
+		level := slog.LevelDebug // a first sighting: a start would log every document
+		if !a.First {
+			o.changes++
+			level = slog.LevelInfo
+		}
+		r.logger.Log(ctx, level, "status changed", "document_id", res.ID, "from", a.From.String(), "to", res.Status.String(), "step", res.Step)
+	}
+	o.exceptionsDropped += a.Dropped
 }
