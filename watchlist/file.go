@@ -27,7 +27,7 @@ type Files struct {
 	requireContext bool
 	// envelopesOnly applies the REST API's rules (see ParseEnvelopesOnly).
 	envelopesOnly bool
-	logger         *slog.Logger
+	logger        *slog.Logger
 
 	reloadSuccessful prometheus.Gauge
 	reloadTimestamp  prometheus.Gauge
