@@ -143,7 +143,7 @@ func buildExporter(o *options.Options, reg registry, contextIdentifier string, l
 	)
 	e.registry.MustRegister(versioncollector.NewCollector(exporterName))
 	e.store = collector.NewStore(collector.StoreConfig{CurrentStatusOnly: o.CurrentStatusOnly})
-	metrics := refresh.NewMetrics(e.registry, e.store.Len, o.RefreshInterval, o.WebhookTokenFile != "")
+	metrics := refresh.NewMetrics(e.registry, e.store.Len, o.RefreshInterval, o.WebhookTokenFile != "", o.ChosenAPI().Operations...)
 	e.secrets.Set("context identifier", []string{contextIdentifier})
 	api, err := o.Upstream(options.Hooks{Secrets: e.secrets, Logger: logger, ContextIdentifier: contextIdentifier,
 		Observe: metrics.ObserveRequest, Dropped: metrics.DroppedItems})

@@ -545,7 +545,7 @@ var (
 			"A document of a watched envelope, with its place in the envelope (order_id; empty when AssureSign gave none).",
 			[]string{"envelope_id", "document_id", "order_id"}, nil),
 		status: prometheus.NewDesc("assuresign_envelope_status",
-			"Envelope status as a state set derived from its documents: any Declined, else any Cancelled, else any Expired, else all Completed, else the least advanced open status.",
+			"Envelope status as a state set derived from its documents: any Declined, else any Cancelled, else any Expired, else all Completed, else the least advanced open status; the REST API's own envelope status while none of its documents has one.",
 			[]string{"envelope_id", "status"}, nil),
 		listSuccess: prometheus.NewDesc("assuresign_envelope_list_success",
 			"1 when the envelope's last ListEnvelopeDocuments call succeeded, 0 when it failed (its last known documents stay watched).",

@@ -452,6 +452,10 @@ func (p *watchListParser) document(n *yaml.Node, field string) (Entry, *yaml.Nod
 			tokenNode = v
 			d.AuthToken, err = p.guid(v, field+".auth_token", true)
 		case "context_identifier":
+			if p.envelopesOnly && !isNullNode(v) {
+				// The REST client sends one X-AS-UserContext for every request.
+				return p.errorf(v, field+".context_identifier", "the REST API (--assuresign.api=rest) takes the account's ContextIdentifier once, from $ASSURESIGN_CONTEXT_IDENTIFIER or --assuresign.context-identifier-file")
+			}
 			if !isNullNode(v) { // null means "use the exporter-wide one"
 				d.ContextIdentifier, err = p.guid(v, field+".context_identifier", true)
 			}

@@ -1,6 +1,7 @@
 package options
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/rest"
+	"github.com/assuresign-exporter/assuresign_exporter/refresh"
 	"github.com/assuresign-exporter/assuresign_exporter/upstream"
 )
 
@@ -31,20 +33,26 @@ type API struct {
 	// OptionalContext: the account's ContextIdentifier may be left out,
 	// so watch entries need none either.
 	OptionalContext bool
+	// Operations are the operation label values its client observes.
+	Operations []string
 }
 
 // apis are the AssureSign APIs, by --assuresign.api's value: a new API is a
 // package implementing upstream.API and a row here.
 var apis = map[string]API{
-	APISOAP: {New: newSOAP},
-	APIREST: {New: newREST, EnvelopesOnly: true, OptionalContext: true},
+	APISOAP: {New: newSOAP, Operations: refresh.SOAPOperations},
+	APIREST: {New: newREST, EnvelopesOnly: true, OptionalContext: true, Operations: refresh.RESTOperations},
 }
 
 // APINames are --assuresign.api's values, sorted.
 func APINames() []string { return slices.Sorted(maps.Keys(apis)) }
 
 // ChosenAPI is the row of --assuresign.api.
-func (o *Options) ChosenAPI() API { return apis[o.API] }
+func (o *Options) ChosenAPI() API { return apis[o.apiName()] }
+
+// apiName is --assuresign.api's value; Options built without flags (in
+// tests) ask SOAP, the flag's default.
+func (o *Options) apiName() string { return cmp.Or(o.API, APISOAP) }
 
 // Hooks are what the caller adds to the client the options configure.
 type Hooks struct {
@@ -59,7 +67,7 @@ type Hooks struct {
 
 // Upstream makes the chosen API's client. Nothing is asked yet.
 func (o *Options) Upstream(h Hooks) (upstream.API, error) {
-	a, ok := apis[o.API]
+	a, ok := apis[o.apiName()]
 	if !ok {
 		return nil, fmt.Errorf("--assuresign.api must be one of %s, not %q", strings.Join(APINames(), ", "), o.API)
 	}
@@ -118,7 +126,7 @@ type RESTOptions struct {
 // or $ASSURESIGN_API_KEY, never from a flag value (it would show in ps).
 // Every one missing is named.
 func (o *Options) RESTCredentials() error {
-	if o.API != APIREST {
+	if o.apiName() != APIREST {
 		return nil
 	}
 	r := &o.REST

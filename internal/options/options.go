@@ -174,7 +174,7 @@ func (o *Options) Validate() error {
 	switch {
 	case o.Check && o.Demo:
 		return errors.New("--check takes --watch.file, not --demo")
-	case apis[o.API].New == nil:
+	case o.ChosenAPI().New == nil:
 		return fmt.Errorf("--assuresign.api must be one of %s, not %q", strings.Join(APINames(), ", "), o.API)
 	case len(o.WatchFiles) == 0 && !o.Demo:
 		return errors.New("--watch.file is required (or try --demo)")
