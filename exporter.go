@@ -165,6 +165,7 @@ func buildExporter(o *options.Options, reg registry, contextIdentifier string, l
 		ContextIdentifier:    contextIdentifier,
 		MaxDocuments:         o.MaxDocuments,
 		MaxEnvelopeDocuments: o.MaxEnvelopeDocuments,
+		ByEnvelope:           o.ChosenAPI().ByEnvelope,
 	}, e.store, api, metrics, logger)
 	e.registry.MustRegister(refresh.NewCheckIntervalCollector(e.refresher.CheckIntervals))
 	e.envelopeRegistry.MustRegister(refresh.NewEnvelopeCollector(e.refresher.Envelopes))
@@ -172,7 +173,7 @@ func buildExporter(o *options.Options, reg registry, contextIdentifier string, l
 	collector.RegisterShardMetrics(e.registry, e.shard, o.TotalShards)
 	chosen := o.ChosenAPI()
 	e.watch = watchlist.NewFiles(o.WatchFiles, o.MaxDocuments, contextIdentifier == "" && !chosen.OptionalContext, e.registry, logger)
-	if chosen.EnvelopesOnly {
+	if chosen.ByEnvelope {
 		e.watch.EnvelopesOnly()
 	}
 	return e, nil

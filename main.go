@@ -68,7 +68,7 @@ func runCheck(o *options.Options, logger *slog.Logger) int {
 	return check.Run(ctx, os.Stdout, check.Config{
 		WatchFiles: o.WatchFiles, MaxDocuments: o.MaxDocuments, MaxEnvelopeDocuments: o.MaxEnvelopeDocuments,
 		ContextIdentifier: contextIdentifier,
-		EnvelopesOnly:     o.ChosenAPI().EnvelopesOnly, OptionalContext: o.ChosenAPI().OptionalContext,
+		EnvelopesOnly:     o.ChosenAPI().ByEnvelope, OptionalContext: o.ChosenAPI().OptionalContext,
 		Upstream: func(secrets *assuresign.Secrets) (upstream.API, error) {
 			return o.Upstream(options.Hooks{Secrets: secrets, Logger: logger, ContextIdentifier: contextIdentifier})
 		},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +40,10 @@ type Config struct {
 	MaxDocuments int
 	// MaxEnvelopeDocuments bounds one envelope's listed documents (0: no bound).
 	MaxEnvelopeDocuments int
+	// ByEnvelope says the API answers per envelope (REST): a check request
+	// asks about one envelope's documents, none is added to fill it, and
+	// an envelope listed in a round is not asked about again by a check.
+	ByEnvelope bool
 }
 
 // Refresher runs the background refresh: scheduled rounds every Interval, and
@@ -307,14 +312,21 @@ const maxExceptionLines = 10
 // returns, in the round's tail.
 func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 	var listed chan listedEnvelopes
+	var listing map[string]bool // the envelopes listed in this round
 	if !r.quiet(r.now()) {
 		if due := r.env.due(r.now(), urgentOnly, r.sched.maxInterval, r.cfg.ContextIdentifier, r.store.AnyTerminal); len(due) > 0 {
+			if r.cfg.ByEnvelope {
+				listing = make(map[string]bool, len(due))
+				for _, l := range due {
+					listing[l.id] = true
+				}
+			}
 			listed = make(chan listedEnvelopes, 1)
 			asked := r.store.Marks()
 			go func() { listed <- r.listEnvelopes(ctx, due, asked) }()
 		}
 	}
-	stats := r.checkRound(ctx, urgentOnly)
+	stats := r.checkRound(ctx, urgentOnly, listing)
 	woken := false
 	for listed != nil {
 		select {
@@ -330,7 +342,7 @@ func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 				r.recordListed(ctx, l)
 			}
 			if toCheck > 0 {
-				stats.add(r.checkRound(ctx, true))
+				stats.add(r.checkRound(ctx, true, nil))
 			}
 		case <-r.wake:
 			// As Run would: let notifications that arrive together share a request.
@@ -338,7 +350,7 @@ func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 			select {
 			case <-ctx.Done():
 			case <-time.After(r.cfg.Coalesce):
-				r.checkRound(ctx, true)
+				r.checkRound(ctx, true, listing)
 			}
 		}
 	}
@@ -358,13 +370,22 @@ func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 }
 
 // checkRound checks the documents due now (only the urgent ones when urgentOnly), in
-// batches of BatchSize with at most Concurrency requests at once.
-func (r *Refresher) checkRound(ctx context.Context, urgentOnly bool) roundStats {
+// batches of BatchSize (ByEnvelope: one per envelope) with at most Concurrency
+// requests at once. The documents of the envelopes being listed (ByEnvelope)
+// are left to their listing.
+func (r *Refresher) checkRound(ctx context.Context, urgentOnly bool, listing map[string]bool) roundStats {
 	start := r.now()
 	// Slack keeps a round that jitter made a little early from skipping
 	// documents that fall due moments later.
-	size := max(r.cfg.BatchSize, 1)
-	checks, due, asked := r.store.Due(start, r.cfg.Interval/2, urgentOnly, size, r.cfg.ContextIdentifier)
+	size, fill := max(r.cfg.BatchSize, 1), max(r.cfg.BatchSize, 1)
+	if r.cfg.ByEnvelope {
+		fill = 1 // an envelope's request answers its other documents anyway
+	}
+	checks, due, asked := r.store.Due(start, r.cfg.Interval/2, urgentOnly, fill, r.cfg.ContextIdentifier)
+	if len(listing) > 0 {
+		checks = slices.DeleteFunc(checks, func(c assuresign.Check) bool { return listing[c.EnvelopeID] })
+		due = min(due, len(checks)) // ByEnvelope adds no filling
+	}
 	if len(checks) > 0 && r.quiet(start) {
 		// Documents stay due; up stays as the answer that asked for quiet left it.
 		r.logger.Debug("holding requests back as AssureSign's Retry-After asked", "documents", due,
@@ -387,9 +408,9 @@ func (r *Refresher) checkRound(ctx context.Context, urgentOnly bool) roundStats 
 		firstErr error
 		dropped  int
 	)
-	batches := (len(checks) + size - 1) / size
-	fanout.Each(ctx, batches, r.cfg.Concurrency, func(ctx context.Context, b int) {
-		batch := checks[b*size : min((b+1)*size, len(checks))]
+	batches := batchesOf(checks, size, r.cfg.ByEnvelope)
+	fanout.Each(ctx, len(batches), r.cfg.Concurrency, func(ctx context.Context, b int) {
+		batch := batches[b]
 		if r.quiet(r.now()) {
 			mu.Lock()
 			stats.Failed++ // not sent: the batches left wait for the next round
@@ -443,6 +464,29 @@ func (r *Refresher) checkRound(ctx context.Context, urgentOnly bool) roundStats 
 		"filled", stats.Filled, "requests", stats.Requests, "failed_requests", stats.Failed, "changes", stats.Changes,
 		"without_status", stats.Anomalies, "duration", elapsed)
 	return stats
+}
+
+// batchesOf splits checks into batches of size or, byEnvelope, into one
+// batch per envelope (a document in none alone in its own).
+func batchesOf(checks []assuresign.Check, size int, byEnvelope bool) [][]assuresign.Check {
+	var out [][]assuresign.Check
+	if !byEnvelope {
+		for lo := 0; lo < len(checks); lo += size {
+			out = append(out, checks[lo:min(lo+size, len(checks))])
+		}
+		return out
+	}
+	at := map[string]int{}
+	for _, c := range checks {
+		i, ok := at[c.EnvelopeID]
+		if !ok || c.EnvelopeID == "" {
+			i = len(out)
+			at[c.EnvelopeID] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], c)
+	}
+	return out
 }
 
 // checkBatch sends one request and records its results. A document the

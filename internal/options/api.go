@@ -27,9 +27,10 @@ const (
 type API struct {
 	// New makes the API's client from the options.
 	New func(o *Options, h Hooks) (upstream.API, error)
-	// EnvelopesOnly: the API addresses envelopes, not documents, so watch
-	// files are read under its rules (watchlist.ParseEnvelopesOnly).
-	EnvelopesOnly bool
+	// ByEnvelope: the API addresses envelopes, not documents: watch files
+	// are read under its rules (watchlist.ParseEnvelopesOnly) and the
+	// refresh asks per envelope (refresh.Config.ByEnvelope).
+	ByEnvelope bool
 	// OptionalContext: the account's ContextIdentifier may be left out,
 	// so watch entries need none either.
 	OptionalContext bool
@@ -41,7 +42,7 @@ type API struct {
 // package implementing upstream.API and a row here.
 var apis = map[string]API{
 	APISOAP: {New: newSOAP, Operations: refresh.SOAPOperations},
-	APIREST: {New: newREST, EnvelopesOnly: true, OptionalContext: true, Operations: refresh.RESTOperations},
+	APIREST: {New: newREST, ByEnvelope: true, OptionalContext: true, Operations: refresh.RESTOperations},
 }
 
 // APINames are --assuresign.api's values, sorted.

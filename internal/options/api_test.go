@@ -27,7 +27,7 @@ func TestAPIFlags(t *testing.T) {
 	require.Error(t, err, "an API not in the table")
 	_, err = app.Parse([]string{"--watch.file=w.yml", "--assuresign.api=rest"})
 	require.NoError(t, err)
-	assert.True(t, o.ChosenAPI().EnvelopesOnly)
+	assert.True(t, o.ChosenAPI().ByEnvelope)
 }
 
 // Every missing credential is named; the key comes from the file before
