@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +20,8 @@ import (
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/check"
+	"github.com/assuresign-exporter/assuresign_exporter/internal/demo"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
@@ -129,4 +136,93 @@ func TestBinaryREST(t *testing.T) {
 	} {
 		secrets.AssertNone(t, what, s)
 	}
+}
+
+// runCheckBinary runs the binary's --check with env and args, returning
+// its standard output, its log (standard error) and its exit code.
+func runCheckBinary(t *testing.T, env testenv.ExporterOptions, args ...string) (out, log string, code int) {
+	t.Helper()
+	cmd := exec.Command(testenv.BuildBinary(t, testenv.ExporterPkg), append([]string{"--check"}, args...)...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env.Env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return stdout.String(), stderr.String(), exit.ExitCode()
+	}
+	require.NoError(t, err, "%s%s", &stdout, &stderr)
+	return stdout.String(), stderr.String(), 0
+}
+
+// --check under REST asks about every envelope's documents and reports the
+// REST endpoints; refused credentials and missing ones are named.
+func TestCheckREST(t *testing.T) {
+	testenv.SkipShort(t)
+	secrets := testenv.NewSecrets(testenv.FragmentLen, e2eContext)
+	a := newRESTAccount(t, secrets, 3, 2)
+	env, args := a.args(t, t.TempDir())
+
+	out, log, code := runCheckBinary(t, env, args...)
+	assert.Equal(t, check.OK, code, "%s", out)
+	secrets.AssertNone(t, "the --check log", log)
+	assert.Contains(t, out, "5 of 5 documents have a status; requests to "+a.url+simulator.RESTBasePath+"/envelopes/{envelopeID}/status")
+	assert.Contains(t, out, "tokens from "+a.url+simulator.RESTAuthPath)
+	secrets.AssertNone(t, "the --check table", out)
+
+	out, _, code = runCheckBinary(t, env, append(args, "--check.output=json")...)
+	assert.Equal(t, check.OK, code, "%s", out)
+	var rep check.Report
+	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+	assert.Equal(t, a.url+simulator.RESTAuthPath, rep.AuthEndpoint)
+	assert.Equal(t, 5, rep.WithStatus)
+	assert.Equal(t, 2, rep.EnvelopesListed)
+	secrets.AssertNone(t, "the --check JSON", out)
+
+	// A wrong key: the credentials' problem, and what to look at.
+	a.sim.SetAPIUser(simulator.APIUser{Username: a.user.Username, Key: "another-key", ContextUsername: a.user.ContextUsername})
+	out, log, code = runCheckBinary(t, env, append(args, "--check.output=json")...)
+	assert.Equal(t, check.Incomplete, code, "%s", out)
+	secrets.AssertNone(t, "the refused --check's log", log)
+	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+	assert.Contains(t, rep.LikelyCause, "ASSURESIGN_API_USERNAME")
+	assert.Contains(t, rep.LikelyCause, "--assuresign.rest.auth-url")
+	secrets.AssertNone(t, "the refused --check", out)
+
+	// No API user: named before anything is asked.
+	env.Env = env.Env[:1]
+	_, log, code = runCheckBinary(t, env, args...)
+	assert.Equal(t, check.Incomplete, code, "%s", log)
+	out = log
+	assert.Contains(t, out, "$ASSURESIGN_API_USERNAME (the API user's name) is empty")
+	assert.Contains(t, out, "$ASSURESIGN_CONTEXT_USERNAME")
+}
+
+// The demo runs on the simulator's REST side, envelopes only, and the
+// --check line it prints works against it.
+func TestDemoREST(t *testing.T) {
+	testenv.SkipShort(t)
+	tmp := t.TempDir()
+	e := testenv.ExporterOptions{Env: []string{"TMPDIR=" + tmp}}.
+		Start(t, "--demo", "--assuresign.api=rest", "--refresh.interval=1h", "--web.listen-address="+testenv.FreeAddr(t))
+	testenv.WaitHTTP(t, e.URL+"/-/ready", http.StatusOK, waitFor)
+	_, x := e.Metrics(t)
+	watched, _ := x.Value("assuresign_watched_documents")
+	assert.Equal(t, float64(demo.WatchedDocuments()), watched)
+	ok, _ := x.Value(`assuresign_api_requests_total{operation="envelope_status",result="ok"}`)
+	assert.Positive(t, ok)
+	m := e.WaitOutput(t, regexp.MustCompile(`(?m)^  (.*ASSURESIGN_API_USERNAME=.*--check .*)$`), waitFor)
+	cmd := exec.Command("sh", "-c", m[1])
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), fmt.Sprintf("%d of %d documents have a status", demo.WatchedDocuments(), demo.WatchedDocuments()))
+	files, err := filepath.Glob(filepath.Join(tmp, "assuresign-demo-*", "api-key"))
+	require.NoError(t, err)
+	require.Len(t, files, 1)
+	key, err := os.ReadFile(files[0])
+	require.NoError(t, err)
+	secrets := testenv.NewSecrets(testenv.FragmentLen, strings.TrimSpace(string(key)))
+	secrets.AssertNone(t, "the demo's output", e.Output.String())
+	secrets.AssertNone(t, "the --check output", string(out))
 }

@@ -350,6 +350,9 @@ func (e *envelopes) record(due []listing, now time.Time, logger *slog.Logger, dr
 // asked when the store's mark count was asked.
 type listedEnvelopes struct {
 	changed bool
+	// upstreamErr is the first failure that was not one envelope's own
+	// (not a 404, nor a limit): AssureSign down, or the credentials refused.
+	upstreamErr error
 	results []assuresign.Result
 	asked   uint64
 	at      time.Time
@@ -394,6 +397,9 @@ func (r *Refresher) listEnvelopes(ctx context.Context, due []listing, asked uint
 			if failed++; failed == 1 {
 				first = l
 			}
+			if out.upstreamErr == nil && !envelopesOwn(l.err) {
+				out.upstreamErr = l.err
+			}
 		}
 		var e *assuresign.Error
 		if errors.As(l.err, &e) && e.RetryAfter > 0 {
@@ -411,6 +417,13 @@ func (r *Refresher) listEnvelopes(ctx context.Context, due []listing, asked uint
 		r.logger.Debug("envelopes listed", "envelopes", len(due))
 	}
 	return out
+}
+
+// envelopesOwn reports whether a listing's failure is its envelope's own
+// (unknown to AssureSign, or without documents), not AssureSign's.
+func envelopesOwn(err error) bool {
+	var e *assuresign.Error
+	return errors.As(err, &e) && (e.Kind == assuresign.KindNoDocuments || e.Kind == assuresign.KindHTTPStatus && e.StatusCode == 404)
 }
 
 // errTooManyDocuments refuses a listing over a limit.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign/rest"
 	"github.com/assuresign-exporter/assuresign_exporter/collector"
 	"github.com/assuresign-exporter/assuresign_exporter/exposition"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/fanout"
@@ -65,6 +66,9 @@ type Refresher struct {
 	// quietUntil (Unix nanoseconds) holds every request back until a
 	// Retry-After that a failed request was answered with has passed.
 	quietUntil atomic.Int64
+	// refusedLogged: the credentials' refusal was logged, once until a
+	// round succeeds.
+	refusedLogged atomic.Bool
 
 	upstreamMu sync.Mutex
 	upstream   Upstream // HeldUntil is filled in from quietUntil when asked
@@ -273,6 +277,14 @@ func (r *Refresher) holdUntil(t time.Time) {
 	}
 }
 
+// noteRefused logs, once until a round succeeds, that the credentials were
+// refused, with what to look at: every round would say it again.
+func (r *Refresher) noteRefused(err error) {
+	if errors.Is(err, rest.ErrCredentialsRefused) && !r.refusedLogged.Swap(true) {
+		r.logger.Error("AssureSign refused the API user's credentials: every request fails until they are fixed", "err", err, "hint", r.api.Hint(err))
+	}
+}
+
 // roundStats describes one round.
 type roundStats struct {
 	Documents int // checks due
@@ -327,6 +339,7 @@ func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 		}
 	}
 	stats := r.checkRound(ctx, urgentOnly, listing)
+	var listingErr error
 	woken := false
 	for listed != nil {
 		select {
@@ -344,6 +357,11 @@ func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 			if toCheck > 0 {
 				stats.add(r.checkRound(ctx, true, nil))
 			}
+			// Under REST the listings are status requests like the checks:
+			// their failing is AssureSign's (or the credentials'), on up.
+			if r.cfg.ByEnvelope && l.upstreamErr != nil && !urgentOnly {
+				listingErr = l.upstreamErr
+			}
 		case <-r.wake:
 			// As Run would: let notifications that arrive together share a request.
 			woken = true
@@ -356,6 +374,12 @@ func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 	}
 	if woken {
 		r.Wake() // an envelope named meanwhile is listed in the next urgent round
+	}
+	if listingErr != nil && ctx.Err() == nil {
+		r.setUp(false)
+		r.noteRefused(listingErr)
+	} else if !urgentOnly && r.Upstream().Up {
+		r.refusedLogged.Store(false)
 	}
 	// Only once every envelope has been listed: a listing that failed, or
 	// was held back, says nothing of which documents are still its own.
@@ -446,6 +470,7 @@ func (r *Refresher) checkRound(ctx context.Context, urgentOnly bool, listing map
 	switch {
 	case stats.Failed > 0:
 		r.setUp(false)
+		r.noteRefused(firstErr)
 		if firstErr == nil {
 			firstErr = errors.New("held back by AssureSign's Retry-After")
 		}

@@ -2,6 +2,7 @@ package refresh
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,4 +109,21 @@ func TestRESTUnauthorizedMidRunRenewsOnce(t *testing.T) {
 	r.sim.RefuseNext(2)
 	r.round(10 * time.Minute)
 	assert.Equal(t, 0.0, testutil.ToFloat64(r.refresher.metrics.up))
+}
+
+// A refused API user at start-up: every listing fails, up is 0 (not the 1
+// of a round with nothing to check), and the refusal is logged once.
+func TestRESTRefusedAtStart(t *testing.T) {
+	r := restRig(t, Config{}, false)
+	r.sim.SetAPIUser(simulator.APIUser{Username: restUser.Username, Key: "another-key", ContextUsername: restUser.ContextUsername})
+	r.round(0)
+	assert.Equal(t, 0.0, testutil.ToFloat64(r.refresher.metrics.up))
+	r.round(5 * time.Minute)
+	assert.Equal(t, 0.0, testutil.ToFloat64(r.refresher.metrics.up))
+	assert.Equal(t, 1, strings.Count(r.logs.String(), "refused the API user's credentials"), r.logs.String())
+	assert.Contains(t, r.logs.String(), "ASSURESIGN_API_KEY")
+
+	r.sim.SetAPIUser(restUser)
+	r.round(10 * time.Minute)
+	assert.Equal(t, 1.0, testutil.ToFloat64(r.refresher.metrics.up))
 }

@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -310,6 +311,12 @@ func checkDocuments(ctx context.Context, cfg Config, logger *slog.Logger) Report
 	case envelopesFailed > 0:
 		rep.Result, rep.ExitCode = "incomplete", Incomplete
 		rep.Message = fmt.Sprintf("envelopes not listed: %d (a wrong envelope id or AuthToken, or see --assuresign.envelopes-endpoint)", envelopesFailed)
+		for _, e := range envelopes {
+			if errors.As(e.err, new(*assuresign.Error)) {
+				rep.LikelyCause = client.Hint(e.err) // the first failure's
+				break
+			}
+		}
 	default:
 		rep.Result, rep.ExitCode = "ok", OK
 	}
