@@ -353,9 +353,9 @@ type listedEnvelopes struct {
 	// upstreamErr is the first failure that was not one envelope's own
 	// (not a 404, nor a limit): AssureSign down, or the credentials refused.
 	upstreamErr error
-	results []assuresign.Result
-	asked   uint64
-	at      time.Time
+	results     []assuresign.Result
+	asked       uint64
+	at          time.Time
 }
 
 // recordListed records the statuses that came with a round's listings, once
