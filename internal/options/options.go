@@ -38,7 +38,7 @@ const (
 	// gives it.
 	APIUsernameEnv     = "ASSURESIGN_API_USERNAME"
 	ContextUsernameEnv = "ASSURESIGN_CONTEXT_USERNAME"
-	APIKeyEnv          = "ASSURESIGN_API_KEY"
+	APIKeyEnv          = "ASSURESIGN_API_KEY" //nolint:gosec // G101: a variable's name, not a key
 )
 
 // Options are the flags' values.
