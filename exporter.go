@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -62,6 +63,11 @@ func run(o *options.Options, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if !o.Demo { // the demo's credentials are its simulator's
+		if err := o.RESTCredentials(); err != nil {
+			return err
+		}
+	}
 	if o.Demo {
 		var acct demo.Account
 		if acct, cleanup, err = demo.Start(ctx, &wg, o, contextIdentifier, logger); err != nil {
@@ -70,6 +76,9 @@ func run(o *options.Options, logger *slog.Logger) error {
 		// The exporter is pointed at the simulator.
 		contextIdentifier = acct.ContextIdentifier
 		o.WatchFiles, o.Endpoint, o.WebhookTokenFile = []string{acct.WatchFile}, acct.Endpoint, acct.WebhookTokenFile
+		if o.API == options.APIREST {
+			o.REST = acct.REST
+		}
 	}
 
 	e, err := buildExporter(o, prometheus.NewRegistry(), contextIdentifier, logger)
@@ -134,15 +143,17 @@ func buildExporter(o *options.Options, reg registry, contextIdentifier string, l
 	)
 	e.registry.MustRegister(versioncollector.NewCollector(exporterName))
 	e.store = collector.NewStore(collector.StoreConfig{CurrentStatusOnly: o.CurrentStatusOnly})
-	metrics := refresh.NewMetrics(e.registry, e.store.Len, o.RefreshInterval, o.WebhookTokenFile != "")
-	cfg := o.ClientConfig(e.secrets, logger)
-	cfg.Observe, cfg.Dropped = metrics.ObserveRequest, metrics.DroppedItems
-	api, err := newUpstream(cfg)
+	metrics := refresh.NewMetrics(e.registry, e.store.Len, o.RefreshInterval, o.WebhookTokenFile != "", o.ChosenAPI().Operations...)
+	e.secrets.Set("context identifier", []string{contextIdentifier})
+	api, err := o.Upstream(options.Hooks{Secrets: e.secrets, Logger: logger, ContextIdentifier: contextIdentifier,
+		Observe: metrics.ObserveRequest, Dropped: metrics.DroppedItems})
 	if err != nil {
 		return nil, err
 	}
-	e.secrets.Set("context identifier", []string{contextIdentifier})
-	logger.Info("calling AssureSign CheckStatus", "endpoint", api.Endpoint(), "batch_size", o.BatchSize,
+	if t, ok := api.(interface{ TokenExpiry() time.Time }); ok {
+		e.registry.MustRegister(refresh.NewTokenExpiryCollector(t.TokenExpiry))
+	}
+	logger.Info("calling AssureSign", "api", o.API, "endpoint", api.Endpoint(), "batch_size", o.BatchSize,
 		"concurrency", o.Concurrency, "refresh_interval", o.RefreshInterval, "max_interval", o.MaxInterval)
 	e.refresher = refresh.NewRefresher(refresh.Config{
 		Interval:             o.RefreshInterval,
@@ -154,12 +165,17 @@ func buildExporter(o *options.Options, reg registry, contextIdentifier string, l
 		ContextIdentifier:    contextIdentifier,
 		MaxDocuments:         o.MaxDocuments,
 		MaxEnvelopeDocuments: o.MaxEnvelopeDocuments,
+		ByEnvelope:           o.ChosenAPI().ByEnvelope,
 	}, e.store, api, metrics, logger)
 	e.registry.MustRegister(refresh.NewCheckIntervalCollector(e.refresher.CheckIntervals))
 	e.envelopeRegistry.MustRegister(refresh.NewEnvelopeCollector(e.refresher.Envelopes))
 	e.shard, _ = o.ShardNumber() // validated by Validate
 	collector.RegisterShardMetrics(e.registry, e.shard, o.TotalShards)
-	e.watch = watchlist.NewFiles(o.WatchFiles, o.MaxDocuments, contextIdentifier == "", e.registry, logger)
+	chosen := o.ChosenAPI()
+	e.watch = watchlist.NewFiles(o.WatchFiles, o.MaxDocuments, contextIdentifier == "" && !chosen.OptionalContext, e.registry, logger)
+	if chosen.ByEnvelope {
+		e.watch.EnvelopesOnly()
+	}
 	return e, nil
 }
 

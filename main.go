@@ -52,6 +52,9 @@ func runCheck(o *options.Options, logger *slog.Logger) int {
 	if err == nil {
 		err = o.Validate()
 	}
+	if err == nil {
+		err = o.RESTCredentials()
+	}
 	if err != nil {
 		if o.CheckOutput == check.OutputJSON {
 			check.WriteReport(os.Stdout, o.CheckOutput, check.Failure(err.Error()))
@@ -65,18 +68,10 @@ func runCheck(o *options.Options, logger *slog.Logger) int {
 	return check.Run(ctx, os.Stdout, check.Config{
 		WatchFiles: o.WatchFiles, MaxDocuments: o.MaxDocuments, MaxEnvelopeDocuments: o.MaxEnvelopeDocuments,
 		ContextIdentifier: contextIdentifier,
+		EnvelopesOnly:     o.ChosenAPI().ByEnvelope, OptionalContext: o.ChosenAPI().OptionalContext,
 		Upstream: func(secrets *assuresign.Secrets) (upstream.API, error) {
-			return newUpstream(o.ClientConfig(secrets, logger))
+			return o.Upstream(options.Hooks{Secrets: secrets, Logger: logger, ContextIdentifier: contextIdentifier})
 		},
 		BatchSize: o.BatchSize, Concurrency: o.Concurrency, Timeout: o.RequestTimeout, Output: o.CheckOutput,
 	}, logger)
-}
-
-// newUpstream is the one place the AssureSign API is made: the SOAP client.
-func newUpstream(cfg assuresign.Config) (upstream.API, error) {
-	c, err := assuresign.NewClient(cfg)
-	if err != nil {
-		return nil, err // not a typed nil in the interface
-	}
-	return c, nil
 }

@@ -64,6 +64,12 @@ type EnvelopeListing struct {
 	// Skipped counts documents that could not be used: without a GUID DocumentId
 	// or AuthToken, nil, or listed twice.
 	Skipped int
+	// Status is the envelope's own status, when the API says it (REST);
+	// StatusUnknown otherwise.
+	Status Status
+	// Results are the documents' statuses, when the listing's answer gave
+	// them (REST): recorded as check results, so they cost no second request.
+	Results []Result
 }
 
 // Bounds on what a listed document brings along.

@@ -118,6 +118,9 @@ type Check struct {
 	ID                string
 	AuthToken         string
 	ContextIdentifier string
+	// EnvelopeID is the envelope that listed the document ("" for a watch
+	// file's own): the REST API answers for envelopes, not documents.
+	EnvelopeID string
 }
 
 // Exception is one StatusCheckException.

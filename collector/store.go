@@ -191,9 +191,17 @@ func (s *Store) Due(now time.Time, slack time.Duration, urgentOnly bool, batch i
 	}
 	for _, id := range due {
 		d := s.docs[id]
-		checks = append(checks, assuresign.Check{ID: id, AuthToken: d.watched.AuthToken, ContextIdentifier: d.watched.ContextIdentifierOr(contextIdentifier)})
+		checks = append(checks, assuresign.Check{ID: id, AuthToken: d.watched.AuthToken, ContextIdentifier: d.watched.ContextIdentifierOr(contextIdentifier), EnvelopeID: d.watched.Envelope})
 	}
 	return checks, n, s.marks
+}
+
+// Marks is the mark count (see Due), for results that arrive otherwise than
+// through a check Due chose.
+func (s *Store) Marks() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.marks
 }
 
 // MarkUrgent asks for an immediate check of id and remembers when it was

@@ -63,6 +63,7 @@ type stack struct {
 	sim          *testenv.Simulator
 	simURL       string
 	exporterArgs []string // less --web.listen-address
+	exporterEnv  []string // beside the ContextIdentifier (the REST API's user)
 	exporter     *testenv.Exporter
 	exporterAddr string
 	exporterURL  string
@@ -171,7 +172,7 @@ func newStack(t *testing.T, docs []document) *stack {
 // simulator, with the webhook on (the dashboard's webhook panel needs data),
 // and more flags.
 func (s *stack) startExporter(t *testing.T, args ...string) *testenv.Exporter {
-	e := testenv.ExporterOptions{Env: []string{"ASSURESIGN_CONTEXT_IDENTIFIER=" + contextID}}.Start(t, append([]string{
+	e := testenv.ExporterOptions{Env: append([]string{"ASSURESIGN_CONTEXT_IDENTIFIER=" + contextID}, s.exporterEnv...)}.Start(t, append([]string{
 		"--watch.file=" + filepath.Join(s.dir, "watch.yml"),
 		"--assuresign.endpoint=" + s.sim.Endpoint(),
 		"--webhook.bearer-token-file=" + filepath.Join(s.dir, "webhook-token"),

@@ -23,9 +23,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign/rest"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
 	"github.com/assuresign-exporter/assuresign_exporter/collector"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
+	"github.com/assuresign-exporter/assuresign_exporter/upstream"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
 
@@ -107,30 +109,39 @@ func dayChanges(notifications int) []dayChange {
 // simulateDay runs a scheduled round every interval from 0 to 24h inclusive
 // and the day's changes between them; a notified change is followed by
 // CheckNow and an urgent round, as the webhook and Run would do.
-func simulateDay(b *testing.B, batch int, interval time.Duration, notifications int) *dayResult {
+// With rest, the documents are in envelopes of dayEnvelopeSize, watched by
+// envelope id through the REST API.
+func simulateDay(b *testing.B, batch int, interval time.Duration, notifications int, rest bool) *dayResult {
 	b.Helper()
 	start := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
-	sim, wl := newDayAccount(b, start)
+	sim, wl, ids := newDayAccount(b, start, rest)
 	clock := testenv.NewClock(start)
-	store, refresher := newDayRefresher(b, sim, wl, batch, interval, clock, notifications > 0)
-	index := map[string]int{} // document id → position in the watch list
-	for i, d := range wl.Documents {
-		index[d.ID] = i
+	store, refresher := newDayRefresher(b, sim, wl, batch, interval, clock, notifications > 0, rest)
+	index := map[string]int{} // document id → position in the account
+	for i, id := range ids {
+		index[id] = i
 	}
 
 	res := &dayResult{batch: batch, notifications: notifications}
 	requests := func() int { return sim.Stats().Requests }
-	pending := map[string]time.Time{} // changed documents not yet seen, with their new StatusDate
+	// Changed documents not yet seen, with their new StatusDate and step
+	// (the REST API answers no StatusDate: its step tells).
+	type dayPending struct {
+		at   time.Time
+		step int
+	}
+	pending := map[string]dayPending{}
 	see := func(at time.Time) {
 		if len(pending) == 0 {
 			return
 		}
 		views, _ := store.Snapshot(0)
 		for _, v := range views {
-			changed, ok := pending[v.ID]
-			if !ok || !v.StatusDate.Equal(changed) {
+			c, ok := pending[v.ID]
+			if !ok || (!rest && !v.StatusDate.Equal(c.at)) || (rest && v.Step != c.step) {
 				continue
 			}
+			changed := c.at
 			delay := at.Sub(changed).Minutes()
 			if index[v.ID] < dayActive {
 				res.activeDelays = append(res.activeDelays, delay)
@@ -150,7 +161,7 @@ func simulateDay(b *testing.B, batch int, interval time.Duration, notifications 
 			b.Fatalf("round at %s: %d failed requests", at.Sub(start), st.Failed)
 		}
 		res.checked++
-		if obs.requests != (obs.due+batch-1)/batch {
+		if !rest && obs.requests != (obs.due+batch-1)/batch { // REST asks per envelope
 			res.offCeil++
 		}
 		see(at)
@@ -159,13 +170,13 @@ func simulateDay(b *testing.B, batch int, interval time.Duration, notifications 
 	change := func(c dayChange) {
 		b.Helper()
 		at := start.Add(c.at)
-		id := wl.Documents[c.doc].ID
+		id := ids[c.doc]
 		var step int
 		sim.Update(id, func(d *simulator.Document) {
 			d.Status, d.Step, d.StatusDate = assuresign.StatusSigningStepInProgress, 1+(d.Step%4), at
 			step = d.Step
 		})
-		pending[id] = at
+		pending[id] = dayPending{at, step}
 		if !c.notify {
 			return
 		}
@@ -247,7 +258,7 @@ func BenchmarkDay(b *testing.B) {
 		b.Run(fmt.Sprintf("polling/batch=%d", batch), func(b *testing.B) {
 			var d *dayResult
 			for b.Loop() {
-				d = simulateDay(b, batch, dayPollInterval, 0)
+				d = simulateDay(b, batch, dayPollInterval, 0, false)
 			}
 			fewer := float64(dayNaive) / float64(d.perDay)
 			activeP95, idleP95, idleMax := percentile(d.activeDelays, 95), percentile(d.idleDelays, 95), percentile(d.idleDelays, 100)
@@ -276,7 +287,7 @@ func BenchmarkDay(b *testing.B) {
 		b.Run(fmt.Sprintf("documenttrak/batch=%d", batch), func(b *testing.B) {
 			var d *dayResult
 			for b.Loop() {
-				d = simulateDay(b, batch, dayTrakInterval, dayNotifications)
+				d = simulateDay(b, batch, dayTrakInterval, dayNotifications, false)
 			}
 			fewer := float64(dayNaive) / float64(d.perDay)
 			b.ReportMetric(float64(d.perDay), "requests/day")
@@ -295,19 +306,58 @@ func BenchmarkDay(b *testing.B) {
 	}
 }
 
+// dayEnvelopeSize is the documents of each envelope in the REST day.
+const dayEnvelopeSize = 5
+
+// BenchmarkDayREST is BenchmarkDay's day through the REST API: the 1,000
+// documents in envelopes of 5 (the 200 open ones in the first 40), watched
+// by envelope id, polled every 5 minutes and with DocumentTRAK. One status
+// request per envelope is the API's cost; it prints requests/day beside
+// SOAP's for the same day (its documents watched directly, batch 50):
+//
+//	go test ./refresh -run '^$' -bench DayREST -benchtime 1x
+func BenchmarkDayREST(b *testing.B) {
+	for _, tc := range []struct {
+		name          string
+		interval      time.Duration
+		notifications int
+	}{{"polling", dayPollInterval, 0}, {"documenttrak", dayTrakInterval, dayNotifications}} {
+		b.Run(tc.name, func(b *testing.B) {
+			var d, soap *dayResult
+			for b.Loop() {
+				d = simulateDay(b, 50, tc.interval, tc.notifications, true)
+			}
+			soap = simulateDay(b, 50, tc.interval, tc.notifications, false)
+			b.ReportMetric(float64(d.perDay), "requests/day")
+			b.ReportMetric(float64(soap.perDay), "soap-requests/day")
+			b.ReportMetric(float64(d.first.requests), "requests/first-round")
+			b.ReportMetric(float64(d.laterMax.requests), "requests/later-round")
+			b.ReportMetric(float64(d.closedEarly), "closed-checked-early")
+			b.ReportMetric(float64(d.missed), "changes-unseen")
+			b.Logf("REST, 1,000 documents in 200 envelopes of 5 (40 open, 160 closed), refresh %s, max-interval 1h, %d notifications: %d requests a day "+
+				"(token fetches included; first round %d, later rounds at most %d; closed documents checked before 24 h: %d; changes unseen: %d); "+
+				"SOAP, the same documents watched directly, batch 50: %d; naive (a request per document every 5 min): %d",
+				tc.interval, tc.notifications, d.perDay, d.first.requests, d.laterMax.requests, d.closedEarly, d.missed, soap.perDay, dayNaive)
+		})
+	}
+}
+
 // dayContext is the simulated account's ContextIdentifier.
 const dayContext = "C0FFEE00-1234-4ABC-9DEF-0123456789AB"
 
 // newDayAccount returns the simulated account, dayDocuments of which dayOpen
 // are open (the first dayActive of them moved within the hour, the rest
-// have sat still for days), and the watch list of all of them, in that order.
-func newDayAccount(b *testing.B, start time.Time) (*simulator.Simulator, *watchlist.List) {
+// have sat still for days), the watch list of all of them and their ids, in
+// that order. With rest, they are in envelopes of dayEnvelopeSize, in order,
+// and the watch list names the envelopes.
+func newDayAccount(b *testing.B, start time.Time, rest bool) (*simulator.Simulator, *watchlist.List, []string) {
 	b.Helper()
 	sim := simulator.New(dayContext)
 	docs := simulator.DemoDocuments(dayDocuments, 1)
 	closed := []assuresign.Status{assuresign.StatusCompleted, assuresign.StatusDeclined, assuresign.StatusExpired, assuresign.StatusCancelled, assuresign.StatusStaled}
 	var wf strings.Builder
 	wf.WriteString("documents:\n")
+	var ids []string
 	for i := range docs {
 		d := &docs[i]
 		d.Exceptions = nil
@@ -325,17 +375,29 @@ func newDayAccount(b *testing.B, start time.Time) (*simulator.Simulator, *watchl
 		}
 		sim.Put(*d)
 		fmt.Fprintf(&wf, "  - id: %s\n    auth_token: %s\n", d.ID, d.AuthToken)
+		ids = append(ids, d.ID)
 	}
-	wl, err := watchlist.Parse("day.yml", []byte(wf.String()), 0)
+	parse := watchlist.Parse
+	if rest {
+		parse = watchlist.ParseEnvelopesOnly
+		wf.Reset()
+		wf.WriteString("envelopes:\n")
+		for i := 0; i < len(ids); i += dayEnvelopeSize {
+			e := simulator.Envelope{ID: fmt.Sprintf("E0E0%04X-0000-4000-8000-00000000E0E0", i), Documents: ids[i:min(i+dayEnvelopeSize, len(ids))]}
+			sim.PutEnvelope(e)
+			fmt.Fprintf(&wf, "  - id: %s\n", e.ID)
+		}
+	}
+	wl, err := parse("day.yml", []byte(wf.String()), 0)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return sim, wl
+	return sim, wl, ids
 }
 
 // newDayRefresher returns a store watching wl and the real refresher and
 // client asking sim over loopback, on clock.
-func newDayRefresher(b *testing.B, sim *simulator.Simulator, wl *watchlist.List, batch int, interval time.Duration, clock *testenv.Clock, webhook bool) (*collector.Store, *Refresher) {
+func newDayRefresher(b *testing.B, sim *simulator.Simulator, wl *watchlist.List, batch int, interval time.Duration, clock *testenv.Clock, webhook, byEnvelope bool) (*collector.Store, *Refresher) {
 	b.Helper()
 	srv := httptest.NewServer(sim)
 	tr := &http.Transport{}
@@ -343,17 +405,26 @@ func newDayRefresher(b *testing.B, sim *simulator.Simulator, wl *watchlist.List,
 		srv.Close()
 		tr.CloseIdleConnections()
 	})
-	client, err := assuresign.NewClient(assuresign.Config{
-		Endpoint:   srv.URL + "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text",
-		HTTPClient: &http.Client{Transport: tr},
-	})
+	var client upstream.API
+	var err error
+	if byEnvelope {
+		sim.SetAPIUser(restUser)
+		client, err = rest.New(rest.Config{BaseURL: srv.URL + simulator.RESTBasePath, AuthURL: srv.URL + simulator.RESTAuthPath,
+			APIUsername: restUser.Username, APIKey: restUser.Key, ContextUsername: restUser.ContextUsername,
+			HTTPClient: &http.Client{Transport: tr}, Now: clock.Now})
+	} else {
+		client, err = assuresign.NewClient(assuresign.Config{
+			Endpoint:   srv.URL + "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text",
+			HTTPClient: &http.Client{Transport: tr},
+		})
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
 	store := collector.NewStore(collector.StoreConfig{})
 	refresher := NewRefresher(Config{
 		Interval: interval, MaxInterval: dayMaxInterval, TerminalInterval: dayTerminal, BatchSize: batch, Concurrency: 4,
-		Timeout: 30 * time.Second, ContextIdentifier: dayContext, Now: clock.Now,
+		Timeout: 30 * time.Second, ContextIdentifier: dayContext, Now: clock.Now, ByEnvelope: byEnvelope,
 	}, store, client, NewMetrics(prometheus.NewRegistry(), store.Len, interval, webhook), testenv.DiscardLogger())
 	refresher.SetWatchList(wl)
 	return store, refresher

@@ -95,7 +95,7 @@ func (x *Expansion) Add(env watchlist.Entry, listed []assuresign.EnvelopeDocumen
 	for _, d := range kept {
 		x.owner[d.ID] = env.ID
 		if !x.direct[d.ID] {
-			x.Documents = append(x.Documents, watchlist.Entry{ID: d.ID, AuthToken: d.AuthToken, ContextIdentifier: env.ContextIdentifier, Labels: env.Labels})
+			x.Documents = append(x.Documents, watchlist.Entry{ID: d.ID, AuthToken: d.AuthToken, ContextIdentifier: env.ContextIdentifier, Labels: env.Labels, Envelope: env.ID})
 		}
 	}
 	return kept, refused, nil
@@ -114,6 +114,9 @@ type envelope struct {
 	// overLimit: the last listing was refused by a limit. Listing it again
 	// soon would bring the same, so it waits as a good listing does.
 	overLimit bool
+	// apiStatus is the envelope's own status as the last good listing said
+	// it (REST; StatusUnknown under SOAP): see EnvelopeView.Status.
+	apiStatus assuresign.Status
 }
 
 // envelopes are the watched envelopes and the watch list they came with. The
@@ -310,7 +313,7 @@ func (e *envelopes) record(due []listing, now time.Time, logger *slog.Logger, dr
 			env.listOK, env.lastError, env.overLimit = false, l.err.Error(), false
 			continue
 		}
-		env.listOK, env.lastError, env.lastList = true, "", now
+		env.listOK, env.lastError, env.lastList, env.apiStatus = true, "", now, l.got.Status
 		fresh[l.id] = l.got.Documents
 	}
 	before := make(map[string][]assuresign.EnvelopeDocument, len(e.byID))
@@ -342,19 +345,45 @@ func (e *envelopes) record(due []listing, now time.Time, logger *slog.Logger, dr
 	return changed
 }
 
+// listedEnvelopes is what a round's listings brought: whether the documents to watch
+// changed, and the documents' statuses that came with the listings (REST),
+// asked when the store's mark count was asked.
+type listedEnvelopes struct {
+	changed bool
+	// upstreamErr is the first failure that was not one envelope's own
+	// (not a 404, nor a limit): AssureSign down, or the credentials refused.
+	upstreamErr error
+	results     []assuresign.Result
+	asked       uint64
+	at          time.Time
+}
+
+// recordListed records the statuses that came with a round's listings, once
+// their documents are watched.
+func (r *Refresher) recordListed(ctx context.Context, l listedEnvelopes) {
+	var o batchOutcome
+	for _, res := range l.results {
+		r.record(ctx, res, l.at, l.asked, &o)
+	}
+	r.store.Publish()
+	r.countIntervals()
+}
+
 // listEnvelopes lists the envelopes due (at most Concurrency at once) and
-// reports whether the documents to watch changed. Failures are counted,
-// logged once for the round, and pinned on their envelope only.
-func (r *Refresher) listEnvelopes(ctx context.Context, due []listing) (changed bool) {
+// reports whether the documents to watch changed, with the statuses the
+// listings brought. Failures are counted, logged once for the round, and
+// pinned on their envelope only.
+func (r *Refresher) listEnvelopes(ctx context.Context, due []listing, asked uint64) listedEnvelopes {
 	fanout.Each(ctx, len(due), r.cfg.Concurrency, func(ctx context.Context, i int) {
 		ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 		defer cancel()
 		due[i].got, due[i].err = r.api.ListEnvelopeDocuments(ctx, due[i].req)
 	})
 	if ctx.Err() != nil {
-		return false // shutting down: an interrupted listing says nothing of the envelope
+		return listedEnvelopes{} // shutting down: an interrupted listing says nothing of the envelope
 	}
-	changed = r.env.record(due, r.now(), r.logger, r.metrics.DroppedItems)
+	out := listedEnvelopes{asked: asked, at: r.now()}
+	out.changed = r.env.record(due, out.at, r.logger, r.metrics.DroppedItems)
 	failed := 0
 	var first listing
 	for _, l := range due {
@@ -368,12 +397,18 @@ func (r *Refresher) listEnvelopes(ctx context.Context, due []listing) (changed b
 			if failed++; failed == 1 {
 				first = l
 			}
+			if out.upstreamErr == nil && !envelopesOwn(l.err) {
+				out.upstreamErr = l.err
+			}
 		}
 		var e *assuresign.Error
 		if errors.As(l.err, &e) && e.RetryAfter > 0 {
 			r.holdUntil(r.now().Add(e.RetryAfter)) // AssureSign asked every request to wait
 		}
 		r.metrics.envelopeListings.WithLabelValues(result).Inc()
+		if l.err == nil && l.got != nil {
+			out.results = append(out.results, l.got.Results...)
+		}
 	}
 	if failed > 0 {
 		r.logger.Warn("envelope listings failed; those envelopes keep their last known documents", "failed", failed,
@@ -381,7 +416,14 @@ func (r *Refresher) listEnvelopes(ctx context.Context, due []listing) (changed b
 	} else {
 		r.logger.Debug("envelopes listed", "envelopes", len(due))
 	}
-	return changed
+	return out
+}
+
+// envelopesOwn reports whether a listing's failure is its envelope's own
+// (unknown to AssureSign, or without documents), not AssureSign's.
+func envelopesOwn(err error) bool {
+	var e *assuresign.Error
+	return errors.As(err, &e) && (e.Kind == assuresign.KindNoDocuments || e.Kind == assuresign.KindHTTPStatus && e.StatusCode == 404)
 }
 
 // errTooManyDocuments refuses a listing over a limit.
@@ -399,9 +441,13 @@ var EnvelopeListingResults = append(slices.Clone(assuresign.Outcomes), "no_docum
 
 // EnvelopeView is what a person may see of an envelope: never a secret.
 type EnvelopeView struct {
-	ID        string
-	Labels    map[string]string
-	Status    assuresign.Status // derived from its documents: see EnvelopeStatus
+	ID     string
+	Labels map[string]string
+	// Status is derived from its documents (see EnvelopeStatus), which
+	// wins over the API's own (REST): the same rule as under SOAP, so alerts
+	// mean the same. The API's is taken only while the derived is Unknown
+	// (no document answered yet).
+	Status    assuresign.Status
 	Documents []EnvelopeDocumentView
 	Tried     bool // a listing was attempted
 	ListOK    bool // the last listing succeeded
@@ -454,8 +500,12 @@ func (e *envelopes) views(statuses func(ids []string) []assuresign.Status) []Env
 		env := e.byID[id]
 		ids := env.ids()
 		st := statuses(ids)
+		status := EnvelopeStatus(st)
+		if status == assuresign.StatusUnknown {
+			status = env.apiStatus
+		}
 		v := EnvelopeView{
-			ID: id, Labels: env.watched.Labels, Status: EnvelopeStatus(st), Tried: env.tried, ListOK: env.listOK,
+			ID: id, Labels: env.watched.Labels, Status: status, Tried: env.tried, ListOK: env.listOK,
 			LastList: env.lastList, LastError: env.lastError, Documents: make([]EnvelopeDocumentView, len(ids)),
 		}
 		for i, d := range env.documents {
@@ -508,7 +558,7 @@ var (
 			"A document of a watched envelope, with its place in the envelope (order_id; empty when AssureSign gave none).",
 			[]string{"envelope_id", "document_id", "order_id"}, nil),
 		status: prometheus.NewDesc("assuresign_envelope_status",
-			"Envelope status as a state set derived from its documents: any Declined, else any Cancelled, else any Expired, else all Completed, else the least advanced open status.",
+			"Envelope status as a state set derived from its documents: any Declined, else any Cancelled, else any Expired, else all Completed, else the least advanced open status; the REST API's own envelope status while none of its documents has one.",
 			[]string{"envelope_id", "status"}, nil),
 		listSuccess: prometheus.NewDesc("assuresign_envelope_list_success",
 			"1 when the envelope's last ListEnvelopeDocuments call succeeded, 0 when it failed (its last known documents stay watched).",

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign/rest"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
 	"github.com/assuresign-exporter/assuresign_exporter/collector"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
@@ -40,7 +41,11 @@ type rigOptions struct {
 	retries int                             // client MaxRetries: 0 (or negative) for none
 	wrap    func(http.Handler) http.Handler // wraps the simulator, if set
 	sim     *simulator.Simulator            // the account; a new one when nil
+	rest    bool                            // ask the simulator's REST side, with restUser, by envelope
 }
+
+// restUser is the REST API user of a rig with rest set.
+var restUser = simulator.APIUser{Username: "api.user", Key: "K3y-0f-Th3-4P1-Us3r-Wh1ch-1s-S3cr3t", ContextUsername: "jane@example.com"}
 
 // newRig starts a simulator for testenv.SecretContext and a refresher on a fake clock
 // at testenv.T0. The client does not retry unless asked.
@@ -87,6 +92,16 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	clock := testenv.NewClock(testenv.T0)
 	o.cfg.Now = clock.Now
 	metrics := NewMetrics(reg, store.Len, o.cfg.Interval, false)
+	if o.rest {
+		sim.SetAPIUser(restUser)
+		o.cfg.ByEnvelope = true
+		client, err := rest.New(rest.Config{BaseURL: srv.URL + simulator.RESTBasePath, AuthURL: srv.URL + simulator.RESTAuthPath,
+			APIUsername: restUser.Username, APIKey: restUser.Key, ContextUsername: restUser.ContextUsername, ContextIdentifier: o.cfg.ContextIdentifier,
+			HTTPClient: &http.Client{Transport: tr}, MaxRetries: o.retries, BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
+			Observe: metrics.ObserveRequest, Now: clock.Now})
+		require.NoError(t, err)
+		return &rig{sim: sim, store: store, reg: reg, refresher: NewRefresher(o.cfg, store, client, metrics, logger), clock: clock, logs: logs, logger: logger}
+	}
 	client, err := assuresign.NewClient(assuresign.Config{
 		Endpoint:    srv.URL + "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text",
 		HTTPClient:  &http.Client{Transport: tr},

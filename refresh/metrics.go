@@ -6,6 +6,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign/rest"
+	"github.com/assuresign-exporter/assuresign_exporter/exposition"
 )
 
 // Metrics are the exporter's own metrics, served after the documents' samples.
@@ -25,8 +27,13 @@ type Metrics struct {
 // NewMetrics registers the exporter's metrics with reg. watched reports the
 // watch list's length at scrape time; refreshInterval is exported so alerts on
 // stale data can follow the configuration; webhook registers the notification
-// latency, which only a webhook can observe.
-func NewMetrics(reg prometheus.Registerer, watched func() int, refreshInterval time.Duration, webhook bool) *Metrics {
+// latency, which only a webhook can observe. operations are the chosen API's
+// (SOAPOperations when none are given), exported at 0 before their first
+// request.
+func NewMetrics(reg prometheus.Registerer, watched func() int, refreshInterval time.Duration, webhook bool, operations ...string) *Metrics {
+	if len(operations) == 0 {
+		operations = SOAPOperations
+	}
 	m := &Metrics{
 		up: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "assuresign_up",
@@ -78,7 +85,7 @@ func NewMetrics(reg prometheus.Registerer, watched func() int, refreshInterval t
 		})
 		reg.MustRegister(m.notificationLatency)
 	}
-	for _, op := range apiOperations {
+	for _, op := range operations {
 		for _, o := range assuresign.Outcomes {
 			m.apiRequests.WithLabelValues(op, o)
 		}
@@ -106,9 +113,27 @@ func NewMetrics(reg prometheus.Registerer, watched func() int, refreshInterval t
 // DroppedItems counts items of an answer that were ignored; it is the client's Dropped hook.
 func (m *Metrics) DroppedItems(item string, n int) { m.dropped.WithLabelValues(item).Add(float64(n)) }
 
-// apiOperations are the operations the SOAP client observes, exported at 0
-// before their first request.
-var apiOperations = []string{assuresign.OpCheckStatus, assuresign.OpListEnvelopeDocuments}
+// The operations each API's client observes: only the chosen API's are
+// exported before their first request, so that no series stays 0 for ever.
+var (
+	SOAPOperations = []string{assuresign.OpCheckStatus, assuresign.OpListEnvelopeDocuments}
+	RESTOperations = []string{rest.OpAuthenticate, rest.OpEnvelopeStatus}
+)
+
+// NewTokenExpiryCollector exposes expiry (the REST client's TokenExpiry)
+// as assuresign_rest_token_expiry_timestamp_seconds, 0 before the first
+// token.
+func NewTokenExpiryCollector(expiry func() time.Time) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "assuresign_rest_token_expiry_timestamp_seconds",
+		Help: "When the REST API's current bearer token expires, in Unix seconds (it is renewed 5 minutes before); 0 before the first. Only with --assuresign.api=rest.",
+	}, func() float64 {
+		if t := expiry(); !t.IsZero() {
+			return exposition.UnixSeconds(t)
+		}
+		return 0
+	})
+}
 
 // ObserveRequest counts one HTTP attempt of operation; it is the client's Observe hook.
 func (m *Metrics) ObserveRequest(operation, outcome string, d time.Duration) {

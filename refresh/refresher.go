@@ -5,11 +5,13 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign/rest"
 	"github.com/assuresign-exporter/assuresign_exporter/collector"
 	"github.com/assuresign-exporter/assuresign_exporter/exposition"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/fanout"
@@ -39,6 +41,10 @@ type Config struct {
 	MaxDocuments int
 	// MaxEnvelopeDocuments bounds one envelope's listed documents (0: no bound).
 	MaxEnvelopeDocuments int
+	// ByEnvelope says the API answers per envelope (REST): a check request
+	// asks about one envelope's documents, none is added to fill it, and
+	// an envelope listed in a round is not asked about again by a check.
+	ByEnvelope bool
 }
 
 // Refresher runs the background refresh: scheduled rounds every Interval, and
@@ -60,6 +66,9 @@ type Refresher struct {
 	// quietUntil (Unix nanoseconds) holds every request back until a
 	// Retry-After that a failed request was answered with has passed.
 	quietUntil atomic.Int64
+	// refusedLogged: the credentials' refusal was logged, once until a
+	// round succeeds.
+	refusedLogged atomic.Bool
 
 	upstreamMu sync.Mutex
 	upstream   Upstream // HeldUntil is filled in from quietUntil when asked
@@ -268,6 +277,14 @@ func (r *Refresher) holdUntil(t time.Time) {
 	}
 }
 
+// noteRefused logs, once until a round succeeds, that the credentials were
+// refused, with what to look at: every round would say it again.
+func (r *Refresher) noteRefused(err error) {
+	if errors.Is(err, rest.ErrCredentialsRefused) && !r.refusedLogged.Swap(true) {
+		r.logger.Error("AssureSign refused the API user's credentials: every request fails until they are fixed", "err", err, "hint", r.api.Hint(err))
+	}
+}
+
 // roundStats describes one round.
 type roundStats struct {
 	Documents int // checks due
@@ -306,21 +323,44 @@ const maxExceptionLines = 10
 // checked at once; the documents a listing newly finds are checked when it
 // returns, in the round's tail.
 func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
-	var listed chan bool
+	var listed chan listedEnvelopes
+	var listing map[string]bool // the envelopes listed in this round
 	if !r.quiet(r.now()) {
 		if due := r.env.due(r.now(), urgentOnly, r.sched.maxInterval, r.cfg.ContextIdentifier, r.store.AnyTerminal); len(due) > 0 {
-			listed = make(chan bool, 1)
-			go func() { listed <- r.listEnvelopes(ctx, due) }()
+			if r.cfg.ByEnvelope {
+				listing = make(map[string]bool, len(due))
+				for _, l := range due {
+					listing[l.id] = true
+				}
+			}
+			listed = make(chan listedEnvelopes, 1)
+			asked := r.store.Marks()
+			go func() { listed <- r.listEnvelopes(ctx, due, asked) }()
 		}
 	}
-	stats := r.checkRound(ctx, urgentOnly)
+	stats := r.checkRound(ctx, urgentOnly, listing)
+	var listingErr error
 	woken := false
 	for listed != nil {
 		select {
-		case changed := <-listed:
+		case l := <-listed:
 			listed = nil
-			if changed && r.applyWatched() > 0 {
-				stats.add(r.checkRound(ctx, true))
+			toCheck := 0
+			if l.changed {
+				toCheck = r.applyWatched()
+			}
+			// The statuses a listing brought (REST) first: the documents
+			// they answer need no check of their own.
+			if len(l.results) > 0 {
+				r.recordListed(ctx, l)
+			}
+			if toCheck > 0 {
+				stats.add(r.checkRound(ctx, true, nil))
+			}
+			// Under REST the listings are status requests like the checks:
+			// their failing is AssureSign's (or the credentials'), on up.
+			if r.cfg.ByEnvelope && l.upstreamErr != nil && !urgentOnly {
+				listingErr = l.upstreamErr
 			}
 		case <-r.wake:
 			// As Run would: let notifications that arrive together share a request.
@@ -328,12 +368,18 @@ func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 			select {
 			case <-ctx.Done():
 			case <-time.After(r.cfg.Coalesce):
-				r.checkRound(ctx, true)
+				r.checkRound(ctx, true, listing)
 			}
 		}
 	}
 	if woken {
 		r.Wake() // an envelope named meanwhile is listed in the next urgent round
+	}
+	if listingErr != nil && ctx.Err() == nil {
+		r.setUp(false)
+		r.noteRefused(listingErr)
+	} else if !urgentOnly && r.Upstream().Up {
+		r.refusedLogged.Store(false)
 	}
 	// Only once every envelope has been listed: a listing that failed, or
 	// was held back, says nothing of which documents are still its own.
@@ -348,13 +394,22 @@ func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 }
 
 // checkRound checks the documents due now (only the urgent ones when urgentOnly), in
-// batches of BatchSize with at most Concurrency requests at once.
-func (r *Refresher) checkRound(ctx context.Context, urgentOnly bool) roundStats {
+// batches of BatchSize (ByEnvelope: one per envelope) with at most Concurrency
+// requests at once. The documents of the envelopes being listed (ByEnvelope)
+// are left to their listing.
+func (r *Refresher) checkRound(ctx context.Context, urgentOnly bool, listing map[string]bool) roundStats {
 	start := r.now()
 	// Slack keeps a round that jitter made a little early from skipping
 	// documents that fall due moments later.
-	size := max(r.cfg.BatchSize, 1)
-	checks, due, asked := r.store.Due(start, r.cfg.Interval/2, urgentOnly, size, r.cfg.ContextIdentifier)
+	size, fill := max(r.cfg.BatchSize, 1), max(r.cfg.BatchSize, 1)
+	if r.cfg.ByEnvelope {
+		fill = 1 // an envelope's request answers its other documents anyway
+	}
+	checks, due, asked := r.store.Due(start, r.cfg.Interval/2, urgentOnly, fill, r.cfg.ContextIdentifier)
+	if len(listing) > 0 {
+		checks = slices.DeleteFunc(checks, func(c assuresign.Check) bool { return listing[c.EnvelopeID] })
+		due = min(due, len(checks)) // ByEnvelope adds no filling
+	}
 	if len(checks) > 0 && r.quiet(start) {
 		// Documents stay due; up stays as the answer that asked for quiet left it.
 		r.logger.Debug("holding requests back as AssureSign's Retry-After asked", "documents", due,
@@ -377,9 +432,9 @@ func (r *Refresher) checkRound(ctx context.Context, urgentOnly bool) roundStats 
 		firstErr error
 		dropped  int
 	)
-	batches := (len(checks) + size - 1) / size
-	fanout.Each(ctx, batches, r.cfg.Concurrency, func(ctx context.Context, b int) {
-		batch := checks[b*size : min((b+1)*size, len(checks))]
+	batches := batchesOf(checks, size, r.cfg.ByEnvelope)
+	fanout.Each(ctx, len(batches), r.cfg.Concurrency, func(ctx context.Context, b int) {
+		batch := batches[b]
 		if r.quiet(r.now()) {
 			mu.Lock()
 			stats.Failed++ // not sent: the batches left wait for the next round
@@ -415,6 +470,7 @@ func (r *Refresher) checkRound(ctx context.Context, urgentOnly bool) roundStats 
 	switch {
 	case stats.Failed > 0:
 		r.setUp(false)
+		r.noteRefused(firstErr)
 		if firstErr == nil {
 			firstErr = errors.New("held back by AssureSign's Retry-After")
 		}
@@ -433,6 +489,29 @@ func (r *Refresher) checkRound(ctx context.Context, urgentOnly bool) roundStats 
 		"filled", stats.Filled, "requests", stats.Requests, "failed_requests", stats.Failed, "changes", stats.Changes,
 		"without_status", stats.Anomalies, "duration", elapsed)
 	return stats
+}
+
+// batchesOf splits checks into batches of size or, byEnvelope, into one
+// batch per envelope (a document in none alone in its own).
+func batchesOf(checks []assuresign.Check, size int, byEnvelope bool) [][]assuresign.Check {
+	var out [][]assuresign.Check
+	if !byEnvelope {
+		for lo := 0; lo < len(checks); lo += size {
+			out = append(out, checks[lo:min(lo+size, len(checks))])
+		}
+		return out
+	}
+	at := map[string]int{}
+	for _, c := range checks {
+		i, ok := at[c.EnvelopeID]
+		if !ok || c.EnvelopeID == "" {
+			i = len(out)
+			at[c.EnvelopeID] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], c)
+	}
+	return out
 }
 
 // checkBatch sends one request and records its results. A document the
@@ -457,44 +536,50 @@ func (r *Refresher) checkBatch(ctx context.Context, batch []assuresign.Check, as
 		return o
 	}
 	for _, res := range results {
-		switch {
-		case res.Err != nil:
-			o.anomalies++
-			r.metrics.results.WithLabelValues("missing").Inc()
-			r.logger.Debug("CheckStatus answer had no result for a document; keeping its last known status", "document_id", res.ID)
-		case !res.HasStatus():
-			o.anomalies++
-			r.metrics.results.WithLabelValues("no_status").Inc()
-		case res.Status == assuresign.StatusUnknown:
-			r.metrics.results.WithLabelValues("unknown_status").Inc()
-			r.logger.Warn("undocumented StatusType; reported as Unknown", "document_id", res.ID, "status_type", assuresign.Truncate(res.RawStatus, 64))
-		default:
-			r.metrics.results.WithLabelValues("ok").Inc()
-		}
-		for _, ex := range res.Exceptions {
-			if o.exceptionLinesShown == maxExceptionLines {
-				break
-			}
-			o.exceptionLinesShown++
-			level := slog.LevelWarn
-			if ex.Severity == assuresign.SeverityWarning {
-				level = slog.LevelDebug
-			}
-			r.logger.Log(ctx, level, "CheckStatus exception", "document_id", res.ID, "severity", ex.Severity.String(), "message", assuresign.Truncate(ex.Message, 200))
-		}
-		a := r.store.Apply(res, now, r.sched, asked)
-		if a.Notified > 0 && r.metrics.notificationLatency != nil {
-			r.metrics.notificationLatency.Observe(a.Notified.Seconds())
-		}
-		if a.Changed {
-			level := slog.LevelDebug // a first sighting: a start would log every document
-			if !a.First {
-				o.changes++
-				level = slog.LevelInfo
-			}
-			r.logger.Log(ctx, level, "status changed", "document_id", res.ID, "from", a.From.String(), "to", res.Status.String(), "step", res.Step)
-		}
-		o.exceptionsDropped += a.Dropped
+		r.record(ctx, res, now, asked, &o)
 	}
 	return o
+}
+
+// record records one document's result, answered at now, in the store, the
+// metrics and the log. asked is the store's mark count when it was asked.
+func (r *Refresher) record(ctx context.Context, res assuresign.Result, now time.Time, asked uint64, o *batchOutcome) {
+	switch {
+	case res.Err != nil:
+		o.anomalies++
+		r.metrics.results.WithLabelValues("missing").Inc()
+		r.logger.Debug("CheckStatus answer had no result for a document; keeping its last known status", "document_id", res.ID)
+	case !res.HasStatus():
+		o.anomalies++
+		r.metrics.results.WithLabelValues("no_status").Inc()
+	case res.Status == assuresign.StatusUnknown:
+		r.metrics.results.WithLabelValues("unknown_status").Inc()
+		r.logger.Warn("undocumented StatusType; reported as Unknown", "document_id", res.ID, "status_type", assuresign.Truncate(res.RawStatus, 64))
+	default:
+		r.metrics.results.WithLabelValues("ok").Inc()
+	}
+	for _, ex := range res.Exceptions {
+		if o.exceptionLinesShown == maxExceptionLines {
+			break
+		}
+		o.exceptionLinesShown++
+		level := slog.LevelWarn
+		if ex.Severity == assuresign.SeverityWarning {
+			level = slog.LevelDebug
+		}
+		r.logger.Log(ctx, level, "CheckStatus exception", "document_id", res.ID, "severity", ex.Severity.String(), "message", assuresign.Truncate(ex.Message, 200))
+	}
+	a := r.store.Apply(res, now, r.sched, asked)
+	if a.Notified > 0 && r.metrics.notificationLatency != nil {
+		r.metrics.notificationLatency.Observe(a.Notified.Seconds())
+	}
+	if a.Changed {
+		level := slog.LevelDebug // a first sighting: a start would log every document
+		if !a.First {
+			o.changes++
+			level = slog.LevelInfo
+		}
+		r.logger.Log(ctx, level, "status changed", "document_id", res.ID, "from", a.From.String(), "to", res.Status.String(), "step", res.Step)
+	}
+	o.exceptionsDropped += a.Dropped
 }

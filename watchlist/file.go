@@ -25,7 +25,9 @@ type Files struct {
 	// requireContext says no exporter-wide ContextIdentifier is set, so every
 	// document must carry its own.
 	requireContext bool
-	logger         *slog.Logger
+	// envelopesOnly applies the REST API's rules (see ParseEnvelopesOnly).
+	envelopesOnly bool
+	logger        *slog.Logger
 
 	reloadSuccessful prometheus.Gauge
 	reloadTimestamp  prometheus.Gauge
@@ -45,6 +47,13 @@ type loadedAs struct {
 // NewFile returns a Files for one path or glob pattern; see NewFiles.
 func NewFile(pattern string, maxDocuments int, requireContext bool, reg prometheus.Registerer, logger *slog.Logger) *Files {
 	return NewFiles([]string{pattern}, maxDocuments, requireContext, reg, logger)
+}
+
+// EnvelopesOnly makes f read its files under the REST API's rules (see
+// ParseEnvelopesOnly) and returns f.
+func (f *Files) EnvelopesOnly() *Files {
+	f.envelopesOnly = true
+	return f
 }
 
 // NewFiles returns a Files over every file the patterns name. A pattern with
@@ -147,7 +156,7 @@ func (f *Files) Load() (*List, error) {
 
 // loadOne parses one file and checks what the exporter needs of it.
 func (f *Files) loadOne(path string) (*List, error) {
-	wl, err := Load(path, f.maxDocuments)
+	wl, err := load(path, f.maxDocuments, f.envelopesOnly)
 	if err != nil {
 		return nil, err
 	}

@@ -38,6 +38,9 @@ type Entry struct {
 	AuthToken         string            // GUID as written (trimmed)
 	ContextIdentifier string            // "" when not set
 	Labels            map[string]string // nil when none
+	// Envelope is the id of the envelope whose listing brought the document
+	// ("" for a watch file's own): the REST API asks about it through it.
+	Envelope string
 }
 
 // ContextIdentifierOr is the ContextIdentifier the entry is asked about
@@ -122,6 +125,12 @@ var envelopeReservedLabelNames = []string{"envelope_id", "order_id"}
 // Load reads and parses path. Errors name the file.
 // maxDocuments <= 0 means no limit.
 func Load(path string, maxDocuments int) (*List, error) {
+	return load(path, maxDocuments, false)
+}
+
+// load reads path under the SOAP rules, or under the REST API's when
+// envelopesOnly (see ParseEnvelopesOnly).
+func load(path string, maxDocuments int, envelopesOnly bool) (*List, error) {
 	// A FIFO or device would block the open, or the read, for ever.
 	if fi, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("watch list: %w", err)
@@ -148,7 +157,7 @@ func Load(path string, maxDocuments int) (*List, error) {
 	if buf.Len() > maxWatchFileSize {
 		return nil, fmt.Errorf("%s: file is more than the 64 MiB limit", path)
 	}
-	return Parse(path, buf.Bytes(), maxDocuments)
+	return parse(path, buf.Bytes(), maxDocuments, envelopesOnly)
 }
 
 // Parse parses data; name is used in error messages (the file path).
@@ -157,6 +166,17 @@ func Load(path string, maxDocuments int) (*List, error) {
 // Errors read "name:line: field: problem". They never hold an auth_token or
 // context_identifier value, nor a key that might be one.
 func Parse(name string, data []byte, maxDocuments int) (*List, error) {
+	return parse(name, data, maxDocuments, false)
+}
+
+// ParseEnvelopesOnly parses data under the REST API's rules: it addresses
+// envelopes by their id alone, so an envelope needs no auth_token (one given
+// is accepted), and documents: entries are refused.
+func ParseEnvelopesOnly(name string, data []byte, maxDocuments int) (*List, error) {
+	return parse(name, data, maxDocuments, true)
+}
+
+func parse(name string, data []byte, maxDocuments int, envelopesOnly bool) (*List, error) {
 	if len(data) > maxWatchFileSize {
 		return nil, fmt.Errorf("%s: file is %d bytes, more than the 64 MiB limit", name, len(data))
 	}
@@ -164,7 +184,7 @@ func Parse(name string, data []byte, maxDocuments int) (*List, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := watchListParser{name: name}
+	p := watchListParser{name: name, envelopesOnly: envelopesOnly}
 	return p.parse(root, maxDocuments)
 }
 
@@ -269,7 +289,8 @@ func yamlPrintable(r rune) bool {
 }
 
 type watchListParser struct {
-	name string
+	name          string
+	envelopesOnly bool // the REST API's rules: see ParseEnvelopesOnly
 }
 
 func (p *watchListParser) errorf(n *yaml.Node, field, format string, args ...any) error {
@@ -340,6 +361,9 @@ func (p *watchListParser) parse(doc *yaml.Node, maxDocuments int) (*List, error)
 	}
 	if docs == nil && envs == nil {
 		return nil, p.errorf(top, "", "missing required field \"documents\" (or \"envelopes\")")
+	}
+	if p.envelopesOnly && docs != nil && !isNullNode(docs) && (docs.Kind != yaml.SequenceNode || len(docs.Content) > 0) {
+		return nil, p.errorf(docs, "documents", "the REST API (--assuresign.api=rest) addresses envelopes, not documents: list each document's envelope id under \"envelopes\" instead")
 	}
 	wl := &List{Documents: []Entry{}}
 	labelNames := map[string]struct{}{}
@@ -428,6 +452,10 @@ func (p *watchListParser) document(n *yaml.Node, field string) (Entry, *yaml.Nod
 			tokenNode = v
 			d.AuthToken, err = p.guid(v, field+".auth_token", true)
 		case "context_identifier":
+			if p.envelopesOnly && !isNullNode(v) {
+				// The REST client sends one X-AS-UserContext for every request.
+				return p.errorf(v, field+".context_identifier", "the REST API (--assuresign.api=rest) takes the account's ContextIdentifier once, from $ASSURESIGN_CONTEXT_IDENTIFIER or --assuresign.context-identifier-file")
+			}
 			if !isNullNode(v) { // null means "use the exporter-wide one"
 				d.ContextIdentifier, err = p.guid(v, field+".context_identifier", true)
 			}
@@ -444,7 +472,7 @@ func (p *watchListParser) document(n *yaml.Node, field string) (Entry, *yaml.Nod
 	if idNode == nil {
 		return d, nil, p.errorf(n, field, "missing required field \"id\"")
 	}
-	if tokenNode == nil {
+	if tokenNode == nil && !p.envelopesOnly {
 		return d, nil, p.errorf(n, field, "missing required field \"auth_token\"")
 	}
 	return d, idNode, nil

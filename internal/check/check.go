@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -70,6 +71,10 @@ type Config struct {
 	MaxDocuments         int
 	MaxEnvelopeDocuments int
 	ContextIdentifier    string
+	// EnvelopesOnly reads the watch files under the REST API's rules
+	// (watchlist.ParseEnvelopesOnly); OptionalContext lets entries go
+	// without a ContextIdentifier when none is set exporter-wide.
+	EnvelopesOnly, OptionalContext bool
 	// Upstream makes the API asked, redacting secrets from what it says;
 	// --check adds the watch list's to them. It is called once the watch
 	// list is read: an invalid list is reported before an invalid endpoint.
@@ -101,6 +106,8 @@ type Report struct {
 	Envelopes         []checkedEnvelope `json:"envelopes"`
 	EnvelopesListed   int               `json:"envelopes_listed"`
 	EnvelopesEndpoint string            `json:"envelopes_endpoint"`
+	// AuthEndpoint is where the REST API's tokens come from; empty under SOAP.
+	AuthEndpoint string `json:"auth_endpoint"`
 }
 
 type checkedDocument struct {
@@ -168,6 +175,9 @@ func WriteReport(out io.Writer, output string, rep Report) {
 	}
 	fmt.Fprintf(out, "\n%d of %d documents have a status; requests to %s: %d (up to %d documents each), failed: %d\n",
 		rep.WithStatus, len(rep.Documents), rep.Endpoint, rep.Requests, rep.BatchSize, rep.Failed)
+	if rep.AuthEndpoint != "" {
+		fmt.Fprintf(out, "tokens from %s\n", rep.AuthEndpoint)
+	}
 	if rep.Result == "ok" {
 		fmt.Fprintln(out, "OK")
 		return
@@ -212,7 +222,11 @@ func writeTable(out io.Writer, header []string, rows [][]string, maxCell, whole 
 
 // checkDocuments runs the check and reports what it found.
 func checkDocuments(ctx context.Context, cfg Config, logger *slog.Logger) Report {
-	wl, err := watchlist.NewFiles(cfg.WatchFiles, cfg.MaxDocuments, cfg.ContextIdentifier == "", prometheus.NewRegistry(), logger).Load()
+	files := watchlist.NewFiles(cfg.WatchFiles, cfg.MaxDocuments, cfg.ContextIdentifier == "" && !cfg.OptionalContext, prometheus.NewRegistry(), logger)
+	if cfg.EnvelopesOnly {
+		files.EnvelopesOnly()
+	}
+	wl, err := files.Load()
 	if err != nil {
 		return Failure(fmt.Sprintf("watch list invalid: %v", err))
 	}
@@ -236,12 +250,15 @@ func checkDocuments(ctx context.Context, cfg Config, logger *slog.Logger) Report
 	wl.Documents = docs
 	checks := make([]assuresign.Check, len(wl.Documents))
 	for i, d := range wl.Documents {
-		checks[i] = assuresign.Check{ID: d.ID, AuthToken: d.AuthToken, ContextIdentifier: d.ContextIdentifierOr(cfg.ContextIdentifier)}
+		checks[i] = assuresign.Check{ID: d.ID, AuthToken: d.AuthToken, ContextIdentifier: d.ContextIdentifierOr(cfg.ContextIdentifier), EnvelopeID: d.Envelope}
 	}
 	results, batchErrs := checkAll(ctx, client, checks, cfg)
 
 	rep := Report{Endpoint: client.Endpoint(), BatchSize: cfg.BatchSize, Requests: len(batchErrs), Documents: make([]checkedDocument, len(wl.Documents)),
 		Envelopes: envelopes, EnvelopesListed: len(envelopes) - envelopesFailed, EnvelopesEndpoint: client.EnvelopesEndpoint()}
+	if a, ok := client.(interface{ AuthURL() string }); ok {
+		rep.AuthEndpoint = a.AuthURL()
+	}
 	refused := 0
 	for i, d := range wl.Documents {
 		r := results[i]
@@ -294,6 +311,12 @@ func checkDocuments(ctx context.Context, cfg Config, logger *slog.Logger) Report
 	case envelopesFailed > 0:
 		rep.Result, rep.ExitCode = "incomplete", Incomplete
 		rep.Message = fmt.Sprintf("envelopes not listed: %d (a wrong envelope id or AuthToken, or see --assuresign.envelopes-endpoint)", envelopesFailed)
+		for _, e := range envelopes {
+			if errors.As(e.err, new(*assuresign.Error)) {
+				rep.LikelyCause = client.Hint(e.err) // the first failure's
+				break
+			}
+		}
 	default:
 		rep.Result, rep.ExitCode = "ok", OK
 	}

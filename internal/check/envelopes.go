@@ -80,7 +80,7 @@ func checkEnvelopes(ctx context.Context, client upstream.API, wl *watchlist.List
 		switch {
 		case l.err != nil:
 			failed++
-			env.Error = l.err.Error()
+			env.Error, env.err = l.err.Error(), l.err
 		case len(refused) > 0:
 			parts := make([]string, len(refused))
 			for j, r := range refused {
@@ -101,6 +101,7 @@ type checkedEnvelope struct {
 	Labels    map[string]string         `json:"labels"`
 	Documents []checkedEnvelopeDocument `json:"documents"` // in the listing's order
 	Error     string                    `json:"error"`     // why it could not be listed
+	err       error                     // the same, for the hint
 }
 
 type checkedEnvelopeDocument struct {

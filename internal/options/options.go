@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign/rest"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/check"
 	"github.com/assuresign-exporter/assuresign_exporter/server"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
@@ -32,6 +33,12 @@ const (
 	DemoListen = "127.0.0.1:9865"
 	// ContextEnv holds the account's ContextIdentifier when no file is given.
 	ContextEnv = "ASSURESIGN_CONTEXT_IDENTIFIER"
+	// The REST API's credentials (--assuresign.api=rest): the API user, the
+	// user it acts as, and its key unless --assuresign.rest.api-key-file
+	// gives it.
+	APIUsernameEnv     = "ASSURESIGN_API_USERNAME"
+	ContextUsernameEnv = "ASSURESIGN_CONTEXT_USERNAME"
+	APIKeyEnv          = "ASSURESIGN_API_KEY" //nolint:gosec // G101: a variable's name, not a key
 )
 
 // Options are the flags' values.
@@ -40,6 +47,12 @@ type Options struct {
 	MaxDocuments         int
 	MaxEnvelopeDocuments int
 	WatchPoll            time.Duration
+
+	// API is --assuresign.api: a key of apis.
+	API string
+	// REST is the REST API's URLs and key file; its credentials are filled
+	// in by RESTCredentials (or by the demo).
+	REST RESTOptions
 
 	Endpoint          string
 	EnvelopesEndpoint string
@@ -87,6 +100,10 @@ func AddFlags(app *kingpin.Application) *Options {
 	app.Flag("watch.max-envelope-documents", "Most documents one envelope's listing may hold; a listing with more is refused.").Default("100").IntVar(&o.MaxEnvelopeDocuments)
 	app.Flag("watch.poll-interval", "How often to look for changed, new or removed watch files (follows Kubernetes' symlink swaps).").Default("10s").DurationVar(&o.WatchPoll)
 
+	app.Flag("assuresign.api", "The AssureSign API to ask: soap (the DocumentNOW SOAP services: CheckStatus, ListEnvelopeDocuments) or rest (the DocumentNOW v3.7 REST API, with an API user: see docs/rest-api.md).").Default(APISOAP).EnumVar(&o.API, APINames()...)
+	app.Flag("assuresign.rest.url", "With --assuresign.api=rest: the REST API's base URL; pick the host of the account's region.").Default(rest.DefaultBaseURL).StringVar(&o.REST.BaseURL)
+	app.Flag("assuresign.rest.auth-url", "With --assuresign.api=rest: the URL API-user tokens come from; pick the host of the account's region.").Default(rest.DefaultAuthURL).StringVar(&o.REST.AuthURL)
+	app.Flag("assuresign.rest.api-key-file", "With --assuresign.api=rest: file holding the API user's key; else $"+APIKeyEnv+" is used.").StringVar(&o.REST.APIKeyFile)
 	app.Flag("assuresign.endpoint", "Full URL of the CheckStatus endpoint: pick the host of the account's region.").Default(assuresign.DefaultEndpoint).StringVar(&o.Endpoint)
 	app.Flag("assuresign.envelopes-endpoint", "Full URL of the Envelopes endpoint, for the watch files' envelopes (ListEnvelopeDocuments); empty: --assuresign.endpoint's scheme and host with path "+assuresign.DefaultEnvelopesPath+".").StringVar(&o.EnvelopesEndpoint)
 	app.Flag("assuresign.context-identifier-file", "File holding the account's ContextIdentifier; else $"+ContextEnv+" is used.").StringVar(&o.ContextFile)
@@ -157,6 +174,8 @@ func (o *Options) Validate() error {
 	switch {
 	case o.Check && o.Demo:
 		return errors.New("--check takes --watch.file, not --demo")
+	case o.ChosenAPI().New == nil:
+		return fmt.Errorf("--assuresign.api must be one of %s, not %q", strings.Join(APINames(), ", "), o.API)
 	case len(o.WatchFiles) == 0 && !o.Demo:
 		return errors.New("--watch.file is required (or try --demo)")
 	case o.BatchSize < 1:

@@ -1,0 +1,159 @@
+package rest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+)
+
+// StatusPath is the status request's path under the base URL, as logs and
+// --check show it.
+const StatusPath = "/envelopes/{envelopeID}/status"
+
+// errNoEnvelope answers a document that no envelope listed: the REST API
+// has no way to ask about it.
+var errNoEnvelope = errors.New("the REST API answers for envelopes: this document is in no watched envelope")
+
+// CheckStatus answers checks through their envelopes: one status request
+// per envelope of the batch, one after the other, answering all of that
+// envelope's documents. Results come one per check, in order, followed by
+// those of the envelopes' other documents, which the refresher records as
+// well (they came at no cost). An envelope AssureSign does not know (404)
+// fails its own documents only; any other failure fails the batch, as a
+// failed SOAP request does.
+func (c *Client) CheckStatus(ctx context.Context, checks []assuresign.Check) ([]assuresign.Result, error) {
+	answered := map[string]assuresign.Result{}
+	var extra []assuresign.Result
+	asked := make(map[string]bool, len(checks))
+	for _, ch := range checks {
+		asked[ch.ID] = true
+	}
+	done := map[string]bool{}
+	for _, ch := range checks {
+		env := ch.EnvelopeID
+		if env == "" || done[env] {
+			continue
+		}
+		done[env] = true
+		st, err := c.EnvelopeStatus(ctx, env)
+		var e *assuresign.Error
+		if errors.As(err, &e) && e.Kind == assuresign.KindHTTPStatus && e.StatusCode == http.StatusNotFound {
+			for _, other := range checks {
+				if other.EnvelopeID == env {
+					answered[other.ID] = assuresign.Result{ID: other.ID, Err: err}
+				}
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range Results(st) {
+			if asked[r.ID] {
+				answered[r.ID] = r
+			} else {
+				extra = append(extra, r)
+			}
+		}
+	}
+	out := make([]assuresign.Result, 0, len(checks)+len(extra))
+	for _, ch := range checks {
+		r, ok := answered[ch.ID]
+		switch {
+		case ok:
+		case ch.EnvelopeID == "":
+			r = assuresign.Result{ID: ch.ID, Err: errNoEnvelope}
+		default:
+			r = assuresign.Result{ID: ch.ID, Err: &assuresign.Error{Kind: assuresign.KindMissingResult, Detail: "not in its envelope's answer"}}
+		}
+		out = append(out, r)
+	}
+	return append(out, extra...), nil
+}
+
+// Results are an envelope status answer's documents as status results.
+func Results(st *EnvelopeStatus) []assuresign.Result {
+	out := make([]assuresign.Result, len(st.Documents))
+	for i, d := range st.Documents {
+		out[i] = assuresign.Result{ID: d.ID, RawStatus: d.RawStatus, Status: d.Status, StatusDetails: d.StatusDetails, Step: d.Step}
+	}
+	return out
+}
+
+// ListEnvelopeDocuments lists an envelope's documents with one status
+// request, whose documents' statuses come along as the listing's Results
+// (no second request for them). The REST API needs no AuthTokens: the
+// listed documents carry none. An answer without documents is
+// KindNoDocuments, as under SOAP.
+func (c *Client) ListEnvelopeDocuments(ctx context.Context, req assuresign.EnvelopeRequest) (*assuresign.EnvelopeListing, error) {
+	st, err := c.EnvelopeStatus(ctx, req.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(st.Documents) == 0 {
+		return nil, &assuresign.Error{Kind: assuresign.KindNoDocuments}
+	}
+	l := &assuresign.EnvelopeListing{EnvelopeID: st.EnvelopeID, Status: st.Status, Results: Results(st)}
+	for _, d := range st.Documents {
+		l.Documents = append(l.Documents, assuresign.EnvelopeDocument{ID: d.ID, Name: assuresign.Truncate(d.Name, 256)})
+	}
+	return l, nil
+}
+
+// Endpoint is the envelope status URL, which answers both status checks
+// and listings.
+func (c *Client) Endpoint() string { return c.base + StatusPath }
+
+// EnvelopesEndpoint is the same URL as Endpoint.
+func (c *Client) EnvelopesEndpoint() string { return c.Endpoint() }
+
+// AuthURL is where tokens are fetched.
+func (c *Client) AuthURL() string { return c.auth }
+
+// Hint says what to look at first when a request failed with err.
+func (c *Client) Hint(err error) string {
+	const regions = "the hosts are www.assuresign.net (US West), na1. (US East), ca1. (Canada), sb. (the sandbox)"
+	host := c.base
+	if u, perr := url.Parse(c.base); perr == nil {
+		host = u.Host
+	}
+	var dnsErr *net.DNSError
+	var e *assuresign.Error
+	switch {
+	case errors.Is(err, ErrCredentialsRefused):
+		return "the API user's credentials were refused: check $ASSURESIGN_API_USERNAME, the API key ($ASSURESIGN_API_KEY or --assuresign.rest.api-key-file) and $ASSURESIGN_CONTEXT_USERNAME, and that --assuresign.rest.auth-url is the account's region (" + regions + ")"
+	case errors.As(err, &dnsErr):
+		return fmt.Sprintf("the host %s does not resolve: check the region host in --assuresign.rest.url and --assuresign.rest.auth-url (%s)", dnsErr.Name, regions)
+	case !errors.As(err, &e):
+		return "an unexpected failure"
+	}
+	switch e.Kind {
+	case assuresign.KindTransport:
+		return fmt.Sprintf("%s could not be reached: check the region host in --assuresign.rest.url (%s), and any proxy or firewall", host, regions)
+	case assuresign.KindTimeout:
+		return fmt.Sprintf("%s did not answer within --assuresign.timeout: a wrong host, a firewall dropping packets, or AssureSign is slow", host)
+	case assuresign.KindHTTPStatus:
+		switch {
+		case e.StatusCode == http.StatusNotFound:
+			return "no such envelope, or a wrong path: check the envelope id in the watch file, and that --assuresign.rest.url ends in /api/documentnow/v3.7"
+		case e.StatusCode == http.StatusForbidden:
+			return "the API user may not see this envelope: the context user name ($ASSURESIGN_CONTEXT_USERNAME) or the account's ContextIdentifier may be another account's"
+		case e.StatusCode == http.StatusTooManyRequests:
+			return "AssureSign asks to slow down (one request per envelope): try again later, with a longer --refresh.interval or --refresh.max-interval"
+		case e.StatusCode >= 500:
+			return "AssureSign (or a proxy) is failing: try again later; if it lasts, check --assuresign.rest.url"
+		}
+	case assuresign.KindContentType, assuresign.KindMalformed:
+		return "the URL did not answer as the REST API does (an HTML page, say): a wrong path or host, a proxy, or maintenance"
+	case assuresign.KindTooLarge:
+		return "the answer is larger than --assuresign.max-response-bytes: raise the limit"
+	case assuresign.KindNoDocuments:
+		return "the envelope has no documents yet"
+	}
+	return "see the error above"
+}

@@ -1,0 +1,96 @@
+package options
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign/rest"
+)
+
+// The API is a flag with SOAP by default; REST takes its URLs from flags
+// with the documented defaults.
+func TestAPIFlags(t *testing.T) {
+	app := kingpin.New("test", "")
+	o := AddFlags(app)
+	_, err := app.Parse([]string{"--watch.file=w.yml"})
+	require.NoError(t, err)
+	assert.Equal(t, APISOAP, o.API)
+	assert.Equal(t, rest.DefaultBaseURL, o.REST.BaseURL)
+	assert.Equal(t, rest.DefaultAuthURL, o.REST.AuthURL)
+	_, err = app.Parse([]string{"--watch.file=w.yml", "--assuresign.api=graphql"})
+	require.Error(t, err, "an API not in the table")
+	_, err = app.Parse([]string{"--watch.file=w.yml", "--assuresign.api=rest"})
+	require.NoError(t, err)
+	assert.True(t, o.ChosenAPI().ByEnvelope)
+}
+
+// Every missing credential is named; the key comes from the file before
+// the environment, and is never in the error.
+func TestRESTCredentials(t *testing.T) {
+	const key = "S3cr3t-K3y-0f-Th3-4P1-Us3r"
+	rest := func() *Options { o := goodFlags(); o.API = APIREST; return &o }
+	t.Setenv(APIUsernameEnv, "")
+	t.Setenv(ContextUsernameEnv, "")
+	t.Setenv(APIKeyEnv, "")
+	err := rest().RESTCredentials()
+	require.Error(t, err)
+	for _, want := range []string{"$" + APIUsernameEnv, "$" + ContextUsernameEnv, "$" + APIKeyEnv, "--assuresign.rest.api-key-file"} {
+		assert.Contains(t, err.Error(), want)
+	}
+
+	soap := goodFlags()
+	require.NoError(t, soap.RESTCredentials(), "SOAP needs none of them")
+
+	t.Setenv(APIUsernameEnv, "api.user")
+	t.Setenv(ContextUsernameEnv, "jane@example.com")
+	t.Setenv(APIKeyEnv, key)
+	o := rest()
+	require.NoError(t, o.RESTCredentials())
+	assert.Equal(t, RESTOptions{APIUsername: "api.user", ContextUsername: "jane@example.com", APIKey: key}, o.REST)
+
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	require.NoError(t, os.WriteFile(empty, []byte("\n"), 0o600))
+	o = rest()
+	o.REST.APIKeyFile = empty
+	err = o.RESTCredentials()
+	require.ErrorContains(t, err, "--assuresign.rest.api-key-file "+empty+" is empty")
+	assert.NotContains(t, err.Error(), key)
+
+	o = rest()
+	o.REST.APIKeyFile = filepath.Join(dir, "absent")
+	require.ErrorContains(t, o.RESTCredentials(), "reading --assuresign.rest.api-key-file")
+
+	file := filepath.Join(dir, "key")
+	require.NoError(t, os.WriteFile(file, []byte("from-the-file\n"), 0o600))
+	o = rest()
+	o.REST.APIKeyFile = file
+	require.NoError(t, o.RESTCredentials())
+	assert.Equal(t, "from-the-file", o.REST.APIKey)
+
+	t.Setenv(ContextUsernameEnv, "a:b")
+	require.ErrorContains(t, rest().RESTCredentials(), "must not contain ':'")
+}
+
+// The table makes each API's client; the REST one knows its key as a secret.
+func TestUpstreamTable(t *testing.T) {
+	o := goodFlags()
+	api, err := o.Upstream(Hooks{Secrets: assuresign.NewSecrets()})
+	require.NoError(t, err)
+	assert.IsType(t, &assuresign.Client{}, api)
+
+	o.API = APIREST
+	o.REST = RESTOptions{BaseURL: rest.DefaultBaseURL, AuthURL: rest.DefaultAuthURL, APIUsername: "u", ContextUsername: "c", APIKey: "S3cr3t-K3y-0f-Th3-4P1-Us3r"}
+	secrets := assuresign.NewSecrets()
+	api, err = o.Upstream(Hooks{Secrets: secrets})
+	require.NoError(t, err)
+	assert.IsType(t, &rest.Client{}, api)
+	assert.Equal(t, rest.DefaultBaseURL+rest.StatusPath, api.Endpoint())
+	assert.NotContains(t, assuresign.NewRedactor(secrets).Redact("key S3cr3t-K3y-0f-Th3-4P1-Us3r"), "S3cr3t")
+}
