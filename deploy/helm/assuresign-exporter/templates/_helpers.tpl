@@ -141,7 +141,7 @@ metadata:
     {{- toYaml . | nindent 4 }}
     {{- end }}
   annotations:
-    {{- /* Rolls the pod when the chart's Secret changes (the ContextIdentifier and the API key are read at start only); salted, see secretSalt. */}}
+    {{- /* Rolls the pod when the chart's Secret changes (what is read at start only, such as the ContextIdentifier, then takes its new value); salted, see secretSalt. */}}
     checksum/secret: {{ include (print $.Template.BasePath "/secret.yaml") . | sha256sum }}
     {{- with .Values.podAnnotations }}
     {{- toYaml . | nindent 4 }}
