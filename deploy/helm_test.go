@@ -47,7 +47,11 @@ const (
 	testContextIdentifier = "06C4A84A-693C-46CB-8DF2-40A8215AA056"
 	testWebhookToken      = "test-webhook-token-0123456789abcdef"
 	testAuthToken         = "8CC9A84B-693C-46CC-4342-40A8215AD76A"
+	testAPIKey            = "test-rest-api-key-fedcba9876543210"
 )
+
+// restValues turn on the REST API with the API key in the chart's Secret.
+const restValues = "assuresign: {api: rest, rest: {apiUsername: api-user, contextUsername: sender@example.com, apiKey: {value: " + testAPIKey + "}}}"
 
 func loadChart(t *testing.T) *chart.Chart {
 	t.Helper()
@@ -129,6 +133,49 @@ var chartCases = []chartCase{
 		s := secretNamed(t, r, releaseName)
 		if v, ok := s.Data["context-identifier"]; !ok || len(v) != 0 {
 			t.Errorf("Secret %s: want an empty context-identifier, have %q (present %v)", s.Name, v, ok)
+		}
+		// SOAP, the exporter's default: no REST flag, variable or key.
+		c := podSpec(r).Containers[0]
+		for _, name := range []string{"assuresign.api", "assuresign.rest.api-key-file", "assuresign.rest.url", "assuresign.rest.auth-url"} {
+			if _, v, ok := flagValue(c.Args, name); ok {
+				t.Errorf("the default render has --%s=%s", name, v)
+			}
+		}
+		if len(c.Env) != 0 || len(s.Data) != 2 {
+			t.Errorf("the default render has env %v and Secret keys %v", c.Env, keys(stringData(s)))
+		}
+	}},
+	{name: "assuresign.api rest", values: restValues, check: func(t *testing.T, r *rendered) {
+		checkREST(t, r, releaseName, "api-key")
+		if got := string(secretNamed(t, r, releaseName).Data["api-key"]); got != testAPIKey {
+			t.Errorf("api-key is %q", got)
+		}
+		c := podSpec(r).Containers[0]
+		for _, name := range []string{"assuresign.rest.url", "assuresign.rest.auth-url"} {
+			if _, v, ok := flagValue(c.Args, name); ok {
+				t.Errorf("--%s=%s without its value: the exporter's default should hold", name, v)
+			}
+		}
+	}},
+	{name: "assuresign.rest.apiKey.existingSecret", values: `
+assuresign:
+  api: rest
+  rest:
+    url: https://sb.assuresign.net/api/documentnow/v3.7
+    authURL: https://sb-account.assuresign.net/api/v3.7/authentication/apiUser
+    apiUsername: api-user
+    contextUsername: sender@example.com
+    apiKey: {existingSecret: assuresign-api, key: key}
+contextIdentifier: {existingSecret: assuresign-api, key: guid}
+`, existing: []string{"assuresign-api"}, check: func(t *testing.T, r *rendered) {
+		checkREST(t, r, "assuresign-api", "key")
+		wantCounts(t, r, map[string]int{"Secret": 1}) // the watch files' only
+		c := podSpec(r).Containers[0]
+		if _, v, _ := flagValue(c.Args, "assuresign.rest.url"); v != "https://sb.assuresign.net/api/documentnow/v3.7" {
+			t.Errorf("--assuresign.rest.url=%q", v)
+		}
+		if _, v, _ := flagValue(c.Args, "assuresign.rest.auth-url"); v != "https://sb-account.assuresign.net/api/v3.7/authentication/apiUser" {
+			t.Errorf("--assuresign.rest.auth-url=%q", v)
 		}
 	}},
 	{name: "contextIdentifier.value", values: "contextIdentifier: {value: " + testContextIdentifier + "}",
@@ -360,6 +407,7 @@ serviceMonitor:
 	}},
 	{name: "all", values: `
 contextIdentifier: {value: ` + testContextIdentifier + `}
+assuresign: {api: rest, rest: {apiUsername: api-user, contextUsername: sender@example.com, apiKey: {value: ` + testAPIKey + `}}}
 watchFiles: {files: {sales.yml: {documents: [{id: 2CE11EF1-8938-DD11-8735-00065B8CE99B, auth_token: ` + testAuthToken + `}]}}}
 extraArgs: [--refresh.interval=1h]
 sharding: {shards: 3}
@@ -382,7 +430,47 @@ networkPolicy: {enabled: true}
 		checkWebhook(t, r)
 		checkServiceMonitor(t, r)
 		checkDashboard(t, r)
+		checkREST(t, r, releaseName, "api-key")
 	}},
+}
+
+// checkREST: the exporter asks the REST API with the API key as a file from
+// the Secret keySecret's key, the user names in the environment, and never
+// the key in the environment.
+func checkREST(t *testing.T, r *rendered, keySecret, key string) {
+	t.Helper()
+	spec := podSpec(r)
+	c := spec.Containers[0]
+	if _, v, _ := flagValue(c.Args, "assuresign.api"); v != "rest" {
+		t.Errorf("--assuresign.api=%q, want rest", v)
+	}
+	_, file, _ := flagValue(c.Args, "assuresign.rest.api-key-file")
+	mounted := false
+	for _, v := range spec.Volumes {
+		for _, m := range c.VolumeMounts {
+			if m.Name != v.Name || v.Projected == nil {
+				continue
+			}
+			for _, src := range v.Projected.Sources {
+				if src.Secret != nil && src.Secret.Name == keySecret && slices.Contains(src.Secret.Items, corev1.KeyToPath{Key: key, Path: path.Base(file)}) && path.Dir(file) == m.MountPath {
+					mounted = true
+				}
+			}
+		}
+	}
+	if !mounted {
+		t.Errorf("--assuresign.rest.api-key-file=%q is not Secret %s's key %s", file, keySecret, key)
+	}
+	env := map[string]string{}
+	for _, e := range c.Env {
+		env[e.Name] = e.Value
+	}
+	if env["ASSURESIGN_API_USERNAME"] == "" || env["ASSURESIGN_CONTEXT_USERNAME"] == "" {
+		t.Errorf("want $ASSURESIGN_API_USERNAME and $ASSURESIGN_CONTEXT_USERNAME, have env %v", env)
+	}
+	if _, ok := env["ASSURESIGN_API_KEY"]; ok {
+		t.Error("$ASSURESIGN_API_KEY is set: the key belongs in a file")
+	}
 }
 
 func TestHelmChartRender(t *testing.T) {
@@ -446,7 +534,7 @@ func checkChart(t *testing.T, r *rendered, existing []string) {
 			exposed += " " + v
 		}
 	}
-	for _, secret := range []string{testContextIdentifier, testWebhookToken, testAuthToken} {
+	for _, secret := range []string{testContextIdentifier, testWebhookToken, testAuthToken, testAPIKey} {
 		if strings.Contains(exposed, secret) {
 			t.Errorf("a secret value (%s...) is in an argument, the environment or a ConfigMap", secret[:8])
 		}
@@ -454,7 +542,7 @@ func checkChart(t *testing.T, r *rendered, existing []string) {
 }
 
 // fileFlags are the exporter's flags that name a file it reads or writes.
-var fileFlags = []string{"watch.file", "assuresign.context-identifier-file", "webhook.bearer-token-file", "web.config.file", "persistence.file"}
+var fileFlags = []string{"watch.file", "assuresign.context-identifier-file", "assuresign.rest.api-key-file", "webhook.bearer-token-file", "web.config.file", "persistence.file"}
 
 // checkChartVolumes checks that every file flag names a file in a mounted
 // volume, mounted whole (a subPath mount never sees a Secret's update), and
@@ -713,6 +801,9 @@ func TestHelmChartRefuses(t *testing.T) {
 		"webhook: {enabled: true}": "webhook.enabled needs webhook.bearerToken.existingSecret or webhook.bearerToken.value",
 		"webhook: {enabled: true, bearerToken: {value: t}, httpRoute: {enabled: true}}": "webhook.httpRoute.enabled needs webhook.httpRoute.parentRefs",
 		"sharding: {shards: 2}\npersistence: {enabled: true, existingClaim: state}":     "persistence.existingClaim cannot be shared by shards",
+		"assuresign: {api: rest, rest: {apiUsername: u, contextUsername: c}}":           "assuresign.api=rest needs assuresign.rest.apiKey.existingSecret or assuresign.rest.apiKey.value",
+		"assuresign: {api: rest, rest: {contextUsername: c, apiKey: {value: k}}}":       "assuresign.api=rest needs assuresign.rest.apiUsername",
+		"assuresign: {api: rest, rest: {apiUsername: u, apiKey: {existingSecret: s}}}":  "assuresign.api=rest needs assuresign.rest.contextUsername",
 	} {
 		if _, err := renderChart(t, chartValues(t, values)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("values %s: want an error %q, got %v", values, want, err)
@@ -738,7 +829,13 @@ func TestHelmChartSchema(t *testing.T) {
 		"persistence: {size: lots}":                               "lots",
 		"serviceMonitor: {interval: 30 seconds}":                  "30 seconds",
 		// Watch files hold AuthTokens: never in a ConfigMap.
-		"watchFiles: {existingConfigMap: watch-lists}": "existingConfigMap",
+		"watchFiles: {existingConfigMap: watch-lists}":  "existingConfigMap",
+		"assuresign: {api: graphql}":                    "/assuresign/api",
+		"assuresign: {rest: {apiKey: {secret: k}}}":     "secret",
+		"assuresign: {rest: {url: www.assuresign.net}}": "/assuresign/rest/url",
+		// A URL is one argument: no line break slips YAML into the pod.
+		`assuresign: {rest: {authURL: "https://x\n  hostNetwork: true"}}`: "/assuresign/rest/authURL",
+		`assuresign: {rest: {apiKey: {value: "key\n"}}}`:                  "/assuresign/rest/apiKey/value",
 		// What the exporter would refuse at start.
 		`webhook: {bearerToken: {value: "token\nwith a line break"}}`: "/webhook/bearerToken/value",
 	} {
@@ -919,6 +1016,15 @@ func TestHelmChartQuotesStrings(t *testing.T) {
 			return podSpec(r).Volumes[1].Projected.Sources[1].Secret.Name
 		}},
 		{"watchFiles: {existingSecret: " + inj + "}", func(r *rendered) string { return podSpec(r).Volumes[0].Secret.SecretName }},
+		{"assuresign: {api: rest, rest: {apiUsername: " + inj + ", contextUsername: c, apiKey: {value: k}}}", func(r *rendered) string {
+			return podSpec(r).Containers[0].Env[0].Value
+		}},
+		{"assuresign: {api: rest, rest: {apiUsername: u, contextUsername: " + inj + ", apiKey: {value: k}}}", func(r *rendered) string {
+			return podSpec(r).Containers[0].Env[1].Value
+		}},
+		{"assuresign: {api: rest, rest: {apiUsername: u, contextUsername: c, apiKey: {existingSecret: " + inj + "}}}", func(r *rendered) string {
+			return podSpec(r).Volumes[1].Projected.Sources[1].Secret.Name
+		}},
 		{"webConfig: {existingSecret: " + inj + "}", func(r *rendered) string { return podSpec(r).Volumes[2].Secret.SecretName }},
 		{"persistence: {enabled: true, existingClaim: " + inj + "}", func(r *rendered) string {
 			return podSpec(r).Volumes[2].PersistentVolumeClaim.ClaimName
@@ -974,47 +1080,57 @@ func (c secretsCluster) GetClientFor(apiVersion, kind string) (dynamic.Namespace
 }
 
 // TestHelmChartSecretChecksum: the checksum/secret annotation, which anyone
-// who can read pods sees, is no hash a guess of the token can be checked
-// against; an upgrade keeps it while the Secret is unchanged (its salt is
-// read back) and changes it with the token.
+// who can read pods sees, is no hash a guess of a secret (the webhook's token,
+// the REST API key) can be checked against; an upgrade keeps it while the
+// Secret is unchanged (its salt is read back) and changes it with the secret.
 func TestHelmChartSecretChecksum(t *testing.T) {
 	const secretFile = "assuresign-exporter/templates/secret.yaml"
-	install := func(token string, cluster engine.ClientProvider) (annotation, secret string) {
-		t.Helper()
-		files, err := renderFiles(t, chartValues(t, "webhook: {enabled: true, bearerToken: {value: "+token+"}}"), cluster)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := decodeObjects(t, chartDir, files[secretFile]+"\n---\n"+files["assuresign-exporter/templates/deployment.yaml"])
-		return podTemplate(r).Annotations["checksum/secret"], files[secretFile]
-	}
-	sum := func(s string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(s))) }
+	for name, valuesOf := range map[string]func(secret string) string{
+		"webhook token": func(token string) string { return "webhook: {enabled: true, bearerToken: {value: " + token + "}}" },
+		"REST API key": func(key string) string {
+			return strings.Replace(restValues, testAPIKey, key, 1)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			install := func(secret string, cluster engine.ClientProvider) (annotation, manifest string) {
+				t.Helper()
+				files, err := renderFiles(t, chartValues(t, valuesOf(secret)), cluster)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := decodeObjects(t, chartDir, files[secretFile]+"\n---\n"+files["assuresign-exporter/templates/deployment.yaml"])
+				return podTemplate(r).Annotations["checksum/secret"], files[secretFile]
+			}
+			sum := func(s string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(s))) }
 
-	annotation, manifest := install(testWebhookToken, nil)
-	// What one who knows the chart can build around a guess: the token, the
-	// manifest without its salt.
-	var unsalted []string
-	for _, line := range strings.Split(manifest, "\n") {
-		if !strings.Contains(line, "checksum-salt") {
-			unsalted = append(unsalted, line)
-		}
-	}
-	for what, guess := range map[string]string{"the token": testWebhookToken, "the Secret's manifest": strings.Join(unsalted, "\n")} {
-		if annotation == sum(guess) {
-			t.Errorf("checksum/secret is the SHA-256 of %s", what)
-		}
-	}
+			const secret = "test-secret-0123456789abcdef"
+			annotation, manifest := install(secret, nil)
+			// What one who knows the chart can build around a guess: the
+			// secret, the manifest without its salt.
+			var unsalted []string
+			for _, line := range strings.Split(manifest, "\n") {
+				if !strings.Contains(line, "checksum-salt") {
+					unsalted = append(unsalted, line)
+				}
+			}
+			for what, guess := range map[string]string{"the secret": secret, "the Secret's manifest": strings.Join(unsalted, "\n")} {
+				if annotation == sum(guess) {
+					t.Errorf("checksum/secret is the SHA-256 of %s", what)
+				}
+			}
 
-	var installed corev1.Secret
-	if err := yaml.UnmarshalStrict([]byte(manifest), &installed); err != nil {
-		t.Fatal(err)
-	}
-	cluster := newSecretsCluster(t, &installed)
-	if again, _ := install(testWebhookToken, cluster); again != annotation {
-		t.Errorf("an upgrade with the same token changed checksum/secret (%s to %s): the pods would roll for nothing", annotation, again)
-	}
-	if changed, _ := install(testWebhookToken+"-new", cluster); changed == annotation {
-		t.Errorf("checksum/secret did not change with the token: the pods would keep the old one")
+			var installed corev1.Secret
+			if err := yaml.UnmarshalStrict([]byte(manifest), &installed); err != nil {
+				t.Fatal(err)
+			}
+			cluster := newSecretsCluster(t, &installed)
+			if again, _ := install(secret, cluster); again != annotation {
+				t.Errorf("an upgrade with the same secret changed checksum/secret (%s to %s): the pods would roll for nothing", annotation, again)
+			}
+			if changed, _ := install(secret+"-new", cluster); changed == annotation {
+				t.Errorf("checksum/secret did not change with the secret: the pods would keep the old one")
+			}
+		})
 	}
 }
 

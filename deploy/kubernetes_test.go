@@ -3,6 +3,7 @@ package deploy
 import (
 	"io/fs"
 	"maps"
+	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
@@ -32,6 +33,14 @@ var secretKeys = map[string]string{
 	"watch.yml":          "watch.file",
 	"context-identifier": "assuresign.context-identifier-file",
 	"webhook-token":      "webhook.bearer-token-file",
+	"api-key":            "assuresign.rest.api-key-file",
+}
+
+// secretEnvKeys are the Secret's keys the REST API's component gives as
+// environment variables (user names, no secrets), each to its variable.
+var secretEnvKeys = map[string]string{
+	"api-username":     "ASSURESIGN_API_USERNAME",
+	"context-username": "ASSURESIGN_CONTEXT_USERNAME",
 }
 
 const (
@@ -49,7 +58,7 @@ const (
 
 // wantKustomizations are the directories that must render; any other
 // kustomization under deploy/kubernetes is rendered and checked too.
-var wantKustomizations = []string{"base", "webhook", "sharded"}
+var wantKustomizations = []string{"base", "webhook", "sharded", "rest-api"}
 
 // rendered is the output of one kustomization or Helm render, decoded.
 type rendered struct {
@@ -254,6 +263,7 @@ func checkPod(t *testing.T, r *rendered, what string, sel *metav1.LabelSelector,
 		mounts[m.Name] = m
 	}
 	secretFiles := 0
+	var mountedKeys []string
 	for _, v := range spec.Volumes {
 		m, mounted := mounts[v.Name]
 		if !mounted {
@@ -289,11 +299,18 @@ func checkPod(t *testing.T, r *rendered, what string, sel *metav1.LabelSelector,
 				t.Errorf("%s: Secret key %s is at %s, but --%s=%q", what, it.Key, want, flagName, got)
 			}
 			secretFiles++
+			mountedKeys = append(mountedKeys, it.Key)
+		}
+	}
+	for key, flagName := range secretKeys {
+		if _, file, ok := flagValue(c.Args, flagName); ok && !slices.Contains(mountedKeys, key) {
+			t.Errorf("%s: --%s=%s, but the Secret's key %s is not mounted", what, flagName, file, key)
 		}
 	}
 	if secretFiles < 2 {
 		t.Errorf("%s: want the Secret's watch.yml and context-identifier mounted", what)
 	}
+	checkRESTEnv(t, what, c)
 	if _, p, ok := flagValue(c.Args, "persistence.file"); !ok {
 		t.Errorf("%s: no --persistence.file", what)
 	} else if path.Dir(p) != stateDir {
@@ -318,6 +335,39 @@ func checkPod(t *testing.T, r *rendered, what string, sel *metav1.LabelSelector,
 
 	// Every flag must exist in the exporter.
 	checkFlags(t, r.dir+": "+what, append(slices.Clone(c.Command), c.Args...))
+}
+
+// checkRESTEnv: with --assuresign.api=rest the API key is a file (checkPod
+// holds it to a mounted key) and the user names come from the Secret's
+// documented keys; without it, none of them is given. The key is
+// never an environment variable.
+func checkRESTEnv(t *testing.T, what string, c *corev1.Container) {
+	t.Helper()
+	fromSecret := map[string]bool{}
+	for _, e := range c.Env {
+		if e.Name == "ASSURESIGN_API_KEY" {
+			t.Errorf("%s: $ASSURESIGN_API_KEY is set: the key belongs in a file", what)
+		}
+		if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
+			continue
+		}
+		ref := e.ValueFrom.SecretKeyRef
+		if ref.Name != secretName || secretEnvKeys[ref.Key] != e.Name {
+			t.Errorf("%s: $%s from Secret %s key %s; documented are %v of Secret %s", what, e.Name, ref.Name, ref.Key, secretEnvKeys, secretName)
+		}
+		fromSecret[e.Name] = true
+	}
+	_, api, _ := flagValue(c.Args, "assuresign.api")
+	_, _, keyFile := flagValue(c.Args, "assuresign.rest.api-key-file")
+	rest := api == "rest"
+	if keyFile != rest {
+		t.Errorf("%s: --assuresign.api=%q with --assuresign.rest.api-key-file %v", what, api, keyFile)
+	}
+	for _, name := range secretEnvKeys {
+		if fromSecret[name] != rest {
+			t.Errorf("%s: --assuresign.api=%q with $%s from the Secret %v", what, api, name, fromSecret[name])
+		}
+	}
 }
 
 // checkExporterPod checks what every pod of the exporter must be, however it is
@@ -631,4 +681,42 @@ func keys(m map[string]string) []string {
 	}
 	slices.Sort(ks)
 	return ks
+}
+
+// TestKustomizeRESTComponent: components/rest-api turns the REST API on in
+// every workload: the base's Deployment (rest-api/, which TestKustomizations
+// checks) and the sharded StatefulSet, which has an env of its own.
+func TestKustomizeRESTComponent(t *testing.T) {
+	kubectl := requiredTool(t, "kubectl")
+	dir := t.TempDir()
+	rel := func(p string) string { return mustRel(t, dir, inRepo(p)) }
+	kustomization := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n" +
+		"resources: [" + rel("deploy/kubernetes/sharded") + "]\ncomponents: [" + rel("deploy/kubernetes/components/rest-api") + "]\n"
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(kustomization), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sharded := render(t, kubectl, dir)
+	sharded.dir = "sharded with components/rest-api"
+	if len(sharded.statefulSets) != 1 {
+		t.Fatalf("%s: want one StatefulSet", sharded.dir)
+	}
+	s := sharded.statefulSets[0]
+	checkPod(t, sharded, "StatefulSet "+s.Name, s.Spec.Selector, &s.Spec.Template, s.Spec.VolumeClaimTemplates)
+	checkShards(t, sharded, s)
+	for what, r := range map[string]*rendered{"rest-api": render(t, kubectl, inRepo("deploy/kubernetes/rest-api")), sharded.dir: sharded} {
+		if _, api, _ := flagValue(podSpec(r).Containers[0].Args, "assuresign.api"); api != "rest" {
+			t.Errorf("%s: --assuresign.api=%q, want rest", what, api)
+		}
+	}
+}
+
+// TestSecretKeysDocumented: docs/deployment.md's table of the Secret's keys
+// lists every key the manifests read.
+func TestSecretKeysDocumented(t *testing.T) {
+	doc := string(readRepoFile(t, "docs/deployment.md"))
+	for _, key := range append(keys(secretKeys), keys(secretEnvKeys)...) {
+		if !regexp.MustCompile("(?m)^\\| `" + regexp.QuoteMeta(key) + "`").MatchString(doc) {
+			t.Errorf("docs/deployment.md: the Secret's key %s has no row (| `%s` | ...)", key, key)
+		}
+	}
 }

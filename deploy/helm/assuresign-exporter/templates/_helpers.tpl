@@ -72,7 +72,7 @@ app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{- if gt (int .Values.sharding.shards) 1 }}true{{ end }}
 {{- end }}
 
-{{/* The Secret the chart makes for the ContextIdentifier and the webhook's token. */}}
+{{/* The Secret the chart makes for the ContextIdentifier, the REST API key and the webhook's token. */}}
 {{- define "assuresign-exporter.secretName" -}}
 {{- include "assuresign-exporter.fullname" . }}
 {{- end }}
@@ -100,6 +100,14 @@ used to test guesses of the token. Made once a render (templates share .Values).
 {{- default (include "assuresign-exporter.secretName" .) .Values.webhook.bearerToken.existingSecret }}
 {{- end }}
 
+{{- define "assuresign-exporter.restAPI" -}}
+{{- if eq .Values.assuresign.api "rest" }}true{{ end }}
+{{- end }}
+
+{{- define "assuresign-exporter.apiKeySecret" -}}
+{{- default (include "assuresign-exporter.secretName" .) .Values.assuresign.rest.apiKey.existingSecret }}
+{{- end }}
+
 {{- define "assuresign-exporter.watchSecret" -}}
 {{- default (printf "%s-watch" (include "assuresign-exporter.fullname" .)) .Values.watchFiles.existingSecret }}
 {{- end }}
@@ -124,6 +132,7 @@ used to test guesses of the token. Made once a render (templates share .Values).
 {{/* The pod template of the Deployment and the StatefulSet. */}}
 {{- define "assuresign-exporter.podTemplate" -}}
 {{- $sharded := include "assuresign-exporter.sharded" . -}}
+{{- $rest := include "assuresign-exporter.restAPI" . -}}
 metadata:
   labels:
     {{- include "assuresign-exporter.selectorLabels" . | nindent 4 }}
@@ -132,7 +141,7 @@ metadata:
     {{- toYaml . | nindent 4 }}
     {{- end }}
   annotations:
-    {{- /* Rolls the pod when the chart's Secret changes (the ContextIdentifier is read at start only); salted, see secretSalt. */}}
+    {{- /* Rolls the pod when the chart's Secret changes (what is read at start only, such as the ContextIdentifier, then takes its new value); salted, see secretSalt. */}}
     checksum/secret: {{ include (print $.Template.BasePath "/secret.yaml") . | sha256sum }}
     {{- with .Values.podAnnotations }}
     {{- toYaml . | nindent 4 }}
@@ -153,8 +162,15 @@ spec:
     - name: assuresign-exporter
       image: {{ include "assuresign-exporter.image" . | quote }}
       imagePullPolicy: {{ .Values.image.pullPolicy | quote }}
-      {{- if or $sharded .Values.env }}
+      {{- if or $sharded $rest .Values.env }}
       env:
+        {{- if $rest }}
+        {{- /* User names, not secrets; the API key is a file (--assuresign.rest.api-key-file). */}}
+        - name: ASSURESIGN_API_USERNAME
+          value: {{ required "assuresign.api=rest needs assuresign.rest.apiUsername" .Values.assuresign.rest.apiUsername | quote }}
+        - name: ASSURESIGN_CONTEXT_USERNAME
+          value: {{ required "assuresign.api=rest needs assuresign.rest.contextUsername" .Values.assuresign.rest.contextUsername | quote }}
+        {{- end }}
         {{- if $sharded }}
         - name: POD_NAME
           valueFrom:
@@ -175,6 +191,16 @@ spec:
         - --watch.file=/etc/assuresign_exporter/watch/*.yaml
         - --assuresign.context-identifier-file=/etc/assuresign_exporter/secrets/context-identifier
         - --persistence.file=/var/lib/assuresign_exporter/state.bin
+        {{- if $rest }}
+        - --assuresign.api=rest
+        - --assuresign.rest.api-key-file=/etc/assuresign_exporter/secrets/api-key
+        {{- with .Values.assuresign.rest.url }}
+        - {{ printf "--assuresign.rest.url=%s" . | quote }}
+        {{- end }}
+        {{- with .Values.assuresign.rest.authURL }}
+        - {{ printf "--assuresign.rest.auth-url=%s" . | quote }}
+        {{- end }}
+        {{- end }}
         {{- with .Values.webConfig.existingSecret }}
         - {{ printf "--web.config.file=/etc/assuresign_exporter/web/%s" $.Values.webConfig.key | quote }}
         {{- end }}
@@ -242,6 +268,13 @@ spec:
               items:
                 - key: {{ .Values.contextIdentifier.key | quote }}
                   path: context-identifier
+          {{- if $rest }}
+          - secret:
+              name: {{ include "assuresign-exporter.apiKeySecret" . | quote }}
+              items:
+                - key: {{ .Values.assuresign.rest.apiKey.key | quote }}
+                  path: api-key
+          {{- end }}
           {{- if .Values.webhook.enabled }}
           - secret:
               name: {{ include "assuresign-exporter.webhookTokenSecret" . | quote }}
