@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"mime"
 	"net"
 	"net/http"
@@ -53,11 +52,8 @@ type Client struct {
 	envelopes string
 	http      *http.Client
 	maxBody   int64
-	retries   int
-	base      time.Duration
-	max       time.Duration
+	retrier   *Retrier
 	logger    *slog.Logger
-	observe   func(operation, outcome string, d time.Duration)
 	dropped   func(string, int)
 	secrets   *Secrets
 }
@@ -85,9 +81,9 @@ func NewHTTPClient() *http.Client {
 // NewClient validates cfg and returns a Client.
 func NewClient(cfg Config) (*Client, error) {
 	c := &Client{
-		endpoint: cfg.Endpoint, http: cfg.HTTPClient, maxBody: cfg.MaxBodyBytes, retries: cfg.MaxRetries,
-		base: cfg.BaseBackoff, max: cfg.MaxBackoff, logger: cfg.Logger, observe: cfg.Observe, dropped: cfg.Dropped,
-		secrets: cfg.Secrets,
+		endpoint: cfg.Endpoint, http: cfg.HTTPClient, maxBody: cfg.MaxBodyBytes,
+		retrier: NewRetrier(cfg.MaxRetries, cfg.BaseBackoff, cfg.MaxBackoff, cfg.Observe, cfg.Logger),
+		logger:  cfg.Logger, dropped: cfg.Dropped, secrets: cfg.Secrets,
 	}
 	if c.secrets == nil {
 		c.secrets = NewSecrets()
@@ -112,15 +108,11 @@ func NewClient(cfg Config) (*Client, error) {
 		c.maxBody = DefaultMaxBodyBytes
 	}
 	c.maxBody = min(c.maxBody, math.MaxInt64-1) // the reader asks for one byte more
-	c.retries, c.base, c.max = RetryDefaults(c.retries, c.base, c.max)
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
 	if c.dropped == nil {
 		c.dropped = func(string, int) {}
-	}
-	if c.observe == nil {
-		c.observe = func(string, string, time.Duration) {}
 	}
 	return c, nil
 }
@@ -193,43 +185,9 @@ type operation struct {
 // a 200 answer (and a non-200 one that may be a SOAP Fault). Errors are
 // redacted by red.
 func (c *Client) call(ctx context.Context, op operation, body []byte, red *redactor, parse func([]byte) error) error {
-	for attempt := 0; ; attempt++ {
-		start := time.Now()
-		err := c.roundTrip(ctx, op, body, parse)
-		c.observe(op.observed, Outcome(err), time.Since(start))
-		if err == nil {
-			return nil
-		}
-		err = cleanError(err, red.redact)
-		var e *Error
-		if !errors.As(err, &e) || !e.Retryable() || attempt >= c.retries || ctx.Err() != nil {
-			return err
-		}
-		wait := c.backoff(attempt, e.RetryAfter)
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			return err // the retry could not finish in time
-		}
-		c.logger.Debug("retrying "+op.name, "err", err, "attempt", attempt+1, "wait", wait)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
-	}
-}
-
-// backoff is exponential with equal jitter (half fixed, half random, so
-// clients spread out yet never retry at once). A server's Retry-After is a
-// minimum and is honoured in full; the caller's deadline bounds it.
-func (c *Client) backoff(attempt int, retryAfter time.Duration) time.Duration {
-	d := c.max
-	// Compare before shifting: base<<attempt overflows for large attempts.
-	if attempt < 62 && c.base <= c.max>>attempt {
-		d = c.base << attempt
-	}
-	return max(d/2+rand.N(d/2+1), retryAfter) //nolint:gosec // G404: jitter, not a secret
+	return c.retrier.Do(ctx, op.observed, op.name, red.redact, func(ctx context.Context) error {
+		return c.roundTrip(ctx, op, body, parse)
+	})
 }
 
 func (c *Client) roundTrip(ctx context.Context, op operation, body []byte, parse func([]byte) error) error {

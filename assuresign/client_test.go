@@ -646,8 +646,7 @@ func TestRetryStopsAtDeadline(t *testing.T) {
 }
 
 func TestBackoffBounds(t *testing.T) {
-	c, err := NewClient(Config{BaseBackoff: 100 * time.Millisecond, MaxBackoff: 2 * time.Second})
-	require.NoError(t, err)
+	c := NewRetrier(0, 100*time.Millisecond, 2*time.Second, nil, nil)
 	for attempt := range 200 {
 		want := min(100*time.Millisecond<<min(attempt, 30), 2*time.Second)
 		for range 20 {
@@ -682,7 +681,7 @@ func TestNewClient(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, DefaultEndpoint, c.Endpoint())
 	assert.Equal(t, int64(DefaultMaxBodyBytes), c.maxBody)
-	assert.Equal(t, 3, c.retries)
+	assert.Equal(t, 3, c.retrier.retries)
 
 	for _, bad := range []string{"ftp://host/x", "not a url", "https://", "https://user:hunter2@host/x", "https://user:hunter2@host/%zz"} {
 		_, err := NewClient(Config{Endpoint: bad})

@@ -20,31 +20,6 @@ func RetryAfter(v string) time.Duration { return retryAfter(v) }
 // TransportError classifies a failed HTTP exchange as KindTimeout or KindTransport.
 func TransportError(ctx context.Context, err error) *Error { return transportError(ctx, err) }
 
-// RetryDefaults fills in a client's retry settings: retries after the first
-// attempt, 3 when 0 and none when negative; the backoff from base, 500 ms when
-// 0, up to maxWait, 10 s when 0.
-func RetryDefaults(retries int, base, maxWait time.Duration) (int, time.Duration, time.Duration) {
-	switch {
-	case retries == 0:
-		retries = 3
-	case retries < 0:
-		retries = 0
-	}
-	if base <= 0 {
-		base = 500 * time.Millisecond
-	}
-	if maxWait <= 0 {
-		maxWait = 10 * time.Second
-	}
-	return retries, base, maxWait
-}
-
-// Backoff is the wait before retry number attempt+1: exponential from base up
-// to maxWait with equal jitter, and never less than the server's retryAfter.
-func Backoff(base, maxWait time.Duration, attempt int, retryAfter time.Duration) time.Duration {
-	return (&Client{base: base, max: maxWait}).backoff(attempt, retryAfter)
-}
-
 // CleanError returns a copy of err (an *Error, or any error as KindTransport)
 // whose server-derived text has passed through redact (when set) and is cut
 // to a bounded length.

@@ -74,17 +74,16 @@ type Config struct {
 
 // Client calls the REST API. It is safe for concurrent use.
 type Client struct {
-	base, auth          string
-	user, key, ctxUser  string
-	ctxID               string
-	http                *http.Client
-	timeout, back, maxB time.Duration
-	retries             int
-	maxBody             int64
-	observe             func(string, string, time.Duration)
-	unknown             func(string)
-	known               *assuresign.Secrets
-	now                 func() time.Time
+	base, auth         string
+	user, key, ctxUser string
+	ctxID              string
+	http               *http.Client
+	timeout            time.Duration
+	retrier            *assuresign.Retrier
+	maxBody            int64
+	unknown            func(string)
+	known              *assuresign.Secrets
+	now                func() time.Time
 
 	sem  chan struct{} // held while a token is fetched: one fetch at a time
 	mu   sync.Mutex    // guards tok and seen
@@ -108,8 +107,9 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{
 		base: strings.TrimRight(cfg.BaseURL, "/"), auth: cfg.AuthURL,
 		user: cfg.APIUsername, key: cfg.APIKey, ctxUser: cfg.ContextUsername, ctxID: cfg.ContextIdentifier,
-		http: cfg.HTTPClient, timeout: cfg.Timeout, back: cfg.BaseBackoff, maxB: cfg.MaxBackoff,
-		retries: cfg.MaxRetries, maxBody: cfg.MaxBodyBytes, observe: cfg.Observe, unknown: cfg.UnknownStatus, known: cfg.Known,
+		http: cfg.HTTPClient, timeout: cfg.Timeout,
+		retrier: assuresign.NewRetrier(cfg.MaxRetries, cfg.BaseBackoff, cfg.MaxBackoff, cfg.Observe, nil),
+		maxBody: cfg.MaxBodyBytes, unknown: cfg.UnknownStatus, known: cfg.Known,
 		now: cfg.Now, sem: make(chan struct{}, 1), seen: map[string]bool{},
 	}
 	if c.base == "" {
@@ -136,14 +136,10 @@ func New(cfg Config) (*Client, error) {
 	if c.http == nil {
 		c.http = assuresign.NewHTTPClient()
 	}
-	c.retries, c.back, c.maxB = assuresign.RetryDefaults(c.retries, c.back, c.maxB)
 	if c.maxBody <= 0 {
 		c.maxBody = assuresign.DefaultMaxBodyBytes
 	}
 	c.maxBody = min(c.maxBody, math.MaxInt64-1) // the reader asks for one byte more
-	if c.observe == nil {
-		c.observe = func(string, string, time.Duration) {}
-	}
 	if c.unknown == nil {
 		c.unknown = func(string) {}
 	}
@@ -368,38 +364,18 @@ func parseTime(v string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// retry runs attempt, retrying transient failures within ctx as the SOAP
-// client does; errors come back redacted by red.
+// retry runs attempt, each within the client's timeout, retrying transient
+// failures within ctx as every AssureSign client does; errors come back
+// redacted by red.
 func (c *Client) retry(ctx context.Context, op string, red *assuresign.Redactor, attempt func(context.Context) error) error {
-	for n := 0; ; n++ {
-		actx, cancel := ctx, context.CancelFunc(func() {})
+	return c.retrier.Do(ctx, op, op, red.Redact, func(ctx context.Context) error {
 		if c.timeout > 0 {
-			actx, cancel = context.WithTimeout(ctx, c.timeout)
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, c.timeout)
+			defer cancel()
 		}
-		start := time.Now()
-		err := attempt(actx)
-		cancel()
-		c.observe(op, assuresign.Outcome(err), time.Since(start))
-		if err == nil {
-			return nil
-		}
-		err = assuresign.CleanError(err, red.Redact)
-		var e *assuresign.Error
-		if !errors.As(err, &e) || !e.Retryable() || n >= c.retries || ctx.Err() != nil {
-			return err
-		}
-		wait := assuresign.Backoff(c.back, c.maxB, n, e.RetryAfter)
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			return err // the retry could not finish in time
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
-	}
+		return attempt(ctx)
+	})
 }
 
 // do sends req and returns a 200 answer's JSON body; anything else is an
