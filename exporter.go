@@ -154,6 +154,7 @@ func buildExporter(o *options.Options, reg registry, contextIdentifier string, l
 		ContextIdentifier:    contextIdentifier,
 		MaxDocuments:         o.MaxDocuments,
 		MaxEnvelopeDocuments: o.MaxEnvelopeDocuments,
+		Push:                 o.Push(o.WebhookTokenFile != ""),
 	}, e.store, api, metrics, logger)
 	e.registry.MustRegister(refresh.NewCheckIntervalCollector(e.refresher.CheckIntervals))
 	e.envelopeRegistry.MustRegister(refresh.NewEnvelopeCollector(e.refresher.Envelopes))

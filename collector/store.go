@@ -33,6 +33,9 @@ type Store struct {
 	watched    atomic.Int64 // len(docs), for Len
 	// parked holds restored documents of envelopes not yet listed again.
 	parked map[string]*document
+	// fillClosed lets closed documents ride along in requests sent anyway
+	// (see SetFillClosed).
+	fillClosed bool
 }
 
 // StoreConfig sets how the documents are exposed.
@@ -179,7 +182,7 @@ func (s *Store) Due(now time.Time, slack time.Duration, urgentOnly bool, batch i
 		switch {
 		case d.urgent || (!urgentOnly && !d.nextCheck.After(now.Add(slack))):
 			due = append(due, id)
-		case !d.status.Terminal():
+		case s.fillClosed || !d.status.Terminal():
 			spare = append(spare, id)
 		}
 	}
@@ -194,6 +197,32 @@ func (s *Store) Due(now time.Time, slack time.Duration, urgentOnly bool, batch i
 		checks = append(checks, assuresign.Check{ID: id, AuthToken: d.watched.AuthToken, ContextIdentifier: d.watched.ContextIdentifierOr(contextIdentifier)})
 	}
 	return checks, n, s.marks
+}
+
+// SetFillClosed says whether closed documents may fill a request's spare
+// room as open ones do. While push is trusted the requests are the
+// notifications', and their room carries the closed documents' daily checks
+// too; otherwise closed documents wait for their terminal interval.
+func (s *Store) SetFillClosed(on bool) {
+	s.mu.Lock()
+	s.fillClosed = on
+	s.mu.Unlock()
+}
+
+// Reschedule brings every document's next check forward to what sched gives
+// it from its last check: when the schedule shortens, no document waits out
+// an interval it no longer has.
+func (s *Store) Reschedule(sched Schedule) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.docs {
+		if d.lastCheck.IsZero() {
+			continue
+		}
+		if next := d.lastCheck.Add(sched.Next(d.status, d.lastChange, d.lastCheck)); next.Before(d.nextCheck) {
+			d.nextCheck = next
+		}
+	}
 }
 
 // MarkUrgent asks for an immediate check of id and remembers when it was
@@ -217,10 +246,17 @@ func (s *Store) MarkUrgent(id string, at time.Time) bool {
 // Applied says what a result changed.
 type Applied struct {
 	Notified time.Duration // since a pending notification asked (0 if none)
-	Changed  bool          // the status differs from the one known before
-	First    bool          // no status was known before
-	From     assuresign.Status
-	Dropped  int // exceptions beyond MaxExceptionsPerResult, not counted
+	// Announced: a notification asked for this check, or for one after it.
+	Announced bool
+	// Unmoved: a notification asked for this very check, and the answer
+	// moved nothing (status, step, status date).
+	Unmoved bool
+	Changed bool // the status differs from the one known before
+	First   bool // no status was known before
+	From    assuresign.Status
+	// Since is when the previous answer arrived (zero: none).
+	Since   time.Time
+	Dropped int // exceptions beyond MaxExceptionsPerResult, not counted
 }
 
 // Schedule says how long a document waits for its next check after one at
@@ -254,6 +290,8 @@ func (s *Store) Apply(r assuresign.Result, now time.Time, sched Schedule, asked 
 		return a // left the watch list during the round
 	}
 	d.answered, d.checkOK = true, r.Err == nil && r.HasStatus()
+	a.Announced, a.Since = !d.notifiedAt.IsZero(), d.lastCheck
+	moved := false
 	if r.Err != nil {
 		d.failed(r.Err.Error(), asked)
 		s.changed(d)
@@ -264,7 +302,7 @@ func (s *Store) Apply(r assuresign.Result, now time.Time, sched Schedule, asked 
 		if r.RawStatus != d.rawStatus {
 			a.Changed, a.First, a.From = true, d.rawStatus == "", d.status
 		}
-		moved := r.Status != d.status || r.RawStatus != d.rawStatus || r.Step != d.step || !r.StatusDate.Equal(d.statusDate)
+		moved = r.Status != d.status || r.RawStatus != d.rawStatus || r.Step != d.step || !r.StatusDate.Equal(d.statusDate)
 		reset := d.urgent && d.marked <= asked // a notification or a reload asked for this very check
 		switch {
 		case d.lastChange.IsZero():
@@ -305,6 +343,7 @@ func (s *Store) Apply(r assuresign.Result, now time.Time, sched Schedule, asked 
 	d.urgent = false
 	if !d.notifiedAt.IsZero() {
 		a.Notified = now.Sub(d.notifiedAt)
+		a.Unmoved = !moved && r.HasStatus()
 		d.notifiedAt = time.Time{}
 	}
 	return a
