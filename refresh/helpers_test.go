@@ -94,7 +94,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	}
 	clock := testenv.NewClock(testenv.T0)
 	o.cfg.Now = clock.Now
-	metrics := NewMetrics(reg, store.Len, o.cfg.Interval, false)
+	metrics := NewMetrics(reg, store.Len, o.cfg.Interval, o.cfg.Push.Enabled)
 	client, err := assuresign.NewClient(assuresign.Config{
 		Endpoint:    srv.URL + "/Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text",
 		HTTPClient:  &http.Client{Transport: tr},

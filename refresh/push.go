@@ -40,7 +40,7 @@ const missedGrace = 30 * time.Second
 
 // PushView is push's health, for the landing page.
 type PushView struct {
-	Trusted           bool      // open documents are on ReconcileInterval
+	Trusted           bool // open documents are on ReconcileInterval
 	ReconcileInterval time.Duration
 	LastNotification  time.Time // zero: none since the start
 	Missed            int       // missed changes since the start

@@ -203,10 +203,6 @@ func (o *Options) Validate() error {
 		return errors.New("--demo runs one process: it takes no --total-shards")
 	case o.PersistenceFile != "" && o.PersistenceInterval <= 0:
 		return fmt.Errorf("--persistence.interval must be positive, not %s", o.PersistenceInterval)
-	case o.HealthWindow <= 0:
-		return fmt.Errorf("--webhook.health-window must be positive, not %s", o.HealthWindow)
-	case o.ReconcileInterval < o.MaxInterval:
-		return fmt.Errorf("--webhook.reconcile-interval (%s) must not be shorter than --refresh.max-interval (%s)", o.ReconcileInterval, o.MaxInterval)
 	case o.TotalShards < 1:
 		return fmt.Errorf("--total-shards must be at least 1, not %d", o.TotalShards)
 	}
@@ -222,7 +218,7 @@ func (o *Options) Validate() error {
 			return err
 		}
 	}
-	if _, err := o.notifiedStatuses(); err != nil {
+	if err := o.validatePush(); err != nil {
 		return err
 	}
 	if err := watchlist.CheckPatterns(o.WatchFiles); err != nil {
@@ -281,6 +277,22 @@ func (o *Options) ClientConfig(secrets *assuresign.Secrets, logger *slog.Logger)
 func (o *Options) Push(webhook bool) refresh.PushConfig {
 	statuses, _ := o.notifiedStatuses() // Validate has rejected a bad list
 	return refresh.PushConfig{Enabled: webhook, NotifiedStatuses: statuses, HealthWindow: o.HealthWindow, ReconcileInterval: o.ReconcileInterval}
+}
+
+// validatePush checks the flags of DocumentTRAK's trust, which only the
+// webhook reads.
+func (o *Options) validatePush() error {
+	if o.WebhookTokenFile == "" && !o.Demo {
+		return nil
+	}
+	switch {
+	case o.HealthWindow <= 0:
+		return fmt.Errorf("--webhook.health-window must be positive, not %s", o.HealthWindow)
+	case o.ReconcileInterval < o.MaxInterval:
+		return fmt.Errorf("--webhook.reconcile-interval (%s) must not be shorter than --refresh.max-interval (%s)", o.ReconcileInterval, o.MaxInterval)
+	}
+	_, err := o.notifiedStatuses()
+	return err
 }
 
 // notifiedStatuses reads --webhook.notified-statuses.
