@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"cmp"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -189,7 +191,13 @@ func (s *Store) Due(now time.Time, slack time.Duration, urgentOnly bool, batch i
 	n = len(due)
 	batch = max(batch, 1)
 	if room := (batch - n%batch) % batch; n > 0 && room > 0 {
-		slices.SortStableFunc(spare, func(a, b string) int { return s.docs[a].nextCheck.Compare(s.docs[b].nextCheck) })
+		if s.fillClosed {
+			// Open and closed documents wait intervals hours apart: the one
+			// furthest through its own goes first, so that both kinds keep ahead.
+			slices.SortStableFunc(spare, func(a, b string) int { return cmp.Compare(s.docs[b].waited(now), s.docs[a].waited(now)) })
+		} else {
+			slices.SortStableFunc(spare, func(a, b string) int { return s.docs[a].nextCheck.Compare(s.docs[b].nextCheck) })
+		}
 		due = append(due, spare[:min(room, len(spare))]...)
 	}
 	for _, id := range due {
@@ -197,6 +205,15 @@ func (s *Store) Due(now time.Time, slack time.Duration, urgentOnly bool, batch i
 		checks = append(checks, assuresign.Check{ID: id, AuthToken: d.watched.AuthToken, ContextIdentifier: d.watched.ContextIdentifierOr(contextIdentifier)})
 	}
 	return checks, n, s.marks
+}
+
+// waited is how far through its interval d is at now (1: due).
+func (d *document) waited(now time.Time) float64 {
+	interval := d.nextCheck.Sub(d.lastCheck)
+	if d.lastCheck.IsZero() || interval <= 0 {
+		return math.Inf(1)
+	}
+	return float64(now.Sub(d.lastCheck)) / float64(interval)
 }
 
 // SetFillClosed says whether closed documents may fill a request's spare

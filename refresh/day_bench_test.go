@@ -112,7 +112,7 @@ func simulateDay(b *testing.B, batch int, interval time.Duration, notifications 
 	start := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
 	sim, wl := newDayAccount(b, start)
 	clock := testenv.NewClock(start)
-	store, refresher := newDayRefresher(b, sim, wl, batch, interval, clock, notifications > 0)
+	store, refresher := newDayRefresher(b, sim, wl, batch, interval, clock, notifications > 0, PushConfig{})
 	index := map[string]int{} // document id → position in the watch list
 	for i, d := range wl.Documents {
 		index[d.ID] = i
@@ -335,7 +335,7 @@ func newDayAccount(b *testing.B, start time.Time) (*simulator.Simulator, *watchl
 
 // newDayRefresher returns a store watching wl and the real refresher and
 // client asking sim over loopback, on clock.
-func newDayRefresher(b *testing.B, sim *simulator.Simulator, wl *watchlist.List, batch int, interval time.Duration, clock *testenv.Clock, webhook bool) (*collector.Store, *Refresher) {
+func newDayRefresher(b *testing.B, sim *simulator.Simulator, wl *watchlist.List, batch int, interval time.Duration, clock *testenv.Clock, webhook bool, push PushConfig) (*collector.Store, *Refresher) {
 	b.Helper()
 	srv := httptest.NewServer(sim)
 	tr := &http.Transport{}
@@ -353,8 +353,8 @@ func newDayRefresher(b *testing.B, sim *simulator.Simulator, wl *watchlist.List,
 	store := collector.NewStore(collector.StoreConfig{})
 	refresher := NewRefresher(Config{
 		Interval: interval, MaxInterval: dayMaxInterval, TerminalInterval: dayTerminal, BatchSize: batch, Concurrency: 4,
-		Timeout: 30 * time.Second, ContextIdentifier: dayContext, Now: clock.Now,
-	}, store, client, NewMetrics(prometheus.NewRegistry(), store.Len, interval, webhook), testenv.DiscardLogger())
+		Timeout: 30 * time.Second, ContextIdentifier: dayContext, Now: clock.Now, Push: push,
+	}, store, client, NewMetrics(prometheus.NewRegistry(), store.Len, interval, webhook || push.Enabled), testenv.DiscardLogger())
 	refresher.SetWatchList(wl)
 	return store, refresher
 }

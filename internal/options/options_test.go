@@ -42,7 +42,7 @@ func TestValidateFlags(t *testing.T) {
 		{"no notified status", func(f *Options) { f.WebhookTokenFile, f.NotifiedStatuses = "token", "" }, ""},
 		{"unknown notified status without the webhook is not read", func(f *Options) { f.NotifiedStatuses = "Signed" }, ""},
 		{"health window 0", func(f *Options) { f.WebhookTokenFile, f.HealthWindow = "token", 0 }, "--webhook.health-window must be positive, not 0s"},
-		{"reconcile interval under the max interval", func(f *Options) { f.WebhookTokenFile, f.ReconcileInterval = "token", 30 * time.Minute },
+		{"reconcile interval under the max interval", func(f *Options) { f.WebhookTokenFile, f.ReconcileInterval = "token", 30*time.Minute },
 			"--webhook.reconcile-interval (30m0s) must not be shorter than --refresh.max-interval (1h0m0s)"},
 		{"stuck-after 0", func(f *Options) { f.StuckAfter = 0 }, "--web.landing-page.stuck-after must be positive, not 0s"},
 		{"demo with shards", func(f *Options) { f.WatchFiles, f.Demo, f.TotalShards = nil, true, 2 }, "--demo runs one process: it takes no --total-shards"},
