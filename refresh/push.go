@@ -33,9 +33,10 @@ var DefaultNotifiedStatuses = []assuresign.Status{
 	assuresign.StatusCancelled, assuresign.StatusSignerAuthenticationFailed,
 }
 
-// missedGrace is how long a change found with a fresh StatusDate waits for
-// its notification before it counts as missed: DocumentTRAK delivers within
-// seconds, and a check that happens to run first must not call push broken.
+// missedGrace is how long after its StatusDate (or, without one, after a
+// check found it) a change waits for its notification before it counts as
+// missed: DocumentTRAK delivers within seconds, and a check that happens to
+// run first must not call push broken.
 const missedGrace = 30 * time.Second
 
 // PushView is push's health, for the landing page.
@@ -63,7 +64,7 @@ type push struct {
 // suspect is a change a check found before its notification had time to arrive.
 type suspect struct {
 	status assuresign.Status
-	found  time.Time
+	since  time.Time // its StatusDate, or when it was found
 }
 
 // notified records a notification's arrival: a late one clears its
@@ -81,20 +82,24 @@ func (r *Refresher) notified(id string, at time.Time) {
 
 // foundChange judges a status change a check found that no notification
 // announced: into a notified status, on a document answered before while the
-// webhook listened, it is a missed change, at once when AssureSign dates it
-// missedGrace back, else once a later round finds its notification still
-// missing.
-func (r *Refresher) foundChange(id string, to assuresign.Status, statusDate, since, now time.Time) {
+// webhook listened, it is a missed change: at once when AssureSign dates it
+// missedGrace back, else once a round after that finds its notification
+// still missing.
+func (r *Refresher) foundChange(id string, to assuresign.Status, statusDate, lastAnswer, now time.Time) {
 	p := &r.push
-	if !p.cfg.Enabled || since.Before(p.started) || !slices.Contains(p.cfg.NotifiedStatuses, to) {
+	if !p.cfg.Enabled || lastAnswer.Before(p.started) || !slices.Contains(p.cfg.NotifiedStatuses, to) {
 		return
 	}
-	if !statusDate.IsZero() && now.Sub(statusDate) >= missedGrace {
+	since := statusDate
+	if since.IsZero() || since.After(now) {
+		since = now
+	}
+	if now.Sub(since) >= missedGrace {
 		r.missed(id, to, now)
 		return
 	}
 	p.mu.Lock()
-	p.suspects[id] = suspect{status: to, found: now}
+	p.suspects[id] = suspect{status: to, since: since}
 	p.mu.Unlock()
 }
 
@@ -124,7 +129,7 @@ func (r *Refresher) judgePush(now time.Time) {
 	var late []string
 	p.mu.Lock()
 	for id, s := range p.suspects {
-		if now.Sub(s.found) >= missedGrace {
+		if now.Sub(s.since) >= missedGrace {
 			late = append(late, id)
 		}
 	}
