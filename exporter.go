@@ -166,6 +166,7 @@ func buildExporter(o *options.Options, reg registry, contextIdentifier string, l
 		MaxDocuments:         o.MaxDocuments,
 		MaxEnvelopeDocuments: o.MaxEnvelopeDocuments,
 		ByEnvelope:           o.ChosenAPI().ByEnvelope,
+		Push:                 o.Push(o.WebhookTokenFile != ""),
 	}, e.store, api, metrics, logger)
 	e.registry.MustRegister(refresh.NewCheckIntervalCollector(e.refresher.CheckIntervals))
 	e.envelopeRegistry.MustRegister(refresh.NewEnvelopeCollector(e.refresher.Envelopes))

@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"cmp"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -33,6 +35,9 @@ type Store struct {
 	watched    atomic.Int64 // len(docs), for Len
 	// parked holds restored documents of envelopes not yet listed again.
 	parked map[string]*document
+	// fillClosed lets closed documents ride along in requests sent anyway
+	// (see SetFillClosed).
+	fillClosed bool
 }
 
 // StoreConfig sets how the documents are exposed.
@@ -179,14 +184,20 @@ func (s *Store) Due(now time.Time, slack time.Duration, urgentOnly bool, batch i
 		switch {
 		case d.urgent || (!urgentOnly && !d.nextCheck.After(now.Add(slack))):
 			due = append(due, id)
-		case !d.status.Terminal():
+		case s.fillClosed || !d.status.Terminal():
 			spare = append(spare, id)
 		}
 	}
 	n = len(due)
 	batch = max(batch, 1)
 	if room := (batch - n%batch) % batch; n > 0 && room > 0 {
-		slices.SortStableFunc(spare, func(a, b string) int { return s.docs[a].nextCheck.Compare(s.docs[b].nextCheck) })
+		if s.fillClosed {
+			// Open and closed documents wait intervals hours apart: the one
+			// furthest through its own goes first, so that both kinds keep ahead.
+			slices.SortStableFunc(spare, func(a, b string) int { return cmp.Compare(s.docs[b].waited(now), s.docs[a].waited(now)) })
+		} else {
+			slices.SortStableFunc(spare, func(a, b string) int { return s.docs[a].nextCheck.Compare(s.docs[b].nextCheck) })
+		}
 		due = append(due, spare[:min(room, len(spare))]...)
 	}
 	for _, id := range due {
@@ -202,6 +213,41 @@ func (s *Store) Marks() uint64 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.marks
+}
+
+// waited is how far through its interval d is at now (1: due).
+func (d *document) waited(now time.Time) float64 {
+	interval := d.nextCheck.Sub(d.lastCheck)
+	if d.lastCheck.IsZero() || interval <= 0 {
+		return math.Inf(1)
+	}
+	return float64(now.Sub(d.lastCheck)) / float64(interval)
+}
+
+// SetFillClosed says whether closed documents may fill a request's spare
+// room as open ones do. While push is trusted the requests are the
+// notifications', and their room carries the closed documents' daily checks
+// too; otherwise closed documents wait for their terminal interval.
+func (s *Store) SetFillClosed(on bool) {
+	s.mu.Lock()
+	s.fillClosed = on
+	s.mu.Unlock()
+}
+
+// Reschedule brings every document's next check forward to what sched gives
+// it from its last check: when the schedule shortens, no document waits out
+// an interval it no longer has.
+func (s *Store) Reschedule(sched Schedule) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.docs {
+		if d.lastCheck.IsZero() {
+			continue
+		}
+		if next := d.lastCheck.Add(sched.Next(d.status, d.lastChange, d.lastCheck)); next.Before(d.nextCheck) {
+			d.nextCheck = next
+		}
+	}
 }
 
 // MarkUrgent asks for an immediate check of id and remembers when it was
@@ -225,10 +271,17 @@ func (s *Store) MarkUrgent(id string, at time.Time) bool {
 // Applied says what a result changed.
 type Applied struct {
 	Notified time.Duration // since a pending notification asked (0 if none)
-	Changed  bool          // the status differs from the one known before
-	First    bool          // no status was known before
-	From     assuresign.Status
-	Dropped  int // exceptions beyond MaxExceptionsPerResult, not counted
+	// Announced: a notification asked for this check, or for one after it.
+	Announced bool
+	// Unmoved: a notification asked for this very check, and the answer
+	// moved nothing (status, step, status date).
+	Unmoved bool
+	Changed bool // the status differs from the one known before
+	First   bool // no status was known before
+	From    assuresign.Status
+	// Since is when the previous answer arrived (zero: none).
+	Since   time.Time
+	Dropped int // exceptions beyond MaxExceptionsPerResult, not counted
 }
 
 // Schedule says how long a document waits for its next check after one at
@@ -262,6 +315,8 @@ func (s *Store) Apply(r assuresign.Result, now time.Time, sched Schedule, asked 
 		return a // left the watch list during the round
 	}
 	d.answered, d.checkOK = true, r.Err == nil && r.HasStatus()
+	a.Announced, a.Since = !d.notifiedAt.IsZero(), d.lastCheck
+	moved := false
 	if r.Err != nil {
 		d.failed(r.Err.Error(), asked)
 		s.changed(d)
@@ -272,7 +327,7 @@ func (s *Store) Apply(r assuresign.Result, now time.Time, sched Schedule, asked 
 		if r.RawStatus != d.rawStatus {
 			a.Changed, a.First, a.From = true, d.rawStatus == "", d.status
 		}
-		moved := r.Status != d.status || r.RawStatus != d.rawStatus || r.Step != d.step || !r.StatusDate.Equal(d.statusDate)
+		moved = r.Status != d.status || r.RawStatus != d.rawStatus || r.Step != d.step || !r.StatusDate.Equal(d.statusDate)
 		reset := d.urgent && d.marked <= asked // a notification or a reload asked for this very check
 		switch {
 		case d.lastChange.IsZero():
@@ -313,6 +368,7 @@ func (s *Store) Apply(r assuresign.Result, now time.Time, sched Schedule, asked 
 	d.urgent = false
 	if !d.notifiedAt.IsZero() {
 		a.Notified = now.Sub(d.notifiedAt)
+		a.Unmoved = !moved && r.HasStatus()
 		d.notifiedAt = time.Time{}
 	}
 	return a

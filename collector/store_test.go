@@ -246,3 +246,27 @@ func TestApplyCapsExceptionsPerAnswer(t *testing.T) {
 	_, st := s.State()
 	assert.Equal(t, uint64(MaxExceptionsPerResult), st.Documents[0].Exceptions["Error"])
 }
+
+func TestStoreFillClosedAndReschedule(t *testing.T) {
+	s := NewStore(StoreConfig{})
+	s.SetWatchList(storetest.WatchList(testenv.DocA, testenv.DocB, testenv.DocC))
+	// DocA open on 6h, DocB open on 6h checked 4h later, DocC closed on 24h.
+	answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "Created", Status: assuresign.StatusCreated}, testenv.T0, 6*time.Hour, 24*time.Hour)
+	answer(s, assuresign.Result{ID: testenv.DocC, RawStatus: "Expired", Status: assuresign.StatusExpired}, testenv.T0, 6*time.Hour, 24*time.Hour)
+	answer(s, assuresign.Result{ID: testenv.DocB, RawStatus: "Created", Status: assuresign.StatusCreated}, testenv.T0.Add(4*time.Hour), 6*time.Hour, 24*time.Hour)
+	now := testenv.T0.Add(5 * time.Hour)
+	require.True(t, s.MarkUrgent(testenv.DocB, now))
+
+	assert.Equal(t, []string{testenv.DocB, testenv.DocA}, storetest.DueIDs(s.Due(now, 0, true, 3, "")), "closed documents do not fill")
+	s.SetFillClosed(true)
+	// DocA is 5/6 through its interval, DocC 5/24, so DocA goes first.
+	assert.Equal(t, []string{testenv.DocB, testenv.DocA}, storetest.DueIDs(s.Due(now, 0, true, 2, "")))
+	assert.Equal(t, []string{testenv.DocB, testenv.DocA, testenv.DocC}, storetest.DueIDs(s.Due(now, 0, true, 3, "")), "closed ones fill too")
+
+	// A shorter schedule brings every next check forward, never back.
+	answer(s, assuresign.Result{ID: testenv.DocB, RawStatus: "Created", Status: assuresign.StatusCreated}, now, 6*time.Hour, 24*time.Hour)
+	s.Reschedule(fixedSchedule{open: 30 * time.Minute, terminal: 48 * time.Hour})
+	assert.Equal(t, []string{testenv.DocA}, storetest.DueIDs(s.Due(testenv.T0.Add(30*time.Minute), 0, false, 1, "")))
+	assert.Equal(t, []string{testenv.DocA, testenv.DocB}, storetest.DueIDs(s.Due(now.Add(30*time.Minute), 0, false, 1, "")))
+	assert.Equal(t, []string{testenv.DocA, testenv.DocB, testenv.DocC}, storetest.DueIDs(s.Due(testenv.T0.Add(24*time.Hour), 0, false, 1, "")), "DocC keeps its 24h")
+}

@@ -146,7 +146,11 @@ func startStack(t *testing.T, tools map[string]string, exporterArgs ...string) *
 
 // newStack starts the AssureSign simulator with docs, and writes their watch
 // file (with their customer and team labels) and the webhook's token.
-func newStack(t *testing.T, docs []document) *stack {
+func newStack(t *testing.T, docs []document) *stack { return newNotifyingStack(t, docs, "") }
+
+// newNotifyingStack is newStack with the simulator sending DocumentTRAK
+// notifications to notifyURL, with the webhook's token ("": none).
+func newNotifyingStack(t *testing.T, docs []document, notifyURL string) *stack {
 	s := &stack{t: t, dir: t.TempDir(), examples: filepath.Join(moduleRoot(t), "examples")}
 	var simDocs []map[string]any
 	var watch strings.Builder
@@ -159,12 +163,15 @@ func newStack(t *testing.T, docs []document) *stack {
 	require.NoError(t, err)
 	testenv.WriteFile(t, filepath.Join(s.dir, "documents.json"), string(docsJSON), 0o600)
 	testenv.WriteFile(t, filepath.Join(s.dir, "context"), contextID+"\n", 0o600)
-	s.sim = testenv.StartSimulator(t,
-		"--listen", "127.0.0.1:0", "--context-file", filepath.Join(s.dir, "context"), "--documents", filepath.Join(s.dir, "documents.json"))
+	testenv.WriteFile(t, filepath.Join(s.dir, "webhook-token"), webhookToken+"\n", 0o600)
+	simArgs := []string{"--listen", "127.0.0.1:0", "--context-file", filepath.Join(s.dir, "context"), "--documents", filepath.Join(s.dir, "documents.json")}
+	if notifyURL != "" {
+		simArgs = append(simArgs, "--notify-url", notifyURL, "--notify-token-file", filepath.Join(s.dir, "webhook-token"))
+	}
+	s.sim = testenv.StartSimulator(t, simArgs...)
 	s.procs = append(s.procs, s.sim.Process)
 	s.simURL = s.sim.URL
 	testenv.WriteFile(t, filepath.Join(s.dir, "watch.yml"), watch.String(), 0o600)
-	testenv.WriteFile(t, filepath.Join(s.dir, "webhook-token"), webhookToken+"\n", 0o600)
 	return s
 }
 

@@ -116,7 +116,7 @@ func simulateDay(b *testing.B, batch int, interval time.Duration, notifications 
 	start := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
 	sim, wl, ids := newDayAccount(b, start, rest)
 	clock := testenv.NewClock(start)
-	store, refresher := newDayRefresher(b, sim, wl, batch, interval, clock, notifications > 0, rest)
+	store, refresher := newDayRefresher(b, sim, wl, batch, interval, clock, notifications > 0, rest, PushConfig{})
 	index := map[string]int{} // document id → position in the account
 	for i, id := range ids {
 		index[id] = i
@@ -397,7 +397,7 @@ func newDayAccount(b *testing.B, start time.Time, rest bool) (*simulator.Simulat
 
 // newDayRefresher returns a store watching wl and the real refresher and
 // client asking sim over loopback, on clock.
-func newDayRefresher(b *testing.B, sim *simulator.Simulator, wl *watchlist.List, batch int, interval time.Duration, clock *testenv.Clock, webhook, byEnvelope bool) (*collector.Store, *Refresher) {
+func newDayRefresher(b *testing.B, sim *simulator.Simulator, wl *watchlist.List, batch int, interval time.Duration, clock *testenv.Clock, webhook, byEnvelope bool, push PushConfig) (*collector.Store, *Refresher) {
 	b.Helper()
 	srv := httptest.NewServer(sim)
 	tr := &http.Transport{}
@@ -424,8 +424,8 @@ func newDayRefresher(b *testing.B, sim *simulator.Simulator, wl *watchlist.List,
 	store := collector.NewStore(collector.StoreConfig{})
 	refresher := NewRefresher(Config{
 		Interval: interval, MaxInterval: dayMaxInterval, TerminalInterval: dayTerminal, BatchSize: batch, Concurrency: 4,
-		Timeout: 30 * time.Second, ContextIdentifier: dayContext, Now: clock.Now, ByEnvelope: byEnvelope,
-	}, store, client, NewMetrics(prometheus.NewRegistry(), store.Len, interval, webhook), testenv.DiscardLogger())
+		Timeout: 30 * time.Second, ContextIdentifier: dayContext, Now: clock.Now, ByEnvelope: byEnvelope, Push: push,
+	}, store, client, NewMetrics(prometheus.NewRegistry(), store.Len, interval, webhook || push.Enabled), testenv.DiscardLogger())
 	refresher.SetWatchList(wl)
 	return store, refresher
 }

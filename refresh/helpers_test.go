@@ -91,7 +91,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	}
 	clock := testenv.NewClock(testenv.T0)
 	o.cfg.Now = clock.Now
-	metrics := NewMetrics(reg, store.Len, o.cfg.Interval, false)
+	metrics := NewMetrics(reg, store.Len, o.cfg.Interval, o.cfg.Push.Enabled)
 	if o.rest {
 		sim.SetAPIUser(restUser)
 		o.cfg.ByEnvelope = true

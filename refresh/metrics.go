@@ -22,6 +22,13 @@ type Metrics struct {
 	holdUntil           prometheus.Gauge
 	envelopeListings    *prometheus.CounterVec
 	notificationLatency prometheus.Histogram // nil when the webhook is off
+
+	// DocumentTRAK's health; registered with the webhook only.
+	missedChanges        *prometheus.CounterVec
+	lastMissed           prometheus.Gauge
+	notificationsUnmoved prometheus.Counter
+	lastNotification     prometheus.Gauge
+	pushTrusted          prometheus.Gauge
 }
 
 // NewMetrics registers the exporter's metrics with reg. watched reports the
@@ -83,7 +90,27 @@ func NewMetrics(reg prometheus.Registerer, watched func() int, refreshInterval t
 			Help:    "Time from a DocumentTRAK notification to the named document's status being updated.",
 			Buckets: []float64{.1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
 		})
-		reg.MustRegister(m.notificationLatency)
+		m.missedChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "assuresign_webhook_missed_changes_total",
+			Help: "Status changes a check found that no DocumentTRAK notification announced, into a status of --webhook.notified-statuses, by that status: push is broken or an event is not configured.",
+		}, []string{"status"})
+		m.lastMissed = prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "assuresign_webhook_last_missed_change_timestamp_seconds",
+			Help: "When a check last found a status change DocumentTRAK did not announce, in Unix seconds; 0 before any.",
+		})
+		m.notificationsUnmoved = prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "assuresign_webhook_notifications_without_change_total",
+			Help: "DocumentTRAK notifications whose check found nothing moved (status, step and status date as before).",
+		})
+		m.lastNotification = prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "assuresign_webhook_last_notification_timestamp_seconds",
+			Help: "When the last DocumentTRAK notification arrived, or the exporter started when none has since, in Unix seconds.",
+		})
+		m.pushTrusted = prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "assuresign_webhook_push_trusted",
+			Help: "1 while DocumentTRAK is trusted (a notification within --webhook.health-window and no missed change within it): open documents are then checked every --webhook.reconcile-interval.",
+		})
+		reg.MustRegister(m.notificationLatency, m.missedChanges, m.lastMissed, m.notificationsUnmoved, m.lastNotification, m.pushTrusted)
 	}
 	for _, op := range operations {
 		for _, o := range assuresign.Outcomes {
@@ -108,6 +135,18 @@ func NewMetrics(reg prometheus.Registerer, watched func() int, refreshInterval t
 		}, func() float64 { return refreshInterval.Seconds() }),
 	)
 	return m
+}
+
+// initPush exports the missed changes of every notified status at 0, and the
+// start as the last notification's time until one arrives.
+func (m *Metrics) initPush(statuses []assuresign.Status, started time.Time) {
+	if m.missedChanges == nil {
+		return
+	}
+	for _, s := range statuses {
+		m.missedChanges.WithLabelValues(s.String())
+	}
+	m.lastNotification.Set(exposition.UnixSeconds(started))
 }
 
 // DroppedItems counts items of an answer that were ignored; it is the client's Dropped hook.

@@ -27,7 +27,8 @@ func TestSelfMetricsLintBesideTheDocuments(t *testing.T) {
 	m.ObserveRequest(assuresign.OpCheckStatus, "ok", 120*time.Millisecond)
 	m.ObserveRequest(assuresign.OpCheckStatus, "http_5xx", 3*time.Second)
 	r := NewRefresher(Config{Interval: 5 * time.Minute, TerminalInterval: time.Hour, BatchSize: 2, Concurrency: 1, Timeout: time.Second,
-		Now: testenv.NewClock(testenv.T0.Add(time.Hour)).Now}, store, storetest.AnswerAll(assuresign.StatusCreated, testenv.T0), m, testenv.DiscardLogger())
+		Now:  testenv.NewClock(testenv.T0.Add(time.Hour)).Now,
+		Push: PushConfig{Enabled: true, NotifiedStatuses: DefaultNotifiedStatuses, HealthWindow: 6 * time.Hour, ReconcileInterval: 6 * time.Hour}}, store, storetest.AnswerAll(assuresign.StatusCreated, testenv.T0), m, testenv.DiscardLogger())
 	r.round(t.Context(), false)
 
 	mfs, err := reg.Gather()
@@ -48,7 +49,12 @@ func TestSelfMetricsLintBesideTheDocuments(t *testing.T) {
 		"assuresign_up",
 		"assuresign_upstream_hold_until_timestamp_seconds",
 		"assuresign_watched_documents",
+		"assuresign_webhook_last_missed_change_timestamp_seconds",
+		"assuresign_webhook_last_notification_timestamp_seconds",
+		"assuresign_webhook_missed_changes_total",
 		"assuresign_webhook_notification_to_update_seconds",
+		"assuresign_webhook_notifications_without_change_total",
+		"assuresign_webhook_push_trusted",
 	}, names)
 
 	for _, fam := range collector.DocumentFamilies() {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,6 +46,9 @@ type Config struct {
 	// asks about one envelope's documents, none is added to fill it, and
 	// an envelope listed in a round is not asked about again by a check.
 	ByEnvelope bool
+
+	// Push is DocumentTRAK's part in the schedule; zero: the webhook is off.
+	Push PushConfig
 }
 
 // Refresher runs the background refresh: scheduled rounds every Interval, and
@@ -81,6 +85,8 @@ type Refresher struct {
 	// was listed, has ended the wait of restored documents for their
 	// envelope's listing.
 	parkedDropped bool
+
+	push push
 }
 
 // Upstream is what the refresher knows of AssureSign, for the landing page.
@@ -89,6 +95,7 @@ type Upstream struct {
 	LastSuccess time.Time // as assuresign_last_refresh_success_timestamp_seconds; zero: never
 	NextRound   time.Time // when the next scheduled round starts; zero during the first
 	HeldUntil   time.Time // a Retry-After hold on every request; zero when none
+	Push        *PushView // DocumentTRAK's health; nil without the webhook
 }
 
 // Upstream returns what the refresher knows of AssureSign now.
@@ -99,6 +106,7 @@ func (r *Refresher) Upstream() Upstream {
 	if now := r.now(); r.quiet(now) {
 		u.HeldUntil = time.Unix(0, r.quietUntil.Load())
 	}
+	u.Push = r.pushView()
 	return u
 }
 
@@ -140,6 +148,12 @@ func NewRefresher(cfg Config, store *collector.Store, api upstream.API, metrics 
 		sched: schedule{interval: cfg.Interval, maxInterval: max(cfg.MaxInterval, cfg.Interval), terminal: cfg.TerminalInterval},
 	}
 	r.env.limits = EnvelopeLimits{MaxDocuments: cfg.MaxDocuments, MaxEnvelopeDocuments: cfg.MaxEnvelopeDocuments}
+	if p := cfg.Push; p.Enabled {
+		p.ReconcileInterval = max(p.ReconcileInterval, r.sched.maxInterval)
+		r.push = push{cfg: p, started: r.now(), suspects: map[string]suspect{}}
+		r.sched.reconcile = p.ReconcileInterval
+		metrics.initPush(p.NotifiedStatuses, r.push.started)
+	}
 	return r
 }
 
@@ -170,7 +184,7 @@ func (r *Refresher) CheckIntervals() []CheckInterval {
 
 // countIntervals updates what CheckIntervals returns.
 func (r *Refresher) countIntervals() {
-	c := checkIntervals(r.store, r.sched, r.now())
+	c := checkIntervals(r.store, r.schedule(), r.now())
 	r.intervals.Store(&c)
 }
 
@@ -204,6 +218,7 @@ func (r *Refresher) Wake() {
 // of one watched envelope and a check of its documents; it is the DocumentTRAK
 // webhook's Trigger. It reports false when id is neither.
 func (r *Refresher) CheckNow(id string, received time.Time) bool {
+	r.notified(strings.ToUpper(id), received)
 	if r.store.MarkUrgent(id, received) {
 		r.Wake()
 		return true
@@ -213,6 +228,7 @@ func (r *Refresher) CheckNow(id string, received time.Time) bool {
 		return false
 	}
 	for _, d := range docs {
+		r.notified(d, received)
 		r.store.MarkUrgent(d, received)
 	}
 	r.Wake()
@@ -323,6 +339,7 @@ const maxExceptionLines = 10
 // checked at once; the documents a listing newly finds are checked when it
 // returns, in the round's tail.
 func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
+	r.judgePush(r.now())
 	var listed chan listedEnvelopes
 	var listing map[string]bool // the envelopes listed in this round
 	if !r.quiet(r.now()) {
@@ -569,9 +586,15 @@ func (r *Refresher) record(ctx context.Context, res assuresign.Result, now time.
 		}
 		r.logger.Log(ctx, level, "CheckStatus exception", "document_id", res.ID, "severity", ex.Severity.String(), "message", assuresign.Truncate(ex.Message, 200))
 	}
-	a := r.store.Apply(res, now, r.sched, asked)
+	a := r.store.Apply(res, now, r.schedule(), asked)
 	if a.Notified > 0 && r.metrics.notificationLatency != nil {
 		r.metrics.notificationLatency.Observe(a.Notified.Seconds())
+	}
+	if a.Unmoved && r.push.cfg.Enabled {
+		r.metrics.notificationsUnmoved.Inc()
+	}
+	if a.Changed && !a.First && !a.Announced {
+		r.foundChange(res.ID, res.Status, res.StatusDate, a.Since, now)
 	}
 	if a.Changed {
 		level := slog.LevelDebug // a first sighting: a start would log every document

@@ -78,7 +78,7 @@ func simulateRestart(b *testing.B, persisted, envelopes bool) (requests, documen
 		wl = inEnvelopes(b, sim, wl)
 	}
 	clock := testenv.NewClock(start)
-	store, refresher := newDayRefresher(b, sim, wl, 50, dayPollInterval, clock, false, false)
+	store, refresher := newDayRefresher(b, sim, wl, 50, dayPollInterval, clock, false, false, PushConfig{})
 	for at := time.Duration(0); at <= time.Hour; at += dayPollInterval {
 		clock.Set(start.Add(at))
 		refresher.round(b.Context(), false)
@@ -90,7 +90,7 @@ func simulateRestart(b *testing.B, persisted, envelopes bool) (requests, documen
 	}
 
 	clock.Set(start.Add(time.Hour + time.Minute))
-	_, next := newDayRefresher(b, sim, wl, 50, dayPollInterval, clock, false, false)
+	_, next := newDayRefresher(b, sim, wl, 50, dayPollInterval, clock, false, false, PushConfig{})
 	if persisted {
 		var loaded collector.State
 		if err := persistence.Load(path, &loaded, collector.StateFileLimit(10_000)); err != nil {

@@ -18,13 +18,21 @@ const idleDay = 24 * time.Hour
 // a document waits for its next check. An open
 // document that moved within the last day is asked every interval; for each
 // full day it has sat still since then the interval doubles, up to
-// maxInterval. A closed one is asked every terminal interval.
-type schedule struct{ interval, maxInterval, terminal time.Duration }
+// maxInterval. A closed one is asked every terminal interval. While push is
+// trusted, an open document is asked every reconcile interval instead.
+type schedule struct {
+	interval, maxInterval, terminal time.Duration
+	reconcile                       time.Duration // 0 without the webhook
+	trusted                         bool
+}
 
 // Next returns how long a document waits after a check at now.
 func (s schedule) Next(status assuresign.Status, lastChange, now time.Time) time.Duration {
 	if status.Terminal() {
 		return s.terminal
+	}
+	if s.trusted {
+		return s.reconcile
 	}
 	next := s.interval
 	if lastChange.IsZero() {
@@ -42,7 +50,11 @@ func (s schedule) bands() []time.Duration {
 	for d := s.interval; d < s.maxInterval; d *= 2 {
 		out = append(out, d)
 	}
-	return append(out, s.maxInterval)
+	out = append(out, s.maxInterval)
+	if s.reconcile > s.maxInterval {
+		out = append(out, s.reconcile)
+	}
+	return out
 }
 
 // CheckInterval is how many documents are checked at one interval ("5m",

@@ -270,6 +270,9 @@ input[type=search]{min-width:22em;padding:.3em}
 <span>Data: {{if .LastSuccess.IsZero}}no successful round yet{{else}}last complete round {{ago $.Now .LastSuccess}}{{end}}</span>
 <span>Next round: {{if .NextRound.IsZero}}after the first{{else if .NextRound.After $.Now}}{{in $.Now .NextRound}}{{else}}now{{end}}</span>
 {{if not .HeldUntil.IsZero}}<span class="badge hold">AssureSign asked to wait (Retry-After): no requests until {{when .HeldUntil}}, {{in $.Now .HeldUntil}}</span>{{end}}
+{{with .Push}}<span id="push">DocumentTRAK: {{if .Trusted}}<span class="badge up">trusted</span> open documents reconciled every {{age .ReconcileInterval}}{{else}}<span class="badge hold">not trusted</span> every document on the normal schedule{{end}};
+last notification {{if .LastNotification.IsZero}}none yet{{else}}{{ago $.Now .LastNotification}}{{end}}</span>
+{{if .Missed}}<span class="badge down" id="push-missed">{{.Missed}} missed {{if eq .Missed 1}}change{{else}}changes{{end}}: the last, {{.LastMissedID}} to {{.LastMissedStatus}}, found {{ago $.Now .LastMissed}} by a check, not announced</span>{{end}}{{end}}
 {{end}}<span>{{if .Ready}}First round finished.{{else}}<b>First round in progress: checked {{.O.Checked}} of {{.O.Total}}.</b>{{end}}</span>
 </section>
 

@@ -378,3 +378,25 @@ func TestLandingPageShowsCheckIntervals(t *testing.T) {
 	assert.NotContains(t, get(t, newHandler(t, s, prometheus.NewRegistry(), testenv.DiscardLogger()), "/").Body.String(), "How often documents are asked",
 		"no section without a refresher to ask")
 }
+
+func TestLandingPageShowsDocumentTRAKTrust(t *testing.T) {
+	fx := newFixture(t, fixtureOptions{})
+	page := func(p *refresh.PushView) string {
+		h, err := New(Options{MetricsPath: "/metrics", Store: fx.store, Gatherer: fx.reg, Now: fx.clock.Now,
+			Exporter: exporterFuncs{upstream: func() refresh.Upstream { return refresh.Upstream{Up: true, Push: p} }}})
+		require.NoError(t, err)
+		return get(t, h, "/").Body.String()
+	}
+	assert.NotContains(t, page(nil), `id="push"`, "nothing without the webhook")
+
+	html := page(&refresh.PushView{Trusted: true, ReconcileInterval: 6 * time.Hour, LastNotification: testenv.T0.Add(-3 * time.Minute)})
+	assert.Contains(t, html, `<span class="badge up">trusted</span> open documents reconciled every 6 hours`)
+	assert.Contains(t, html, "last notification 3 minutes ago")
+	assert.NotContains(t, html, `id="push-missed"`)
+
+	html = page(&refresh.PushView{ReconcileInterval: 6 * time.Hour, Missed: 2, LastMissed: testenv.T0.Add(-10 * time.Minute),
+		LastMissedID: testenv.DocB, LastMissedStatus: "Declined"})
+	assert.Contains(t, html, `<span class="badge hold">not trusted</span> every document on the normal schedule`)
+	assert.Contains(t, html, "last notification none yet")
+	assert.Contains(t, html, `2 missed changes: the last, `+testenv.DocB+` to Declined, found 10 minutes ago by a check, not announced`)
+}

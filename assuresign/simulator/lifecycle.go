@@ -66,7 +66,9 @@ func (s *Simulator) Advance(rng *rand.Rand, now time.Time) {
 		}
 		p := s.planFor(k, d, rng)
 		set := func(st assuresign.Status, step int) {
+			before := *d
 			d.Status, d.Step, d.StatusDate, d.Exceptions = st, step, now, nil
+			s.changed(before, *d)
 		}
 		switch d.Status {
 		case assuresign.StatusCreated:

@@ -80,6 +80,10 @@ type Stats struct {
 	// envelope status requests (also in Requests).
 	RESTAuthentications int `json:"rest_authentications"`
 	RESTStatuses        int `json:"rest_statuses"`
+	// Notifications counts DocumentTRAK notifications sent (see SetNotifier),
+	// NotificationsDropped the changes SetNotifications kept unannounced.
+	Notifications        int `json:"notifications"`
+	NotificationsDropped int `json:"notifications_dropped"`
 }
 
 // Simulator is an http.Handler serving CheckStatus (at CheckStatusPath) for
@@ -97,6 +101,9 @@ type Simulator struct {
 	faultLeft int // requests the fault still affects; 0 = until cleared
 	stats     Stats
 	rest      restState
+	notify    *notifier // nil: no DocumentTRAK
+	// deliveries are the notifications under way.
+	deliveries sync.WaitGroup
 }
 
 // New returns a simulator for the account whose ContextIdentifier is
@@ -128,6 +135,9 @@ func (s *Simulator) Put(d Document) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d = d.clone()
+	if cur, ok := s.docs[key(d.ID)]; ok {
+		s.changed(*cur, d)
+	}
 	s.docs[key(d.ID)] = &d
 	delete(s.plans, key(d.ID))
 }
@@ -154,6 +164,7 @@ func (s *Simulator) Update(id string, f func(*Document)) bool {
 		}
 		k = nk
 	}
+	s.changed(*cur, d)
 	s.docs[k] = &d
 	return true
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/rest"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/check"
+	"github.com/assuresign-exporter/assuresign_exporter/refresh"
 	"github.com/assuresign-exporter/assuresign_exporter/server"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
 )
@@ -69,6 +70,11 @@ type Options struct {
 	WebhookListen    string
 	WebhookWebConfig string
 	ShardURLTemplate string
+
+	// DocumentTRAK's trust: see refresh.PushConfig.
+	NotifiedStatuses  string
+	HealthWindow      time.Duration
+	ReconcileInterval time.Duration
 
 	TotalShards int
 	Shard       string
@@ -121,6 +127,10 @@ func AddFlags(app *kingpin.Application) *Options {
 	app.Flag("webhook.listen-address", "Serve the webhook on its own address instead of the main one (to keep it outside the main listener's basic auth).").StringVar(&o.WebhookListen)
 	app.Flag("webhook.web.config.file", "exporter-toolkit web config (TLS) for --webhook.listen-address.").StringVar(&o.WebhookWebConfig)
 	app.Flag("webhook.shard-url-template", "Where to forward a notification for a document another shard owns; {shard} is replaced by the owner's number. Needed with the webhook when --total-shards is above 1.").StringVar(&o.ShardURLTemplate)
+
+	app.Flag("webhook.notified-statuses", "Comma-separated statuses whose DocumentTRAK event the account has configured: a check that finds a change into one that no notification announced counts a missed change (empty: none is judged).").Default(statusList(refresh.DefaultNotifiedStatuses)).StringVar(&o.NotifiedStatuses)
+	app.Flag("webhook.health-window", "DocumentTRAK is trusted while a notification arrived within this window and no missed change was found within it.").Default("6h").DurationVar(&o.HealthWindow)
+	app.Flag("webhook.reconcile-interval", "Time between checks of an open document while DocumentTRAK is trusted (at least --refresh.max-interval); otherwise the normal schedule applies.").Default("6h").DurationVar(&o.ReconcileInterval)
 
 	app.Flag("total-shards", "Number of shards the watch list is split into; every shard reads the whole file.").Default("1").IntVar(&o.TotalShards)
 	app.Flag("shard", "This process's shard, from 0: a number, or a name ending in -N (a StatefulSet pod's name) whose N is taken.").Default("0").StringVar(&o.Shard)
@@ -227,6 +237,9 @@ func (o *Options) Validate() error {
 			return err
 		}
 	}
+	if err := o.validatePush(); err != nil {
+		return err
+	}
 	if err := watchlist.CheckPatterns(o.WatchFiles); err != nil {
 		return err
 	}
@@ -276,4 +289,52 @@ func (o *Options) ClientConfig(secrets *assuresign.Secrets, logger *slog.Logger)
 		Endpoint: o.Endpoint, EnvelopesEndpoint: o.EnvelopesEndpoint, MaxBodyBytes: o.MaxResponseBytes,
 		MaxRetries: retries, Logger: logger, Secrets: secrets,
 	}
+}
+
+// Push is the refresher's view of DocumentTRAK from the flags; the webhook is
+// on when webhook is.
+func (o *Options) Push(webhook bool) refresh.PushConfig {
+	statuses, _ := o.notifiedStatuses() // Validate has rejected a bad list
+	return refresh.PushConfig{Enabled: webhook, NotifiedStatuses: statuses, HealthWindow: o.HealthWindow, ReconcileInterval: o.ReconcileInterval}
+}
+
+// validatePush checks the flags of DocumentTRAK's trust, which only the
+// webhook reads.
+func (o *Options) validatePush() error {
+	if o.WebhookTokenFile == "" && !o.Demo {
+		return nil
+	}
+	switch {
+	case o.HealthWindow <= 0:
+		return fmt.Errorf("--webhook.health-window must be positive, not %s", o.HealthWindow)
+	case o.ReconcileInterval < o.MaxInterval:
+		return fmt.Errorf("--webhook.reconcile-interval (%s) must not be shorter than --refresh.max-interval (%s)", o.ReconcileInterval, o.MaxInterval)
+	}
+	_, err := o.notifiedStatuses()
+	return err
+}
+
+// notifiedStatuses reads --webhook.notified-statuses.
+func (o *Options) notifiedStatuses() ([]assuresign.Status, error) {
+	var out []assuresign.Status
+	for name := range strings.SplitSeq(o.NotifiedStatuses, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		s := assuresign.ParseStatus(name)
+		if s == assuresign.StatusUnknown {
+			return nil, fmt.Errorf("--webhook.notified-statuses: %q is not a status (%s)", assuresign.Truncate(name, 64), statusList(assuresign.Statuses[:len(assuresign.Statuses)-1]))
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// statusList joins statuses with commas.
+func statusList(statuses []assuresign.Status) string {
+	names := make([]string, len(statuses))
+	for i, s := range statuses {
+		names[i] = s.String()
+	}
+	return strings.Join(names, ",")
 }

@@ -17,6 +17,7 @@ func goodFlags() Options {
 		RefreshInterval: 5 * time.Minute, MaxInterval: time.Hour, TerminalInterval: 24 * time.Hour,
 		RequestTimeout: 30 * time.Second, WatchPoll: 10 * time.Second,
 		Shard: "0", TotalShards: 1, StuckAfter: 7 * 24 * time.Hour,
+		NotifiedStatuses: "Completed,Expired,Declined,Cancelled,SignerAuthenticationFailed", HealthWindow: 6 * time.Hour, ReconcileInterval: 6 * time.Hour,
 	}
 }
 
@@ -36,6 +37,13 @@ func TestValidateFlags(t *testing.T) {
 		{"webhook TLS config with its own listener", func(f *Options) {
 			f.WebhookTokenFile, f.WebhookWebConfig, f.WebhookListen = "token", "webhook-web.yml", ":9866"
 		}, ""},
+		{"unknown notified status", func(f *Options) { f.WebhookTokenFile, f.NotifiedStatuses = "token", "Completed, Signed" },
+			`--webhook.notified-statuses: "Signed" is not a status (Created,SigningStepInProgress,Completed,Expired,Declined,Cancelled,Staled,SignerAuthenticationFailed)`},
+		{"no notified status", func(f *Options) { f.WebhookTokenFile, f.NotifiedStatuses = "token", "" }, ""},
+		{"unknown notified status without the webhook is not read", func(f *Options) { f.NotifiedStatuses = "Signed" }, ""},
+		{"health window 0", func(f *Options) { f.WebhookTokenFile, f.HealthWindow = "token", 0 }, "--webhook.health-window must be positive, not 0s"},
+		{"reconcile interval under the max interval", func(f *Options) { f.WebhookTokenFile, f.ReconcileInterval = "token", 30*time.Minute },
+			"--webhook.reconcile-interval (30m0s) must not be shorter than --refresh.max-interval (1h0m0s)"},
 		{"stuck-after 0", func(f *Options) { f.StuckAfter = 0 }, "--web.landing-page.stuck-after must be positive, not 0s"},
 		{"demo with shards", func(f *Options) { f.WatchFiles, f.Demo, f.TotalShards = nil, true, 2 }, "--demo runs one process: it takes no --total-shards"},
 		{"no watch file with --demo", func(f *Options) { f.WatchFiles, f.Demo = nil, true }, ""},

@@ -14,6 +14,7 @@
 //	DELETE /admin/fault              clear the fault
 //	POST   /admin/latency?ms=50      wait before every answer
 //	POST   /admin/options            {"bom":true,"prefix":"soap","lower_case_ids":true,"no_offset":true,"nil_results":true,"chunked":true}
+//	POST   /admin/notifications      {"stop":false,"every":3,"drop_statuses":["Declined"]}: which DocumentTRAK notifications --notify-url gets
 //	POST   /admin/rest/expire-tokens every REST token issued so far is refused
 //	POST   /admin/rest/refuse?n=2    the next n REST envelope status requests answer 401
 //	GET    /admin/stats              {"requests":3,"documents_per_request":[50,50],"documents":100,"per_document":{"<ID>":2,...},"listings":0,"rest_authentications":0,"rest_statuses":0}
@@ -76,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	contextUsername := fs.String("context-username", sampleAPIUser.ContextUsername, "the REST API user's context username")
 	lifecycle := fs.Duration("lifecycle", 0, "advance the documents' life cycle every this often (0 = never)")
 	seed := fs.Int64("seed", 1, "seed for --demo and --lifecycle")
+	notifyURL := fs.String("notify-url", "", "send a DocumentTRAK notification to this URL on every change of a document's status or step")
+	notifyTokenFile := fs.String("notify-token-file", "", "file holding the bearer token of --notify-url's notifications")
 	var o simulator.Options
 	fs.BoolVar(&o.BOM, "bom", false, "start XML answers with a byte-order mark")
 	fs.StringVar(&o.Prefix, "prefix", "", `SOAP envelope prefix (default "s"; "-" for none)`)
@@ -117,6 +120,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	sim := simulator.New(contextID)
 	sim.SetAPIUser(user)
+	if *notifyURL != "" {
+		b, err := os.ReadFile(*notifyTokenFile)
+		if err != nil {
+			return fmt.Errorf("--notify-url needs --notify-token-file: %w", err)
+		}
+		sim.SetNotifier(*notifyURL, strings.TrimSpace(string(b)))
+		defer sim.WaitNotifications()
+	}
 	sim.SetOptions(o)
 	if *documentsFile != "" {
 		b, err := os.ReadFile(*documentsFile)
@@ -242,6 +253,21 @@ func newHandler(sim *simulator.Simulator) http.Handler {
 	})
 	admin.HandleFunc("DELETE /admin/fault", func(w http.ResponseWriter, r *http.Request) {
 		sim.ClearFault()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	admin.HandleFunc("POST /admin/notifications", func(w http.ResponseWriter, r *http.Request) {
+		var n simulator.Notifications
+		if err := decodeStrict(http.MaxBytesReader(w, r.Body, 64<<10), &n); err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		for _, st := range n.DropStatuses {
+			if assuresign.ParseStatus(st) == assuresign.StatusUnknown {
+				writeError(w, http.StatusBadRequest, fmt.Errorf("drop_statuses: %q is not a status", st))
+				return
+			}
+		}
+		sim.SetNotifications(n)
 		w.WriteHeader(http.StatusNoContent)
 	})
 	admin.HandleFunc("POST /admin/latency", func(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,95 @@
+package simulator
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Notifications say which of the simulated account's DocumentTRAK
+// notifications are delivered; the zero value delivers all. Dropping them is
+// how the demo and the tests show a broken push.
+type Notifications struct {
+	Stop bool `json:"stop"` // deliver none
+	// Every delivers the first of every Every changes and drops the rest
+	// (0 or 1: all).
+	Every int `json:"every"`
+	// DropStatuses are statuses whose changes are never announced, as an
+	// event not configured in the account.
+	DropStatuses []string `json:"drop_statuses"`
+}
+
+// notifier is the account's DocumentTRAK configuration.
+type notifier struct {
+	url, token string
+	rules      Notifications
+	changes    int // announced or not, for Every
+}
+
+// notifyTimeout bounds one delivery.
+const notifyTimeout = 5 * time.Second
+
+// SetNotifier makes every change of a document's status or step (by Update,
+// Put or the life cycle) a DocumentTRAK notification: a POST of
+// {"documentId":"<ID>"} to url with the bearer token, as docs/documenttrak.md
+// configures it. An empty url turns notifications off.
+func (s *Simulator) SetNotifier(url, token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if url == "" {
+		s.notify = nil
+		return
+	}
+	s.notify = &notifier{url: url, token: token}
+}
+
+// SetNotifications sets which notifications are delivered from now on.
+func (s *Simulator) SetNotifications(n Notifications) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.notify != nil {
+		n.DropStatuses = slices.Clone(n.DropStatuses)
+		s.notify.rules, s.notify.changes = n, 0
+	}
+}
+
+// WaitNotifications waits for the deliveries under way.
+func (s *Simulator) WaitNotifications() { s.deliveries.Wait() }
+
+// changed announces a document's change, if it is one and the rules let it
+// through. The caller holds s.mu.
+func (s *Simulator) changed(before, after Document) {
+	n := s.notify
+	if n == nil || (before.Status == after.Status && before.Step == after.Step) {
+		return
+	}
+	n.changes++
+	r := n.rules
+	if r.Stop || (r.Every > 1 && (n.changes-1)%r.Every != 0) ||
+		slices.ContainsFunc(r.DropStatuses, func(st string) bool { return strings.EqualFold(st, after.Status.String()) }) {
+		s.stats.NotificationsDropped++
+		return
+	}
+	s.stats.Notifications++
+	url, token, body := n.url, n.token, []byte(`{"documentId":"`+after.ID+`"}`)
+	s.deliveries.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			return
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := http.DefaultClient.Do(req) //nolint:gosec // G704: the URL the simulator was given
+		if err != nil {
+			return // as DocumentTRAK's given-up delivery: the exporter's reconciliation covers it
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	})
+}
