@@ -1,5 +1,7 @@
-// Package assuresign speaks AssureSign's DocumentNOW CheckStatus SOAP wire:
-// a batched client, the response parser and the DocumentTRAK notification parser.
+// Package assuresign speaks AssureSign's DocumentNOW SOAP wire (CheckStatus
+// and ListEnvelopeDocuments): a batched client, the response parsers and the
+// DocumentTRAK notification parser, and the wire rules the REST client
+// (package assuresign/rest) shares.
 package assuresign
 
 import (

@@ -1,5 +1,5 @@
-// Command assuresign-simulator serves the AssureSign CheckStatus simulator
-// over HTTP for end-to-end tests, with an admin API on the same listener.
+// Command assuresign-simulator serves the AssureSign simulator (package
+// simulator) over HTTP for end-to-end tests, with an admin API on the same listener.
 //
 // CheckStatus is served at /Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text
 // and ListEnvelopeDocuments at .../DocumentNOW.svc/Envelopes/text; the REST
@@ -17,7 +17,7 @@
 //	POST   /admin/notifications      {"stop":false,"every":3,"drop_statuses":["Declined"]}: which DocumentTRAK notifications --notify-url gets
 //	POST   /admin/rest/expire-tokens every REST token issued so far is refused
 //	POST   /admin/rest/refuse?n=2    the next n REST envelope status requests answer 401
-//	GET    /admin/stats              {"requests":3,"documents_per_request":[50,50],"documents":100,"per_document":{"<ID>":2,...},"listings":0,"rest_authentications":0,"rest_statuses":0}
+//	GET    /admin/stats              {"requests":3,"documents_per_request":[50,50],"documents":100,"per_document":{"<ID>":2,...},"listings":0,"rest_authentications":0,"rest_statuses":0,"notifications":0,"notifications_dropped":0}
 //	DELETE /admin/stats              zero the stats
 //
 // Once listening it prints "listening on http://ADDR" on stdout.
