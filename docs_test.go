@@ -281,10 +281,10 @@ func TestDocLinks(t *testing.T) {
 	}
 }
 
-// TestDevelopmentLayout: docs/development.md's layout table names every
+// TestLayoutDocumented: docs/development.md's layout table names every
 // top-level directory and every package two levels down (assuresign/rest,
 // internal/options), each once, so a package added or moved shows there.
-func TestDevelopmentLayout(t *testing.T) {
+func TestLayoutDocumented(t *testing.T) {
 	linked := map[string]int{}
 	for _, l := range section(t, readDoc(t, "docs/development.md"), "Layout") {
 		for _, m := range linkRe.FindAllStringSubmatch(l.text, -1) {
