@@ -326,3 +326,20 @@ func hasPackage(t *testing.T, dir string) bool {
 	require.NoError(t, err)
 	return slices.ContainsFunc(files, func(f string) bool { return !strings.HasSuffix(f, "_test.go") })
 }
+
+// TestREADMEMapsEveryPage: the README's Documentation table links every page
+// of docs/, once.
+func TestREADMEMapsEveryPage(t *testing.T) {
+	mapped := map[string]int{}
+	rows, _ := tableRows(section(t, readDoc(t, "README.md"), "Documentation"))
+	for _, row := range rows {
+		for _, m := range linkRe.FindAllStringSubmatch(row[0], -1) {
+			mapped[m[1]]++
+		}
+	}
+	pages, err := filepath.Glob("docs/*.md")
+	require.NoError(t, err)
+	for _, page := range pages {
+		assert.Equal(t, 1, mapped[page], "the README's map links %s %d times", page, mapped[page])
+	}
+}
