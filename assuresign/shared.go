@@ -13,6 +13,10 @@ import (
 // optional); 0 when there is none.
 func StepNumber(statusDetails string) int { return stepNumber(statusDetails) }
 
+// CheckEndpoint accepts an http(s) URL without credentials; name starts its
+// errors, which never quote a password.
+func CheckEndpoint(name, endpoint string) error { return checkEndpoint(name, endpoint) }
+
 // RetryAfter reads a Retry-After header (seconds or an HTTP date), capped at a
 // day; 0 when absent or unreadable.
 func RetryAfter(v string) time.Duration { return retryAfter(v) }

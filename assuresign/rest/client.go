@@ -14,7 +14,6 @@ import (
 	"math"
 	"mime"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -119,7 +118,7 @@ func New(cfg Config) (*Client, error) {
 		c.auth = DefaultAuthURL
 	}
 	for name, u := range map[string]string{"REST base URL": c.base, "REST authentication URL": c.auth} {
-		if err := checkURL(name, u); err != nil {
+		if err := assuresign.CheckEndpoint("rest: the "+name, u); err != nil {
 			return nil, err
 		}
 	}
@@ -148,20 +147,6 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.tok.red = assuresign.NewRedactor(c.known, c.key, c.ctxID)
 	return c, nil
-}
-
-func checkURL(name, v string) error {
-	u, err := url.Parse(v)
-	if err != nil {
-		return errors.New("rest: the " + name + " is not a valid URL") // the parse error quotes it
-	}
-	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("rest: the %s %q is not an http(s) URL", name, u.Redacted())
-	}
-	if u.User != nil {
-		return errors.New("rest: the " + name + " must not carry credentials")
-	}
-	return nil
 }
 
 // BaseURL returns the URL the API's paths are appended to.
