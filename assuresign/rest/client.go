@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"mime"
 	"net/http"
@@ -374,23 +373,11 @@ func (c *Client) do(ctx context.Context, req *http.Request) ([]byte, error) {
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		// Error answers are not documented: only the status is read.
-		e := &assuresign.Error{Kind: assuresign.KindHTTPStatus, StatusCode: res.StatusCode}
-		if res.StatusCode == http.StatusTooManyRequests || res.StatusCode == http.StatusServiceUnavailable {
-			e.RetryAfter = assuresign.RetryAfter(res.Header.Get("Retry-After"))
-		}
-		return nil, e
+		return nil, assuresign.StatusError(res)
 	}
-	tooLarge := res.ContentLength > c.maxBody
-	var data []byte
-	if !tooLarge {
-		data, err = io.ReadAll(io.LimitReader(res.Body, c.maxBody+1))
-		if err != nil {
-			return nil, assuresign.TransportError(ctx, err)
-		}
-		tooLarge = int64(len(data)) > c.maxBody
-	}
-	if tooLarge {
-		return nil, &assuresign.Error{Kind: assuresign.KindTooLarge, StatusCode: res.StatusCode, Detail: fmt.Sprintf("body over %d bytes", c.maxBody)}
+	data, err := assuresign.ReadBody(ctx, res, c.maxBody)
+	if err != nil {
+		return nil, err
 	}
 	if ct, _, err := mime.ParseMediaType(res.Header.Get("Content-Type")); err != nil || (ct != "application/json" && !strings.HasSuffix(ct, "+json")) {
 		return nil, &assuresign.Error{Kind: assuresign.KindContentType, StatusCode: res.StatusCode, Detail: fmt.Sprintf("got %q, want application/json", ct)}
