@@ -19,7 +19,7 @@ const fragmentLen = 8
 type Secrets struct {
 	mu      sync.RWMutex
 	sources map[string]source
-	large   map[string]windowSet // the sources of sortedWindows windows or more
+	large   map[string]windowSet // the sources of largeWindows windows or more
 	index   secretIndex
 }
 
@@ -30,12 +30,13 @@ type source struct {
 	others  []string
 }
 
-// sortedWindows is the size from which a source's windows are searched in its
-// own sorted slice, at 4 bytes a window, rather than counted in the index's
-// map at about 20: the watch list's, at 100,000 documents 2.5 million
-// windows. Small sources, many and often replaced (each envelope's listed
-// tokens), stay in the map, which is searched once whatever their number.
-const sortedWindows = 1024
+// largeWindows is the size from which a source is large: its windows are
+// searched in its own sorted slice, at 4 bytes a window, rather than counted
+// in the index's map at about 20 (the watch list's: at 100,000 documents, 2.5
+// million windows). Small sources, many and often replaced (each envelope's
+// listed tokens), stay in the map, which is searched once whatever their
+// number.
+const largeWindows = 1024
 
 // NewSecrets returns an empty set.
 func NewSecrets() *Secrets {
@@ -67,7 +68,7 @@ func (s *Secrets) Set(name string, values []string) {
 // count puts src, the secrets of name, in the index (n 1) or out (n -1).
 func (s *Secrets) count(name string, src source, n int32) {
 	switch {
-	case len(src.windows) < sortedWindows:
+	case len(src.windows) < largeWindows:
 		for _, w := range src.windows {
 			s.index.countHex(w, n)
 		}
