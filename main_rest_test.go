@@ -179,10 +179,10 @@ func TestCheckREST(t *testing.T) {
 	assert.Equal(t, 2, rep.EnvelopesListed)
 	secrets.AssertNone(t, "the --check JSON", out)
 
-	// A wrong key: the credentials' problem, and what to look at.
+	// A wrong key: the set-up's problem (exit 2, as a wrong ContextIdentifier under SOAP), and what to look at.
 	a.sim.SetAPIUser(simulator.APIUser{Username: a.user.Username, Key: "another-key", ContextUsername: a.user.ContextUsername})
 	out, log, code = runCheckBinary(t, env, append(args, "--check.output=json")...)
-	assert.Equal(t, check.Incomplete, code, "%s", out)
+	assert.Equal(t, check.Unreachable, code, "%s", out)
 	secrets.AssertNone(t, "the refused --check's log", log)
 	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
 	assert.Contains(t, rep.LikelyCause, "ASSURESIGN_API_USERNAME")

@@ -1,6 +1,8 @@
 package assuresign
 
 import (
+	"maps"
+	"math/bits"
 	"slices"
 	"strings"
 	"sync"
@@ -16,30 +18,70 @@ const fragmentLen = 8
 // documents outside its request. It is safe for concurrent use.
 type Secrets struct {
 	mu      sync.RWMutex
-	sources map[string][]string
+	sources map[string]source
+	large   map[string]windowSet // the sources of largeWindows windows or more
 	index   secretIndex
 }
 
-// NewSecrets returns an empty set.
-func NewSecrets() *Secrets {
-	return &Secrets{sources: map[string][]string{}, index: newSecretIndex()}
+// source is one source's secrets as kept: the distinct windows of its GUIDs
+// (see secretIndex), sorted, and its other secrets.
+type source struct {
+	windows []uint32
+	others  []string
 }
 
-// Set replaces the secrets of source (say "watch list"); none removes it.
-func (s *Secrets) Set(source string, values []string) {
+// largeWindows is the size from which a source is large: its windows are
+// searched in its own sorted slice, at 4 bytes a window, rather than counted
+// in the index's map at about 20 (the watch list's: at 100,000 documents, 2.5
+// million windows). Small sources, many and often replaced (each envelope's
+// listed tokens), stay in the map, which is searched once whatever their
+// number.
+const largeWindows = 1024
+
+// NewSecrets returns an empty set.
+func NewSecrets() *Secrets {
+	return &Secrets{sources: map[string]source{}, large: map[string]windowSet{}, index: newSecretIndex()}
+}
+
+// Set replaces the secrets of name (say "watch list"); none removes it.
+func (s *Secrets) Set(name string, values []string) {
+	src := source{windows: make([]uint32, 0, (32-fragmentLen+1)*len(values))} // as many as GUIDs have
+	for _, v := range values {
+		if h, ok := hexDigits(v); ok && len(h) >= fragmentLen {
+			src.windows = appendWindows(src.windows, h)
+		} else if v != "" {
+			src.others = append(src.others, v)
+		}
+	}
+	slices.Sort(src.windows)
+	src.windows = slices.Clone(slices.Compact(src.windows)) // Clone trims the capacity
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, v := range s.sources[source] {
-		s.index.add(v, -1)
+	s.count(name, s.sources[name], -1)
+	delete(s.sources, name)
+	if len(src.windows)+len(src.others) > 0 {
+		s.sources[name] = src
+		s.count(name, src, 1)
 	}
-	delete(s.sources, source)
-	if len(values) == 0 {
-		return
+}
+
+// count puts src, the secrets of name, in the index (n 1) or out (n -1).
+func (s *Secrets) count(name string, src source, n int32) {
+	switch {
+	case len(src.windows) < largeWindows:
+		for _, w := range src.windows {
+			s.index.countHex(w, n)
+		}
+	case n > 0:
+		s.large[name] = newWindowSet(src.windows)
+		s.index.sorted = slices.Collect(maps.Values(s.large))
+	default:
+		delete(s.large, name)
+		s.index.sorted = slices.Collect(maps.Values(s.large))
 	}
-	for _, v := range values {
-		s.index.add(v, 1)
+	for _, v := range src.others {
+		s.index.add(v, n)
 	}
-	s.sources[source] = slices.Clone(values)
 }
 
 // Redact returns text with every secret, and every piece of one of
@@ -55,12 +97,13 @@ func (s *Secrets) spans(text, folded string, out [][2]int) [][2]int {
 // secretIndex finds secrets and their pieces. A secret of hex digits and
 // hyphens (a GUID) is found by its hex digits, in any case, with hyphens
 // anywhere between them: each window of fragmentLen digits is a uint32, so
-// a GUID costs 25 small entries. Any other secret is found by its
-// fragmentLen-byte pieces, ASCII case folded (which keeps byte offsets in the
-// text and its folded copy identical), or whole when shorter. Counts let
-// sources share a secret.
+// a GUID costs 25 small entries, counted in hex or, for a large source, in
+// its sorted slice. Any other secret is found by its fragmentLen-byte pieces,
+// ASCII case folded (which keeps byte offsets in the text and its folded copy
+// identical), or whole when shorter. Counts let sources share a secret.
 type secretIndex struct {
 	hex    map[uint32]int32
+	sorted []windowSet
 	pieces map[string]int32
 	short  map[string]int32
 }
@@ -77,11 +120,8 @@ func (x *secretIndex) add(secret string, n int32) {
 		}
 	}
 	if h, ok := hexDigits(secret); ok && len(h) >= fragmentLen {
-		for i := 0; i+fragmentLen <= len(h); i++ {
-			w := packHex(h[i : i+fragmentLen])
-			if x.hex[w] += n; x.hex[w] <= 0 {
-				delete(x.hex, w)
-			}
+		for _, w := range appendWindows(nil, h) {
+			x.countHex(w, n)
 		}
 		return
 	}
@@ -97,9 +137,54 @@ func (x *secretIndex) add(secret string, n int32) {
 	}
 }
 
+func (x *secretIndex) countHex(w uint32, n int32) {
+	if x.hex[w] += n; x.hex[w] <= 0 {
+		delete(x.hex, w)
+	}
+}
+
+func (x *secretIndex) hasHex(w uint32) bool {
+	if _, found := x.hex[w]; found {
+		return true
+	}
+	for _, ws := range x.sorted {
+		if ws.has(w) {
+			return true
+		}
+	}
+	return false
+}
+
+// windowSet is a large source's distinct windows, sorted, and where each run
+// of equal top bits starts in them: a search is one look-up and a binary
+// search of some 30 windows, not of millions.
+type windowSet struct {
+	windows []uint32
+	starts  []uint32 // of the windows w>>shift == b: windows[starts[b]:starts[b+1]]
+	shift   uint
+}
+
+func newWindowSet(windows []uint32) windowSet {
+	topBits := bits.Len(uint(len(windows) / 32))
+	s := windowSet{windows: windows, starts: make([]uint32, 1<<topBits+1), shift: uint(32 - topBits)}
+	for _, w := range windows {
+		s.starts[w>>s.shift+1]++
+	}
+	for b := 1; b < len(s.starts); b++ {
+		s.starts[b] += s.starts[b-1]
+	}
+	return s
+}
+
+func (s windowSet) has(w uint32) bool {
+	b := w >> s.shift
+	_, found := slices.BinarySearch(s.windows[s.starts[b]:s.starts[b+1]], w)
+	return found
+}
+
 // spans appends to out the byte spans of text that hold a secret or a piece of one.
 func (x *secretIndex) spans(text, folded string, out [][2]int) [][2]int {
-	if len(x.hex) > 0 {
+	if len(x.hex)+len(x.sorted) > 0 {
 		var w uint32
 		var at [fragmentLen]int // where the last fragmentLen digits are, as a ring
 		run := 0
@@ -114,10 +199,7 @@ func (x *secretIndex) spans(text, folded string, out [][2]int) [][2]int {
 			w = w<<4 | uint32(d)
 			at[run%fragmentLen] = i
 			run++
-			if run < fragmentLen {
-				continue
-			}
-			if _, found := x.hex[w]; found {
+			if run >= fragmentLen && x.hasHex(w) {
 				out = append(out, [2]int{at[run%fragmentLen], i + 1})
 			}
 		}
@@ -205,12 +287,14 @@ func hexValue(c byte) (byte, bool) {
 	return 0, false
 }
 
-// packHex packs fragmentLen hex digits into a uint32.
-func packHex(h string) uint32 {
+// appendWindows appends each window of fragmentLen of the hex digits h, as a uint32.
+func appendWindows(ws []uint32, h string) []uint32 {
 	var w uint32
 	for i := 0; i < len(h); i++ {
 		d, _ := hexValue(h[i])
-		w = w<<4 | uint32(d)
+		if w = w<<4 | uint32(d); i >= fragmentLen-1 {
+			ws = append(ws, w)
+		}
 	}
-	return w
+	return ws
 }

@@ -97,6 +97,7 @@ func TestRewriteAlerts(t *testing.T) {
 		"for: 5m -> for: 5s",            // AssureSignWatchListReloadFailed
 		"for: 5m -> for: 5s",            // AssureSignShardsMissing
 		"for: 15m -> for: 5s",           // AssureSignShardingMismatch
+		"for: 15m -> for: 5s",           // AssureSignDocumentTRAKSilent
 	}, changed, "the shipped alerts.yml changed shape: check that the e2e test still tests what it should")
 	assert.Contains(t, out, "        for: 15m\n", "AssureSignDocumentStuck keeps its for:")
 	assert.Contains(t, out, "        for: 30m\n", "AssureSignDocumentExceptions keeps its for:")

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign/rest"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/fanout"
 	"github.com/assuresign-exporter/assuresign_exporter/upstream"
 	"github.com/assuresign-exporter/assuresign_exporter/watchlist"
@@ -31,7 +32,7 @@ import (
 const (
 	OK          = 0 // every document got a status
 	Incomplete  = 1 // a document got none, an envelope could not be listed, nothing to check, or the watch list, a flag or the ContextIdentifier is invalid
-	Unreachable = 2 // AssureSign could not be reached, or refused the request or every document
+	Unreachable = 2 // AssureSign could not be reached, or refused the request, the API user or every document
 )
 
 // checkExitCodes is the exit-code table that --check's help (and the docs)
@@ -42,7 +43,7 @@ var checkExitCodes = []struct {
 }{
 	{OK, "every document has a status"},
 	{Incomplete, "a document has none, an envelope cannot be listed, the watch files name nothing to check, or the watch list, a flag or the ContextIdentifier is invalid"},
-	{Unreachable, "AssureSign could not be reached, or refused the request or every document"},
+	{Unreachable, "AssureSign could not be reached, or refused the request, the API user or every document"},
 }
 
 // Help is the --check flag's help, with the exit-code table.
@@ -246,15 +247,28 @@ func checkDocuments(ctx context.Context, cfg Config, logger *slog.Logger) Report
 		rep.Result, rep.ExitCode = "unreachable", Unreachable
 		return rep
 	}
-	docs, envelopes, envelopesFailed, overLimit := checkEnvelopes(ctx, client, wl, cfg)
+	docs, envelopes, answered, answeringListings, envelopesFailed, overLimit := checkEnvelopes(ctx, client, wl, cfg)
 	wl.Documents = docs
-	checks := make([]assuresign.Check, len(wl.Documents))
+	// As the refresher: a document its envelope's listing answered (REST)
+	// needs no check of its own; only the others are checked.
+	results := make([]assuresign.Result, len(wl.Documents))
+	requestFailed := make([]bool, len(wl.Documents))
+	var checks []assuresign.Check
+	var checked []int // the index in wl.Documents of each check
 	for i, d := range wl.Documents {
-		checks[i] = assuresign.Check{ID: d.ID, AuthToken: d.AuthToken, ContextIdentifier: d.ContextIdentifierOr(cfg.ContextIdentifier), EnvelopeID: d.Envelope}
+		if r, ok := answered[d.ID]; ok {
+			results[i] = r
+			continue
+		}
+		checks = append(checks, assuresign.Check{ID: d.ID, AuthToken: d.AuthToken, ContextIdentifier: d.ContextIdentifierOr(cfg.ContextIdentifier), EnvelopeID: d.Envelope})
+		checked = append(checked, i)
 	}
-	results, batchErrs := checkAll(ctx, client, checks, cfg)
+	checkResults, batchErrs := checkAll(ctx, client, checks, cfg)
+	for j, i := range checked {
+		results[i], requestFailed[i] = checkResults[j], batchErrs[j/cfg.BatchSize] != nil
+	}
 
-	rep := Report{Endpoint: client.Endpoint(), BatchSize: cfg.BatchSize, Requests: len(batchErrs), Documents: make([]checkedDocument, len(wl.Documents)),
+	rep := Report{Endpoint: client.Endpoint(), BatchSize: cfg.BatchSize, Requests: len(batchErrs) + answeringListings, Documents: make([]checkedDocument, len(wl.Documents)),
 		Envelopes: envelopes, EnvelopesListed: len(envelopes) - envelopesFailed, EnvelopesEndpoint: client.EnvelopesEndpoint()}
 	if a, ok := client.(interface{ AuthURL() string }); ok {
 		rep.AuthEndpoint = a.AuthURL()
@@ -271,7 +285,7 @@ func checkDocuments(ctx context.Context, cfg Config, logger *slog.Logger) Report
 		}
 		switch {
 		case r.Err != nil:
-			doc.Error, doc.requestFailed = r.Err.Error(), batchErrs[i/cfg.BatchSize] != nil
+			doc.Error, doc.requestFailed = r.Err.Error(), requestFailed[i]
 		case r.HasStatus():
 			rep.WithStatus++
 			doc.Status, doc.Step = r.RawStatus, r.Step
@@ -292,11 +306,23 @@ func checkDocuments(ctx context.Context, cfg Config, logger *slog.Logger) Report
 		}
 	}
 	rep.Failed = len(failed)
+	// A refused API user (REST) fails every listing, as a wrong
+	// ContextIdentifier fails every SOAP check: the set-up's problem.
+	var refusedUser error
+	for _, e := range envelopes {
+		if errors.Is(e.err, rest.ErrCredentialsRefused) {
+			refusedUser = e.err
+			break
+		}
+	}
 	n := len(wl.Documents)
 	switch {
 	case len(failed) > 0:
 		rep.Result, rep.ExitCode = "unreachable", Unreachable
 		rep.Message, rep.LikelyCause = failed[0].Error(), client.Hint(failed[0])
+	case refusedUser != nil:
+		rep.Result, rep.ExitCode = "unreachable", Unreachable
+		rep.Message, rep.LikelyCause = refusedUser.Error(), client.Hint(refusedUser)
 	case n > 0 && refused == n:
 		rep.Result, rep.ExitCode = "unreachable", Unreachable
 		rep.Message = "AssureSign answered, but with no status for any document"

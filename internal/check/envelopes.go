@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -22,8 +23,12 @@ import (
 // It returns the envelopes with their documents' ids and order (never a name:
 // it may be personal data; never a token), the documents to check (wl's own,
 // then the listed ones with their envelope's labels unless listed directly),
-// how many envelopes were not listed, and how many of those were over a limit.
-func checkEnvelopes(ctx context.Context, client upstream.API, wl *watchlist.List, cfg Config) (docs []watchlist.Entry, envelopes []checkedEnvelope, failed, overLimit int) {
+// the statuses the listings brought for them (REST) with how many listings
+// brought any, how many envelopes were not listed, and how many of those were
+// over a limit.
+func checkEnvelopes(ctx context.Context, client upstream.API, wl *watchlist.List, cfg Config) (docs []watchlist.Entry, envelopes []checkedEnvelope,
+	answered map[string]assuresign.Result, answeringListings, failed, overLimit int,
+) {
 	x := refresh.NewExpansion(wl, refresh.EnvelopeLimits{MaxDocuments: cfg.MaxDocuments, MaxEnvelopeDocuments: cfg.MaxEnvelopeDocuments})
 	envelopes = make([]checkedEnvelope, len(wl.Envelopes))
 	type listed struct {
@@ -39,6 +44,7 @@ func checkEnvelopes(ctx context.Context, client upstream.API, wl *watchlist.List
 	// after the limit is reached. Every envelope gets a result: once ctx has
 	// ended, its error.
 	var full atomic.Bool
+	answered = map[string]assuresign.Result{}
 	go fanout.Each(context.WithoutCancel(ctx), len(wl.Envelopes), cfg.Concurrency, func(_ context.Context, i int) {
 		if full.Load() {
 			done[i] <- listed{err: errLimitReached}
@@ -69,6 +75,14 @@ func checkEnvelopes(ctx context.Context, client upstream.API, wl *watchlist.List
 			for _, d := range kept {
 				env.Documents = append(env.Documents, checkedEnvelopeDocument{Order: d.OrderID, ID: d.ID})
 			}
+			if l.err == nil && len(l.got.Results) > 0 {
+				answeringListings++
+				for _, r := range l.got.Results {
+					if slices.ContainsFunc(kept, func(d assuresign.EnvelopeDocument) bool { return d.ID == r.ID }) {
+						answered[r.ID] = r
+					}
+				}
+			}
 			if l.err != nil {
 				overLimit++
 			}
@@ -90,7 +104,7 @@ func checkEnvelopes(ctx context.Context, client upstream.API, wl *watchlist.List
 		}
 		envelopes[i] = env
 	}
-	return x.Documents, envelopes, failed, overLimit
+	return x.Documents, envelopes, answered, answeringListings, failed, overLimit
 }
 
 var errLimitReached = errors.New("not listed: --watch.max-documents is reached")
