@@ -1,6 +1,7 @@
 package main
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -277,5 +278,68 @@ func TestDocLinks(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestLayoutDocumented: docs/development.md's layout table names every
+// top-level directory and every package two levels down (assuresign/rest,
+// internal/options), each once, so a package added or moved shows there.
+func TestLayoutDocumented(t *testing.T) {
+	linked := map[string]int{}
+	for _, l := range section(t, readDoc(t, "docs/development.md"), "Layout") {
+		for _, m := range linkRe.FindAllStringSubmatch(l.text, -1) {
+			if target, ok := strings.CutPrefix(m[1], "../"); ok {
+				linked[strings.TrimSuffix(target, "/")]++
+			}
+		}
+	}
+	for target, n := range linked {
+		assert.Equal(t, 1, n, "the layout links %s %d times", target, n)
+	}
+	entries, err := os.ReadDir(".")
+	require.NoError(t, err)
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		top := e.Name()
+		if hasPackage(t, top) {
+			assert.Positive(t, linked[top], "the layout does not name the package %s", top)
+		}
+		assert.True(t, slices.ContainsFunc(slices.Collect(maps.Keys(linked)), func(target string) bool {
+			return target == top || strings.HasPrefix(target, top+"/")
+		}), "the layout names nothing of %s/", top)
+		subs, err := os.ReadDir(top)
+		require.NoError(t, err)
+		for _, sub := range subs {
+			dir := top + "/" + sub.Name()
+			if sub.IsDir() && sub.Name() != "testdata" && hasPackage(t, dir) {
+				assert.Positive(t, linked[dir], "the layout does not name the package %s", dir)
+			}
+		}
+	}
+}
+
+// hasPackage reports whether dir holds Go code other than tests.
+func hasPackage(t *testing.T, dir string) bool {
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	require.NoError(t, err)
+	return slices.ContainsFunc(files, func(f string) bool { return !strings.HasSuffix(f, "_test.go") })
+}
+
+// TestREADMEMapsEveryPage: the README's Documentation table links every page
+// of docs/, once.
+func TestREADMEMapsEveryPage(t *testing.T) {
+	mapped := map[string]int{}
+	rows, _ := tableRows(section(t, readDoc(t, "README.md"), "Documentation"))
+	for _, row := range rows {
+		for _, m := range linkRe.FindAllStringSubmatch(row[0], -1) {
+			mapped[m[1]]++
+		}
+	}
+	pages, err := filepath.Glob("docs/*.md")
+	require.NoError(t, err)
+	for _, page := range pages {
+		assert.Equal(t, 1, mapped[page], "the README's map links %s %d times", page, mapped[page])
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -139,5 +140,36 @@ func TestMemoryFiguresAgree(t *testing.T) {
 		if assert.NotNil(t, m, "%s: no memory figure at %s documents (%s)", c.page, c.docs, c.re) {
 			assert.Equal(t, measured[c.docs], m[1], "%s: MiB at %s documents, as docs/performance.md measured", c.page, c.docs)
 		}
+	}
+}
+
+// TestChangelogKinds: each release of CHANGELOG.md lists its entries by
+// kind, in the order its preamble gives ([CHANGE], [FEATURE],
+// [ENHANCEMENT], [BUGFIX]), each entry once, so branches merged by
+// concatenation leave no entry out of place or twice.
+func TestChangelogKinds(t *testing.T) {
+	kinds := []string{"[CHANGE]", "[FEATURE]", "[ENHANCEMENT]", "[BUGFIX]"}
+	release, last := "", 0
+	seen := map[string]int{}
+	for n, line := range strings.Split(readDoc(t, "CHANGELOG.md"), "\n") {
+		if strings.HasPrefix(line, "## ") {
+			release, last = line, 0
+			continue
+		}
+		entry, ok := strings.CutPrefix(line, "* ")
+		if !ok || release == "" {
+			continue
+		}
+		kind, _, _ := strings.Cut(entry, " ")
+		k := slices.Index(kinds, kind)
+		if !assert.GreaterOrEqual(t, k, 0, "CHANGELOG.md:%d: %q is none of %v", n+1, kind, kinds) {
+			continue
+		}
+		assert.GreaterOrEqual(t, k, last, "CHANGELOG.md:%d (%s): a %s entry after the %s ones", n+1, release, kind, kinds[last])
+		last = max(last, k)
+		if at, twice := seen[entry]; twice {
+			t.Errorf("CHANGELOG.md:%d: the entry of line %d again", n+1, at)
+		}
+		seen[entry] = n + 1
 	}
 }

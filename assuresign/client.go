@@ -204,32 +204,20 @@ func (c *Client) roundTrip(ctx context.Context, op operation, body []byte, parse
 	}
 	defer res.Body.Close()
 	statusErr := func() error {
-		e := &Error{Kind: KindHTTPStatus, StatusCode: res.StatusCode}
-		// HTTP defines Retry-After for these two; elsewhere (a 400, say) it
-		// would silence every request on a misconfigured proxy's word.
-		if res.StatusCode == http.StatusTooManyRequests || res.StatusCode == http.StatusServiceUnavailable {
-			e.RetryAfter = retryAfter(res.Header.Get("Retry-After"))
-		}
+		e := statusError(res)
 		if res.StatusCode == http.StatusNotFound {
 			// WCF's answer to a path no operation listens on.
 			e.Detail = "no endpoint at this path: the path of the endpoint URL is likely wrong"
 		}
 		return e
 	}
-	tooLarge := res.ContentLength > c.maxBody
-	var data []byte
-	if !tooLarge {
-		data, err = io.ReadAll(io.LimitReader(res.Body, c.maxBody+1))
-		if err != nil {
-			return transportError(ctx, err)
-		}
-		tooLarge = int64(len(data)) > c.maxBody
-	}
-	if tooLarge {
-		if res.StatusCode != http.StatusOK {
+	data, err := readBody(ctx, res, c.maxBody)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.Kind == KindTooLarge && res.StatusCode != http.StatusOK {
 			return statusErr() // a huge error page must not hide a retryable 5xx
 		}
-		return &Error{Kind: KindTooLarge, StatusCode: res.StatusCode, Detail: fmt.Sprintf("body over %d bytes", c.maxBody)}
+		return err
 	}
 	isXML := isXMLContentType(res.Header.Get("Content-Type"))
 	if res.StatusCode != http.StatusOK {
@@ -278,6 +266,32 @@ func retryAfter(v string) time.Duration {
 		return min(max(time.Until(t), 0), 86400*time.Second)
 	}
 	return 0
+}
+
+// statusError is the error of an answer whose HTTP status is not 200. HTTP
+// defines Retry-After for 429 and 503; elsewhere (a 400, say) it would
+// silence every request on a misconfigured proxy's word.
+func statusError(res *http.Response) *Error {
+	e := &Error{Kind: KindHTTPStatus, StatusCode: res.StatusCode}
+	if res.StatusCode == http.StatusTooManyRequests || res.StatusCode == http.StatusServiceUnavailable {
+		e.RetryAfter = retryAfter(res.Header.Get("Retry-After"))
+	}
+	return e
+}
+
+// readBody reads res's body, at most maxBody bytes: a longer one, or one
+// that declares a longer length, is a KindTooLarge error.
+func readBody(ctx context.Context, res *http.Response, maxBody int64) ([]byte, error) {
+	if res.ContentLength <= maxBody {
+		data, err := io.ReadAll(io.LimitReader(res.Body, maxBody+1))
+		if err != nil {
+			return nil, transportError(ctx, err)
+		}
+		if int64(len(data)) <= maxBody {
+			return data, nil
+		}
+	}
+	return nil, &Error{Kind: KindTooLarge, StatusCode: res.StatusCode, Detail: fmt.Sprintf("body over %d bytes", maxBody)}
 }
 
 func transportError(ctx context.Context, err error) *Error {

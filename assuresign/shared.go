@@ -2,6 +2,7 @@ package assuresign
 
 import (
 	"context"
+	"net/http"
 	"time"
 )
 
@@ -12,6 +13,21 @@ import (
 // StepNumber reads N from a StatusDetails "Step N" (any case; the space
 // optional); 0 when there is none.
 func StepNumber(statusDetails string) int { return stepNumber(statusDetails) }
+
+// CheckEndpoint accepts an http(s) URL without credentials; name starts its
+// errors, which never quote a password.
+func CheckEndpoint(name, endpoint string) error { return checkEndpoint(name, endpoint) }
+
+// StatusError is the error of an answer whose HTTP status is not 200, its
+// Retry-After read on a 429 or 503 only.
+func StatusError(res *http.Response) *Error { return statusError(res) }
+
+// ReadBody reads res's body, at most maxBody bytes: a longer one, or one that
+// declares a longer length, is a KindTooLarge error; a failed read is
+// classified as TransportError does.
+func ReadBody(ctx context.Context, res *http.Response, maxBody int64) ([]byte, error) {
+	return readBody(ctx, res, maxBody)
+}
 
 // RetryAfter reads a Retry-After header (seconds or an HTTP date), capped at a
 // day; 0 when absent or unreadable.

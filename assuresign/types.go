@@ -1,5 +1,7 @@
-// Package assuresign speaks AssureSign's DocumentNOW CheckStatus SOAP wire:
-// a batched client, the response parser and the DocumentTRAK notification parser.
+// Package assuresign speaks AssureSign's DocumentNOW SOAP wire (CheckStatus
+// and ListEnvelopeDocuments): a batched client, the response parsers and the
+// DocumentTRAK notification parser, and the wire rules the REST client
+// (package assuresign/rest) shares.
 package assuresign
 
 import (
@@ -55,22 +57,30 @@ var statusNames = [...]string{
 	StatusSignerAuthenticationFailed: "SignerAuthenticationFailed",
 }
 
-func (s Status) String() string {
-	if s < 0 || int(s) >= len(statusNames) {
-		return statusNames[StatusUnknown]
-	}
-	return statusNames[s]
-}
+func (s Status) String() string { return nameOf(statusNames[:], s) }
 
 // ParseStatus maps a StatusType value to a Status; anything outside the
 // documented eight is StatusUnknown.
-func ParseStatus(v string) Status {
-	for s, name := range statusNames {
-		if Status(s) != StatusUnknown && strings.EqualFold(name, v) {
-			return Status(s)
+func ParseStatus(v string) Status { return parseName[Status](statusNames[:], v) }
+
+// nameOf is v's name in names, whose first is the unknown value's: that
+// one for a v outside names.
+func nameOf[T ~int](names []string, v T) string {
+	if v < 0 || int(v) >= len(names) {
+		return names[0]
+	}
+	return names[v]
+}
+
+// parseName is the value named v (in any case) in names, whose first is the
+// unknown value's: that one (0) for any other v, its own name included.
+func parseName[T ~int](names []string, v string) T {
+	for i, name := range names[1:] {
+		if strings.EqualFold(name, v) {
+			return T(i + 1)
 		}
 	}
-	return StatusUnknown
+	return 0
 }
 
 // Terminal reports whether a document in this status can no longer change.
@@ -95,22 +105,10 @@ const (
 
 var severityNames = [...]string{SeverityUnknown: "Unknown", SeverityWarning: "Warning", SeverityError: "Error", SeverityFatal: "Fatal"}
 
-func (s Severity) String() string {
-	if s < 0 || int(s) >= len(severityNames) {
-		return severityNames[SeverityUnknown]
-	}
-	return severityNames[s]
-}
+func (s Severity) String() string { return nameOf(severityNames[:], s) }
 
 // ParseSeverity maps a Severity attribute to a Severity.
-func ParseSeverity(v string) Severity {
-	for s, name := range severityNames {
-		if Severity(s) != SeverityUnknown && strings.EqualFold(name, v) {
-			return Severity(s)
-		}
-	}
-	return SeverityUnknown
-}
+func ParseSeverity(v string) Severity { return parseName[Severity](severityNames[:], v) }
 
 // Check asks for one document's status. AuthToken and ContextIdentifier are
 // secrets: they are sent on the wire and nowhere else.

@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"time"
+
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/exposition"
 )
@@ -22,15 +24,22 @@ type documentFamily struct {
 	append          func(b []byte, s exposition.Series, d *document) []byte
 }
 
+// timestampFamily is a gauge of a time of each document, in Unix seconds;
+// a document whose time is unknown (zero) has no sample.
+func timestampFamily(name, help string, at func(d *document) time.Time) documentFamily {
+	return documentFamily{name, "gauge", help, func(b []byte, s exposition.Series, d *document) []byte {
+		t := at(d)
+		if t.IsZero() {
+			return b
+		}
+		return s.Append(b, d.watched.ID, "", exposition.UnixSeconds(t))
+	}}
+}
+
 // documentFamilies follow the state set, in the order they are written.
 var documentFamilies = []documentFamily{
-	{"assuresign_document_status_timestamp_seconds", "gauge", "StatusDate of the document's current status, in Unix seconds.",
-		func(b []byte, s exposition.Series, d *document) []byte {
-			if d.statusDate.IsZero() {
-				return b
-			}
-			return s.Append(b, d.watched.ID, "", exposition.UnixSeconds(d.statusDate))
-		}},
+	timestampFamily("assuresign_document_status_timestamp_seconds", "StatusDate of the document's current status, in Unix seconds.",
+		func(d *document) time.Time { return d.statusDate }),
 	{"assuresign_document_signing_step", "gauge", "Signing step number while the document is SigningStepInProgress.",
 		func(b []byte, s exposition.Series, d *document) []byte {
 			if d.status != assuresign.StatusSigningStepInProgress || d.step <= 0 {
@@ -48,13 +57,8 @@ var documentFamilies = []documentFamily{
 			}
 			return b
 		}},
-	{"assuresign_document_last_check_timestamp_seconds", "gauge", "When a CheckStatus result for the document last arrived, in Unix seconds.",
-		func(b []byte, s exposition.Series, d *document) []byte {
-			if d.lastCheck.IsZero() {
-				return b
-			}
-			return s.Append(b, d.watched.ID, "", exposition.UnixSeconds(d.lastCheck))
-		}},
+	timestampFamily("assuresign_document_last_check_timestamp_seconds", "When a CheckStatus result for the document last arrived, in Unix seconds.",
+		func(d *document) time.Time { return d.lastCheck }),
 	{"assuresign_document_check_success", "gauge", "1 when AssureSign's last answer about the document carried its status, 0 when it did not (no result, or only exceptions: a wrong AuthToken or ContextIdentifier, a deleted document, another region).",
 		func(b []byte, s exposition.Series, d *document) []byte {
 			if !d.answered {

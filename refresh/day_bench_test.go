@@ -5,7 +5,7 @@ package refresh
 // clock, counting the simulator's requests. These benchmarks print the
 // request figures of docs/performance.md:
 //
-//	go test ./collector -run '^$' -bench Day -benchtime 1x
+//	go test ./refresh -run '^$' -bench Day -benchtime 1x
 //
 // ns/op is the wall time of one simulated day, and says nothing of AssureSign.
 

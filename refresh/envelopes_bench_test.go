@@ -26,7 +26,7 @@ import (
 // (the most series); 100 envelopes of 100; and the hostile listing of issue
 // #26, 200 envelopes each listing the same 9,700 documents. Run it once:
 //
-//	go test ./collector -run '^$' -bench EnvelopesWorstCase -benchtime 1x
+//	go test ./refresh -run '^$' -bench EnvelopesWorstCase -benchtime 1x
 func BenchmarkEnvelopesWorstCase(b *testing.B) {
 	for _, tc := range []struct {
 		name            string

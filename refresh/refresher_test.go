@@ -527,7 +527,7 @@ assuresign_up 1
 }
 
 // TestSecretsNeverLeak runs rounds that succeed, fail, and get exceptions
-// (some echoing the request's secrets back) and searches what the collector
+// (some echoing the request's secrets back) and searches what the store
 // gives out for the secrets: the debug logs, the documents' exposition in both
 // formats, its own metrics, and the documents' views (what the landing page
 // shows; server's tests search the page itself).

@@ -16,7 +16,7 @@ import (
 // (200 open, 800 closed): the requests and documents of the first round after
 // it, an hour into the day, without and with --persistence.file.
 //
-//	go test ./collector -run '^$' -bench Restart -benchtime 1x
+//	go test ./refresh -run '^$' -bench Restart -benchtime 1x
 //
 // The envelope cases watch 100 of the documents (50 open, 50 closed) through
 // 20 envelopes of 5 instead: each restart lists every envelope again, one

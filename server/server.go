@@ -1,5 +1,7 @@
 // Package server is the exporter's HTTP surface: /metrics, the landing page,
-// the health, readiness and reload endpoints and the DocumentTRAK webhook.
+// the health, readiness and reload endpoints and the DocumentTRAK webhook,
+// built by New over an Exporter; the Reloader every reload goes through, and
+// Serve, which runs the listeners.
 package server
 
 import (

@@ -196,24 +196,27 @@ func (f *Files) merge(paths []string, lists map[string]loadedAs) (*List, error) 
 	from := make(map[string]string, n)                 // id -> file
 	envelopeFrom := make(map[string]string, envelopes) // id -> file
 	labelNames := map[string]bool{}
+	// add appends a file's entries of one kind; an id in two files is an error naming both.
+	add := func(kind string, into *[]Entry, entries []Entry, seen map[string]string, p string) error {
+		for _, e := range entries {
+			if first, dup := seen[e.ID]; dup {
+				return fmt.Errorf("watch list: %s %s is in both %s and %s", kind, e.ID, first, p)
+			}
+			seen[e.ID] = p
+			*into = append(*into, e)
+		}
+		return nil
+	}
 	for _, p := range paths {
 		l, ok := lists[p]
 		if !ok {
 			continue
 		}
-		for _, d := range l.list.Documents {
-			if first, dup := from[d.ID]; dup {
-				return nil, fmt.Errorf("watch list: document %s is in both %s and %s", d.ID, first, p)
-			}
-			from[d.ID] = p
-			merged.Documents = append(merged.Documents, d)
+		if err := add("document", &merged.Documents, l.list.Documents, from, p); err != nil {
+			return nil, err
 		}
-		for _, e := range l.list.Envelopes {
-			if first, dup := envelopeFrom[e.ID]; dup {
-				return nil, fmt.Errorf("watch list: envelope %s is in both %s and %s", e.ID, first, p)
-			}
-			envelopeFrom[e.ID] = p
-			merged.Envelopes = append(merged.Envelopes, e)
+		if err := add("envelope", &merged.Envelopes, l.list.Envelopes, envelopeFrom, p); err != nil {
+			return nil, err
 		}
 		for _, name := range l.list.LabelNames {
 			labelNames[name] = true

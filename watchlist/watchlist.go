@@ -1,3 +1,8 @@
+// Package watchlist reads the watch files: each strictly (errors name the
+// file, line and field) into an immutable List of Entries, the documents and
+// envelopes to watch; Files, many files and glob patterns as one list,
+// noticing when one changes (polling, inode, symlink swap); and Owner, the
+// shard that watches an id.
 package watchlist
 
 import (

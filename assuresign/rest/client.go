@@ -10,11 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"mime"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -119,7 +117,7 @@ func New(cfg Config) (*Client, error) {
 		c.auth = DefaultAuthURL
 	}
 	for name, u := range map[string]string{"REST base URL": c.base, "REST authentication URL": c.auth} {
-		if err := checkURL(name, u); err != nil {
+		if err := assuresign.CheckEndpoint("rest: the "+name, u); err != nil {
 			return nil, err
 		}
 	}
@@ -148,20 +146,6 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.tok.red = assuresign.NewRedactor(c.known, c.key, c.ctxID)
 	return c, nil
-}
-
-func checkURL(name, v string) error {
-	u, err := url.Parse(v)
-	if err != nil {
-		return errors.New("rest: the " + name + " is not a valid URL") // the parse error quotes it
-	}
-	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("rest: the %s %q is not an http(s) URL", name, u.Redacted())
-	}
-	if u.User != nil {
-		return errors.New("rest: the " + name + " must not carry credentials")
-	}
-	return nil
 }
 
 // BaseURL returns the URL the API's paths are appended to.
@@ -389,23 +373,11 @@ func (c *Client) do(ctx context.Context, req *http.Request) ([]byte, error) {
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		// Error answers are not documented: only the status is read.
-		e := &assuresign.Error{Kind: assuresign.KindHTTPStatus, StatusCode: res.StatusCode}
-		if res.StatusCode == http.StatusTooManyRequests || res.StatusCode == http.StatusServiceUnavailable {
-			e.RetryAfter = assuresign.RetryAfter(res.Header.Get("Retry-After"))
-		}
-		return nil, e
+		return nil, assuresign.StatusError(res)
 	}
-	tooLarge := res.ContentLength > c.maxBody
-	var data []byte
-	if !tooLarge {
-		data, err = io.ReadAll(io.LimitReader(res.Body, c.maxBody+1))
-		if err != nil {
-			return nil, assuresign.TransportError(ctx, err)
-		}
-		tooLarge = int64(len(data)) > c.maxBody
-	}
-	if tooLarge {
-		return nil, &assuresign.Error{Kind: assuresign.KindTooLarge, StatusCode: res.StatusCode, Detail: fmt.Sprintf("body over %d bytes", c.maxBody)}
+	data, err := assuresign.ReadBody(ctx, res, c.maxBody)
+	if err != nil {
+		return nil, err
 	}
 	if ct, _, err := mime.ParseMediaType(res.Header.Get("Content-Type")); err != nil || (ct != "application/json" && !strings.HasSuffix(ct, "+json")) {
 		return nil, &assuresign.Error{Kind: assuresign.KindContentType, StatusCode: res.StatusCode, Detail: fmt.Sprintf("got %q, want application/json", ct)}

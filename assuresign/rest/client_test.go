@@ -478,19 +478,26 @@ func TestNewValidates(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, DefaultBaseURL, c.BaseURL())
 	assert.True(t, c.TokenExpiry().IsZero())
-	for name, mod := range map[string]func(*Config){
-		"no user":         func(c *Config) { c.APIUsername = "" },
-		"no key":          func(c *Config) { c.APIKey = "" },
-		"no context user": func(c *Config) { c.ContextUsername = "" },
-		"colon in user":   func(c *Config) { c.ContextUsername = "a:b" },
-		"ftp base":        func(c *Config) { c.BaseURL = "ftp://x/y" },
-		"creds in auth":   func(c *Config) { c.AuthURL = "https://u:" + apiKey + "@x/auth" },
+	for name, tc := range map[string]struct {
+		mod  func(*Config)
+		want string // the error, when it is fixed
+	}{
+		"no user":         {func(c *Config) { c.APIUsername = "" }, "rest: the API username is empty"},
+		"no key":          {func(c *Config) { c.APIKey = "" }, "rest: the API key is empty"},
+		"no context user": {func(c *Config) { c.ContextUsername = "" }, ""},
+		"colon in user":   {func(c *Config) { c.ContextUsername = "a:b" }, ""},
+		"ftp base":        {func(c *Config) { c.BaseURL = "ftp://x/y" }, `rest: the REST base URL "ftp://x/y" is not an http(s) URL`},
+		"creds in auth":   {func(c *Config) { c.AuthURL = "https://u:" + apiKey + "@x/auth" }, "rest: the REST authentication URL must not carry credentials"},
+		"bad auth URL":    {func(c *Config) { c.AuthURL = "https://u:" + apiKey + "@x/%zz" }, "rest: the REST authentication URL is not a valid URL"},
 	} {
 		cfg := ok
-		mod(&cfg)
+		tc.mod(&cfg)
 		_, err := New(cfg)
 		require.Error(t, err, name)
 		assert.NotContains(t, err.Error(), apiKey[:8], name)
+		if tc.want != "" {
+			assert.EqualError(t, err, tc.want, name)
+		}
 	}
 	_, err = c.EnvelopeStatus(context.Background(), "../../admin")
 	require.Error(t, err)

@@ -53,6 +53,18 @@ func (s *Simulator) Envelopes() []Envelope {
 	return out
 }
 
+// envelopeLocked returns the envelope of id, whether it exists, and copies of
+// those of its documents the account holds, in order; s.mu is held.
+func (s *Simulator) envelopeLocked(id string) (e Envelope, docs []Document, found bool) {
+	e, found = s.envelopes[key(id)]
+	for _, d := range e.Documents {
+		if d, ok := s.docs[key(d)]; ok {
+			docs = append(docs, d.clone())
+		}
+	}
+	return e, docs, found
+}
+
 // DocumentName is the Name the simulator lists for the n-th (from 1) document of an envelope.
 func DocumentName(n int) string { return "Document " + strconv.Itoa(n) }
 
@@ -99,13 +111,7 @@ func (s *Simulator) serveListEnvelopeDocuments(w http.ResponseWriter, r *http.Re
 	}
 	q := req.Body.List.Request
 	s.mu.Lock()
-	e, found := s.envelopes[key(q.EnvelopeID)]
-	var docs []Document
-	for _, id := range e.Documents {
-		if d, ok := s.docs[key(id)]; ok {
-			docs = append(docs, d.clone())
-		}
-	}
+	e, docs, found := s.envelopeLocked(q.EnvelopeID)
 	s.mu.Unlock()
 	switch {
 	case !strings.EqualFold(strings.TrimSpace(q.ContextIdentifier), s.contextID):

@@ -125,12 +125,9 @@ const (
 
 // malformedBody starts like an answer and then closes the wrong element.
 func malformedBody(o Options) []byte {
-	e := newEnvelope(o)
-	b := startBody(o)
-	e.open(b, "")
-	b.WriteString(`<CheckStatusResponse xmlns="https://www.assuresign.net/Services/DocumentNOW/CheckStatus"><DocumentStatusCheckResults>`)
+	b := bytes.NewBuffer(openingBytes(o))
 	b.WriteString(`<DocumentStatusCheckResult Id="00000000-0000-0000-0000-000000000000" StatusType="Completed">`)
-	b.WriteString(`</DocumentStatusCheckResults></` + e.q("Body") + `>`)
+	b.WriteString(`</DocumentStatusCheckResults></` + newEnvelope(o).q("Body") + `>`)
 	return b.Bytes()
 }
 

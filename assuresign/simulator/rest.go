@@ -193,13 +193,7 @@ func (s *Simulator) serveEnvelopeStatus(w http.ResponseWriter, r *http.Request, 
 		fault = s.takeFault()
 	}
 	o, latency := s.opts, s.latency
-	e, found := s.envelopes[key(id)]
-	var docs []Document
-	for _, d := range e.Documents {
-		if d, ok := s.docs[key(d)]; ok {
-			docs = append(docs, d.clone())
-		}
-	}
+	e, docs, found := s.envelopeLocked(id)
 	s.mu.Unlock()
 
 	switch uc := r.Header.Values("X-AS-UserContext"); {

@@ -1,5 +1,7 @@
 // Package simulator is an in-process stand-in for AssureSign's DocumentNOW
-// CheckStatus SOAP operation. It validates requests strictly, answers them as
+// services: the CheckStatus and ListEnvelopeDocuments SOAP operations, the
+// v3.7 REST API's authentication and envelope status, and DocumentTRAK
+// notifications. It validates requests strictly, answers them as
 // the public reference describes, and can misbehave on demand (faults, wire
 // variations, latency) so clients can be tested against everything a real
 // SOAP stack, proxy or network may produce. It also drives documents through
@@ -23,7 +25,7 @@ import (
 // is rejected with a SOAP Client fault.
 const MaxRequestBody = 16 << 20
 
-// DefaultOversize is the body size of FaultOversize when Fault.Size is zero.
+// DefaultOversize is the body size of FaultOversizeBody when Fault.Size is zero.
 const DefaultOversize = 8 << 20
 
 // NoPrefix as Options.Prefix makes the envelope use a default namespace
@@ -86,8 +88,8 @@ type Stats struct {
 	NotificationsDropped int `json:"notifications_dropped"`
 }
 
-// Simulator is an http.Handler serving CheckStatus (at CheckStatusPath) for
-// one account. It is safe for concurrent use.
+// Simulator is an http.Handler serving CheckStatus (at CheckStatusPath),
+// ListEnvelopeDocuments and the REST API for one account. It is safe for concurrent use.
 type Simulator struct {
 	contextID string
 

@@ -164,18 +164,23 @@ func (x *Exposition) Statuses() map[string]string {
 		if m.GetGauge().GetValue() != 1 {
 			continue
 		}
-		var id, status string
-		for _, l := range m.GetLabel() {
-			switch l.GetName() {
-			case "document_id":
-				id = l.GetValue()
-			case "status":
-				status = l.GetValue()
-			}
-		}
+		id, status := documentStatus(m)
 		out[id] = status
 	}
 	return out
+}
+
+// documentStatus is the document and status of an assuresign_document_status sample.
+func documentStatus(m *dto.Metric) (id, status string) {
+	for _, l := range m.GetLabel() {
+		switch l.GetName() {
+		case "document_id":
+			id = l.GetValue()
+		case "status":
+			status = l.GetValue()
+		}
+	}
+	return id, status
 }
 
 // Status returns the document's status, or "" when it has none.
@@ -507,15 +512,7 @@ func AssertStateSets(t testing.TB, g prometheus.Gatherer) map[string]string {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			var id, st string
-			for _, lp := range m.GetLabel() {
-				switch lp.GetName() {
-				case "document_id":
-					id = lp.GetValue()
-				case "status":
-					st = lp.GetValue()
-				}
-			}
+			id, st := documentStatus(m)
 			if states[id] == nil {
 				states[id] = map[string]float64{}
 			}

@@ -13,7 +13,9 @@
 //   - samples read as Prometheus reads them, with expfmt: ParseExposition,
 //     Sample, ParseText; CheckOpenMetrics, a strict OpenMetrics check;
 //   - SyncBuffer, a buffer a logger or a child process writes while the test
-//     reads it, and Clock, a settable clock.
+//     reads it, and Clock, a settable clock;
+//   - WriteFile and ReplaceFile, the tests' file writers, and the fixtures
+//     (DocA..., T0) the tests share.
 //
 // It is ordinary code, not a _test file, so that the tests of other packages
 // (and tools/perf, for the clock) can import it.

@@ -8,8 +8,8 @@
 //   - CheckStatus response parse throughput.
 //
 // The upstream requests per round and per simulated day come from the real
-// scheduler on a fake clock, inside package collector, as benchmarks:
-// go test ./collector -run '^$' -bench Day -benchtime 1x.
+// scheduler on a fake clock, inside package refresh, as benchmarks:
+// go test ./refresh -run '^$' -bench Day -benchtime 1x.
 //
 // It exits non-zero only when it cannot measure (a build or start failure, a
 // wrong answer), never for a missed target: CI does not judge the figures.

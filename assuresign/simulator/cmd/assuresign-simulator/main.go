@@ -1,5 +1,5 @@
-// Command assuresign-simulator serves the AssureSign CheckStatus simulator
-// over HTTP for end-to-end tests, with an admin API on the same listener.
+// Command assuresign-simulator serves the AssureSign simulator (package
+// simulator) over HTTP for end-to-end tests, with an admin API on the same listener.
 //
 // CheckStatus is served at /Services/DocumentNOW/v2/DocumentNOW.svc/CheckStatus/text
 // and ListEnvelopeDocuments at .../DocumentNOW.svc/Envelopes/text; the REST
@@ -17,7 +17,7 @@
 //	POST   /admin/notifications      {"stop":false,"every":3,"drop_statuses":["Declined"]}: which DocumentTRAK notifications --notify-url gets
 //	POST   /admin/rest/expire-tokens every REST token issued so far is refused
 //	POST   /admin/rest/refuse?n=2    the next n REST envelope status requests answer 401
-//	GET    /admin/stats              {"requests":3,"documents_per_request":[50,50],"documents":100,"per_document":{"<ID>":2,...},"listings":0,"rest_authentications":0,"rest_statuses":0}
+//	GET    /admin/stats              {"requests":3,"documents_per_request":[50,50],"documents":100,"per_document":{"<ID>":2,...},"listings":0,"rest_authentications":0,"rest_statuses":0,"notifications":0,"notifications_dropped":0}
 //	DELETE /admin/stats              zero the stats
 //
 // Once listening it prints "listening on http://ADDR" on stdout.
@@ -271,9 +271,9 @@ func newHandler(sim *simulator.Simulator) http.Handler {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	admin.HandleFunc("POST /admin/latency", func(w http.ResponseWriter, r *http.Request) {
-		ms, err := strconv.Atoi(r.URL.Query().Get("ms"))
-		if err != nil || ms < 0 {
-			writeError(w, http.StatusBadRequest, errors.New("ms must be a whole number of milliseconds, 0 or more"))
+		ms, err := countParam(r, "ms", "a whole number of milliseconds")
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err)
 			return
 		}
 		sim.SetLatency(time.Duration(ms) * time.Millisecond)
@@ -300,9 +300,9 @@ func newHandler(sim *simulator.Simulator) http.Handler {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	admin.HandleFunc("POST /admin/rest/refuse", func(w http.ResponseWriter, r *http.Request) {
-		n, err := strconv.Atoi(r.URL.Query().Get("n"))
-		if err != nil || n < 0 {
-			writeError(w, http.StatusBadRequest, errors.New("n must be a whole number, 0 or more"))
+		n, err := countParam(r, "n", "a whole number")
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err)
 			return
 		}
 		sim.RefuseNext(n)
@@ -402,6 +402,16 @@ func decodeStrict(r io.Reader, v any) error {
 		return errors.New("unexpected data after the JSON value")
 	}
 	return nil
+}
+
+// countParam reads the query parameter name as a whole number, 0 or more;
+// what names the kind of number in the error.
+func countParam(r *http.Request, name, what string) (int, error) {
+	n, err := strconv.Atoi(r.URL.Query().Get(name))
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s must be %s, 0 or more", name, what)
+	}
+	return n, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

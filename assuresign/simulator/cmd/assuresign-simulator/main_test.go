@@ -190,8 +190,9 @@ func TestCommand(t *testing.T) {
 		assert.GreaterOrEqual(t, time.Since(start), 120*time.Millisecond)
 		code, _ = admin(t, http.MethodPost, base+"/admin/latency?ms=0", "")
 		require.Equal(t, http.StatusNoContent, code)
-		code, _ = admin(t, http.MethodPost, base+"/admin/latency?ms=soon", "")
+		code, body := admin(t, http.MethodPost, base+"/admin/latency?ms=soon", "")
 		assert.Equal(t, http.StatusBadRequest, code)
+		assert.JSONEq(t, `{"error":"ms must be a whole number of milliseconds, 0 or more"}`, body)
 	})
 
 	t.Run("options", func(t *testing.T) {
@@ -352,10 +353,11 @@ func TestCommandREST(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, code)
 	_, err = c.EnvelopeStatus(t.Context(), envs[0].ID)
 	assert.ErrorIs(t, err, rest.ErrCredentialsRefused)
-	code, _ = admin(t, http.MethodPost, base+"/admin/rest/refuse?n=-1", "")
+	code, body := admin(t, http.MethodPost, base+"/admin/rest/refuse?n=-1", "")
 	assert.Equal(t, http.StatusBadRequest, code)
+	assert.JSONEq(t, `{"error":"n must be a whole number, 0 or more"}`, body)
 
-	code, body := admin(t, http.MethodGet, base+"/admin/stats", "")
+	code, body = admin(t, http.MethodGet, base+"/admin/stats", "")
 	require.Equal(t, 200, code)
 	var stats simulator.Stats
 	require.NoError(t, json.Unmarshal([]byte(body), &stats))
