@@ -97,7 +97,7 @@ assuresign_document_exceptions_total{document_id="{B}",severity="Unknown"} 1
 assuresign_document_exceptions_total{document_id="{C}",severity="Warning"} 0
 assuresign_document_exceptions_total{document_id="{C}",severity="Error"} 0
 assuresign_document_exceptions_total{document_id="{C}",severity="Fatal"} 0
-# HELP assuresign_document_last_check_timestamp_seconds When a CheckStatus result for the document last arrived, in Unix seconds.{CachedHelp}
+# HELP assuresign_document_last_check_timestamp_seconds When a status result for the document last arrived, in Unix seconds.{CachedHelp}
 # TYPE assuresign_document_last_check_timestamp_seconds gauge
 assuresign_document_last_check_timestamp_seconds{document_id="{A}"} 1.70929443025e+09
 assuresign_document_last_check_timestamp_seconds{document_id="{B}"} 1.7092944e+09
@@ -176,7 +176,7 @@ func TestDocumentFamiliesSayTheyAreCached(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, mfs, len(DocumentFamilies()))
 	for _, mf := range mfs {
-		assert.True(t, strings.HasSuffix(mf.GetHelp(), "Cached from the last background CheckStatus refresh; a scrape never calls AssureSign."), mf.GetName())
+		assert.True(t, strings.HasSuffix(mf.GetHelp(), "Cached from the last background refresh; a scrape never calls AssureSign."), mf.GetName())
 	}
 }
 

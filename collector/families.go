@@ -8,7 +8,7 @@ import (
 )
 
 // CachedHelp ends every document family's HELP.
-const CachedHelp = " Cached from the last background CheckStatus refresh; a scrape never calls AssureSign."
+const CachedHelp = " Cached from the last background refresh; a scrape never calls AssureSign."
 
 // statusFamily is written first, as a state set of each document's status
 // over assuresign.Statuses; currentStatusHelp replaces its help when only
@@ -57,7 +57,7 @@ var documentFamilies = []documentFamily{
 			}
 			return b
 		}},
-	timestampFamily("assuresign_document_last_check_timestamp_seconds", "When a CheckStatus result for the document last arrived, in Unix seconds.",
+	timestampFamily("assuresign_document_last_check_timestamp_seconds", "When a status result for the document last arrived, in Unix seconds.",
 		func(d *document) time.Time { return d.lastCheck }),
 	{"assuresign_document_check_success", "gauge", "1 when AssureSign's last answer about the document carried its status, 0 when it did not (no result, or only exceptions: a wrong AuthToken or ContextIdentifier, a deleted document, another region).",
 		func(b []byte, s exposition.Series, d *document) []byte {

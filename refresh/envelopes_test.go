@@ -120,7 +120,7 @@ func TestEnvelopeDocumentsWatchedWithinOneRound(t *testing.T) {
 	assert.Empty(t, f.Documents)
 
 	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(`
-# HELP assuresign_up 1 when every request of the last scheduled refresh round got a well-formed CheckStatus answer; a document answered without a status does not lower it (see assuresign_document_check_success).
+# HELP assuresign_up 1 when every request of the last scheduled refresh round got a well-formed answer from AssureSign; a document answered without a status does not lower it (see assuresign_document_check_success).
 # TYPE assuresign_up gauge
 assuresign_up 1
 `), "assuresign_up"), "a failed listing is not AssureSign down")

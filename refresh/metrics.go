@@ -44,7 +44,7 @@ func NewMetrics(reg prometheus.Registerer, watched func() int, refreshInterval t
 	m := &Metrics{
 		up: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "assuresign_up",
-			Help: "1 when every request of the last scheduled refresh round got a well-formed CheckStatus answer; a document answered without a status does not lower it (see assuresign_document_check_success).",
+			Help: "1 when every request of the last scheduled refresh round got a well-formed answer from AssureSign; a document answered without a status does not lower it (see assuresign_document_check_success).",
 		}),
 		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "assuresign_last_refresh_success_timestamp_seconds",
@@ -65,7 +65,7 @@ func NewMetrics(reg prometheus.Registerer, watched func() int, refreshInterval t
 		}, []string{"operation"}),
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "assuresign_document_results_total",
-			Help: "Per-document outcomes of successful CheckStatus requests: ok, missing (no result for a document asked about), no_status (a result with exceptions only) or unknown_status (a StatusType outside the documented eight).",
+			Help: "Per-document outcomes of successful status requests (CheckStatus, or the REST API's envelope status): ok, missing (no result for a document asked about), no_status (a result with exceptions only) or unknown_status (a StatusType outside the documented eight).",
 		}, []string{"result"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "assuresign_response_items_dropped_total",

@@ -276,7 +276,7 @@ func TestFirstRoundStartsAtOnce(t *testing.T) {
 	g.release <- struct{}{}
 	require.Eventually(t, r.Ready, waitFor, tick)
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
-# HELP assuresign_up 1 when every request of the last scheduled refresh round got a well-formed CheckStatus answer; a document answered without a status does not lower it (see assuresign_document_check_success).
+# HELP assuresign_up 1 when every request of the last scheduled refresh round got a well-formed answer from AssureSign; a document answered without a status does not lower it (see assuresign_document_check_success).
 # TYPE assuresign_up gauge
 assuresign_up 1
 `), "assuresign_up"))
@@ -291,7 +291,7 @@ func TestEmptyWatchListIsUp(t *testing.T) {
 # HELP assuresign_last_refresh_success_timestamp_seconds When a scheduled refresh round last completed without any failure, in Unix seconds.
 # TYPE assuresign_last_refresh_success_timestamp_seconds gauge
 assuresign_last_refresh_success_timestamp_seconds 1.7092944e+09
-# HELP assuresign_up 1 when every request of the last scheduled refresh round got a well-formed CheckStatus answer; a document answered without a status does not lower it (see assuresign_document_check_success).
+# HELP assuresign_up 1 when every request of the last scheduled refresh round got a well-formed answer from AssureSign; a document answered without a status does not lower it (see assuresign_document_check_success).
 # TYPE assuresign_up gauge
 assuresign_up 1
 # HELP assuresign_watched_documents Documents this exporter watches: the watch list's, or with --total-shards above 1 this shard's share of them.
@@ -360,7 +360,7 @@ func selfMetrics(up int, lastSuccess time.Time, requests map[string]int) string 
 		ts = fmt.Sprint(lastSuccess.Unix())
 	}
 	fmt.Fprintf(&b, "assuresign_last_refresh_success_timestamp_seconds %s\n", ts)
-	fmt.Fprintf(&b, "# HELP assuresign_up 1 when every request of the last scheduled refresh round got a well-formed CheckStatus answer; a document answered without a status does not lower it (see assuresign_document_check_success).\n# TYPE assuresign_up gauge\nassuresign_up %d\n", up)
+	fmt.Fprintf(&b, "# HELP assuresign_up 1 when every request of the last scheduled refresh round got a well-formed answer from AssureSign; a document answered without a status does not lower it (see assuresign_document_check_success).\n# TYPE assuresign_up gauge\nassuresign_up %d\n", up)
 	return b.String()
 }
 
@@ -437,7 +437,7 @@ func TestMissingResultKeepsOnlyThatDocumentsStatus(t *testing.T) {
 	assert.Contains(t, b.LastError, "no result for document")
 	assert.Equal(t, "Completed", statusOf(t, r.store, testenv.DocC).Status)
 	require.NoError(t, testutil.GatherAndCompare(r.reg, strings.NewReader(selfMetrics(1, testenv.T0.Add(5*time.Minute), map[string]int{"ok": 2})+`
-# HELP assuresign_document_results_total `+"Per-document outcomes of successful CheckStatus requests: ok, missing (no result for a document asked about), no_status (a result with exceptions only) or unknown_status (a StatusType outside the documented eight)."+`
+# HELP assuresign_document_results_total `+"Per-document outcomes of successful status requests (CheckStatus, or the REST API's envelope status): ok, missing (no result for a document asked about), no_status (a result with exceptions only) or unknown_status (a StatusType outside the documented eight)."+`
 # TYPE assuresign_document_results_total counter
 assuresign_document_results_total{result="missing"} 1
 assuresign_document_results_total{result="no_status"} 0
@@ -513,13 +513,13 @@ assuresign_document_exceptions_total{document_id=%[3]q,severity="Warning"} 0
 # HELP assuresign_document_signing_step Signing step number while the document is SigningStepInProgress.%[1]s
 # TYPE assuresign_document_signing_step gauge
 assuresign_document_signing_step{document_id=%[2]q} 2
-# HELP assuresign_document_results_total Per-document outcomes of successful CheckStatus requests: ok, missing (no result for a document asked about), no_status (a result with exceptions only) or unknown_status (a StatusType outside the documented eight).
+# HELP assuresign_document_results_total Per-document outcomes of successful status requests (CheckStatus, or the REST API's envelope status): ok, missing (no result for a document asked about), no_status (a result with exceptions only) or unknown_status (a StatusType outside the documented eight).
 # TYPE assuresign_document_results_total counter
 assuresign_document_results_total{result="missing"} 0
 assuresign_document_results_total{result="no_status"} 1
 assuresign_document_results_total{result="ok"} 1
 assuresign_document_results_total{result="unknown_status"} 2
-# HELP assuresign_up 1 when every request of the last scheduled refresh round got a well-formed CheckStatus answer; a document answered without a status does not lower it (see assuresign_document_check_success).
+# HELP assuresign_up 1 when every request of the last scheduled refresh round got a well-formed answer from AssureSign; a document answered without a status does not lower it (see assuresign_document_check_success).
 # TYPE assuresign_up gauge
 assuresign_up 1
 `, collector.CachedHelp, testenv.DocA, testenv.DocB)), "assuresign_document_exceptions_total", "assuresign_document_signing_step", "assuresign_document_results_total", "assuresign_up"))

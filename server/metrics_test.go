@@ -61,7 +61,7 @@ assuresign_watchlist_last_reload_successful 0
 # HELP assuresign_refresh_interval_seconds The configured interval between scheduled refresh rounds.
 # TYPE assuresign_refresh_interval_seconds gauge
 assuresign_refresh_interval_seconds 300
-# HELP assuresign_up 1 when every request of the last scheduled refresh round got a well-formed CheckStatus answer; a document answered without a status does not lower it (see assuresign_document_check_success).
+# HELP assuresign_up 1 when every request of the last scheduled refresh round got a well-formed answer from AssureSign; a document answered without a status does not lower it (see assuresign_document_check_success).
 # TYPE assuresign_up gauge
 assuresign_up 1
 # HELP assuresign_last_refresh_success_timestamp_seconds When a scheduled refresh round last completed without any failure, in Unix seconds.
