@@ -62,6 +62,7 @@ func TestBinary(t *testing.T) {
 	t.Run("bad flags", func(t *testing.T) { t.Parallel(); testBadFlags(t) })
 	t.Run("demo", func(t *testing.T) { t.Parallel(); testDemo(t) })
 	t.Run("demo webhook", func(t *testing.T) { t.Parallel(); testDemoWebhook(t) })
+	t.Run("demo missed change", func(t *testing.T) { t.Parallel(); testDemoMissedChange(t) })
 	t.Run("demo on loopback", func(t *testing.T) { t.Parallel(); testDemoLoopback(t) })
 	t.Run("demo check", func(t *testing.T) { t.Parallel(); testDemoCheck(t) })
 	t.Run("demo check via go run", func(t *testing.T) { t.Parallel(); testDemoCheckGoRun(t) })
@@ -457,6 +458,48 @@ var demoSpecial = regexp.MustCompile(`msg="demo: documents that raise alerts" st
 // demoCurl finds the curl line the demo prints, and the document it names.
 var demoCurl = regexp.MustCompile(`(?m)^demo: send DocumentTRAK's notification for document (\S+) with:\n  (curl .*)$`)
 
+// demoStop finds the curl line the demo prints to stop its simulator's
+// notifications.
+var demoStop = regexp.MustCompile(`(?m)^demo: the simulator delivers DocumentTRAK's notifications to the webhook; .*\n  (curl .*)$`)
+
+// demoMissed finds the document the demo declines without a notification.
+var demoMissed = regexp.MustCompile(`msg="demo: documents that raise alerts" .*missed_notification=(\S+) declined_after=(\S+)`)
+
+// demoMissedWithin is how long after its start the demo has counted its
+// missed change, at the latest, as README's demo paragraph says: declined
+// after 20s, found by the next check a minute apart at most (the demo's
+// --webhook.reconcile-interval), and a round.
+const demoMissedWithin = 100 * time.Second
+
+// testDemoMissedChange runs the demo as it comes: its simulator announces
+// every change to the webhook but one document's decline, which a check
+// finds and counts as the one missed change; the announced changes reach
+// /metrics within a second.
+func testDemoMissedChange(t *testing.T) {
+	e := testenv.ExporterOptions{Env: []string{"TMPDIR=" + t.TempDir()}}.Start(t, "--demo", "--web.listen-address="+testenv.FreeAddr(t))
+	start := time.Now()
+	id := e.WaitOutput(t, demoMissed, waitFor)[1]
+	took := testenv.EventuallyEvery(t, demoMissedWithin, time.Second, "the demo's missed change counted", func() (bool, string) {
+		_, x := e.Metrics(t)
+		v, _ := x.Value(`assuresign_webhook_missed_changes_total{status="Declined"}`)
+		return v == 1, fmt.Sprint(v)
+	})
+	t.Logf("demo: missed change counted %s after the start", took.Round(time.Second))
+	assert.Less(t, time.Since(start), demoMissedWithin)
+
+	text, x := e.Metrics(t)
+	assert.Equal(t, "Declined", x.Status(id))
+	var missed float64
+	for _, m := range x.Families["assuresign_webhook_missed_changes_total"].GetMetric() {
+		missed += m.GetCounter().GetValue()
+	}
+	assert.Equal(t, 1.0, missed, "every other change was announced")
+	assert.Regexp(t, `did not announce.*document_id=`+id+` status=Declined`, e.Output.String())
+	announced := testenv.Sample(t, text, "assuresign_webhook_notification_to_update_seconds_count")
+	assert.Positive(t, announced, "the simulator's notifications moved documents")
+	assert.Equal(t, announced, testenv.Sample(t, text, `assuresign_webhook_notification_to_update_seconds_bucket{le="1"}`), "each within a second")
+}
+
 // demoSecrets returns the ContextIdentifier the demo was given and every
 // AuthToken of the watch file it wrote under tmp, the wrong one included.
 func demoSecrets(t *testing.T, tmp string) *testenv.Secrets {
@@ -550,8 +593,10 @@ func testDemo(t *testing.T) {
 	assert.Empty(t, left, "the demo's watch file outlived the process")
 }
 
-// testDemoWebhook runs the curl line the demo prints, with scheduled rounds an
-// hour apart: only the notification can have the named document checked again.
+// testDemoWebhook stops the demo simulator's notifications with the curl
+// line the demo prints for it, then runs the one it prints to send a
+// notification by hand, with scheduled rounds an hour apart: only that
+// notification can have the named document checked again.
 func testDemoWebhook(t *testing.T) {
 	tmp := t.TempDir()
 	e := testenv.ExporterOptions{Env: []string{"TMPDIR=" + tmp, "ASSURESIGN_CONTEXT_IDENTIFIER=" + e2eContext}}.
@@ -560,25 +605,32 @@ func testDemoWebhook(t *testing.T) {
 	m := e.WaitOutput(t, demoCurl, waitFor)
 	id, curl := m[1], m[2]
 	assert.Contains(t, curl, e.URL+"/webhooks/documenttrak")
+	stop := e.WaitOutput(t, demoStop, waitFor)[1]
+	out, err := exec.Command("sh", "-c", stop).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), " 204 ")
+	time.Sleep(time.Second) // for the deliveries under way
+
 	lastCheck := `assuresign_document_last_check_timestamp_seconds{document_id="` + id + `"}`
+	accepted := `assuresign_webhook_requests_total{result="accepted"}`
 	_, x := e.Metrics(t)
 	before, ok := x.Value(lastCheck)
 	require.True(t, ok, "the notified document was checked in the first round")
+	accepted0, _ := x.Value(accepted)
+	updated0, _ := x.Value("assuresign_webhook_notification_to_update_seconds_count")
 
-	out, err := exec.Command("sh", "-c", curl).CombinedOutput()
+	out, err = exec.Command("sh", "-c", curl).CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	assert.Contains(t, string(out), " 202 ")
 	testenv.Eventually(t, waitFor, "the notified document to be checked again", func() (bool, string) {
 		_, x := e.Metrics(t)
 		after, _ := x.Value(lastCheck)
 		updated, _ := x.Value("assuresign_webhook_notification_to_update_seconds_count")
-		return after > before && updated == 1, fmt.Sprintf("last check %v (was %v), updates %v", after, before, updated)
+		return after > before && updated == updated0+1, fmt.Sprintf("last check %v (was %v), updates %v (were %v)", after, before, updated, updated0)
 	})
-	accepted, _ := x.Value(`assuresign_webhook_requests_total{result="accepted"}`)
-	assert.Equal(t, 0.0, accepted, "before the curl line")
 	_, x = e.Metrics(t)
-	accepted, _ = x.Value(`assuresign_webhook_requests_total{result="accepted"}`)
-	assert.Equal(t, 1.0, accepted)
+	v, _ := x.Value(accepted)
+	assert.Equal(t, accepted0+1, v, "the simulator's notifications stopped: only the curl line's arrived")
 	demoSecrets(t, tmp).AssertNone(t, "the demo's output", e.Output.String())
 }
 

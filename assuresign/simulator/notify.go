@@ -21,6 +21,9 @@ type Notifications struct {
 	// DropStatuses are statuses whose changes are never announced, as an
 	// event not configured in the account.
 	DropStatuses []string `json:"drop_statuses"`
+	// DropDocuments are documents whose changes are never announced, as a
+	// delivery lost on the way: the demo's one missed change.
+	DropDocuments []string `json:"drop_documents"`
 }
 
 // notifier is the account's DocumentTRAK configuration.
@@ -52,7 +55,7 @@ func (s *Simulator) SetNotifications(n Notifications) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.notify != nil {
-		n.DropStatuses = slices.Clone(n.DropStatuses)
+		n.DropStatuses, n.DropDocuments = slices.Clone(n.DropStatuses), slices.Clone(n.DropDocuments)
 		s.notify.rules, s.notify.changes = n, 0
 	}
 }
@@ -70,7 +73,8 @@ func (s *Simulator) changed(before, after Document) {
 	n.changes++
 	r := n.rules
 	if r.Stop || (r.Every > 1 && (n.changes-1)%r.Every != 0) ||
-		slices.ContainsFunc(r.DropStatuses, func(st string) bool { return strings.EqualFold(st, after.Status.String()) }) {
+		slices.ContainsFunc(r.DropStatuses, func(st string) bool { return strings.EqualFold(st, after.Status.String()) }) ||
+		slices.ContainsFunc(r.DropDocuments, func(id string) bool { return strings.EqualFold(id, after.ID) }) {
 		s.stats.NotificationsDropped++
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
@@ -59,10 +60,14 @@ func TestNotificationsCanBeStoppedThinnedAndDropped(t *testing.T) {
 	s.Put(Document{ID: id, Status: assuresign.StatusSigningStepInProgress, Step: 1})
 	assert.Len(t, sent(), 1, "a replaced document that changed is announced")
 
-	s.SetNotifications(Notifications{Stop: true})
+	s.SetNotifications(Notifications{DropDocuments: []string{strings.ToLower(id)}})
 	step(2)
+	assert.Empty(t, sent(), "that document's notifications are dropped")
+
+	s.SetNotifications(Notifications{Stop: true})
+	step(3)
 	assert.Empty(t, sent())
 	st := s.Stats()
 	assert.Equal(t, 4, st.Notifications)
-	assert.Equal(t, 3, st.NotificationsDropped)
+	assert.Equal(t, 4, st.NotificationsDropped)
 }

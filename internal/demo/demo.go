@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -57,14 +58,19 @@ func Start(ctx context.Context, wg *sync.WaitGroup, o *options.Options, contextI
 	// not: one stuck in a step for longer than AssureSignDocumentStuck's 7
 	// days, one whose every answer carries an Error exception, and one whose
 	// AuthToken in the watch file is wrong. The life cycle leaves them alone.
-	// A fourth, at step 1, is the one the printed notification names.
-	stuck, failing, wrongToken, notified := &docs[0], &docs[1], &docs[2], &docs[3]
+	// A fourth, at step 1, is the one the printed notification names: held,
+	// only that notification has it checked again. A fifth is declined
+	// MissedAfter into the demo and its notification dropped: a missed change.
+	stuck, failing, wrongToken, notified, missed := &docs[0], &docs[1], &docs[2], &docs[3], &docs[4]
 	*stuck = simulator.Document{ID: stuck.ID, AuthToken: stuck.AuthToken, Hold: true,
 		Status: assuresign.StatusSigningStepInProgress, Step: 2, StatusDate: time.Now().Add(-server.DefaultStuckAfter - 24*time.Hour)}
 	*failing = simulator.Document{ID: failing.ID, AuthToken: failing.AuthToken, Hold: true,
 		Status: assuresign.StatusSigningStepInProgress, Step: 1, StatusDate: time.Now().Add(-time.Hour),
 		Exceptions: []assuresign.Exception{{Severity: assuresign.SeverityError, Message: "A signatory's e-mail address was rejected; the signing invitation cannot be sent."}}}
-	notified.Status, notified.Step, notified.Exceptions = assuresign.StatusSigningStepInProgress, 1, nil
+	for _, d := range []*simulator.Document{notified, missed} {
+		*d = simulator.Document{ID: d.ID, AuthToken: d.AuthToken, Hold: true,
+			Status: assuresign.StatusSigningStepInProgress, Step: 1, StatusDate: time.Now().Add(-time.Hour)}
+	}
 	for _, d := range docs {
 		sim.Put(d)
 	}
@@ -74,10 +80,14 @@ func Start(ctx context.Context, wg *sync.WaitGroup, o *options.Options, contextI
 	if err != nil {
 		return Account{}, nil, fmt.Errorf("demo: starting the simulator: %w", err)
 	}
-	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+NotificationsPath, notificationsHandler(sim))
+	mux.Handle("/", sim)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	wg.Go(func() { _ = srv.Serve(ln) })
-	wg.Go(func() { <-ctx.Done(); ln.Close() })
+	wg.Go(func() { <-ctx.Done(); ln.Close(); sim.SetNotifier("", ""); sim.WaitNotifications() })
 	wg.Go(func() { sim.RunLifecycle(ctx, 5*time.Second, time.Now().UnixNano()) })
+	wg.Go(func() { declineUnannounced(ctx, sim, missed.ID) })
 
 	dir, err := os.MkdirTemp("", "assuresign-demo-")
 	if err != nil {
@@ -124,13 +134,15 @@ func Start(ctx context.Context, wg *sync.WaitGroup, o *options.Options, contextI
 	logger.Info("demo: simulator serving generated documents", "documents", len(docs), "endpoint", acct.Endpoint,
 		"watch_file", watchPath, "refresh_interval", o.RefreshInterval)
 	if o.API == options.APIREST { // no exceptions nor AuthTokens there
-		logger.Info("demo: documents that raise alerts", "stuck", stuck.ID)
+		logger.Info("demo: documents that raise alerts", "stuck", stuck.ID, "missed_notification", missed.ID, "declined_after", MissedAfter)
 	} else {
-		logger.Info("demo: documents that raise alerts", "stuck", stuck.ID, "error_exceptions", failing.ID, "wrong_auth_token", wrongToken.ID)
+		logger.Info("demo: documents that raise alerts", "stuck", stuck.ID, "error_exceptions", failing.ID, "wrong_auth_token", wrongToken.ID,
+			"missed_notification", missed.ID, "declined_after", MissedAfter)
 	}
 
 	// The token is the demo's own, not an AssureSign secret: printing it is
-	// what makes the curl line usable. A token file the user gave stays unread.
+	// what makes the curl line usable. A token file the user gave is not
+	// printed, only read for the simulator's notifications.
 	header := `"Authorization: Bearer $(cat ` + acct.WebhookTokenFile + `)"`
 	if acct.WebhookTokenFile == "" {
 		token := randomGUID()
@@ -142,13 +154,65 @@ func Start(ctx context.Context, wg *sync.WaitGroup, o *options.Options, contextI
 		header = "'Authorization: Bearer " + token + "'"
 	}
 	listen := (*o.Web.WebListenAddresses)[0]
-	webhookAddr := cmp.Or(o.WebhookListen, listen)
+	webhookURL := strings.TrimSuffix(demoURL(cmp.Or(o.WebhookListen, listen)), "/") + server.WebhookPath
+	// The simulator delivers the account's DocumentTRAK notifications to the
+	// demo's webhook, as the account would, but the missed document's.
+	token, err := os.ReadFile(acct.WebhookTokenFile)
+	if err != nil {
+		cleanup()
+		return Account{}, nil, fmt.Errorf("demo: reading --webhook.bearer-token-file: %w", err)
+	}
+	sim.SetNotifier(webhookURL, strings.TrimSpace(string(token)))
+	sim.SetNotifications(simulator.Notifications{DropDocuments: []string{missed.ID}})
 	fmt.Fprintf(os.Stderr, "\ndemo: open %s\ndemo: send DocumentTRAK's notification for document %s with:\n"+
-		"  curl -i -H %s -H 'Content-Type: application/json' -d '{\"documentId\": \"%s\"}' %s\n\n",
-		demoURL(listen), notified.ID, header, notified.ID,
-		strings.TrimSuffix(demoURL(webhookAddr), "/")+server.WebhookPath)
+		"  curl -i -H %s -H 'Content-Type: application/json' -d '{\"documentId\": \"%s\"}' %s\n",
+		demoURL(listen), notified.ID, header, notified.ID, webhookURL)
+	fmt.Fprintf(os.Stderr, "demo: the simulator delivers DocumentTRAK's notifications to the webhook; stop them (or thin them: {\"every\":3}; all again: {}) with:\n"+
+		"  curl -i -d '{\"stop\":true}' %s\n\n", "http://"+ln.Addr().String()+NotificationsPath)
 	fmt.Fprint(os.Stderr, checkHelp(acct, o.ContextFile, givenContext, wrongToken.ID))
 	return acct, cleanup, nil
+}
+
+// MissedAfter is when, after the start, the demo declines its missed
+// document without a notification.
+const MissedAfter = 20 * time.Second
+
+// declineUnannounced declines the document id MissedAfter from now; the
+// simulator drops its notification, so only a check finds the change.
+func declineUnannounced(ctx context.Context, sim *simulator.Simulator, id string) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(MissedAfter):
+		sim.Update(id, func(d *simulator.Document) {
+			d.Status, d.StatusDate = assuresign.StatusDeclined, time.Now()
+		})
+	}
+}
+
+// NotificationsPath is where the demo's simulator takes which DocumentTRAK
+// notifications to deliver, as the standalone simulator's admin API does.
+const NotificationsPath = "/admin/notifications"
+
+// notificationsHandler sets sim's notifications from a JSON
+// simulator.Notifications.
+func notificationsHandler(sim *simulator.Simulator) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var n simulator.Notifications
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&n); err != nil {
+			http.Error(w, "demo: want {\"stop\":true}, {\"every\":3}, {\"drop_statuses\":[\"Declined\"]} or {}: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		for _, st := range n.DropStatuses {
+			if assuresign.ParseStatus(st) == assuresign.StatusUnknown {
+				http.Error(w, fmt.Sprintf("demo: drop_statuses: %q is not a status", assuresign.Truncate(st, 64)), http.StatusBadRequest)
+				return
+			}
+		}
+		sim.SetNotifications(n)
+		w.WriteHeader(http.StatusNoContent)
+	}
 }
 
 // checkHelp says how to run --check against the running demo: its watch

@@ -95,7 +95,7 @@ type Options struct {
 
 	// Which defaults the user overrode: the demo's overlay and the
 	// max-interval's resolution keep those.
-	listenSet, refreshSet, terminalSet, maxIntervalSet bool
+	listenSet, refreshSet, terminalSet, maxIntervalSet, healthWindowSet, reconcileSet bool
 }
 
 // AddFlags binds every flag of the exporter to a new Options.
@@ -129,8 +129,8 @@ func AddFlags(app *kingpin.Application) *Options {
 	app.Flag("webhook.shard-url-template", "Where to forward a notification for a document another shard owns; {shard} is replaced by the owner's number. Needed with the webhook when --total-shards is above 1.").StringVar(&o.ShardURLTemplate)
 
 	app.Flag("webhook.notified-statuses", "Comma-separated statuses whose DocumentTRAK event the account has configured: a check that finds a change into one that no notification announced counts a missed change (empty: none is judged).").Default(statusList(refresh.DefaultNotifiedStatuses)).StringVar(&o.NotifiedStatuses)
-	app.Flag("webhook.health-window", "DocumentTRAK is trusted while a notification arrived within this window and no missed change was found within it.").Default("6h").DurationVar(&o.HealthWindow)
-	app.Flag("webhook.reconcile-interval", "Time between checks of an open document while DocumentTRAK is trusted (at least --refresh.max-interval); otherwise the normal schedule applies.").Default("6h").DurationVar(&o.ReconcileInterval)
+	app.Flag("webhook.health-window", "DocumentTRAK is trusted while a notification arrived within this window and no missed change was found within it. --demo makes it 2m unless set.").Default("6h").IsSetByUser(&o.healthWindowSet).DurationVar(&o.HealthWindow)
+	app.Flag("webhook.reconcile-interval", "Time between checks of an open document while DocumentTRAK is trusted (at least --refresh.max-interval); otherwise the normal schedule applies. --demo makes it 1m unless set.").Default("6h").IsSetByUser(&o.reconcileSet).DurationVar(&o.ReconcileInterval)
 
 	app.Flag("total-shards", "Number of shards the watch list is split into; every shard reads the whole file.").Default("1").IntVar(&o.TotalShards)
 	app.Flag("shard", "This process's shard, from 0: a number, or a name ending in -N (a StatefulSet pod's name) whose N is taken.").Default("0").StringVar(&o.Shard)
@@ -163,7 +163,14 @@ func (o *Options) Resolve() {
 		// --refresh.terminal-interval into an error.
 		o.MaxInterval = min(max(o.MaxInterval, o.RefreshInterval), o.TerminalInterval)
 	}
+	if o.Demo && !o.reconcileSet {
+		o.ReconcileInterval = max(demoReconcile, o.MaxInterval)
+	}
 }
+
+// The demo's DocumentTRAK trust: its missed change is found within a
+// minute or two, and push is trusted again two minutes after it.
+const demoReconcile, demoHealthWindow = time.Minute, 2 * time.Minute
 
 // applyDemoDefaults makes the demo refresh fast and listen on loopback,
 // unless the flags say otherwise.
@@ -176,6 +183,12 @@ func (o *Options) applyDemoDefaults() {
 	}
 	if !o.terminalSet {
 		o.TerminalInterval = max(2*time.Minute, o.RefreshInterval)
+	}
+	if !o.maxIntervalSet {
+		o.MaxInterval = demoReconcile // Resolve keeps it within the refresh and terminal intervals
+	}
+	if !o.healthWindowSet {
+		o.HealthWindow = demoHealthWindow
 	}
 }
 

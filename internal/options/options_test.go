@@ -160,15 +160,27 @@ func TestResolveOverlaysTheDemoDefaults(t *testing.T) {
 	assert.Equal(t, []string{DemoListen}, *o.Web.WebListenAddresses)
 	assert.Equal(t, 10*time.Second, o.RefreshInterval)
 	assert.Equal(t, 2*time.Minute, o.TerminalInterval)
-	assert.Equal(t, 2*time.Minute, o.MaxInterval, "kept between the demo's intervals")
+	assert.Equal(t, time.Minute, o.MaxInterval, "the demo's reconciliation interval")
+	assert.Equal(t, time.Minute, o.ReconcileInterval, "the demo's missed change is found within a minute or two")
+	assert.Equal(t, 2*time.Minute, o.HealthWindow)
+	require.NoError(t, o.Validate())
 
 	o = parse(t, "--demo", "--web.listen-address=:9999", "--refresh.interval=5m")
 	assert.Equal(t, []string{":9999"}, *o.Web.WebListenAddresses)
 	assert.Equal(t, 5*time.Minute, o.RefreshInterval)
 	assert.Equal(t, 5*time.Minute, o.TerminalInterval, "never shorter than the refresh interval")
+	assert.Equal(t, 5*time.Minute, o.ReconcileInterval, "never shorter than the max interval")
+	require.NoError(t, o.Validate())
+
+	o = parse(t, "--demo", "--webhook.reconcile-interval=3h", "--webhook.health-window=1h", "--refresh.max-interval=2m")
+	assert.Equal(t, 3*time.Hour, o.ReconcileInterval)
+	assert.Equal(t, time.Hour, o.HealthWindow)
+	assert.Equal(t, 2*time.Minute, o.MaxInterval)
 
 	o = parse(t)
 	assert.Equal(t, []string{DefaultListen}, *o.Web.WebListenAddresses)
 	assert.Equal(t, 5*time.Minute, o.RefreshInterval)
 	assert.Equal(t, 24*time.Hour, o.TerminalInterval)
+	assert.Equal(t, 6*time.Hour, o.ReconcileInterval)
+	assert.Equal(t, 6*time.Hour, o.HealthWindow)
 }
