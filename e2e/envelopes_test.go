@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
@@ -27,13 +28,20 @@ var envelopeDocs = []document{
 	{"E4D0C003-0E2E-4000-8000-000000000003", "B0000000-0E2E-4000-8000-000000000013", "SigningStepInProgress", 1, "", ""},
 }
 
-// TestEnvelopeDeclineEndToEnd: the exporter lists an envelope it knows only by
-// id and token, its documents reach Prometheus with the envelope's labels, and
-// when one of the three declines, Alertmanager sends exactly one notification:
-// the envelope's, none for the document.
+// TestEnvelopeDeclineEndToEnd: under each API the exporter watches an
+// envelope known by its id (and, under SOAP, its token), its documents reach
+// Prometheus with the envelope's labels, and when one of the three declines,
+// Alertmanager sends exactly one notification: the envelope's, none for the
+// document; the dashboard's envelope panels show it declined.
 func TestEnvelopeDeclineEndToEnd(t *testing.T) {
 	testenv.SkipShort(t) // builds binaries, starts Prometheus and Alertmanager
 	tools := requireTools(t, "prometheus", "promtool", "prometheus-alertmanager", "amtool")
+	for _, api := range []string{"soap", "rest"} {
+		t.Run(api, func(t *testing.T) { envelopeDecline(t, tools, api) })
+	}
+}
+
+func envelopeDecline(t *testing.T, tools map[string]string, api string) {
 	s := &stack{t: t, dir: t.TempDir(), examples: filepath.Join(moduleRoot(t), "examples")}
 	var simDocs []map[string]any
 	var ids []string
@@ -48,15 +56,31 @@ func TestEnvelopeDeclineEndToEnd(t *testing.T) {
 	testenv.WriteFile(t, filepath.Join(s.dir, "documents.json"), string(docsJSON), 0o600)
 	testenv.WriteFile(t, filepath.Join(s.dir, "envelopes.json"), string(envJSON), 0o600)
 	testenv.WriteFile(t, filepath.Join(s.dir, "context"), contextID+"\n", 0o600)
-	s.sim = testenv.StartSimulator(t, "--listen", "127.0.0.1:0", "--context-file", filepath.Join(s.dir, "context"),
-		"--documents", filepath.Join(s.dir, "documents.json"), "--envelopes", filepath.Join(s.dir, "envelopes.json"))
+	simArgs := []string{"--listen", "127.0.0.1:0", "--context-file", filepath.Join(s.dir, "context"),
+		"--documents", filepath.Join(s.dir, "documents.json"), "--envelopes", filepath.Join(s.dir, "envelopes.json")}
+	// Under REST an envelope is its id alone, asked for by an API user.
+	token := "    auth_token: " + e2eEnvelopeToken + "\n"
+	const apiUser, contextUser = "api.user", "jane@example.com"
+	keyFile := filepath.Join(s.dir, "api-key")
+	if api == "rest" {
+		token = ""
+		testenv.WriteFile(t, keyFile, testenv.RandomGUID()+"\n", 0o600)
+		simArgs = append(simArgs, "--api-username", apiUser, "--api-key-file", keyFile, "--context-username", contextUser)
+	}
+	s.sim = testenv.StartSimulator(t, simArgs...)
 	s.procs = append(s.procs, s.sim.Process)
 	s.simURL = s.sim.URL
 	testenv.WriteFile(t, filepath.Join(s.dir, "watch.yml"), fmt.Sprintf(
-		"envelopes:\n  - id: %s\n    auth_token: %s\n    labels:\n      customer: acme\n      team: sales\n", e2eEnvelope, e2eEnvelopeToken), 0o600)
+		"envelopes:\n  - id: %s\n%s    labels:\n      customer: acme\n      team: sales\n", e2eEnvelope, token), 0o600)
 
 	testenv.WriteFile(t, filepath.Join(s.dir, "webhook-token"), webhookToken+"\n", 0o600)
 	s.exporterArgs = []string{"--refresh.interval=2s"}
+	if api == "rest" {
+		s.exporterEnv = []string{"ASSURESIGN_API_USERNAME=" + apiUser, "ASSURESIGN_CONTEXT_USERNAME=" + contextUser}
+		s.exporterArgs = append(s.exporterArgs, "--assuresign.api=rest",
+			"--assuresign.rest.url="+s.simURL+simulator.RESTBasePath, "--assuresign.rest.auth-url="+s.simURL+simulator.RESTAuthPath,
+			"--assuresign.rest.api-key-file="+keyFile)
+	}
 	s.runExporter(t, "127.0.0.1:0")
 	s.startMonitoring(t, tools, s.exporterAddr)
 
@@ -126,4 +150,7 @@ func TestEnvelopeDeclineEndToEnd(t *testing.T) {
 	st, err := s.prom.query(fmt.Sprintf(`assuresign_envelope_status{envelope_id=%q, status="Declined"} == 1`, e2eEnvelope))
 	assert.NoError(t, err)
 	assert.Len(t, st, 1)
+	up, err := s.prom.query(`assuresign_up == 1`)
+	assert.NoError(t, err)
+	assert.Len(t, up, 1)
 }
