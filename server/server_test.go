@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -319,9 +318,3 @@ func TestNewRejectsABadMetricsPath(t *testing.T) {
 	assert.Contains(t, rec.Body.String(), "# TYPE assuresign_document_status gauge")
 	assert.Equal(t, http.StatusNotFound, do(h, http.MethodGet, "/metrics").Code)
 }
-
-// lazy prints as what f returns when printed: a failure message then shows
-// the value at the failure, not when the assertion was called.
-type lazy func() any
-
-func (l lazy) String() string { return fmt.Sprint(l()) }
