@@ -40,20 +40,13 @@ func newRESTRig(t *testing.T) *restRig {
 	r := &restRig{sim: simulator.New(chkContext), watch: filepath.Join(t.TempDir(), "watch.yml"),
 		user: simulator.APIUser{Username: "api.user", Key: chkAPIKey, ContextUsername: "jane@example.com"}}
 	r.sim.SetAPIUser(r.user)
+	envelopes, _ := r.sim.PutEnvelopes(3, 2)
 	var watch strings.Builder
 	watch.WriteString("envelopes:\n")
-	for i, n := range []int{3, 2} {
-		env := fmt.Sprintf("E0000000-0000-4000-8000-0000000000%02X", i)
-		var ids []string
-		for j := range n {
-			id := fmt.Sprintf("D0C00000-0000-4000-8000-00000000%02X%02X", i, j)
-			r.sim.Put(simulator.Document{ID: id, AuthToken: testenv.RandomGUID(), Status: assuresign.StatusSigningStepInProgress, Step: 1})
-			ids = append(ids, id)
-		}
-		r.sim.PutEnvelope(simulator.Envelope{ID: env, AuthToken: testenv.RandomGUID(), Documents: ids})
+	for _, env := range envelopes {
 		fmt.Fprintf(&watch, "  - {id: %s}\n", env)
-		r.envelopes++
 	}
+	r.envelopes = len(envelopes)
 	require.NoError(t, os.WriteFile(r.watch, []byte(watch.String()), 0o600))
 	r.srv = httptest.NewServer(r.sim)
 	t.Cleanup(r.srv.Close)
