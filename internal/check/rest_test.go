@@ -1,10 +1,7 @@
 package check
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -18,12 +15,13 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/rest"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
-	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 	"github.com/assuresign-exporter/assuresign_exporter/upstream"
 )
 
 // chkAPIKey is the REST rig's API user's key: a secret like the others.
 const chkAPIKey = "5EC2E7AB-ABAB-4ABA-8ABA-5EC2E7ABABAB"
+
+func init() { chkSecrets.Add("REST API key", chkAPIKey) }
 
 // restRig is a simulated account on the REST API, with envelopes of 3 and 2
 // documents and a watch file of their ids.
@@ -58,8 +56,7 @@ func newRESTRig(t *testing.T) *restRig {
 // it nor the log holds a secret.
 func (r *restRig) run(t *testing.T, output string) (int, string) {
 	t.Helper()
-	var out, logs bytes.Buffer
-	code := Run(context.Background(), &out, Config{
+	return runChecked(t, Config{
 		WatchFiles: []string{r.watch}, MaxDocuments: 100, MaxEnvelopeDocuments: 100, ContextIdentifier: chkContext,
 		EnvelopesOnly: true, OptionalContext: true,
 		Upstream: func(secrets *assuresign.Secrets) (upstream.API, error) {
@@ -75,11 +72,7 @@ func (r *restRig) run(t *testing.T, output string) (int, string) {
 			return c, nil
 		},
 		BatchSize: 50, Concurrency: 2, Timeout: 5 * time.Second, Output: output,
-	}, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	secrets := testenv.NewSecrets(testenv.FragmentLen, chkContext, chkAPIKey)
-	secrets.AssertNone(t, "the output", out.String())
-	secrets.AssertNone(t, "the log", logs.String())
-	return code, out.String()
+	})
 }
 
 // Under REST an envelope's listing is its status request: --check costs one
