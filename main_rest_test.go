@@ -42,17 +42,7 @@ func newRESTAccount(t *testing.T, secrets *testenv.Secrets, sizes ...int) *restA
 		user: simulator.APIUser{Username: "api.user", Key: testenv.RandomGUID(), ContextUsername: "jane@example.com"}}
 	secrets.Add("API key", a.user.Key)
 	a.sim.SetAPIUser(a.user)
-	for i, n := range sizes {
-		env := fmt.Sprintf("E0000000-0000-4000-8000-0000000000%02X", i)
-		var ids []string
-		for j := range n {
-			id := fmt.Sprintf("D0C00000-0000-4000-8000-00000000%02X%02X", i, j)
-			a.sim.Put(simulator.Document{ID: id, AuthToken: testenv.RandomGUID(), Status: assuresign.StatusSigningStepInProgress, Step: 1})
-			ids = append(ids, id)
-		}
-		a.sim.PutEnvelope(simulator.Envelope{ID: env, AuthToken: testenv.RandomGUID(), Documents: ids})
-		a.envelopes, a.documents = append(a.envelopes, env), append(a.documents, ids...)
-	}
+	a.envelopes, a.documents = a.sim.PutEnvelopes(sizes...)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "bearer "); ok {
 			secrets.Add("bearer token", tok)

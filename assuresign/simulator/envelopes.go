@@ -1,7 +1,9 @@
 package simulator
 
 import (
+	cryptorand "crypto/rand"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"math/rand"
 	"net/http"
@@ -38,6 +40,26 @@ func (s *Simulator) PutEnvelope(e Envelope) {
 	defer s.mu.Unlock()
 	e.Documents = slices.Clone(e.Documents)
 	s.envelopes[key(e.ID)] = e
+}
+
+// PutEnvelopes puts envelopes of the given sizes, their documents at signing
+// step 1 and every AuthToken random, and returns the envelopes' ids and
+// their documents': envelope i is E0000000-0000-4000-8000-0000000000ii, its
+// document j D0C00000-0000-4000-8000-00000000iijj (hex), so that a test can
+// name them.
+func (s *Simulator) PutEnvelopes(sizes ...int) (envelopes, documents []string) {
+	for i, n := range sizes {
+		env := fmt.Sprintf("E0000000-0000-4000-8000-0000000000%02X", i)
+		var ids []string
+		for j := range n {
+			id := fmt.Sprintf("D0C00000-0000-4000-8000-00000000%02X%02X", i, j)
+			s.Put(Document{ID: id, AuthToken: guid.New(cryptorand.Reader), Status: assuresign.StatusSigningStepInProgress, Step: 1})
+			ids = append(ids, id)
+		}
+		s.PutEnvelope(Envelope{ID: env, AuthToken: guid.New(cryptorand.Reader), Documents: ids})
+		envelopes, documents = append(envelopes, env), append(documents, ids...)
+	}
+	return envelopes, documents
 }
 
 // Envelopes returns a copy of every envelope, sorted by (upper-case) ID.

@@ -80,7 +80,6 @@ func (r *checkRig) write(t *testing.T, name, data string) {
 // the log holds a secret.
 func (r *checkRig) run(t *testing.T, endpoint, contextIdentifier string, tune ...func(*Config)) (int, string) {
 	t.Helper()
-	var out, logs bytes.Buffer
 	cfg := Config{
 		WatchFiles: []string{filepath.Join(r.dir, "*.yml")}, MaxDocuments: 100, MaxEnvelopeDocuments: 100, ContextIdentifier: contextIdentifier,
 		Upstream:  soap(endpoint),
@@ -89,6 +88,18 @@ func (r *checkRig) run(t *testing.T, endpoint, contextIdentifier string, tune ..
 	for _, f := range tune {
 		f(&cfg)
 	}
+	return runChecked(t, cfg)
+}
+
+// inJSON has run ask for --check.output=json.
+func inJSON(c *Config) { c.Output = OutputJSON }
+
+// runChecked runs --check with cfg, logging at debug level, and returns its
+// exit code and output, having asserted that neither it nor the log holds
+// one of chkSecrets.
+func runChecked(t *testing.T, cfg Config) (int, string) {
+	t.Helper()
+	var out, logs bytes.Buffer
 	code := Run(context.Background(), &out, cfg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	chkSecrets.AssertNone(t, "the output", out.String())
 	chkSecrets.AssertNone(t, "the log", logs.String())
@@ -257,14 +268,9 @@ func TestCheckTableFitsItsContent(t *testing.T) {
 	assert.Contains(t, out, "(longer texts are cut to 60 characters; --check.output=json has them in full)")
 	assert.NotContains(t, out, "END")
 
-	var js bytes.Buffer
-	code = Run(context.Background(), &js, Config{
-		WatchFiles: []string{filepath.Join(r.dir, "*.yml")}, MaxDocuments: 100, ContextIdentifier: chkContext,
-		Upstream: soap(r.endpoint()), BatchSize: 2, Concurrency: 2, Timeout: 5 * time.Second,
-		Output: OutputJSON,
-	}, slog.New(slog.DiscardHandler))
+	code, js := r.run(t, r.endpoint(), chkContext, inJSON)
 	assert.Equal(t, OK, code)
-	rep := decodeCheckReport(t, js.Bytes())
+	rep := decodeCheckReport(t, []byte(js))
 	require.Len(t, rep.Documents, 3)
 	assert.Equal(t, []checkException{{Severity: "Warning", Message: long}}, rep.Documents[1].Exceptions, "in full")
 }
@@ -290,26 +296,15 @@ func TestCheckJSON(t *testing.T) {
 	r := newCheckRig(t)
 	r.write(t, "legal.yml", "documents:\n  - {id: "+chkDocC+", auth_token: "+chkBadTok+"}\n")
 	run := func(endpoint string) (int, Report) {
-		var out bytes.Buffer
-		code := Run(context.Background(), &out, Config{
-			WatchFiles: []string{filepath.Join(r.dir, "*.yml")}, MaxDocuments: 100, ContextIdentifier: chkContext,
-			Upstream: soap(endpoint), BatchSize: 2, Concurrency: 2, Timeout: 5 * time.Second,
-			Output: OutputJSON,
-		}, slog.New(slog.DiscardHandler))
-		chkSecrets.AssertNone(t, "the JSON", out.String())
-		return code, decodeCheckReport(t, out.Bytes())
+		code, out := r.run(t, endpoint, chkContext, inJSON) // asserts no secret in the JSON
+		return code, decodeCheckReport(t, []byte(out))
 	}
 
 	require.True(t, r.sim.Update(chkDocB, func(d *simulator.Document) {
 		d.Exceptions = []assuresign.Exception{{Severity: assuresign.SeverityWarning, Message: `Reminder <not> sent & "queued"`}}
 	}))
-	var raw bytes.Buffer
-	Run(context.Background(), &raw, Config{
-		WatchFiles: []string{filepath.Join(r.dir, "*.yml")}, MaxDocuments: 100, ContextIdentifier: chkContext,
-		Upstream: soap(r.endpoint()), BatchSize: 2, Concurrency: 2, Timeout: 5 * time.Second,
-		Output: OutputJSON,
-	}, slog.New(slog.DiscardHandler))
-	assert.Contains(t, raw.String(), `"message": "Reminder <not> sent & \"queued\""`, "texts as sent, not HTML-escaped")
+	_, raw := r.run(t, r.endpoint(), chkContext, inJSON)
+	assert.Contains(t, raw, `"message": "Reminder <not> sent & \"queued\""`, "texts as sent, not HTML-escaped")
 
 	code, rep := run(r.endpoint())
 	assert.Equal(t, Incomplete, code)
@@ -440,16 +435,11 @@ func TestCheckNothingToCheck(t *testing.T) {
 	r := newCheckRig(t)
 	pattern := filepath.Join(r.dir, "sale*.yaml")
 	for _, output := range []string{OutputTable, OutputJSON} {
-		var out bytes.Buffer
-		code := Run(context.Background(), &out, Config{
-			WatchFiles: []string{pattern}, MaxDocuments: 100, ContextIdentifier: chkContext,
-			Upstream:  soap(r.endpoint()),
-			BatchSize: 2, Concurrency: 2, Timeout: 5 * time.Second, Output: output,
-		}, slog.New(slog.DiscardHandler))
-		assert.Equal(t, Incomplete, code, out.String())
-		msg := out.String()
+		code, out := r.run(t, r.endpoint(), chkContext, func(c *Config) { c.WatchFiles, c.Output = []string{pattern}, output })
+		assert.Equal(t, Incomplete, code, out)
+		msg := out
 		if output == OutputJSON {
-			rep := decodeCheckReport(t, out.Bytes())
+			rep := decodeCheckReport(t, []byte(out))
 			assert.Equal(t, "invalid", rep.Result)
 			msg = rep.Message
 		}

@@ -1,14 +1,9 @@
 package check
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"log/slog"
-	"path/filepath"
 	"regexp"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 
@@ -54,20 +49,15 @@ func TestCheckListsEnvelopes(t *testing.T) {
 	assert.NotContains(t, out, simulator.DocumentName(1), "no document name")
 
 	// The same in JSON: the envelope with its documents, before them in full.
-	var js bytes.Buffer
-	code = Run(context.Background(), &js, Config{
-		WatchFiles: []string{filepath.Join(r.dir, "*.yml")}, MaxDocuments: 100, ContextIdentifier: chkContext,
-		Upstream: soap(endpoint), BatchSize: 2, Concurrency: 2, Timeout: 5 * time.Second,
-		Output: OutputJSON,
-	}, slog.New(slog.DiscardHandler))
+	code, js := r.run(t, endpoint, chkContext, inJSON) // asserts no secret in the JSON
 	assert.Equal(t, OK, code)
-	rep := decodeCheckReport(t, js.Bytes())
+	rep := decodeCheckReport(t, []byte(js))
 	assert.Equal(t, []checkedEnvelope{{ID: chkEnvelope, Labels: map[string]string{"pack": "acme"}, Documents: []checkedEnvelopeDocument{
 		{Order: "1", ID: chkDocD}, {Order: "2", ID: chkDocC}}}}, rep.Envelopes)
 	assert.Equal(t, 1, rep.EnvelopesListed)
 	assert.Len(t, rep.Documents, 4)
-	assert.NotContains(t, js.String(), simulator.DocumentName(1), "no document name")
-	chkSecrets.AssertNone(t, "the JSON", js.String())
+	assert.NotContains(t, js, simulator.DocumentName(1), "no document name")
+	chkSecrets.AssertNone(t, "the JSON", js)
 }
 
 func TestCheckEnvelopeListingFails(t *testing.T) {

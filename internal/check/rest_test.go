@@ -1,10 +1,7 @@
 package check
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -18,12 +15,13 @@ import (
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/rest"
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign/simulator"
-	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 	"github.com/assuresign-exporter/assuresign_exporter/upstream"
 )
 
 // chkAPIKey is the REST rig's API user's key: a secret like the others.
 const chkAPIKey = "5EC2E7AB-ABAB-4ABA-8ABA-5EC2E7ABABAB"
+
+func init() { chkSecrets.Add("REST API key", chkAPIKey) }
 
 // restRig is a simulated account on the REST API, with envelopes of 3 and 2
 // documents and a watch file of their ids.
@@ -40,20 +38,13 @@ func newRESTRig(t *testing.T) *restRig {
 	r := &restRig{sim: simulator.New(chkContext), watch: filepath.Join(t.TempDir(), "watch.yml"),
 		user: simulator.APIUser{Username: "api.user", Key: chkAPIKey, ContextUsername: "jane@example.com"}}
 	r.sim.SetAPIUser(r.user)
+	envelopes, _ := r.sim.PutEnvelopes(3, 2)
 	var watch strings.Builder
 	watch.WriteString("envelopes:\n")
-	for i, n := range []int{3, 2} {
-		env := fmt.Sprintf("E0000000-0000-4000-8000-0000000000%02X", i)
-		var ids []string
-		for j := range n {
-			id := fmt.Sprintf("D0C00000-0000-4000-8000-00000000%02X%02X", i, j)
-			r.sim.Put(simulator.Document{ID: id, AuthToken: testenv.RandomGUID(), Status: assuresign.StatusSigningStepInProgress, Step: 1})
-			ids = append(ids, id)
-		}
-		r.sim.PutEnvelope(simulator.Envelope{ID: env, AuthToken: testenv.RandomGUID(), Documents: ids})
+	for _, env := range envelopes {
 		fmt.Fprintf(&watch, "  - {id: %s}\n", env)
-		r.envelopes++
 	}
+	r.envelopes = len(envelopes)
 	require.NoError(t, os.WriteFile(r.watch, []byte(watch.String()), 0o600))
 	r.srv = httptest.NewServer(r.sim)
 	t.Cleanup(r.srv.Close)
@@ -65,8 +56,7 @@ func newRESTRig(t *testing.T) *restRig {
 // it nor the log holds a secret.
 func (r *restRig) run(t *testing.T, output string) (int, string) {
 	t.Helper()
-	var out, logs bytes.Buffer
-	code := Run(context.Background(), &out, Config{
+	return runChecked(t, Config{
 		WatchFiles: []string{r.watch}, MaxDocuments: 100, MaxEnvelopeDocuments: 100, ContextIdentifier: chkContext,
 		EnvelopesOnly: true, OptionalContext: true,
 		Upstream: func(secrets *assuresign.Secrets) (upstream.API, error) {
@@ -82,11 +72,7 @@ func (r *restRig) run(t *testing.T, output string) (int, string) {
 			return c, nil
 		},
 		BatchSize: 50, Concurrency: 2, Timeout: 5 * time.Second, Output: output,
-	}, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	secrets := testenv.NewSecrets(testenv.FragmentLen, chkContext, chkAPIKey)
-	secrets.AssertNone(t, "the output", out.String())
-	secrets.AssertNone(t, "the log", logs.String())
-	return code, out.String()
+	})
 }
 
 // Under REST an envelope's listing is its status request: --check costs one
