@@ -466,7 +466,7 @@ var demoStop = regexp.MustCompile(`(?m)^demo: the simulator delivers DocumentTRA
 var demoMissed = regexp.MustCompile(`msg="demo: documents that raise alerts" .*missed_notification=(\S+) declined_after=(\S+)`)
 
 // demoMissedWithin is how long after its start the demo has counted its
-// missed change, at the latest, as README's demo paragraph says: declined
+// missed change, at the latest, as docs/configuration.md's demo section says: declined
 // after 20s, found by the next check a minute apart at most (the demo's
 // --webhook.reconcile-interval), and a round.
 const demoMissedWithin = 100 * time.Second
