@@ -35,8 +35,8 @@ var demoAlertsWindow = map[string][2]string{
 
 const demoAlertsFile = "examples/demo/alerts.yml"
 
-// demoAlerts is examples/alerts.yml with demoAlertsFor's `for:` lines
-// changed, and nothing else.
+// demoAlerts is examples/alerts.yml with demoAlertsFor's `for:` lines and
+// demoAlertsWindow's windows changed, and nothing else.
 func demoAlerts(src string) (string, error) {
 	alert := regexp.MustCompile(`^      - alert:\s*(\S+)\s*$`)
 	forLine := regexp.MustCompile(`^        for:\s*\S+\s*$`)
