@@ -466,6 +466,18 @@ func TestParseStatusSpellings(t *testing.T) {
 	} {
 		assert.Equal(t, live, LiveSpelling(upper))
 	}
+	// The reference's own spellings, each to the SOAP StatusType it names
+	// (as the reference writes it), so a wrong row in statusNames fails here.
+	for v, soap := range map[string]string{
+		"iN_PROGRESS": "SigningStepInProgress", "signinG_STEP_PROGRESS": "SigningStepInProgress",
+		"completed": "Completed", "signeR_AUTHENTICATION_FAILED": "SignerAuthenticationFailed",
+		"CREATED": "Created", "SIGNING_STEP_PROGRESS": "SigningStepInProgress", "COMPLETED": "Completed",
+		"EXPIRED": "Expired", "DECLINED": "Declined", "CANCELLED": "Cancelled",
+		"SIGNER_AUTHENTICATION_FAILED": "SignerAuthenticationFailed", "STALED": "Staled",
+	} {
+		assert.Equal(t, soap, ParseStatus(v).String(), v)
+		assert.Equal(t, assuresign.ParseStatus(soap), ParseStatus(v), v)
+	}
 	for _, v := range []string{"", "Paused", "SIGNING", "SigningStepInProgress"} {
 		assert.Equal(t, assuresign.StatusUnknown, ParseStatus(v), v)
 	}
