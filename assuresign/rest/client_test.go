@@ -444,6 +444,31 @@ func TestUnknownStatusReportedOnce(t *testing.T) {
 	assert.Equal(t, []string{"paused", "archiveD_SOON"}, reported)
 }
 
+// A server sending huge made-up values must not have the client hold them:
+// what is remembered and reported is cut to a bounded length.
+func TestUnknownStatusBounded(t *testing.T) {
+	f, srv := newFake(t)
+	n := 0
+	f.status = func(w http.ResponseWriter, _ *http.Request, _ int) bool {
+		n++
+		w.Header().Set("Content-Type", "application/json")
+		huge := fmt.Sprintf("%d%s", n, strings.Repeat("x", 100_000))
+		_, _ = io.WriteString(w, strings.Replace(liveBody, "iN_PROGRESS", huge, 1))
+		return true
+	}
+	var reported []string
+	c := newClient(t, srv, func(cfg *Config) { cfg.UnknownStatus = func(v string) { reported = append(reported, v) } })
+	for range 3 {
+		_, err := c.EnvelopeStatus(context.Background(), envID)
+		require.NoError(t, err)
+	}
+	require.Len(t, reported, 3)
+	for _, v := range reported {
+		assert.LessOrEqual(t, len(v), 64+len("…"))
+		assert.True(t, strings.HasSuffix(v, "…"))
+	}
+}
+
 func TestParseStatusSpellings(t *testing.T) {
 	for upper, want := range map[string]assuresign.Status{
 		"CREATED":                      assuresign.StatusCreated,
