@@ -469,6 +469,21 @@ func TestUnknownStatusBounded(t *testing.T) {
 	}
 }
 
+// A bad id is quoted in the error cut short on a rune boundary, as all
+// server text is (assuresign.Truncate), not mid-character.
+func TestParseQuotesBadIDsCut(t *testing.T) {
+	bad := strings.Repeat("a", 39) + strings.Repeat("€", 20)
+	for _, body := range []string{
+		strings.ReplaceAll(liveBody, envID, bad),
+		strings.ReplaceAll(liveBody, docOne, bad),
+	} {
+		_, err := ParseEnvelopeStatus([]byte(body))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), `"`+strings.Repeat("a", 39)+`…"`)
+		assert.NotContains(t, err.Error(), `\x`)
+	}
+}
+
 func TestParseStatusSpellings(t *testing.T) {
 	for upper, want := range map[string]assuresign.Status{
 		"CREATED":                      assuresign.StatusCreated,
