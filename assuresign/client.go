@@ -91,14 +91,14 @@ func NewClient(cfg Config) (*Client, error) {
 	if c.endpoint == "" {
 		c.endpoint = DefaultEndpoint
 	}
-	if err := checkEndpoint("assuresign endpoint", c.endpoint); err != nil {
+	if err := CheckEndpoint("assuresign endpoint", c.endpoint); err != nil {
 		return nil, err
 	}
 	c.envelopes = cfg.EnvelopesEndpoint
 	if c.envelopes == "" {
 		c.envelopes = DefaultEnvelopesEndpoint(c.endpoint)
 	}
-	if err := checkEndpoint("assuresign envelopes endpoint", c.envelopes); err != nil {
+	if err := CheckEndpoint("assuresign envelopes endpoint", c.envelopes); err != nil {
 		return nil, err
 	}
 	if c.http == nil {
@@ -117,8 +117,9 @@ func NewClient(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-// checkEndpoint accepts an http(s) URL without credentials; name starts its errors.
-func checkEndpoint(name, endpoint string) error {
+// CheckEndpoint accepts an http(s) URL without credentials; name starts its
+// errors, which never quote a password.
+func CheckEndpoint(name, endpoint string) error {
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		// The parse error quotes the URL, which might hold a password.
@@ -154,7 +155,7 @@ func (c *Client) CheckStatus(ctx context.Context, checks []Check) ([]Result, err
 	for _, ch := range checks {
 		secrets = append(secrets, ch.AuthToken, ch.ContextIdentifier)
 	}
-	red := newRedactor(c.secrets, secrets...)
+	red := NewRedactor(c.secrets, secrets...)
 	var resp *Response
 	err := c.call(ctx, operation{"CheckStatus", OpCheckStatus, c.endpoint, CheckStatusAction}, EncodeCheckStatusRequest(checks), red,
 		func(data []byte) (err error) {
@@ -184,8 +185,8 @@ type operation struct {
 // call posts body to op, retrying transient failures within ctx; parse reads
 // a 200 answer (and a non-200 one that may be a SOAP Fault). Errors are
 // redacted by red.
-func (c *Client) call(ctx context.Context, op operation, body []byte, red *redactor, parse func([]byte) error) error {
-	return c.retrier.Do(ctx, op.observed, op.name, red.redact, func(ctx context.Context) error {
+func (c *Client) call(ctx context.Context, op operation, body []byte, red *Redactor, parse func([]byte) error) error {
+	return c.retrier.Do(ctx, op.observed, op.name, red.Redact, func(ctx context.Context) error {
 		return c.roundTrip(ctx, op, body, parse)
 	})
 }
@@ -200,18 +201,18 @@ func (c *Client) roundTrip(ctx context.Context, op operation, body []byte, parse
 	req.Header.Set("Accept", "text/xml")
 	res, err := c.http.Do(req)
 	if err != nil {
-		return transportError(ctx, err)
+		return TransportError(ctx, err)
 	}
 	defer res.Body.Close()
 	statusErr := func() error {
-		e := statusError(res)
+		e := StatusError(res)
 		if res.StatusCode == http.StatusNotFound {
 			// WCF's answer to a path no operation listens on.
 			e.Detail = "no endpoint at this path: the path of the endpoint URL is likely wrong"
 		}
 		return e
 	}
-	data, err := readBody(ctx, res, c.maxBody)
+	data, err := ReadBody(ctx, res, c.maxBody)
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) && e.Kind == KindTooLarge && res.StatusCode != http.StatusOK {
@@ -268,10 +269,10 @@ func retryAfter(v string) time.Duration {
 	return 0
 }
 
-// statusError is the error of an answer whose HTTP status is not 200. HTTP
+// StatusError is the error of an answer whose HTTP status is not 200. HTTP
 // defines Retry-After for 429 and 503; elsewhere (a 400, say) it would
 // silence every request on a misconfigured proxy's word.
-func statusError(res *http.Response) *Error {
+func StatusError(res *http.Response) *Error {
 	e := &Error{Kind: KindHTTPStatus, StatusCode: res.StatusCode}
 	if res.StatusCode == http.StatusTooManyRequests || res.StatusCode == http.StatusServiceUnavailable {
 		e.RetryAfter = retryAfter(res.Header.Get("Retry-After"))
@@ -279,13 +280,14 @@ func statusError(res *http.Response) *Error {
 	return e
 }
 
-// readBody reads res's body, at most maxBody bytes: a longer one, or one
-// that declares a longer length, is a KindTooLarge error.
-func readBody(ctx context.Context, res *http.Response, maxBody int64) ([]byte, error) {
+// ReadBody reads res's body, at most maxBody bytes: a longer one, or one
+// that declares a longer length, is a KindTooLarge error; a failed read is
+// classified as TransportError does.
+func ReadBody(ctx context.Context, res *http.Response, maxBody int64) ([]byte, error) {
 	if res.ContentLength <= maxBody {
 		data, err := io.ReadAll(io.LimitReader(res.Body, maxBody+1))
 		if err != nil {
-			return nil, transportError(ctx, err)
+			return nil, TransportError(ctx, err)
 		}
 		if int64(len(data)) <= maxBody {
 			return data, nil
@@ -294,7 +296,8 @@ func readBody(ctx context.Context, res *http.Response, maxBody int64) ([]byte, e
 	return nil, &Error{Kind: KindTooLarge, StatusCode: res.StatusCode, Detail: fmt.Sprintf("body over %d bytes", maxBody)}
 }
 
-func transportError(ctx context.Context, err error) *Error {
+// TransportError classifies a failed HTTP exchange as KindTimeout or KindTransport.
+func TransportError(ctx context.Context, err error) *Error {
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil || (errors.As(err, &ne) && ne.Timeout()) {
 		return &Error{Kind: KindTimeout, Err: err}
@@ -304,16 +307,16 @@ func transportError(ctx context.Context, err error) *Error {
 
 // match pairs results with checks by Id, case-insensitively. A document asked
 // about twice gets the same result twice.
-func (c *Client) match(checks []Check, resp *Response, red *redactor) []Result {
+func (c *Client) match(checks []Check, resp *Response, red *Redactor) []Result {
 	byID := make(map[string]Result, len(resp.Results))
 	for _, r := range resp.Results {
 		// Server text that reaches callers is redacted: a server might echo secrets.
-		r.RawStatus = red.redact(r.RawStatus)
-		r.StatusDetails = red.redact(r.StatusDetails)
+		r.RawStatus = red.Redact(r.RawStatus)
+		r.StatusDetails = red.Redact(r.StatusDetails)
 		if len(r.Exceptions) > 0 {
 			ex := make([]Exception, len(r.Exceptions))
 			for j, e := range r.Exceptions {
-				ex[j] = Exception{Severity: e.Severity, Message: red.redact(e.Message)}
+				ex[j] = Exception{Severity: e.Severity, Message: red.Redact(e.Message)}
 			}
 			r.Exceptions = ex
 		}
@@ -344,7 +347,7 @@ func (c *Client) match(checks []Check, resp *Response, red *redactor) []Result {
 	if unrequested > 0 {
 		c.dropped("unrequested_result", unrequested)
 		c.logger.Warn("ignoring CheckStatus results for documents not asked about", "count", unrequested,
-			"first_document_id", Truncate(red.redact(first), 64))
+			"first_document_id", Truncate(red.Redact(first), 64))
 	}
 	if resp.Skipped > 0 {
 		c.logger.Debug("CheckStatus response held unusable results", "count", resp.Skipped)

@@ -884,21 +884,21 @@ func TestSecretsNeverLeak(t *testing.T) {
 }
 
 func TestRedactor(t *testing.T) {
-	r := newRedactor(nil, secretToken, secretCtx, "abcdef", "defxyz")
+	r := NewRedactor(nil, secretToken, secretCtx, "abcdef", "defxyz")
 	for _, in := range []string{
 		"ſſſſ" + strings.ToUpper(secretToken), // the upper-cased text is shorter than the original
 		"ıİ" + secretToken + "İı",             // and longer
 		"\xff\xfe" + secretToken,              // invalid UTF-8 around a secret
 		strings.ToUpper(strings.ReplaceAll(secretCtx, "-", "")),
 	} {
-		out := r.redact(in)
+		out := r.Redact(in)
 		assertNoSecret(t, "redacted", out)
 		assert.Contains(t, out, "<secret>")
 	}
 	// Overlapping secrets ("abcdef" and "defxyz" in "abcdefxyz") are both removed whole.
-	assert.Equal(t, "<<secret>>", "<"+r.redact("abcdefxyz")+">")
-	assert.Equal(t, "nothing here", r.redact("nothing here"))
-	assert.Equal(t, "a <secret> b <secret>", r.redact("a ABCDEF b abcdef"))
+	assert.Equal(t, "<<secret>>", "<"+r.Redact("abcdefxyz")+">")
+	assert.Equal(t, "nothing here", r.Redact("nothing here"))
+	assert.Equal(t, "a <secret> b <secret>", r.Redact("a ABCDEF b abcdef"))
 }
 
 // A redirect is not followed: following it would send the batch's secrets
@@ -939,7 +939,7 @@ func TestRedactsSecretFragments(t *testing.T) {
 		assert.Contains(t, err.Error(), "<secret>", "the fragment was there and was redacted")
 	}
 	// A piece shorter than the fragment length is no secret on its own.
-	assert.Equal(t, "x "+secretToken[:7]+" y", newRedactor(nil, secretToken).redact("x "+secretToken[:7]+" y"))
+	assert.Equal(t, "x "+secretToken[:7]+" y", NewRedactor(nil, secretToken).Redact("x "+secretToken[:7]+" y"))
 }
 
 // Retry-After is honoured on 429 and 503 only: on a 400 it would hold every

@@ -83,7 +83,7 @@ const (
 // error, an answer about another envelope, or (KindNoDocuments) an answer
 // without any usable document.
 func (c *Client) ListEnvelopeDocuments(ctx context.Context, req EnvelopeRequest) (*EnvelopeListing, error) {
-	red := newRedactor(c.secrets, req.AuthToken, req.ContextIdentifier)
+	red := NewRedactor(c.secrets, req.AuthToken, req.ContextIdentifier)
 	var listing *EnvelopeListing
 	err := c.call(ctx, operation{"ListEnvelopeDocuments", OpListEnvelopeDocuments, c.envelopes, ListEnvelopeDocumentsAction},
 		EncodeListEnvelopeDocumentsRequest(req), red,
@@ -105,7 +105,7 @@ func (c *Client) ListEnvelopeDocuments(ctx context.Context, req EnvelopeRequest)
 		return nil, &Error{Kind: KindMalformed, Detail: "the answer names no envelope"}
 	}
 	if listing.EnvelopeID != want {
-		return nil, &Error{Kind: KindMalformed, Detail: "the answer lists another envelope, " + Truncate(red.redact(listing.EnvelopeID), 64)}
+		return nil, &Error{Kind: KindMalformed, Detail: "the answer lists another envelope, " + Truncate(red.Redact(listing.EnvelopeID), 64)}
 	}
 	if len(listing.Documents) == 0 {
 		return nil, &Error{Kind: KindNoDocuments, Detail: fmt.Sprintf("envelope %s (%d unusable)", Truncate(want, 64), listing.Skipped)}
@@ -117,7 +117,7 @@ func (c *Client) ListEnvelopeDocuments(ctx context.Context, req EnvelopeRequest)
 	// Known from now on: a later answer, this envelope's or another's, may echo them.
 	c.secrets.Set("envelope "+want, tokens)
 	for i := range listing.Documents {
-		listing.Documents[i].Name = red.redact(listing.Documents[i].Name)
+		listing.Documents[i].Name = red.Redact(listing.Documents[i].Name)
 	}
 	return listing, nil
 }

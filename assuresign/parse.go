@@ -203,7 +203,7 @@ func parseResult(d *xml.Decoder, se *xml.StartElement) (Result, bool, error) {
 			r.StatusDate, _ = ParseStatusDate(a.Value) // an unreadable date is left unknown
 		case "StatusDetails":
 			r.StatusDetails = a.Value
-			r.Step = stepNumber(a.Value)
+			r.Step = StepNumber(a.Value)
 		}
 	}
 	for {
@@ -228,9 +228,9 @@ func parseResult(d *xml.Decoder, se *xml.StartElement) (Result, bool, error) {
 	}
 }
 
-// stepNumber reads N from "Step N" (any case; the space optional); 0 when there
+// StepNumber reads N from "Step N" (any case; the space optional); 0 when there
 // is none or N has more than 9 digits.
-func stepNumber(s string) int {
+func StepNumber(s string) int {
 	for i := 0; i+4 <= len(s); i++ {
 		if !strings.EqualFold(s[i:i+4], "step") || (i > 0 && isWordByte(s[i-1])) {
 			continue

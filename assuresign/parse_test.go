@@ -260,7 +260,7 @@ func TestStepNumber(t *testing.T) {
 		"": 0, "Step": 0, "Step x": 0, "Steps 3": 0, "Footstep 3": 0, "Step 3a": 0,
 		"Step 1234567890": 0, "Step -1": 0, "Step 999999999": 999999999,
 	} {
-		assert.Equal(t, want, stepNumber(in), "%q", in)
+		assert.Equal(t, want, StepNumber(in), "%q", in)
 	}
 }
 

@@ -86,7 +86,7 @@ func (s *Secrets) count(name string, src source, n int32) {
 
 // Redact returns text with every secret, and every piece of one of
 // fragmentLen characters or more, replaced by "<secret>".
-func (s *Secrets) Redact(text string) string { return newRedactor(s).redact(text) }
+func (s *Secrets) Redact(text string) string { return NewRedactor(s).Redact(text) }
 
 func (s *Secrets) spans(text, folded string, out [][2]int) [][2]int {
 	s.mu.RLock()
@@ -222,22 +222,27 @@ func (x *secretIndex) spans(text, folded string, out [][2]int) [][2]int {
 	return out
 }
 
-// redactor replaces a request's secrets, and every secret known, in server
-// or library text, should either ever echo them.
-type redactor struct {
+// Redactor replaces a request's secrets, and every secret known, in server
+// or library text, should either ever echo them; any fragment of 8 or more
+// characters of one too. It is safe for concurrent use.
+type Redactor struct {
 	own   secretIndex
 	known *Secrets // nil: the request's own only
 }
 
-func newRedactor(known *Secrets, secrets ...string) *redactor {
-	r := &redactor{own: newSecretIndex(), known: known}
+// NewRedactor returns a Redactor for these secrets and, when known is set,
+// every secret the exporter knows (case-insensitive; a GUID also without its
+// hyphens).
+func NewRedactor(known *Secrets, secrets ...string) *Redactor {
+	r := &Redactor{own: newSecretIndex(), known: known}
 	for _, s := range secrets {
 		r.own.add(s, 1)
 	}
 	return r
 }
 
-func (r *redactor) redact(s string) string {
+// Redact returns s with every secret, or piece of one, replaced by "<secret>".
+func (r *Redactor) Redact(s string) string {
 	if s == "" {
 		return s
 	}

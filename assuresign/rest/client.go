@@ -62,7 +62,7 @@ type Config struct {
 	// (OpAuthenticate, OpEnvelopeStatus), its assuresign.Outcome and duration.
 	Observe func(operation, outcome string, d time.Duration)
 	// UnknownStatus, when set, is called once per distinct status value (as
-	// sent) that maps to no documented status.
+	// sent, redacted, cut to 64 bytes) that maps to no documented status.
 	UnknownStatus func(value string)
 	// Known, when set, is every secret the exporter knows, redacted too.
 	Known *assuresign.Secrets
@@ -96,9 +96,13 @@ type token struct {
 	red     *assuresign.Redactor
 }
 
-// maxSeen bounds the unknown values remembered: a server inventing a new
-// value per answer must not grow memory (later ones are reported again).
-const maxSeen = 64
+// maxSeen bounds the unknown values remembered, and maxUnknownLen each one:
+// a server inventing a new value per answer, or a huge one, must not grow
+// memory (later ones are reported again).
+const (
+	maxSeen       = 64
+	maxUnknownLen = 64
+)
 
 // New validates cfg and returns a Client. It makes no request.
 func New(cfg Config) (*Client, error) {
@@ -225,7 +229,7 @@ func (c *Client) reportUnknown(st *EnvelopeStatus, red *assuresign.Redactor) {
 	check := func(raw string, s assuresign.Status) string {
 		raw = red.Redact(raw)
 		if s == assuresign.StatusUnknown && raw != "" {
-			unknown = append(unknown, raw)
+			unknown = append(unknown, assuresign.Truncate(raw, maxUnknownLen))
 		}
 		return raw
 	}

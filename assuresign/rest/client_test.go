@@ -444,6 +444,46 @@ func TestUnknownStatusReportedOnce(t *testing.T) {
 	assert.Equal(t, []string{"paused", "archiveD_SOON"}, reported)
 }
 
+// A server sending huge made-up values must not have the client hold them:
+// what is remembered and reported is cut to a bounded length.
+func TestUnknownStatusBounded(t *testing.T) {
+	f, srv := newFake(t)
+	n := 0
+	f.status = func(w http.ResponseWriter, _ *http.Request, _ int) bool {
+		n++
+		w.Header().Set("Content-Type", "application/json")
+		huge := fmt.Sprintf("%d%s", n, strings.Repeat("x", 100_000))
+		_, _ = io.WriteString(w, strings.Replace(liveBody, "iN_PROGRESS", huge, 1))
+		return true
+	}
+	var reported []string
+	c := newClient(t, srv, func(cfg *Config) { cfg.UnknownStatus = func(v string) { reported = append(reported, v) } })
+	for range 3 {
+		_, err := c.EnvelopeStatus(context.Background(), envID)
+		require.NoError(t, err)
+	}
+	require.Len(t, reported, 3)
+	for _, v := range reported {
+		assert.LessOrEqual(t, len(v), 64+len("…"))
+		assert.True(t, strings.HasSuffix(v, "…"))
+	}
+}
+
+// A bad id is quoted in the error cut short on a rune boundary, as all
+// server text is (assuresign.Truncate), not mid-character.
+func TestParseQuotesBadIDsCut(t *testing.T) {
+	bad := strings.Repeat("a", 39) + strings.Repeat("€", 20)
+	for _, body := range []string{
+		strings.ReplaceAll(liveBody, envID, bad),
+		strings.ReplaceAll(liveBody, docOne, bad),
+	} {
+		_, err := ParseEnvelopeStatus([]byte(body))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), `"`+strings.Repeat("a", 39)+`…"`)
+		assert.NotContains(t, err.Error(), `\x`)
+	}
+}
+
 func TestParseStatusSpellings(t *testing.T) {
 	for upper, want := range map[string]assuresign.Status{
 		"CREATED":                      assuresign.StatusCreated,
@@ -465,6 +505,18 @@ func TestParseStatusSpellings(t *testing.T) {
 		"completed": "COMPLETED", "signeR_AUTHENTICATION_FAILED": "SIGNER_AUTHENTICATION_FAILED",
 	} {
 		assert.Equal(t, live, LiveSpelling(upper))
+	}
+	// The reference's own spellings, each to the SOAP StatusType it names
+	// (as the reference writes it), so a wrong row in statusNames fails here.
+	for v, soap := range map[string]string{
+		"iN_PROGRESS": "SigningStepInProgress", "signinG_STEP_PROGRESS": "SigningStepInProgress",
+		"completed": "Completed", "signeR_AUTHENTICATION_FAILED": "SignerAuthenticationFailed",
+		"CREATED": "Created", "SIGNING_STEP_PROGRESS": "SigningStepInProgress", "COMPLETED": "Completed",
+		"EXPIRED": "Expired", "DECLINED": "Declined", "CANCELLED": "Cancelled",
+		"SIGNER_AUTHENTICATION_FAILED": "SignerAuthenticationFailed", "STALED": "Staled",
+	} {
+		assert.Equal(t, soap, ParseStatus(v).String(), v)
+		assert.Equal(t, assuresign.ParseStatus(soap), ParseStatus(v), v)
 	}
 	for _, v := range []string{"", "Paused", "SIGNING", "SigningStepInProgress"} {
 		assert.Equal(t, assuresign.StatusUnknown, ParseStatus(v), v)

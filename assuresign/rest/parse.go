@@ -109,7 +109,7 @@ func ParseEnvelopeStatus(body []byte) (*EnvelopeStatus, error) {
 	}
 	r := w.Result
 	if !assuresign.IsGUID(r.EnvelopeID) {
-		return nil, malformed(fmt.Sprintf("envelopeID %q is not a GUID", cut(r.EnvelopeID)), nil)
+		return nil, malformed(fmt.Sprintf("envelopeID %q is not a GUID", assuresign.Truncate(r.EnvelopeID, maxQuoted)), nil)
 	}
 	out := &EnvelopeStatus{
 		EnvelopeID: strings.ToUpper(r.EnvelopeID),
@@ -119,7 +119,7 @@ func ParseEnvelopeStatus(body []byte) (*EnvelopeStatus, error) {
 	}
 	for i, d := range r.DocumentList {
 		if !assuresign.IsGUID(d.DocumentID) {
-			return nil, malformed(fmt.Sprintf("documentList[%d]: documentID %q is not a GUID", i, cut(d.DocumentID)), nil)
+			return nil, malformed(fmt.Sprintf("documentList[%d]: documentID %q is not a GUID", i, assuresign.Truncate(d.DocumentID, maxQuoted)), nil)
 		}
 		doc := Document{ID: strings.ToUpper(d.DocumentID), Name: d.Name}
 		if d.Status != nil {
@@ -166,10 +166,5 @@ func malformed(detail string, err error) *assuresign.Error {
 	return &assuresign.Error{Kind: assuresign.KindMalformed, Detail: detail, Err: err}
 }
 
-// cut bounds a piece of the answer quoted in an error.
-func cut(s string) string {
-	if len(s) <= 40 {
-		return s
-	}
-	return s[:40] + "..."
-}
+// maxQuoted bounds a piece of the answer quoted in an error.
+const maxQuoted = 40
