@@ -165,6 +165,7 @@ func buildExporter(o *options.Options, reg registry, contextIdentifier string, l
 		ContextIdentifier:    contextIdentifier,
 		MaxDocuments:         o.MaxDocuments,
 		MaxEnvelopeDocuments: o.MaxEnvelopeDocuments,
+		Secrets:              e.secrets,
 		ByEnvelope:           o.ChosenAPI().ByEnvelope,
 		Push:                 o.Push(o.WebhookTokenFile != ""),
 	}, e.store, api, metrics, logger)

@@ -88,6 +88,24 @@ func (s *Secrets) count(name string, src source, n int32) {
 // fragmentLen characters or more, replaced by "<secret>".
 func (s *Secrets) Redact(text string) string { return NewRedactor(s).Redact(text) }
 
+// Holds reports whether id, a GUID an upstream named, is a known secret
+// whole (every window of it is known): an answer that echoes a secret as a
+// document's id must not make it a label. A nil set holds nothing.
+func (s *Secrets) Holds(id string) bool {
+	h, ok := hexDigits(id)
+	if s == nil || !ok || len(h) < fragmentLen {
+		return false
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, w := range appendWindows(nil, h) {
+		if !s.index.hasHex(w) {
+			return false
+		}
+	}
+	return true
+}
+
 func (s *Secrets) spans(text, folded string, out [][2]int) [][2]int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()

@@ -177,3 +177,16 @@ func BenchmarkRedact(b *testing.B) {
 		})
 	}
 }
+
+func TestSecretsHoldsWholeGUIDsOnly(t *testing.T) {
+	const secret = "06C4A84A-693C-46CB-8DF2-40A8215AA056"
+	s := NewSecrets()
+	s.Set("context identifier", []string{secret})
+	assert.True(t, s.Holds(secret))
+	assert.True(t, s.Holds(strings.ToLower(secret)), "any case")
+	assert.True(t, s.Holds(strings.ReplaceAll(secret, "-", "")), "without hyphens")
+	assert.False(t, s.Holds("06C4A84A-0000-4000-8000-000000000000"), "a fragment in common is not the secret")
+	assert.False(t, s.Holds("not a guid"))
+	var none *Secrets
+	assert.False(t, none.Holds(secret))
+}

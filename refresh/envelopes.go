@@ -27,6 +27,8 @@ type EnvelopeLimits struct {
 	MaxDocuments int
 	// MaxEnvelopeDocuments bounds one envelope's listed documents (0: no bound).
 	MaxEnvelopeDocuments int
+	// Secrets, when set, are the secrets no listed document's id may be.
+	Secrets *assuresign.Secrets
 }
 
 // Expansion takes envelopes' listings in watch-list order and gives the
@@ -68,7 +70,8 @@ type RefusedDocument struct {
 }
 
 // Add takes envelope env's listing and returns the documents env keeps, and
-// those it may not (another envelope keeps them, or the id is an envelope's).
+// those it may not (another envelope keeps them, or the id is an envelope's
+// or a known secret, whose ID is then "<secret>").
 // A listing over a limit is refused whole (errTooManyDocuments): nothing of it
 // is taken. A document also listed directly is kept (it is exported as the
 // envelope's) but watched with its direct entry.
@@ -78,6 +81,8 @@ func (x *Expansion) Add(env watchlist.Entry, listed []assuresign.EnvelopeDocumen
 	}
 	for _, d := range listed {
 		switch owner, owned := x.owner[d.ID]; {
+		case x.limits.Secrets.Holds(d.ID):
+			refused = append(refused, RefusedDocument{"<secret>", "its id is a secret the exporter knows"})
 		case x.envelopes[d.ID]:
 			refused = append(refused, RefusedDocument{d.ID, "its id is a watched envelope's"})
 		case owned && owner == env.ID:
@@ -201,7 +206,7 @@ func (e *envelopes) expand(fresh map[string][]assuresign.EnvelopeDocument, logge
 			if !e.warned[key] && dropped != nil {
 				dropped("envelope_document", len(refused))
 			}
-			warn(key, "listed documents refused for their envelope: another envelope has them, or the id is an envelope's",
+			warn(key, "listed documents refused for their envelope: another envelope has them, or the id is an envelope's or a secret",
 				"envelope_id", id, "refused", len(refused), "first_document_id", refused[0].ID, "first_reason", refused[0].Reason)
 		}
 		for _, d := range kept {

@@ -512,6 +512,33 @@ func TestEnvelopeCannotTakeAnothersDocuments(t *testing.T) {
 	assert.Contains(t, r.logs.String(), `first_reason="envelope `+envA+` has it"`)
 }
 
+// A listing that names a secret the exporter knows (here the account's
+// ContextIdentifier) as a document's id does not make it a label, a page's
+// text or a log's.
+func TestEnvelopeDocumentWhoseIDIsASecretIsRefused(t *testing.T) {
+	const envB = "E0000000-0000-4000-8000-00000000000B"
+	secret := testenv.RandomGUID()
+	secrets := assuresign.NewSecrets()
+	secrets.Set("context identifier", []string{secret})
+	r, wl := envelopeRig(t, Config{Secrets: secrets})
+	own := testenv.GUID(0xE1, 4)
+	putListed(r, assuresign.StatusCreated, 0, own)
+	r.sim.Put(simulator.Document{ID: secret, AuthToken: testenv.RandomGUID(), Status: assuresign.StatusCreated, StatusDate: testenv.T0})
+	r.sim.PutEnvelope(simulator.Envelope{ID: envB, AuthToken: envToken, Documents: []string{secret, own}})
+	wl.Envelopes = append(wl.Envelopes, watchlist.Entry{ID: envB, AuthToken: envToken})
+	r.refresher.SetWatchList(wl)
+	r.round(0)
+	r.round(time.Hour)
+	b := envelopeView(t, r.refresher, envB)
+	require.Len(t, b.Documents, 1)
+	assert.Equal(t, own, b.Documents[0].ID)
+	assert.Equal(t, 1.0, testutil.ToFloat64(r.refresher.metrics.dropped.WithLabelValues("envelope_document")))
+	assert.Contains(t, r.logs.String(), `first_reason="its id is a secret the exporter knows"`)
+	for what, text := range map[string]string{"/metrics": storetest.Scrape(t, r.store, false), "log": r.logs.String()} {
+		assert.NotContains(t, strings.ToUpper(text), secret, what)
+	}
+}
+
 // Listings reach assuresign_api_requests_total and the request-duration
 // histogram under their own operation, through the client's Observe hook as
 // main wires it; status checks stay under theirs.

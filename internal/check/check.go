@@ -247,7 +247,7 @@ func checkDocuments(ctx context.Context, cfg Config, logger *slog.Logger) Report
 		rep.Result, rep.ExitCode = "unreachable", Unreachable
 		return rep
 	}
-	docs, envelopes, answered, answeringListings, envelopesFailed, overLimit := checkEnvelopes(ctx, client, wl, cfg)
+	docs, envelopes, answered, answeringListings, envelopesFailed, overLimit := checkEnvelopes(ctx, client, secrets, wl, cfg)
 	wl.Documents = docs
 	// As the refresher: a document its envelope's listing answered (REST)
 	// needs no check of its own; only the others are checked.

@@ -26,10 +26,10 @@ import (
 // the statuses the listings brought for them (REST) with how many listings
 // brought any, how many envelopes were not listed, and how many of those were
 // over a limit.
-func checkEnvelopes(ctx context.Context, client upstream.API, wl *watchlist.List, cfg Config) (docs []watchlist.Entry, envelopes []checkedEnvelope,
+func checkEnvelopes(ctx context.Context, client upstream.API, secrets *assuresign.Secrets, wl *watchlist.List, cfg Config) (docs []watchlist.Entry, envelopes []checkedEnvelope,
 	answered map[string]assuresign.Result, answeringListings, failed, overLimit int,
 ) {
-	x := refresh.NewExpansion(wl, refresh.EnvelopeLimits{MaxDocuments: cfg.MaxDocuments, MaxEnvelopeDocuments: cfg.MaxEnvelopeDocuments})
+	x := refresh.NewExpansion(wl, refresh.EnvelopeLimits{MaxDocuments: cfg.MaxDocuments, MaxEnvelopeDocuments: cfg.MaxEnvelopeDocuments, Secrets: secrets})
 	envelopes = make([]checkedEnvelope, len(wl.Envelopes))
 	type listed struct {
 		got *assuresign.EnvelopeListing
