@@ -169,11 +169,11 @@ func (s *Store) Statuses(ids []string) []assuresign.Status {
 // behind a publish or a landing-page pass.
 func (s *Store) Len() int { return int(s.watched.Load()) }
 
-// due returns the checks to make at now: first the n due ones, urgent
+// Due returns the checks to make at now: first the n due ones, urgent
 // documents and, unless urgentOnly, those whose next check falls within slack
-// of now; then, as their requests go out anyway, the open documents due
-// soonest, up to a multiple of batch. It also returns the mark count when the
-// checks were chosen, for apply and fail.
+// of now; then, as their requests go out anyway, the open documents (any,
+// after SetFillClosed) due soonest, up to a multiple of batch. It also returns
+// the mark count when the checks were chosen, for Apply and Fail.
 func (s *Store) Due(now time.Time, slack time.Duration, urgentOnly bool, batch int, contextIdentifier string) (checks []assuresign.Check, n int, asked uint64) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
