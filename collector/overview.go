@@ -98,7 +98,7 @@ func (s *Store) Overview(q Query) Overview {
 	o := Overview{Total: len(s.order), ByStatus: make([]int, len(assuresign.Statuses))}
 	for _, id := range s.order {
 		d := s.docs[id]
-		si := statusPosition[d.status]
+		si := statusPos[d.status]
 		o.ByStatus[si]++
 		if !d.lastCheck.IsZero() || d.lastError != "" {
 			o.Checked++
@@ -128,15 +128,6 @@ func (s *Store) Overview(q Query) Overview {
 	}
 	return o
 }
-
-// statusPosition maps a Status to its place in assuresign.Statuses.
-var statusPosition = func() map[assuresign.Status]int {
-	m := make(map[assuresign.Status]int, len(assuresign.Statuses))
-	for i, st := range assuresign.Statuses {
-		m[st] = i
-	}
-	return m
-}()
 
 func (d *document) problem(now time.Time, stuckAfter time.Duration) Problem {
 	switch d.status {

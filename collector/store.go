@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"cmp"
 	"math"
 	"slices"
 	"strings"
@@ -170,41 +169,88 @@ func (s *Store) Statuses(ids []string) []assuresign.Status {
 // behind a publish or a landing-page pass.
 func (s *Store) Len() int { return int(s.watched.Load()) }
 
-// due returns the checks to make at now: first the n due ones, urgent
+// Due returns the checks to make at now: first the n due ones, urgent
 // documents and, unless urgentOnly, those whose next check falls within slack
-// of now; then, as their requests go out anyway, the open documents due
-// soonest, up to a multiple of batch. It also returns the mark count when the
-// checks were chosen, for apply and fail.
+// of now; then, as their requests go out anyway, the open documents (any,
+// after SetFillClosed) due soonest, up to a multiple of batch. It also returns
+// the mark count when the checks were chosen, for Apply and Fail.
 func (s *Store) Due(now time.Time, slack time.Duration, urgentOnly bool, batch int, contextIdentifier string) (checks []assuresign.Check, n int, asked uint64) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var due, spare []string
+	batch = max(batch, 1)
+	var due []string
+	// The spare room is under a batch: the batch-1 documents due soonest are
+	// all a request can take, and an urgent round (one per notification) must
+	// not sort the whole list to find them.
+	soonest := newSoonest(batch-1, s.fillClosed, now)
 	for _, id := range s.order {
 		d := s.docs[id]
 		switch {
 		case d.urgent || (!urgentOnly && !d.nextCheck.After(now.Add(slack))):
 			due = append(due, id)
 		case s.fillClosed || !d.status.Terminal():
-			spare = append(spare, id)
+			soonest.offer(id, d)
 		}
 	}
 	n = len(due)
-	batch = max(batch, 1)
 	if room := (batch - n%batch) % batch; n > 0 && room > 0 {
-		if s.fillClosed {
-			// Open and closed documents wait intervals hours apart: the one
-			// furthest through its own goes first, so that both kinds keep ahead.
-			slices.SortStableFunc(spare, func(a, b string) int { return cmp.Compare(s.docs[b].waited(now), s.docs[a].waited(now)) })
-		} else {
-			slices.SortStableFunc(spare, func(a, b string) int { return s.docs[a].nextCheck.Compare(s.docs[b].nextCheck) })
+		for _, c := range soonest.kept[:min(room, len(soonest.kept))] {
+			due = append(due, c.id)
 		}
-		due = append(due, spare[:min(room, len(spare))]...)
 	}
 	for _, id := range due {
 		d := s.docs[id]
 		checks = append(checks, assuresign.Check{ID: id, AuthToken: d.watched.AuthToken, ContextIdentifier: d.watched.ContextIdentifierOr(contextIdentifier), EnvelopeID: d.watched.Envelope})
 	}
 	return checks, n, s.marks
+}
+
+// soonest keeps, soonest first, the limit documents offered that are due
+// soonest: by next check or, when closed documents fill too, by how far
+// through its interval each is (open and closed documents wait intervals
+// hours apart: the one furthest through its own goes first, so that both
+// kinds keep ahead). Ties keep the order offered.
+type soonest struct {
+	limit      int
+	fillClosed bool
+	now        time.Time
+	kept       []spareDocument
+}
+
+type spareDocument struct {
+	id     string
+	d      *document
+	waited float64 // see document.waited; only when closed documents fill
+}
+
+func newSoonest(limit int, fillClosed bool, now time.Time) *soonest {
+	return &soonest{limit: limit, fillClosed: fillClosed, now: now, kept: make([]spareDocument, 0, limit+1)}
+}
+
+func (k *soonest) before(a, b spareDocument) bool {
+	if k.fillClosed {
+		return a.waited > b.waited
+	}
+	return a.d.nextCheck.Before(b.d.nextCheck)
+}
+
+// offer keeps d if it is among the limit due soonest so far.
+func (k *soonest) offer(id string, d *document) {
+	if k.limit == 0 {
+		return
+	}
+	c := spareDocument{id: id, d: d}
+	if k.fillClosed {
+		c.waited = d.waited(k.now)
+	}
+	if len(k.kept) == k.limit && !k.before(c, k.kept[k.limit-1]) {
+		return
+	}
+	i := len(k.kept)
+	for i > 0 && k.before(c, k.kept[i-1]) {
+		i--
+	}
+	k.kept = slices.Insert(k.kept, i, c)[:min(len(k.kept)+1, k.limit)]
 }
 
 // Marks is the mark count (see Due), for results that arrive otherwise than

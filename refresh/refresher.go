@@ -375,7 +375,9 @@ func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 				r.recordListed(ctx, l)
 			}
 			if toCheck > 0 {
-				stats.add(r.checkRound(ctx, true, nil))
+				// Not the envelopes just listed (ByEnvelope): their listing was
+				// their documents' request, answered or failed.
+				stats.add(r.checkRound(ctx, true, listing))
 			}
 			// Under REST the listings are status requests like the checks:
 			// their failing is AssureSign's (or the credentials'), on up.

@@ -127,3 +127,25 @@ func TestRESTRefusedAtStart(t *testing.T) {
 	r.round(10 * time.Minute)
 	assert.Equal(t, 1.0, testutil.ToFloat64(r.refresher.metrics.up))
 }
+
+// Under REST a listing is the status request of its envelope's documents:
+// when it fails, the round's tail (checking what another listing brought)
+// does not ask again about the same envelope. Its documents wait, as after any
+// failed request, for the next round.
+func TestRESTFailedListingIsNotAskedAgainInTheSameRound(t *testing.T) {
+	r := restRig(t, Config{}, false)
+	r.round(0)
+	r.sim.PutEnvelope(simulator.Envelope{ID: envA, AuthToken: envToken, Documents: envDocs, Fault: true})
+	envB, envBDoc := "E0000000-0000-4000-8000-00000000000B", testenv.GUID(0xE2, 1)
+	r.sim.Put(simulator.Document{ID: envBDoc, AuthToken: tokenFor(envBDoc), Status: assuresign.StatusCreated, StatusDate: testenv.T0})
+	r.sim.PutEnvelope(simulator.Envelope{ID: envB, AuthToken: envToken, Documents: []string{envBDoc}})
+	r.refresher.SetWatchList(&watchlist.List{Envelopes: []watchlist.Entry{{ID: envA}, {ID: envB}}})
+	r.clock.Set(testenv.T0.Add(time.Minute))
+	assert.True(t, r.refresher.CheckNow(envA, r.clock.Now()))
+
+	before := r.sim.Stats().RESTStatuses
+	r.refresher.round(context.Background(), true)
+	assert.Equal(t, 2, r.sim.Stats().RESTStatuses-before, "envA's listing (which fails) and envB's, nothing more")
+	assert.Equal(t, "Created", statusOf(t, r.store, envBDoc).Status, "envB's listing brought its document's status")
+	assert.False(t, envelopeView(t, r.refresher, envA).ListOK)
+}
