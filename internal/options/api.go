@@ -51,6 +51,15 @@ func APINames() []string { return slices.Sorted(maps.Keys(apis)) }
 // ChosenAPI is the row of --assuresign.api.
 func (o *Options) ChosenAPI() API { return apis[o.apiName()] }
 
+// checkAPI rejects an --assuresign.api not in the table (kingpin's enum
+// does too, but Options are also built without flags).
+func (o *Options) checkAPI() error {
+	if _, ok := apis[o.apiName()]; !ok {
+		return fmt.Errorf("--assuresign.api must be one of %s, not %q", strings.Join(APINames(), ", "), o.API)
+	}
+	return nil
+}
+
 // apiName is --assuresign.api's value; Options built without flags (in
 // tests) ask SOAP, the flag's default.
 func (o *Options) apiName() string { return cmp.Or(o.API, APISOAP) }
@@ -68,11 +77,10 @@ type Hooks struct {
 
 // Upstream makes the chosen API's client. Nothing is asked yet.
 func (o *Options) Upstream(h Hooks) (upstream.API, error) {
-	a, ok := apis[o.apiName()]
-	if !ok {
-		return nil, fmt.Errorf("--assuresign.api must be one of %s, not %q", strings.Join(APINames(), ", "), o.API)
+	if err := o.checkAPI(); err != nil {
+		return nil, err
 	}
-	return a.New(o, h)
+	return o.ChosenAPI().New(o, h)
 }
 
 func newSOAP(o *Options, h Hooks) (upstream.API, error) {

@@ -93,4 +93,8 @@ func TestUpstreamTable(t *testing.T) {
 	assert.IsType(t, &rest.Client{}, api)
 	assert.Equal(t, rest.DefaultBaseURL+rest.StatusPath, api.Endpoint())
 	assert.NotContains(t, assuresign.NewRedactor(secrets).Redact("key S3cr3t-K3y-0f-Th3-4P1-Us3r"), "S3cr3t")
+
+	o.API = "graphql"
+	_, err = o.Upstream(Hooks{Secrets: assuresign.NewSecrets()})
+	require.EqualError(t, err, `--assuresign.api must be one of rest, soap, not "graphql"`)
 }

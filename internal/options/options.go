@@ -194,11 +194,12 @@ func (o *Options) applyDemoDefaults() {
 
 // Validate rejects flag values that cannot work, before anything starts.
 func (o *Options) Validate() error {
+	if err := o.checkAPI(); err != nil {
+		return err
+	}
 	switch {
 	case o.Check && o.Demo:
 		return errors.New("--check takes --watch.file, not --demo")
-	case o.ChosenAPI().New == nil:
-		return fmt.Errorf("--assuresign.api must be one of %s, not %q", strings.Join(APINames(), ", "), o.API)
 	case len(o.WatchFiles) == 0 && !o.Demo:
 		return errors.New("--watch.file is required (or try --demo)")
 	case o.BatchSize < 1:
