@@ -84,9 +84,10 @@ func (o *Options) Upstream(h Hooks) (upstream.API, error) {
 }
 
 func newSOAP(o *Options, h Hooks) (upstream.API, error) {
-	cfg := o.ClientConfig(h.Secrets, h.Logger)
-	cfg.Observe, cfg.Dropped = h.Observe, h.Dropped
-	c, err := assuresign.NewClient(cfg)
+	c, err := assuresign.NewClient(assuresign.Config{
+		Endpoint: o.Endpoint, EnvelopesEndpoint: o.EnvelopesEndpoint, MaxBodyBytes: o.MaxResponseBytes,
+		MaxRetries: o.clientRetries(), Logger: h.Logger, Secrets: h.Secrets, Observe: h.Observe, Dropped: h.Dropped,
+	})
 	if err != nil {
 		return nil, err // not a typed nil in the interface
 	}
@@ -97,15 +98,11 @@ func newREST(o *Options, h Hooks) (upstream.API, error) {
 	if err := o.REST.check(); err != nil {
 		return nil, err
 	}
-	retries := o.MaxRetries
-	if retries <= 0 {
-		retries = -1 // the flag's 0 for none is the client's negative
-	}
 	h.Secrets.Set("REST API key", []string{o.REST.APIKey})
 	c, err := rest.New(rest.Config{
 		BaseURL: o.REST.BaseURL, AuthURL: o.REST.AuthURL,
 		APIUsername: o.REST.APIUsername, APIKey: o.REST.APIKey, ContextUsername: o.REST.ContextUsername,
-		ContextIdentifier: h.ContextIdentifier, MaxRetries: retries, MaxBodyBytes: o.MaxResponseBytes,
+		ContextIdentifier: h.ContextIdentifier, MaxRetries: o.clientRetries(), MaxBodyBytes: o.MaxResponseBytes,
 		Observe: h.Observe, Known: h.Secrets,
 		UnknownStatus: func(v string) {
 			if h.Logger != nil {

@@ -98,3 +98,13 @@ func TestUpstreamTable(t *testing.T) {
 	_, err = o.Upstream(Hooks{Secrets: assuresign.NewSecrets()})
 	require.EqualError(t, err, `--assuresign.api must be one of rest, soap, not "graphql"`)
 }
+
+// The flag's 0 retries is none, which the clients take as a negative (their
+// 0 is their default).
+func TestClientRetries(t *testing.T) {
+	for flag, want := range map[int]int{0: -1, 1: 1, 3: 3} {
+		o := goodFlags()
+		o.MaxRetries = flag
+		assert.Equal(t, want, o.clientRetries(), "--assuresign.max-retries=%d", flag)
+	}
+}
