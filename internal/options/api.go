@@ -94,10 +94,9 @@ func newSOAP(o *Options, h Hooks) (upstream.API, error) {
 	return c, nil
 }
 
+// newREST makes the REST client; RESTCredentials has checked the
+// credentials under the flags' names, and rest.New checks them again.
 func newREST(o *Options, h Hooks) (upstream.API, error) {
-	if err := o.REST.check(); err != nil {
-		return nil, err
-	}
 	h.Secrets.Set("REST API key", []string{o.REST.APIKey})
 	c, err := rest.New(rest.Config{
 		BaseURL: o.REST.BaseURL, AuthURL: o.REST.AuthURL,
@@ -130,7 +129,7 @@ type RESTOptions struct {
 // --assuresign.api=rest: $ASSURESIGN_API_USERNAME,
 // $ASSURESIGN_CONTEXT_USERNAME, and the key from --assuresign.rest.api-key-file
 // or $ASSURESIGN_API_KEY, never from a flag value (it would show in ps).
-// Every one missing is named.
+// Every one missing or unusable is named.
 func (o *Options) RESTCredentials() error {
 	if o.apiName() != APIREST {
 		return nil
@@ -147,30 +146,25 @@ func (o *Options) RESTCredentials() error {
 		}
 		r.APIKey, keySource = strings.TrimSpace(string(data)), "--assuresign.rest.api-key-file "+r.APIKeyFile
 	}
-	var missing []string
+	var problems []string
 	if r.APIUsername == "" {
-		missing = append(missing, "$"+APIUsernameEnv+" (the API user's name) is empty")
+		problems = append(problems, "$"+APIUsernameEnv+" (the API user's name) is empty")
 	}
 	if r.ContextUsername == "" {
-		missing = append(missing, "$"+ContextUsernameEnv+" (the user the API user acts as) is empty")
+		problems = append(problems, "$"+ContextUsernameEnv+" (the user the API user acts as) is empty")
 	}
 	if r.APIKey == "" {
 		if r.APIKeyFile != "" {
-			missing = append(missing, keySource+" is empty")
+			problems = append(problems, keySource+" is empty")
 		} else {
-			missing = append(missing, "the API key is missing: set $"+APIKeyEnv+" or --assuresign.rest.api-key-file")
+			problems = append(problems, "the API key is missing: set $"+APIKeyEnv+" or --assuresign.rest.api-key-file")
 		}
 	}
-	if len(missing) > 0 {
-		return errors.New("--assuresign.api=rest: " + strings.Join(missing, "; "))
-	}
-	return r.check()
-}
-
-// check rejects credentials the REST client would, with the same names.
-func (r *RESTOptions) check() error {
 	if strings.Contains(r.ContextUsername, ":") {
-		return errors.New("--assuresign.api=rest: $" + ContextUsernameEnv + " must not contain ':' (it is sent as user:context)")
+		problems = append(problems, "$"+ContextUsernameEnv+" must not contain ':' (it is sent as user:context)")
+	}
+	if len(problems) > 0 {
+		return errors.New("--assuresign.api=rest: " + strings.Join(problems, "; "))
 	}
 	return nil
 }

@@ -76,6 +76,10 @@ func TestRESTCredentials(t *testing.T) {
 
 	t.Setenv(ContextUsernameEnv, "a:b")
 	require.ErrorContains(t, rest().RESTCredentials(), "must not contain ':'")
+	t.Setenv(APIKeyEnv, "")
+	err = rest().RESTCredentials()
+	require.ErrorContains(t, err, "must not contain ':'", "named with the missing key")
+	assert.ErrorContains(t, err, "the API key is missing")
 }
 
 // The table makes each API's client; the REST one knows its key as a secret.
