@@ -69,8 +69,7 @@ func (p *landingPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Filtered: q.Search != "" || q.Status != "" || q.Problem != collector.NoProblem,
 		From:     min(q.Offset+1, o.Matches), To: q.Offset + len(o.Page), Page: pageNo,
 	}
-	u := p.exporter.Upstream()
-	v.Upstream = &u
+	v.Upstream = p.exporter.Upstream()
 	v.Intervals = p.exporter.CheckIntervals()
 	v.Envelopes = newEnvelopeSection(p.exporter.Envelopes(), in)
 	for i, st := range assuresign.Statuses {
@@ -91,7 +90,7 @@ type landingView struct {
 	Links         []link
 	Ready         bool
 	Now           time.Time
-	Upstream      *refresh.Upstream // nil when unknown
+	Upstream      refresh.Upstream
 	O             collector.Overview
 	In            url.Values
 	Refresh       bool

@@ -60,7 +60,7 @@ func Start(ctx context.Context, wg *sync.WaitGroup, o *options.Options, contextI
 	// AuthToken in the watch file is wrong. The life cycle leaves them alone.
 	// A fourth, at step 1, is the one the printed notification names: held,
 	// only that notification has it checked again. A fifth is declined
-	// MissedAfter into the demo and its notification dropped: a missed change.
+	// missedAfter into the demo and its notification dropped: a missed change.
 	stuck, failing, wrongToken, notified, missed := &docs[0], &docs[1], &docs[2], &docs[3], &docs[4]
 	*stuck = simulator.Document{ID: stuck.ID, AuthToken: stuck.AuthToken, Hold: true,
 		Status: assuresign.StatusSigningStepInProgress, Step: 2, StatusDate: time.Now().Add(-server.DefaultStuckAfter - 24*time.Hour)}
@@ -81,7 +81,7 @@ func Start(ctx context.Context, wg *sync.WaitGroup, o *options.Options, contextI
 		return Account{}, nil, fmt.Errorf("demo: starting the simulator: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+NotificationsPath, notificationsHandler(sim))
+	mux.HandleFunc("POST "+notificationsPath, notificationsHandler(sim))
 	mux.Handle("/", sim)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	wg.Go(func() { _ = srv.Serve(ln) })
@@ -134,10 +134,10 @@ func Start(ctx context.Context, wg *sync.WaitGroup, o *options.Options, contextI
 	logger.Info("demo: simulator serving generated documents", "documents", len(docs), "endpoint", acct.Endpoint,
 		"watch_file", watchPath, "refresh_interval", o.RefreshInterval)
 	if o.API == options.APIREST { // no exceptions nor AuthTokens there
-		logger.Info("demo: documents that raise alerts", "stuck", stuck.ID, "missed_notification", missed.ID, "declined_after", MissedAfter)
+		logger.Info("demo: documents that raise alerts", "stuck", stuck.ID, "missed_notification", missed.ID, "declined_after", missedAfter)
 	} else {
 		logger.Info("demo: documents that raise alerts", "stuck", stuck.ID, "error_exceptions", failing.ID, "wrong_auth_token", wrongToken.ID,
-			"missed_notification", missed.ID, "declined_after", MissedAfter)
+			"missed_notification", missed.ID, "declined_after", missedAfter)
 	}
 
 	// The token is the demo's own, not an AssureSign secret: printing it is
@@ -168,30 +168,30 @@ func Start(ctx context.Context, wg *sync.WaitGroup, o *options.Options, contextI
 		"  curl -i -H %s -H 'Content-Type: application/json' -d '{\"documentId\": \"%s\"}' %s\n",
 		demoURL(listen), notified.ID, header, notified.ID, webhookURL)
 	fmt.Fprintf(os.Stderr, "demo: the simulator delivers DocumentTRAK's notifications to the webhook; stop them (or thin them: {\"every\":3}; all again: {}) with:\n"+
-		"  curl -i -d '{\"stop\":true}' %s\n\n", "http://"+ln.Addr().String()+NotificationsPath)
+		"  curl -i -d '{\"stop\":true}' %s\n\n", "http://"+ln.Addr().String()+notificationsPath)
 	fmt.Fprint(os.Stderr, checkHelp(acct, o.ContextFile, givenContext, wrongToken.ID))
 	return acct, cleanup, nil
 }
 
-// MissedAfter is when, after the start, the demo declines its missed
+// missedAfter is when, after the start, the demo declines its missed
 // document without a notification.
-const MissedAfter = 20 * time.Second
+const missedAfter = 20 * time.Second
 
-// declineUnannounced declines the document id MissedAfter from now; the
+// declineUnannounced declines the document id missedAfter from now; the
 // simulator drops its notification, so only a check finds the change.
 func declineUnannounced(ctx context.Context, sim *simulator.Simulator, id string) {
 	select {
 	case <-ctx.Done():
-	case <-time.After(MissedAfter):
+	case <-time.After(missedAfter):
 		sim.Update(id, func(d *simulator.Document) {
 			d.Status, d.StatusDate = assuresign.StatusDeclined, time.Now()
 		})
 	}
 }
 
-// NotificationsPath is where the demo's simulator takes which DocumentTRAK
+// notificationsPath is where the demo's simulator takes which DocumentTRAK
 // notifications to deliver, as the standalone simulator's admin API does.
-const NotificationsPath = "/admin/notifications"
+const notificationsPath = "/admin/notifications"
 
 // notificationsHandler sets sim's notifications from a JSON
 // simulator.Notifications.

@@ -41,7 +41,7 @@ func TestDemoNotificationsHandler(t *testing.T) {
 	sim.SetNotifier(webhook.URL, "tok")
 	post := func(body string) *httptest.ResponseRecorder {
 		w := httptest.NewRecorder()
-		notificationsHandler(sim)(w, httptest.NewRequest(http.MethodPost, NotificationsPath, strings.NewReader(body)))
+		notificationsHandler(sim)(w, httptest.NewRequest(http.MethodPost, notificationsPath, strings.NewReader(body)))
 		return w
 	}
 	step := func(n int) int32 {

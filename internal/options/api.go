@@ -51,6 +51,15 @@ func APINames() []string { return slices.Sorted(maps.Keys(apis)) }
 // ChosenAPI is the row of --assuresign.api.
 func (o *Options) ChosenAPI() API { return apis[o.apiName()] }
 
+// checkAPI rejects an --assuresign.api not in the table (kingpin's enum
+// does too, but Options are also built without flags).
+func (o *Options) checkAPI() error {
+	if _, ok := apis[o.apiName()]; !ok {
+		return fmt.Errorf("--assuresign.api must be one of %s, not %q", strings.Join(APINames(), ", "), o.API)
+	}
+	return nil
+}
+
 // apiName is --assuresign.api's value; Options built without flags (in
 // tests) ask SOAP, the flag's default.
 func (o *Options) apiName() string { return cmp.Or(o.API, APISOAP) }
@@ -68,36 +77,31 @@ type Hooks struct {
 
 // Upstream makes the chosen API's client. Nothing is asked yet.
 func (o *Options) Upstream(h Hooks) (upstream.API, error) {
-	a, ok := apis[o.apiName()]
-	if !ok {
-		return nil, fmt.Errorf("--assuresign.api must be one of %s, not %q", strings.Join(APINames(), ", "), o.API)
+	if err := o.checkAPI(); err != nil {
+		return nil, err
 	}
-	return a.New(o, h)
+	return o.ChosenAPI().New(o, h)
 }
 
 func newSOAP(o *Options, h Hooks) (upstream.API, error) {
-	cfg := o.ClientConfig(h.Secrets, h.Logger)
-	cfg.Observe, cfg.Dropped = h.Observe, h.Dropped
-	c, err := assuresign.NewClient(cfg)
+	c, err := assuresign.NewClient(assuresign.Config{
+		Endpoint: o.Endpoint, EnvelopesEndpoint: o.EnvelopesEndpoint, MaxBodyBytes: o.MaxResponseBytes,
+		MaxRetries: o.clientRetries(), Logger: h.Logger, Secrets: h.Secrets, Observe: h.Observe, Dropped: h.Dropped,
+	})
 	if err != nil {
 		return nil, err // not a typed nil in the interface
 	}
 	return c, nil
 }
 
+// newREST makes the REST client; RESTCredentials has checked the
+// credentials under the flags' names, and rest.New checks them again.
 func newREST(o *Options, h Hooks) (upstream.API, error) {
-	if err := o.REST.check(); err != nil {
-		return nil, err
-	}
-	retries := o.MaxRetries
-	if retries <= 0 {
-		retries = -1 // the flag's 0 for none is the client's negative
-	}
 	h.Secrets.Set("REST API key", []string{o.REST.APIKey})
 	c, err := rest.New(rest.Config{
 		BaseURL: o.REST.BaseURL, AuthURL: o.REST.AuthURL,
 		APIUsername: o.REST.APIUsername, APIKey: o.REST.APIKey, ContextUsername: o.REST.ContextUsername,
-		ContextIdentifier: h.ContextIdentifier, MaxRetries: retries, MaxBodyBytes: o.MaxResponseBytes,
+		ContextIdentifier: h.ContextIdentifier, MaxRetries: o.clientRetries(), MaxBodyBytes: o.MaxResponseBytes,
 		Observe: h.Observe, Known: h.Secrets,
 		UnknownStatus: func(v string) {
 			if h.Logger != nil {
@@ -125,7 +129,7 @@ type RESTOptions struct {
 // --assuresign.api=rest: $ASSURESIGN_API_USERNAME,
 // $ASSURESIGN_CONTEXT_USERNAME, and the key from --assuresign.rest.api-key-file
 // or $ASSURESIGN_API_KEY, never from a flag value (it would show in ps).
-// Every one missing is named.
+// Every one missing or unusable is named.
 func (o *Options) RESTCredentials() error {
 	if o.apiName() != APIREST {
 		return nil
@@ -142,30 +146,25 @@ func (o *Options) RESTCredentials() error {
 		}
 		r.APIKey, keySource = strings.TrimSpace(string(data)), "--assuresign.rest.api-key-file "+r.APIKeyFile
 	}
-	var missing []string
+	var problems []string
 	if r.APIUsername == "" {
-		missing = append(missing, "$"+APIUsernameEnv+" (the API user's name) is empty")
+		problems = append(problems, "$"+APIUsernameEnv+" (the API user's name) is empty")
 	}
 	if r.ContextUsername == "" {
-		missing = append(missing, "$"+ContextUsernameEnv+" (the user the API user acts as) is empty")
+		problems = append(problems, "$"+ContextUsernameEnv+" (the user the API user acts as) is empty")
 	}
 	if r.APIKey == "" {
 		if r.APIKeyFile != "" {
-			missing = append(missing, keySource+" is empty")
+			problems = append(problems, keySource+" is empty")
 		} else {
-			missing = append(missing, "the API key is missing: set $"+APIKeyEnv+" or --assuresign.rest.api-key-file")
+			problems = append(problems, "the API key is missing: set $"+APIKeyEnv+" or --assuresign.rest.api-key-file")
 		}
 	}
-	if len(missing) > 0 {
-		return errors.New("--assuresign.api=rest: " + strings.Join(missing, "; "))
-	}
-	return r.check()
-}
-
-// check rejects credentials the REST client would, with the same names.
-func (r *RESTOptions) check() error {
 	if strings.Contains(r.ContextUsername, ":") {
-		return errors.New("--assuresign.api=rest: $" + ContextUsernameEnv + " must not contain ':' (it is sent as user:context)")
+		problems = append(problems, "$"+ContextUsernameEnv+" must not contain ':' (it is sent as user:context)")
+	}
+	if len(problems) > 0 {
+		return errors.New("--assuresign.api=rest: " + strings.Join(problems, "; "))
 	}
 	return nil
 }

@@ -76,6 +76,10 @@ func TestRESTCredentials(t *testing.T) {
 
 	t.Setenv(ContextUsernameEnv, "a:b")
 	require.ErrorContains(t, rest().RESTCredentials(), "must not contain ':'")
+	t.Setenv(APIKeyEnv, "")
+	err = rest().RESTCredentials()
+	require.ErrorContains(t, err, "must not contain ':'", "named with the missing key")
+	assert.ErrorContains(t, err, "the API key is missing")
 }
 
 // The table makes each API's client; the REST one knows its key as a secret.
@@ -93,4 +97,18 @@ func TestUpstreamTable(t *testing.T) {
 	assert.IsType(t, &rest.Client{}, api)
 	assert.Equal(t, rest.DefaultBaseURL+rest.StatusPath, api.Endpoint())
 	assert.NotContains(t, assuresign.NewRedactor(secrets).Redact("key S3cr3t-K3y-0f-Th3-4P1-Us3r"), "S3cr3t")
+
+	o.API = "graphql"
+	_, err = o.Upstream(Hooks{Secrets: assuresign.NewSecrets()})
+	require.EqualError(t, err, `--assuresign.api must be one of rest, soap, not "graphql"`)
+}
+
+// The flag's 0 retries is none, which the clients take as a negative (their
+// 0 is their default).
+func TestClientRetries(t *testing.T) {
+	for flag, want := range map[int]int{0: -1, 1: 1, 3: 3} {
+		o := goodFlags()
+		o.MaxRetries = flag
+		assert.Equal(t, want, o.clientRetries(), "--assuresign.max-retries=%d", flag)
+	}
 }

@@ -7,7 +7,6 @@ package options
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -194,11 +193,12 @@ func (o *Options) applyDemoDefaults() {
 
 // Validate rejects flag values that cannot work, before anything starts.
 func (o *Options) Validate() error {
+	if err := o.checkAPI(); err != nil {
+		return err
+	}
 	switch {
 	case o.Check && o.Demo:
 		return errors.New("--check takes --watch.file, not --demo")
-	case o.ChosenAPI().New == nil:
-		return fmt.Errorf("--assuresign.api must be one of %s, not %q", strings.Join(APINames(), ", "), o.API)
 	case len(o.WatchFiles) == 0 && !o.Demo:
 		return errors.New("--watch.file is required (or try --demo)")
 	case o.BatchSize < 1:
@@ -291,17 +291,13 @@ func (o *Options) ContextIdentifier() (string, error) {
 	return v, nil
 }
 
-// ClientConfig is the AssureSign client's configuration from the flags; the
-// caller adds its metrics' hooks.
-func (o *Options) ClientConfig(secrets *assuresign.Secrets, logger *slog.Logger) assuresign.Config {
-	retries := o.MaxRetries
-	if retries <= 0 {
-		retries = -1 // the flag's 0 for none is the client's negative
+// clientRetries is --assuresign.max-retries as the clients take it: the
+// flag's 0 for none is their negative.
+func (o *Options) clientRetries() int {
+	if o.MaxRetries <= 0 {
+		return -1
 	}
-	return assuresign.Config{
-		Endpoint: o.Endpoint, EnvelopesEndpoint: o.EnvelopesEndpoint, MaxBodyBytes: o.MaxResponseBytes,
-		MaxRetries: retries, Logger: logger, Secrets: secrets,
-	}
+	return o.MaxRetries
 }
 
 // Push is the refresher's view of DocumentTRAK from the flags; the webhook is

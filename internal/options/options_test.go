@@ -32,6 +32,7 @@ func TestValidateFlags(t *testing.T) {
 		{"a malformed glob", func(f *Options) { f.WatchFiles = []string{"watch.yml", "watch.d/[*.yml"} }, `--watch.file "watch.d/[*.yml": syntax error in pattern`},
 		{"demo with a webhook listener makes its own token", func(f *Options) { f.WatchFiles, f.Demo, f.WebhookListen = nil, true, "127.0.0.1:9866" }, ""},
 		{"--check with --demo", func(f *Options) { f.Check, f.Demo = true, true }, "--check takes --watch.file, not --demo"},
+		{"an API not in the table", func(f *Options) { f.API = "graphql" }, `--assuresign.api must be one of rest, soap, not "graphql"`},
 		{"webhook TLS config without its own listener", func(f *Options) { f.WebhookTokenFile, f.WebhookWebConfig = "token", "webhook-web.yml" },
 			"--webhook.web.config.file needs --webhook.listen-address"},
 		{"webhook TLS config with its own listener", func(f *Options) {
