@@ -3,11 +3,14 @@ package simulator
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 )
 
 // Notifications say which of the simulated account's DocumentTRAK
@@ -24,6 +27,16 @@ type Notifications struct {
 	// DropDocuments are documents whose changes are never announced, as a
 	// delivery lost on the way: the demo's one missed change.
 	DropDocuments []string `json:"drop_documents"`
+}
+
+// Check refuses rules that name no status: an admin endpoint's input.
+func (n Notifications) Check() error {
+	for _, st := range n.DropStatuses {
+		if assuresign.ParseStatus(st) == assuresign.StatusUnknown {
+			return fmt.Errorf("drop_statuses: %q is not a status", assuresign.Truncate(st, 64))
+		}
+	}
+	return nil
 }
 
 // notifier is the account's DocumentTRAK configuration.

@@ -204,11 +204,9 @@ func notificationsHandler(sim *simulator.Simulator) http.HandlerFunc {
 			http.Error(w, "demo: want {\"stop\":true}, {\"every\":3}, {\"drop_statuses\":[\"Declined\"]} or {}: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		for _, st := range n.DropStatuses {
-			if assuresign.ParseStatus(st) == assuresign.StatusUnknown {
-				http.Error(w, fmt.Sprintf("demo: drop_statuses: %q is not a status", assuresign.Truncate(st, 64)), http.StatusBadRequest)
-				return
-			}
+		if err := n.Check(); err != nil {
+			http.Error(w, "demo: "+err.Error(), http.StatusBadRequest)
+			return
 		}
 		sim.SetNotifications(n)
 		w.WriteHeader(http.StatusNoContent)

@@ -261,11 +261,9 @@ func newHandler(sim *simulator.Simulator) http.Handler {
 			writeError(w, http.StatusBadRequest, err)
 			return
 		}
-		for _, st := range n.DropStatuses {
-			if assuresign.ParseStatus(st) == assuresign.StatusUnknown {
-				writeError(w, http.StatusBadRequest, fmt.Errorf("drop_statuses: %q is not a status", st))
-				return
-			}
+		if err := n.Check(); err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
 		}
 		sim.SetNotifications(n)
 		w.WriteHeader(http.StatusNoContent)
