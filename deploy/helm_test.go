@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"maps"
 	"os"
@@ -1092,9 +1093,9 @@ func TestHelmChartSecretChecksum(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			install := func(secret string, cluster engine.ClientProvider) (annotation, manifest string) {
+			install := func(secret, salt string, cluster engine.ClientProvider) (annotation, manifest string) {
 				t.Helper()
-				files, err := renderFiles(t, chartValues(t, valuesOf(secret)), cluster)
+				files, err := renderFiles(t, chartValues(t, valuesOf(secret)+"\nchecksumSalt: "+salt), cluster)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -1104,7 +1105,7 @@ func TestHelmChartSecretChecksum(t *testing.T) {
 			sum := func(s string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(s))) }
 
 			const secret = "test-secret-0123456789abcdef"
-			annotation, manifest := install(secret, nil)
+			annotation, manifest := install(secret, "", nil)
 			// What one who knows the chart can build around a guess: the
 			// secret, the manifest without its salt.
 			var unsalted []string
@@ -1124,11 +1125,25 @@ func TestHelmChartSecretChecksum(t *testing.T) {
 				t.Fatal(err)
 			}
 			cluster := newSecretsCluster(t, &installed)
-			if again, _ := install(secret, cluster); again != annotation {
+			if again, _ := install(secret, "", cluster); again != annotation {
 				t.Errorf("an upgrade with the same secret changed checksum/secret (%s to %s): the pods would roll for nothing", annotation, again)
 			}
-			if changed, _ := install(secret+"-new", cluster); changed == annotation {
+			if changed, _ := install(secret+"-new", "", cluster); changed == annotation {
 				t.Errorf("checksum/secret did not change with the secret: the pods would keep the old one")
+			}
+
+			// helm template reads nothing back: a salt given as a value keeps
+			// the annotation from one render to the next.
+			const salt = "kept-with-the-values-0123456789"
+			first, manifest := install(secret, salt, nil)
+			if !strings.Contains(manifest, base64.StdEncoding.EncodeToString([]byte(salt))) {
+				t.Errorf("the Secret does not keep the checksumSalt value:\n%s", manifest)
+			}
+			if again, _ := install(secret, salt, nil); again != first {
+				t.Errorf("with checksumSalt, a second helm template changed checksum/secret (%s to %s)", first, again)
+			}
+			if changed, _ := install(secret+"-new", salt, nil); changed == first {
+				t.Errorf("with checksumSalt, checksum/secret did not change with the secret")
 			}
 		})
 	}

@@ -81,10 +81,11 @@ app.kubernetes.io/instance: {{ .Release.Name | quote }}
 A random salt kept in the chart's Secret and read back on upgrade: the
 checksum/secret annotation hashes the Secret with it, so a change rolls the
 pods while the annotation, which anyone who can read pods sees, cannot be
-used to test guesses of the token. Made once a render (templates share .Values).
+used to test guesses of the token. Made once a render (templates share
+.Values) unless the checksumSalt value names one.
 */}}
 {{- define "assuresign-exporter.secretSalt" -}}
-{{- if not (hasKey .Values "checksumSalt") }}
+{{- if not .Values.checksumSalt }}
 {{- $secret := lookup "v1" "Secret" .Release.Namespace (include "assuresign-exporter.secretName" .) }}
 {{- $kept := dig "data" "checksum-salt" "" $secret | b64dec }}
 {{- $_ := set .Values "checksumSalt" (default (randAlphaNum 32) $kept) }}
