@@ -302,10 +302,9 @@ func (e *exporter) buildWebhook() error {
 		return nil
 	}
 	var err error
-	if e.webhook, err = server.NewWebhookHandler(o.WebhookTokenFile, e.refresher, e.registry, e.logger); err != nil {
+	if e.webhook, err = server.NewWebhookHandler(o.WebhookTokenFile, e.refresher, e.secrets, e.registry, e.logger); err != nil {
 		return err
 	}
-	e.knowWebhookToken()
 	if o.TotalShards > 1 {
 		if strings.HasPrefix(o.ShardURLTemplate, "http://") {
 			e.logger.Warn("notifications are forwarded to other shards over plain HTTP, so the bearer token crosses the network in clear; use an https --webhook.shard-url-template")
@@ -313,14 +312,6 @@ func (e *exporter) buildWebhook() error {
 		e.webhook.ForwardTo(server.Shards{Shard: e.shard, Total: o.TotalShards, URLTemplate: o.ShardURLTemplate})
 	}
 	return nil
-}
-
-// knowWebhookToken adds the webhook's token, just loaded by its handler
-// (which keeps only a digest), to the secrets redacted.
-func (e *exporter) knowWebhookToken() {
-	if b, err := os.ReadFile(e.opts.WebhookTokenFile); err == nil {
-		e.secrets.Set("webhook token", []string{strings.TrimSpace(string(b))})
-	}
 }
 
 // applyReload re-reads the watch files and the webhook's token. The good
@@ -331,11 +322,7 @@ func (e *exporter) applyReload() error {
 		e.refresher.SetWatchList(wl)
 	}
 	if e.webhook != nil {
-		werr := e.webhook.Reload()
-		if werr == nil {
-			e.knowWebhookToken()
-		}
-		err = errors.Join(err, werr)
+		err = errors.Join(err, e.webhook.Reload())
 	}
 	if err != nil {
 		e.logger.Error("reload failed; keeping the previous configuration", "err", err)

@@ -195,7 +195,7 @@ func dtStart(t testing.TB, o dtOptions) *dtEnv {
 
 	tokenFile := filepath.Join(t.TempDir(), "documenttrak-token")
 	require.NoError(t, os.WriteFile(tokenFile, []byte(dtToken+"\n"), 0o600))
-	e.webhook, err = NewWebhookHandler(tokenFile, e.refresher, e.reg, logger)
+	e.webhook, err = NewWebhookHandler(tokenFile, e.refresher, nil, e.reg, logger)
 	require.NoError(t, err)
 
 	h, err := New(Options{

@@ -245,7 +245,7 @@ func TestWebhookThroughNew(t *testing.T) {
 	trigger := &whTrigger{watched: map[string]bool{testenv.DocA: true}}
 	file := filepath.Join(t.TempDir(), "token")
 	require.NoError(t, os.WriteFile(file, []byte(whToken+"\n"), 0o600))
-	wh, err := NewWebhookHandler(file, trigger, prometheus.NewRegistry(), nil)
+	wh, err := NewWebhookHandler(file, trigger, nil, prometheus.NewRegistry(), nil)
 	require.NoError(t, err)
 	o := options(nil)
 	o.Webhook = wh

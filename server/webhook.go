@@ -61,6 +61,7 @@ var forwardClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Requ
 // check of the named document: a status claimed in the body is not trusted.
 type WebhookHandler struct {
 	tokenFile string
+	secrets   *assuresign.Secrets // learns each token loaded, to redact it; may be nil
 	// Only the token's digest is kept: the token is not held after loading, and
 	// comparing digests takes the same time whatever the presented length.
 	digest   atomic.Pointer[[sha256.Size]byte]
@@ -71,8 +72,10 @@ type WebhookHandler struct {
 	now      func() time.Time
 }
 
-// NewWebhookHandler reads the bearer token from tokenFile (trimmed of surrounding white space; empty token is an error naming the file).
-func NewWebhookHandler(tokenFile string, trigger Trigger, reg prometheus.Registerer, logger *slog.Logger) (*WebhookHandler, error) {
+// NewWebhookHandler reads the bearer token from tokenFile (trimmed of
+// surrounding white space; empty token is an error naming the file) and puts
+// it, as read, in secrets (when not nil) so that no text shows it.
+func NewWebhookHandler(tokenFile string, trigger Trigger, secrets *assuresign.Secrets, reg prometheus.Registerer, logger *slog.Logger) (*WebhookHandler, error) {
 	if trigger == nil {
 		return nil, errors.New("webhook: nil trigger")
 	}
@@ -81,6 +84,7 @@ func NewWebhookHandler(tokenFile string, trigger Trigger, reg prometheus.Registe
 	}
 	h := &WebhookHandler{
 		tokenFile: tokenFile,
+		secrets:   secrets,
 		trigger:   trigger,
 		logger:    logger,
 		now:       time.Now,
@@ -174,42 +178,45 @@ func (h *WebhookHandler) forward(r *http.Request, owner int, body []byte) error 
 
 // Reload re-reads the token file; on error the old token stays and the error is returned.
 func (h *WebhookHandler) Reload() error {
-	d, err := readWebhookToken(h.tokenFile)
+	tok, err := readWebhookToken(h.tokenFile)
 	if err != nil {
 		return err
 	}
+	if h.secrets != nil {
+		h.secrets.Set("webhook token", []string{tok})
+	}
+	d := sha256.Sum256([]byte(tok))
 	h.digest.Store(&d)
 	return nil
 }
 
-// readWebhookToken returns the token's digest. Errors name the file, never
-// its content.
-func readWebhookToken(path string) ([sha256.Size]byte, error) {
-	var zero [sha256.Size]byte
+// readWebhookToken returns the token. Errors name the file, never its
+// content.
+func readWebhookToken(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return zero, fmt.Errorf("webhook token file: %w", err)
+		return "", fmt.Errorf("webhook token file: %w", err)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, webhookMaxTokenFile+1))
 	if err != nil {
-		return zero, fmt.Errorf("webhook token file: %w", err)
+		return "", fmt.Errorf("webhook token file: %w", err)
 	}
 	if len(b) > webhookMaxTokenFile {
-		return zero, fmt.Errorf("webhook token file %s: larger than %d bytes", path, webhookMaxTokenFile)
+		return "", fmt.Errorf("webhook token file %s: larger than %d bytes", path, webhookMaxTokenFile)
 	}
 	// Editors on Windows may start the file with a byte order mark, which no
 	// header can carry: without this every notification would be refused.
 	tok := strings.TrimSpace(strings.TrimPrefix(string(b), "\ufeff"))
 	if tok == "" {
-		return zero, fmt.Errorf("webhook token file %s: empty token", path)
+		return "", fmt.Errorf("webhook token file %s: empty token", path)
 	}
 	// A line break or other control character can never arrive in a header,
 	// so such a token would silently refuse every notification.
 	if strings.IndexFunc(tok, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
-		return zero, fmt.Errorf("webhook token file %s: token holds a control character or line break", path)
+		return "", fmt.Errorf("webhook token file %s: token holds a control character or line break", path)
 	}
-	return sha256.Sum256([]byte(tok)), nil
+	return tok, nil
 }
 
 func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 	"github.com/assuresign-exporter/assuresign_exporter/internal/testenv"
 )
 
@@ -73,7 +74,7 @@ func newWHFixture(t *testing.T) *whFixture {
 		file:    file,
 	}
 	logger := slog.New(slog.NewTextHandler(fx.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h, err := NewWebhookHandler(file, fx.trigger, fx.reg, logger)
+	h, err := NewWebhookHandler(file, fx.trigger, nil, fx.reg, logger)
 	require.NoError(t, err)
 	fx.h = h
 	return fx
@@ -255,20 +256,20 @@ func TestNewWebhookHandlerErrors(t *testing.T) {
 	dir := t.TempDir()
 	empty := filepath.Join(dir, "empty")
 	require.NoError(t, os.WriteFile(empty, []byte("\n"), 0o600))
-	_, err := NewWebhookHandler(empty, &whTrigger{}, prometheus.NewRegistry(), nil)
+	_, err := NewWebhookHandler(empty, &whTrigger{}, nil, prometheus.NewRegistry(), nil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), empty)
 
-	_, err = NewWebhookHandler(filepath.Join(dir, "absent"), &whTrigger{}, prometheus.NewRegistry(), nil)
+	_, err = NewWebhookHandler(filepath.Join(dir, "absent"), &whTrigger{}, nil, prometheus.NewRegistry(), nil)
 	require.Error(t, err)
 
 	ok := filepath.Join(dir, "ok")
 	require.NoError(t, os.WriteFile(ok, []byte(whToken), 0o600))
-	_, err = NewWebhookHandler(ok, nil, prometheus.NewRegistry(), nil)
+	_, err = NewWebhookHandler(ok, nil, nil, prometheus.NewRegistry(), nil)
 	require.Error(t, err)
 
 	// A nil registerer is allowed (tests, or metrics served elsewhere).
-	_, err = NewWebhookHandler(ok, &whTrigger{}, nil, nil)
+	_, err = NewWebhookHandler(ok, &whTrigger{}, nil, nil, nil)
 	require.NoError(t, err)
 }
 
@@ -337,13 +338,19 @@ func TestWebhookReloadConcurrent(t *testing.T) {
 
 // A token file saved by an editor that starts it with a UTF-8 byte order mark
 // holds the token all the same: the mark is not part of it (before the fix
-// every notification was refused with 401, without a word).
+// every notification was refused with 401, without a word). The token
+// redacted is the one accepted, from the same read of the file.
 func TestWebhookTokenFileWithBOM(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "token")
 	require.NoError(t, os.WriteFile(file, []byte("\ufeffs3cret-token\n"), 0o600))
 	trigger := &whTrigger{watched: map[string]bool{whIDUpper: true}}
-	h, err := NewWebhookHandler(file, trigger, prometheus.NewRegistry(), nil)
+	secrets := assuresign.NewSecrets()
+	h, err := NewWebhookHandler(file, trigger, secrets, prometheus.NewRegistry(), nil)
 	require.NoError(t, err)
+	redacted := func(token string) bool {
+		return !strings.Contains(secrets.Redact("a fault echoing "+token+" back"), token)
+	}
+	assert.True(t, redacted("s3cret-token"), "the token loaded is not redacted")
 
 	post := func(auth string) int {
 		req := httptest.NewRequest(http.MethodPost, WebhookPath, strings.NewReader(`{"documentId":"`+whID+`"}`))
@@ -363,4 +370,11 @@ func TestWebhookTokenFileWithBOM(t *testing.T) {
 	require.NoError(t, h.Reload())
 	assert.Equal(t, http.StatusAccepted, post("Bearer n3w-token"))
 	assert.Equal(t, http.StatusUnauthorized, post("Bearer s3cret-token"))
+	assert.True(t, redacted("n3w-token"), "the token reloaded is not redacted")
+
+	// A bad file keeps the old token, in the handler and in the redaction.
+	require.NoError(t, os.WriteFile(file, []byte("bad\x01token"), 0o600))
+	require.Error(t, h.Reload())
+	assert.Equal(t, http.StatusAccepted, post("Bearer n3w-token"))
+	assert.True(t, redacted("n3w-token"), "a failed reload dropped the token from the redaction")
 }
