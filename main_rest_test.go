@@ -86,12 +86,17 @@ func TestBinaryREST(t *testing.T) {
 	state := filepath.Join(dir, "state")
 	env, args := a.args(t, dir, "--refresh.interval=1s", "--persistence.file="+state, "--persistence.interval=1s")
 
+	started := time.Now()
 	p := env.Start(t, args...)
 	testenv.WaitHTTP(t, p.URL+"/-/ready", http.StatusOK, waitFor)
 	text, x := p.Metrics(t)
 	for _, id := range a.documents {
 		assert.Equal(t, "SigningStepInProgress", x.Status(id), id)
 		assert.Contains(t, text, `assuresign_document_info{document_id="`+id+`",customer="acme"} 1`)
+		// REST answers no date: the step dates from the first answer, for the Stuck alert.
+		date, ok := x.Value(`assuresign_document_status_timestamp_seconds{document_id="` + id + `"}`)
+		assert.True(t, ok, "%s: no status timestamp", id)
+		assert.InDelta(t, float64(started.Unix()), date, waitFor.Seconds(), id)
 	}
 	auth, _ := x.Value(`assuresign_api_requests_total{operation="authenticate",result="ok"}`)
 	assert.Equal(t, 1.0, auth)

@@ -373,7 +373,17 @@ func (s *Store) Apply(r assuresign.Result, now time.Time, sched Schedule, asked 
 		if r.RawStatus != d.rawStatus {
 			a.Changed, a.First, a.From = true, d.rawStatus == "", d.status
 		}
-		moved = r.Status != d.status || r.RawStatus != d.rawStatus || r.Step != d.step || !r.StatusDate.Equal(d.statusDate)
+		date := r.StatusDate
+		if date.IsZero() {
+			// AssureSign gave no date (its REST API never does): the status
+			// dates from when the exporter first saw it, so that the Stuck
+			// alert still counts the days at one step.
+			date = d.statusDate
+			if date.IsZero() || r.RawStatus != d.rawStatus || r.Step != d.step {
+				date = now
+			}
+		}
+		moved = r.Status != d.status || r.RawStatus != d.rawStatus || r.Step != d.step || !date.Equal(d.statusDate)
 		reset := d.urgent && d.marked <= asked // a notification or a reload asked for this very check
 		switch {
 		case d.lastChange.IsZero():
@@ -386,7 +396,7 @@ func (s *Store) Apply(r assuresign.Result, now time.Time, sched Schedule, asked 
 		case moved || reset:
 			d.lastChange = now
 		}
-		d.status, d.rawStatus, d.statusDate, d.step = r.Status, r.RawStatus, r.StatusDate, r.Step
+		d.status, d.rawStatus, d.statusDate, d.step = r.Status, r.RawStatus, date, r.Step
 	}
 	d.lastError = ""
 	for i, ex := range r.Exceptions {

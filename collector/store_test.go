@@ -89,6 +89,34 @@ func TestStoreMarkUrgent(t *testing.T) {
 	assert.Zero(t, waited, "no notification pending")
 }
 
+// An answer without a StatusDate (the REST API's are all so) dates the status
+// from when the exporter first saw it and step: the Stuck alert still counts
+// the days at one step, from the first answer, through restarts.
+func TestStatusDateWithoutOneFromAssureSign(t *testing.T) {
+	s := NewStore(StoreConfig{})
+	s.SetWatchList(storetest.WatchList(testenv.DocA))
+	step := func(n int, at time.Time) time.Time {
+		t.Helper()
+		answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "SigningStepInProgress", Status: assuresign.StatusSigningStepInProgress, Step: n}, at, time.Hour, 24*time.Hour)
+		return statusOf(t, s, testenv.DocA).StatusDate
+	}
+	assert.Equal(t, testenv.T0, step(1, testenv.T0), "first seen")
+	assert.Equal(t, testenv.T0, step(1, testenv.T0.Add(time.Hour)), "the same step keeps its date")
+	assert.Equal(t, testenv.T0, s.docs[testenv.DocA].lastChange, "nor is it a change for the schedule")
+	assert.Equal(t, testenv.T0.Add(2*time.Hour), step(2, testenv.T0.Add(2*time.Hour)), "a new step dates from now")
+
+	_, st := s.State()
+	restarted := NewStore(StoreConfig{})
+	restarted.SetWatchList(storetest.WatchList(testenv.DocA))
+	restarted.Restore(st, fixedSchedule{open: time.Hour, terminal: 24 * time.Hour}, testenv.T0.Add(3*time.Hour), false)
+	s = restarted
+	assert.Equal(t, testenv.T0.Add(2*time.Hour), step(2, testenv.T0.Add(4*time.Hour)), "a restart keeps the date")
+
+	date := testenv.T0.Add(-48 * time.Hour)
+	answer(s, assuresign.Result{ID: testenv.DocA, RawStatus: "SigningStepInProgress", Status: assuresign.StatusSigningStepInProgress, Step: 2, StatusDate: date}, testenv.T0.Add(5*time.Hour), time.Hour, 24*time.Hour)
+	assert.Equal(t, date, statusOf(t, s, testenv.DocA).StatusDate, "AssureSign's own date wins")
+}
+
 func TestStoreApply(t *testing.T) {
 	s := NewStore(StoreConfig{})
 	s.SetWatchList(storetest.WatchList(testenv.DocA))
