@@ -86,18 +86,33 @@ func TestBinaryREST(t *testing.T) {
 	state := filepath.Join(dir, "state")
 	env, args := a.args(t, dir, "--refresh.interval=1s", "--persistence.file="+state, "--persistence.interval=1s")
 
+	// Declined three days before the exporter starts: its envelope's history
+	// dates it, so it is past the alert window at once.
+	old := a.documents[len(a.documents)-1]
+	declined := time.Now().Add(-72 * time.Hour).Truncate(time.Second)
+	a.sim.Update(old, func(d *simulator.Document) { d.Status, d.StatusDate = assuresign.StatusDeclined, declined })
 	started := time.Now()
 	p := env.Start(t, args...)
 	testenv.WaitHTTP(t, p.URL+"/-/ready", http.StatusOK, waitFor)
 	text, x := p.Metrics(t)
-	for _, id := range a.documents {
-		assert.Equal(t, "SigningStepInProgress", x.Status(id), id)
-		assert.Contains(t, text, `assuresign_document_info{document_id="`+id+`",customer="acme"} 1`)
-		// REST answers no date: the step dates from the first answer, for the Stuck alert.
+	statusDate := func(id string) float64 {
 		date, ok := x.Value(`assuresign_document_status_timestamp_seconds{document_id="` + id + `"}`)
 		assert.True(t, ok, "%s: no status timestamp", id)
-		assert.InDelta(t, float64(started.Unix()), date, waitFor.Seconds(), id)
+		return date
 	}
+	for _, id := range a.documents {
+		assert.Contains(t, text, `assuresign_document_info{document_id="`+id+`",customer="acme"} 1`)
+		if id == old {
+			assert.Equal(t, "Declined", x.Status(id))
+			assert.Equal(t, float64(declined.Unix()), statusDate(id), "dated by the envelope's history")
+			continue
+		}
+		assert.Equal(t, "SigningStepInProgress", x.Status(id), id)
+		// REST answers no date: an open step dates from the first answer, for the Stuck alert.
+		assert.InDelta(t, float64(started.Unix()), statusDate(id), waitFor.Seconds(), id)
+	}
+	histories, _ := x.Value(`assuresign_api_requests_total{operation="envelope_history",result="ok"}`)
+	assert.Equal(t, 1.0, histories, "one history request: the envelope with a closed document")
 	auth, _ := x.Value(`assuresign_api_requests_total{operation="authenticate",result="ok"}`)
 	assert.Equal(t, 1.0, auth)
 	expiry, _ := x.Value("assuresign_rest_token_expiry_timestamp_seconds")

@@ -156,7 +156,7 @@ func (m *Metrics) DroppedItems(item string, n int) { m.dropped.WithLabelValues(i
 // exported before their first request, so that no series stays 0 for ever.
 var (
 	SOAPOperations = []string{assuresign.OpCheckStatus, assuresign.OpListEnvelopeDocuments}
-	RESTOperations = []string{rest.OpAuthenticate, rest.OpEnvelopeStatus}
+	RESTOperations = []string{rest.OpAuthenticate, rest.OpEnvelopeStatus, rest.OpEnvelopeHistory}
 )
 
 // NewTokenExpiryCollector exposes expiry (the REST client's TokenExpiry)

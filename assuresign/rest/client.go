@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"mime"
 	"net/http"
@@ -33,8 +34,9 @@ const (
 
 // Operation names passed to Config.Observe.
 const (
-	OpAuthenticate   = "authenticate"
-	OpEnvelopeStatus = "envelope_status"
+	OpAuthenticate    = "authenticate"
+	OpEnvelopeStatus  = "envelope_status"
+	OpEnvelopeHistory = "envelope_history"
 )
 
 // ErrCredentialsRefused is the cause (errors.Is) of the error returned when
@@ -59,13 +61,16 @@ type Config struct {
 	MaxBackoff        time.Duration // 10 s when 0
 	MaxBodyBytes      int64         // assuresign.DefaultMaxBodyBytes when 0
 	// Observe, when set, is called once per HTTP attempt with the operation
-	// (OpAuthenticate, OpEnvelopeStatus), its assuresign.Outcome and duration.
+	// (OpAuthenticate, OpEnvelopeStatus, OpEnvelopeHistory), its assuresign.Outcome and duration.
 	Observe func(operation, outcome string, d time.Duration)
 	// UnknownStatus, when set, is called once per distinct status value (as
 	// sent, redacted, cut to 64 bytes) that maps to no documented status.
 	UnknownStatus func(value string)
 	// Known, when set, is every secret the exporter knows, redacted too.
 	Known *assuresign.Secrets
+	// Logger takes a warning when an envelope's history cannot be read;
+	// none when nil.
+	Logger *slog.Logger
 	// Now is the clock, for tests; time.Now when nil.
 	Now func() time.Time
 }
@@ -81,12 +86,14 @@ type Client struct {
 	maxBody            int64
 	unknown            func(string)
 	known              *assuresign.Secrets
+	logger             *slog.Logger
 	now                func() time.Time
 
-	sem  chan struct{} // held while a token is fetched: one fetch at a time
-	mu   sync.Mutex    // guards tok and seen
-	tok  token
-	seen map[string]bool // unknown status values already reported
+	sem   chan struct{} // held while a token is fetched: one fetch at a time
+	mu    sync.Mutex    // guards tok, seen and dated
+	tok   token
+	seen  map[string]bool       // unknown status values already reported
+	dated map[string]closedDate // by document: see dateClosed
 }
 
 type token struct {
@@ -111,8 +118,8 @@ func New(cfg Config) (*Client, error) {
 		user: cfg.APIUsername, key: cfg.APIKey, ctxUser: cfg.ContextUsername, ctxID: cfg.ContextIdentifier,
 		http: cfg.HTTPClient, timeout: cfg.Timeout,
 		retrier: assuresign.NewRetrier(cfg.MaxRetries, cfg.BaseBackoff, cfg.MaxBackoff, cfg.Observe, nil),
-		maxBody: cfg.MaxBodyBytes, unknown: cfg.UnknownStatus, known: cfg.Known,
-		now: cfg.Now, sem: make(chan struct{}, 1), seen: map[string]bool{},
+		maxBody: cfg.MaxBodyBytes, unknown: cfg.UnknownStatus, known: cfg.Known, logger: cfg.Logger,
+		now: cfg.Now, sem: make(chan struct{}, 1), seen: map[string]bool{}, dated: map[string]closedDate{},
 	}
 	if c.base == "" {
 		c.base = DefaultBaseURL
@@ -148,6 +155,9 @@ func New(cfg Config) (*Client, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
 	c.tok.red = assuresign.NewRedactor(c.known, c.key, c.ctxID)
 	return c, nil
 }
@@ -166,6 +176,45 @@ func (c *Client) TokenExpiry() time.Time {
 // renews the token and asks once more; a second 401 is an error wrapping
 // ErrCredentialsRefused. envelopeID must be a GUID.
 func (c *Client) EnvelopeStatus(ctx context.Context, envelopeID string) (*EnvelopeStatus, error) {
+	var out *EnvelopeStatus
+	red, err := c.get(ctx, OpEnvelopeStatus, envelopeID, "/status", func(body []byte) (err error) {
+		out, err = ParseEnvelopeStatus(body)
+		if err == nil && !strings.EqualFold(out.EnvelopeID, envelopeID) {
+			err = notAsked(out.EnvelopeID)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.reportUnknown(out, red)
+	return out, nil
+}
+
+// EnvelopeHistory asks for one envelope's history and returns its newest
+// event's date (see ParseEnvelopeHistory), as EnvelopeStatus asks.
+func (c *Client) EnvelopeHistory(ctx context.Context, envelopeID string) (time.Time, error) {
+	var newest time.Time
+	_, err := c.get(ctx, OpEnvelopeHistory, envelopeID, "/history", func(body []byte) (err error) {
+		var id string
+		id, newest, err = ParseEnvelopeHistory(body)
+		if err == nil && !strings.EqualFold(id, envelopeID) {
+			err = notAsked(id)
+		}
+		return err
+	})
+	return newest, err
+}
+
+func notAsked(envelopeID string) error {
+	return malformed(fmt.Sprintf("the answer is for envelope %s, not the one asked about", envelopeID), nil)
+}
+
+// get asks GET {base}/envelopes/{envelopeID}{call} as op and hands the
+// answer's body to parse. A 401 renews the token and asks once more; a
+// second 401 is an error wrapping ErrCredentialsRefused. It returns the
+// redactor of the token used.
+func (c *Client) get(ctx context.Context, op, envelopeID, call string, parse func(body []byte) error) (*assuresign.Redactor, error) {
 	if !assuresign.IsGUID(envelopeID) {
 		return nil, errors.New("rest: the envelope id is not a GUID")
 	}
@@ -174,10 +223,20 @@ func (c *Client) EnvelopeStatus(ctx context.Context, envelopeID string) (*Envelo
 		if err != nil {
 			return nil, err
 		}
-		var out *EnvelopeStatus
-		err = c.retry(ctx, OpEnvelopeStatus, tok.red, func(ctx context.Context) (err error) {
-			out, err = c.getStatus(ctx, tok.value, envelopeID)
-			return err
+		err = c.retry(ctx, op, tok.red, func(ctx context.Context) error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/envelopes/"+envelopeID+call, nil)
+			if err != nil {
+				return &assuresign.Error{Kind: assuresign.KindTransport, Err: err}
+			}
+			req.Header.Set("Authorization", "bearer "+tok.value)
+			if c.ctxID != "" {
+				req.Header.Set("X-AS-UserContext", c.ctxUser+":"+c.ctxID)
+			}
+			body, err := c.do(ctx, req)
+			if err != nil {
+				return err
+			}
+			return parse(body)
 		})
 		var e *assuresign.Error
 		if errors.As(err, &e) && e.Kind == assuresign.KindHTTPStatus && e.StatusCode == http.StatusUnauthorized {
@@ -187,39 +246,12 @@ func (c *Client) EnvelopeStatus(ctx context.Context, envelopeID string) (*Envelo
 			c.drop(tok.value)
 			continue
 		}
-		if err != nil {
-			return nil, err
-		}
-		c.reportUnknown(out, tok.red)
-		return out, nil
+		return tok.red, err
 	}
 }
 
 func refused(status int) *assuresign.Error {
 	return &assuresign.Error{Kind: assuresign.KindHTTPStatus, StatusCode: status, Err: ErrCredentialsRefused}
-}
-
-func (c *Client) getStatus(ctx context.Context, tok, envelopeID string) (*EnvelopeStatus, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/envelopes/"+envelopeID+"/status", nil)
-	if err != nil {
-		return nil, &assuresign.Error{Kind: assuresign.KindTransport, Err: err}
-	}
-	req.Header.Set("Authorization", "bearer "+tok)
-	if c.ctxID != "" {
-		req.Header.Set("X-AS-UserContext", c.ctxUser+":"+c.ctxID)
-	}
-	body, err := c.do(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	st, err := ParseEnvelopeStatus(body)
-	if err != nil {
-		return nil, err
-	}
-	if !strings.EqualFold(st.EnvelopeID, envelopeID) {
-		return nil, malformed(fmt.Sprintf("the answer is for envelope %s, not the one asked about", st.EnvelopeID), nil)
-	}
-	return st, nil
 }
 
 // reportUnknown redacts the answer's server text (a server might echo a

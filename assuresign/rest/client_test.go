@@ -153,6 +153,30 @@ func TestEnvelopeStatusLiveShape(t *testing.T) {
 	assert.EqualValues(t, 2, f.authCalls.Load(), "one token per client, reused")
 }
 
+// The history's dates are read as ISO 8601 (the format is not confirmed),
+// one without an offset as UTC; the newest of the envelope's and its
+// documents' events wins, and an unreadable one is passed over.
+func TestParseEnvelopeHistory(t *testing.T) {
+	body := `{"envelopeID": "` + strings.ToLower(envID) + `", "envelopeHistoryEvents": [
+		{"id": 1, "date": "2026-12-01T09:30:00.1234567-05:00", "details": "Document 1 declined"},
+		{"id": 2, "date": "yesterday", "details": "?"}],
+		"documentList": [{"history": [{"id": 3, "date": "2026-12-01T14:00:00", "details": "viewed"}]}, {"history": []}]}`
+	id, newest, err := ParseEnvelopeHistory([]byte(body))
+	require.NoError(t, err)
+	assert.Equal(t, envID, id)
+	assert.Equal(t, time.Date(2026, 12, 1, 14, 30, 0, 123456700, time.UTC), newest.UTC(), "the declined event, 14:30 UTC, after 14:00")
+
+	_, newest, err = ParseEnvelopeHistory([]byte(`{"envelopeID": "` + envID + `", "envelopeHistoryEvents": [{"date": ""}]}`))
+	require.NoError(t, err)
+	assert.Zero(t, newest, "no readable date")
+	for _, bad := range []string{`{"result": {"envelopeID": "` + envID + `"}}`, `{"envelopeID": "x"}`, `[]`} {
+		_, _, err := ParseEnvelopeHistory([]byte(bad))
+		var e *assuresign.Error
+		require.ErrorAs(t, err, &e, bad)
+		assert.Equal(t, assuresign.KindMalformed, e.Kind, bad)
+	}
+}
+
 func TestTokenAnswerShapes(t *testing.T) {
 	for name, body := range map[string]string{
 		"result wrapper": `{"result": {"token": "TOKEN", "expires": "2099-01-01T00:00:00Z"}}`,

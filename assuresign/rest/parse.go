@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 )
@@ -131,6 +132,44 @@ func ParseEnvelopeStatus(body []byte) (*EnvelopeStatus, error) {
 		out.Documents = append(out.Documents, doc)
 	}
 	return out, nil
+}
+
+type wireEvent struct {
+	Date string `json:"date"`
+}
+
+type wireEnvelopeHistory struct {
+	EnvelopeID   string      `json:"envelopeID"`
+	Events       []wireEvent `json:"envelopeHistoryEvents"`
+	DocumentList []struct {
+		History []wireEvent `json:"history"`
+	} `json:"documentList"`
+}
+
+// ParseEnvelopeHistory reads GET /envelopes/{id}/history's answer (verified
+// live without a "result" wrapper) and returns its envelope (upper case) and
+// the newest date among its events and its documents' events: zero when none
+// is readable, for the dates' format is not confirmed (ISO 8601 is read, one
+// without an offset as UTC). Failures are *assuresign.Error of KindMalformed.
+func ParseEnvelopeHistory(body []byte) (envelopeID string, newest time.Time, err error) {
+	body = bytes.TrimPrefix(body, []byte("\xEF\xBB\xBF"))
+	var w wireEnvelopeHistory
+	if err := json.Unmarshal(body, &w); err != nil {
+		return "", time.Time{}, malformed("not an envelope history answer", err)
+	}
+	if !assuresign.IsGUID(w.EnvelopeID) {
+		return "", time.Time{}, malformed(fmt.Sprintf("envelopeID %q is not a GUID", assuresign.Truncate(w.EnvelopeID, maxQuoted)), nil)
+	}
+	events := w.Events
+	for _, d := range w.DocumentList {
+		events = append(events, d.History...)
+	}
+	for _, ev := range events {
+		if at, ok := parseTime(ev.Date); ok && at.After(newest) {
+			newest = at
+		}
+	}
+	return strings.ToUpper(w.EnvelopeID), newest, nil
 }
 
 // token is the authentication answer: token and expires at the top level or

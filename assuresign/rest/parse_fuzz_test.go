@@ -9,8 +9,10 @@ import (
 )
 
 // FuzzParseEnvelopeStatus: no input panics, and an accepted answer holds
-// upper-case GUIDs and statuses and steps derived from the text as sent.
+// upper-case GUIDs and statuses and steps derived from the text as sent. The
+// same bodies go to ParseEnvelopeHistory, under the same rules.
 func FuzzParseEnvelopeStatus(f *testing.F) {
+	f.Add([]byte(`{"envelopeID": "` + envID + `", "envelopeHistoryEvents": [{"id": 1, "date": "2026-12-01T09:30:00.1234567-05:00", "details": "x"}], "documentList": [{"history": [{"date": "2026-12-01T10:00:00"}]}]}`))
 	f.Add([]byte(liveBody))
 	f.Add([]byte(`{"result": {"envelopeID": "` + envID + `", "status": "COMPLETED", "documentList": []}}`))
 	f.Add([]byte(`{"result": {"envelopeID": "` + envID + `", "documentList": [{"documentID": "` + docOne + `", "status": null}]}}`))
@@ -19,6 +21,13 @@ func FuzzParseEnvelopeStatus(f *testing.F) {
 	f.Add([]byte(`{"result": {"envelopeID": 1}}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, body []byte) {
+		if id, _, err := ParseEnvelopeHistory(body); err != nil {
+			if e := (*assuresign.Error)(nil); id != "" || !errors.As(err, &e) || e.Kind != assuresign.KindMalformed {
+				t.Fatalf("history: id %q, error %T %v, want KindMalformed alone", id, err, err)
+			}
+		} else if !assuresign.IsGUID(id) || id != strings.ToUpper(id) {
+			t.Fatalf("history: envelope id %q", id)
+		}
 		st, err := ParseEnvelopeStatus(body)
 		if err != nil {
 			if st != nil {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/assuresign-exporter/assuresign_exporter/assuresign"
 )
@@ -53,7 +54,7 @@ func (c *Client) CheckStatus(ctx context.Context, checks []assuresign.Check) ([]
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range Results(st) {
+		for _, r := range c.results(ctx, st) {
 			if asked[r.ID] {
 				answered[r.ID] = r
 			} else {
@@ -76,13 +77,82 @@ func (c *Client) CheckStatus(ctx context.Context, checks []assuresign.Check) ([]
 	return append(out, extra...), nil
 }
 
-// Results are an envelope status answer's documents as status results.
-func Results(st *EnvelopeStatus) []assuresign.Result {
+// results are an envelope status answer's documents as status results, the
+// closed ones dated (dateClosed).
+func (c *Client) results(ctx context.Context, st *EnvelopeStatus) []assuresign.Result {
 	out := make([]assuresign.Result, len(st.Documents))
 	for i, d := range st.Documents {
 		out[i] = assuresign.Result{ID: d.ID, RawStatus: d.RawStatus, Status: d.Status, StatusDetails: d.StatusDetails, Step: d.Step}
 	}
+	c.dateClosed(ctx, st.EnvelopeID, out)
 	return out
+}
+
+// closedDate is how a closed document was dated.
+type closedDate struct {
+	status assuresign.Status // the status dated
+	at     time.Time         // zero: unknown
+	retry  time.Time         // when at is zero: when to ask again
+}
+
+const (
+	// maxDated bounds the documents whose dating is remembered: past it they
+	// are forgotten, and asked about again.
+	maxDated = 50000
+	// historyRetry is how long a failed history request is not repeated.
+	historyRetry = time.Hour
+)
+
+// datedByHistory tells the statuses dateClosed dates: those whose alerts last a
+// window from their StatusDate.
+func datedByHistory(s assuresign.Status) bool {
+	return s.Terminal() || s == assuresign.StatusSignerAuthenticationFailed
+}
+
+// dateClosed gives the envelope's closed documents (and those whose signer
+// failed authentication) a StatusDate, which REST answers lack: without
+// one, a document closed long before it was first watched, or before a
+// restart without --persistence.file, would page as new. Nothing happens to
+// a closed document after it closes, so the envelope history's newest event
+// when the exporter first sees it closed is when it closed, or soon after.
+// A document keeps its date while its status stays, so it costs one history
+// request per envelope in which documents newly closed. After a failed one
+// (counted under OpEnvelopeHistory, and logged) they stay undated, which the
+// store dates as first seen, and it is asked again after historyRetry.
+func (c *Client) dateClosed(ctx context.Context, envelopeID string, results []assuresign.Result) {
+	var history *time.Time // asked for at most once
+	for i := range results {
+		r := &results[i]
+		if !datedByHistory(r.Status) {
+			continue
+		}
+		now := c.now()
+		c.mu.Lock()
+		d, ok := c.dated[r.ID]
+		c.mu.Unlock()
+		if !ok || d.status != r.Status || (d.at.IsZero() && !now.Before(d.retry)) {
+			if history == nil {
+				at, err := c.EnvelopeHistory(ctx, envelopeID)
+				switch {
+				case err != nil:
+					at = time.Time{}
+					c.logger.Warn("envelope history failed: its newly closed documents are dated as first seen; asking again in an hour",
+						"envelope_id", envelopeID, "err", err)
+				case at.After(now):
+					at = now // a clock ahead of ours
+				}
+				history = &at
+			}
+			d = closedDate{status: r.Status, at: *history, retry: now.Add(historyRetry)}
+			c.mu.Lock()
+			if len(c.dated) >= maxDated {
+				clear(c.dated)
+			}
+			c.dated[r.ID] = d
+			c.mu.Unlock()
+		}
+		r.StatusDate = d.at
+	}
 }
 
 // ListEnvelopeDocuments lists an envelope's documents with one status
@@ -98,7 +168,7 @@ func (c *Client) ListEnvelopeDocuments(ctx context.Context, req assuresign.Envel
 	if len(st.Documents) == 0 {
 		return nil, &assuresign.Error{Kind: assuresign.KindNoDocuments}
 	}
-	l := &assuresign.EnvelopeListing{EnvelopeID: st.EnvelopeID, Status: st.Status, Results: Results(st)}
+	l := &assuresign.EnvelopeListing{EnvelopeID: st.EnvelopeID, Status: st.Status, Results: c.results(ctx, st)}
 	for _, d := range st.Documents {
 		l.Documents = append(l.Documents, assuresign.EnvelopeDocument{ID: d.ID, Name: assuresign.Truncate(d.Name, 256)})
 	}

@@ -1,10 +1,15 @@
 package rest_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,8 +31,9 @@ func docID(n int) string {
 }
 
 // newSimClient serves envelope A (documents 1-3) and B (4-5) from the
-// simulator and returns a client of its REST side.
-func newSimClient(t *testing.T) (*rest.Client, *simulator.Simulator) {
+// simulator and returns a client of its REST side, configured further by
+// with.
+func newSimClient(t *testing.T, with ...func(*rest.Config)) (*rest.Client, *simulator.Simulator) {
 	sim := simulator.New(simContext)
 	sim.SetAPIUser(simulator.APIUser{Username: "api.user", Key: "the-key", ContextUsername: "jane@example.com"})
 	for i := 1; i <= 5; i++ {
@@ -41,10 +47,93 @@ func newSimClient(t *testing.T) (*rest.Client, *simulator.Simulator) {
 	sim.PutEnvelope(simulator.Envelope{ID: envB, AuthToken: docID(201), Documents: []string{docID(4), docID(5)}})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	c, err := rest.New(rest.Config{BaseURL: srv.URL + simulator.RESTBasePath, AuthURL: srv.URL + simulator.RESTAuthPath,
-		APIUsername: "api.user", APIKey: "the-key", ContextUsername: "jane@example.com", ContextIdentifier: simContext, MaxRetries: -1})
+	cfg := rest.Config{BaseURL: srv.URL + simulator.RESTBasePath, AuthURL: srv.URL + simulator.RESTAuthPath,
+		APIUsername: "api.user", APIKey: "the-key", ContextUsername: "jane@example.com", ContextIdentifier: simContext, MaxRetries: -1}
+	for _, f := range with {
+		f(&cfg)
+	}
+	c, err := rest.New(cfg)
 	require.NoError(t, err)
 	return c, sim
+}
+
+// historyGate fails the history requests while fail is set, and counts them.
+type historyGate struct {
+	fail  bool
+	tries int
+}
+
+func (g *historyGate) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, "/history") {
+		g.tries++
+		if g.fail {
+			return nil, errors.New("history unreachable")
+		}
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// REST answers carry no StatusDate: a closed document is dated by its
+// envelope's history when first seen closed, and keeps that date; an open
+// one is not dated, and costs no history request. A failed history request
+// leaves the document undated, and is not repeated for an hour.
+func TestClosedDocumentsDatedByHistory(t *testing.T) {
+	declined := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
+	now := declined.Add(72 * time.Hour)
+	gate := &historyGate{}
+	var logs bytes.Buffer
+	c, sim := newSimClient(t, func(cfg *rest.Config) {
+		cfg.Now = func() time.Time { return now }
+		cfg.HTTPClient = &http.Client{Transport: gate}
+		cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	sim.Update(docID(2), func(d *simulator.Document) { d.StatusDate = declined })
+	check := func(env string) map[string]time.Time {
+		t.Helper()
+		results, err := c.CheckStatus(context.Background(), []assuresign.Check{{ID: docID(1), EnvelopeID: env}, {ID: docID(4), EnvelopeID: env}})
+		require.NoError(t, err)
+		dates := map[string]time.Time{}
+		for _, r := range results {
+			if r.Err == nil {
+				dates[r.ID] = r.StatusDate
+			}
+		}
+		return dates
+	}
+
+	dates := check(envA)
+	assert.True(t, declined.Equal(dates[docID(2)]), "the declined document: %v", dates[docID(2)])
+	assert.Zero(t, dates[docID(1)], "an open document is not dated")
+	assert.Equal(t, 1, gate.tries)
+	dates = check(envB)
+	assert.Equal(t, 1, gate.tries, "no closed document in B: no history request")
+
+	check(envA)
+	assert.Equal(t, 1, gate.tries, "a document dated keeps its date without asking again")
+
+	cancelled := declined.Add(70 * time.Hour)
+	sim.Update(docID(3), func(d *simulator.Document) { d.Status, d.StatusDate = assuresign.StatusCancelled, cancelled })
+	dates = check(envA)
+	assert.Equal(t, 2, gate.tries)
+	assert.True(t, cancelled.Equal(dates[docID(3)]), "newly closed: the history's newest event, %v", dates[docID(3)])
+	assert.True(t, declined.Equal(dates[docID(2)]), "the earlier one keeps its date, %v", dates[docID(2)])
+
+	gate.fail = true
+	expired := declined.Add(71 * time.Hour)
+	sim.Update(docID(5), func(d *simulator.Document) { d.Status, d.StatusDate = assuresign.StatusExpired, expired })
+	dates = check(envB)
+	assert.Equal(t, 3, gate.tries)
+	assert.Zero(t, dates[docID(5)], "the history failed: undated")
+	assert.Contains(t, logs.String(), "envelope history failed")
+	assert.Contains(t, logs.String(), "envelope_id="+envB)
+	gate.fail = false
+	check(envB)
+	assert.Equal(t, 3, gate.tries, "a failed history is not asked again at once")
+	assert.Equal(t, 1, strings.Count(logs.String(), "envelope history failed"), "logged once")
+	now = now.Add(time.Hour)
+	dates = check(envB)
+	assert.Equal(t, 4, gate.tries, "but after an hour")
+	assert.True(t, expired.Equal(dates[docID(5)]), "%v", dates[docID(5)])
 }
 
 // A batch is answered with one status request per envelope, not per

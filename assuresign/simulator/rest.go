@@ -80,18 +80,20 @@ func (s *Simulator) RefuseNext(n int) {
 // path was one of them.
 func (s *Simulator) serveREST(w http.ResponseWriter, r *http.Request) bool {
 	// Paths match case-insensitively, as IIS matches them.
-	const envelopes, status = RESTBasePath + "/envelopes/", "/status"
+	const envelopes = RESTBasePath + "/envelopes/"
 	p := r.URL.Path
-	switch {
-	case strings.EqualFold(p, RESTAuthPath):
+	if strings.EqualFold(p, RESTAuthPath) {
 		s.serveAuthenticate(w, r)
-	case len(p) > len(envelopes)+len(status) && strings.EqualFold(p[:len(envelopes)], envelopes) &&
-		strings.EqualFold(p[len(p)-len(status):], status):
-		s.serveEnvelopeStatus(w, r, p[len(envelopes):len(p)-len(status)])
-	default:
-		return false
+		return true
 	}
-	return true
+	for _, call := range []string{"/status", "/history"} {
+		if len(p) > len(envelopes)+len(call) && strings.EqualFold(p[:len(envelopes)], envelopes) &&
+			strings.EqualFold(p[len(p)-len(call):], call) {
+			s.serveEnvelope(w, r, p[len(envelopes):len(p)-len(call)], call == "/history")
+			return true
+		}
+	}
+	return false
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -170,14 +172,18 @@ func (s *Simulator) restNow() time.Time {
 	return time.Now()
 }
 
-// serveEnvelopeStatus answers GET /envelopes/{id}/status from the envelopes
-// and documents the SOAP side serves, in the live enum spelling. Injected
-// faults (SetFault) apply as to CheckStatus, after the token is checked; an
-// envelope with Fault set answers 500.
-func (s *Simulator) serveEnvelopeStatus(w http.ResponseWriter, r *http.Request, id string) {
+// serveEnvelope answers GET /envelopes/{id}/status, or /history, from the
+// envelopes and documents the SOAP side serves, in the live enum spelling.
+// Injected faults (SetFault) apply as to CheckStatus, after the token is
+// checked; an envelope with Fault set answers 500.
+func (s *Simulator) serveEnvelope(w http.ResponseWriter, r *http.Request, id string, history bool) {
 	s.mu.Lock()
 	s.stats.Requests++
-	s.stats.RESTStatuses++
+	if history {
+		s.stats.RESTHistories++
+	} else {
+		s.stats.RESTStatuses++
+	}
 	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "bearer ")
 	if t, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 		tok = t
@@ -217,6 +223,8 @@ func (s *Simulator) serveEnvelopeStatus(w http.ResponseWriter, r *http.Request, 
 		a = jsonAnswer(http.StatusNotFound, map[string]string{"message": "The envelope was not found."})
 	case e.Fault:
 		a = jsonAnswer(http.StatusInternalServerError, map[string]string{"message": msgInternalError})
+	case history:
+		a = jsonAnswer(http.StatusOK, envelopeHistoryAnswer(e.ID, docs))
 	default:
 		a = jsonAnswer(http.StatusOK, envelopeStatusAnswer(e.ID, docs))
 	}
@@ -257,6 +265,32 @@ func envelopeStatusAnswer(envelopeID string, docs []Document) map[string]any {
 		"status":       rest.LiveSpelling(envelopeStatus(docs)),
 		"documentList": list,
 	}}
+}
+
+type restEvent struct {
+	ID      int    `json:"id"`
+	Date    string `json:"date"`
+	Details string `json:"details"`
+}
+
+// envelopeHistoryAnswer is the reference's (verified live) history shape, no
+// "result" wrapper: an event per document at its StatusDate, in the
+// envelope's list and its document's. The date's format is not confirmed;
+// the simulator writes ISO 8601 with an offset, as WCF and ASP.NET do.
+func envelopeHistoryAnswer(envelopeID string, docs []Document) map[string]any {
+	var events []restEvent
+	list := make([]map[string][]restEvent, len(docs))
+	for i, d := range docs {
+		list[i] = map[string][]restEvent{"history": {}}
+		if d.StatusDate.IsZero() {
+			continue
+		}
+		ev := restEvent{ID: len(events) + 1, Date: d.StatusDate.Format("2006-01-02T15:04:05.0000000Z07:00"),
+			Details: DocumentName(i+1) + ": " + rest.Name(d.Status)}
+		events = append(events, ev)
+		list[i]["history"] = []restEvent{ev}
+	}
+	return map[string]any{"envelopeID": strings.ToLower(envelopeID), "envelopeHistoryEvents": events, "documentList": list}
 }
 
 // envelopeStatus sums up the documents' statuses; the vendor's rule is not

@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -96,6 +97,22 @@ func TestRESTEnvelopeStatusWire(t *testing.T) {
 		{"documentID": "`+strings.ToLower(docB)+`", "name": "Document 2", "status": {"statusType": "completed", "statusDetails": ""}},
 		{"documentID": "`+strings.ToLower(docC)+`", "name": "Document 3", "status": {"statusType": "created", "statusDetails": ""}}]}}`, string(body))
 
+	// The history, as verified live: no "result" wrapper; an event per
+	// document at its StatusDate.
+	req, err = http.NewRequest(http.MethodGet, srv.URL+RESTBasePath+"/envelopes/"+restEnv+"/History", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, body = do(t, srv.Client(), req)
+	require.Equal(t, http.StatusOK, res.StatusCode, string(body))
+	event := func(id int, date, details string) string {
+		return fmt.Sprintf(`{"id": %d, "date": %q, "details": %q}`, id, date, details)
+	}
+	e1, e2, e3 := event(1, "2008-03-19T11:24:08.5231954-04:00", "Document 1: SIGNING_STEP_PROGRESS"),
+		event(2, "2008-03-19T12:24:08.5231954-04:00", "Document 2: COMPLETED"),
+		event(3, "2008-03-19T11:24:08.5231954-04:00", "Document 3: CREATED")
+	assert.JSONEq(t, `{"envelopeID": "`+strings.ToLower(restEnv)+`", "envelopeHistoryEvents": [`+e1+`, `+e2+`, `+e3+`],
+		"documentList": [{"history": [`+e1+`]}, {"history": [`+e2+`]}, {"history": [`+e3+`]}]}`, string(body))
+
 	for name, tc := range map[string]struct {
 		method, path, context string
 		want                  int
@@ -106,7 +123,9 @@ func TestRESTEnvelopeStatusWire(t *testing.T) {
 		"fault":         {http.MethodGet, RESTBasePath + "/envelopes/" + faultEnv + "/status", "", http.StatusInternalServerError},
 		"context":       {http.MethodGet, RESTBasePath + "/envelopes/" + restEnv + "/status", "jane@example.com:" + strings.ToLower(testContext), http.StatusOK},
 		"wrong context": {http.MethodGet, RESTBasePath + "/envelopes/" + restEnv + "/status", "jane@example.com:" + otherGUID, http.StatusForbidden},
-		"other path":    {http.MethodGet, RESTBasePath + "/envelopes/" + restEnv + "/history", "", http.StatusNotFound},
+		"other path":    {http.MethodGet, RESTBasePath + "/envelopes/" + restEnv + "/documents", "", http.StatusNotFound},
+		"history":       {http.MethodGet, RESTBasePath + "/envelopes/" + restEnv + "/history", "", http.StatusOK},
+		"history fault": {http.MethodGet, RESTBasePath + "/envelopes/" + faultEnv + "/history", "", http.StatusInternalServerError},
 	} {
 		req, err := http.NewRequest(tc.method, srv.URL+tc.path, nil)
 		require.NoError(t, err)

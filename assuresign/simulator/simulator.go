@@ -78,10 +78,12 @@ type Stats struct {
 	PerDocument map[string]int `json:"per_document"`
 	// Listings counts ListEnvelopeDocuments requests (also in Requests).
 	Listings int `json:"listings"`
-	// RESTAuthentications and RESTStatuses count REST authentication and
-	// envelope status requests (also in Requests).
+	// RESTAuthentications, RESTStatuses and RESTHistories count REST
+	// authentication, envelope status and envelope history requests (also in
+	// Requests).
 	RESTAuthentications int `json:"rest_authentications"`
 	RESTStatuses        int `json:"rest_statuses"`
+	RESTHistories       int `json:"rest_histories"`
 	// Notifications counts DocumentTRAK notifications sent (see SetNotifier),
 	// NotificationsDropped the changes SetNotifications kept unannounced.
 	Notifications        int `json:"notifications"`

@@ -102,7 +102,7 @@ func newREST(o *Options, h Hooks) (upstream.API, error) {
 		BaseURL: o.REST.BaseURL, AuthURL: o.REST.AuthURL,
 		APIUsername: o.REST.APIUsername, APIKey: o.REST.APIKey, ContextUsername: o.REST.ContextUsername,
 		ContextIdentifier: h.ContextIdentifier, MaxRetries: o.clientRetries(), MaxBodyBytes: o.MaxResponseBytes,
-		Observe: h.Observe, Known: h.Secrets,
+		Observe: h.Observe, Known: h.Secrets, Logger: h.Logger,
 		UnknownStatus: func(v string) {
 			if h.Logger != nil {
 				h.Logger.Warn("undocumented REST status value; reported as Unknown", "value", assuresign.Truncate(v, 64))
