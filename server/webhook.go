@@ -62,8 +62,9 @@ var forwardClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Requ
 type WebhookHandler struct {
 	tokenFile string
 	secrets   *assuresign.Secrets // learns each token loaded, to redact it; may be nil
-	// Only the token's digest is kept: the token is not held after loading, and
-	// comparing digests takes the same time whatever the presented length.
+	// The handler keeps only the token's digest (secrets keep the token, to
+	// redact it): comparing digests takes the same time whatever the
+	// presented length.
 	digest   atomic.Pointer[[sha256.Size]byte]
 	trigger  Trigger
 	shards   *Shards

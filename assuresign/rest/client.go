@@ -61,7 +61,8 @@ type Config struct {
 	MaxBackoff        time.Duration // 10 s when 0
 	MaxBodyBytes      int64         // assuresign.DefaultMaxBodyBytes when 0
 	// Observe, when set, is called once per HTTP attempt with the operation
-	// (OpAuthenticate, OpEnvelopeStatus, OpEnvelopeHistory), its assuresign.Outcome and duration.
+	// (OpAuthenticate, OpEnvelopeStatus, OpEnvelopeHistory), its
+	// assuresign.Outcome and duration.
 	Observe func(operation, outcome string, d time.Duration)
 	// UnknownStatus, when set, is called once per distinct status value (as
 	// sent, redacted, cut to 64 bytes) that maps to no documented status.

@@ -41,7 +41,7 @@ type restState struct {
 	user   APIUser
 	opts   RESTOptions
 	tokens map[string]time.Time // issued token: its expiry
-	refuse int                  // status requests still to answer 401
+	refuse int                  // envelope requests still to answer 401
 	now    func() time.Time
 }
 
@@ -68,8 +68,8 @@ func (s *Simulator) ExpireTokens() {
 	clear(s.rest.tokens)
 }
 
-// RefuseNext answers the next n envelope status requests 401 whatever their
-// token (0 ends it), as a refused or revoked API user would be.
+// RefuseNext answers the next n envelope requests (status or history) 401
+// whatever their token (0 ends it), as a refused or revoked API user would be.
 func (s *Simulator) RefuseNext(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
