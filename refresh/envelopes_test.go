@@ -57,17 +57,23 @@ func putListed(r *rig, st assuresign.Status, step int, id string) {
 	r.sim.Put(simulator.Document{ID: id, AuthToken: listedTokens[id], Status: st, Step: step, StatusDate: testenv.T0})
 }
 
-// envelopeRig is a rig whose account holds envA (in progress, completed,
-// created) and envFaulty, watched with a direct document.
-func envelopeRig(t *testing.T, cfg Config) (*rig, *watchlist.List) {
-	t.Helper()
-	r := newRig(t, rigOptions{cfg: cfg})
+// putEnvelopeAccount gives r's account envA (in progress, completed,
+// created) and envFaulty, which holds docA.
+func putEnvelopeAccount(r *rig) {
 	putListed(r, assuresign.StatusSigningStepInProgress, 2, envDocs[0])
 	putListed(r, assuresign.StatusCompleted, 0, envDocs[1])
 	putListed(r, assuresign.StatusCreated, 0, envDocs[2])
 	r.put(assuresign.StatusCreated, 0, docA)
 	r.sim.PutEnvelope(simulator.Envelope{ID: envA, AuthToken: envToken, Documents: envDocs})
 	r.sim.PutEnvelope(simulator.Envelope{ID: envFaulty, AuthToken: envToken, Documents: []string{docA}, Fault: true})
+}
+
+// envelopeRig is a rig on putEnvelopeAccount's account watching both
+// envelopes and docA directly.
+func envelopeRig(t *testing.T, cfg Config) (*rig, *watchlist.List) {
+	t.Helper()
+	r := newRig(t, rigOptions{cfg: cfg})
+	putEnvelopeAccount(r)
 	wl := &watchlist.List{
 		Documents: []watchlist.Entry{{ID: docA, AuthToken: tokenFor(docA)}},
 		Envelopes: []watchlist.Entry{

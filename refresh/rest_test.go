@@ -21,12 +21,7 @@ import (
 func restRig(t *testing.T, cfg Config, faulty bool) *rig {
 	t.Helper()
 	r := newRig(t, rigOptions{cfg: cfg, rest: true})
-	putListed(r, assuresign.StatusSigningStepInProgress, 2, envDocs[0])
-	putListed(r, assuresign.StatusCompleted, 0, envDocs[1])
-	putListed(r, assuresign.StatusCreated, 0, envDocs[2])
-	r.put(assuresign.StatusCreated, 0, docA)
-	r.sim.PutEnvelope(simulator.Envelope{ID: envA, AuthToken: envToken, Documents: envDocs})
-	r.sim.PutEnvelope(simulator.Envelope{ID: envFaulty, AuthToken: envToken, Documents: []string{docA}, Fault: true})
+	putEnvelopeAccount(r)
 	wl := &watchlist.List{Envelopes: []watchlist.Entry{{ID: envA, Labels: map[string]string{"customer": "acme"}}}}
 	if faulty {
 		wl.Envelopes = append(wl.Envelopes, watchlist.Entry{ID: envFaulty})
