@@ -316,6 +316,10 @@ func (s *Store) MarkUrgent(id string, at time.Time) bool {
 
 // Applied says what a result changed.
 type Applied struct {
+	// Watched: the document is in the watch list; nothing else is set
+	// without it. An answer may carry documents the exporter does not
+	// watch (an envelope's refused ones, whose id may be a secret).
+	Watched  bool
 	Notified time.Duration // since a pending notification asked (0 if none)
 	// Announced: a notification asked for this check, or for one after it.
 	Announced bool
@@ -358,8 +362,9 @@ func (s *Store) Apply(r assuresign.Result, now time.Time, sched Schedule, asked 
 	defer s.mu.Unlock()
 	d, ok := s.docs[r.ID]
 	if !ok {
-		return a // left the watch list during the round
+		return a // left the watch list during the round, or never in it
 	}
+	a.Watched = true
 	d.answered, d.checkOK = true, r.Err == nil && r.HasStatus()
 	a.Announced, a.Since = !d.notifiedAt.IsZero(), d.lastCheck
 	moved := false

@@ -520,28 +520,41 @@ func TestEnvelopeCannotTakeAnothersDocuments(t *testing.T) {
 
 // A listing that names a secret the exporter knows (here the account's
 // ContextIdentifier) as a document's id does not make it a label, a page's
-// text or a log's.
+// text or a log's, under either API: under REST the listing's answer also
+// carries the refused document's status, here an undocumented one, which
+// was logged with its id before it was dropped.
 func TestEnvelopeDocumentWhoseIDIsASecretIsRefused(t *testing.T) {
 	const envB = "E0000000-0000-4000-8000-00000000000B"
-	secret := testenv.RandomGUID()
-	secrets := assuresign.NewSecrets()
-	secrets.Set("context identifier", []string{secret})
-	r, wl := envelopeRig(t, Config{Secrets: secrets})
-	own := testenv.GUID(0xE1, 4)
-	putListed(r, assuresign.StatusCreated, 0, own)
-	r.sim.Put(simulator.Document{ID: secret, AuthToken: testenv.RandomGUID(), Status: assuresign.StatusCreated, StatusDate: testenv.T0})
-	r.sim.PutEnvelope(simulator.Envelope{ID: envB, AuthToken: envToken, Documents: []string{secret, own}})
-	wl.Envelopes = append(wl.Envelopes, watchlist.Entry{ID: envB, AuthToken: envToken})
-	r.refresher.SetWatchList(wl)
-	r.round(0)
-	r.round(time.Hour)
-	b := envelopeView(t, r.refresher, envB)
-	require.Len(t, b.Documents, 1)
-	assert.Equal(t, own, b.Documents[0].ID)
-	assert.Equal(t, 1.0, testutil.ToFloat64(r.refresher.metrics.dropped.WithLabelValues("envelope_document")))
-	assert.Contains(t, r.logs.String(), `first_reason="its id is a secret the exporter knows"`)
-	for what, text := range map[string]string{"/metrics": storetest.Scrape(t, r.store, false), "log": r.logs.String()} {
-		assert.NotContains(t, strings.ToUpper(text), secret, what)
+	for _, api := range []string{"soap", "rest"} {
+		t.Run(api, func(t *testing.T) {
+			secret := testenv.RandomGUID()
+			secrets := assuresign.NewSecrets()
+			secrets.Set("context identifier", []string{secret})
+			var r *rig
+			var wl *watchlist.List
+			if api == "rest" {
+				r = restRig(t, Config{Secrets: secrets}, false)
+				wl = &watchlist.List{Envelopes: []watchlist.Entry{{ID: envA}, {ID: envB}}}
+			} else {
+				r, wl = envelopeRig(t, Config{Secrets: secrets})
+				wl.Envelopes = append(wl.Envelopes, watchlist.Entry{ID: envB, AuthToken: envToken})
+			}
+			own := testenv.GUID(0xE1, 4)
+			putListed(r, assuresign.StatusCreated, 0, own)
+			r.sim.Put(simulator.Document{ID: secret, AuthToken: testenv.RandomGUID(), Status: assuresign.StatusCreated, RawStatus: "ON_HOLD", StatusDate: testenv.T0})
+			r.sim.PutEnvelope(simulator.Envelope{ID: envB, AuthToken: envToken, Documents: []string{secret, own}})
+			r.refresher.SetWatchList(wl)
+			r.round(0)
+			r.round(time.Hour)
+			b := envelopeView(t, r.refresher, envB)
+			require.Len(t, b.Documents, 1)
+			assert.Equal(t, own, b.Documents[0].ID)
+			assert.Equal(t, 1.0, testutil.ToFloat64(r.refresher.metrics.dropped.WithLabelValues("envelope_document")))
+			assert.Contains(t, r.logs.String(), `first_reason="its id is a secret the exporter knows"`)
+			for what, text := range map[string]string{"/metrics": storetest.Scrape(t, r.store, false), "log": r.logs.String()} {
+				assert.NotContains(t, strings.ToUpper(text), secret, what)
+			}
+		})
 	}
 }
 

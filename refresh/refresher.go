@@ -564,8 +564,14 @@ func (r *Refresher) checkBatch(ctx context.Context, batch []assuresign.Check, as
 }
 
 // record records one document's result, answered at now, in the store, the
-// metrics and the log. asked is the store's mark count when it was asked.
+// metrics and the log. asked is the store's mark count when it was asked. A
+// result for a document not watched is dropped unseen: its id may be a
+// secret (an envelope's refused document).
 func (r *Refresher) record(ctx context.Context, res assuresign.Result, now time.Time, asked uint64, o *batchOutcome) {
+	a := r.store.Apply(res, now, r.schedule(), asked)
+	if !a.Watched {
+		return
+	}
 	switch {
 	case res.Err != nil:
 		o.anomalies++
@@ -591,7 +597,6 @@ func (r *Refresher) record(ctx context.Context, res assuresign.Result, now time.
 		}
 		r.logger.Log(ctx, level, "CheckStatus exception", "document_id", res.ID, "severity", ex.Severity.String(), "message", assuresign.Truncate(ex.Message, 200))
 	}
-	a := r.store.Apply(res, now, r.schedule(), asked)
 	if a.Notified > 0 && r.metrics.notificationLatency != nil {
 		r.metrics.notificationLatency.Observe(a.Notified.Seconds())
 	}
