@@ -192,19 +192,20 @@ func (c *Client) EnvelopeStatus(ctx context.Context, envelopeID string) (*Envelo
 	return out, nil
 }
 
-// EnvelopeHistory asks for one envelope's history and returns its newest
-// event's date (see ParseEnvelopeHistory), as EnvelopeStatus asks.
-func (c *Client) EnvelopeHistory(ctx context.Context, envelopeID string) (time.Time, error) {
-	var newest time.Time
+// EnvelopeHistory asks for one envelope's history, as EnvelopeStatus asks.
+func (c *Client) EnvelopeHistory(ctx context.Context, envelopeID string) (*EnvelopeHistory, error) {
+	var h *EnvelopeHistory
 	_, err := c.get(ctx, OpEnvelopeHistory, envelopeID, "/history", func(body []byte) (err error) {
-		var id string
-		id, newest, err = ParseEnvelopeHistory(body)
-		if err == nil && !strings.EqualFold(id, envelopeID) {
-			err = notAsked(id)
+		h, err = ParseEnvelopeHistory(body)
+		if err == nil && !strings.EqualFold(h.EnvelopeID, envelopeID) {
+			err = notAsked(h.EnvelopeID)
 		}
 		return err
 	})
-	return newest, err
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
 }
 
 func notAsked(envelopeID string) error {
@@ -365,7 +366,7 @@ func (c *Client) authenticate(ctx context.Context) (token, error) {
 	// The asked-for lifetime bounds the stated one; an unreadable expiry is
 	// taken as that lifetime.
 	t.expires = start.Add(SessionMinutes * time.Minute)
-	if exp, ok := parseTime(expires); ok && exp.Before(t.expires) {
+	if exp, err := assuresign.ParseStatusDate(expires); err == nil && exp.Before(t.expires) {
 		t.expires = exp
 	}
 	t.renewAt = t.expires.Add(-RenewBefore)
@@ -373,16 +374,6 @@ func (c *Client) authenticate(ctx context.Context) (token, error) {
 	c.tok = t
 	c.mu.Unlock()
 	return t, nil
-}
-
-// parseTime reads an ISO 8601 time; one without an offset is UTC.
-func parseTime(v string) (time.Time, bool) {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999"} {
-		if t, err := time.Parse(layout, strings.TrimSpace(v)); err == nil {
-			return t, true
-		}
-	}
-	return time.Time{}, false
 }
 
 // retry runs attempt, each within the client's timeout, retrying transient

@@ -161,16 +161,19 @@ func TestParseEnvelopeHistory(t *testing.T) {
 		{"id": 1, "date": "2026-12-01T09:30:00.1234567-05:00", "details": "Document 1 declined"},
 		{"id": 2, "date": "yesterday", "details": "?"}],
 		"documentList": [{"history": [{"id": 3, "date": "2026-12-01T14:00:00", "details": "viewed"}]}, {"history": []}]}`
-	id, newest, err := ParseEnvelopeHistory([]byte(body))
+	h, err := ParseEnvelopeHistory([]byte(body))
 	require.NoError(t, err)
-	assert.Equal(t, envID, id)
-	assert.Equal(t, time.Date(2026, 12, 1, 14, 30, 0, 123456700, time.UTC), newest.UTC(), "the declined event, 14:30 UTC, after 14:00")
+	assert.Equal(t, envID, h.EnvelopeID)
+	assert.Equal(t, time.Date(2026, 12, 1, 14, 30, 0, 123456700, time.UTC), h.Newest.UTC(), "the declined event, 14:30 UTC, after 14:00")
+	require.Len(t, h.Documents, 2, "one date per documentList entry")
+	assert.Equal(t, time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC), h.Documents[0].UTC(), "the first document's own history")
+	assert.Zero(t, h.Documents[1], "an empty history")
 
-	_, newest, err = ParseEnvelopeHistory([]byte(`{"envelopeID": "` + envID + `", "envelopeHistoryEvents": [{"date": ""}]}`))
+	h, err = ParseEnvelopeHistory([]byte(`{"envelopeID": "` + envID + `", "envelopeHistoryEvents": [{"date": ""}]}`))
 	require.NoError(t, err)
-	assert.Zero(t, newest, "no readable date")
+	assert.Zero(t, h.Newest, "no readable date")
 	for _, bad := range []string{`{"result": {"envelopeID": "` + envID + `"}}`, `{"envelopeID": "x"}`, `[]`} {
-		_, _, err := ParseEnvelopeHistory([]byte(bad))
+		_, err := ParseEnvelopeHistory([]byte(bad))
 		var e *assuresign.Error
 		require.ErrorAs(t, err, &e, bad)
 		assert.Equal(t, assuresign.KindMalformed, e.Kind, bad)

@@ -146,30 +146,46 @@ type wireEnvelopeHistory struct {
 	} `json:"documentList"`
 }
 
+// EnvelopeHistory is GET /envelopes/{id}/history's answer, as dates.
+type EnvelopeHistory struct {
+	EnvelopeID string    // upper case
+	Newest     time.Time // the newest event of the envelope's and its documents'
+	// Documents are the newest event of each documentList entry's own
+	// history, in the answer's order (zero: none readable).
+	Documents []time.Time
+}
+
 // ParseEnvelopeHistory reads GET /envelopes/{id}/history's answer (verified
-// live without a "result" wrapper) and returns its envelope (upper case) and
-// the newest date among its events and its documents' events: zero when none
-// is readable, for the dates' format is not confirmed (ISO 8601 is read, one
-// without an offset as UTC). Failures are *assuresign.Error of KindMalformed.
-func ParseEnvelopeHistory(body []byte) (envelopeID string, newest time.Time, err error) {
+// live without a "result" wrapper). Its dates' format is not confirmed:
+// ISO 8601 is read (assuresign.ParseStatusDate), and an unreadable date
+// counts as none. Failures are *assuresign.Error of KindMalformed.
+func ParseEnvelopeHistory(body []byte) (*EnvelopeHistory, error) {
 	body = bytes.TrimPrefix(body, []byte("\xEF\xBB\xBF"))
 	var w wireEnvelopeHistory
 	if err := json.Unmarshal(body, &w); err != nil {
-		return "", time.Time{}, malformed("not an envelope history answer", err)
+		return nil, malformed("not an envelope history answer", err)
 	}
 	if !assuresign.IsGUID(w.EnvelopeID) {
-		return "", time.Time{}, malformed(fmt.Sprintf("envelopeID %q is not a GUID", assuresign.Truncate(w.EnvelopeID, maxQuoted)), nil)
+		return nil, malformed(fmt.Sprintf("envelopeID %q is not a GUID", assuresign.Truncate(w.EnvelopeID, maxQuoted)), nil)
 	}
-	events := w.Events
-	for _, d := range w.DocumentList {
-		events = append(events, d.History...)
-	}
-	for _, ev := range events {
-		if at, ok := parseTime(ev.Date); ok && at.After(newest) {
-			newest = at
+	h := &EnvelopeHistory{EnvelopeID: strings.ToUpper(w.EnvelopeID), Newest: newest(w.Events), Documents: make([]time.Time, len(w.DocumentList))}
+	for i, d := range w.DocumentList {
+		h.Documents[i] = newest(d.History)
+		if h.Documents[i].After(h.Newest) {
+			h.Newest = h.Documents[i]
 		}
 	}
-	return strings.ToUpper(w.EnvelopeID), newest, nil
+	return h, nil
+}
+
+// newest is the latest readable date of events; zero when none.
+func newest(events []wireEvent) (at time.Time) {
+	for _, ev := range events {
+		if t, err := assuresign.ParseStatusDate(ev.Date); err == nil && t.After(at) {
+			at = t
+		}
+	}
+	return at
 }
 
 // token is the authentication answer: token and expires at the top level or

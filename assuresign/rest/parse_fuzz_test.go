@@ -21,12 +21,18 @@ func FuzzParseEnvelopeStatus(f *testing.F) {
 	f.Add([]byte(`{"result": {"envelopeID": 1}}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		if id, _, err := ParseEnvelopeHistory(body); err != nil {
-			if e := (*assuresign.Error)(nil); id != "" || !errors.As(err, &e) || e.Kind != assuresign.KindMalformed {
-				t.Fatalf("history: id %q, error %T %v, want KindMalformed alone", id, err, err)
+		if h, err := ParseEnvelopeHistory(body); err != nil {
+			if e := (*assuresign.Error)(nil); h != nil || !errors.As(err, &e) || e.Kind != assuresign.KindMalformed {
+				t.Fatalf("history: %+v, error %T %v, want KindMalformed alone", h, err, err)
 			}
-		} else if !assuresign.IsGUID(id) || id != strings.ToUpper(id) {
-			t.Fatalf("history: envelope id %q", id)
+		} else if !assuresign.IsGUID(h.EnvelopeID) || h.EnvelopeID != strings.ToUpper(h.EnvelopeID) {
+			t.Fatalf("history: envelope id %q", h.EnvelopeID)
+		} else {
+			for _, d := range h.Documents {
+				if d.After(h.Newest) {
+					t.Fatalf("history: a document's date %v after the newest %v", d, h.Newest)
+				}
+			}
 		}
 		st, err := ParseEnvelopeStatus(body)
 		if err != nil {

@@ -113,14 +113,18 @@ func datedByHistory(s assuresign.Status) bool {
 // failed authentication) a StatusDate, which REST answers lack: without
 // one, a document closed long before it was first watched, or before a
 // restart without --persistence.file, would page as new. Nothing happens to
-// a closed document after it closes, so the envelope history's newest event
+// a closed document after it closes, so the newest event of its own history
 // when the exporter first sees it closed is when it closed, or soon after.
-// A document keeps its date while its status stays, so it costs one history
-// request per envelope in which documents newly closed. After a failed one
-// (counted under OpEnvelopeHistory, and logged) they stay undated, which the
-// store dates as first seen, and it is asked again after historyRetry.
+// The history's documentList is taken in the status answer's order when it
+// has as many entries; otherwise, or without a readable date there, the
+// envelope's newest event dates it. A document keeps its date while its
+// status stays, so it costs one history request per envelope in which
+// documents newly closed. After a failed one (counted under
+// OpEnvelopeHistory, and logged) they stay undated, which the store dates as
+// first seen, and it is asked again after historyRetry.
 func (c *Client) dateClosed(ctx context.Context, envelopeID string, results []assuresign.Result) {
-	var history *time.Time // asked for at most once
+	var history *EnvelopeHistory // asked for at most once
+	asked := false
 	for i := range results {
 		r := &results[i]
 		if !datedByHistory(r.Status) {
@@ -131,19 +135,24 @@ func (c *Client) dateClosed(ctx context.Context, envelopeID string, results []as
 		d, ok := c.dated[r.ID]
 		c.mu.Unlock()
 		if !ok || d.status != r.Status || (d.at.IsZero() && !now.Before(d.retry)) {
-			if history == nil {
-				at, err := c.EnvelopeHistory(ctx, envelopeID)
-				switch {
-				case err != nil:
-					at = time.Time{}
+			if !asked {
+				asked = true
+				var err error
+				if history, err = c.EnvelopeHistory(ctx, envelopeID); err != nil {
 					c.logger.Warn("envelope history failed: its newly closed documents are dated as first seen; asking again in an hour",
 						"envelope_id", envelopeID, "err", err)
-				case at.After(now):
-					at = now // a clock ahead of ours
 				}
-				history = &at
 			}
-			d = closedDate{status: r.Status, at: *history, retry: now.Add(historyRetry)}
+			d = closedDate{status: r.Status, retry: now.Add(historyRetry)}
+			if history != nil {
+				d.at = history.Newest
+				if len(history.Documents) == len(results) && !history.Documents[i].IsZero() {
+					d.at = history.Documents[i]
+				}
+				if d.at.After(now) {
+					d.at = now // a clock ahead of ours
+				}
+			}
 			c.mu.Lock()
 			if len(c.dated) >= maxDated {
 				clear(c.dated)

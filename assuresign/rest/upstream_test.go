@@ -73,9 +73,10 @@ func (g *historyGate) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// REST answers carry no StatusDate: a closed document is dated by its
-// envelope's history when first seen closed, and keeps that date; an open
-// one is not dated, and costs no history request. A failed history request
+// REST answers carry no StatusDate: a closed document is dated by its own
+// history in its envelope's when first seen closed, not by the envelope's
+// newest event, and keeps that date; an open one is not dated, and costs no
+// history request. A failed history request
 // leaves the document undated, and is not repeated for an hour.
 func TestClosedDocumentsDatedByHistory(t *testing.T) {
 	declined := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
@@ -88,6 +89,9 @@ func TestClosedDocumentsDatedByHistory(t *testing.T) {
 		cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
 	sim.Update(docID(2), func(d *simulator.Document) { d.StatusDate = declined })
+	// Document 1, open, moved a step an hour ago: the newest event of the
+	// envelope, which is not the decline's.
+	sim.Update(docID(1), func(d *simulator.Document) { d.StatusDate = now.Add(-time.Hour) })
 	check := func(env string) map[string]time.Time {
 		t.Helper()
 		results, err := c.CheckStatus(context.Background(), []assuresign.Check{{ID: docID(1), EnvelopeID: env}, {ID: docID(4), EnvelopeID: env}})
