@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -530,10 +531,15 @@ func (r *Refresher) Envelopes() []EnvelopeView {
 	return nil
 }
 
-// publishEnvelopes updates what Envelopes returns.
+// publishEnvelopes updates what Envelopes returns, and its generation only
+// when it changed: every round publishes, and a new generation costs the next
+// scrape an encoding of every envelope's families.
 func (r *Refresher) publishEnvelopes() {
 	v := r.env.views(r.store.Statuses)
 	sort.Slice(v, func(i, j int) bool { return v[i].ID < v[j].ID })
+	if old := r.envelopeViews.Load(); old != nil && reflect.DeepEqual(*old, v) {
+		return
+	}
 	r.envelopeViews.Store(&v)
 	r.envelopesGen.Add(1)
 }

@@ -592,3 +592,20 @@ func TestListingsAreCountedUnderTheirOperation(t *testing.T) {
 	assert.Positive(t, requests[assuresign.OpCheckStatus]["ok"])
 	assert.Equal(t, uint64(requests[assuresign.OpCheckStatus]["ok"]), durations[assuresign.OpCheckStatus])
 }
+
+// A round that changes nothing of the envelopes keeps their generation, so
+// the next scrape does not encode every envelope's families again; a change
+// of a listed document's status moves it.
+func TestEnvelopesGenerationMovesOnlyWithAChange(t *testing.T) {
+	r, _ := envelopeRig(t, Config{Interval: 5 * time.Minute})
+	r.round(0)
+	gen := r.refresher.EnvelopesGeneration()
+	before := r.refresher.Envelopes()
+	r.round(5 * time.Minute)
+	assert.Equal(t, before, r.refresher.Envelopes(), "nothing changed")
+	assert.Equal(t, gen, r.refresher.EnvelopesGeneration(), "a round that changed nothing")
+	r.sim.Update(envDocs[0], func(d *simulator.Document) { d.Status, d.Step = assuresign.StatusDeclined, 0 })
+	r.round(10 * time.Minute)
+	assert.Equal(t, assuresign.StatusDeclined, envelopeView(t, r.refresher, envA).Status)
+	assert.Greater(t, r.refresher.EnvelopesGeneration(), gen, "a declined document")
+}
