@@ -115,12 +115,20 @@ func (c *Client) ListEnvelopeDocuments(ctx context.Context, req EnvelopeRequest)
 		tokens[i] = d.AuthToken
 	}
 	// Known from now on: a later answer, this envelope's or another's, may echo them.
-	c.secrets.Set("envelope "+want, tokens)
+	c.secrets.Set(ListedTokensSource(want), tokens)
 	for i := range listing.Documents {
-		listing.Documents[i].Name = red.Redact(listing.Documents[i].Name)
+		d := &listing.Documents[i]
+		d.Name = red.Redact(d.Name)
+		if red.Redact(d.OrderID) != d.OrderID {
+			d.OrderID = "" // 8 or 9 digits that are a piece of a secret: no label
+		}
 	}
 	return listing, nil
 }
+
+// ListedTokensSource names, in Secrets, the AuthTokens an envelope's listing
+// brought; its watcher clears it when the envelope leaves the watch list.
+func ListedTokensSource(envelopeID string) string { return "envelope " + strings.ToUpper(envelopeID) }
 
 // EncodeListEnvelopeDocumentsRequest builds the SOAP 1.1 envelope for req.
 func EncodeListEnvelopeDocumentsRequest(req EnvelopeRequest) []byte {

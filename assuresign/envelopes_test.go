@@ -223,3 +223,21 @@ func TestEnvelopeDocumentHidesToken(t *testing.T) {
 		assert.Contains(t, s, idA)
 	}
 }
+
+// An OrderId is a label (order_id): one that is a piece of a secret (here 9
+// digits of the request's own AuthToken, echoed) is dropped, not exported.
+func TestListEnvelopeDocumentsOrderIDThatIsASecretIsDropped(t *testing.T) {
+	const token = "12345678-9abc-4def-8123-456789abcdef"
+	body := `<s:Envelope xmlns:s="` + SOAPEnvelopeNS + `"><s:Body><ListEnvelopeDocumentsResponse xmlns="` + EnvelopesNS + `">` +
+		`<ListEnvelopeDocumentsResult EnvelopeId="` + envelopeA + `"><Documents>` +
+		`<EnvelopeDocument DocumentId="` + idA + `" AuthToken="0b7a1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d" Name="Echo" OrderId="123456789"/>` +
+		`<EnvelopeDocument DocumentId="` + idB + `" AuthToken="1c8b2d3e-4f5a-4b6c-9d7e-8f9a0b1c2d3e" Name="Plain" OrderId="2"/>` +
+		`</Documents></ListEnvelopeDocumentsResult></ListEnvelopeDocumentsResponse></s:Body></s:Envelope>`
+	srv, _ := countingServer(t, func(w http.ResponseWriter, _ *http.Request) { writeXML(w, http.StatusOK, []byte(body)) })
+	h := newHarness(t, srv.URL+"/CheckStatus/text", nil)
+	l, err := h.c.ListEnvelopeDocuments(context.Background(), EnvelopeRequest{ID: envelopeA, AuthToken: token, ContextIdentifier: secretCtx})
+	require.NoError(t, err)
+	require.Len(t, l.Documents, 2)
+	assert.Empty(t, l.Documents[0].OrderID, "a piece of the AuthToken")
+	assert.Equal(t, "2", l.Documents[1].OrderID)
+}

@@ -160,6 +160,13 @@ func (e *envelopes) set(wl *watchlist.List, logger *slog.Logger, dropped func(it
 		next[w.ID] = env
 		e.order = append(e.order, w.ID)
 	}
+	for id := range e.byID {
+		if next[id] == nil && e.limits.Secrets != nil {
+			// Its listed tokens stay redacted only while it is watched: the
+			// set must not grow with every envelope ever watched.
+			e.limits.Secrets.Set(assuresign.ListedTokensSource(id), nil)
+		}
+	}
 	e.byID = next
 	e.expand(nil, logger, dropped)
 	return toList

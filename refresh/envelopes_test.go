@@ -609,3 +609,16 @@ func TestEnvelopesGenerationMovesOnlyWithAChange(t *testing.T) {
 	assert.Equal(t, assuresign.StatusDeclined, envelopeView(t, r.refresher, envA).Status)
 	assert.Greater(t, r.refresher.EnvelopesGeneration(), gen, "a declined document")
 }
+
+// An envelope's listed tokens are redacted while it is watched, and leave the
+// set of secrets with it: the set does not grow with every envelope ever
+// watched.
+func TestListedTokensLeaveWithTheirEnvelope(t *testing.T) {
+	secrets := assuresign.NewSecrets()
+	r, wl := envelopeRig(t, Config{Secrets: secrets})
+	r.round(0)
+	listed := listedTokens[envDocs[0]]
+	assert.True(t, secrets.Holds(listed), "a listed token is known once listed")
+	r.refresher.SetWatchList(&watchlist.List{Documents: wl.Documents})
+	assert.False(t, secrets.Holds(listed), "still known after its envelope left the watch list")
+}
