@@ -147,8 +147,8 @@ func TestChangesNotMissed(t *testing.T) {
 }
 
 // TestSchedulesWithoutTheWebhookAreUnchanged runs the same day of changes
-// with the push flags set but the webhook off, and with no push
-// configuration: every round checks the same documents.
+// with the push flags set but the webhook off, with no push configuration,
+// and with the webhook on but silent: every round checks the same documents.
 func TestSchedulesWithoutTheWebhookAreUnchanged(t *testing.T) {
 	run := func(p PushConfig) (dues [][]string, bands []map[string]int) {
 		r := newRig(t, rigOptions{cfg: Config{Push: p, MaxInterval: time.Hour}})
@@ -172,4 +172,9 @@ func TestSchedulesWithoutTheWebhookAreUnchanged(t *testing.T) {
 	gotDues, gotBands := run(off)
 	assert.Equal(t, wantDues, gotDues)
 	assert.Equal(t, wantBands, gotBands)
+	// The webhook on but never notified: push is never trusted, and its code
+	// (trust, reconciliation, missed changes) leaves the schedule as it is.
+	gotDues, gotBands = run(pushOn)
+	assert.Equal(t, wantDues, gotDues, "the webhook on, no notification")
+	assert.Equal(t, wantBands, gotBands, "the webhook on, no notification")
 }
