@@ -140,10 +140,6 @@ func (c *Client) Endpoint() string { return c.endpoint }
 // EnvelopesEndpoint returns the URL the client calls for ListEnvelopeDocuments.
 func (c *Client) EnvelopesEndpoint() string { return c.envelopes }
 
-// Secrets returns the secrets the client redacts from server text, for the
-// caller to add its own (the watch list's, the webhook's).
-func (c *Client) Secrets() *Secrets { return c.secrets }
-
 // CheckStatus asks for every check's status in one request, retrying transient
 // failures within ctx. On success it returns one Result per check, in order; a
 // check that got no result has Result.Err set. A batch failure is an *Error.

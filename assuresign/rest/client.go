@@ -69,8 +69,8 @@ type Config struct {
 	UnknownStatus func(value string)
 	// Known, when set, is every secret the exporter knows, redacted too.
 	Known *assuresign.Secrets
-	// Logger takes a warning when an envelope's history cannot be read;
-	// none when nil.
+	// Logger takes the retries (debug) and a warning when an envelope's
+	// history cannot be read; none when nil.
 	Logger *slog.Logger
 	// Now is the clock, for tests; time.Now when nil.
 	Now func() time.Time
@@ -118,7 +118,7 @@ func New(cfg Config) (*Client, error) {
 		base: strings.TrimRight(cfg.BaseURL, "/"), auth: cfg.AuthURL,
 		user: cfg.APIUsername, key: cfg.APIKey, ctxUser: cfg.ContextUsername, ctxID: cfg.ContextIdentifier,
 		http: cfg.HTTPClient, timeout: cfg.Timeout,
-		retrier: assuresign.NewRetrier(cfg.MaxRetries, cfg.BaseBackoff, cfg.MaxBackoff, cfg.Observe, nil),
+		retrier: assuresign.NewRetrier(cfg.MaxRetries, cfg.BaseBackoff, cfg.MaxBackoff, cfg.Observe, cfg.Logger),
 		maxBody: cfg.MaxBodyBytes, unknown: cfg.UnknownStatus, known: cfg.Known, logger: cfg.Logger,
 		now: cfg.Now, sem: make(chan struct{}, 1), seen: map[string]bool{}, dated: map[string]closedDate{},
 	}

@@ -196,7 +196,7 @@ func (c *Client) AuthURL() string { return c.auth }
 
 // Hint says what to look at first when a request failed with err.
 func (c *Client) Hint(err error) string {
-	const regions = "the hosts are www.assuresign.net (US West), na1. (US East), ca1. (Canada), sb. (the sandbox)"
+	const regions = "the API hosts are www.assuresign.net (US West), na1. (US East), ca1. (Canada), au. (Australia), sb. (the sandbox); tokens come from account.assuresign.net, or a regional account host such as au-account.assuresign.net"
 	host := c.base
 	if u, perr := url.Parse(c.base); perr == nil {
 		host = u.Host
