@@ -13,8 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 )
 
@@ -68,6 +70,15 @@ func summarize(r io.Reader, w io.Writer) {
 		switch {
 		case e.Action == "build-output":
 			fmt.Fprint(w, e.Output)
+		case e.Test == "" && e.Action == "fail":
+			// Tests that never ended (a timeout's panic, a crash): their
+			// output is the only word of what happened.
+			for _, k := range slices.SortedFunc(maps.Keys(output), func(a, b key) int { return strings.Compare(a.test, b.test) }) {
+				if k.pkg == e.Package {
+					fmt.Fprint(w, strings.Join(output[k], ""))
+					delete(output, k)
+				}
+			}
 		case e.Test == "" && e.Action == "output":
 			if e.Output != "PASS\n" && e.Output != "FAIL\n" { // go test prints these with -v only
 				fmt.Fprint(w, e.Output)

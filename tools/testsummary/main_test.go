@@ -34,6 +34,19 @@ func TestSummarize(t *testing.T) {
 		out.String())
 }
 
+// A test that never ends (here go test's -timeout) sends its output and no
+// verdict: the output is printed when its package fails, not lost.
+func TestSummarizeTimeout(t *testing.T) {
+	var out strings.Builder
+	summarize(strings.NewReader(`{"Action":"run","Package":"p","Test":"TestHangs"}
+{"Action":"output","Package":"p","Test":"TestHangs","Output":"panic: test timed out after 2s\n"}
+{"Action":"output","Package":"p","Test":"TestHangs","Output":"\trunning tests:\n\t\tTestHangs (2s)\n"}
+{"Action":"output","Package":"p","Output":"FAIL\tp\t2.006s\n"}
+{"Action":"fail","Package":"p","Elapsed":2.006}
+`), &out)
+	assert.Equal(t, "FAIL\tp\t2.006s\npanic: test timed out after 2s\n\trunning tests:\n\t\tTestHangs (2s)\n", out.String())
+}
+
 func TestSummarizeNothingSkipped(t *testing.T) {
 	var out strings.Builder
 	summarize(strings.NewReader(`{"Action":"output","Package":"p","Output":"ok  \tp\t0.1s\n"}`+"\nnot json\n"), &out)
