@@ -116,7 +116,7 @@ func (s *Store) SetWatchList(wl *watchlist.List) (toCheck int) {
 		case !ok:
 			d = &document{urgent: true}
 			toCheck++
-		case d.watched.AuthToken != wd.AuthToken || d.watched.ContextIdentifier != wd.ContextIdentifier:
+		case !d.watched.SameCredentials(wd):
 			d.urgent = true // a corrected credential is tried now, not next round
 			toCheck++
 		}

@@ -150,7 +150,7 @@ func (e *envelopes) set(wl *watchlist.List, logger *slog.Logger, dropped func(it
 		switch {
 		case !ok:
 			env = &envelope{urgent: true}
-		case env.watched.AuthToken != w.AuthToken || env.watched.ContextIdentifier != w.ContextIdentifier:
+		case !env.watched.SameCredentials(w):
 			env.urgent = true
 		}
 		if env.urgent {
@@ -318,7 +318,7 @@ func (e *envelopes) record(due []listing, now time.Time, logger *slog.Logger, dr
 	fresh := map[string][]assuresign.EnvelopeDocument{}
 	for _, l := range due {
 		env, ok := e.byID[l.id]
-		if !ok || env.watched.AuthToken != l.watched.AuthToken || env.watched.ContextIdentifier != l.watched.ContextIdentifier {
+		if !ok || !env.watched.SameCredentials(l.watched) {
 			continue // left the watch list, or changed, while being listed
 		}
 		env.tried, env.urgent = true, false

@@ -48,6 +48,12 @@ type Entry struct {
 	Envelope string
 }
 
+// SameCredentials reports whether o asks AssureSign as d does: a change of
+// either credential is tried at once.
+func (d Entry) SameCredentials(o Entry) bool {
+	return d.AuthToken == o.AuthToken && d.ContextIdentifier == o.ContextIdentifier
+}
+
 // ContextIdentifierOr is the ContextIdentifier the entry is asked about
 // with: its own, else account's (the exporter-wide one).
 func (d Entry) ContextIdentifierOr(account string) string {
