@@ -156,18 +156,16 @@ func buildExporter(o *options.Options, reg registry, contextIdentifier string, l
 	logger.Info("calling AssureSign", "api", o.API, "endpoint", api.Endpoint(), "batch_size", o.BatchSize,
 		"concurrency", o.Concurrency, "refresh_interval", o.RefreshInterval, "max_interval", o.MaxInterval)
 	e.refresher = refresh.NewRefresher(refresh.Config{
-		Interval:             o.RefreshInterval,
-		TerminalInterval:     o.TerminalInterval,
-		MaxInterval:          o.MaxInterval,
-		BatchSize:            o.BatchSize,
-		Concurrency:          o.Concurrency,
-		Timeout:              o.RequestTimeout,
-		ContextIdentifier:    contextIdentifier,
-		MaxDocuments:         o.MaxDocuments,
-		MaxEnvelopeDocuments: o.MaxEnvelopeDocuments,
-		Secrets:              e.secrets,
-		ByEnvelope:           o.ChosenAPI().ByEnvelope,
-		Push:                 o.Push(o.WebhookTokenFile != ""),
+		Interval:          o.RefreshInterval,
+		TerminalInterval:  o.TerminalInterval,
+		MaxInterval:       o.MaxInterval,
+		BatchSize:         o.BatchSize,
+		Concurrency:       o.Concurrency,
+		Timeout:           o.RequestTimeout,
+		ContextIdentifier: contextIdentifier,
+		Envelopes:         refresh.EnvelopeLimits{MaxDocuments: o.MaxDocuments, MaxEnvelopeDocuments: o.MaxEnvelopeDocuments, Secrets: e.secrets},
+		ByEnvelope:        o.ChosenAPI().ByEnvelope,
+		Push:              o.Push(o.WebhookTokenFile != ""),
 	}, e.store, api, metrics, logger)
 	e.registry.MustRegister(refresh.NewCheckIntervalCollector(e.refresher.CheckIntervals))
 	e.envelopeRegistry.MustRegister(refresh.NewEnvelopeCollector(e.refresher.Envelopes))

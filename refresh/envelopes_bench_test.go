@@ -83,7 +83,7 @@ func envelopesAtScale(b *testing.B, envelopes, each int, shared bool) (series, b
 	r := NewRefresher(Config{
 		Interval: time.Minute, TerminalInterval: time.Hour, BatchSize: 50, Concurrency: 4, Timeout: time.Minute,
 		ContextIdentifier: token, Now: func() time.Time { return testenv.T0 }, Coalesce: time.Millisecond,
-		MaxDocuments: 10000, MaxEnvelopeDocuments: 100,
+		Envelopes: EnvelopeLimits{MaxDocuments: 10000, MaxEnvelopeDocuments: 100},
 	}, store, upstreamtest.WithListing{API: checker, List: lister}, NewMetrics(prometheus.NewRegistry(), store.Len, time.Minute, false), testenv.DiscardLogger())
 	r.SetWatchList(wl)
 	r.round(context.Background(), false)

@@ -276,7 +276,7 @@ func TestEnvelopeListingSchedule(t *testing.T) {
 // A listing that would take the watched documents over the limit is refused
 // like a failed one.
 func TestEnvelopeListingOverTheLimit(t *testing.T) {
-	r, _ := envelopeRig(t, Config{MaxDocuments: 3})
+	r, _ := envelopeRig(t, Config{Envelopes: EnvelopeLimits{MaxDocuments: 3}})
 	r.round(0)
 	a := envelopeView(t, r.refresher, envA)
 	assert.False(t, a.ListOK)
@@ -461,8 +461,8 @@ func TestEnvelopeLimitsCountExportedPairs(t *testing.T) {
 		cfg  Config
 		flag string
 	}{
-		"total":        {Config{MaxDocuments: 4, MaxInterval: time.Hour}, "--watch.max-documents=4"},
-		"per envelope": {Config{MaxEnvelopeDocuments: 2, MaxInterval: time.Hour}, "--watch.max-envelope-documents=2"},
+		"total":        {Config{Envelopes: EnvelopeLimits{MaxDocuments: 4}, MaxInterval: time.Hour}, "--watch.max-documents=4"},
+		"per envelope": {Config{Envelopes: EnvelopeLimits{MaxEnvelopeDocuments: 2}, MaxInterval: time.Hour}, "--watch.max-envelope-documents=2"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r, wl := envelopeRig(t, tc.cfg)
@@ -533,10 +533,10 @@ func TestEnvelopeDocumentWhoseIDIsASecretIsRefused(t *testing.T) {
 			var r *rig
 			var wl *watchlist.List
 			if api == "rest" {
-				r = restRig(t, Config{Secrets: secrets}, false)
+				r = restRig(t, Config{Envelopes: EnvelopeLimits{Secrets: secrets}}, false)
 				wl = &watchlist.List{Envelopes: []watchlist.Entry{{ID: envA}, {ID: envB}}}
 			} else {
-				r, wl = envelopeRig(t, Config{Secrets: secrets})
+				r, wl = envelopeRig(t, Config{Envelopes: EnvelopeLimits{Secrets: secrets}})
 				wl.Envelopes = append(wl.Envelopes, watchlist.Entry{ID: envB, AuthToken: envToken})
 			}
 			own := testenv.GUID(0xE1, 4)
@@ -615,7 +615,7 @@ func TestEnvelopesGenerationMovesOnlyWithAChange(t *testing.T) {
 // watched.
 func TestListedTokensLeaveWithTheirEnvelope(t *testing.T) {
 	secrets := assuresign.NewSecrets()
-	r, wl := envelopeRig(t, Config{Secrets: secrets})
+	r, wl := envelopeRig(t, Config{Envelopes: EnvelopeLimits{Secrets: secrets}})
 	r.round(0)
 	listed := listedTokens[envDocs[0]]
 	assert.True(t, secrets.Holds(listed), "a listed token is known once listed")

@@ -110,7 +110,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		MaxBackoff:  5 * time.Millisecond,
 		Logger:      logger,
 		Observe:     metrics.ObserveRequest,
-		Secrets:     o.cfg.Secrets, // as the exporter shares one set
+		Secrets:     o.cfg.Envelopes.Secrets, // as the exporter shares one set
 	})
 	require.NoError(t, err)
 	refresher := NewRefresher(o.cfg, store, client, metrics, logger)

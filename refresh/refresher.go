@@ -37,14 +37,9 @@ type Config struct {
 	Coalesce time.Duration
 	// Now is the clock (time.Now when nil); a simulated day runs on a fake one.
 	Now func() time.Time
-	// MaxDocuments bounds the watched documents plus the envelope-document
-	// pairs (0: no bound).
-	MaxDocuments int
-	// MaxEnvelopeDocuments bounds one envelope's listed documents (0: no bound).
-	MaxEnvelopeDocuments int
-	// Secrets are every secret the exporter knows: a listed document whose
-	// id is one is refused.
-	Secrets *assuresign.Secrets
+	// Envelopes bound what envelopes' listings add; their Secrets are every
+	// secret the exporter knows.
+	Envelopes EnvelopeLimits
 	// ByEnvelope says the API answers per envelope (REST): a check request
 	// asks about one envelope's documents, none is added to fill it, and
 	// an envelope listed in a round is not asked about again by a check.
@@ -150,7 +145,7 @@ func NewRefresher(cfg Config, store *collector.Store, api upstream.API, metrics 
 		now: cfg.Now, wake: make(chan struct{}, 1),
 		sched: schedule{interval: cfg.Interval, maxInterval: max(cfg.MaxInterval, cfg.Interval), terminal: cfg.TerminalInterval},
 	}
-	r.env.limits = EnvelopeLimits{MaxDocuments: cfg.MaxDocuments, MaxEnvelopeDocuments: cfg.MaxEnvelopeDocuments, Secrets: cfg.Secrets}
+	r.env.limits = cfg.Envelopes
 	if p := cfg.Push; p.Enabled {
 		p.ReconcileInterval = max(p.ReconcileInterval, r.sched.maxInterval)
 		r.push = push{cfg: p, started: r.now(), suspects: map[string]suspect{}}
