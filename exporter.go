@@ -143,7 +143,7 @@ func buildExporter(o *options.Options, reg registry, contextIdentifier string, l
 	)
 	e.registry.MustRegister(versioncollector.NewCollector(exporterName))
 	e.store = collector.NewStore(collector.StoreConfig{CurrentStatusOnly: o.CurrentStatusOnly})
-	metrics := refresh.NewMetrics(e.registry, e.store.Len, o.RefreshInterval, o.WebhookTokenFile != "", o.ChosenAPI().Operations...)
+	metrics := refresh.NewMetrics(e.registry, e.store.Len, o.RefreshInterval, o.Webhook(), o.ChosenAPI().Operations...)
 	e.secrets.Set("context identifier", []string{contextIdentifier})
 	api, err := o.Upstream(options.Hooks{Secrets: e.secrets, Logger: logger, ContextIdentifier: contextIdentifier,
 		Observe: metrics.ObserveRequest, Dropped: metrics.DroppedItems})
@@ -165,7 +165,7 @@ func buildExporter(o *options.Options, reg registry, contextIdentifier string, l
 		ContextIdentifier: contextIdentifier,
 		Envelopes:         refresh.EnvelopeLimits{MaxDocuments: o.MaxDocuments, MaxEnvelopeDocuments: o.MaxEnvelopeDocuments, Secrets: e.secrets},
 		ByEnvelope:        o.ChosenAPI().ByEnvelope,
-		Push:              o.Push(o.WebhookTokenFile != ""),
+		Push:              o.Push(),
 	}, e.store, api, metrics, logger)
 	e.registry.MustRegister(refresh.NewCheckIntervalCollector(e.refresher.CheckIntervals))
 	e.envelopeRegistry.MustRegister(refresh.NewEnvelopeCollector(e.refresher.Envelopes))
@@ -296,7 +296,7 @@ func (e *exporter) buildServers() ([]server.Listener, error) {
 // is given, forwarding to the other shards when there are any.
 func (e *exporter) buildWebhook() error {
 	o := e.opts
-	if o.WebhookTokenFile == "" {
+	if !o.Webhook() {
 		return nil
 	}
 	var err error

@@ -245,7 +245,7 @@ func (o *Options) Validate() error {
 	if n >= o.TotalShards {
 		return fmt.Errorf("--shard %d must be less than --total-shards (%d)", n, o.TotalShards)
 	}
-	if o.ShardURLTemplate != "" || (o.TotalShards > 1 && o.WebhookTokenFile != "") {
+	if o.ShardURLTemplate != "" || (o.TotalShards > 1 && o.Webhook()) {
 		if err := server.CheckShardURLTemplate(o.ShardURLTemplate); err != nil {
 			return err
 		}
@@ -300,12 +300,14 @@ func (o *Options) clientRetries() int {
 	return o.MaxRetries
 }
 
-// Push is the refresher's view of DocumentTRAK from the flags; the webhook is
-// on when webhook is.
-func (o *Options) Push(webhook bool) refresh.PushConfig {
+// Push is the refresher's view of DocumentTRAK from the flags.
+func (o *Options) Push() refresh.PushConfig {
 	statuses, _ := o.notifiedStatuses() // Validate has rejected a bad list
-	return refresh.PushConfig{Enabled: webhook, NotifiedStatuses: statuses, HealthWindow: o.HealthWindow, ReconcileInterval: o.ReconcileInterval}
+	return refresh.PushConfig{Enabled: o.Webhook(), NotifiedStatuses: statuses, HealthWindow: o.HealthWindow, ReconcileInterval: o.ReconcileInterval}
 }
+
+// Webhook says whether the DocumentTRAK webhook is on.
+func (o *Options) Webhook() bool { return o.WebhookTokenFile != "" }
 
 // validatePush checks the flags of DocumentTRAK's trust, which only the
 // webhook reads.
