@@ -34,7 +34,7 @@ func TestAPIFlags(t *testing.T) {
 // the environment, and is never in the error.
 func TestRESTCredentials(t *testing.T) {
 	const key = "S3cr3t-K3y-0f-Th3-4P1-Us3r"
-	rest := func() *Options { o := goodFlags(); o.API = APIREST; return &o }
+	rest := func() *Options { o := goodFlags(t); o.API = APIREST; return &o }
 	t.Setenv(APIUsernameEnv, "")
 	t.Setenv(ContextUsernameEnv, "")
 	t.Setenv(APIKeyEnv, "")
@@ -44,7 +44,7 @@ func TestRESTCredentials(t *testing.T) {
 		assert.Contains(t, err.Error(), want)
 	}
 
-	soap := goodFlags()
+	soap := goodFlags(t)
 	require.NoError(t, soap.RESTCredentials(), "SOAP needs none of them")
 
 	t.Setenv(APIUsernameEnv, "api.user")
@@ -52,7 +52,8 @@ func TestRESTCredentials(t *testing.T) {
 	t.Setenv(APIKeyEnv, key)
 	o := rest()
 	require.NoError(t, o.RESTCredentials())
-	assert.Equal(t, RESTOptions{APIUsername: "api.user", ContextUsername: "jane@example.com", APIKey: key}, o.REST)
+	assert.Equal(t, RESTOptions{BaseURL: goodFlags(t).REST.BaseURL, AuthURL: goodFlags(t).REST.AuthURL,
+		APIUsername: "api.user", ContextUsername: "jane@example.com", APIKey: key}, o.REST)
 
 	dir := t.TempDir()
 	empty := filepath.Join(dir, "empty")
@@ -84,7 +85,7 @@ func TestRESTCredentials(t *testing.T) {
 
 // The table makes each API's client; the REST one knows its key as a secret.
 func TestUpstreamTable(t *testing.T) {
-	o := goodFlags()
+	o := goodFlags(t)
 	api, err := o.Upstream(Hooks{Secrets: assuresign.NewSecrets()})
 	require.NoError(t, err)
 	assert.IsType(t, &assuresign.Client{}, api)
@@ -107,7 +108,7 @@ func TestUpstreamTable(t *testing.T) {
 // 0 is their default).
 func TestClientRetries(t *testing.T) {
 	for flag, want := range map[int]int{0: -1, 1: 1, 3: 3} {
-		o := goodFlags()
+		o := goodFlags(t)
 		o.MaxRetries = flag
 		assert.Equal(t, want, o.clientRetries(), "--assuresign.max-retries=%d", flag)
 	}

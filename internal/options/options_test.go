@@ -9,16 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// goodFlags are the defaults with a watch file: valid.
-func goodFlags() Options {
-	return Options{
-		WatchFiles: []string{"watch.yml"}, MetricsPath: "/metrics",
-		BatchSize: 50, Concurrency: 2, MaxDocuments: 10000, MaxEnvelopeDocuments: 100, MaxRetries: 3,
-		RefreshInterval: 5 * time.Minute, MaxInterval: time.Hour, TerminalInterval: 24 * time.Hour,
-		RequestTimeout: 30 * time.Second, WatchPoll: 10 * time.Second,
-		Shard: "0", TotalShards: 1, StuckAfter: 7 * 24 * time.Hour,
-		NotifiedStatuses: "Completed,Expired,Declined,Cancelled,SignerAuthenticationFailed", HealthWindow: 6 * time.Hour, ReconcileInterval: 6 * time.Hour,
-	}
+// goodFlags are the defaults, as AddFlags gives them, with a watch file: valid.
+func goodFlags(t *testing.T) Options {
+	return *parse(t, "--watch.file=watch.yml")
 }
 
 func TestValidateFlags(t *testing.T) {
@@ -116,7 +109,7 @@ func TestValidateFlags(t *testing.T) {
 		{"two problems", func(f *Options) { f.BatchSize, f.Concurrency = 0, 0 }, "--assuresign.batch-size must be at least 1, not 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := goodFlags()
+			f := goodFlags(t)
 			tc.edit(&f)
 			err := f.Validate()
 			if tc.want == "" {
