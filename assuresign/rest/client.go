@@ -100,7 +100,6 @@ type Client struct {
 type token struct {
 	value   string
 	expires time.Time
-	renewAt time.Time
 	red     *assuresign.Redactor
 }
 
@@ -308,7 +307,7 @@ func (c *Client) token(ctx context.Context) (token, error) {
 func (c *Client) current() (token, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.tok, c.tok.value != "" && c.now().Before(c.tok.renewAt)
+	return c.tok, c.tok.value != "" && c.now().Before(c.tok.expires.Add(-RenewBefore))
 }
 
 // drop forgets tok after a 401, unless another caller has replaced it already.
@@ -316,7 +315,7 @@ func (c *Client) drop(tok string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.tok.value == tok {
-		c.tok.value, c.tok.renewAt = "", time.Time{}
+		c.tok.value = ""
 	}
 }
 
@@ -369,7 +368,6 @@ func (c *Client) authenticate(ctx context.Context) (token, error) {
 	if exp, err := assuresign.ParseStatusDate(expires); err == nil && exp.Before(t.expires) {
 		t.expires = exp
 	}
-	t.renewAt = t.expires.Add(-RenewBefore)
 	c.mu.Lock()
 	c.tok = t
 	c.mu.Unlock()
