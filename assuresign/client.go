@@ -107,7 +107,6 @@ func NewClient(cfg Config) (*Client, error) {
 	if c.maxBody <= 0 {
 		c.maxBody = DefaultMaxBodyBytes
 	}
-	c.maxBody = min(c.maxBody, math.MaxInt64-1) // the reader asks for one byte more
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
@@ -280,6 +279,7 @@ func StatusError(res *http.Response) *Error {
 // that declares a longer length, is a KindTooLarge error; a failed read is
 // classified as TransportError does.
 func ReadBody(ctx context.Context, res *http.Response, maxBody int64) ([]byte, error) {
+	maxBody = min(maxBody, math.MaxInt64-1) // the reader asks for one byte more
 	if res.ContentLength <= maxBody {
 		data, err := io.ReadAll(io.LimitReader(res.Body, maxBody+1))
 		if err != nil {

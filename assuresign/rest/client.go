@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"mime"
 	"net/http"
 	"strings"
@@ -148,7 +147,6 @@ func New(cfg Config) (*Client, error) {
 	if c.maxBody <= 0 {
 		c.maxBody = assuresign.DefaultMaxBodyBytes
 	}
-	c.maxBody = min(c.maxBody, math.MaxInt64-1) // the reader asks for one byte more
 	if c.unknown == nil {
 		c.unknown = func(string) {}
 	}
