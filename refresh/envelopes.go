@@ -379,7 +379,6 @@ func (r *Refresher) recordListed(ctx context.Context, l listedEnvelopes) {
 		r.record(ctx, res, l.at, l.asked, &o)
 	}
 	r.store.Publish()
-	r.countIntervals()
 }
 
 // listEnvelopes lists the envelopes due (at most Concurrency at once) and

@@ -407,6 +407,7 @@ func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 		}
 	}
 	r.publishEnvelopes()
+	r.countIntervals() // once a round: a pass over every document
 	return stats
 }
 
@@ -473,7 +474,6 @@ func (r *Refresher) checkRound(ctx context.Context, urgentOnly bool, listing map
 		}
 	})
 	r.store.Publish()
-	r.countIntervals()
 	elapsed := r.now().Sub(start)
 	r.metrics.refreshDuration.Set(elapsed.Seconds())
 	if dropped > 0 {
