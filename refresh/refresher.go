@@ -108,6 +108,13 @@ func (r *Refresher) Upstream() Upstream {
 	return u
 }
 
+// up is the last round's verdict.
+func (r *Refresher) up() bool {
+	r.upstreamMu.Lock()
+	defer r.upstreamMu.Unlock()
+	return r.upstream.Up
+}
+
 // setUp records a round's verdict in assuresign_up and, on success, the
 // last success's time.
 func (r *Refresher) setUp(up bool) {
@@ -395,7 +402,7 @@ func (r *Refresher) round(ctx context.Context, urgentOnly bool) roundStats {
 	if listingErr != nil && ctx.Err() == nil {
 		r.setUp(false)
 		r.noteRefused(listingErr)
-	} else if !urgentOnly && r.Upstream().Up {
+	} else if !urgentOnly && r.up() {
 		r.refusedLogged.Store(false)
 	}
 	// Only once every envelope has been listed: a listing that failed, or
