@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -540,16 +539,8 @@ func TestGzipScrapeWorkIsIndependentOfDocuments(t *testing.T) {
 		h := newHandler(t, store, prometheus.NewRegistry(), testenv.DiscardLogger())
 		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 		req.Header.Set("Accept-Encoding", "gzip")
-		scrape := func() { h.ServeHTTP(&discardWriter{header: http.Header{}}, req) }
-		scrape()
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		const runs = 20
-		for range runs {
-			scrape()
-		}
-		runtime.ReadMemStats(&after)
-		return float64(after.Mallocs-before.Mallocs) / runs, float64(after.TotalAlloc-before.TotalAlloc) / runs
+		a, b := allocated(func() { h.ServeHTTP(&discardWriter{header: http.Header{}}, req) })
+		return float64(a), float64(b)
 	}
 	smallAllocs, smallBytes := perScrape(500)
 	largeAllocs, largeBytes := perScrape(5000)
@@ -575,15 +566,9 @@ func TestScrapeEncodesOwnMetricsIntoAKeptBuffer(t *testing.T) {
 		h := newHandler(t, store, own, testenv.DiscardLogger())
 		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 		req.Header.Set("Accept-Encoding", "gzip")
-		scrapeBytes := allocatedBytes(func() { h.ServeHTTP(&discardWriter{header: http.Header{}}, req) })
-		gatherBytes := allocatedBytes(func() { _, _ = own.Gather() })
-		fams, err := own.Gather()
-		require.NoError(t, err)
-		var b bytes.Buffer
-		for _, f := range fams {
-			_, _ = expfmt.MetricFamilyToText(&b, f)
-		}
-		return scrapeBytes - min(gatherBytes, scrapeBytes), uint64(b.Len())
+		_, scrapeBytes := allocated(func() { h.ServeHTTP(&discardWriter{header: http.Header{}}, req) })
+		_, gatherBytes := allocated(func() { _, _ = own.Gather() })
+		return scrapeBytes - min(gatherBytes, scrapeBytes), uint64(len(testenv.GatherText(t, own)))
 	}
 	short, shortEncoded := extraBytes(10)
 	long, longEncoded := extraBytes(1000)
@@ -610,8 +595,9 @@ func TestScrapeNegotiatesPrometheusAcceptOnce(t *testing.T) {
 	assert.InDelta(t, promAllocs, longerAllocs, 2, "allocations a scrape: %v with Prometheus's Accept header, %v with ten more alternatives", promAllocs, longerAllocs)
 }
 
-// allocatedBytes is what f allocates a run, after a first run.
-func allocatedBytes(f func()) uint64 {
+// allocated is what f allocates a run, after a first run: allocations and
+// bytes.
+func allocated(f func()) (allocs, allocatedBytes uint64) {
 	f()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -620,5 +606,5 @@ func allocatedBytes(f func()) uint64 {
 		f()
 	}
 	runtime.ReadMemStats(&after)
-	return (after.TotalAlloc - before.TotalAlloc) / runs
+	return (after.Mallocs - before.Mallocs) / runs, (after.TotalAlloc - before.TotalAlloc) / runs
 }
