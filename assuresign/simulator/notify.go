@@ -43,11 +43,17 @@ func (n Notifications) Check() error {
 type notifier struct {
 	url, token string
 	rules      Notifications
-	changes    int // announced or not, for Every
+	changes    int             // announced or not, for Every
+	retryWaits []time.Duration // before each retry of a failed delivery
 }
 
 // notifyTimeout bounds one delivery.
 const notifyTimeout = 5 * time.Second
+
+// DefaultRetryWaits space a failed delivery's retries: DocumentTRAK retries
+// up to 4 times within 24 hours (the spacing is not known; this is the
+// simulator's).
+var DefaultRetryWaits = []time.Duration{5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 12 * time.Hour}
 
 // SetNotifier makes every change of a document's status or step (by Update,
 // Put or the life cycle) a DocumentTRAK notification: a POST of
@@ -60,7 +66,17 @@ func (s *Simulator) SetNotifier(url, token string) {
 		s.notify = nil
 		return
 	}
-	s.notify = &notifier{url: url, token: token}
+	s.notify = &notifier{url: url, token: token, retryWaits: DefaultRetryWaits}
+}
+
+// SetRetryWaits sets the waits before a failed delivery's retries, one per
+// retry (none: no retry); tests shorten them.
+func (s *Simulator) SetRetryWaits(waits ...time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.notify != nil {
+		s.notify.retryWaits = slices.Clone(waits)
+	}
 }
 
 // SetNotifications sets which notifications are delivered from now on.
@@ -92,21 +108,41 @@ func (s *Simulator) changed(before, after Document) {
 		return
 	}
 	s.stats.Notifications++
-	url, token, body := n.url, n.token, []byte(`{"documentId":"`+after.ID+`"}`)
+	s.deliver(n.url, n.token, []byte(`{"documentId":"`+after.ID+`"}`), slices.Clone(n.retryWaits))
+}
+
+// deliver POSTs one notification; a failed one (no answer, or not 2xx) is
+// tried again after each of retryWaits in turn, then given up, as
+// DocumentTRAK does: the exporter's reconciliation covers what is lost.
+func (s *Simulator) deliver(url, token string, body []byte, retryWaits []time.Duration) {
 	s.deliveries.Go(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
-		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-		if err != nil {
+		if post(url, token, body) || len(retryWaits) == 0 {
 			return
 		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+token)
-		res, err := http.DefaultClient.Do(req) //nolint:gosec // G704: the URL the simulator was given
-		if err != nil {
-			return // as DocumentTRAK's given-up delivery: the exporter's reconciliation covers it
-		}
-		_, _ = io.Copy(io.Discard, res.Body)
-		res.Body.Close()
+		time.AfterFunc(retryWaits[0], func() {
+			s.mu.Lock()
+			s.stats.NotificationRetries++
+			s.mu.Unlock()
+			s.deliver(url, token, body, retryWaits[1:])
+		})
 	})
+}
+
+// post makes one delivery and reports whether it was taken (2xx).
+func post(url, token string, body []byte) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req) //nolint:gosec // G704: the URL the simulator was given
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode/100 == 2
 }

@@ -85,9 +85,11 @@ type Stats struct {
 	RESTStatuses        int `json:"rest_statuses"`
 	RESTHistories       int `json:"rest_histories"`
 	// Notifications counts DocumentTRAK notifications sent (see SetNotifier),
-	// NotificationsDropped the changes SetNotifications kept unannounced.
+	// NotificationsDropped the changes SetNotifications kept unannounced,
+	// NotificationRetries the deliveries tried again after a failure.
 	Notifications        int `json:"notifications"`
 	NotificationsDropped int `json:"notifications_dropped"`
+	NotificationRetries  int `json:"notification_retries"`
 }
 
 // Simulator is an http.Handler serving CheckStatus (at CheckStatusPath),

@@ -16,8 +16,8 @@
 //	POST   /admin/options            {"bom":true,"prefix":"soap","lower_case_ids":true,"no_offset":true,"nil_results":true,"chunked":true}
 //	POST   /admin/notifications      {"stop":false,"every":3,"drop_statuses":["Declined"],"drop_documents":["<ID>"]}: which DocumentTRAK notifications --notify-url gets
 //	POST   /admin/rest/expire-tokens every REST token issued so far is refused
-//	POST   /admin/rest/refuse?n=2    the next n REST envelope status requests answer 401
-//	GET    /admin/stats              {"requests":3,"documents_per_request":[50,50],"documents":100,"per_document":{"<ID>":2,...},"listings":0,"rest_authentications":0,"rest_statuses":0,"notifications":0,"notifications_dropped":0}
+//	POST   /admin/rest/refuse?n=2    the next n REST envelope requests (status or history) answer 401
+//	GET    /admin/stats              {"requests":3,"documents_per_request":[50,50],"documents":100,"per_document":{"<ID>":2,...},"listings":0,"rest_authentications":0,"rest_statuses":0,"rest_histories":0,"notifications":0,"notifications_dropped":0,"notification_retries":0}
 //	DELETE /admin/stats              zero the stats
 //
 // Once listening it prints "listening on http://ADDR" on stdout.

@@ -210,13 +210,13 @@ func TestCommand(t *testing.T) {
 		require.Equal(t, http.StatusNoContent, code)
 		code, body := admin(t, http.MethodGet, base+"/admin/stats", "")
 		require.Equal(t, 200, code)
-		assert.JSONEq(t, `{"requests":0,"documents_per_request":[],"documents":0,"per_document":{},"listings":0,"rest_authentications":0,"rest_histories":0,"rest_statuses":0,"notifications":0,"notifications_dropped":0}`, body)
+		assert.JSONEq(t, `{"requests":0,"documents_per_request":[],"documents":0,"per_document":{},"listings":0,"rest_authentications":0,"rest_histories":0,"rest_statuses":0,"notifications":0,"notifications_dropped":0,"notification_retries":0}`, body)
 
 		checkStatus(t, endpoint, [2]string{docA, tokenA}, [2]string{docB, tokenB})
 		checkStatus(t, endpoint, [2]string{docA, tokenA})
 		admin(t, http.MethodGet, base+"/admin/documents", "") // admin calls are not counted
 		_, body = admin(t, http.MethodGet, base+"/admin/stats", "")
-		assert.JSONEq(t, fmt.Sprintf(`{"requests":2,"documents_per_request":[2,1],"documents":3,"per_document":{%q:2,%q:1},"listings":0,"rest_authentications":0,"rest_histories":0,"rest_statuses":0,"notifications":0,"notifications_dropped":0}`,
+		assert.JSONEq(t, fmt.Sprintf(`{"requests":2,"documents_per_request":[2,1],"documents":3,"per_document":{%q:2,%q:1},"listings":0,"rest_authentications":0,"rest_histories":0,"rest_statuses":0,"notifications":0,"notifications_dropped":0,"notification_retries":0}`,
 			docA, docB), body)
 	})
 
