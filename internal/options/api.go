@@ -125,6 +125,19 @@ type RESTOptions struct {
 	APIKey                       string // a secret
 }
 
+// String leaves the key out, so that logging the options with %v, %+v or %s
+// never prints it.
+func (r RESTOptions) String() string {
+	return fmt.Sprintf("{BaseURL:%s AuthURL:%s APIKeyFile:%s APIUsername:%s ContextUsername:%s APIKey:<secret>}",
+		r.BaseURL, r.AuthURL, r.APIKeyFile, r.APIUsername, r.ContextUsername)
+}
+
+// GoString keeps %#v, which bypasses String, from printing the key.
+func (r RESTOptions) GoString() string { return "options.RESTOptions" + r.String() }
+
+// LogValue keeps slog's handlers, the JSON one included, from printing the key.
+func (r RESTOptions) LogValue() slog.Value { return slog.StringValue(r.String()) }
+
 // RESTCredentials reads the REST API's credentials into o.REST when
 // --assuresign.api=rest: $ASSURESIGN_API_USERNAME,
 // $ASSURESIGN_CONTEXT_USERNAME, and the key from --assuresign.rest.api-key-file

@@ -1,6 +1,9 @@
 package options
 
 import (
+	"bytes"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -111,5 +114,20 @@ func TestClientRetries(t *testing.T) {
 		o := goodFlags(t)
 		o.MaxRetries = flag
 		assert.Equal(t, want, o.clientRetries(), "--assuresign.max-retries=%d", flag)
+	}
+}
+
+// The key is no part of the options as printed or logged, nor of a struct
+// that holds them (the demo's account).
+func TestRESTOptionsHideTheKey(t *testing.T) {
+	const key = "S3cr3t-K3y-0f-Th3-4P1-Us3r"
+	o := RESTOptions{APIUsername: "api.user", APIKey: key}
+	holder := struct{ REST RESTOptions }{o}
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("options", "rest", o)
+	for _, text := range []string{fmt.Sprintf("%v", o), fmt.Sprintf("%+v", o), o.String(), fmt.Sprintf("%#v", o),
+		fmt.Sprintf("%+v", holder), fmt.Sprintf("%#v", holder), logged.String()} {
+		assert.NotContains(t, text, key)
+		assert.Contains(t, text, "api.user")
 	}
 }
